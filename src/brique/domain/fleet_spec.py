@@ -272,14 +272,10 @@ def _parse_rack_group(check: _Checker, raw: Any, path: str, site_id: str, first:
     if None in (count, nodes, gpus, cpus, model, power):
         return []
     assert count and nodes and gpus and cpus is not None and model and power
-    return [
-        _build_rack(site_id, first + i + 1, nodes, gpus, cpus, model, power) for i in range(count)
-    ]
+    return [_build_rack(site_id, first + i + 1, nodes, gpus, cpus, model, power) for i in range(count)]
 
 
-def _build_rack(
-    site_id: str, index: int, nodes: int, gpus: int, cpus: int, model: str, power: float
-) -> Rack:
+def _build_rack(site_id: str, index: int, nodes: int, gpus: int, cpus: int, model: str, power: float) -> Rack:
     rid = rack_id(site_id, index)
     built = []
     for n in range(1, nodes + 1):

@@ -1,0 +1,39 @@
+"""The FastAPI application: routers under /v1, one error mapping, metrics, request ids."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from brique import __version__
+from brique.api.errors import install_error_handlers
+from brique.api.metrics import Metrics
+from brique.api.routers import fleet, health, keys, orgs
+from brique.services.runtime import Runtime
+
+DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
+
+Authenticate every `/v1` call with `Authorization: Bearer <API key>`.
+Errors are `{"error": {"code", "message", "field"?}}`."""
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION)
+    app.state.runtime = rt
+    app.state.metrics = Metrics(rt)
+    install_error_handlers(app)
+    for router in (health.router, fleet.router, orgs.router, keys.router):
+        app.include_router(router)
+    app.middleware("http")(app.state.metrics.middleware)
+    app.middleware("http")(_request_id)
+    return app
+
+
+async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    rid = request.headers.get("x-request-id") or f"req_{secrets.token_hex(8)}"
+    request.state.request_id = rid
+    response = await call_next(request)
+    response.headers["X-Request-ID"] = rid
+    return response

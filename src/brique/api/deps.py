@@ -1,0 +1,39 @@
+"""Request dependencies: the runtime's services and the authenticated principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from brique.domain.tenancy import Principal
+from brique.services.fleet import FleetService
+from brique.services.runtime import Runtime
+from brique.services.tenancy import TenancyService
+
+bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def fleet_service(request: Request) -> FleetService:
+    return runtime(request).fleet
+
+
+def tenancy_service(request: Request) -> TenancyService:
+    return runtime(request).tenancy
+
+
+def principal(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    token = creds.credentials if creds else request.headers.get("x-api-key")
+    return runtime(request).tenancy.authenticate(token)
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Fleet = Annotated[FleetService, Depends(fleet_service)]
+Tenancy = Annotated[TenancyService, Depends(tenancy_service)]

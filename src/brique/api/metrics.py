@@ -1,0 +1,42 @@
+"""Prometheus metrics with a registry per app (no global state shared between apps)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from brique.services.runtime import Runtime
+
+
+class Metrics:
+    def __init__(self, rt: Runtime) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "brique_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "brique_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
+        )
+        gpus = Gauge("brique_fleet_gpus", "GPUs in the fleet by site", ["site"], registry=self.registry)
+        for site in rt.fleet.fleet.sites:
+            gpus.labels(site=site.id).set(site.gpu_count)
+        Gauge("brique_startup_seconds", "time to start the control plane", registry=self.registry).set(
+            rt.startup_s
+        )
+
+    async def middleware(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        self.requests.labels(request.method, path, str(response.status_code)).inc()
+        self.latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response

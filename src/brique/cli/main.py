@@ -1,0 +1,73 @@
+"""The `brique` command. Every command but `up` talks to the server through the SDK.
+
+Exit codes: 0 ok, 1 user error (one line on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brique import __version__
+from brique.cli import fleet, tenancy
+from brique.cli.context import command, out
+from brique.cli.profile import DEFAULT_URL, Profile, save_profile
+from brique.cli.server import up
+from brique.sdk import Client
+
+app = typer.Typer(
+    name="brique",
+    help="Brique: control plane for a sovereign AI compute cloud.\n\n"
+    "Start a server with `brique up`; point the CLI at it with BRIQUE_URL and BRIQUE_API_KEY "
+    "or `brique login`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("up")(up)
+app.add_typer(fleet.app, name="fleet")
+app.add_typer(tenancy.org_app, name="org")
+app.add_typer(tenancy.project_app, name="project")
+app.add_typer(tenancy.user_app, name="user")
+app.add_typer(tenancy.key_app, name="key")
+
+
+@app.command()
+@command
+def login(
+    url: Annotated[str, typer.Option(help="server URL")] = DEFAULT_URL,
+    key: Annotated[str | None, typer.Option(help="API key; or a file with --key-file")] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="file holding the key")
+    ] = None,
+) -> None:
+    """Check a server URL and API key, then save them as your profile (mode 0600)."""
+    token = key or (key_file.read_text().strip() if key_file else None)
+    if not token:
+        raise typer.BadParameter("give --key or --key-file", param_hint="--key")
+    with Client(url, token) as c:
+        me = c.whoami()
+    path = save_profile(Profile(url=url, api_key=token))
+    out.print(f"logged in to {url} as {me.user_id} ({me.role.value}); profile saved to {path}")
+
+
+@app.command()
+@command
+def whoami() -> None:
+    """Show who the current API key belongs to."""
+    with tenancy.client() as c:
+        me = c.whoami()
+    org = f" in {me.org_name} ({me.org_id})" if me.org_id else " (operator)"
+    out.print(f"{me.user_id} role={me.role.value}{org} key={me.key_id}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,41 @@
+"""One `Settings` object, built at the entry point and passed down (never read at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_FLEET = PACKAGE_DIR / "fleets" / "gb200-eu.yaml"
+
+
+def default_home() -> Path:
+    return Path.home() / ".local" / "share" / "brique"
+
+
+class Settings(BaseSettings):
+    """Server settings. Every field can be set as `BRIQUE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIQUE_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="data dir: SQLite file, admin.key")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home")
+    fleet_file: Path = Field(default=DEFAULT_FLEET, description="fleet description YAML")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "info"
+
+    @field_validator("home", "fleet_file", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / 'brique.db'}"
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.home / "admin.key"

@@ -1,0 +1,84 @@
+"""Jobs as the scheduler sees them: what is asked for, and what is running.
+
+Pure value types. Times are POSIX seconds (floats); durations are seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from brique.domain.policy import ANYWHERE, PlacementPolicy
+
+
+class Tier(StrEnum):
+    """Service tier. `priority` is backed by contract guarantees; `preemptible` goes first."""
+
+    PRIORITY = "priority"
+    STANDARD = "standard"
+    PREEMPTIBLE = "preemptible"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A gang of `gpus` GPUs that starts all at once or not at all.
+
+    estimated_runtime_s: the user's estimate (used by backfill); None means max_runtime_s.
+    max_runtime_s: hard limit; the job is stopped after it.
+    preemption_grace_s: time between the stop signal and the kill (for checkpointing).
+    reservation: id of an advance reservation this job runs in, if any.
+    """
+
+    id: str
+    tenant: str
+    gpus: int
+    tier: Tier = Tier.STANDARD
+    project: str = "default"
+    placement: PlacementPolicy = ANYWHERE
+    submitted_at: float = 0.0
+    max_runtime_s: float = 86_400.0
+    estimated_runtime_s: float | None = None
+    preemption_grace_s: float = 30.0
+    reservation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.gpus < 1:
+            raise ValueError("a job needs at least 1 GPU")
+        if self.max_runtime_s <= 0:
+            raise ValueError("max_runtime_s must be > 0")
+        if self.estimated_runtime_s is not None and self.estimated_runtime_s <= 0:
+            raise ValueError("estimated_runtime_s must be > 0")
+        if self.preemption_grace_s < 0:
+            raise ValueError("preemption_grace_s must be >= 0")
+
+    @property
+    def expected_runtime_s(self) -> float:
+        """The estimate, capped by the max runtime (no estimate: the max runtime)."""
+        est = self.estimated_runtime_s
+        return self.max_runtime_s if est is None else min(est, self.max_runtime_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    """A job holding GPUs since `started_at`. `stopping_at`: a stop was sent; gone by then."""
+
+    job: Job
+    gpus: tuple[str, ...]
+    started_at: float
+    stopping_at: float | None = None
+
+    def expected_end(self, now: float) -> float:
+        """When backfill expects the GPUs back: the estimate, else the max runtime, never before now."""
+        if self.stopping_at is not None:
+            return max(now, self.stopping_at)
+        est_end = self.started_at + self.job.expected_runtime_s
+        if est_end > now:
+            return est_end
+        return max(now, self.started_at + self.job.max_runtime_s)
+
+    def latest_end(self, now: float) -> float:
+        """When the GPUs are back for sure (max runtime or stop)."""
+        end = self.started_at + self.job.max_runtime_s
+        if self.stopping_at is not None:
+            end = min(end, self.stopping_at)
+        return max(now, end)

@@ -1,0 +1,117 @@
+"""Placement policies (pure predicates over sites) and the scheduling policy knobs.
+
+A `PlacementPolicy` says where a job may run: allowed countries, required site
+certifications, allowed sites, "EU only" and "operator headquartered in the EU".
+It is evaluated against `domain.fleet.Site` values only (SkyPilot-style predicate),
+so the scheduler, the API and the sovereignty checks agree on what it means.
+Every policy has a human label, e.g. `'FR only'` or `'FR or DE + secnumcloud'`,
+used verbatim in scheduler reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from brique.domain.contracts import ContractBook
+from brique.domain.fleet import Site
+from brique.domain.geo import is_eu
+
+
+def _frozen(values: Iterable[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementPolicy:
+    """Where a job may run. Empty/None fields don't constrain.
+
+    countries: ISO alpha-2 codes the site must be in (None: any).
+    certifications: every one must be held by the site.
+    sites: site ids allowed (None: any).
+    eu_only: the site's country must be an EU member state.
+    operator_in_eu: the site's operator must be headquartered in an EU member state.
+    name: human label; derived from the fields when empty.
+    """
+
+    countries: frozenset[str] | None = None
+    certifications: frozenset[str] = frozenset()
+    sites: frozenset[str] | None = None
+    eu_only: bool = False
+    operator_in_eu: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        # Accept any iterable; store frozensets so policies hash (the scheduler caches by policy).
+        object.__setattr__(self, "countries", _frozen(self.countries))
+        object.__setattr__(self, "certifications", frozenset(self.certifications))
+        object.__setattr__(self, "sites", _frozen(self.sites))
+
+    @property
+    def label(self) -> str:
+        return self.name or self._describe()
+
+    def allows(self, site: Site) -> bool:
+        return not self.violations(site)
+
+    def violations(self, site: Site) -> list[str]:
+        """Human sentences, one per rule the site breaks (empty: allowed)."""
+        out: list[str] = []
+        if self.countries is not None and site.country not in self.countries:
+            out.append(f"site {site.id} is in {site.country}, not in {_join(self.countries, ' or ')}")
+        missing = sorted(self.certifications - site.certifications)
+        if missing:
+            out.append(f"site {site.id} lacks certification {', '.join(missing)}")
+        if self.sites is not None and site.id not in self.sites:
+            out.append(f"site {site.id} is not one of {_join(self.sites, ', ')}")
+        if self.eu_only and not is_eu(site.country):
+            out.append(f"site {site.id} is in {site.country}, outside the EU")
+        if self.operator_in_eu and not is_eu(site.operator.country):
+            out.append(f"site {site.id} is operated by {site.operator.name}, headquartered outside the EU")
+        return out
+
+    def _describe(self) -> str:
+        parts: list[str] = []
+        if self.countries is not None:
+            parts.append(f"{_join(self.countries, ' or ')} only")
+        if self.sites is not None:
+            parts.append(f"sites {_join(self.sites, ', ')}")
+        if self.eu_only:
+            parts.append("EU only")
+        if self.operator_in_eu:
+            parts.append("EU-headquartered operator")
+        if self.certifications:
+            parts.append(_join(self.certifications, " + "))
+        return " + ".join(parts) if parts else "anywhere"
+
+
+def _join(values: Iterable[str], sep: str) -> str:
+    return sep.join(sorted(values))
+
+
+ANYWHERE = PlacementPolicy()
+
+
+def country_only(*countries: str) -> PlacementPolicy:
+    """`country_only("FR")` -> policy labelled 'FR only'."""
+    return PlacementPolicy(countries=frozenset(countries))
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulingPolicy:
+    """Everything `schedule()` needs besides the snapshot, the queue and the time.
+
+    contracts: per-tenant guarantees, fair-share weights and borrowing terms.
+    fair_share_half_life_s: half-life of the decayed usage the caller keeps per tenant.
+    history_weight: how much decayed usage counts against current allocation in fair share.
+    backfill: whether EASY backfill runs (off: strict order after the first blocked job).
+    preempt_for_standard: non-guarantee jobs may preempt preemptible-tier work.
+    preemption_heads: at most this many non-guarantee jobs per cycle may preempt.
+    """
+
+    contracts: ContractBook = field(default_factory=ContractBook)
+    fair_share_half_life_s: float = 7 * 86_400.0
+    history_weight: float = 1.0
+    backfill: bool = True
+    preempt_for_standard: bool = True
+    preemption_heads: int = 4

@@ -1,0 +1,25 @@
+"""Prefixed, stable string ids (`org_…`, `prj_…`, `usr_…`, `key_…`).
+
+Generation needs randomness, so the factory is injected where purity matters
+(the scheduler core never calls this module).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford-style base32, no ambiguous letters
+PREFIXES = frozenset({"org", "prj", "usr", "key", "job", "evt", "req"})
+
+IdFactory = Callable[[str], str]
+
+
+def new_id(prefix: str, length: int = 16) -> str:
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}_" + "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def has_prefix(value: str, prefix: str) -> bool:
+    return value.startswith(f"{prefix}_")

@@ -1,0 +1,114 @@
+"""Wire models for organizations, projects, users and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
+
+
+class OrgCreateRequest(BaseModel):
+    name: str = Field(description="unique slug: lowercase letters, digits, '-'")
+    display_name: str | None = Field(default=None, max_length=200)
+    country: str = Field(default="FR", description="ISO 3166-1 alpha-2 country of the tenant")
+    admin_email: str | None = Field(default=None, description="create a tenant-admin user and return a key")
+
+
+class OrgResponse(BaseModel):
+    id: str
+    name: str
+    display_name: str
+    country: str
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, org: Organization) -> OrgResponse:
+        return cls(id=org.id, name=org.name, display_name=org.display_name, country=org.country,
+                   created_at=org.created_at)  # fmt: skip
+
+
+class UserResponse(BaseModel):
+    id: str
+    org_id: str | None
+    email: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, user: User) -> UserResponse:
+        return cls(
+            id=user.id, org_id=user.org_id, email=user.email, role=user.role, created_at=user.created_at
+        )
+
+
+class KeyResponse(BaseModel):
+    """An API key's metadata. The secret is never part of it."""
+
+    id: str
+    user_id: str
+    name: str
+    prefix: str = Field(description="the public start of the token, to recognise it")
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, key: ApiKey) -> KeyResponse:
+        return cls(
+            id=key.id, user_id=key.user_id, name=key.name, prefix=f"brq_{key.lookup}",
+            created_at=key.created_at, expires_at=key.expires_at, revoked_at=key.revoked_at,
+            last_used_at=key.last_used_at,
+        )  # fmt: skip
+
+
+class KeyCreatedResponse(KeyResponse):
+    token: str = Field(description="the API key itself: shown once, store it now")
+
+    @classmethod
+    def from_new(cls, key: ApiKey, token: str) -> KeyCreatedResponse:
+        return cls(**KeyResponse.from_domain(key).model_dump(), token=token)
+
+
+class OrgCreatedResponse(BaseModel):
+    org: OrgResponse
+    admin: UserResponse | None = None
+    admin_key: KeyCreatedResponse | None = None
+
+
+class ProjectCreateRequest(BaseModel):
+    name: str
+    description: str = Field(default="", max_length=500)
+
+
+class ProjectResponse(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, p: Project) -> ProjectResponse:
+        return cls(id=p.id, org_id=p.org_id, name=p.name, description=p.description, created_at=p.created_at)
+
+
+class UserCreateRequest(BaseModel):
+    email: str
+    role: Role = Role.TENANT_MEMBER
+
+
+class KeyCreateRequest(BaseModel):
+    name: str = Field(default="default", max_length=100)
+    user_id: str | None = Field(default=None, description="whose key; default: the caller's own")
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class WhoAmIResponse(BaseModel):
+    user_id: str
+    key_id: str
+    role: Role
+    org_id: str | None
+    org_name: str | None = None

@@ -1,0 +1,175 @@
+"""A small, typed client over httpx that speaks the same `schemas/` as the server.
+
+    client = Client("http://127.0.0.1:8080", api_key="brq_…")
+    cap = client.fleet_capacity()
+    print(cap.total_gpus)
+
+Non-2xx answers raise `ApiError` (status, code, message, field); an unreachable
+server raises `ConnectionFailed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from brique.schemas.fleet import CapacityResponse, NodeResponse, NodeStateRequest, RackResponse, SiteResponse
+from brique.schemas.tenancy import (
+    KeyCreatedResponse,
+    KeyCreateRequest,
+    KeyResponse,
+    OrgCreatedResponse,
+    OrgCreateRequest,
+    OrgResponse,
+    ProjectCreateRequest,
+    ProjectResponse,
+    UserCreateRequest,
+    UserResponse,
+    WhoAmIResponse,
+)
+
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class ConnectionFailed(Exception):
+    """The server could not be reached at all."""
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": "brique-sdk/0.1"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, kind: Any, body: BaseModel | None = None, **params: Any) -> Any:
+        query = {k: v for k, v in params.items() if v is not None}
+        payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        try:
+            response = self._http.request(method, path, json=payload, params=query)
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return TypeAdapter(kind).validate_python(response.json())
+
+    # -- health and identity --------------------------------------------------------------------
+
+    def healthz(self) -> dict[str, str]:
+        return self._call("GET", "/healthz", dict[str, str])
+
+    def whoami(self) -> WhoAmIResponse:
+        return self._call("GET", "/v1/whoami", WhoAmIResponse)
+
+    # -- fleet ----------------------------------------------------------------------------------
+
+    def fleet_capacity(self) -> CapacityResponse:
+        return self._call("GET", "/v1/fleet/capacity", CapacityResponse)
+
+    def sites(self) -> list[SiteResponse]:
+        return self._call("GET", "/v1/fleet/sites", list[SiteResponse])
+
+    def site(self, site_id: str) -> SiteResponse:
+        return self._call("GET", f"/v1/fleet/sites/{site_id}", SiteResponse)
+
+    def racks(self, site: str | None = None) -> list[RackResponse]:
+        return self._call("GET", "/v1/fleet/racks", list[RackResponse], site=site)
+
+    def nodes(
+        self, site: str | None = None, rack: str | None = None, state: str | None = None, limit: int = 500
+    ) -> list[NodeResponse]:
+        return self._call(
+            "GET", "/v1/fleet/nodes", list[NodeResponse], site=site, rack=rack, state=state, limit=limit
+        )
+
+    def set_node_state(self, node_id: str, state: str, reason: str | None = None) -> NodeResponse:
+        body = NodeStateRequest(state=state, reason=reason)  # type: ignore[arg-type]
+        return self._call("PUT", f"/v1/fleet/nodes/{node_id}/state", NodeResponse, body)
+
+    # -- tenancy --------------------------------------------------------------------------------
+
+    def create_org(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        country: str = "FR",
+        admin_email: str | None = None,
+    ) -> OrgCreatedResponse:
+        body = OrgCreateRequest(
+            name=name, display_name=display_name, country=country, admin_email=admin_email
+        )
+        return self._call("POST", "/v1/orgs", OrgCreatedResponse, body)
+
+    def list_orgs(self) -> list[OrgResponse]:
+        return self._call("GET", "/v1/orgs", list[OrgResponse])
+
+    def get_org(self, org: str) -> OrgResponse:
+        return self._call("GET", f"/v1/orgs/{org}", OrgResponse)
+
+    def create_project(self, org: str, name: str, description: str = "") -> ProjectResponse:
+        body = ProjectCreateRequest(name=name, description=description)
+        return self._call("POST", f"/v1/orgs/{org}/projects", ProjectResponse, body)
+
+    def list_projects(self, org: str) -> list[ProjectResponse]:
+        return self._call("GET", f"/v1/orgs/{org}/projects", list[ProjectResponse])
+
+    def create_user(self, org: str | None, email: str, role: str) -> UserResponse:
+        body = UserCreateRequest(email=email, role=role)  # type: ignore[arg-type]
+        path = f"/v1/orgs/{org}/users" if org else "/v1/operators"
+        return self._call("POST", path, UserResponse, body)
+
+    def list_users(self, org: str | None) -> list[UserResponse]:
+        return self._call("GET", f"/v1/orgs/{org}/users" if org else "/v1/operators", list[UserResponse])
+
+    def create_key(
+        self, name: str = "default", *, user_id: str | None = None, expires_days: int | None = None
+    ) -> KeyCreatedResponse:
+        body = KeyCreateRequest(name=name, user_id=user_id, expires_days=expires_days)
+        return self._call("POST", "/v1/keys", KeyCreatedResponse, body)
+
+    def list_keys(self, org: str | None = None) -> list[KeyResponse]:
+        return self._call("GET", "/v1/keys", list[KeyResponse], org=org)
+
+    def revoke_key(self, key_id: str) -> KeyResponse:
+        return self._call("DELETE", f"/v1/keys/{key_id}", KeyResponse)
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        err = response.json()["error"]
+        return ApiError(response.status_code, err["code"], err["message"], err.get("field"))
+    except (ValueError, KeyError, TypeError):
+        return ApiError(
+            response.status_code, "http_error", f"HTTP {response.status_code}: {response.text[:200]}"
+        )

@@ -1,0 +1,26 @@
+"""Authorization helpers shared by services: one place turns a 'no' into the right error."""
+
+from __future__ import annotations
+
+from brique.domain.tenancy import OPERATOR_ONLY, TENANT_ONLY, Action, Principal, can, in_scope
+from brique.errors import NotFound, PermissionDenied
+
+
+def require(who: Principal, action: Action) -> None:
+    if can(who, action):
+        return
+    if action in TENANT_ONLY and who.is_operator:
+        raise PermissionDenied(
+            f"'{action}' is a tenant action; operator keys cannot take it", code="tenant_only"
+        )
+    if action in OPERATOR_ONLY and not who.is_operator:
+        raise PermissionDenied(
+            f"'{action}' is an operator action; tenant keys cannot take it", code="operator_only"
+        )
+    raise PermissionDenied(f"role '{who.role}' may not '{action}'")
+
+
+def require_scope(who: Principal, org_id: str | None, what: str) -> None:
+    """Another tenant's object answers 404, exactly like a missing one."""
+    if not in_scope(who, org_id):
+        raise NotFound(f"{what} not found")

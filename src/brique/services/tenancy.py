@@ -1,0 +1,279 @@
+"""Tenancy use cases: organizations, projects, users, API keys, authentication, bootstrap."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from brique.clock import Clock
+from brique.crypto import apikeys
+from brique.domain.geo import is_country
+from brique.domain.tenancy import (
+    EMAIL_RULE,
+    NAME_RULE,
+    Action,
+    ApiKey,
+    Organization,
+    Principal,
+    Project,
+    Role,
+    User,
+    grants,
+    may_assign_role,
+)
+from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from brique.ids import IdFactory, new_id
+from brique.services.authz import require, require_scope
+from brique.store.db import Database
+from brique.store.repos import tenancy as repo
+
+BOOTSTRAP_EMAIL = "admin@operator.local"
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key: ApiKey
+    token: str  # the only time the secret is available
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrg:
+    org: Organization
+    admin: User | None
+    admin_key: NewKey | None
+
+
+class TenancyService:
+    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id) -> None:
+        self.db = db
+        self.clock = clock
+        self.ids = ids
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+        parsed = apikeys.parse(token)
+        if parsed is None:
+            raise Unauthenticated("malformed API key")
+        lookup, secret = parsed
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            found = repo.key_by_lookup(s, lookup)
+            if found is None or not apikeys.matches(secret, found[1]):
+                raise Unauthenticated("invalid API key")
+            key, _, user = found
+            if not key.usable_at(now):
+                raise Unauthenticated("API key revoked or expired")
+            if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+                repo.touch_key(s, key.id, now)
+        return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
+
+    def bootstrap(self, key_file: Path) -> str | None:
+        """Create the operator admin on first start; return its key (also written 0600), else None."""
+        with self.db.transaction() as s:
+            if repo.count_users_with_role(s, Role.OPERATOR_ADMIN) > 0:
+                return None
+            user = User(self.ids("usr"), None, BOOTSTRAP_EMAIL, Role.OPERATOR_ADMIN, self.clock.now())
+            repo.add_user(s, user)
+            new = self._issue_key(s, user, "bootstrap", None)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(new.token + "\n")
+        os.chmod(key_file, 0o600)
+        return new.token
+
+    # -- organizations --------------------------------------------------------------------------
+
+    def create_org(
+        self, who: Principal, name: str, display_name: str | None, country: str, admin_email: str | None
+    ) -> NewOrg:
+        require(who, Action.ORG_CREATE)
+        _check_name(name, "name")
+        if not is_country(country):
+            raise InvalidInput(f"'{country}' is not an ISO 3166-1 alpha-2 country code", field="country")
+        if admin_email is not None:
+            _check_email(admin_email, "admin_email")
+        org = Organization(self.ids("org"), name, display_name or name, country, self.clock.now())
+        with self._unique(f"organization '{name}' already exists", "name") as s:
+            if repo.org_name_taken(s, name):
+                raise Conflict(f"organization '{name}' already exists", field="name")
+            repo.add_org(s, org)
+            if admin_email is None:
+                return NewOrg(org, None, None)
+            admin = self._add_user(s, org.id, admin_email, Role.TENANT_ADMIN)
+            return NewOrg(org, admin, self._issue_key(s, admin, "initial admin key", None))
+
+    def list_orgs(self, who: Principal) -> list[Organization]:
+        require(who, Action.ORG_READ)
+        with self.db.transaction() as s:
+            return repo.list_orgs(s, None if who.is_operator else who.org_id)
+
+    def get_org(self, who: Principal, ref: str) -> Organization:
+        require(who, Action.ORG_READ)
+        with self.db.transaction() as s:
+            return self._org(s, who, ref)
+
+    # -- projects -------------------------------------------------------------------------------
+
+    def create_project(self, who: Principal, org_ref: str, name: str, description: str) -> Project:
+        _check_name(name, "name")
+        with self._unique(f"project '{name}' already exists in this organization", "name") as s:
+            org = self._org(s, who, org_ref)
+            require(who, Action.PROJECT_CREATE)
+            if repo.find_project(s, org.id, name) is not None:
+                raise Conflict(f"project '{name}' already exists in organization '{org.name}'", field="name")
+            project = Project(self.ids("prj"), org.id, name, description, self.clock.now())
+            repo.add_project(s, project)
+            return project
+
+    def list_projects(self, who: Principal, org_ref: str) -> list[Project]:
+        with self.db.transaction() as s:
+            org = self._org(s, who, org_ref)
+            require(who, Action.PROJECT_READ)
+            return repo.list_projects(s, org.id)
+
+    def get_project(self, who: Principal, org_ref: str, ref: str) -> Project:
+        with self.db.transaction() as s:
+            org = self._org(s, who, org_ref)
+            require(who, Action.PROJECT_READ)
+            project = repo.find_project(s, org.id, ref)
+            if project is None:
+                raise NotFound(f"project '{ref}' not found", field="project")
+            return project
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def create_user(self, who: Principal, org_ref: str | None, email: str, role: Role) -> User:
+        _check_email(email, "email")
+        with self._unique(f"a user with email '{email}' already exists", "email") as s:
+            org_id = self._org(s, who, org_ref).id if org_ref else None
+            require(who, Action.USER_CREATE)
+            if not may_assign_role(who, role, org_id):
+                side = "an organization" if not role.is_operator else "no organization"
+                raise PermissionDenied(f"role '{who.role}' may not create a '{role}' user here "
+                                       f"(a '{role}' user belongs to {side})", field="role")  # fmt: skip
+            return self._add_user(s, org_id, email, role)
+
+    def list_users(self, who: Principal, org_ref: str) -> list[User]:
+        with self.db.transaction() as s:
+            org = self._org(s, who, org_ref)
+            require(who, Action.USER_READ)
+            return repo.list_users(s, org.id)
+
+    def list_operator_users(self, who: Principal) -> list[User]:
+        require(who, Action.USER_READ)
+        if not who.is_operator:
+            raise PermissionDenied("only operator identities may list operator users", code="operator_only")
+        with self.db.transaction() as s:
+            return repo.list_users(s, None)
+
+    # -- API keys -------------------------------------------------------------------------------
+
+    def create_key(self, who: Principal, user_id: str | None, name: str, expires_days: int | None) -> NewKey:
+        if not name.strip():
+            raise InvalidInput("must be a non-empty string", field="name")
+        with self.db.transaction() as s:
+            target = self._key_owner(s, who, user_id)
+            expires = self.clock.now() + timedelta(days=expires_days) if expires_days else None
+            return self._issue_key(s, target, name.strip(), expires)
+
+    def list_keys(self, who: Principal, org_ref: str | None) -> list[ApiKey]:
+        with self.db.transaction() as s:
+            if not (who.is_operator or Action.KEY_MANAGE in grants(who.role)):
+                return repo.list_keys(s, org_id=None, user_id=who.user_id, operators=False)
+            require(who, Action.KEY_READ)
+            if org_ref:
+                org = self._org(s, who, org_ref)
+                return repo.list_keys(s, org_id=org.id, user_id=None, operators=False)
+            if who.is_operator:
+                return repo.list_keys(s, org_id=None, user_id=None, operators=True)
+            return repo.list_keys(s, org_id=who.org_id, user_id=None, operators=False)
+
+    def revoke_key(self, who: Principal, key_id: str) -> ApiKey:
+        with self.db.transaction() as s:
+            found = repo.get_key(s, key_id)
+            if found is None:
+                raise NotFound(f"API key '{key_id}' not found")
+            key, owner = found
+            require_scope(who, owner.org_id, f"API key '{key_id}'")
+            if owner.id != who.user_id:
+                require(who, Action.KEY_MANAGE)
+            repo.revoke_key(s, key.id, self.clock.now())
+            return repo.get_key(s, key_id)[0]  # type: ignore[index]
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _org(self, s: Session, who: Principal, ref: str | None) -> Organization:
+        org = repo.find_org(s, ref) if ref else None
+        if org is None or not (who.is_operator or who.org_id == org.id):
+            raise NotFound(f"organization '{ref}' not found", field="org")
+        return org
+
+    def _key_owner(self, s: Session, who: Principal, user_id: str | None) -> User:
+        if user_id is None or user_id == who.user_id:
+            require(who, Action.KEY_CREATE_OWN)
+            me = repo.get_user(s, who.user_id)
+            assert me is not None
+            return me
+        target = repo.get_user(s, user_id)
+        if target is None or not (who.is_operator or target.org_id == who.org_id):
+            raise NotFound(f"user '{user_id}' not found", field="user_id")
+        require(who, Action.KEY_MANAGE)
+        return target
+
+    def _add_user(self, s: Session, org_id: str | None, email: str, role: Role) -> User:
+        if repo.email_taken(s, email):
+            raise Conflict(f"a user with email '{email}' already exists", field="email")
+        user = User(self.ids("usr"), org_id, email, role, self.clock.now())
+        repo.add_user(s, user)
+        return user
+
+    def _issue_key(self, s: Session, user: User, name: str, expires: object) -> NewKey:
+        issued = apikeys.issue()
+        key = ApiKey(self.ids("key"), user.id, name, issued.lookup, self.clock.now(), expires, None, None)  # type: ignore[arg-type]
+        repo.add_key(s, key, issued.secret_hash)
+        return NewKey(key, issued.token)
+
+    def _unique(self, message: str, field: str):  # type: ignore[no-untyped-def]
+        return _UniqueTransaction(self.db, message, field)
+
+
+class _UniqueTransaction:
+    """A transaction whose unique-constraint race (two concurrent creates) becomes a 409."""
+
+    def __init__(self, db: Database, message: str, field: str) -> None:
+        self._cm = db.transaction()
+        self.message = message
+        self.field = field
+
+    def __enter__(self) -> Session:
+        return self._cm.__enter__()
+
+    def __exit__(self, et, ev, tb) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            self._cm.__exit__(et, ev, tb)
+        except IntegrityError as exc:
+            raise Conflict(self.message, field=self.field) from exc
+        if isinstance(ev, IntegrityError):
+            raise Conflict(self.message, field=self.field) from ev
+        return False
+
+
+def _check_name(name: str, field: str) -> None:
+    if not NAME_RULE.match(name):
+        raise InvalidInput("must be 2-63 lowercase letters, digits or '-', starting with a letter or digit",
+                           field=field)  # fmt: skip
+
+
+def _check_email(email: str, field: str) -> None:
+    if not EMAIL_RULE.match(email):
+        raise InvalidInput(f"'{email}' is not a valid email address", field=field)
