@@ -1,0 +1,40 @@
+# Brique: `make up` runs the control plane, `make test` runs every check. Both create .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ARGS   ?=
+
+.PHONY: up test lint unit integration bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) || (scripts/system-deps.sh && $(PYTHON) -m venv $(VENV))
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+up: $(STAMP)  ## run the control plane on the embedded default (SQLite, gb200-eu fleet)
+	$(BIN)/brique up $(ARGS)
+
+system-deps:  ## PostgreSQL server (for the test suite's private instance)
+	@scripts/system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+test: $(STAMP) system-deps lint  ## lint, architecture contract, all tests (SQLite and PostgreSQL)
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP) system-deps
+	$(BIN)/pytest tests/integration
+
+bench: $(STAMP)  ## print benchmark figures
+	$(BIN)/python benchmarks/fleet_load.py
+	@if [ -f benchmarks/scheduler_cycle.py ]; then $(BIN)/python benchmarks/scheduler_cycle.py; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis src/*.egg-info

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the system packages Brique's tests need (Debian/Ubuntu), non-interactively.
+#   - PostgreSQL server: the test suite starts its own private instance from these binaries.
+#   - python3-venv: `python3 -m venv` needs it on minimal Debian images.
+# As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
+# (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
+set -euo pipefail
+
+need=()
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  need+=(python3-venv)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: please install: ${need[*]} (no apt-get here)" >&2
+  exit 0
+fi
+run=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    run=(sudo -n)
+  else
+    echo "system-deps: missing ${need[*]}; run as root: apt-get install -y ${need[*]}" >&2
+    exit 0
+  fi
+fi
+echo "system-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${run[@]}" apt-get update -qq
+"${run[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's package starts a cluster on 5432; the tests use their own, so leave it be.

@@ -1,0 +1,3 @@
+from brique.cli.main import main
+
+main()

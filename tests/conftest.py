@@ -1,0 +1,38 @@
+"""Shared fixtures: a private PostgreSQL for the session, and databases of both kinds per test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import PostgresServer, find_bindir
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMALL_FLEET = FIXTURES / "small-fleet.yaml"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    bindir = find_bindir()
+    if bindir is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL server binaries not found; .ci/run must install postgresql")
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql); CI runs these tests")
+    server = PostgresServer(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'brique.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"t_{secrets.token_hex(6)}")

@@ -1,0 +1,73 @@
+"""API fixtures: a runtime on each database kind, an in-process client, and tenant identities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brique.api.app import create_app
+from brique.config import Settings
+from brique.services.runtime import Runtime, build_runtime
+from tests.conftest import SMALL_FLEET
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", db_url=db_url, fleet_file=SMALL_FLEET)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
+
+
+@dataclass
+class Api:
+    http: TestClient
+    admin_key: str
+
+
+@pytest.fixture
+def api(runtime: Runtime, settings: Settings) -> Iterator[Api]:
+    token = runtime.tenancy.bootstrap(settings.admin_key_file)
+    assert token is not None
+    with TestClient(create_app(runtime)) as http:
+        yield Api(http, token)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Tenant:
+    org_id: str
+    name: str
+    admin_key: str
+
+
+def make_tenant(api: Api, name: str) -> Tenant:
+    r = api.http.post(
+        "/v1/orgs", json={"name": name, "admin_email": f"admin@{name}.eu"}, headers=auth(api.admin_key)
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return Tenant(body["org"]["id"], name, body["admin_key"]["token"])
+
+
+def make_member(api: Api, tenant: Tenant, email: str, role: str) -> str:
+    """Create a user with `role` in the tenant and return a fresh API key for it."""
+    r = api.http.post(
+        f"/v1/orgs/{tenant.org_id}/users", json={"email": email, "role": role}, headers=auth(tenant.admin_key)
+    )
+    assert r.status_code == 201, r.text
+    user_id = r.json()["id"]
+    r = api.http.post("/v1/keys", json={"name": "k", "user_id": user_id}, headers=auth(tenant.admin_key))
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
