@@ -52,10 +52,14 @@ class TenantTerms:
     weight: float
     may_borrow: bool
     borrow_cap: int | None
+    total_guarantee: int  # fleet-wide plus every per-site guarantee
 
     @property
-    def total_guarantee(self) -> int:
-        return self.guarantee + sum(g for _, g in self.site_guarantees)
+    def most_at_once(self) -> int | None:
+        """Most GPUs the tenant may ever hold at once (None: no contractual limit)."""
+        if not self.may_borrow:
+            return self.total_guarantee
+        return None if self.borrow_cap is None else self.total_guarantee + self.borrow_cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +96,15 @@ def _fold(tenant: str, items: list[Contract], default: Contract) -> TenantTerms:
     for c in items:
         if c.site is not None:
             sites[c.site] = sites.get(c.site, 0) + c.guaranteed_gpus
+    guarantee = sum(c.guaranteed_gpus for c in wide)
     return TenantTerms(
         tenant=tenant,
-        guarantee=sum(c.guaranteed_gpus for c in wide),
+        guarantee=guarantee,
         site_guarantees=tuple(sorted(sites.items())),
         weight=base.weight,
         may_borrow=base.may_borrow,
         borrow_cap=base.borrow_cap,
+        total_guarantee=guarantee + sum(sites.values()),
     )
 
 

@@ -1,0 +1,51 @@
+"""The pure scheduler core: `schedule(snapshot, pending, policy, now) -> CycleResult`.
+
+Inputs are values (`ClusterSnapshot`, `Job`s, `SchedulingPolicy`, a POSIX time);
+the output is frozen decisions (`Place`, `Preempt`, `Reserve`, `Wait`, `Reject`),
+each with reasons. See docs/scheduler.md for the algorithms.
+"""
+
+from brique.domain.contracts import AdvanceReservation, Contract, ContractBook
+from brique.domain.jobs import Job, RunningJob, Tier
+from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
+from brique.scheduler.cycle import schedule
+from brique.scheduler.decisions import (
+    CycleResult,
+    Decision,
+    Place,
+    Preempt,
+    Reason,
+    ReasonCode,
+    Reject,
+    Reserve,
+    Wait,
+)
+from brique.scheduler.fairshare import decay_usage
+from brique.scheduler.snapshot import ClusterSnapshot
+from brique.scheduler.topology import Topology
+
+__all__ = [
+    "ANYWHERE",
+    "AdvanceReservation",
+    "ClusterSnapshot",
+    "Contract",
+    "ContractBook",
+    "CycleResult",
+    "Decision",
+    "Job",
+    "Place",
+    "PlacementPolicy",
+    "Preempt",
+    "Reason",
+    "ReasonCode",
+    "Reject",
+    "Reserve",
+    "RunningJob",
+    "SchedulingPolicy",
+    "Tier",
+    "Topology",
+    "Wait",
+    "country_only",
+    "decay_usage",
+    "schedule",
+]

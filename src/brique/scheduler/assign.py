@@ -57,7 +57,9 @@ def plan_trays(counts: list[int], sizes: list[int], g: int) -> list[tuple[int, i
         if fit:
             plan.append((min(fit)[1], left))
             return plan
-        rest = sorted(((c < sizes[i], c, -i) for i, c in enumerate(counts) if i not in used and c), reverse=True)
+        rest = sorted(
+            ((c < sizes[i], c, -i) for i, c in enumerate(counts) if i not in used and c), reverse=True
+        )
         for _, c, neg in rest:
             n = min(c, left)
             plan.append((-neg, n))
@@ -92,7 +94,9 @@ def pick_from(cap: Capacity, rack: int, g: int, allowed: Callable[[int], bool]) 
 # ---------- fast path ----------
 
 
-def place_fast(cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int) -> tuple[int, list[int]] | None:
+def place_fast(
+    cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int
+) -> tuple[int, list[int]] | None:
     """Best placement on hard-free GPUs: (site, GPU indices), or None."""
     if g <= rack_limit:
         return _small_fast(cap, sites, g)
@@ -135,7 +139,7 @@ def _big_fast(cap: Capacity, s: int, g: int) -> list[tuple[int, int]] | None:
     full = cap.full[s]
     usable = cap.rack_usable
     top = cap.masks[s].bit_length() - 1
-    if sum(usable[r] for r in full) + top < g and len(full) * top < g:
+    if sum(usable[r] for r in full) + top < g:
         return None
     wholes = sorted(full, key=lambda r: -usable[r])
     chosen: list[tuple[int, int]] = []

@@ -64,32 +64,34 @@ class Capacity:
         self.held: dict[int, int] = {}  # GPU -> hold index
         self.held_free: dict[int, int] = {}  # rack -> held GPUs still free
         self.unknown_gpus: list[str] = []
-        for rj in sorted(snap.running, key=lambda r: r.job.id):
+        for rj in snap.running:  # order-free: counts and buckets are built after all marks
             self._add_running(rj)
         self._count()
 
     # ---------- building ----------
 
     def _add_running(self, rj: RunningJob) -> None:
-        idx = self.topo.gpu_index
-        gpus = []
-        for gid in rj.gpus:
-            g = idx.get(gid)
-            if g is None:
-                self.unknown_gpus.append(gid)
-                continue
-            gpus.append(g)
-            self.free[g] = 0
-            self.gpu_alloc[g] = len(self.allocs)
-        stopping = rj.stopping_at is not None
-        end = rj.expected_end(self.now)
-        self.allocs.append(Alloc(rj.job, gpus, rj.started_at, end, rj.latest_end(self.now), stopping=stopping))
+        idx, free, owner, k = self.topo.gpu_index, self.free, self.gpu_alloc, len(self.allocs)
+        try:
+            gpus = [idx[gid] for gid in rj.gpus]
+        except KeyError:
+            gpus = [idx[gid] for gid in rj.gpus if gid in idx]
+            self.unknown_gpus.extend(gid for gid in rj.gpus if gid not in idx)
+        for g in gpus:
+            free[g] = 0
+            owner[g] = k
+        now = self.now
+        end, latest = rj.expected_end(now), rj.latest_end(now)
+        self.allocs.append(
+            Alloc(rj.job, gpus, rj.started_at, end, latest, stopping=rj.stopping_at is not None)
+        )
 
     def _count(self) -> None:
-        topo, free = self.topo, self.free
-        self.tray_free = [sum(free[g] for g in gpus) for gpus in topo.tray_gpus]
-        self.rack_usable = [sum(self.usable[g] for t in trays for g in topo.tray_gpus[t]) for trays in topo.rack_trays]
-        self.rack_free = [sum(self.tray_free[t] for t in trays) for trays in topo.rack_trays]
+        topo, free, usable = self.topo, self.free, self.usable
+        self.tray_free = [free.count(1, a, b) for a, b in topo.tray_span]
+        self.tray_usable = [usable.count(1, a, b) for a, b in topo.tray_span]
+        self.rack_usable = [usable.count(1, a, b) for a, b in topo.rack_span]
+        self.rack_free = [free.count(1, a, b) for a, b in topo.rack_span]
         n = len(topo.sites)
         self.site_free = [0] * n
         top = max(topo.rack_size, default=0)

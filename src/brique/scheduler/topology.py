@@ -32,6 +32,9 @@ class Topology:
     rack_index: dict[str, int]
     site_index: dict[str, int]
     healthy: bytes  # per GPU: 1 when the GPU and its node are `up` in the fleet file
+    # GPUs are numbered tray by tray, so a tray or rack is a span [first GPU, last GPU + 1)
+    tray_span: tuple[tuple[int, int], ...]
+    rack_span: tuple[tuple[int, int], ...]
 
     @classmethod
     def from_fleet(cls, fleet: Fleet) -> Topology:
@@ -57,6 +60,8 @@ class Topology:
             rack_index={r: i for i, r in enumerate(b.rack_ids)},
             site_index={s.id: i for i, s in enumerate(fleet.sites)},
             healthy=bytes(b.healthy),
+            tray_span=tuple((g[0], g[-1] + 1) if g else (0, 0) for g in b.tray_gpus),
+            rack_span=tuple(_span(b.tray_gpus, trays) for trays in b.rack_trays),
         )
 
     @property
@@ -68,6 +73,11 @@ class Topology:
 
     def max_rack(self, site: int) -> int:
         return max((self.rack_size[r] for r in self.site_racks[site]), default=0)
+
+
+def _span(tray_gpus: list[list[int]], trays: list[int]) -> tuple[int, int]:
+    gpus = [g for t in trays for g in tray_gpus[t]]
+    return (gpus[0], gpus[-1] + 1) if gpus else (0, 0)
 
 
 class _Builder:

@@ -1,0 +1,141 @@
+"""EASY backfill: the head job's reservation, and placing others around held GPUs.
+
+When the first non-preemptible job in queue order cannot start, its earliest start
+is computed from the expected end of everything holding GPUs in its candidate sites
+(`RunningJob.expected_end`: the estimate, else the max runtime; jobs placed earlier
+in this cycle count with their own estimate). Walking those ends in time order, the
+free GPUs per rack grow until the placement rule of `assign.py` is met; that instant
+is the reservation start T and the GPUs found are *held* for the head job.
+
+Later jobs are then placed on non-held GPUs (they cannot delay T, whatever they run)
+or on held GPUs only if they are expected to end by T (EASY's "shadow time"). The
+same slow path serves advance reservations (`reservations.py`), judged by max runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brique.domain.jobs import Job
+from brique.scheduler.assign import RackView, choose, pick_from
+from brique.scheduler.capacity import Capacity, Hold
+
+
+@dataclass(frozen=True, slots=True)
+class HeadReservation:
+    start: float
+    site: int
+    gpus: list[int]
+
+
+def earliest_start(cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int) -> HeadReservation | None:
+    """When and where `g` GPUs free up under the placement rule, or None if never."""
+    topo = cap.topo
+    site_set = set(sites)
+    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
+    released: set[int] = set()
+    events = sorted(
+        (a.expected_end, a.job.id, i) for i, a in enumerate(cap.allocs) if _touches(cap, a.gpus, site_set)
+    )
+    k = 0
+    while k < len(events):
+        t = events[k][0]
+        touched: set[int] = set()
+        while k < len(events) and events[k][0] == t:
+            for x in cap.allocs[events[k][2]].gpus:
+                r = topo.gpu_rack[x]
+                if r in future and cap.usable[x] and x not in cap.held and cap.gpu_alloc[x] == events[k][2]:
+                    future[r] += 1
+                    released.add(x)
+                    touched.add(r)
+            k += 1
+        if g <= rack_limit and not any(future[r] >= g for r in touched):
+            continue
+        got = _fit(cap, future, g, rack_limit)
+        if got is not None:
+            return _reserve(cap, got, released, t)
+    return None
+
+
+def _touches(cap: Capacity, gpus: list[int], sites: set[int]) -> bool:
+    topo = cap.topo
+    return bool(gpus) and topo.rack_site[topo.gpu_rack[gpus[0]]] in sites
+
+
+def _fit(cap: Capacity, future: dict[int, int], g: int, rack_limit: int) -> list[tuple[RackView, int]] | None:
+    site_of = cap.topo.rack_site
+    # cost: GPUs still busy now, so the hold prefers racks that need the least draining
+    views = [
+        RackView(r, site_of[r], f, cap.rack_usable[r], (f - cap.rack_free[r],))
+        for r, f in future.items()
+        if f
+    ]
+    return choose(views, g, rack_limit)
+
+
+def _reserve(cap: Capacity, got: list[tuple[RackView, int]], released: set[int], t: float) -> HeadReservation:
+    gpus: list[int] = []
+    for v, n in got:
+        gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or x in released))
+    return HeadReservation(start=t, site=got[0][0].site, gpus=gpus)
+
+
+# ---------- placing around holds ----------
+
+
+def hold_allows(h: Hold, job: Job, now: float) -> bool:
+    if h.reservation is not None:
+        return job.reservation == h.reservation and (h.tenant is None or h.tenant == job.tenant)
+    if job.reservation is not None:
+        return False
+    runtime = job.max_runtime_s if h.strict else job.expected_runtime_s
+    return now + runtime <= h.deadline
+
+
+def place_with_holds(
+    cap: Capacity, job: Job, sites: tuple[int, ...], rack_limit: int, only_held: bool = False
+) -> tuple[int, list[int]] | None:
+    """Place `job` on free GPUs plus held GPUs whose hold lets it in (None: no fit)."""
+    ok = [hold_allows(h, job, cap.now) for h in cap.holds]
+    if not any(ok):
+        return None
+    topo = cap.topo
+    extra: dict[int, int] = {}
+    for r, n in cap.held_free.items():
+        if n and topo.rack_site[r] in sites:
+            extra[r] = sum(
+                1 for t in topo.rack_trays[r] for x in topo.tray_gpus[t] if _usable_held(cap, x, ok)
+            )
+    if not any(extra.values()):
+        return None
+
+    def allowed(x: int) -> bool:
+        return (not only_held and bool(cap.free[x])) or _usable_held(cap, x, ok)
+
+    views = []
+    for s in sites:
+        for r in topo.site_racks[s]:
+            avail = extra.get(r, 0) + (0 if only_held else cap.rack_free[r])
+            if avail:
+                views.append(RackView(r, s, avail, cap.rack_usable[r]))
+    got = choose(views, job.gpus, rack_limit)
+    if got is None:
+        return None
+    gpus: list[int] = []
+    for v, n in got:
+        gpus.extend(pick_from(cap, v.rack, n, allowed))
+    return got[0][0].site, gpus
+
+
+def _usable_held(cap: Capacity, x: int, ok: list[bool]) -> bool:
+    h = cap.held.get(x)
+    return h is not None and ok[h] and cap.usable[x] == 1 and cap.gpu_alloc[x] == -1
+
+
+def could_use_holds(cap: Capacity, job: Job, sites: tuple[int, ...]) -> bool:
+    """Cheap test before `place_with_holds`: some hold admits the job and has free GPUs in `sites`."""
+    if not cap.held_free or not any(hold_allows(h, job, cap.now) for h in cap.holds):
+        return False
+    site_of = cap.topo.rack_site
+    room = sum(n for r, n in cap.held_free.items() if site_of[r] in sites)
+    return room > 0 and room + sum(cap.site_free[s] for s in sites) >= job.gpus

@@ -1,0 +1,314 @@
+"""One scheduling cycle: `schedule(snapshot, pending, policy, now) -> CycleResult`.
+
+Pure: no clock, no I/O, no randomness; the same input gives the same decisions
+whatever the order of `pending` or `snapshot.running`. Phases:
+
+1. state      snapshot -> per-tray/rack/site free counts (`capacity.py`), contract
+              accounting and protected work (`quota.py`)
+2. holds      advance reservations hold GPUs and drain work ahead of their window
+3. admit      reject jobs that can never run (`admit.py`)
+4. reserved   jobs inside an active advance reservation go onto its GPUs
+5. guarantee  priority jobs within their tenant's guarantee start now, preempting
+              preemptible and borrowed work if needed (`preempt.py`)
+6. share      other non-preemptible jobs in weighted fair-share order (`queue.py`);
+              the first that cannot start gets a reservation (EASY head), later ones
+              are backfilled around it (`backfill.py`)
+7. scavenge   preemptible jobs take what is still idle
+8. explain    everything not placed waits, with reasons (`explain.py`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from brique.domain.jobs import Job, Tier
+from brique.domain.policy import SchedulingPolicy
+from brique.scheduler import admit, explain, preempt, reservations
+from brique.scheduler.assign import place_fast
+from brique.scheduler.backfill import HeadReservation, could_use_holds, earliest_start, place_with_holds
+from brique.scheduler.capacity import Alloc, Capacity, Hold
+from brique.scheduler.decisions import (
+    CycleResult,
+    Decision,
+    Place,
+    Preempt,
+    Reason,
+    ReasonCode,
+    Reject,
+    Reserve,
+    Wait,
+)
+from brique.scheduler.fairshare import history_gpus, share_key
+from brique.scheduler.queue import FairQueue, canonical
+from brique.scheduler.quota import Quota
+from brique.scheduler.snapshot import ClusterSnapshot
+
+
+def schedule(
+    snapshot: ClusterSnapshot, pending: Iterable[Job], policy: SchedulingPolicy, now: float
+) -> CycleResult:
+    """Decide, for one instant `now` (POSIX seconds), what starts, waits, is reserved or preempted."""
+    c = _Cycle(snapshot, policy, now)  # 1. state
+    c.hold_reservations()  # 2. holds
+    jobs = c.admit(canonical(pending))  # 3. admit
+    jobs = c.reserved_phase(jobs)  # 4. reserved
+    jobs = c.guarantee_phase(jobs)  # 5. guarantee
+    c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
+    c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
+    return c.result()  # 8. explain
+
+
+class _Cycle:
+    def __init__(self, snap: ClusterSnapshot, policy: SchedulingPolicy, now: float) -> None:
+        self.policy = policy
+        self.now = now
+        self.cap = Capacity(snap, now)
+        self.quota = Quota(policy.contracts, self.cap)
+        self.sites = admit.Sites(snap.topology)
+        self.reservations = {r.id: r for r in snap.reservations}
+        self.usage = snap.usage
+        self.out: list[Decision] = []
+        self.preempts: list[Preempt] = []
+        self.waiting: list[tuple[Job, tuple[Reason, ...] | None]] = []
+        self.head: tuple[Job, HeadReservation] | None = None
+        self.preempt_heads = policy.preemption_heads
+        self._victims: dict[str, preempt.VictimIndex] = {}  # built on first use, dropped on new holds
+
+    # ---------- phases ----------
+
+    def hold_reservations(self) -> None:
+        for d in reservations.apply(self.cap, tuple(self.reservations.values())):
+            self._stop(d.alloc, explain.drained(d.reservation), None)
+
+    def admit(self, jobs: list[Job]) -> list[Job]:
+        keep = []
+        for job in jobs:
+            why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
+            if why:
+                self.out.append(Reject(job.id, why))
+            else:
+                keep.append(job)
+        return keep
+
+    def reserved_phase(self, jobs: list[Job]) -> list[Job]:
+        rest = []
+        for job in jobs:
+            if job.reservation is None:
+                rest.append(job)
+                continue
+            res = self.reservations[job.reservation]
+            if not res.active(self.now):
+                self._wait(job, (explain.reservation_not_started(job, res.start, self.now),))
+                continue
+            sites = (self.cap.topo.site_index[res.site],)
+            got = place_with_holds(self.cap, job, sites, self.sites.rack_limit(sites), only_held=True)
+            if got is None:
+                self._wait(job, (explain.reservation_full(job, self._hold_free(res.id)),))
+            else:
+                self._place(job, got[0], got[1], ReasonCode.IN_RESERVATION)
+        return rest
+
+    def guarantee_phase(self, jobs: list[Job]) -> list[Job]:
+        rest: list[Job] = []
+        first: list[Job] = []
+        for job in jobs:
+            if job.tier != Tier.PRIORITY:
+                rest.append(job)
+                continue
+            gs = self.quota.guarantee_sites(job)
+            allowed = self.sites.of(job.placement)
+            sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
+            if not sites:
+                rest.append(job)
+            elif not self._start_guaranteed(job, sites, allowed):
+                first.append(job)  # within guarantee yet no room even by preempting: head candidate
+        return first + rest
+
+    def share_phase(self, jobs: list[Job]) -> None:
+        q = FairQueue(jobs, self._share_key)
+        while (job := q.pop()) is not None:
+            if self._exhausted():
+                self._bulk_wait([job, *q.drain()])
+                return
+            self._consider(job, may_head=True)
+
+    def scavenge_phase(self, jobs: list[Job]) -> None:
+        q = FairQueue(jobs, self._share_key)
+        while (job := q.pop()) is not None:
+            if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+                self._bulk_wait([job, *q.drain()])
+                return
+            self._consider(job, may_head=False)
+
+    def result(self) -> CycleResult:
+        cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
+        for job, why in self.waiting:
+            self.out.append(Wait(job.id, why if why is not None else self._capacity_reasons(job, cache)))
+        return CycleResult(tuple(self.out) + tuple(self.preempts))
+
+    # ---------- one job ----------
+
+    def _start_guaranteed(self, job: Job, sites: tuple[int, ...], allowed: tuple[int, ...]) -> bool:
+        got = self._try(job, sites)
+        if got is not None:
+            self._place(job, got[0], got[1], ReasonCode.WITHIN_GUARANTEE, within=True)
+            return True
+        if sites != allowed and self.quota.borrow_block(job) is None:
+            got = self._try(job, allowed)  # idle elsewhere beats preempting in the guaranteed site
+            if got is not None:
+                self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
+                return True
+        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("reclaim"))
+        if plan is None:
+            return False
+        self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
+        return True
+
+    def _consider(self, job: Job, may_head: bool) -> None:
+        block = self.quota.borrow_block(job)
+        if block is not None:
+            self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
+            return
+        if self.head is not None and not self.policy.backfill and may_head:
+            self._wait(job, (explain.head_blocked(self.head[0].id),))
+            return
+        sites = self.sites.of(job.placement)
+        got = self._try(job, sites)
+        if got is not None:
+            code = ReasonCode.BACKFILL if self.head is not None else ReasonCode.FAIR_SHARE
+            self._place(job, got[0], got[1], code)
+        elif not (may_head and (self._preempt_for(job, sites) or self._reserve_head(job, sites))):
+            self._wait(job, None)
+
+    def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
+        limit = self.sites.rack_limit(sites)
+        got = place_fast(self.cap, sites, job.gpus, limit)
+        if got is None and could_use_holds(self.cap, job, sites):
+            got = place_with_holds(self.cap, job, sites, limit)
+        return got
+
+    def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
+        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == Tier.PREEMPTIBLE:
+            return False
+        self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
+        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("tier"))
+        if plan is None:
+            return False
+        self._place_over(job, plan, ReasonCode.FAIR_SHARE)
+        return True
+
+    def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
+        if self.head is not None:
+            return False
+        limit = self.sites.rack_limit(sites)
+        res = earliest_start(self.cap, sites, job.gpus, limit)
+        if res is None:
+            return False
+        self.head = (job, res)
+        self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        for index in self._victims.values():
+            index.exclude(self.cap, res.gpus)
+        why = explain.reserved(job.gpus, job.placement.label, res.start, self.now, job.gpus <= limit)
+        self.out.append(Reserve(job.id, res.start, self._ids(res.gpus), (why,)))
+        return True
+
+    # ---------- effects ----------
+
+    def _place(self, job: Job, site: int, gpus: list[int], code: ReasonCode, within: bool = False) -> int:
+        i = self.cap.place(job, gpus)
+        self.cap.allocs[i].protected = within and job.tier == Tier.PRIORITY
+        self.quota.charge(job, self.cap.topo.sites[site].id, within)
+        self.out.append(
+            Place(job.id, self._ids(gpus), self.cap.topo.sites[site].id, (explain.placed(code, job),))
+        )
+        return i
+
+    def _place_over(
+        self, job: Job, plan: preempt.PreemptionPlan, code: ReasonCode, within: bool = False
+    ) -> None:
+        why = explain.preempted_for(job, within)
+        for v in plan.victims:
+            self._stop(v, why, job.id)
+        self._place(job, plan.site, plan.gpus, code, within)
+        last = self.out[-1]
+        assert isinstance(last, Place)
+        victims = tuple(self.cap.allocs[v].job.id for v in plan.victims)
+        self.out[-1] = Place(last.job_id, last.gpus, last.site, last.reasons, victims)
+
+    def _stop(self, alloc: int, why: Reason, for_job: str | None) -> None:
+        a = self.cap.allocs[alloc]
+        a.stopping = True
+        self.quota.release(a)
+        for index in self._victims.values():
+            index.remove(self.cap, alloc)
+        self.preempts.append(Preempt(a.job.id, a.job.preemption_grace_s, why, for_job))
+
+    def _wait(self, job: Job, why: tuple[Reason, ...] | None) -> None:
+        self.waiting.append((job, why))
+
+    def _bulk_wait(self, jobs: list[Job]) -> None:
+        room: dict[str, int | None] = {}
+        for job in jobs:
+            if job.tenant not in room:
+                room[job.tenant] = self.quota.borrow_room(job.tenant)
+            left = room[job.tenant]
+            block = None if left is None or job.gpus <= left else self.quota.borrow_block(job)
+            why = None if block is None else (explain.borrow(block[0], job, block[1], block[2], block[3]),)
+            self._wait(job, why)
+
+    # ---------- helpers ----------
+
+    def _index(self, kind: str) -> preempt.VictimIndex:
+        got = self._victims.get(kind)
+        if got is None:
+            got = preempt.VictimIndex(self.cap, _reclaimable if kind == "reclaim" else _preemptible_tier)
+            self._victims[kind] = got
+        return got
+
+    def _share_key(self, tenant: str) -> float:
+        t = self.quota.terms(tenant)
+        hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
+        return share_key(self.quota.held.get(tenant, 0), hist, self.policy.history_weight, t.weight)
+
+    def _exhausted(self) -> bool:
+        """No free GPU anywhere, none held-but-usable, no head to reserve, no preemption left."""
+        if any(self.cap.site_free) or any(self.cap.held_free.values()):
+            return False
+        return self.head is not None and (self.preempt_heads <= 0 or not self.policy.preempt_for_standard)
+
+    def _hold_free(self, reservation: str) -> int:
+        return sum(
+            1
+            for x, h in self.cap.held.items()
+            if self.cap.holds[h].owner == reservation and self.cap.is_held_free(x)
+        )
+
+    def _ids(self, gpus: list[int]) -> tuple[str, ...]:
+        ids = self.cap.topo.gpu_ids
+        return tuple(ids[x] for x in sorted(gpus))
+
+    def _capacity_reasons(
+        self, job: Job, cache: dict[tuple[object, ...], tuple[Reason, ...]]
+    ) -> tuple[Reason, ...]:
+        late = self.head is not None and self.now + job.expected_runtime_s > self.head[1].start
+        key = (id(job.placement), job.gpus, late)
+        got = cache.get(key)
+        if got is None:
+            sites = self.sites.of(job.placement)
+            rack = job.gpus <= self.sites.rack_limit(sites)
+            behind = late and self.head is not None and self.head[1].site in sites
+            largest = self.cap.largest_rack_block(sites) if rack else self.cap.largest_site_block(sites)
+            got = (explain.no_capacity(job.gpus, job.placement.label, rack, largest),)
+            if behind and self.head is not None:
+                h, r = self.head
+                got += (explain.behind_reservation(len(r.gpus), h.placement.label, h.id, r.start, self.now),)
+            cache[key] = got
+        return got
+
+
+def _reclaimable(a: Alloc) -> bool:
+    return a.job.tier == Tier.PREEMPTIBLE or a.borrowed
+
+
+def _preemptible_tier(a: Alloc) -> bool:
+    return a.job.tier == Tier.PREEMPTIBLE

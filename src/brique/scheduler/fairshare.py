@@ -1,0 +1,39 @@
+"""Weighted fair share of idle capacity over decayed GPU usage.
+
+Algorithm (weighted max-min with history, in the spirit of Slurm's fair-share factor):
+
+1. The caller keeps, per tenant, a decayed usage U in GPU-seconds: every interval dt
+   it does `U = U * 2**(-dt / half_life) + gpus_held * dt` (`decay_usage` below).
+   A tenant holding g GPUs forever converges to U = g * half_life / ln 2, so
+   `U * ln 2 / half_life` reads as "GPUs held on average lately".
+2. A tenant's share key is `(held_now + history_weight * U * ln2 / half_life) / weight`,
+   where held_now counts the GPUs it holds at this instant, including jobs placed
+   earlier in this very cycle.
+3. Jobs competing for idle capacity are taken from the tenant with the lowest key
+   (each tenant's own jobs in its order); after every placement that tenant's key
+   grows, so capacity is handed out in weighted max-min order. Ties: tenant id.
+
+Higher weight => proportionally more GPUs for the same key; history makes a tenant
+that ran a lot yesterday yield to one that did not.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def decay_usage(usage: float, elapsed_s: float, gpus_held: float, half_life_s: float) -> float:
+    """Decayed GPU-seconds after `elapsed_s` more seconds holding `gpus_held` GPUs."""
+    if elapsed_s <= 0:
+        return usage
+    factor = 2.0 ** (-elapsed_s / half_life_s)
+    return usage * factor + gpus_held * elapsed_s
+
+
+def history_gpus(usage_gpu_s: float, half_life_s: float) -> float:
+    """Decayed GPU-seconds expressed as an average number of GPUs held."""
+    return usage_gpu_s * math.log(2) / half_life_s
+
+
+def share_key(held_now: float, history: float, history_weight: float, weight: float) -> float:
+    return (held_now + history_weight * history) / weight

@@ -1,0 +1,137 @@
+"""Preemption planning: the cheapest set of running jobs whose GPUs make a job fit.
+
+Who may be preempted is the caller's predicate (see `cycle.py`): for a job within
+its tenant's guarantee, preemptible-tier work and borrowed work; for other jobs
+(when the policy allows), preemptible-tier work only. Protected work (priority
+within guarantee), jobs already stopping and jobs placed in this cycle never are.
+
+Victim order: preemptible tier first, then fewest GPU-seconds lost (GPUs x time run
+so far), then youngest first, then id. For each candidate rack the victims are taken
+in that order until the job fits; the rack with the cheapest victim set wins
+(placement rule of `assign.py` otherwise: best fit, whole racks in one site).
+Victims stop after their grace period; the GPUs they free beyond the job's need stay
+busy for the rest of this cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from brique.domain.jobs import Tier
+from brique.scheduler.assign import RackView, choose, pick_from
+from brique.scheduler.capacity import Alloc, Capacity
+
+
+@dataclass(frozen=True, slots=True)
+class PreemptionPlan:
+    site: int
+    gpus: list[int]
+    victims: list[int]  # allocation indices
+
+
+def victim_key(a: Alloc, now: float, idx: int) -> tuple[int, float, float, str, int]:
+    lost = len(a.gpus) * max(0.0, now - a.started_at)
+    return (0 if a.job.tier == Tier.PREEMPTIBLE else 1, lost, -a.started_at, a.job.id, idx)
+
+
+class VictimIndex:
+    """Eligible running work per rack, built once per cycle and kept as jobs stop.
+
+    Rebuild it (make a new one) after GPUs are newly held: held GPUs are never reclaimed.
+    """
+
+    def __init__(self, cap: Capacity, eligible: Callable[[Alloc], bool]) -> None:
+        topo = cap.topo
+        self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
+        self.site_total = [0] * len(topo.sites)
+        self.keys: dict[int, tuple[int, float, float, str, int]] = {}
+        held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
+        for i, a in enumerate(cap.allocs):
+            if a.stopping or a.placed_now or a.protected or not eligible(a):
+                continue
+            for x in a.gpus:
+                if usable[x] and x not in held:
+                    r = gpu_rack[x]
+                    per = self.in_rack.get(r)
+                    if per is None:
+                        per = self.in_rack[r] = {}
+                    per[i] = per.get(i, 0) + 1
+                    self.site_total[rack_site[r]] += 1
+            self.keys[i] = victim_key(a, cap.now, i)
+
+    def exclude(self, cap: Capacity, gpus: list[int]) -> None:
+        """`gpus` are now held: they can no longer be reclaimed."""
+        topo = cap.topo
+        for x in gpus:
+            i = cap.gpu_alloc[x]
+            per = self.in_rack.get(topo.gpu_rack[x])
+            if i in self.keys and per and per.get(i, 0) > 0:
+                per[i] -= 1
+                if not per[i]:
+                    del per[i]
+                self.site_total[topo.rack_site[topo.gpu_rack[x]]] -= 1
+
+    def remove(self, cap: Capacity, i: int) -> None:
+        """Allocation `i` stops (or is protected now): it is no longer a candidate."""
+        if self.keys.pop(i, None) is None:
+            return
+        topo = cap.topo
+        for r in {topo.gpu_rack[x] for x in cap.allocs[i].gpus}:
+            n = self.in_rack.get(r, {}).pop(i, 0)
+            self.site_total[topo.rack_site[r]] -= n
+
+
+def plan(
+    cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int, index: VictimIndex
+) -> PreemptionPlan | None:
+    """A placement for `g` GPUs counting the index's running work as free, or None."""
+    topo = cap.topo
+    if sum(index.site_total[s] + cap.site_free[s] for s in sites) < g:
+        return None
+    in_rack, keys = index.in_rack, index.keys
+    views = [
+        _view(cap, r, in_rack.get(r, {}), keys, g, rack_limit) for s in sites for r in topo.site_racks[s]
+    ]
+    got = choose([v for v in views if v.avail], g, rack_limit)
+    if got is None:
+        return None
+    victims: set[int] = set()
+    for v, n in got:
+        victims.update(_victims_for(cap, v.rack, n, in_rack.get(v.rack, {}), keys))
+    gpus: list[int] = []
+    for v, n in got:
+        gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or _reclaims(cap, x, victims)))
+    return PreemptionPlan(site=got[0][0].site, gpus=gpus, victims=sorted(victims, key=lambda i: keys[i]))
+
+
+def _reclaims(cap: Capacity, x: int, victims: set[int]) -> bool:
+    return cap.gpu_alloc[x] in victims and cap.usable[x] == 1 and x not in cap.held
+
+
+def _view(
+    cap: Capacity, r: int, per: dict[int, int], keys: dict[int, tuple], g: int, rack_limit: int
+) -> RackView:
+    free = cap.rack_free[r]
+    avail = free + sum(per.values())
+    need = cap.rack_usable[r] if g > rack_limit else min(g, avail)
+    chosen = _greedy(free, need, per, keys)
+    cost = (max((keys[i][0] for i in chosen), default=-1), sum(keys[i][1] for i in chosen), len(chosen))
+    if g > rack_limit and avail < cap.rack_usable[r]:
+        avail = min(avail, cap.rack_usable[r] - 1)  # not wholly reclaimable: only a remainder rack
+    return RackView(r, cap.topo.rack_site[r], avail, cap.rack_usable[r], cost)
+
+
+def _greedy(free: int, need: int, per: dict[int, int], keys: dict[int, tuple]) -> list[int]:
+    chosen: list[int] = []
+    have = free
+    for i in sorted(per, key=lambda i: keys[i]):
+        if have >= need:
+            break
+        chosen.append(i)
+        have += per[i]
+    return chosen
+
+
+def _victims_for(cap: Capacity, r: int, n: int, per: dict[int, int], keys: dict[int, tuple]) -> list[int]:
+    return _greedy(cap.rack_free[r], n, per, keys)

@@ -1,0 +1,69 @@
+"""Queue order: who is considered first in a cycle.
+
+1. Priority-tier jobs, oldest first (submit time, then id), are offered the
+   guarantee path; those that are not within their tenant's guarantee fall through.
+2. Everything else that is not preemptible (priority beyond guarantee, standard),
+   interleaved between tenants by weighted fair share (`fairshare.py`); inside a
+   tenant, priority before standard, then oldest first.
+3. Preemptible-tier jobs last, by the same fair-share interleave.
+
+The order depends only on the input values, never on the order of the input list.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from brique.domain.jobs import Job, Tier
+
+
+def canonical(jobs: Iterable[Job]) -> list[Job]:
+    """Jobs sorted by (submit time, id): the order ties are broken in."""
+    return sorted(jobs, key=lambda j: (j.submitted_at, j.id))
+
+
+def tenant_order(job: Job) -> tuple[bool, float, str]:
+    return (job.tier != Tier.PRIORITY, job.submitted_at, job.id)
+
+
+class FairQueue:
+    """Pops jobs tenant by tenant, lowest share key first (`jobs` must be in canonical order)."""
+
+    def __init__(self, jobs: Iterable[Job], key: Callable[[str], float]) -> None:
+        per: dict[str, tuple[list[Job], list[Job]]] = {}
+        for j in jobs:  # jobs come in canonical order: a stable split keeps it inside each tier
+            pair = per.get(j.tenant)
+            if pair is None:
+                pair = per[j.tenant] = ([], [])
+            pair[j.tier != Tier.PRIORITY].append(j)
+        self._key = key
+        self._queues = {t: deque(first + second) for t, (first, second) in per.items()}
+        self._heap = [(key(t), t) for t in sorted(self._queues)]
+        heapq.heapify(self._heap)
+        self._current: str | None = None
+
+    def pop(self) -> Job | None:
+        if self._current is not None:
+            self.done()
+        if not self._heap:
+            return None
+        _, tenant = heapq.heappop(self._heap)
+        self._current = tenant
+        return self._queues[tenant].popleft()
+
+    def done(self) -> None:
+        """Put the tenant of the last popped job back, with its key recomputed."""
+        t = self._current
+        self._current = None
+        if t is not None and self._queues[t]:
+            heapq.heappush(self._heap, (self._key(t), t))
+
+    def drain(self) -> list[Job]:
+        """Everything not popped yet, in no particular fairness order (for bulk waits)."""
+        if self._current is not None:
+            self.done()
+        rest = [j for _, t in sorted(self._heap) for j in self._queues[t]]
+        self._heap.clear()
+        return rest

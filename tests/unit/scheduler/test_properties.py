@@ -1,0 +1,132 @@
+"""Property tests: scheduler invariants over random fleets, contracts, running work and queues."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scheduler_factories import NOW, check_invariants, cycle, make_fleet, make_job, make_site, run
+
+from brique.domain.contracts import Contract, ContractBook
+from brique.domain.fleet import HealthState
+from brique.domain.jobs import Tier
+from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
+from brique.scheduler import Place
+
+EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "60"))  # raise it for a deeper local run
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TENANTS = ["t0", "t1", "t2"]
+POLICIES = [
+    ANYWHERE,
+    country_only("FR"),
+    PlacementPolicy(certifications={"c5"}),
+    PlacementPolicy(eu_only=True),
+]
+TIERS = list(Tier)
+
+
+@st.composite
+def fleets(draw):
+    sites = []
+    for i in range(draw(st.integers(1, 3))):
+        sites.append(
+            make_site(
+                f"s{i}",
+                draw(st.sampled_from(["FR", "DE", "SE"])),
+                racks=draw(st.integers(1, 4)),
+                nodes=draw(st.integers(1, 4)),
+                gpus=draw(st.sampled_from([2, 4])),
+                certs=draw(st.lists(st.sampled_from(["c5", "hds"]), unique=True)),
+            )
+        )
+    return make_fleet(*sites)
+
+
+@st.composite
+def scenarios(draw, running_tiers=TIERS, with_health=True):
+    fleet = draw(fleets())
+    nodes = [n.id for n in fleet.nodes()]
+    health = {}
+    if with_health:
+        for nid in draw(st.lists(st.sampled_from(nodes), max_size=3, unique=True)):
+            health[nid] = draw(st.sampled_from([HealthState.DRAINING, HealthState.DOWN]))
+    gpus = draw(st.permutations([g.id for g in fleet.gpus()]))
+    running, at = [], 0
+    fill = draw(st.floats(0, 1)) * len(gpus)
+    while at < fill:
+        n = min(draw(st.integers(1, 8)), len(gpus) - at)
+        job = make_job(
+            f"r{at}",
+            n,
+            draw(st.sampled_from(TENANTS)),
+            draw(st.sampled_from(running_tiers)),
+            max_runtime_s=draw(st.sampled_from([600.0, 3600.0, 7200.0])),
+            estimated_runtime_s=draw(st.sampled_from([None, 300.0, 1800.0])),
+        )
+        started = NOW - draw(st.sampled_from([10.0, 100.0, 1000.0, 5000.0]))
+        running.append(run(job, gpus[at : at + n], started_at=started))
+        at += n
+    book = ContractBook.of(
+        Contract(
+            t,
+            guaranteed_gpus=draw(st.integers(0, 12)),
+            weight=draw(st.sampled_from([1.0, 2.0, 3.0])),
+            may_borrow=draw(st.booleans()),
+            borrow_cap=draw(st.sampled_from([None, 0, 8, 32])),
+        )
+        for t in TENANTS
+    )
+    pending = [
+        make_job(
+            f"p{i}",
+            draw(st.sampled_from([1, 2, 3, 4, 5, 8, 12, 16, 24, 40])),
+            draw(st.sampled_from(TENANTS)),
+            draw(st.sampled_from(TIERS)),
+            placement=draw(st.sampled_from(POLICIES)),
+            submitted_at=NOW - draw(st.integers(0, 1000)),
+            max_runtime_s=draw(st.sampled_from([600.0, 3600.0])),
+            estimated_runtime_s=draw(st.sampled_from([None, 60.0, 1200.0])),
+        )
+        for i in range(draw(st.integers(0, 25)))
+    ]
+    policy = SchedulingPolicy(contracts=book, backfill=draw(st.booleans()))
+    return fleet, health, running, pending, policy
+
+
+@SETTINGS
+@given(scenarios())
+def test_invariants_hold(sc):
+    """No GPU twice; gangs whole; topology rule; policies respected; protected work kept; backfill safe."""
+    fleet, health, running, pending, policy = sc
+    result = cycle(fleet, pending, running, policy, health=health)
+    check_invariants(fleet, pending, running, result, policy, health)
+
+
+@settings(max_examples=max(1, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_deterministic_and_order_free(sc):
+    fleet, health, running, pending, policy = sc
+    a = cycle(fleet, pending, running, policy, health=health)
+    b = cycle(fleet, pending, running, policy, health=health)
+    c = cycle(fleet, list(reversed(pending)), list(reversed(running)), policy, health=health)
+    assert a == b
+    assert a.decisions == c.decisions
+
+
+@SETTINGS
+@given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.data())
+def test_within_guarantee_priority_starts_when_reclaimable(sc, data):
+    """Fleet holding only preemptible/borrowed work: a within-guarantee priority job always starts now."""
+    fleet, _, running, _, _ = sc
+    running = [r for r in running if r.job.tenant != "g"]  # tenant g holds nothing yet
+    site = data.draw(st.sampled_from(fleet.sites))
+    rack = max(r.gpu_count for r in site.racks)
+    size = data.draw(st.integers(1, max(rack, site.gpu_count)))
+    if size > rack:
+        size = site.gpu_count if size > site.gpu_count else size
+    policy = SchedulingPolicy(contracts=ContractBook.of([Contract("g", guaranteed_gpus=size)]))
+    job = make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
+    result = cycle(fleet, [job], running, policy)
+    assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
+    check_invariants(fleet, [job], running, result, policy, {})
