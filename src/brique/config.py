@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "info"
+    cycle_interval_s: float = Field(default=1.0, gt=0, description="scheduling cycle period")
+    submissions_per_minute: int = Field(default=600, ge=1, description="per-tenant submit rate limit")
+    submission_burst: int = Field(default=100, ge=1)
+    max_pending_jobs: int = Field(default=10_000, ge=1, description="per-tenant pending job quota")
+    agent_timeout_s: float = Field(default=30.0, gt=0, description="silent agent -> node down, jobs lost")
 
     @field_validator("home", "fleet_file", mode="after")
     @classmethod
@@ -39,3 +44,7 @@ class Settings(BaseSettings):
     @property
     def admin_key_file(self) -> Path:
         return self.home / "admin.key"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
 from brique import __version__
 from brique.api.errors import install_error_handlers
 from brique.api.metrics import Metrics
-from brique.api.routers import fleet, health, keys, orgs
+from brique.api.routers import fleet, health, jobs, keys, orgs
 from brique.services.runtime import Runtime
 
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
@@ -19,12 +20,23 @@ Authenticate every `/v1` call with `Authorization: Bearer <API key>`.
 Errors are `{"error": {"code", "message", "field"?}}`."""
 
 
-def create_app(rt: Runtime) -> FastAPI:
-    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION)
+def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
+    """The API over `rt`; with `run_scheduler`, the scheduling loop runs while the app is up."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_scheduler:
+            rt.loop.start()
+        try:
+            yield
+        finally:
+            rt.loop.stop()
+
+    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
     app.state.metrics = Metrics(rt)
     install_error_handlers(app)
-    for router in (health.router, fleet.router, orgs.router, keys.router):
+    for router in (health.router, fleet.router, orgs.router, keys.router, jobs.router):
         app.include_router(router)
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)

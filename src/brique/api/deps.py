@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from brique.domain.tenancy import Principal
 from brique.services.fleet import FleetService
+from brique.services.jobs import JobService
 from brique.services.runtime import Runtime
 from brique.services.tenancy import TenancyService
 
@@ -27,6 +28,10 @@ def tenancy_service(request: Request) -> TenancyService:
     return runtime(request).tenancy
 
 
+def job_service(request: Request) -> JobService:
+    return runtime(request).jobs
+
+
 def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
@@ -37,3 +42,4 @@ def principal(
 Caller = Annotated[Principal, Depends(principal)]
 Fleet = Annotated[FleetService, Depends(fleet_service)]
 Tenancy = Annotated[TenancyService, Depends(tenancy_service)]
+Jobs = Annotated[JobService, Depends(job_service)]

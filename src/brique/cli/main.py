@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 
 from brique import __version__
-from brique.cli import fleet, tenancy
+from brique.cli import fleet, jobs, tenancy
 from brique.cli.context import command, out
 from brique.cli.profile import DEFAULT_URL, Profile, save_profile
 from brique.cli.server import up
+from brique.cli.simulate import simulate
 from brique.sdk import Client
 
 app = typer.Typer(
@@ -27,11 +28,18 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("up")(up)
+app.command("simulate")(simulate)
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(tenancy.org_app, name="org")
 app.add_typer(tenancy.project_app, name="project")
 app.add_typer(tenancy.user_app, name="user")
 app.add_typer(tenancy.key_app, name="key")
+app.command("submit")(jobs.submit)
+app.command("jobs")(jobs.jobs)
+app.add_typer(jobs.job_app, name="job")
+app.command("cancel")(jobs.cancel)
+app.command("logs")(jobs.logs)
+app.command("events")(jobs.events)
 
 
 @app.command()

@@ -21,6 +21,7 @@ class Role(StrEnum):
     OPERATOR_ADMIN = "operator-admin"
     OPERATOR = "operator"
     AUDITOR = "auditor"
+    NODE_AGENT = "node-agent"  # a `brique agent` serving local nodes
     TENANT_ADMIN = "tenant-admin"
     TENANT_MEMBER = "tenant-member"
     TENANT_VIEWER = "tenant-viewer"
@@ -30,7 +31,7 @@ class Role(StrEnum):
         return self in OPERATOR_ROLES
 
 
-OPERATOR_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.OPERATOR, Role.AUDITOR})
+OPERATOR_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.OPERATOR, Role.AUDITOR, Role.NODE_AGENT})
 TENANT_ROLES = frozenset({Role.TENANT_ADMIN, Role.TENANT_MEMBER, Role.TENANT_VIEWER})
 
 
@@ -46,6 +47,13 @@ class Action(StrEnum):
     KEY_CREATE_OWN = "key.create-own"
     KEY_MANAGE = "key.manage"  # keys of other users in scope
     KEY_READ = "key.read"
+    JOB_SUBMIT = "job.submit"
+    JOB_READ = "job.read"  # metadata: state, placement, events
+    JOB_LOGS = "job.logs"  # tenant data: logs (operators need tenant approval, never by role)
+    JOB_CANCEL = "job.cancel"
+    CONTRACT_READ = "contract.read"
+    CONTRACT_MANAGE = "contract.manage"
+    AGENT = "agent"  # register a node, heartbeat, report runs
 
 
 _OPERATOR_GRANTS: dict[Role, frozenset[Action]] = {
@@ -61,14 +69,34 @@ _OPERATOR_GRANTS: dict[Role, frozenset[Action]] = {
             Action.KEY_CREATE_OWN,
             Action.KEY_MANAGE,
             Action.KEY_READ,
+            Action.JOB_READ,
+            Action.CONTRACT_READ,
+            Action.CONTRACT_MANAGE,
         }
     ),
     Role.OPERATOR: frozenset(
-        {Action.FLEET_READ, Action.FLEET_MANAGE, Action.ORG_READ, Action.PROJECT_READ, Action.KEY_CREATE_OWN}
+        {
+            Action.FLEET_READ,
+            Action.FLEET_MANAGE,
+            Action.ORG_READ,
+            Action.PROJECT_READ,
+            Action.KEY_CREATE_OWN,
+            Action.JOB_READ,
+            Action.CONTRACT_READ,
+        }
     ),
     Role.AUDITOR: frozenset(
-        {Action.FLEET_READ, Action.ORG_READ, Action.PROJECT_READ, Action.USER_READ, Action.KEY_READ}
+        {
+            Action.FLEET_READ,
+            Action.ORG_READ,
+            Action.PROJECT_READ,
+            Action.USER_READ,
+            Action.KEY_READ,
+            Action.JOB_READ,
+            Action.CONTRACT_READ,
+        }
     ),
+    Role.NODE_AGENT: frozenset({Action.AGENT}),
 }
 _TENANT_GRANTS: dict[Role, frozenset[Action]] = {
     Role.TENANT_ADMIN: frozenset(
@@ -82,17 +110,42 @@ _TENANT_GRANTS: dict[Role, frozenset[Action]] = {
             Action.KEY_CREATE_OWN,
             Action.KEY_MANAGE,
             Action.KEY_READ,
+            Action.JOB_SUBMIT,
+            Action.JOB_READ,
+            Action.JOB_LOGS,
+            Action.JOB_CANCEL,
+            Action.CONTRACT_READ,
         }
     ),
     Role.TENANT_MEMBER: frozenset(
-        {Action.FLEET_READ, Action.ORG_READ, Action.PROJECT_READ, Action.USER_READ, Action.KEY_CREATE_OWN}
+        {
+            Action.FLEET_READ,
+            Action.ORG_READ,
+            Action.PROJECT_READ,
+            Action.USER_READ,
+            Action.KEY_CREATE_OWN,
+            Action.JOB_SUBMIT,
+            Action.JOB_READ,
+            Action.JOB_LOGS,
+            Action.JOB_CANCEL,
+            Action.CONTRACT_READ,
+        }
     ),
-    Role.TENANT_VIEWER: frozenset({Action.FLEET_READ, Action.ORG_READ, Action.PROJECT_READ}),
+    Role.TENANT_VIEWER: frozenset(
+        {
+            Action.FLEET_READ,
+            Action.ORG_READ,
+            Action.PROJECT_READ,
+            Action.JOB_READ,
+            Action.JOB_LOGS,
+            Action.CONTRACT_READ,
+        }
+    ),
 }
 # Actions only a tenant identity may take on its own org (operator keys are refused).
-TENANT_ONLY = frozenset({Action.PROJECT_CREATE})
+TENANT_ONLY = frozenset({Action.PROJECT_CREATE, Action.JOB_SUBMIT, Action.JOB_CANCEL, Action.JOB_LOGS})
 # Actions only an operator identity may take.
-OPERATOR_ONLY = frozenset({Action.ORG_CREATE, Action.FLEET_MANAGE})
+OPERATOR_ONLY = frozenset({Action.ORG_CREATE, Action.FLEET_MANAGE, Action.CONTRACT_MANAGE, Action.AGENT})
 
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_RULE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")

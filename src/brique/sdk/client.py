@@ -10,12 +10,22 @@ server raises `ConnectionFailed`.
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from brique.schemas.fleet import CapacityResponse, NodeResponse, NodeStateRequest, RackResponse, SiteResponse
+from brique.schemas.jobs import (
+    JobDetailResponse,
+    JobEventResponse,
+    JobResponse,
+    JobSubmitRequest,
+    SubmitResponse,
+)
 from brique.schemas.tenancy import (
     KeyCreatedResponse,
     KeyCreateRequest,
@@ -72,13 +82,27 @@ class Client:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, kind: Any, body: BaseModel | None = None, **params: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        kind: Any,
+        body: BaseModel | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retries: int = 0,
+        **params: Any,
+    ) -> Any:
         query = {k: v for k, v in params.items() if v is not None}
         payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
-        try:
-            response = self._http.request(method, path, json=payload, params=query)
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+        for attempt in range(retries + 1):
+            try:
+                response = self._http.request(method, path, json=payload, params=query, headers=headers)
+                break
+            except httpx.TransportError as exc:
+                if attempt == retries:
+                    raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+                time.sleep(0.5 * (attempt + 1))
         if response.status_code >= 400:
             raise _api_error(response)
         return TypeAdapter(kind).validate_python(response.json())
@@ -163,6 +187,58 @@ class Client:
 
     def revoke_key(self, key_id: str) -> KeyResponse:
         return self._call("DELETE", f"/v1/keys/{key_id}", KeyResponse)
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def submit_job(
+        self,
+        spec: JobSubmitRequest | dict[str, Any],
+        *,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+    ) -> SubmitResponse:
+        """Submit a job. One Idempotency-Key per call, reused by the call's own retries, so a
+        network failure never creates the job twice."""
+        body = spec if isinstance(spec, JobSubmitRequest) else JobSubmitRequest.model_validate(spec)
+        key = idempotency_key or f"sdk-{uuid.uuid4()}"
+        return self._call(
+            "POST",
+            "/v1/jobs",
+            SubmitResponse,
+            body,
+            headers={"Idempotency-Key": key},
+            retries=2,
+            dry_run=dry_run or None,
+        )
+
+    def list_jobs(
+        self, project: str | None = None, states: list[str] | None = None, limit: int = 200
+    ) -> list[JobResponse]:
+        return self._call("GET", "/v1/jobs", list[JobResponse], project=project, state=states, limit=limit)
+
+    def get_job(self, job_id: str) -> JobDetailResponse:
+        return self._call("GET", f"/v1/jobs/{job_id}", JobDetailResponse)
+
+    def cancel_job(self, job_id: str) -> JobResponse:
+        return self._call("POST", f"/v1/jobs/{job_id}/cancel", JobResponse)
+
+    def job_events(self, job_id: str) -> list[JobEventResponse]:
+        return self._call("GET", f"/v1/jobs/{job_id}/events", list[JobEventResponse])
+
+    def events(self, limit: int = 500) -> list[JobEventResponse]:
+        return self._call("GET", "/v1/events", list[JobEventResponse], limit=limit)
+
+    def logs(self, job_id: str, *, follow: bool = False, attempt: int | None = None) -> Iterator[bytes]:
+        """The job's log, as chunks; with `follow`, until the attempt ends."""
+        params = {"follow": str(follow).lower(), **({"attempt": attempt} if attempt else {})}
+        try:
+            with self._http.stream("GET", f"/v1/jobs/{job_id}/logs", params=params, timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _api_error(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
 
 
 def _api_error(response: httpx.Response) -> ApiError:

@@ -116,3 +116,93 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class JobRow(Base):
+    """A job and its current attempt. `version` guards every state change (optimistic locking)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency"),
+        Index("ix_jobs_state", "state"),
+        Index("ix_jobs_org_submitted", "org_id", "submitted_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(16))
+    gpus: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict] = mapped_column(JSON)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retries_left: Mapped[int] = mapped_column(Integer, default=0)
+    site_id: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    gpu_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stop_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    stop_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    wait_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    wait_message: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class JobEventRow(Base):
+    """One state transition of a job, with its reason. Append-only."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_org_at", "org_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempt: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(1000))
+
+
+class ContractRow(Base):
+    """A tenant's capacity contract, fleet-wide (`site_id` NULL) or for one site."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("org_id", "site_id", name="uq_contracts_org_site"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    guaranteed_gpus: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    may_borrow: Mapped[bool] = mapped_column(default=True)
+    borrow_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TenantUsageRow(Base):
+    """Decayed GPU-seconds per tenant, for fair share (see scheduler/fairshare.py)."""
+
+    __tablename__ = "tenant_usage"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    decayed_gpu_s: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NodeAgentRow(Base):
+    """The agent serving a `local` node: its last heartbeat decides whether the node is alive."""
+
+    __tablename__ = "node_agents"
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    gpus: Mapped[int] = mapped_column(Integer)
+    hostname: Mapped[str] = mapped_column(String(255))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())

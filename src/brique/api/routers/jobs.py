@@ -1,0 +1,148 @@
+"""Jobs: submit (JSON or YAML, idempotent, dry-run), list, show, cancel, events, logs (streamed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import yaml
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+
+from brique.api.convert import event_row_to_response, job_detail, job_row_to_response
+from brique.api.deps import Caller, Jobs
+from brique.errors import InvalidInput
+from brique.schemas.jobs import (
+    DryRunResponse,
+    JobDetailResponse,
+    JobEventResponse,
+    JobResponse,
+    JobSubmitRequest,
+    SubmitResponse,
+)
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+FOLLOW_POLL_S = 0.5
+FOLLOW_MAX_S = 3600.0
+
+
+async def _parse_spec(request: Request) -> JobSubmitRequest:
+    raw = await request.body()
+    kind = request.headers.get("content-type", "")
+    try:
+        doc = yaml.safe_load(raw) if "yaml" in kind else json.loads(raw or b"null")
+    except (yaml.YAMLError, ValueError) as exc:
+        raise InvalidInput(f"body is not valid {'YAML' if 'yaml' in kind else 'JSON'}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput("body must be a job spec object")
+    try:
+        return JobSubmitRequest.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise InvalidInput(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
+
+
+@router.post(
+    "/jobs",
+    operation_id="createJob",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/JobSubmitRequest"}},
+                "application/yaml": {"schema": {"$ref": "#/components/schemas/JobSubmitRequest"}},
+            },
+        }
+    },
+)
+async def create_job(
+    request: Request,
+    response: Response,
+    who: Caller,
+    jobs: Jobs,
+    dry_run: Annotated[bool, Query(description="only say what the scheduler would do")] = False,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SubmitResponse:
+    spec = (await _parse_spec(request)).to_domain()
+    if dry_run:
+        verdict = await run_in_threadpool(jobs.dry_run, who, spec)
+        response.status_code = status.HTTP_200_OK
+        return SubmitResponse(dry_run=DryRunResponse(
+            verdict=verdict.verdict, message=verdict.message, site=verdict.site, racks=list(verdict.racks),
+            reasons=[{"code": c, "message": m} for c, m in verdict.reasons]))  # fmt: skip
+    submitted = await run_in_threadpool(jobs.submit, who, spec, idempotency_key)
+    if submitted.replayed:
+        response.status_code = status.HTTP_200_OK
+    return SubmitResponse(job=job_row_to_response(submitted.job), replayed=submitted.replayed)
+
+
+@router.get("/jobs", operation_id="listJobs")
+def list_jobs(
+    who: Caller,
+    jobs: Jobs,
+    project: str | None = None,
+    state: Annotated[list[str] | None, Query(description="repeat to match several")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+) -> list[JobResponse]:
+    return [job_row_to_response(r) for r in jobs.list(who, project, state, limit)]
+
+
+@router.get("/jobs/{job_id}", operation_id="getJob")
+def get_job(job_id: str, who: Caller, jobs: Jobs) -> JobDetailResponse:
+    row, events = jobs.get(who, job_id)
+    return job_detail(row, events, redact=who.is_operator)
+
+
+@router.post("/jobs/{job_id}/cancel", operation_id="cancelJob")
+def cancel_job(job_id: str, who: Caller, jobs: Jobs) -> JobResponse:
+    return job_row_to_response(jobs.cancel(who, job_id))
+
+
+@router.get("/jobs/{job_id}/events", operation_id="listJobEvents")
+def job_events(job_id: str, who: Caller, jobs: Jobs) -> list[JobEventResponse]:
+    return [event_row_to_response(e) for e in jobs.events(who, job_id, 10_000)]
+
+
+@router.get("/events", operation_id="listEvents")
+def events(
+    who: Caller, jobs: Jobs, limit: Annotated[int, Query(ge=1, le=10_000)] = 500
+) -> list[JobEventResponse]:
+    return [event_row_to_response(e) for e in jobs.events(who, None, limit)]
+
+
+@router.get("/jobs/{job_id}/logs", operation_id="getJobLogs", response_class=StreamingResponse)
+async def job_logs(
+    job_id: str,
+    who: Caller,
+    jobs: Jobs,
+    follow: bool = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+) -> StreamingResponse:
+    data, done = await run_in_threadpool(
+        jobs.logs, who, job_id, offset, attempt
+    )  # authorizes before streaming
+    if not follow:
+        return StreamingResponse(iter([data]), media_type="text/plain; charset=utf-8")
+
+    async def stream() -> AsyncIterator[bytes]:
+        pos, finished, waited = offset + len(data), done, 0.0
+        yield data
+        while not finished and waited < FOLLOW_MAX_S:
+            await asyncio.sleep(FOLLOW_POLL_S)
+            waited += FOLLOW_POLL_S
+            chunk, finished = await run_in_threadpool(jobs.logs, who, job_id, pos, attempt)
+            if chunk:
+                pos += len(chunk)
+                yield chunk
+        tail, _ = await run_in_threadpool(jobs.logs, who, job_id, pos, attempt)
+        if tail:
+            yield tail
+
+    return StreamingResponse(stream(), media_type="text/plain; charset=utf-8")

@@ -1,0 +1,152 @@
+"""`brique submit|jobs|job show|cancel|events|logs`: run work on the cloud and watch it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.table import Table
+
+from brique.cli.context import client, command, out, print_json
+from brique.domain.job_lifecycle import JobState
+from brique.errors import InvalidInput
+from brique.schemas.jobs import JobSubmitRequest
+
+job_app = typer.Typer(help="One job: show, cancel, logs.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _load_spec(path: str, project: str | None) -> JobSubmitRequest:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read file: {exc.strerror or exc}") from exc
+    try:
+        doc: Any = yaml.safe_load(text)  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{path}: not valid YAML or JSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{path}: must be a mapping of job fields (name, project, command, gpus, ...)")
+    if project:
+        doc["project"] = project
+    try:
+        return JobSubmitRequest.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{path}: {where}: {first['msg']}") from exc
+
+
+@command
+def submit(
+    file: Annotated[str, typer.Argument(help="job spec, YAML or JSON ('-' for stdin)")],
+    project: Annotated[str | None, typer.Option(help="override the spec's project")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what the scheduler would do; create nothing")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit a job (or ask the scheduler's verdict with --dry-run)."""
+    spec = _load_spec(file, project)
+    with client() as c:
+        result = c.submit_job(spec, dry_run=dry_run)
+    if as_json:
+        print_json(result)
+        return
+    if result.dry_run is not None:
+        out.print(result.dry_run.message, highlight=False)
+        return
+    assert result.job is not None
+    again = " (already submitted with this Idempotency-Key)" if result.replayed else ""
+    out.print(f"submitted {result.job.id} ({result.job.name}): {result.job.state.value}{again}")
+
+
+@command
+def jobs(
+    project: Annotated[str | None, typer.Option(help="only this project")] = None,
+    state: Annotated[list[JobState] | None, typer.Option(help="only these states (repeat)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List jobs, newest first."""
+    with client() as c:
+        found = c.list_jobs(project, [s.value for s in state] if state else None, limit)
+    if as_json:
+        print_json(found)
+        return
+    table = Table("id", "name", "state", "tier", "GPUs", "site", "submitted", "why pending")
+    for j in found:
+        table.add_row(j.id, j.name, j.state.value, j.tier.value, str(j.gpus), j.site or "",
+                      j.submitted_at.strftime("%Y-%m-%d %H:%M:%S"), j.why_pending or "")  # fmt: skip
+    out.print(table)
+
+
+@job_app.command("show")
+@command
+def show(job_id: Annotated[str, typer.Argument(help="job id (job_…)")], as_json: JsonOpt = False) -> None:
+    """Spec, state, placement, events, and why it is pending."""
+    with client() as c:
+        job = c.get_job(job_id)
+    if as_json:
+        print_json(job)
+        return
+    out.print(f"[bold]{job.id}[/bold] {job.name}  state={job.state.value}  tier={job.tier.value}  "
+              f"GPUs={job.gpus}  attempt={job.attempt}", highlight=False)  # fmt: skip
+    if job.site:
+        out.print(f"placement: {job.site} racks {', '.join(job.racks)}", highlight=False)
+    if job.why_pending:
+        out.print(f"why pending: {job.why_pending}", highlight=False)
+    if job.stopping:
+        out.print(f"stopping: {job.stopping}")
+    out.print(f"command: {job.spec.get('command')}", highlight=False)
+    table = Table("at", "attempt", "from", "to", "code", "message")
+    for e in job.events:
+        table.add_row(e.at.strftime("%H:%M:%S"), str(e.attempt), e.from_state.value if e.from_state else "",
+                      e.to_state.value, e.code, e.message)  # fmt: skip
+    out.print(table)
+
+
+@job_app.command("cancel")
+@command
+def cancel(job_id: Annotated[str, typer.Argument(help="job id (job_…)")]) -> None:
+    """Cancel a job: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period."""
+    with client() as c:
+        job = c.cancel_job(job_id)
+    what = "cancelled" if job.state is JobState.CANCELLED else "stopping (grace period, then killed)"
+    out.print(f"{job.id}: {what}")
+
+
+@job_app.command("logs")
+@command
+def logs(
+    job_id: Annotated[str, typer.Argument(help="job id (job_…)")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="stream until the job ends")] = False,
+) -> None:
+    """Print a job's output (stdout and stderr)."""
+    with client() as c:
+        for chunk in c.logs(job_id, follow=follow):
+            sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
+
+
+@command
+def events(
+    job: Annotated[str | None, typer.Option("--job", help="only this job")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Job state changes with their reasons, oldest first."""
+    with client() as c:
+        found = c.job_events(job) if job else c.events(limit)
+    if as_json:
+        print_json(found)
+        return
+    table = Table("at", "job", "from", "to", "code", "message")
+    for e in found[-limit:]:
+        table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.job_id, e.from_state.value if e.from_state else "",
+                      e.to_state.value, e.code, e.message)  # fmt: skip
+    out.print(table)

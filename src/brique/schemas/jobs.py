@@ -1,0 +1,146 @@
+"""Wire models for jobs: the submitted spec, the job as shown, its events, dry-run verdicts."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from brique.domain.job_lifecycle import JobSpec, JobState
+from brique.domain.jobs import Tier
+from brique.domain.policy import PlacementPolicy
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class PlacementRequest(BaseModel):
+    countries: list[str] | None = Field(default=None, description="ISO codes the site must be in")
+    certifications: list[str] = Field(
+        default_factory=list, description="every one required, e.g. secnumcloud"
+    )
+    sites: list[str] | None = Field(default=None, description="allowed site ids")
+    eu_only: bool = False
+    operator_in_eu: bool = Field(default=False, description="site operator headquartered in the EU")
+    name: str = Field(default="", max_length=100, description="label used in reasons, e.g. 'FR only'")
+
+
+class JobSubmitRequest(BaseModel):
+    """A job spec, as YAML or JSON. `command` runs with /bin/sh -c."""
+
+    name: str = Field(description="letters, digits, '.', '_', '-' (1-100)")
+    project: str = Field(description="project name or id in your organization")
+    command: str = Field(min_length=1, max_length=100_000)
+    gpus: int = Field(ge=1, le=100_000)
+    tier: Tier = Tier.STANDARD
+    image: str | None = Field(
+        default=None, max_length=500, description="recorded; run in a container where a runtime exists"
+    )
+    env: dict[str, str] = Field(default_factory=dict)
+    secrets: list[str] = Field(default_factory=list, description="names of your org's secrets to inject")
+    placement: PlacementRequest = Field(default_factory=PlacementRequest)
+    estimated_runtime_s: float | None = Field(default=None, gt=0, description="used by backfill")
+    max_runtime_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400.0)
+    grace_s: float = Field(default=30.0, ge=0, le=3_600, description="stop signal to kill, for checkpointing")
+    retries: int = Field(default=0, ge=0, le=100, description="requeues after failure or node loss")
+    labels: dict[str, str] = Field(default_factory=dict)
+    sleep_s: float | None = Field(default=None, ge=0, description="simulated executor: how long it runs")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError(
+                "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if not ENV_NAME.match(key):
+                raise ValueError(f"'{key}' is not a valid environment variable name")
+        return v
+
+    def to_domain(self) -> JobSpec:
+        p = self.placement
+        return JobSpec(
+            name=self.name,
+            project=self.project,
+            command=self.command,
+            gpus=self.gpus,
+            tier=self.tier,
+            image=self.image,
+            env=self.env,
+            secrets=tuple(self.secrets),
+            placement=PlacementPolicy(
+                countries=p.countries,
+                certifications=p.certifications,
+                sites=p.sites,
+                eu_only=p.eu_only,
+                operator_in_eu=p.operator_in_eu,
+                name=p.name,
+            ),
+            estimated_runtime_s=self.estimated_runtime_s,
+            max_runtime_s=self.max_runtime_s,
+            grace_s=self.grace_s,
+            retries=self.retries,
+            labels=self.labels,
+            sleep_s=self.sleep_s,
+        )
+
+
+class JobResponse(BaseModel):
+    id: str
+    name: str
+    org_id: str
+    project_id: str
+    state: JobState
+    tier: Tier
+    gpus: int
+    attempt: int
+    retries_left: int
+    site: str | None
+    racks: list[str]
+    submitted_at: datetime
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    exit_code: int | None
+    stopping: str | None = Field(description="cancel | preempt | timeout while a stop is in progress")
+    why_pending: str | None = None
+    why_pending_code: str | None = None
+
+
+class JobEventResponse(BaseModel):
+    id: int
+    job_id: str
+    at: datetime
+    attempt: int
+    from_state: JobState | None
+    to_state: JobState
+    code: str
+    message: str
+
+
+class JobDetailResponse(JobResponse):
+    spec: dict[str, Any]
+    gpu_ids: list[str]
+    events: list[JobEventResponse]
+
+
+class DryRunResponse(BaseModel):
+    verdict: str = Field(description="start | wait | reject")
+    message: str
+    site: str | None = None
+    racks: list[str] = Field(default_factory=list)
+    reasons: list[dict[str, str]] = Field(default_factory=list)
+
+
+class SubmitResponse(BaseModel):
+    job: JobResponse | None = None
+    dry_run: DryRunResponse | None = None
+    replayed: bool = False

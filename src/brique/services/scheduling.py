@@ -1,0 +1,289 @@
+"""The control plane's scheduling loop: reconcile, decide, persist, then act.
+
+One `cycle()`:
+  1. reconcile  - apply every executor's current truth to the jobs (level-based, idempotent)
+  2. deadlines  - jobs past their max runtime get a stop (reason: timeout)
+  3. decide     - build a snapshot from the store, run the pure core `schedule()`
+  4. persist    - write Place/Preempt/Wait/Reserve/Reject in one transaction, with events
+  5. act        - only then tell executors to start or stop attempts
+
+Crash safety follows from the order: a decision is durable before any executor hears of it;
+a job left `scheduled` by a crash is submitted again (executors make submit idempotent per
+job+attempt), a stop left pending is sent again by `resume()`, and executor reports converge
+the rest. No accepted job is lost and none runs twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from brique.clock import Clock
+from brique.domain.job_lifecycle import JobState, StopReason, spec_from_dict
+from brique.domain.policy import SchedulingPolicy
+from brique.executors.base import Executor, ExecutorError, Launch, RunReport, RunState, SupportsLogs
+from brique.executors.simulated import SimulatedExecutor
+from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
+from brique.services import snapshots
+from brique.services.reconcile import transitions
+from brique.services.secrets_hook import SecretResolver, no_secrets
+from brique.store.db import Database
+from brique.store.logs import LogArchive
+from brique.store.repos import jobs as repo
+from brique.store.repos.jobs import StaleJob, Transition
+from brique.store.tables import JobRow
+
+log = logging.getLogger("brique.scheduling")
+PENDING = (JobState.PENDING.value,)
+
+
+@dataclass
+class CycleStats:
+    placed: int = 0
+    preempted: int = 0
+    waiting: int = 0
+    rejected: int = 0
+    finished: int = 0
+    duration_ms: float = 0.0
+
+
+@dataclass
+class _Actions:
+    submit: list[Launch] = field(default_factory=list)
+    stop: list[tuple[str, int, float, str]] = field(default_factory=list)  # job, attempt, grace, site
+
+
+class SchedulingService:
+    def __init__(
+        self, db: Database, clock: Clock, topology: Topology, executors: dict[str, Executor],
+        policy: SchedulingPolicy | None = None, secrets: SecretResolver = no_secrets,
+        logs: LogArchive | None = None,
+    ) -> None:  # fmt: skip
+        self.db = db
+        self.clock = clock
+        self.topology = topology
+        self.executors = executors  # site id -> executor
+        self.policy = policy or SchedulingPolicy()
+        self.secrets = secrets
+        self.logs = logs
+        self._lock = threading.Lock()  # one cycle at a time in this process
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """After a (re)start: re-adopt simulated runs and re-send stops that were pending."""
+        with self.db.transaction() as s:
+            active = repo.in_states(s, repo.ACTIVE)
+        for row in active:
+            executor = self.executors.get(row.site_id or "")
+            if (
+                isinstance(executor, SimulatedExecutor)
+                and row.state == JobState.RUNNING.value
+                and row.started_at
+            ):
+                executor.restore(self.launch(row), row.started_at)
+            if row.stop_deadline is not None and executor is not None:
+                remaining = max(0.0, (row.stop_deadline - self.clock.now()).total_seconds())
+                executor.stop(row.id, row.attempt, remaining)
+
+    def cycle(self) -> CycleStats:
+        with self._lock:
+            started = time.perf_counter()
+            stats = CycleStats()
+            actions = _Actions()
+            now = self.clock.now()
+            stats.finished = self._reconcile(now, actions)
+            self._deadlines(now, actions)
+            self._decide(now, stats, actions)
+            self._act(actions)
+            stats.duration_ms = (time.perf_counter() - started) * 1000
+            return stats
+
+    def request_stop(
+        self, job: JobRow, reason: StopReason, grace_s: float, s: Session, code: str, msg: str
+    ) -> None:
+        """Mark a running job as stopping (durable first); the caller's commit is followed by `send_stop`."""
+        now = self.clock.now()
+        values = {"stop_reason": reason.value, "stop_requested_at": now,
+                  "stop_deadline": now + timedelta(seconds=grace_s)}  # fmt: skip
+        repo.move(s, job, Transition(JobState(job.state), code, msg, values), now)
+
+    def send_stop(self, job_id: str, attempt: int, grace_s: float, site_id: str | None) -> None:
+        executor = self.executors.get(site_id or "")
+        if executor is not None:
+            executor.stop(job_id, attempt, grace_s)
+
+    def launch(self, row: JobRow) -> Launch:
+        spec = spec_from_dict(row.spec)
+        by_node: dict[str, list[int]] = {}
+        for gpu in row.gpu_ids:
+            node, index = gpu.rsplit("/", 1)
+            by_node.setdefault(node, []).append(int(index.lstrip("g")))
+        return Launch(
+            job_id=row.id, attempt=row.attempt, name=row.name, org_id=row.org_id, project_id=row.project_id,
+            site_id=row.site_id or "", tier=row.tier, command=spec.command,
+            gpus_by_node={n: tuple(sorted(ix)) for n, ix in sorted(by_node.items())},
+            env={**spec.env, **self.secrets(row.org_id, spec.secrets)}, image=spec.image,
+            max_runtime_s=spec.max_runtime_s, grace_s=spec.grace_s, duration_s=spec.simulated_runtime_s,
+        )  # fmt: skip
+
+    # -- 1. reconcile ---------------------------------------------------------------------------
+
+    def _reconcile(self, now: datetime, actions: _Actions) -> int:
+        reports: dict[tuple[str, int], tuple[RunReport, Executor]] = {}
+        for executor in {id(e): e for e in self.executors.values()}.values():
+            for report in executor.poll():
+                reports[(report.job_id, report.attempt)] = (report, executor)
+        finished = 0
+        with self.db.transaction() as s:
+            active = repo.in_states(s, repo.ACTIVE)
+            stopping = {g for r in active if r.stop_reason is not None for g in r.gpu_ids}
+            for row in active:
+                found = reports.get((row.id, row.attempt))
+                executor = self.executors.get(row.site_id or "")
+                if found is None:
+                    if not stopping.intersection(row.gpu_ids) or row.stop_reason is not None:
+                        self._unknown(s, row, executor, now, actions)
+                    continue
+                report, owner = found
+                finished += self._apply(s, row, transitions(row, report, now), now)
+                if report.state.finished:
+                    self._archive_logs(owner, report)
+                    owner.forget(report.job_id, report.attempt)
+        return finished
+
+    def _archive_logs(self, executor: Executor, report: RunReport) -> None:
+        if self.logs is not None and isinstance(executor, SupportsLogs):
+            data = executor.read_logs(report.job_id, report.attempt, 0, 1 << 30)
+            self.logs.write(report.job_id, report.attempt, data)
+
+    def _unknown(
+        self, s: Session, row: JobRow, executor: Executor | None, now: datetime, actions: _Actions
+    ) -> None:
+        """An active job its executor does not know: submit it if scheduled, else it was lost.
+
+        A job placed on GPUs that preempted jobs still hold (in their grace period) is held back
+        by the caller until they are gone; this is also how it starts once they are.
+        """
+        if executor is None or not getattr(executor, "reports_all", True):
+            return
+        if row.state == JobState.SCHEDULED.value:
+            actions.submit.append(self.launch(row))
+            return
+        lost = RunReport(row.id, row.attempt, RunState.LOST, message="its executor no longer knows this job")
+        self._apply(s, row, transitions(row, lost, now), now)
+
+    @staticmethod
+    def _apply(s: Session, row: JobRow, steps: list[Transition], now: datetime) -> int:
+        try:
+            for step in steps:
+                repo.move(s, row, step, now)
+        except StaleJob:
+            return 0
+        return int(bool(steps) and JobState(row.state) is not JobState.RUNNING)
+
+    # -- 2. deadlines ---------------------------------------------------------------------------
+
+    def _deadlines(self, now: datetime, actions: _Actions) -> None:
+        with self.db.transaction() as s:
+            for row in repo.in_states(s, (JobState.RUNNING.value,)):
+                spec = spec_from_dict(row.spec)
+                over = row.started_at and now >= row.started_at + timedelta(seconds=spec.max_runtime_s)
+                if over and row.stop_reason is None:
+                    try:
+                        self.request_stop(row, StopReason.TIMEOUT, spec.grace_s, s, "timeout",
+                                          f"max runtime of {spec.max_runtime_s:g} s reached; stopping")  # fmt: skip
+                    except StaleJob:
+                        continue
+                    actions.stop.append((row.id, row.attempt, spec.grace_s, row.site_id or ""))
+
+    # -- 3-4. decide and persist ----------------------------------------------------------------
+
+    def _decide(self, now: datetime, stats: CycleStats, actions: _Actions) -> None:
+        with self.db.transaction() as s:
+            active = repo.in_states(s, repo.ACTIVE)
+            pending = repo.in_states(s, PENDING)
+            usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
+            if not pending:
+                return
+            snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now)
+            policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
+            result = schedule(snap, [snapshots.core_job(r) for r in pending], policy, now.timestamp())
+            rows = {r.id: r for r in (*active, *pending)}
+            for decision in result.decisions:
+                row = rows.get(decision.job_id)
+                if row is not None:
+                    self._persist(s, row, decision, now, stats, actions)
+
+    def _persist(
+        self, s: Session, row: JobRow, d: object, now: datetime, stats: CycleStats, actions: _Actions
+    ) -> None:
+        try:
+            if isinstance(d, Place):
+                self._place(s, row, d, now, actions)
+                stats.placed += 1
+            elif isinstance(d, Preempt):
+                self.request_stop(row, StopReason.PREEMPT, d.grace_s, s, "preempting", d.reason.message)
+                actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
+                stats.preempted += 1
+            elif isinstance(d, Reject):
+                msg = "; ".join(r.message for r in d.reasons)
+                repo.move(
+                    s,
+                    row,
+                    Transition(JobState.FAILED, d.reasons[0].code.value, msg, {"finished_at": now}),
+                    now,
+                )
+                stats.rejected += 1
+            elif isinstance(d, Wait | Reserve):
+                reasons = d.reasons
+                code = reasons[0].code.value if reasons else "waiting"
+                repo.set_wait(s, row, code, "; ".join(r.message for r in reasons) or "waiting")
+                stats.waiting += 1
+        except StaleJob:
+            log.info("job %s changed during the cycle; deciding again next cycle", row.id)
+
+    def _place(self, s: Session, row: JobRow, d: Place, now: datetime, actions: _Actions) -> None:
+        racks = sorted({g.rsplit("/", 2)[0] for g in d.gpus})
+        why = d.reasons[0].message if d.reasons else "placed"
+        code = d.reasons[0].code.value if d.reasons else "placed"
+        values = {"gpu_ids": list(d.gpus), "site_id": d.site, "scheduled_at": now, "wait_code": None,
+                  "wait_message": None}  # fmt: skip
+        msg = f"placed on {d.site}: {', '.join(racks)} ({len(d.gpus)} GPUs); {why}"
+        repo.move(s, row, Transition(JobState.SCHEDULED, code, msg, values), now)
+        if not d.preempts:
+            actions.submit.append(self.launch(row))
+
+    # -- 5. act ---------------------------------------------------------------------------------
+
+    def _act(self, actions: _Actions) -> None:
+        for job_id, attempt, grace, site in actions.stop:
+            self.send_stop(job_id, attempt, grace, site)
+        for launch in actions.submit:
+            executor = self.executors.get(launch.site_id)
+            if executor is None:
+                self._launch_failed(launch, f"no executor serves site {launch.site_id}")
+                continue
+            try:
+                executor.submit(launch)
+            except ExecutorError as exc:
+                self._launch_failed(launch, str(exc))
+
+    def _launch_failed(self, launch: Launch, why: str) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = repo.get(s, launch.job_id)
+            if row is None or row.attempt != launch.attempt or row.state != JobState.SCHEDULED.value:
+                return
+            values = {"gpu_ids": [], "site_id": None, "scheduled_at": None}
+            try:
+                repo.move(s, row, Transition(JobState.PENDING, "launch_failed", f"launch failed: {why}; requeued",
+                                             values), now)  # fmt: skip
+            except StaleJob:
+                return

@@ -1,0 +1,90 @@
+"""Build the scheduler's input from the store: job rows -> core jobs, health, usage, contracts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from brique.domain.contracts import Contract, ContractBook
+from brique.domain.fleet import HealthState
+from brique.domain.job_lifecycle import spec_from_dict
+from brique.domain.jobs import Job, RunningJob, Tier
+from brique.scheduler import ClusterSnapshot, Topology, decay_usage
+from brique.store.repos import fleet as fleet_repo
+from brique.store.repos import jobs as repo
+from brique.store.tables import JobRow
+
+
+def ts(at: datetime) -> float:
+    return at.timestamp()
+
+
+def core_job(row: JobRow) -> Job:
+    spec = spec_from_dict(row.spec)
+    return Job(
+        id=row.id, tenant=row.org_id, gpus=row.gpus, tier=Tier(row.tier), project=row.project_id,
+        placement=spec.placement, submitted_at=ts(row.submitted_at), max_runtime_s=spec.max_runtime_s,
+        estimated_runtime_s=spec.estimated_runtime_s, preemption_grace_s=spec.grace_s,
+    )  # fmt: skip
+
+
+def running_job(row: JobRow, now: datetime) -> RunningJob:
+    started = row.started_at or row.scheduled_at or now
+    stopping = ts(row.stop_deadline) if row.stop_deadline is not None else None
+    return RunningJob(
+        job=core_job(row), gpus=tuple(row.gpu_ids), started_at=ts(started), stopping_at=stopping
+    )
+
+
+def health(session: Session) -> dict[str, HealthState]:
+    nodes, gpus = fleet_repo.unhealthy_states(session)
+    return {k: HealthState(v) for k, v in {**nodes, **gpus}.items()}
+
+
+def contract_book(session: Session) -> ContractBook:
+    return ContractBook.of(
+        Contract(
+            tenant=c.org_id,
+            guaranteed_gpus=c.guaranteed_gpus,
+            weight=c.weight,
+            may_borrow=c.may_borrow,
+            borrow_cap=c.borrow_cap,
+            site=c.site_id,
+        )
+        for c in repo.contracts(session)
+    )
+
+
+def advance_usage(
+    session: Session, active: Iterable[JobRow], now: datetime, half_life_s: float
+) -> dict[str, float]:
+    """Decay each tenant's usage to `now`, adding the GPUs it holds since the last update; persist it."""
+    held: Counter[str] = Counter()
+    for row in active:
+        held[row.org_id] += row.gpus
+    stored = repo.usage(session)
+    out: dict[str, float] = {}
+    for org_id in set(stored) | set(held):
+        row = stored.get(org_id)
+        before, since = (row.decayed_gpu_s, row.updated_at) if row else (0.0, now)
+        out[org_id] = decay_usage(before, (now - since).total_seconds(), held[org_id], half_life_s)
+        repo.save_usage(session, org_id, out[org_id], now)
+    return out
+
+
+def snapshot(
+    topology: Topology,
+    active: list[JobRow],
+    usage: dict[str, float],
+    hl: dict[str, HealthState],
+    now: datetime,
+) -> ClusterSnapshot:
+    return ClusterSnapshot(
+        topology=topology,
+        running=tuple(running_job(r, now) for r in active if r.gpu_ids),
+        usage=usage,
+        health=hl,
+    )

@@ -1,0 +1,48 @@
+"""Runs scheduling cycles in a background thread: every `interval_s`, or at once when woken."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from brique.services.scheduling import SchedulingService
+
+log = logging.getLogger("brique.scheduler_loop")
+
+
+class SchedulerLoop:
+    def __init__(self, scheduling: SchedulingService, interval_s: float = 1.0) -> None:
+        self.scheduling = scheduling
+        self.interval_s = interval_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.cycles = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self.scheduling.resume()
+            self._thread = threading.Thread(target=self._run, name="brique-scheduler", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                stats = self.scheduling.cycle()
+                self.cycles += 1
+                if stats.placed or stats.preempted or stats.rejected or stats.finished:
+                    log.info("cycle: %s", stats)
+            except Exception:  # keep the loop alive; the next cycle retries from durable state
+                log.exception("scheduling cycle failed")
+            self._wake.wait(self.interval_s)
