@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from brique.domain.tenancy import Principal
+from brique.services.contracts import ContractService
 from brique.services.fleet import FleetService
 from brique.services.jobs import JobService
 from brique.services.runtime import Runtime
@@ -28,6 +29,10 @@ def tenancy_service(request: Request) -> TenancyService:
     return runtime(request).tenancy
 
 
+def contract_service(request: Request) -> ContractService:
+    return runtime(request).contracts
+
+
 def job_service(request: Request) -> JobService:
     return runtime(request).jobs
 
@@ -43,3 +48,4 @@ Caller = Annotated[Principal, Depends(principal)]
 Fleet = Annotated[FleetService, Depends(fleet_service)]
 Tenancy = Annotated[TenancyService, Depends(tenancy_service)]
 Jobs = Annotated[JobService, Depends(job_service)]
+Contracts = Annotated[ContractService, Depends(contract_service)]

@@ -50,8 +50,8 @@ class SimulatedExecutor(Executor, SupportsLogs):
         self._adopt(launch, started_at)
 
     def _adopt(self, launch: Launch, started_at: datetime) -> None:
+        # No cap at max runtime here: the control plane enforces max runtime for every executor.
         duration = launch.duration_s if launch.duration_s is not None else launch.max_runtime_s
-        duration = min(duration, launch.max_runtime_s)
         with self._lock:
             self._runs.setdefault(
                 (launch.job_id, launch.attempt),

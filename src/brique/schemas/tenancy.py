@@ -112,3 +112,20 @@ class WhoAmIResponse(BaseModel):
     role: Role
     org_id: str | None
     org_name: str | None = None
+
+
+class ContractRequest(BaseModel):
+    guaranteed_gpus: int = Field(default=0, ge=0, description="priority-tier GPUs always available")
+    weight: float = Field(default=1.0, gt=0, le=1000, description="fair-share weight for idle capacity")
+    may_borrow: bool = Field(default=True, description="may use idle capacity beyond the guarantee")
+    borrow_cap: int | None = Field(default=None, ge=0, description="most GPUs beyond the guarantee at once")
+    site: str | None = Field(default=None, description="a site id; empty: fleet-wide")
+
+
+class ContractsRequest(BaseModel):
+    contracts: list[ContractRequest]
+
+
+class ContractResponse(ContractRequest):
+    org_id: str
+    updated_at: datetime

@@ -27,6 +27,8 @@ from brique.schemas.jobs import (
     SubmitResponse,
 )
 from brique.schemas.tenancy import (
+    ContractResponse,
+    ContractsRequest,
     KeyCreatedResponse,
     KeyCreateRequest,
     KeyResponse,
@@ -187,6 +189,13 @@ class Client:
 
     def revoke_key(self, key_id: str) -> KeyResponse:
         return self._call("DELETE", f"/v1/keys/{key_id}", KeyResponse)
+
+    def set_contracts(self, org: str, contracts: list[dict[str, Any]]) -> list[ContractResponse]:
+        body = ContractsRequest.model_validate({"contracts": contracts})
+        return self._call("PUT", f"/v1/orgs/{org}/contracts", list[ContractResponse], body)
+
+    def list_contracts(self, org: str) -> list[ContractResponse]:
+        return self._call("GET", f"/v1/orgs/{org}/contracts", list[ContractResponse])
 
     # -- jobs -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from brique.executors.agents import AgentExecutor
 from brique.executors.base import Executor
 from brique.executors.simulated import SimulatedExecutor
 from brique.scheduler import Topology
+from brique.services.contracts import ContractService
 from brique.services.fleet import FleetService, load_fleet_file
 from brique.services.jobs import JobService, Quotas
 from brique.services.scheduling import SchedulingService
@@ -28,6 +29,7 @@ class Runtime:
     clock: Clock
     fleet: FleetService
     tenancy: TenancyService
+    contracts: ContractService
     scheduling: SchedulingService
     jobs: JobService
     loop: SchedulerLoop
@@ -85,6 +87,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         clock=clock,
         fleet=fleet_service,
         tenancy=TenancyService(db, clock),
+        contracts=ContractService(db, clock, fleet),
         scheduling=scheduling,
         jobs=jobs,
         loop=loop,

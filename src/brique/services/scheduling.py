@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
+from brique.domain.fleet import HealthState
 from brique.domain.job_lifecycle import JobState, StopReason, spec_from_dict
 from brique.domain.policy import SchedulingPolicy
 from brique.executors.base import Executor, ExecutorError, Launch, RunReport, RunState, SupportsLogs
@@ -57,6 +58,15 @@ class CycleStats:
 class _Actions:
     submit: list[Launch] = field(default_factory=list)
     stop: list[tuple[str, int, float, str]] = field(default_factory=list)  # job, attempt, grace, site
+
+
+def _dead_node(row: JobRow, down: set[str]) -> str | None:
+    """The first node (or GPU) under the job that is down, if any."""
+    for gpu in row.gpu_ids:
+        node = gpu.rsplit("/", 1)[0]
+        if node in down or gpu in down:
+            return node
+    return None
 
 
 class SchedulingService:
@@ -143,20 +153,34 @@ class SchedulingService:
         finished = 0
         with self.db.transaction() as s:
             active = repo.in_states(s, repo.ACTIVE)
-            stopping = {g for r in active if r.stop_reason is not None for g in r.gpu_ids}
+            down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
+            unknown: list[JobRow] = []
             for row in active:
+                dead = _dead_node(row, down)
                 found = reports.get((row.id, row.attempt))
-                executor = self.executors.get(row.site_id or "")
-                if found is None:
-                    if not stopping.intersection(row.gpu_ids) or row.stop_reason is not None:
-                        self._unknown(s, row, executor, now, actions)
-                    continue
-                report, owner = found
-                finished += self._apply(s, row, transitions(row, report, now), now)
-                if report.state.finished:
-                    self._archive_logs(owner, report)
-                    owner.forget(report.job_id, report.attempt)
+                if dead is not None:
+                    finished += self._node_lost(s, row, dead, now, actions)
+                elif found is None:
+                    unknown.append(row)
+                else:
+                    report, owner = found
+                    finished += self._apply(s, row, transitions(row, report, now), now)
+                    if report.state.finished:
+                        self._archive_logs(owner, report)
+                        owner.forget(report.job_id, report.attempt)
+            # GPUs still held by jobs in their stop grace period (after this cycle's reports)
+            stopping = {g for r in active if r.stop_reason is not None and JobState(r.state).holds_gpus
+                        for g in r.gpu_ids}  # fmt: skip
+            for row in unknown:
+                if row.stop_reason is not None or not stopping.intersection(row.gpu_ids):
+                    self._unknown(s, row, self.executors.get(row.site_id or ""), now, actions)
         return finished
+
+    def _node_lost(self, s: Session, row: JobRow, node: str, now: datetime, actions: _Actions) -> int:
+        """A node under the job went down: the attempt is lost (requeued if retries remain)."""
+        actions.stop.append((row.id, row.attempt, 0.0, row.site_id or ""))
+        lost = RunReport(row.id, row.attempt, RunState.LOST, message=f"node {node} went down")
+        return self._apply(s, row, transitions(row, lost, now), now)
 
     def _archive_logs(self, executor: Executor, report: RunReport) -> None:
         if self.logs is not None and isinstance(executor, SupportsLogs):

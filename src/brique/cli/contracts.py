@@ -1,0 +1,77 @@
+"""`brique contract`: tenants' capacity contracts (operators set them; tenants read theirs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from brique.cli.context import client, command, out, print_json
+from brique.errors import InvalidInput
+
+contract_app = typer.Typer(help="Capacity contracts: guaranteed priority GPUs, fair-share weight, borrowing.",
+                           no_args_is_help=True)  # fmt: skip
+CONTRACT_FIELDS = ("guaranteed_gpus", "weight", "may_borrow", "borrow_cap", "site")
+
+
+@contract_app.command("set")
+@command
+def set_contract(
+    org: Annotated[str, typer.Argument(help="org name or id")],
+    guaranteed: Annotated[int, typer.Option("--guaranteed", min=0, help="guaranteed priority GPUs")] = 0,
+    weight: Annotated[float, typer.Option(min=0.001, help="fair-share weight")] = 1.0,
+    borrow: Annotated[bool, typer.Option("--borrow/--no-borrow", help="may use idle capacity")] = True,
+    borrow_cap: Annotated[int | None, typer.Option(min=0, help="most GPUs borrowed at once")] = None,
+    site: Annotated[str | None, typer.Option(help="only in this site (default: fleet-wide)")] = None,
+) -> None:
+    """Set the org's contract for one site (or fleet-wide), keeping its others."""
+    with client() as c:
+        others = [_terms(x.model_dump()) for x in c.list_contracts(org) if x.site != site]
+        new = {"guaranteed_gpus": guaranteed, "weight": weight, "may_borrow": borrow, "borrow_cap": borrow_cap,
+               "site": site}  # fmt: skip
+        c.set_contracts(org, [*others, new])
+    out.print(f"contract set for {org}" + (f" in {site}" if site else " (fleet-wide)"))
+
+
+@contract_app.command("list")
+@command
+def list_contracts(org: Annotated[str, typer.Argument(help="org name or id")], as_json: bool = False) -> None:
+    """An org's contracts."""
+    with client() as c:
+        found = c.list_contracts(org)
+    if as_json:
+        print_json(found)
+        return
+    table = Table("site", "guaranteed GPUs", "weight", "may borrow", "borrow cap")
+    for x in found:
+        table.add_row(x.site or "(fleet-wide)", str(x.guaranteed_gpus), f"{x.weight:g}", str(x.may_borrow),
+                      "" if x.borrow_cap is None else str(x.borrow_cap))  # fmt: skip
+    out.print(table)
+
+
+@contract_app.command("import")
+@command
+def import_contracts(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="contracts YAML")],
+) -> None:
+    """Import a contracts file (the simulator's `--contracts` format); `name` is the org name."""
+    doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    tenants = doc.get("tenants") if isinstance(doc, dict) else None
+    if not isinstance(tenants, list):
+        raise InvalidInput(f"{file}: must have a 'tenants' list")
+    by_org: dict[str, list[dict[str, Any]]] = {}
+    for i, t in enumerate(tenants):
+        if not isinstance(t, dict) or not t.get("name"):
+            raise InvalidInput(f"{file}: tenants[{i}].name: is required")
+        by_org.setdefault(str(t["name"]), []).append(_terms(t))
+    with client() as c:
+        for org, terms in by_org.items():
+            c.set_contracts(org, terms)
+    out.print(f"imported contracts for {len(by_org)} organizations")
+
+
+def _terms(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc[k] for k in CONTRACT_FIELDS if k in doc}
