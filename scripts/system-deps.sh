@@ -2,6 +2,8 @@
 # Install the system packages Brique's tests need (Debian/Ubuntu), non-interactively.
 #   - PostgreSQL server: the test suite starts its own private instance from these binaries.
 #   - python3-venv: `python3 -m venv` needs it on minimal Debian images.
+#   - Slurm (slurmctld, slurmd, slurm-client) and munge: the test suite starts its own private
+#     cluster from these binaries (own config, key, socket and free ports on 127.0.0.1).
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -13,6 +15,11 @@ fi
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   need+=(python3-venv)
 fi
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have slurmctld || need+=(slurmctld)
+have slurmd || need+=(slurmd)
+have sbatch || need+=(slurm-client)
+have munged || need+=(munge)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -33,3 +40,5 @@ export DEBIAN_FRONTEND=noninteractive
 "${run[@]}" apt-get update -qq
 "${run[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian's package starts a cluster on 5432; the tests use their own, so leave it be.
+# Likewise a system munged or slurmctld (started where systemd runs; slurmctld/slurmd fail for
+# want of /etc/slurm/slurm.conf): the test cluster uses its own munge socket and free ports.

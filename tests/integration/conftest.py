@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,10 @@ from fastapi.testclient import TestClient
 from brique.api.app import create_app
 from brique.config import Settings
 from brique.services.runtime import Runtime, build_runtime
-from tests.conftest import SMALL_FLEET
+from tests.conftest import IN_CI, SMALL_FLEET
+from tests.support.slurm import SlurmCluster, missing_binaries
+
+SLURM_NODES = ("r001n01", "r001n02", "r001n03")
 
 
 @pytest.fixture
@@ -71,3 +75,25 @@ def make_member(api: Api, tenant: Tenant, email: str, role: str) -> str:
     r = api.http.post("/v1/keys", json={"name": "k", "user_id": user_id}, headers=auth(tenant.admin_key))
     assert r.status_code == 201, r.text
     return r.json()["token"]
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    missing = missing_binaries()
+    reason = (
+        f"Slurm/munge binaries missing: {', '.join(missing)} (apt-get install slurmctld slurmd slurm-client munge)"
+        if missing
+        else "the private Slurm test cluster runs its daemons as root"
+        if os.geteuid() != 0
+        else None
+    )
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason}; scripts/system-deps.sh must install them")
+        pytest.skip(reason)
+    # Finished jobs leave squeue after ~10 s (MinJobAge=3 plus slurmctld's purge period), so
+    # the tests see both ways of learning a job's end: from squeue, and from the spool alone.
+    cluster = SlurmCluster(SLURM_NODES, gpus_per_node=4, min_job_age_s=3)
+    cluster.start()
+    yield cluster
+    cluster.stop()

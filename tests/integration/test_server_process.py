@@ -4,61 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from brique.sdk import ApiError, Client
-from tests.support.postgres import free_port
-
-BRIQUE = [sys.executable, "-m", "brique.cli"]
-
-
-@dataclass
-class Server:
-    home: Path
-    db_url: str
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
-    logs: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> str:
-        log = self.home / f"server-{len(self.logs)}.log"
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [*BRIQUE, "up", "--port", str(self.port), "--db", self.db_url],
-            env={**os.environ, "BRIQUE_HOME": str(self.home), "COLUMNS": "200"},
-            stdout=log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.logs.append(str(log))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return log.read_text()
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"server did not start: {log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
-
-    def all_logs(self) -> str:
-        return "".join(Path(p).read_text() for p in self.logs)
+from tests.support.server import BRIQUE, Server
 
 
 @pytest.fixture

@@ -175,7 +175,7 @@ CASES = [
         "unknown-site-field",
         "sites[0].pue_typo",
         1,
-        "sites[0].pue_typo: unknown field (allowed: certifications, country, executor, grid_gco2e_per_kwh, id, jurisdiction, name, operator, pue, racks, region)",
+        "sites[0].pue_typo: unknown field (allowed: certifications, country, executor, grid_gco2e_per_kwh, id, jurisdiction, name, operator, pue, racks, region, slurm)",
     ),
     (
         "fleet-name",
@@ -185,7 +185,23 @@ CASES = [
     ),
     ("sites-empty", "sites", [], "sites: must be a non-empty list"),
     ("site-not-mapping", "sites[1]", "de-b", "sites[1]: must be a mapping"),
+    (
+        "slurm-section-elsewhere",
+        "sites[0].slurm",
+        {"spool_dir": "/x"},
+        "sites[0].slurm: only allowed when executor is slurm",
+    ),
 ]
+
+
+def test_slurm_sites_need_a_spool_dir() -> None:
+    doc = _broken("sites[0].executor", "slurm")
+    with pytest.raises(FleetSpecInvalid) as info:
+        parse_fleet(doc)
+    assert [str(p) for p in info.value.problems] == ["sites[0].slurm.spool_dir: is required"]
+    doc["sites"][0]["slurm"] = {"spool_dir": "/srv/brique-spool", "partition": "gpu"}
+    site = parse_fleet(doc).sites[0]
+    assert site.executor_options == {"spool_dir": "/srv/brique-spool", "partition": "gpu"}
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

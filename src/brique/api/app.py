@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from brique import __version__
 from brique.api.errors import install_error_handlers
 from brique.api.metrics import Metrics
-from brique.api.routers import contracts, fleet, health, jobs, keys, orgs
+from brique.api.routers import agents, contracts, fleet, health, jobs, keys, orgs
 from brique.services.runtime import Runtime
 
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
@@ -36,7 +36,15 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     app.state.runtime = rt
     app.state.metrics = Metrics(rt)
     install_error_handlers(app)
-    for router in (health.router, fleet.router, orgs.router, keys.router, jobs.router, contracts.router):
+    for router in (
+        health.router,
+        fleet.router,
+        orgs.router,
+        keys.router,
+        jobs.router,
+        contracts.router,
+        agents.router,
+    ):
         app.include_router(router)
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from brique.domain.tenancy import Principal
+from brique.services.agents import AgentService
 from brique.services.contracts import ContractService
 from brique.services.fleet import FleetService
 from brique.services.jobs import JobService
@@ -27,6 +28,10 @@ def fleet_service(request: Request) -> FleetService:
 
 def tenancy_service(request: Request) -> TenancyService:
     return runtime(request).tenancy
+
+
+def agent_service(request: Request) -> AgentService:
+    return runtime(request).agents
 
 
 def contract_service(request: Request) -> ContractService:
@@ -49,3 +54,4 @@ Fleet = Annotated[FleetService, Depends(fleet_service)]
 Tenancy = Annotated[TenancyService, Depends(tenancy_service)]
 Jobs = Annotated[JobService, Depends(job_service)]
 Contracts = Annotated[ContractService, Depends(contract_service)]
+Agents = Annotated[AgentService, Depends(agent_service)]

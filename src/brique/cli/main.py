@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from brique import __version__
-from brique.cli import fleet, jobs, tenancy
+from brique.cli import contracts, fleet, jobs, tenancy
+from brique.cli.agent import agent
 from brique.cli.context import command, out
 from brique.cli.profile import DEFAULT_URL, Profile, save_profile
 from brique.cli.server import up
@@ -28,12 +29,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("up")(up)
+app.command("agent")(agent)
 app.command("simulate")(simulate)
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(tenancy.org_app, name="org")
 app.add_typer(tenancy.project_app, name="project")
 app.add_typer(tenancy.user_app, name="user")
 app.add_typer(tenancy.key_app, name="key")
+app.add_typer(contracts.contract_app, name="contract")
 app.command("submit")(jobs.submit)
 app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")

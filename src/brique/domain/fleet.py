@@ -8,9 +8,10 @@ always yields the same ids: `fr-par-1/r001`, `fr-par-1/r001/n07`, `fr-par-1/r001
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class HealthState(StrEnum):
@@ -89,6 +90,8 @@ class Site:
     executor: ExecutorKind
     racks: tuple[Rack, ...]
     name: str = ""
+    # backend settings for the site's executor (e.g. the `slurm:` section), passed through as-is
+    executor_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def gpu_count(self) -> int:

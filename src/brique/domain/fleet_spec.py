@@ -46,9 +46,13 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 TOP_FIELDS = {"name", "description", "sites"}
 SITE_FIELDS = {
     "id", "name", "region", "country", "jurisdiction", "operator", "certifications",
-    "pue", "grid_gco2e_per_kwh", "executor", "racks",
+    "pue", "grid_gco2e_per_kwh", "executor", "racks", "slurm",
 }  # fmt: skip
 OPERATOR_FIELDS = {"name", "country"}
+SLURM_FIELDS = {
+    "spool_dir", "slurm_conf", "bin_dir", "partition", "account", "qos_by_tier", "node_naming",
+    "job_name_prefix", "command_timeout_s", "extra_sbatch_args",
+}  # fmt: skip
 RACK_FIELDS = {"count", "nodes_per_rack", "gpus_per_node", "cpus_per_node", "gpu_model", "gpu_power_w"}
 MAX_GPUS_PER_NODE = 16
 MAX_NODES_PER_RACK = 72
@@ -192,6 +196,7 @@ def _parse_site(check: _Checker, raw: Any, path: str, seen: set[str]) -> Site | 
     jurisdiction = check.string(doc, "jurisdiction", path, required=False)
     display = check.string(doc, "name", path, required=False)
     racks = _parse_rack_groups(check, doc, path, site_id or "")
+    options = _parse_executor_options(check, doc, path, executor)
     if len(check.problems) > before:
         return None
     assert site_id and country and operator and pue is not None and grid is not None and executor
@@ -207,7 +212,24 @@ def _parse_site(check: _Checker, raw: Any, path: str, seen: set[str]) -> Site | 
         grid_gco2e_per_kwh=grid,
         executor=executor,
         racks=tuple(racks),
+        executor_options=options,
     )
+
+
+def _parse_executor_options(
+    check: _Checker, doc: Mapping[str, Any], path: str, executor: ExecutorKind | None
+) -> dict[str, Any]:
+    """The `slurm:` section: required for Slurm sites (at least `spool_dir`), refused elsewhere."""
+    raw = doc.get("slurm")
+    if executor is not ExecutorKind.SLURM:
+        if raw is not None:
+            check.fail(f"{path}.slurm", "only allowed when executor is slurm")
+        return {}
+    section = check.mapping(raw if raw is not None else {}, f"{path}.slurm", SLURM_FIELDS)
+    if section is None:
+        return {}
+    check.string(section, "spool_dir", f"{path}.slurm")
+    return dict(section)
 
 
 def _parse_operator(check: _Checker, raw: Any, path: str) -> Operator | None:

@@ -18,6 +18,14 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from brique.schemas.agents import (
+    AgentRegisterRequest,
+    AgentRegisterResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    LogChunk,
+    RunReportModel,
+)
 from brique.schemas.fleet import CapacityResponse, NodeResponse, NodeStateRequest, RackResponse, SiteResponse
 from brique.schemas.jobs import (
     JobDetailResponse,
@@ -248,6 +256,18 @@ class Client:
                 yield from response.iter_bytes()
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+
+    # -- node agents ----------------------------------------------------------------------------
+
+    def register_agent(self, node_id: str, gpus: int, hostname: str) -> AgentRegisterResponse:
+        body = AgentRegisterRequest(node_id=node_id, gpus=gpus, hostname=hostname)
+        return self._call("POST", "/v1/agent/register", AgentRegisterResponse, body)
+
+    def agent_heartbeat(
+        self, node_id: str, reports: list[RunReportModel], logs: list[LogChunk]
+    ) -> HeartbeatResponse:
+        body = HeartbeatRequest(node_id=node_id, reports=reports, logs=logs)
+        return self._call("POST", "/v1/agent/heartbeat", HeartbeatResponse, body)
 
 
 def _api_error(response: httpx.Response) -> ApiError:

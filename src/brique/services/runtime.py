@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from brique.clock import Clock, SystemClock
 from brique.config import Settings
 from brique.domain.fleet import ExecutorKind, Fleet
+from brique.errors import InvalidInput
 from brique.executors.agents import AgentExecutor
 from brique.executors.base import Executor
 from brique.executors.simulated import SimulatedExecutor
+from brique.executors.slurm import SlurmConfig, SlurmExecutor
 from brique.scheduler import Topology
+from brique.services.agents import AgentService
 from brique.services.contracts import ContractService
 from brique.services.fleet import FleetService, load_fleet_file
 from brique.services.jobs import JobService, Quotas
@@ -32,6 +35,7 @@ class Runtime:
     contracts: ContractService
     scheduling: SchedulingService
     jobs: JobService
+    agents: AgentService
     loop: SchedulerLoop
     fleet_written: bool
     startup_s: float
@@ -44,22 +48,20 @@ class Runtime:
 
 
 def build_executors(fleet: Fleet, clock: Clock) -> dict[str, Executor]:
-    """One executor per kind, shared by the sites of that kind."""
-    by_kind: dict[ExecutorKind, Executor] = {}
+    """Simulated and local sites share one executor each; every Slurm site is its own cluster."""
+    shared: dict[ExecutorKind, Executor] = {}
     out: dict[str, Executor] = {}
     for site in fleet.sites:
-        if site.executor not in by_kind:
-            by_kind[site.executor] = _make_executor(site.executor, clock)
-        out[site.id] = by_kind[site.executor]
+        if site.executor is ExecutorKind.SLURM:
+            out[site.id] = SlurmExecutor(SlurmConfig.from_mapping(site.executor_options), clock=clock)
+        elif site.executor is ExecutorKind.SIMULATED:
+            out[site.id] = shared.setdefault(site.executor, SimulatedExecutor(clock))
+        elif site.executor is ExecutorKind.LOCAL:
+            out[site.id] = shared.setdefault(site.executor, AgentExecutor())
+        else:
+            raise InvalidInput(f"site {site.id}: the {site.executor.value} executor is not available yet",
+                               field="executor")  # fmt: skip
     return out
-
-
-def _make_executor(kind: ExecutorKind, clock: Clock) -> Executor:
-    if kind is ExecutorKind.SIMULATED:
-        return SimulatedExecutor(clock)
-    if kind is ExecutorKind.LOCAL:
-        return AgentExecutor()
-    raise NotImplementedError(f"the {kind.value} executor is not available in this build")
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -78,7 +80,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     scheduling = SchedulingService(
         db, clock, Topology.from_fleet(fleet), build_executors(fleet, clock), logs=logs
     )
-    loop = SchedulerLoop(scheduling, settings.cycle_interval_s)
+    agents = AgentService(db, clock, fleet, scheduling, logs, settings.agent_timeout_s)
+    loop = SchedulerLoop(scheduling, settings.cycle_interval_s, housekeeping=[agents.expire])
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, quotas, wake=loop.wake)
     return Runtime(
@@ -90,6 +93,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         contracts=ContractService(db, clock, fleet),
         scheduling=scheduling,
         jobs=jobs,
+        agents=agents,
         loop=loop,
         fleet_written=written,
         startup_s=time.perf_counter() - started,

@@ -115,6 +115,15 @@ class SchedulingService:
             stats.duration_ms = (time.perf_counter() - started) * 1000
             return stats
 
+    def apply_reports(self, reports: list[RunReport]) -> None:
+        """Apply reports pushed by agents (the same convergence rules as polled ones)."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            for report in reports:
+                row = repo.get(s, report.job_id)
+                if row is not None:
+                    self._apply(s, row, transitions(row, report, now), now)
+
     def request_stop(
         self, job: JobRow, reason: StopReason, grace_s: float, s: Session, code: str, msg: str
     ) -> None:

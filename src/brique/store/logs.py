@@ -33,3 +33,11 @@ class LogArchive:
         with path.open("rb") as fh:
             fh.seek(offset)
             return fh.read(limit)
+
+    def write_at(self, job_id: str, attempt: int, offset: int, data: bytes) -> None:
+        """Write a chunk at its offset (re-sent chunks overwrite the same bytes: idempotent)."""
+        path = self._path(job_id, attempt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("r+b" if path.exists() else "wb") as fh:
+            fh.seek(offset)
+            fh.write(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 
 from brique.services.scheduling import SchedulingService
 
@@ -11,8 +12,15 @@ log = logging.getLogger("brique.scheduler_loop")
 
 
 class SchedulerLoop:
-    def __init__(self, scheduling: SchedulingService, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        scheduling: SchedulingService,
+        interval_s: float = 1.0,
+        housekeeping: Sequence[Callable[[], object]] = (),
+    ) -> None:
+        """housekeeping: called before each cycle (e.g. marking nodes of silent agents down)."""
         self.scheduling = scheduling
+        self.housekeeping = tuple(housekeeping)
         self.interval_s = interval_s
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -39,6 +47,8 @@ class SchedulerLoop:
         while not self._stop.is_set():
             self._wake.clear()
             try:
+                for task in self.housekeeping:
+                    task()
                 stats = self.scheduling.cycle()
                 self.cycles += 1
                 if stats.placed or stats.preempted or stats.rejected or stats.finished:

@@ -24,7 +24,7 @@ from brique.executors.slurm.cli import AcctEntry, QueueEntry, SlurmCli
 from brique.executors.slurm.config import SlurmConfig
 from brique.executors.slurm.naming import job_name, parse_job_name
 from brique.executors.slurm.script import BatchRequest, render_script
-from brique.executors.slurm.spool import AttemptDir, Spool, StopRequest
+from brique.executors.slurm.spool import AttemptDir, Spool, StopRequest, env_file_text
 
 # Slurm's gres plugin owns these on every node; a stale value in the job's env would undo it.
 _SLURM_OWNED_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"})
@@ -51,13 +51,12 @@ class SlurmExecutor(Executor, SupportsLogs):
         if attempt.slurm_id() is not None:
             return
         request = self._batch_request(launch, attempt)
+        env_text = env_file_text(self._env(launch))  # refuses bad names before Slurm is asked
         existing = self._find_job(request.name)
         if existing is not None:  # submitted before a crash, recorded nowhere yet
             attempt.record_slurm_id(existing)
             return
-        attempt.prepare(
-            render_script(launch.job_id, launch.attempt, attempt.path, launch.command), self._env(launch)
-        )
+        attempt.prepare(render_script(launch.job_id, launch.attempt, attempt.path, launch.command), env_text)
         try:
             slurm_id = self.cli.sbatch(request.options(), attempt.script)
         except ExecutorError:

@@ -94,9 +94,10 @@ class AttemptDir:
     def log(self) -> Path:
         return self.path / LOG_NAME
 
-    def prepare(self, script: str, env: Mapping[str, str]) -> None:
+    def prepare(self, script: str, env_text: str) -> None:
+        """Write the script and the env file (made by `env_file_text`)."""
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write(self.env_file, env_file_text(env), 0o600)
+        _write(self.env_file, env_text, 0o600)
         _write(self.script, script, 0o700)
 
     def slurm_id(self) -> int | None:

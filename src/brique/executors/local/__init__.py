@@ -1,0 +1,1 @@
+"""The `local` executor: real OS processes on a node, run by `brique agent`."""

@@ -1,0 +1,85 @@
+"""The three policies the simulator compares, all run by the same scheduler core.
+
+Each policy is a setting of the core's knobs (`SchedulingPolicy`) plus how a trace
+job is presented to the core (tenant and tier). Metrics always use the trace's real
+tenant and tier, so the policies are compared on the same footing.
+
+- `fifo`: the textbook baseline. Every job is shown to the core as one tenant, tier
+  `standard`, no contracts: the core's order is then (submit time, job id), the first
+  job that cannot start gets a reservation and, with backfill off, everything behind
+  it waits. No preemption.
+- `slurm-like`: a model of Slurm's defaults (multifactor priority, EASY backfill,
+  QOS preemption). Tenants are Slurm accounts with their fair-share weights (contract
+  weights) and no guarantees; fair share is over usage decayed with a 7-day half-life
+  (Slurm's PriorityDecayHalfLife default). Within an account, the priority tier (QOS
+  high) goes first, then age. EASY backfill on user estimates (jobs without one count
+  as running to their time limit). Standard and priority jobs may preempt the
+  preemptible tier (QOS `preempt` with PreemptMode=REQUEUE); nothing else is preempted.
+  Differences from real Slurm: priority is an interleave by fair share between
+  accounts instead of one weighted sum over all jobs, and placement is the core's
+  topology-aware best fit (Slurm's select/cons_tres with topology/tree is similar).
+- `brique`: the production policy: contracts with guarantees (within-guarantee
+  priority jobs start at once, preempting preemptible and borrowed work), weighted
+  fair share of idle capacity, EASY backfill, preemption of preemptible work by
+  standard jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from brique.domain.contracts import Contract, ContractBook
+from brique.domain.jobs import Tier
+from brique.domain.policy import SchedulingPolicy
+
+FIFO_TENANT = "fifo"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    name: str
+    summary: str
+    build: Callable[[ContractBook], SchedulingPolicy]
+    single_tenant: bool = False  # present every job as one tenant, tier standard
+
+    def core_tenant(self, tenant: str) -> str:
+        return FIFO_TENANT if self.single_tenant else tenant
+
+    def core_tier(self, tier: Tier) -> Tier:
+        return Tier.STANDARD if self.single_tenant else tier
+
+
+def _fifo(_: ContractBook) -> SchedulingPolicy:
+    return SchedulingPolicy(contracts=ContractBook(), backfill=False, preempt_for_standard=False)
+
+
+def _slurm(book: ContractBook) -> SchedulingPolicy:
+    accounts = [
+        Contract(tenant=c.tenant, guaranteed_gpus=0, weight=c.weight)
+        for c in book.contracts
+        if c.site is None
+    ]
+    return SchedulingPolicy(contracts=ContractBook.of(accounts), backfill=True, preempt_for_standard=True)
+
+
+def _brique(book: ContractBook) -> SchedulingPolicy:
+    return SchedulingPolicy(contracts=book, backfill=True, preempt_for_standard=True)
+
+
+POLICIES: dict[str, PolicySpec] = {
+    "fifo": PolicySpec("fifo", "strict arrival order, no backfill, no preemption", _fifo, single_tenant=True),
+    "slurm-like": PolicySpec(
+        "slurm-like", "fair-share + QOS order, EASY backfill, preemptible tier preempted", _slurm
+    ),
+    "brique": PolicySpec("brique", "contracts + guarantees, weighted fair share, EASY backfill", _brique),
+}
+
+
+def resolve(name: str) -> list[PolicySpec]:
+    """`all` or one policy name -> the specs to run, in a fixed order."""
+    if name == "all":
+        return list(POLICIES.values())
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy '{name}' (choose from {', '.join(POLICIES)}, all)")
+    return [POLICIES[name]]

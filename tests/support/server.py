@@ -1,0 +1,88 @@
+"""Real processes for tests: `brique up` on a free port, and `brique agent`s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.postgres import free_port
+
+BRIQUE = [sys.executable, "-m", "brique.cli"]
+
+
+@dataclass
+class Server:
+    home: Path
+    db_url: str
+    fleet: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        log = self.home / f"server-{len(self.logs)}.log"
+        self.home.mkdir(parents=True, exist_ok=True)
+        args = [*BRIQUE, "up", "--port", str(self.port), "--db", self.db_url]
+        if self.fleet:
+            args += ["--fleet", str(self.fleet)]
+        self.proc = subprocess.Popen(
+            args, env={**os.environ, "BRIQUE_HOME": str(self.home), "COLUMNS": "200", **self.env},
+            stdout=log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.logs.append(str(log))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return log.read_text()
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError(f"server did not start: {log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def admin_key(self) -> str:
+        return (self.home / "admin.key").read_text().strip()
+
+    def all_logs(self) -> str:
+        return "".join(Path(p).read_text() for p in self.logs)
+
+
+@dataclass
+class Agent:
+    server: Server
+    node: str
+    token: str
+    workdir: Path
+    gpus: int = 2
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        log = self.workdir.parent / f"agent-{self.node.replace('/', '_')}.log"
+        self.proc = subprocess.Popen(
+            [*BRIQUE, "agent", "--node", self.node, "--server", self.server.url, "--token", self.token,
+             "--gpus", str(self.gpus), "--workdir", str(self.workdir)],
+            stdout=log.open("a"), stderr=subprocess.STDOUT, env={**os.environ},
+        )  # fmt: skip
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
