@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_FLEET = PACKAGE_DIR / "fleets" / "gb200-eu.yaml"
+TRACES_DIR = PACKAGE_DIR / "data" / "traces"
 
 
 def default_home() -> Path:

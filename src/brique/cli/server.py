@@ -10,9 +10,12 @@ import typer
 import uvicorn
 
 from brique.api.app import create_app
-from brique.cli.context import out, user_errors
-from brique.config import Settings
-from brique.services.runtime import build_runtime
+from brique.cli.context import fail, out, user_errors
+from brique.config import TRACES_DIR, Settings
+from brique.services.demo import busy_part, seed_demo
+from brique.services.runtime import Runtime, build_runtime
+from brique.simulator.traces import load_trace
+from brique.workers.demo_feed import DemoFeed
 
 
 def up(
@@ -25,6 +28,14 @@ def up(
     home: Annotated[
         Path | None, typer.Option(help="data dir [default: $BRIQUE_HOME or ~/.local/share/brique]")
     ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="seed example tenants and replay a trace as live jobs")
+    ] = False,
+    demo_trace: Annotated[str, typer.Option(help="demo trace: philly or helios")] = "philly",
+    demo_load: Annotated[
+        float, typer.Option(min=0.01, help="demo load: multiple of the trace's demand")
+    ] = 30.0,
+    demo_speed: Annotated[float, typer.Option(min=1.0, help="demo time compression of job durations")] = 60.0,
 ) -> None:
     """Start the control plane: migrate the database, load the fleet, serve the API."""
     overrides = {
@@ -44,6 +55,7 @@ def up(
         out.print("[bold]operator admin created.[/bold] API key (shown once; also saved, mode 0600, to "
                   f"{settings.admin_key_file}):")  # fmt: skip
         out.print(token, highlight=False, soft_wrap=True)
+    feed = _start_demo(rt, settings, demo_trace, demo_load, demo_speed) if demo else None
     url = f"http://{settings.host}:{settings.port}"
     out.print(
         f"serving on {url}  (try: BRIQUE_URL={url} BRIQUE_API_KEY=$(cat {settings.admin_key_file}) brique fleet)"
@@ -52,4 +64,29 @@ def up(
     try:
         uvicorn.run(create_app(rt), host=settings.host, port=settings.port, log_level=settings.log_level)
     finally:
+        if feed is not None:
+            feed.stop()
         rt.close()
+
+
+DEMO_TRACES = {
+    "philly": ("philly-pollux/philly.csv", "philly"),
+    "helios": ("helios-last15k/helios_data_training.csv", "helios"),
+}
+
+
+def _start_demo(rt: Runtime, settings: Settings, trace: str, load: float, speed: float) -> DemoFeed:
+    if trace not in DEMO_TRACES:
+        raise fail(f"--demo-trace must be one of: {', '.join(DEMO_TRACES)}")
+    path, fmt = DEMO_TRACES[trace]
+    with user_errors():
+        admin = rt.tenancy.authenticate(settings.admin_key_file.read_text().strip())
+        keys_file = settings.home / "demo-keys.json"
+        keys = seed_demo(rt.tenancy, rt.contracts, admin, keys_file)
+        tenants = {org: rt.tenancy.authenticate(key) for org, key in keys.items()}
+        loaded = busy_part(load_trace(TRACES_DIR / path, fmt))
+    feed = DemoFeed(rt.jobs, tenants, loaded, speed, load)
+    feed.start()
+    out.print(f"demo: {len(tenants)} tenants with contracts; replaying {len(loaded.jobs):,} jobs from {trace} "
+              f"at {load:g}x its load, durations / {speed:g}. Tenant keys: {keys_file}")  # fmt: skip
+    return feed

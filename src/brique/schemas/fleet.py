@@ -51,6 +51,7 @@ class SiteCapacityResponse(BaseModel):
     racks: int
     nodes: StateCounts
     gpus: StateCounts
+    gpus_allocated: int = Field(default=0, description="GPUs held by scheduled or running jobs")
 
 
 class CapacityResponse(BaseModel):
@@ -59,6 +60,7 @@ class CapacityResponse(BaseModel):
     total_nodes: int
     total_gpus: int
     gpus: StateCounts
+    gpus_allocated: int = 0
     sites: list[SiteCapacityResponse]
 
 

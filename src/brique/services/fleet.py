@@ -46,6 +46,7 @@ class SiteCapacity:
     racks: int
     nodes: dict[str, int]
     gpus: dict[str, int]
+    allocated: int  # GPUs held by scheduled or running jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,12 @@ class FleetService:
     def capacity(self, who: Principal) -> list[SiteCapacity]:
         require(who, Action.FLEET_READ)
         node_states, gpu_states = self._states()
-        return [self._site_capacity(site, node_states, gpu_states) for site in self.fleet.sites]
+        with self.db.transaction() as s:
+            allocated = repo.allocated_by_site(s)
+        return [
+            self._site_capacity(site, node_states, gpu_states, allocated.get(site.id, 0))
+            for site in self.fleet.sites
+        ]
 
     def racks(self, who: Principal, site_id: str | None) -> list[RackSummary]:
         sites = [self.site(who, site_id)] if site_id else self.sites(who)
@@ -121,14 +127,14 @@ class FleetService:
         with self.db.transaction() as s:
             return repo.unhealthy_states(s)
 
-    def _site_capacity(self, site: Site, node_states: dict, gpu_states: dict) -> SiteCapacity:
+    def _site_capacity(self, site: Site, node_states: dict, gpu_states: dict, allocated: int) -> SiteCapacity:
         nodes: Counter[str] = Counter()
         gpus: Counter[str] = Counter()
         for rack in site.racks:
             n, g = self._rack_counts(rack, node_states, gpu_states)
             nodes.update(n)
             gpus.update(g)
-        return SiteCapacity(site, len(site.racks), _all_states(nodes), _all_states(gpus))
+        return SiteCapacity(site, len(site.racks), _all_states(nodes), _all_states(gpus), allocated)
 
     @staticmethod
     def _rack_counts(

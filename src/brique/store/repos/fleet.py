@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.fleet import Fleet, HealthState
-from brique.store.tables import FleetRow, GpuRow, NodeRow, RackRow, SiteRow
+from brique.store.tables import FleetRow, GpuRow, JobRow, NodeRow, RackRow, SiteRow
 
 
 def fleet_fingerprint(fleet: Fleet) -> str:
@@ -130,3 +130,13 @@ def set_node_state(session: Session, node_id: str, state: HealthState, reason: s
         .values(state=state.value, state_reason=reason, version=NodeRow.version + 1)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def allocated_by_site(session: Session) -> dict[str, int]:
+    """GPUs held by scheduled or running jobs, per site."""
+    q = (
+        select(JobRow.site_id, func.sum(JobRow.gpus))
+        .where(JobRow.state.in_(("scheduled", "running")), JobRow.site_id.is_not(None))
+        .group_by(JobRow.site_id)
+    )
+    return {site: int(n or 0) for site, n in session.execute(q).all()}

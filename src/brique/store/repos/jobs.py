@@ -103,14 +103,15 @@ def count_pending(session: Session, org_id: str) -> int:
 def events(
     session: Session, *, job_id: str | None, org_id: str | None, since: datetime | None, limit: int
 ) -> list[JobEventRow]:
-    q = select(JobEventRow).order_by(JobEventRow.id).limit(limit)
+    """The `limit` most recent events, oldest first."""
+    q = select(JobEventRow).order_by(JobEventRow.id.desc()).limit(limit)
     if job_id is not None:
         q = q.where(JobEventRow.job_id == job_id)
     if org_id is not None:
         q = q.where(JobEventRow.org_id == org_id)
     if since is not None:
         q = q.where(JobEventRow.at >= since)
-    return list(session.scalars(q))
+    return list(reversed(session.scalars(q).all()))
 
 
 def contracts(session: Session) -> list[ContractRow]:
