@@ -106,26 +106,26 @@ class AgentService:
     def expire(self) -> list[str]:
         """Mark down the local nodes whose agent is missing or silent; return their ids.
 
-        Silence is only judged once this control plane has been up for a whole timeout, so a
-        restart of the control plane itself never looks like the loss of every node.
+        A node that never had an agent is down at once (nothing can run there). Silence of a
+        known agent is only judged once this control plane has been up for a whole timeout, so
+        a restart of the control plane itself never looks like the loss of every node.
         """
-        cutoff = self.clock.now() - timedelta(seconds=self.timeout_s)
-        if cutoff < self.started_at:  # after a control-plane restart, agents get a full timeout to return
-            return []
+        now = self.clock.now()
+        cutoff = now - timedelta(seconds=self.timeout_s)
+        judge_silence = cutoff >= self.started_at
         downed = []
         with self.db.transaction() as s:
             beats = dict(s.execute(select(NodeAgentRow.node_id, NodeAgentRow.last_heartbeat_at)).all())
             for node_id in self._local_nodes:
                 last = beats.get(node_id)
-                if last is not None and last >= cutoff:
+                if last is None:
+                    why = f"{AUTO}no agent registered"
+                elif judge_silence and last < cutoff:
+                    why = f"{AUTO}no heartbeat since {last:%Y-%m-%dT%H:%M:%SZ}"
+                else:
                     continue
                 row = fleet_repo.get_node(s, node_id)
                 if row is not None and row.state == HealthState.UP.value:
-                    why = (
-                        f"{AUTO}no heartbeat since {last:%Y-%m-%dT%H:%M:%SZ}"
-                        if last
-                        else f"{AUTO}no agent registered"
-                    )
                     fleet_repo.set_node_state(s, node_id, HealthState.DOWN, why)
                     downed.append(node_id)
         return downed

@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,11 @@ class Quotas:
     submissions_per_minute: int = 600
     burst: int = 100
     max_pending: int = 10_000
+
+
+# A check run at submission, after the project is known; it raises a BriqueError to refuse
+# (e.g. a budget's hard stop). Arguments: who submits, the spec, the project id.
+AdmissionCheck = Callable[[Principal, JobSpec, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,7 @@ class JobService:
         self, db: Database, clock: Clock, fleet: Fleet, scheduling: SchedulingService,
         logs_archive: LogArchive, quotas: Quotas | None = None, ids: IdFactory = new_id,
         wake: Callable[[], None] = lambda: None,
+        admission: Sequence[AdmissionCheck] = (),
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
@@ -94,6 +100,7 @@ class JobService:
         self.quotas = quotas or Quotas()
         self.ids = ids
         self.wake = wake
+        self.admission = list(admission)  # services may add their checks after construction
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
 
     # -- submit ---------------------------------------------------------------------------------
@@ -127,6 +134,8 @@ class JobService:
             project = tenancy_repo.find_project(s, who.org_id, spec.project)
             if project is None:
                 raise NotFound(f"project '{spec.project}' not found", field="project")
+            for check in self.admission:
+                check(who, spec, project.id)
             if repo.count_pending(s, who.org_id) >= self.quotas.max_pending:
                 raise RateLimited(
                     f"this organization already has {self.quotas.max_pending} pending jobs (quota)"
