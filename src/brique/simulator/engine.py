@@ -275,10 +275,10 @@ class Engine:
         if rj is None or rj.stopping_at is not None:
             return
         self.run.preemptions += 1
-        self.signal_at[i] = now
         kill = now + grace_s
         natural = rj.started_at + self.jobs[i].duration_s
         if not handover:
+            self.signal_at[i] = now
             self.running[i] = RunningJob(rj.job, rj.gpus, rj.started_at, stopping_at=kill)
             if kill < natural:
                 self.attempt[i] += 1  # the END at `natural` is stale; the kill ends it
