@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_FLEET = PACKAGE_DIR / "fleets" / "gb200-eu.yaml"
+DEFAULT_PRICEBOOK = PACKAGE_DIR / "pricebooks" / "example.yaml"
 TRACES_DIR = PACKAGE_DIR / "data" / "traces"
 
 
@@ -32,11 +33,22 @@ class Settings(BaseSettings):
     submission_burst: int = Field(default=100, ge=1)
     max_pending_jobs: int = Field(default=10_000, ge=1, description="per-tenant pending job quota")
     agent_timeout_s: float = Field(default=30.0, gt=0, description="silent agent -> node down, jobs lost")
+    signing_key_file: Path | None = Field(default=None, description="platform Ed25519 key; default in home")
+    kek: str | None = Field(default=None, description="key-encryption key, base64 of 32 bytes (or kek_file)")
+    kek_file: Path | None = Field(default=None, description="file holding the KEK; default in home")
+    audit_retention_days: int = Field(default=190, ge=183, description="audit records kept (>= 6 months)")
+    audit_checkpoint_s: float = Field(default=60.0, gt=0, description="how often the chain head is signed")
+    pricebook_file: Path = Field(default=DEFAULT_PRICEBOOK, description="price book YAML (docs/billing.md)")
+    grid_intensity_file: Path | None = Field(
+        default=None,
+        description="CSV site,hour,gco2e_per_kwh: hourly grid intensity (else the fleet's constant)",
+    )
+    budget_interval_s: float = Field(default=60.0, gt=0, description="how often budgets are evaluated")
 
-    @field_validator("home", "fleet_file", mode="after")
+    @field_validator("home", "fleet_file", "pricebook_file", "grid_intensity_file", mode="after")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @property
     def database_url(self) -> str:
@@ -45,6 +57,14 @@ class Settings(BaseSettings):
     @property
     def admin_key_file(self) -> Path:
         return self.home / "admin.key"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.home / "platform-signing.key"
+
+    @property
+    def kek_path(self) -> Path:
+        return self.kek_file or self.home / "kek"
 
     @property
     def logs_dir(self) -> Path:

@@ -5,6 +5,7 @@
     │   └── FleetFileInvalid    fleet_invalid    422   1
     ├── Unauthenticated         unauthenticated  401   1
     ├── PermissionDenied        forbidden        403   1
+    ├── BudgetExceeded          budget_exceeded  402   1   (a budget's hard stop refuses the job)
     ├── NotFound                not_found        404   1
     ├── Conflict                conflict         409   1
     ├── RateLimited             rate_limited     429   1
@@ -52,6 +53,13 @@ class Unauthenticated(BriqueError):
 class PermissionDenied(BriqueError):
     code = "forbidden"
     status = 403
+
+
+class BudgetExceeded(BriqueError):
+    """A budget with a hard stop is spent: new standard-tier jobs are refused (HTTP 402)."""
+
+    code = "budget_exceeded"
+    status = 402
 
 
 class NotFound(BriqueError):

@@ -6,12 +6,6 @@ secnumcloud) and de-tst-1 (1 rack, 72 GPUs, DE).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pytest
 from fastapi.testclient import TestClient
 
 from brique.api.app import create_app
@@ -19,49 +13,8 @@ from brique.clock import FixedClock
 from brique.config import Settings
 from brique.domain.fleet import HealthState
 from brique.domain.tenancy import Principal, Role
-from brique.services.runtime import Runtime, build_runtime
-from tests.integration.conftest import auth
-
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Cloud:
-    rt: Runtime
-    http: TestClient
-    clock: FixedClock
-    admin: str
-    tenant: str  # tenant-admin key of org "acme" (project "llm")
-    org_id: str
-
-    def submit(self, key: str | None = None, headers: dict[str, str] | None = None, **spec: Any) -> Any:
-        body = {"name": "j", "project": "llm", "command": "python train.py", "gpus": 8, **spec}
-        return self.http.post("/v1/jobs", json=body, headers={**auth(key or self.tenant), **(headers or {})})
-
-    def tick(self, seconds: float = 0.0) -> None:
-        self.clock.at += timedelta(seconds=seconds)
-        self.rt.scheduling.cycle()
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        return self.http.get(f"/v1/jobs/{job_id}", headers=auth(self.tenant)).json()
-
-
-@pytest.fixture
-def cloud(settings: Settings) -> Iterator[Cloud]:
-    clock = FixedClock(T0)
-    rt = build_runtime(settings.model_copy(update={"submission_burst": 50}), clock=clock)
-    admin = rt.tenancy.bootstrap(settings.admin_key_file)
-    assert admin is not None
-    with TestClient(create_app(rt, run_scheduler=False)) as http:
-        org = http.post(
-            "/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu"}, headers=auth(admin)
-        ).json()
-        tenant = org["admin_key"]["token"]
-        assert (
-            http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant)).status_code == 201
-        )
-        yield Cloud(rt, http, clock, admin, tenant, org["org"]["id"])
-    rt.close()
+from brique.services.runtime import build_runtime
+from tests.integration.conftest import T0, Cloud, auth
 
 
 def states(cloud: Cloud, job_id: str) -> list[tuple[str | None, str, str]]:

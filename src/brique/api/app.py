@@ -9,9 +9,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from brique import __version__
+from brique.api.audit import AuditMiddleware
 from brique.api.errors import install_error_handlers
 from brique.api.metrics import Metrics
-from brique.api.routers import agents, contracts, fleet, health, jobs, keys, orgs
+from brique.api.routers import (
+    agents,
+    billing,
+    budgets,
+    contracts,
+    fleet,
+    health,
+    jobs,
+    keys,
+    orgs,
+    sovereignty,
+    usage,
+)
 from brique.services.runtime import Runtime
 
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
@@ -44,8 +57,13 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         jobs.router,
         contracts.router,
         agents.router,
+        usage.router,
+        billing.router,
+        budgets.router,
+        sovereignty.router,
     ):
         app.include_router(router)
+    app.middleware("http")(AuditMiddleware(rt.sovereignty.audit))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
     return app

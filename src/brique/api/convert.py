@@ -46,7 +46,9 @@ def event_row_to_response(row: JobEventRow) -> JobEventResponse:
     )
 
 
-def job_detail(row: JobRow, events: list[JobEventRow], redact: bool) -> JobDetailResponse:
+def job_detail(
+    row: JobRow, events: list[JobEventRow], redact: bool, usage: tuple[int, float, float] = (0, 0.0, 0.0)
+) -> JobDetailResponse:
     """`redact`: operators see job metadata, never the tenant's command or environment values."""
     spec = dict(row.spec)
     if redact:
@@ -57,4 +59,7 @@ def job_detail(row: JobRow, events: list[JobEventRow], redact: bool) -> JobDetai
         spec=spec,
         gpu_ids=list(row.gpu_ids),
         events=[event_row_to_response(e) for e in events],
+        gpu_seconds=usage[0],
+        energy_kwh=usage[1],
+        co2e_kg=usage[2],
     )

@@ -9,10 +9,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from brique.domain.tenancy import Principal
 from brique.services.agents import AgentService
+from brique.services.billing import BillingService
+from brique.services.budgets import BudgetService
 from brique.services.contracts import ContractService
 from brique.services.fleet import FleetService
 from brique.services.jobs import JobService
-from brique.services.runtime import Runtime
+from brique.services.metering import MeteringService
+from brique.services.runtime import Runtime, Sovereignty
 from brique.services.tenancy import TenancyService
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
@@ -42,11 +45,35 @@ def job_service(request: Request) -> JobService:
     return runtime(request).jobs
 
 
+def metering_service(request: Request) -> MeteringService:
+    rt = runtime(request)
+    assert rt.metering is not None
+    return rt.metering
+
+
+def billing_service(request: Request) -> BillingService:
+    rt = runtime(request)
+    assert rt.billing is not None
+    return rt.billing
+
+
+def budget_service(request: Request) -> BudgetService:
+    rt = runtime(request)
+    assert rt.budgets is not None
+    return rt.budgets
+
+
 def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     token = creds.credentials if creds else request.headers.get("x-api-key")
-    return runtime(request).tenancy.authenticate(token)
+    who = runtime(request).tenancy.authenticate(token)
+    request.state.principal = who  # for the audit middleware
+    return who
+
+
+def sovereignty(request: Request) -> Sovereignty:
+    return runtime(request).sovereignty
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -55,3 +82,7 @@ Tenancy = Annotated[TenancyService, Depends(tenancy_service)]
 Jobs = Annotated[JobService, Depends(job_service)]
 Contracts = Annotated[ContractService, Depends(contract_service)]
 Agents = Annotated[AgentService, Depends(agent_service)]
+Metering = Annotated[MeteringService, Depends(metering_service)]
+Billing = Annotated[BillingService, Depends(billing_service)]
+Budgets = Annotated[BudgetService, Depends(budget_service)]
+Sov = Annotated[Sovereignty, Depends(sovereignty)]

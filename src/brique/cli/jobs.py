@@ -98,6 +98,9 @@ def show(job_id: Annotated[str, typer.Argument(help="job id (job_…)")], as_jso
               f"GPUs={job.gpus}  attempt={job.attempt}", highlight=False)  # fmt: skip
     if job.site:
         out.print(f"placement: {job.site} racks {', '.join(job.racks)}", highlight=False)
+    if job.gpu_seconds:
+        out.print(f"usage: {job.gpu_seconds / 3600:,.2f} GPU-h, {job.energy_kwh:,.2f} kWh, "
+                  f"{job.co2e_kg:,.3f} kgCO2e", highlight=False)  # fmt: skip
     if job.why_pending:
         out.print(f"why pending: {job.why_pending}", highlight=False)
     if job.stopping:

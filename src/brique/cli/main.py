@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from brique import __version__
-from brique.cli import contracts, fleet, jobs, tenancy
+from brique.cli import billing, contracts, fleet, jobs, sovereignty, tenancy
 from brique.cli.agent import agent
 from brique.cli.context import command, out
 from brique.cli.profile import DEFAULT_URL, Profile, save_profile
@@ -37,12 +37,20 @@ app.add_typer(tenancy.project_app, name="project")
 app.add_typer(tenancy.user_app, name="user")
 app.add_typer(tenancy.key_app, name="key")
 app.add_typer(contracts.contract_app, name="contract")
+app.add_typer(sovereignty.policy_app, name="policy")
+app.add_typer(sovereignty.access_app, name="access")
+app.add_typer(sovereignty.secret_app, name="secret")
+app.add_typer(sovereignty.audit_app, name="audit")
+app.add_typer(sovereignty.sov_app, name="sovereignty")
 app.command("submit")(jobs.submit)
 app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")
 app.command("cancel")(jobs.cancel)
 app.command("logs")(jobs.logs)
 app.command("events")(jobs.events)
+app.command("usage")(billing.usage)
+app.command("invoice")(billing.invoice)
+app.add_typer(billing.budget_app, name="budget")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from brique.domain.jobs import Tier
 from brique.domain.policy import PlacementPolicy
@@ -111,35 +112,64 @@ class JobSpec:
         return self.sleep_s if self.sleep_s is not None else (self.estimated_runtime_s or 60.0)
 
 
+def placement_to_dict(p: PlacementPolicy) -> dict[str, object]:
+    return {
+        "countries": sorted(p.countries) if p.countries is not None else None,
+        "certifications": sorted(p.certifications),
+        "sites": sorted(p.sites) if p.sites is not None else None,
+        "eu_only": p.eu_only,
+        "operator_in_eu": p.operator_in_eu,
+        "name": p.name,
+    }
+
+
+def placement_from_dict(p: Mapping[str, object]) -> PlacementPolicy:
+    return PlacementPolicy(
+        countries=p.get("countries"),  # type: ignore[arg-type]
+        certifications=p.get("certifications") or (),  # type: ignore[arg-type]
+        sites=p.get("sites"),  # type: ignore[arg-type]
+        eu_only=bool(p.get("eu_only")),
+        operator_in_eu=bool(p.get("operator_in_eu")),
+        name=str(p.get("name") or ""),
+    )
+
+
 def spec_to_dict(spec: JobSpec) -> dict[str, object]:
     """The stored form of a spec (JSON-safe; secrets are names only, never values)."""
-    p = spec.placement
     return {
-        "name": spec.name, "project": spec.project, "command": spec.command, "gpus": spec.gpus,
-        "tier": spec.tier.value, "image": spec.image, "env": dict(spec.env), "secrets": list(spec.secrets),
-        "placement": {
-            "countries": sorted(p.countries) if p.countries is not None else None,
-            "certifications": sorted(p.certifications),
-            "sites": sorted(p.sites) if p.sites is not None else None,
-            "eu_only": p.eu_only, "operator_in_eu": p.operator_in_eu, "name": p.name,
-        },
-        "estimated_runtime_s": spec.estimated_runtime_s, "max_runtime_s": spec.max_runtime_s,
-        "grace_s": spec.grace_s, "retries": spec.retries, "labels": dict(spec.labels), "sleep_s": spec.sleep_s,
-    }  # fmt: skip
+        "name": spec.name,
+        "project": spec.project,
+        "command": spec.command,
+        "gpus": spec.gpus,
+        "tier": spec.tier.value,
+        "image": spec.image,
+        "env": dict(spec.env),
+        "secrets": list(spec.secrets),
+        "placement": placement_to_dict(spec.placement),
+        "estimated_runtime_s": spec.estimated_runtime_s,
+        "max_runtime_s": spec.max_runtime_s,
+        "grace_s": spec.grace_s,
+        "retries": spec.retries,
+        "labels": dict(spec.labels),
+        "sleep_s": spec.sleep_s,
+    }
 
 
-def spec_from_dict(doc: Mapping[str, object]) -> JobSpec:
-    p = doc.get("placement") or {}
-    assert isinstance(p, Mapping)
-    placement = PlacementPolicy(
-        countries=p.get("countries"), certifications=p.get("certifications") or (), sites=p.get("sites"),
-        eu_only=bool(p.get("eu_only")), operator_in_eu=bool(p.get("operator_in_eu")), name=str(p.get("name") or ""),
-    )  # fmt: skip
+def spec_from_dict(doc: Mapping[str, Any]) -> JobSpec:
     return JobSpec(
-        name=str(doc["name"]), project=str(doc["project"]), command=str(doc["command"]), gpus=int(doc["gpus"]),  # type: ignore[call-overload]
-        tier=Tier(str(doc.get("tier", "standard"))), image=doc.get("image"),  # type: ignore[arg-type]
-        env=dict(doc.get("env") or {}), secrets=tuple(doc.get("secrets") or ()),  # type: ignore[call-overload]
-        placement=placement, estimated_runtime_s=doc.get("estimated_runtime_s"),  # type: ignore[arg-type]
-        max_runtime_s=float(doc.get("max_runtime_s", 86_400.0)), grace_s=float(doc.get("grace_s", 30.0)),  # type: ignore[arg-type]
-        retries=int(doc.get("retries", 0)), labels=dict(doc.get("labels") or {}), sleep_s=doc.get("sleep_s"),  # type: ignore[call-overload,arg-type]
-    )  # fmt: skip
+        name=str(doc["name"]),
+        project=str(doc["project"]),
+        command=str(doc["command"]),
+        gpus=int(doc["gpus"]),
+        tier=Tier(str(doc.get("tier", "standard"))),
+        image=doc.get("image"),
+        env=dict(doc.get("env") or {}),
+        secrets=tuple(doc.get("secrets") or ()),
+        placement=placement_from_dict(doc.get("placement") or {}),
+        estimated_runtime_s=doc.get("estimated_runtime_s"),
+        max_runtime_s=float(doc.get("max_runtime_s", 86_400.0)),
+        grace_s=float(doc.get("grace_s", 30.0)),
+        retries=int(doc.get("retries", 0)),
+        labels=dict(doc.get("labels") or {}),
+        sleep_s=doc.get("sleep_s"),
+    )

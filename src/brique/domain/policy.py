@@ -58,12 +58,14 @@ class PlacementPolicy:
         """Human sentences, one per rule the site breaks (empty: allowed)."""
         out: list[str] = []
         if self.countries is not None and site.country not in self.countries:
-            out.append(f"site {site.id} is in {site.country}, not in {_join(self.countries, ' or ')}")
+            allowed = _join(self.countries, " or ") or "no country (the combined policies' countries do not overlap)"
+            out.append(f"site {site.id} is in {site.country}, not in {allowed}")
         missing = sorted(self.certifications - site.certifications)
         if missing:
             out.append(f"site {site.id} lacks certification {', '.join(missing)}")
         if self.sites is not None and site.id not in self.sites:
-            out.append(f"site {site.id} is not one of {_join(self.sites, ', ')}")
+            allowed = _join(self.sites, ", ") or "no site (the combined policies' sites do not overlap)"
+            out.append(f"site {site.id} is not one of {allowed}")
         if self.eu_only and not is_eu(site.country):
             out.append(f"site {site.id} is in {site.country}, outside the EU")
         if self.operator_in_eu and not is_eu(site.operator.country):

@@ -130,6 +130,9 @@ class JobDetailResponse(JobResponse):
     spec: dict[str, Any]
     gpu_ids: list[str]
     events: list[JobEventResponse]
+    gpu_seconds: int = Field(0, description="GPU-seconds held by all attempts so far (billed time)")
+    energy_kwh: float = Field(0.0, description="facility energy of those GPU-seconds (IT x site PUE)")
+    co2e_kg: float = Field(0.0, description="emissions at the site's grid intensity, hour by hour")
 
 
 class DryRunResponse(BaseModel):

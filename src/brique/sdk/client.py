@@ -26,6 +26,13 @@ from brique.schemas.agents import (
     LogChunk,
     RunReportModel,
 )
+from brique.schemas.billing import (
+    BudgetAlertResponse,
+    BudgetRequest,
+    BudgetResponse,
+    InvoiceResponse,
+    UsageResponse,
+)
 from brique.schemas.fleet import CapacityResponse, NodeResponse, NodeStateRequest, RackResponse, SiteResponse
 from brique.schemas.jobs import (
     JobDetailResponse,
@@ -49,6 +56,7 @@ from brique.schemas.tenancy import (
     UserResponse,
     WhoAmIResponse,
 )
+from brique.sdk.sovereignty import SovereigntyMixin
 
 T = TypeVar("T")
 
@@ -66,7 +74,7 @@ class ConnectionFailed(Exception):
     """The server could not be reached at all."""
 
 
-class Client:
+class Client(SovereigntyMixin):
     def __init__(
         self,
         url: str,
@@ -115,6 +123,8 @@ class Client:
                 time.sleep(0.5 * (attempt + 1))
         if response.status_code >= 400:
             raise _api_error(response)
+        if response.status_code == 204 or not response.content:
+            return None
         return TypeAdapter(kind).validate_python(response.json())
 
     # -- health and identity --------------------------------------------------------------------
@@ -256,6 +266,40 @@ class Client:
                 yield from response.iter_bytes()
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+
+    # -- usage, invoices, budgets ---------------------------------------------------------------
+
+    def _text(self, path: str, **params: Any) -> str:
+        try:
+            response = self._http.get(path, params={k: v for k, v in params.items() if v is not None})
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response.text
+
+    def usage(self, start: str, end: str, org: str | None = None) -> UsageResponse:
+        return self._call("GET", "/v1/usage", UsageResponse, org=org, **{"from": start, "to": end})
+
+    def usage_csv(self, start: str, end: str, org: str | None = None) -> str:
+        """Usage as a CSV in the FinOps FOCUS layout."""
+        return self._text("/v1/usage", org=org, format="csv", **{"from": start, "to": end})
+
+    def invoice(self, org: str, month: str) -> InvoiceResponse:
+        return self._call("GET", f"/v1/orgs/{org}/invoices/{month}", InvoiceResponse)
+
+    def invoice_html(self, org: str, month: str) -> str:
+        return self._text(f"/v1/orgs/{org}/invoices/{month}", format="html")
+
+    def set_budget(self, org: str, budget: BudgetRequest | dict[str, Any]) -> BudgetResponse:
+        body = budget if isinstance(budget, BudgetRequest) else BudgetRequest.model_validate(budget)
+        return self._call("PUT", f"/v1/orgs/{org}/budgets", BudgetResponse, body)
+
+    def list_budgets(self, org: str) -> list[BudgetResponse]:
+        return self._call("GET", f"/v1/orgs/{org}/budgets", list[BudgetResponse])
+
+    def budget_alerts(self, org: str, limit: int = 200) -> list[BudgetAlertResponse]:
+        return self._call("GET", f"/v1/orgs/{org}/budget-alerts", list[BudgetAlertResponse], limit=limit)
 
     # -- node agents ----------------------------------------------------------------------------
 

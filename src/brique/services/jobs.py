@@ -15,14 +15,19 @@ from sqlalchemy.exc import IntegrityError
 from brique.clock import Clock
 from brique.domain.fleet import Fleet
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
+from brique.domain.residency import narrow
 from brique.domain.tenancy import Action, Principal
-from brique.errors import Conflict, InvalidInput, NotFound, RateLimited
+from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from brique.executors.base import SupportsLogs
 from brique.ids import IdFactory, new_id
 from brique.scheduler import Decision, Place, Reject, Reserve, schedule
 from brique.services import snapshots
+from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
+from brique.services.lockbox import Lockbox
+from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
+from brique.services.secrets import SecretsService
 from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import jobs as repo
@@ -101,6 +106,11 @@ class JobService:
         self.ids = ids
         self.wake = wake
         self.admission = list(admission)  # services may add their checks after construction
+        # sovereignty controls, wired by the runtime (None: not enforced, e.g. in narrow tests)
+        self.residency: ResidencyService | None = None
+        self.secrets: SecretsService | None = None
+        self.lockbox: Lockbox | None = None
+        self.audit: AuditLog | None = None
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
 
     # -- submit ---------------------------------------------------------------------------------
@@ -113,7 +123,9 @@ class JobService:
             earlier = self._replay(who.org_id, idempotency_key, request_hash)
             if earlier is not None:
                 return Submitted(earlier, True)
+        spec = self._resident(who.org_id, spec)
         self._check_fits_somewhere(spec)
+        self._check_secrets(who.org_id, spec)
         wait = self._buckets.take(who.org_id)
         if wait > 0:
             raise RateLimited(f"too many submissions for this organization; retry in {wait:.1f} s")
@@ -126,6 +138,25 @@ class JobService:
             return Submitted(earlier, True)
         self.wake()
         return Submitted(row, False)
+
+    def _resident(self, org_id: str, spec: JobSpec) -> JobSpec:
+        """The spec held to its org's and project's residency policy (a job can only narrow them)."""
+        if self.residency is None:
+            return spec
+        with self.db.transaction() as s:
+            project = tenancy_repo.find_project(s, org_id, spec.project)
+            if project is None:
+                raise NotFound(f"project '{spec.project}' not found", field="project")
+            policy = self.residency.effective(s, org_id, project.id)
+        return dataclasses.replace(spec, placement=narrow(policy, spec.placement))
+
+    def _check_secrets(self, org_id: str, spec: JobSpec) -> None:
+        if not spec.secrets:
+            return
+        missing = self.secrets.missing(org_id, spec.secrets) if self.secrets else list(spec.secrets)
+        if missing:
+            raise InvalidInput(f"unknown secret(s): {', '.join(missing)} (set them with `brique secret set`)",
+                               field="secrets")  # fmt: skip
 
     def _insert(self, who: Principal, spec: JobSpec, key: str | None, request_hash: str) -> JobRow:
         assert who.org_id is not None
@@ -176,6 +207,7 @@ class JobService:
     def dry_run(self, who: Principal, spec: JobSpec) -> DryRun:
         require(who, Action.JOB_SUBMIT)
         assert who.org_id is not None
+        spec = self._resident(who.org_id, spec)
         self._check_fits_somewhere(spec)
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -215,11 +247,14 @@ class JobService:
             org = None if who.is_operator else who.org_id
             return repo.list_jobs(s, org_id=org, project_id=project_id, states=states, limit=limit)
 
-    def get(self, who: Principal, job_id: str) -> tuple[JobRow, list[JobEventRow]]:
+    def get(self, who: Principal, job_id: str) -> tuple[JobRow, list[JobEventRow], bool]:
+        """The job, its events, and whether its tenant data (command, env) must be redacted for `who`."""
         require(who, Action.JOB_READ)
         with self.db.transaction() as s:
             row = self._visible(who, repo.get(s, job_id), job_id)
-            return row, repo.events(s, job_id=row.id, org_id=None, since=None, limit=1000)
+            events = repo.events(s, job_id=row.id, org_id=None, since=None, limit=1000)
+        redact = who.is_operator and not self._operator_may_read(who, row, "job.spec")
+        return row, events, redact
 
     def events(self, who: Principal, job_id: str | None, limit: int) -> list[JobEventRow]:
         require(who, Action.JOB_READ)
@@ -233,9 +268,13 @@ class JobService:
         self, who: Principal, job_id: str, offset: int, attempt: int | None = None
     ) -> tuple[bytes, bool]:
         """Log bytes from `offset` and whether the attempt is over (no more will come)."""
-        require(who, Action.JOB_LOGS)
+        if not who.is_operator:
+            require(who, Action.JOB_LOGS)
         with self.db.transaction() as s:
             row = self._visible(who, repo.get(s, job_id), job_id)
+        if who.is_operator and not self._operator_may_read(who, row, "job.logs"):
+            raise PermissionDenied("operators read tenant logs only under an access request the tenant approved "
+                                   "(brique access request)", code="lockbox")  # fmt: skip
         attempt = attempt or row.attempt
         done = JobState(row.state).terminal or row.attempt > attempt
         archived = self.logs_archive.read(row.id, attempt, offset)
@@ -272,6 +311,14 @@ class JobService:
             self.scheduling.send_stop(*stop)
         self.wake()
         return row
+
+    def _operator_may_read(self, who: Principal, row: JobRow, what: str) -> bool:
+        """An operator reads tenant data only under a live, tenant-approved grant; each read is audited."""
+        grant = self.lockbox.grant_for(who, row.org_id, row.id, row.project_id) if self.lockbox else None
+        if grant is not None and self.audit is not None:
+            self.audit.record(Entry(who.user_id, row.org_id, "lockbox.read", row.id, "allowed",
+                                    details={"what": what, "grant": grant.request_id}))  # fmt: skip
+        return grant is not None
 
     def _visible(self, who: Principal, row: JobRow | None, job_id: str) -> JobRow:
         if row is None or not (who.is_operator or row.org_id == who.org_id):

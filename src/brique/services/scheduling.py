@@ -32,6 +32,7 @@ from brique.executors.base import Executor, ExecutorError, Launch, RunReport, Ru
 from brique.executors.simulated import SimulatedExecutor
 from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
 from brique.services import snapshots
+from brique.services.audit import AuditLog, Entry
 from brique.services.reconcile import transitions
 from brique.services.secrets_hook import SecretResolver, no_secrets
 from brique.store.db import Database
@@ -74,6 +75,7 @@ class SchedulingService:
         self, db: Database, clock: Clock, topology: Topology, executors: dict[str, Executor],
         policy: SchedulingPolicy | None = None, secrets: SecretResolver = no_secrets,
         logs: LogArchive | None = None,
+        audit: AuditLog | None = None,
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
@@ -82,6 +84,7 @@ class SchedulingService:
         self.policy = policy or SchedulingPolicy()
         self.secrets = secrets
         self.logs = logs
+        self.audit = audit
         self._lock = threading.Lock()  # one cycle at a time in this process
 
     # -- public ---------------------------------------------------------------------------------
@@ -260,10 +263,14 @@ class SchedulingService:
         try:
             if isinstance(d, Place):
                 self._place(s, row, d, now, actions)
+                why = d.reasons[0].code.value if d.reasons else ""
+                self._audit(s, row, "job.placed", d.site, {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why})
                 stats.placed += 1
             elif isinstance(d, Preempt):
                 self.request_stop(row, StopReason.PREEMPT, d.grace_s, s, "preempting", d.reason.message)
                 actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
+                self._audit(s, row, "job.preempted", row.site_id, {"attempt": row.attempt, "grace_s": d.grace_s,
+                                                                   "reason": d.reason.message})  # fmt: skip
                 stats.preempted += 1
             elif isinstance(d, Reject):
                 msg = "; ".join(r.message for r in d.reasons)
@@ -273,6 +280,7 @@ class SchedulingService:
                     Transition(JobState.FAILED, d.reasons[0].code.value, msg, {"finished_at": now}),
                     now,
                 )
+                self._audit(s, row, "job.rejected", None, {"reason": msg})
                 stats.rejected += 1
             elif isinstance(d, Wait | Reserve):
                 reasons = d.reasons
@@ -281,6 +289,10 @@ class SchedulingService:
                 stats.waiting += 1
         except StaleJob:
             log.info("job %s changed during the cycle; deciding again next cycle", row.id)
+
+    def _audit(self, s: Session, row: JobRow, action: str, site: str | None, details: dict) -> None:
+        if self.audit is not None:
+            self.audit.append(s, Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
 
     def _place(self, s: Session, row: JobRow, d: Place, now: datetime, actions: _Actions) -> None:
         racks = sorted({g.rsplit("/", 2)[0] for g in d.gpus})

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from brique.api.convert import event_row_to_response, job_detail, job_row_to_response
-from brique.api.deps import Caller, Jobs
+from brique.api.deps import Caller, Jobs, Metering
 from brique.errors import InvalidInput
 from brique.schemas.jobs import (
     DryRunResponse,
@@ -94,9 +94,10 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", operation_id="getJob")
-def get_job(job_id: str, who: Caller, jobs: Jobs) -> JobDetailResponse:
-    row, events = jobs.get(who, job_id)
-    return job_detail(row, events, redact=who.is_operator)
+def get_job(job_id: str, who: Caller, jobs: Jobs, metering: Metering) -> JobDetailResponse:
+    row, events, redact = jobs.get(who, job_id)
+    gpu_s, fp = metering.job_usage(row)
+    return job_detail(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="cancelJob")

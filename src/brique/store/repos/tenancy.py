@@ -72,6 +72,11 @@ def find_project(session: Session, org_id: str, ref: str) -> Project | None:
     return project_row_to_domain(row) if row else None
 
 
+def project_by_id(session: Session, project_id: str) -> Project | None:
+    row = session.get(ProjectRow, project_id)
+    return project_row_to_domain(row) if row else None
+
+
 def list_projects(session: Session, org_id: str) -> list[Project]:
     q = select(ProjectRow).where(ProjectRow.org_id == org_id).order_by(ProjectRow.name)
     return [project_row_to_domain(r) for r in session.scalars(q)]

@@ -1,0 +1,67 @@
+"""Usage: GPU time, energy and carbon per job attempt, as JSON or a FOCUS CSV; idle capacity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from brique.api.deps import Billing, Caller, Metering
+from brique.domain.energy import Footprint
+from brique.domain.focus import FocusCharge, to_csv
+from brique.schemas.billing import FootprintModel, IdleSiteResponse, UsageRecordResponse, UsageResponse
+from brique.services.billing import charges
+
+router = APIRouter(prefix="/v1", tags=["usage"])
+FOCUS_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON, or a FOCUS CSV with format=csv"}}
+
+
+@router.get("/usage", operation_id="getUsage", response_model=UsageResponse, responses=FOCUS_CSV)
+def get_usage(
+    who: Caller, metering: Metering, billing: Billing,
+    start: Annotated[datetime, Query(alias="from", description="ISO 8601, UTC")],
+    end: Annotated[datetime, Query(alias="to", description="ISO 8601, UTC (exclusive)")],
+    org: Annotated[str | None, Query(description="org name or id (operators; tenants: their own)")] = None,
+    format: Annotated[Literal["json", "csv"], Query(description="json, or csv in the FOCUS layout")] = "json",
+) -> UsageResponse | Response:  # fmt: skip
+    report = metering.usage(who, org, start, end)
+    regions = {s.id: s.region for s in metering.fleet.sites}
+    rows = charges(billing, report, regions)
+    if format == "csv":
+        name = f"brique-usage-{report.org.name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+        return Response(to_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    now = metering.clock.now()
+    records = [_record(c, c.end >= now.replace(microsecond=0) and item.record.ended_at is None)
+               for c, item in zip(rows, report.items, strict=True)]  # fmt: skip
+    total = Footprint()
+    for item in report.items:
+        total = total + item.footprint
+    return UsageResponse(
+        org=report.org.name, start=start, end=end, records=records,
+        total=FootprintModel(gpu_seconds=sum(c.gpu_seconds for c in rows), energy_kwh=total.facility_kwh,
+                             co2e_kg=total.co2e_kg),
+        billed_cost=sum((c.billed for c in rows), Decimal(0)),
+    )  # fmt: skip
+
+
+def _record(c: FocusCharge, running: bool) -> UsageRecordResponse:
+    return UsageRecordResponse(
+        job_id=c.job_id, job_name=c.job_name, attempt=c.attempt, project=c.project, tier=c.tier, site=c.site,
+        gpus=c.gpus, start=c.start, end=c.end, running=running, gpu_seconds=c.gpu_seconds,
+        energy_kwh=c.energy_kwh, co2e_kg=c.co2e_kg, billed_cost=c.billed, effective_cost=c.effective,
+    )  # fmt: skip
+
+
+@router.get("/usage/idle", operation_id="getIdleCapacity")
+def get_idle(
+    who: Caller, metering: Metering,
+    start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+) -> list[IdleSiteResponse]:  # fmt: skip
+    """Operators: capacity no job used, and its energy (reported separately, never billed)."""
+    return [IdleSiteResponse(site=x.site, capacity_gpu_seconds=x.capacity_gpu_seconds,
+                             busy_gpu_seconds=x.busy_gpu_seconds, idle_energy_kwh=x.footprint.facility_kwh,
+                             idle_co2e_kg=x.footprint.co2e_kg)
+            for x in metering.idle(who, start, end)]  # fmt: skip

@@ -1,0 +1,46 @@
+"""Budgets: a monthly EUR amount per org or project, alert thresholds, an optional hard stop.
+
+Spend is the month-to-date usage charges before VAT, without the contract commitment (see
+`Invoice.spend`): for a project, its usage lines; for the org, its usage lines and overage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from brique.domain.invoices import cents
+
+DEFAULT_THRESHOLDS = (50, 80, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetTerms:
+    amount: Decimal  # EUR per calendar month (UTC)
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS  # percent of the amount
+    hard_stop: bool = False  # refuse new standard-tier jobs once spend >= amount
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise ValueError("amount must be > 0")
+        if any(t <= 0 or t > 1000 for t in self.thresholds):
+            raise ValueError("thresholds are percents in (0, 1000]")
+
+
+def percent_used(spent: Decimal, amount: Decimal) -> Decimal:
+    return cents(spent * 100 / amount)
+
+
+def crossed(spent: Decimal, terms: BudgetTerms, already: Iterable[int]) -> list[int]:
+    """Thresholds reached by `spent` that have not been alerted yet, lowest first."""
+    done = set(already)
+    return [t for t in sorted(set(terms.thresholds)) if t not in done and spent * 100 >= terms.amount * t]
+
+
+def exceeded(spent: Decimal, terms: BudgetTerms) -> bool:
+    return spent >= terms.amount
+
+
+def normalize_thresholds(values: Sequence[int]) -> tuple[int, ...]:
+    return tuple(sorted(set(values))) or DEFAULT_THRESHOLDS

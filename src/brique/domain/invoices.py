@@ -1,0 +1,138 @@
+"""Invoice math: lines per project, tier and site; commitment, overage, VAT and rounding.
+
+Rounding rules (docs/billing.md):
+- a line's amount = GPU-seconds x EUR per GPU-hour / 3600, computed exactly in `Decimal`, then
+  rounded half-up to the cent, once, at the line;
+- the subtotal is the sum of the rounded lines; VAT = subtotal x rate, rounded half-up to the
+  cent; total = subtotal + VAT;
+- GPU-hours are shown to 4 decimals (display only: amounts use the exact seconds).
+
+A contract org pays its monthly commitment as one line whether used or not. Its priority usage
+is listed per project at the contract rate with amount 0.00 ("included"); the part of it beyond
+what the commitment covers (commitment / rate GPU-hours) is one org-level overage line at the
+overage rate. Standard and preemptible work is billed at list prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from brique.domain.energy import Footprint
+from brique.domain.jobs import Tier
+from brique.domain.pricing import ContractPrice, PriceBook
+from brique.domain.vat import VatRate
+
+CENT = Decimal("0.01")
+HOUR = Decimal(3600)
+
+
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def gpu_hours(gpu_seconds: int | Decimal) -> Decimal:
+    return (Decimal(gpu_seconds) / HOUR).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    """GPU-seconds (and their footprint) of one project in one tier and site over the period."""
+
+    project: str
+    tier: str
+    site: str
+    gpu_seconds: int
+    footprint: Footprint = field(default_factory=Footprint)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    kind: str  # commitment | usage | included | overage
+    description: str
+    project: str | None
+    tier: str | None
+    site: str | None
+    gpu_seconds: int
+    unit_price: Decimal  # EUR per GPU-hour (commitment: the monthly amount)
+    amount: Decimal  # EUR, rounded to the cent
+    footprint: Footprint = field(default_factory=Footprint)
+
+    @property
+    def gpu_hours(self) -> Decimal:
+        return gpu_hours(self.gpu_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    org: str
+    country: str
+    month: str
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    vat: VatRate
+    subtotal: Decimal
+    vat_amount: Decimal
+    total: Decimal
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def footprint(self) -> Footprint:
+        total = Footprint()
+        for line in self.lines:
+            total = total + line.footprint
+        return total
+
+    def spend(self, project: str | None = None) -> Decimal:
+        """Usage charges before VAT and without the commitment (what budgets count)."""
+        kinds = ("usage",) if project is not None else ("usage", "overage")
+        return sum((x.amount for x in self.lines if x.kind in kinds and (project is None or x.project == project)),
+                   Decimal(0))  # fmt: skip
+
+
+def build_invoice(
+    org: str, country: str, month: str, usage: Iterable[UsageTotal], book: PriceBook, vat: VatRate
+) -> Invoice:
+    contract = book.contract(org)
+    lines: list[InvoiceLine] = []
+    if contract is not None:
+        lines.append(_commitment_line(month, contract))
+    ordered = sorted(usage, key=lambda u: (u.project, list(Tier).index(Tier(u.tier)), u.site))
+    for u in ordered:
+        if u.gpu_seconds > 0:
+            lines.append(_usage_line(u, book, contract))
+    if contract is not None:
+        over = _overage_line(lines, contract)
+        if over is not None:
+            lines.append(over)
+    subtotal = sum((x.amount for x in lines), Decimal(0))
+    vat_amount = cents(subtotal * vat.percent / 100)
+    notes = (vat.note, "amounts rounded half-up to the cent per line; VAT on the subtotal")
+    return Invoice(org, country, month, book.currency, tuple(lines), vat, cents(subtotal), vat_amount,
+                   cents(subtotal) + vat_amount, notes)  # fmt: skip
+
+
+def _commitment_line(month: str, c: ContractPrice) -> InvoiceLine:
+    return InvoiceLine("commitment", f"Committed priority capacity, {month}", None, Tier.PRIORITY.value, None,
+                       0, c.monthly_commitment, cents(c.monthly_commitment))  # fmt: skip
+
+
+def _usage_line(u: UsageTotal, book: PriceBook, contract: ContractPrice | None) -> InvoiceLine:
+    if contract is not None and u.tier == Tier.PRIORITY.value:
+        return InvoiceLine("included", f"{u.project}: priority GPU time in {u.site} (drawn from commitment)",
+                           u.project, u.tier, u.site, u.gpu_seconds, contract.rate, Decimal("0.00"),
+                           u.footprint)  # fmt: skip
+    rate = book.rate(u.tier, u.site)
+    return InvoiceLine("usage", f"{u.project}: {u.tier} GPU time in {u.site}", u.project, u.tier, u.site,
+                       u.gpu_seconds, rate, cents(u.gpu_seconds * rate / HOUR), u.footprint)  # fmt: skip
+
+
+def _overage_line(lines: list[InvoiceLine], c: ContractPrice) -> InvoiceLine | None:
+    used = sum(x.gpu_seconds for x in lines if x.kind == "included")
+    beyond = Decimal(used) - c.covered_gpu_seconds
+    if beyond <= 0:
+        return None
+    seconds = int(beyond.to_integral_value(rounding=ROUND_HALF_UP))
+    return InvoiceLine("overage", "Priority GPU time beyond the commitment", None, Tier.PRIORITY.value, None,
+                       seconds, c.overage_rate, cents(beyond * c.overage_rate / HOUR))  # fmt: skip

@@ -1,0 +1,74 @@
+"""SDK calls for the sovereignty controls, mixed into `brique.sdk.Client`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brique.schemas.sovereignty import (
+    AccessDecision,
+    AccessRequestCreate,
+    AccessRequestResponse,
+    AuditVerifyResponse,
+    NotificationResponse,
+    PolicyChangeResponse,
+    PolicyModel,
+    PolicyResponse,
+    SecretPut,
+    SecretResponse,
+)
+
+
+class SovereigntyMixin:
+    """Residency policies, the lockbox, secrets, audit and evidence (mixed into `Client`)."""
+
+    _call: Any
+
+    def get_policy(self, org: str, project: str | None = None) -> PolicyResponse:
+        path = f"/v1/orgs/{org}/projects/{project}/policy" if project else f"/v1/orgs/{org}/policy"
+        return self._call("GET", path, PolicyResponse)
+
+    def set_policy(
+        self, org: str, policy: dict[str, Any], project: str | None = None
+    ) -> PolicyChangeResponse:
+        path = f"/v1/orgs/{org}/projects/{project}/policy" if project else f"/v1/orgs/{org}/policy"
+        return self._call("PUT", path, PolicyChangeResponse, PolicyModel.model_validate(policy))
+
+    def request_access(
+        self, scope: str, scope_id: str, justification: str, duration_s: int = 3600, break_glass: bool = False
+    ) -> AccessRequestResponse:
+        body = AccessRequestCreate(scope=scope, scope_id=scope_id, justification=justification,
+                                   duration_s=duration_s, break_glass=break_glass)  # fmt: skip
+        return self._call("POST", "/v1/access-requests", AccessRequestResponse, body)
+
+    def access_requests(self, org: str | None = None) -> list[AccessRequestResponse]:
+        return self._call("GET", "/v1/access-requests", list[AccessRequestResponse], org=org)
+
+    def decide_access(self, request_id: str, verb: str, reason: str | None = None) -> AccessRequestResponse:
+        """verb: approve | deny | revoke | confirm (break-glass, by a second operator)."""
+        body = AccessDecision(reason=reason) if verb in ("approve", "deny") else None
+        return self._call("POST", f"/v1/access-requests/{request_id}/{verb}", AccessRequestResponse, body)
+
+    def notifications(self) -> list[NotificationResponse]:
+        return self._call("GET", "/v1/notifications", list[NotificationResponse])
+
+    def put_secret(self, org: str, name: str, value: str) -> None:
+        self._call("PUT", f"/v1/orgs/{org}/secrets/{name}", type(None), SecretPut(value=value))
+
+    def list_secrets(self, org: str) -> list[SecretResponse]:
+        return self._call("GET", f"/v1/orgs/{org}/secrets", list[SecretResponse])
+
+    def delete_secret(self, org: str, name: str) -> None:
+        self._call("DELETE", f"/v1/orgs/{org}/secrets/{name}", type(None))
+
+    def destroy_tenant_key(self, org: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/orgs/{org}/crypto-erase", dict[str, Any])
+
+    def verify_audit(self) -> AuditVerifyResponse:
+        return self._call("GET", "/v1/audit/verify", AuditVerifyResponse)
+
+    def export_audit(self, org: str | None = None) -> dict[str, Any]:
+        return self._call("GET", "/v1/audit/export", dict[str, Any], org=org)
+
+    def sovereignty_report(self, org: str, since: str, until: str) -> dict[str, Any]:
+        params = {"from": since, "to": until}
+        return self._call("GET", "/v1/sovereignty/report", dict[str, Any], org=org, **params)

@@ -1,0 +1,237 @@
+"""Budgets: set and list them, raise alerts at thresholds (events + optional webhook), hard stop.
+
+Who may: tenant admins set their org's budgets, operator admins any org's; everyone who may
+read contracts may list budgets and alerts. `evaluate()` runs as scheduler-loop housekeeping
+(at most every `interval_s`): each threshold of each budget is alerted once per month (a unique
+row), then its webhook, if any, gets a JSON POST outside the transaction; the delivery outcome
+is kept on the alert. `admission_check` is appended to `JobService.admission`: a standard-tier
+job is refused with `BudgetExceeded` (HTTP 402) while a hard-stop budget of its org or project
+is spent. It reads usage as last collected (one cycle behind at most) plus running attempts
+up to now, and never writes (it runs inside the submit transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy.exc import IntegrityError
+
+from brique.clock import Clock
+from brique.domain.budgets import BudgetTerms, crossed, exceeded, normalize_thresholds, percent_used
+from brique.domain.invoices import Invoice
+from brique.domain.job_lifecycle import JobSpec
+from brique.domain.jobs import Tier
+from brique.domain.tenancy import Organization, Principal, Role
+from brique.errors import BudgetExceeded, InvalidInput, NotFound, PermissionDenied
+from brique.services.billing import BillingService
+from brique.store.billing_tables import BudgetAlertRow, BudgetRow
+from brique.store.db import Database
+from brique.store.repos import budgets as repo
+from brique.store.repos import tenancy as tenancy_repo
+
+log = logging.getLogger("brique.budgets")
+MANAGERS = frozenset({Role.TENANT_ADMIN, Role.OPERATOR_ADMIN})
+Notifier = Callable[[str, dict[str, Any]], str]
+
+
+def post_webhook(url: str, payload: dict[str, Any]) -> str:
+    """POST the alert as JSON; returns a short delivery status (never raises)."""
+    try:
+        response = httpx.post(url, json=payload, timeout=5.0)
+    except httpx.HTTPError as exc:
+        return f"failed: {type(exc).__name__}"[:200]
+    return f"delivered: HTTP {response.status_code}" if response.is_success else f"failed: HTTP {response.status_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    row: BudgetRow
+    project: str | None
+    month: str
+    spent: Decimal
+    percent: Decimal
+    exceeded: bool
+
+
+class BudgetService:
+    def __init__(
+        self, db: Database, clock: Clock, billing: BillingService, notify: Notifier = post_webhook,
+        interval_s: float = 60.0,
+    ) -> None:  # fmt: skip
+        self.db = db
+        self.clock = clock
+        self.billing = billing
+        self.notify = notify
+        self.interval_s = interval_s
+        self._last: datetime | None = None
+
+    # -- tenant use cases -----------------------------------------------------------------------
+
+    def set(
+        self, who: Principal, org_ref: str | None, project: str | None, amount: Decimal,
+        thresholds: Sequence[int] = (), hard_stop: bool = False, webhook_url: str | None = None,
+    ) -> BudgetStatus:  # fmt: skip
+        org = self.billing.metering.org_for(who, org_ref)
+        if who.role not in MANAGERS:
+            raise PermissionDenied(f"role '{who.role}' may not set budgets (tenant-admin or operator-admin)")
+        terms = _terms(amount, thresholds, hard_stop)
+        if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+            raise InvalidInput("webhook URL must be http:// or https://", field="webhook_url")
+        with self.db.transaction() as s:
+            project_id = self._project_id(s, org, project)
+            row = repo.find(s, org.id, project_id)
+            if row is None:
+                row = BudgetRow(org_id=org.id, project_id=project_id)
+                s.add(row)
+            row.amount, row.currency, row.thresholds = terms.amount, "EUR", list(terms.thresholds)
+            row.hard_stop, row.webhook_url, row.created_by = terms.hard_stop, webhook_url, who.user_id
+            row.updated_at = self.clock.now()
+            s.flush()
+        return self._statuses(org, [row])[0]
+
+    def list(self, who: Principal, org_ref: str | None) -> list[BudgetStatus]:
+        org = self.billing.metering.org_for(who, org_ref)
+        with self.db.transaction() as s:
+            rows = repo.for_org(s, org.id)
+        return self._statuses(org, rows)
+
+    def delete(self, who: Principal, org_ref: str | None, project: str | None) -> None:
+        org = self.billing.metering.org_for(who, org_ref)
+        if who.role not in MANAGERS:
+            raise PermissionDenied(f"role '{who.role}' may not delete budgets")
+        with self.db.transaction() as s:
+            row = repo.find(s, org.id, self._project_id(s, org, project))
+            if row is None:
+                raise NotFound("no such budget", field="project")
+            s.delete(row)
+
+    def alerts(self, who: Principal, org_ref: str | None, limit: int = 200) -> list[BudgetAlertRow]:
+        org = self.billing.metering.org_for(who, org_ref)
+        with self.db.transaction() as s:
+            return repo.alerts(s, org.id, limit)
+
+    # -- housekeeping ---------------------------------------------------------------------------
+
+    def evaluate_if_due(self) -> int:
+        now = self.clock.now()
+        if self._last is not None and (now - self._last).total_seconds() < self.interval_s:
+            return 0
+        self._last = now
+        self.billing.metering.collect()
+        return self.evaluate()
+
+    def evaluate(self) -> int:
+        """Record the thresholds crossed this month (once each) and notify; returns alerts raised."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            rows = repo.all_budgets(s)
+            orgs = {r.org_id: tenancy_repo.find_org(s, r.org_id) for r in rows}
+        raised: list[tuple[BudgetAlertRow, str | None]] = []
+        for org_id, org in orgs.items():
+            if org is not None:
+                raised += self._evaluate_org(org, [r for r in rows if r.org_id == org_id], now)
+        for alert, url in raised:
+            if url:
+                self._deliver(alert, url)
+        return len(raised)
+
+    def _evaluate_org(
+        self, org: Organization, rows: list[BudgetRow], now: datetime
+    ) -> list[tuple[BudgetAlertRow, str | None]]:
+        out = []
+        for status in self._statuses(org, rows):
+            row = status.row
+            with self.db.transaction() as s:
+                done = repo.alerted(s, row.id, status.month)
+            for threshold in crossed(status.spent, _terms_of(row), done):
+                alert = self._record(org, status, threshold, now)
+                if alert is not None:
+                    out.append((alert, row.webhook_url))
+        return out
+
+    def _record(self, org: Organization, st: BudgetStatus, threshold: int, now: datetime) -> BudgetAlertRow | None:
+        scope = f"project {st.project}" if st.project else f"organization {org.name}"
+        msg = (f"budget of {scope} reached {threshold}% in {st.month}: EUR {st.spent} of EUR {st.row.amount}"
+               + (" (hard stop: new standard-tier jobs are refused)" if threshold >= 100 and st.row.hard_stop else ""))
+        alert = BudgetAlertRow(budget_id=st.row.id, org_id=org.id, project_id=st.row.project_id, month=st.month,
+                               threshold=threshold, spent=st.spent, amount=st.row.amount, at=now, message=msg)  # fmt: skip
+        try:
+            with self.db.transaction() as s:
+                s.add(alert)
+        except IntegrityError:  # another evaluator recorded it first
+            return None
+        return alert
+
+    def _deliver(self, alert: BudgetAlertRow, url: str) -> None:
+        payload = {"type": "budget.threshold", "org_id": alert.org_id, "project_id": alert.project_id,
+                   "month": alert.month, "threshold": alert.threshold, "spent": str(alert.spent),
+                   "amount": str(alert.amount), "currency": "EUR", "at": alert.at.isoformat(),
+                   "message": alert.message}  # fmt: skip
+        status = self.notify(url, payload)
+        with self.db.transaction() as s:
+            row = s.get(BudgetAlertRow, alert.id)
+            if row is not None:
+                row.webhook_status = status[:200]
+
+    # -- admission ------------------------------------------------------------------------------
+
+    def admission_check(self, who: Principal, spec: JobSpec, project_id: str) -> None:
+        """Refuse a standard-tier job while a hard-stop budget of its org or project is spent."""
+        if spec.tier is not Tier.STANDARD or who.org_id is None:
+            return
+        with self.db.transaction() as s:
+            rows = [r for r in repo.for_org(s, who.org_id)
+                    if r.hard_stop and r.project_id in (None, project_id)]  # fmt: skip
+            org = tenancy_repo.find_org(s, who.org_id) if rows else None
+        if not rows or org is None:
+            return
+        for st in self._statuses(org, rows):
+            if st.exceeded:
+                scope = f"project '{st.project}'" if st.project else f"organization '{org.name}'"
+                raise BudgetExceeded(
+                    f"the {st.month} budget of {scope} is spent (EUR {st.spent} of EUR {st.row.amount}); "
+                    "new standard-tier jobs are refused until the budget is raised or the month ends",
+                    field="budget")  # fmt: skip
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _statuses(self, org: Organization, rows: list[BudgetRow]) -> list[BudgetStatus]:
+        if not rows:
+            return []
+        now = self.clock.now()
+        invoice = self.billing.month_to_date(org, now)
+        with self.db.transaction() as s:
+            names = {p.id: p.name for p in tenancy_repo.list_projects(s, org.id)}
+        return [_status(r, names.get(r.project_id or ""), invoice) for r in rows]
+
+    @staticmethod
+    def _project_id(s: Any, org: Organization, project: str | None) -> str | None:
+        if project is None:
+            return None
+        found = tenancy_repo.find_project(s, org.id, project)
+        if found is None:
+            raise NotFound(f"project '{project}' not found", field="project")
+        return found.id
+
+
+def _terms(amount: Decimal, thresholds: Sequence[int], hard_stop: bool) -> BudgetTerms:
+    try:
+        return BudgetTerms(amount, normalize_thresholds(thresholds), hard_stop)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="amount" if "amount" in str(exc) else "thresholds") from exc
+
+
+def _terms_of(row: BudgetRow) -> BudgetTerms:
+    return BudgetTerms(Decimal(row.amount), tuple(row.thresholds), row.hard_stop)
+
+
+def _status(row: BudgetRow, project: str | None, invoice: Invoice) -> BudgetStatus:
+    spent = invoice.spend(project) if row.project_id else invoice.spend()
+    terms = _terms_of(row)
+    return BudgetStatus(row, project, invoice.month, spent, percent_used(spent, terms.amount), exceeded(spent, terms))

@@ -1,0 +1,89 @@
+"""Signed sovereignty evidence: for each job of an org, where it ran and who could touch it.
+
+Built from the audit log (every placement is recorded there with its site) and the lockbox
+(every access granted to operators), signed with the platform's Ed25519 key, and verifiable
+offline with `brique sovereignty verify FILE` (`crypto.signing.verify_envelope`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from brique.clock import Clock
+from brique.crypto.signing import Signer
+from brique.domain.fleet import Fleet
+from brique.domain.tenancy import Action, Principal
+from brique.errors import InvalidInput, NotFound
+from brique.services.authz import require
+from brique.store.db import Database
+from brique.store.repos import tenancy as tenancy_repo
+from brique.store.tables import AccessRequestRow, AuditRecordRow, JobRow
+
+
+class EvidenceService:
+    def __init__(self, db: Database, clock: Clock, fleet: Fleet, signer: Signer) -> None:
+        self.db = db
+        self.clock = clock
+        self.fleet = fleet
+        self.signer = signer
+
+    def report(self, who: Principal, org_ref: str, since: datetime, until: datetime) -> dict[str, Any]:
+        require(who, Action.ORG_READ)
+        if until <= since:
+            raise InvalidInput("'to' must be after 'from'", field="to")
+        with self.db.transaction() as s:
+            org = tenancy_repo.find_org(s, org_ref)
+            if org is None or not (who.is_operator or who.org_id == org.id):
+                raise NotFound(f"organization '{org_ref}' not found", field="org")
+            placements = s.scalars(select(AuditRecordRow).where(
+                AuditRecordRow.org_id == org.id, AuditRecordRow.action == "job.placed",
+                AuditRecordRow.at >= since.isoformat(), AuditRecordRow.at < until.isoformat(),
+            ).order_by(AuditRecordRow.seq)).all()  # fmt: skip
+            job_ids = sorted({p.object for p in placements})
+            jobs = {j.id: j for j in s.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}
+            grants = s.scalars(select(AccessRequestRow).where(
+                AccessRequestRow.org_id == org.id, AccessRequestRow.decided_at.is_not(None),
+                AccessRequestRow.status.in_(("approved", "revoked")),
+            )).all()  # fmt: skip
+        entries = [self._job_entry(job_id, jobs.get(job_id), placements, grants) for job_id in job_ids]
+        doc = {
+            "type": "brique-sovereignty-report/1",
+            "org": {"id": org.id, "name": org.name, "country": org.country},
+            "period": {"from": since.isoformat(), "to": until.isoformat()},
+            "generated_at": self.clock.now().isoformat(timespec="seconds"),
+            "jobs": entries,
+            "summary": {
+                "jobs": len(entries),
+                "countries": sorted({p["country"] for e in entries for p in e["placements"]}),
+                "operators": sorted({p["operator"]["name"] for e in entries for p in e["placements"]}),
+                "operator_accesses": sum(len(e["operator_access"]) for e in entries),
+            },
+        }
+        return self.signer.envelope(doc)
+
+    def _job_entry(self, job_id: str, job: JobRow | None, placements: Any, grants: Any) -> dict[str, Any]:
+        runs = []
+        for p in placements:
+            if p.object != job_id:
+                continue
+            site = self.fleet.site(p.site or "")
+            runs.append({
+                "at": p.at, "attempt": p.details.get("attempt"), "site": p.site, "gpus": p.details.get("gpus"),
+                "country": site.country if site else None, "jurisdiction": site.jurisdiction if site else None,
+                "operator": {"name": site.operator.name, "country": site.operator.country} if site else None,
+                "certifications": sorted(site.certifications) if site else [], "audit_seq": p.seq,
+            })  # fmt: skip
+        access = [
+            {"request": g.id, "operator": g.requested_by, "approved_by": g.decided_by, "break_glass": g.break_glass,
+             "from": g.decided_at.isoformat() if g.decided_at else None,
+             "until": (g.revoked_at or g.expires_at).isoformat() if (g.revoked_at or g.expires_at) else None,
+             "justification": g.justification}
+            for g in grants
+            if job is not None and ((g.scope_kind == "job" and g.scope_id == job_id)
+                                    or (g.scope_kind == "project" and g.scope_id == job.project_id))
+        ]  # fmt: skip
+        return {"job_id": job_id, "name": job.name if job else None, "project_id": job.project_id if job else None,
+                "placements": runs, "operator_access": access}  # fmt: skip

@@ -1,0 +1,200 @@
+"""Operator access lockbox: no operator reads tenant data without the tenant's approval.
+
+    operator opens a request (job or project, justification, <= 8 h)
+        -> tenant-admin approves (access until now + duration) or denies
+        -> access ends at expiry or when either side revokes it
+    break-glass: an operator opens it, a *second, distinct* operator confirms; access starts at
+    once and the tenant is notified at once (and can revoke it).
+
+Every read made under a grant is written to the audit log by the service that reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from brique.clock import Clock
+from brique.domain.tenancy import Principal, Role
+from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from brique.ids import IdFactory, new_id
+from brique.services.audit import AuditLog, Entry
+from brique.store.db import Database
+from brique.store.repos import jobs as jobs_repo
+from brique.store.repos import tenancy as tenancy_repo
+from brique.store.tables import AccessRequestRow, NotificationRow
+
+MAX_DURATION_S = 8 * 3600
+SCOPES = ("job", "project")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    request_id: str
+    expires_at: datetime
+
+
+class Lockbox:
+    def __init__(self, db: Database, clock: Clock, audit: AuditLog, ids: IdFactory = new_id) -> None:
+        self.db = db
+        self.clock = clock
+        self.audit = audit
+        self.ids = ids
+
+    # -- operators ------------------------------------------------------------------------------
+
+    def request(
+        self, who: Principal, scope_kind: str, scope_id: str, justification: str, duration_s: int,
+        break_glass: bool = False,
+    ) -> AccessRequestRow:  # fmt: skip
+        if not who.is_operator or who.role is Role.NODE_AGENT:
+            raise PermissionDenied(
+                "only operator identities request access to tenant data", code="operator_only"
+            )
+        if scope_kind not in SCOPES:
+            raise InvalidInput(f"must be one of: {', '.join(SCOPES)}", field="scope")
+        if not 60 <= duration_s <= MAX_DURATION_S:
+            raise InvalidInput(f"must be between 60 and {MAX_DURATION_S} seconds (8 h)", field="duration_s")
+        if len(justification.strip()) < 10:
+            raise InvalidInput("explain why, in at least 10 characters", field="justification")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            org_id = self._scope_org(s, scope_kind, scope_id)
+            row = AccessRequestRow(
+                id=self.ids("acc"), org_id=org_id, scope_kind=scope_kind, scope_id=scope_id,
+                justification=justification.strip(), duration_s=duration_s, requested_by=who.user_id,
+                requested_at=now, status="pending", break_glass=break_glass,
+            )  # fmt: skip
+            s.add(row)
+            s.flush()
+            self.audit.append(s, Entry(who.user_id, org_id, "lockbox.requested", row.id,
+                                       details={"scope": f"{scope_kind}:{scope_id}", "break_glass": break_glass,
+                                                "duration_s": duration_s}))  # fmt: skip
+            return row
+
+    def confirm_break_glass(self, who: Principal, request_id: str) -> AccessRequestRow:
+        """The second operator's confirmation: access starts now; the tenant is told at once."""
+        if not who.is_operator or who.role is Role.NODE_AGENT:
+            raise PermissionDenied(
+                "only operator identities confirm break-glass access", code="operator_only"
+            )
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = self._get(s, request_id)
+            if not row.break_glass or row.status != "pending":
+                raise Conflict(f"{request_id} is not a pending break-glass request", field="request_id")
+            if row.requested_by == who.user_id:
+                raise PermissionDenied("break-glass needs a second, distinct operator", code="four_eyes")
+            self._approve(row, who, now)
+            s.add(NotificationRow(org_id=row.org_id, at=now, kind="break_glass",
+                                  message=f"break-glass access to {row.scope_kind} {row.scope_id} opened by "
+                                          f"{row.requested_by}, confirmed by {who.user_id}, until "
+                                          f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}: {row.justification}"))  # fmt: skip
+            self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.break_glass", row.id, "approved"))
+            return row
+
+    # -- tenants --------------------------------------------------------------------------------
+
+    def decide(
+        self, who: Principal, request_id: str, approve: bool, reason: str | None = None
+    ) -> AccessRequestRow:
+        if who.role is not Role.TENANT_ADMIN:
+            raise PermissionDenied("only a tenant-admin of the organization decides access requests")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = self._get(s, request_id)
+            if row.org_id != who.org_id:
+                raise NotFound(f"access request '{request_id}' not found")
+            if row.status != "pending":
+                raise Conflict(f"{request_id} is already {self.status(row, now)}", field="request_id")
+            if approve:
+                self._approve(row, who, now)
+            else:
+                row.status, row.decided_by, row.decided_at, row.reason = "denied", who.user_id, now, reason
+            self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.decided", row.id, row.status))
+            return row
+
+    def revoke(self, who: Principal, request_id: str) -> AccessRequestRow:
+        """Tenant-admins and operators can end a grant at any time."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            row = self._get(s, request_id)
+            if not (who.is_operator or (who.role is Role.TENANT_ADMIN and who.org_id == row.org_id)):
+                raise NotFound(f"access request '{request_id}' not found")
+            if self.status(row, now) not in ("approved", "pending"):
+                raise Conflict(f"{request_id} is already {self.status(row, now)}", field="request_id")
+            row.status, row.revoked_by, row.revoked_at = "revoked", who.user_id, now
+            self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.revoked", row.id))
+            return row
+
+    def list(self, who: Principal, org_id: str | None) -> list[AccessRequestRow]:
+        """Tenants see every request on their data; operators see all (or one org's)."""
+        if not who.is_operator:
+            org_id = who.org_id
+        with self.db.transaction() as s:
+            q = select(AccessRequestRow).order_by(AccessRequestRow.requested_at.desc())
+            if org_id:
+                q = q.where(AccessRequestRow.org_id == org_id)
+            return list(s.scalars(q))
+
+    def notifications(self, who: Principal) -> list[NotificationRow]:
+        if who.org_id is None:
+            raise PermissionDenied("notifications are a tenant's", code="tenant_only")
+        with self.db.transaction() as s:
+            q = (
+                select(NotificationRow)
+                .where(NotificationRow.org_id == who.org_id)
+                .order_by(NotificationRow.id)
+            )
+            return list(s.scalars(q))
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def grant_for(self, who: Principal, org_id: str, job_id: str, project_id: str) -> Grant | None:
+        """The operator's live grant covering this job (directly or through its project), if any."""
+        if not who.is_operator:
+            return None
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            q = select(AccessRequestRow).where(
+                AccessRequestRow.org_id == org_id,
+                AccessRequestRow.status == "approved",
+                AccessRequestRow.expires_at > now,
+                or_(AccessRequestRow.requested_by == who.user_id, AccessRequestRow.decided_by == who.user_id),
+                or_(
+                    (AccessRequestRow.scope_kind == "job") & (AccessRequestRow.scope_id == job_id),
+                    (AccessRequestRow.scope_kind == "project") & (AccessRequestRow.scope_id == project_id),
+                ),
+            )
+            row = s.scalars(q.order_by(AccessRequestRow.expires_at.desc())).first()
+        return Grant(row.id, row.expires_at) if row and row.expires_at else None
+
+    @staticmethod
+    def status(row: AccessRequestRow, now: datetime) -> str:
+        if row.status == "approved" and row.expires_at is not None and row.expires_at <= now:
+            return "expired"
+        return row.status
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _approve(row: AccessRequestRow, who: Principal, now: datetime) -> None:
+        row.status, row.decided_by, row.decided_at = "approved", who.user_id, now
+        row.expires_at = now + timedelta(seconds=row.duration_s)
+
+    @staticmethod
+    def _get(s: Session, request_id: str) -> AccessRequestRow:
+        row = s.get(AccessRequestRow, request_id)
+        if row is None:
+            raise NotFound(f"access request '{request_id}' not found")
+        return row
+
+    @staticmethod
+    def _scope_org(s: Session, kind: str, scope_id: str) -> str:
+        found = jobs_repo.get(s, scope_id) if kind == "job" else tenancy_repo.project_by_id(s, scope_id)
+        if found is None:
+            raise NotFound(f"{kind} '{scope_id}' not found", field="scope_id")
+        return found.org_id

@@ -1,0 +1,165 @@
+"""Tenant secrets: envelope-encrypted at rest, injected into jobs at launch, never shown again.
+
+Values leave this service only through `resolve`, which the scheduling loop calls when it
+builds a job's launch environment. Crypto-erasure (`destroy_key`) drops the tenant's wrapped
+data key: every secret of the tenant becomes unrecoverable, and a signed certificate says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from brique.clock import Clock
+from brique.crypto.envelope import DecryptionFailed, KeyWrapper, new_dek, open_sealed, seal
+from brique.crypto.signing import Signer
+from brique.domain.tenancy import Principal, Role
+from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from brique.services.audit import AuditLog, Entry
+from brique.store.db import Database
+from brique.store.repos import tenancy as tenancy_repo
+from brique.store.tables import SecretRow, TenantKeyRow
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+MAX_VALUE = 64 * 1024
+
+
+class SecretsService:
+    def __init__(self, db: Database, clock: Clock, kek: KeyWrapper, signer: Signer, audit: AuditLog) -> None:
+        self.db = db
+        self.clock = clock
+        self.kek = kek
+        self.signer = signer
+        self.audit = audit
+
+    def put(self, who: Principal, org_ref: str, name: str, value: str) -> None:
+        self._tenant_admin(who)
+        if not NAME.match(name):
+            raise InvalidInput("must be an environment variable name (letters, digits, '_')", field="name")
+        if not value or len(value.encode()) > MAX_VALUE:
+            raise InvalidInput(f"must be 1 to {MAX_VALUE} bytes", field="value")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            org_id = self._org(s, who, org_ref)
+            dek = self._dek(s, org_id, create=True)
+            sealed = seal(dek, value.encode(), f"{org_id}|{name}".encode())
+            row = s.scalars(
+                select(SecretRow).where(SecretRow.org_id == org_id, SecretRow.name == name)
+            ).first()
+            if row is None:
+                s.add(
+                    SecretRow(
+                        org_id=org_id, name=name, ciphertext=sealed, updated_by=who.user_id, updated_at=now
+                    )
+                )
+            else:
+                row.ciphertext, row.updated_by, row.updated_at = sealed, who.user_id, now
+            self.audit.append(s, Entry(who.user_id, org_id, "secret.put", name))
+
+    def names(self, who: Principal, org_ref: str) -> list[SecretRow]:
+        if who.is_operator:
+            raise PermissionDenied("operators never see tenant secrets", code="tenant_only")
+        with self.db.transaction() as s:
+            org_id = self._org(s, who, org_ref)
+            return list(
+                s.scalars(select(SecretRow).where(SecretRow.org_id == org_id).order_by(SecretRow.name))
+            )
+
+    def delete(self, who: Principal, org_ref: str, name: str) -> None:
+        self._tenant_admin(who)
+        with self.db.transaction() as s:
+            org_id = self._org(s, who, org_ref)
+            gone = s.execute(
+                delete(SecretRow).where(SecretRow.org_id == org_id, SecretRow.name == name)
+            ).rowcount  # type: ignore[attr-defined]
+            if not gone:
+                raise NotFound(f"secret '{name}' not found", field="name")
+            self.audit.append(s, Entry(who.user_id, org_id, "secret.delete", name))
+
+    def missing(self, org_id: str, names: Sequence[str]) -> list[str]:
+        """Which of `names` the org has no secret for (checked at submission)."""
+        with self.db.transaction() as s:
+            have = set(s.scalars(select(SecretRow.name).where(SecretRow.org_id == org_id)))
+        return [n for n in names if n not in have]
+
+    def resolve(self, org_id: str, names: Sequence[str]) -> dict[str, str]:
+        """Decrypt for injection at launch. A destroyed key yields nothing (crypto-erased)."""
+        if not names:
+            return {}
+        with self.db.transaction() as s:
+            try:
+                dek = self._dek(s, org_id, create=False)
+            except (NotFound, Conflict):  # no key yet, or crypto-erased: nothing to inject
+                return {}
+            rows = s.scalars(
+                select(SecretRow).where(SecretRow.org_id == org_id, SecretRow.name.in_(list(names)))
+            )
+            out = {}
+            for row in rows:
+                try:
+                    out[row.name] = open_sealed(dek, row.ciphertext, f"{org_id}|{row.name}".encode()).decode()
+                except DecryptionFailed:
+                    continue
+            return out
+
+    def destroy_key(self, who: Principal, org_ref: str) -> dict[str, Any]:
+        """Crypto-erasure at contract end: the tenant key is destroyed; a signed certificate is returned."""
+        if who.role not in (Role.TENANT_ADMIN, Role.OPERATOR_ADMIN):
+            raise PermissionDenied("only a tenant-admin or an operator-admin destroys a tenant key")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            org_id = self._org(s, who, org_ref)
+            key = s.get(TenantKeyRow, org_id)
+            if key is not None and key.destroyed_at is not None:
+                raise Conflict("this organization's key was already destroyed", field="org")
+            count = len(list(s.scalars(select(SecretRow.id).where(SecretRow.org_id == org_id))))
+            s.execute(delete(SecretRow).where(SecretRow.org_id == org_id))
+            if key is None:
+                key = TenantKeyRow(org_id=org_id, wrapped_dek=None, created_at=now)
+                s.add(key)
+            key.wrapped_dek, key.destroyed_at = None, now
+            cert = self.signer.envelope({
+                "type": "brique-crypto-erasure-certificate/1", "org_id": org_id,
+                "destroyed_at": now.isoformat(timespec="seconds"), "destroyed_by": who.user_id,
+                "secrets_erased": count, "statement": "the tenant data key was destroyed; ciphertexts encrypted "
+                "under it cannot be decrypted by anyone",
+            })  # fmt: skip
+            key.certificate = cert
+            self.audit.append(s, Entry(who.user_id, org_id, "tenant_key.destroyed", org_id,
+                                       details={"secrets_erased": count}))  # fmt: skip
+            return cert
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _dek(self, s: Session, org_id: str, create: bool) -> bytes:
+        key = s.get(TenantKeyRow, org_id)
+        if key is not None and key.destroyed_at is not None:
+            raise Conflict("this organization's key was destroyed (crypto-erased); secrets cannot be stored")
+        if key is None:
+            if not create:
+                raise NotFound("no tenant key")
+            dek = new_dek()
+            s.add(TenantKeyRow(org_id=org_id, wrapped_dek=self.kek.wrap(dek, org_id.encode()),
+                               created_at=self.clock.now()))  # fmt: skip
+            s.flush()
+            return dek
+        assert key.wrapped_dek is not None
+        return self.kek.unwrap(key.wrapped_dek, org_id.encode())
+
+    @staticmethod
+    def _tenant_admin(who: Principal) -> None:
+        if who.is_operator:
+            raise PermissionDenied("operators never handle tenant secrets", code="tenant_only")
+        if who.role is not Role.TENANT_ADMIN:
+            raise PermissionDenied("only a tenant-admin manages secrets")
+
+    @staticmethod
+    def _org(s: Session, who: Principal, ref: str) -> str:
+        org = tenancy_repo.find_org(s, ref)
+        if org is None or not (who.is_operator or who.org_id == org.id):
+            raise NotFound(f"organization '{ref}' not found", field="org")
+        return org.id
