@@ -365,3 +365,13 @@ def test_evidence_report_is_signed_and_complete(cloud: Cloud) -> None:
         False,
         "signature does not match the document (modified, or signed by another key)",
     )
+
+
+def test_retention_purges_old_records_and_the_rest_stays_verifiable(cloud: Cloud) -> None:
+    _busy_chain(cloud)
+    before = _verify(cloud)["head_seq"]
+    cloud.clock.at += timedelta(days=200)
+    cloud.http.post("/v1/orgs/acme/projects", json={"name": "later"}, headers=auth(cloud.tenant))
+    assert cloud.rt.sovereignty.audit.purge() == before  # older than 190 days
+    v = _verify(cloud)
+    assert v["ok"] and v["checked"] == 1 and v["head_seq"] == before + 1

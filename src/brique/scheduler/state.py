@@ -1,0 +1,201 @@
+"""Persistent cluster state: what a cycle starts from, kept by the caller across cycles.
+
+`schedule(snapshot, ...)` builds a `SchedulerState` from the snapshot and throws it
+away. A caller that runs many cycles (the simulator, a control plane that keeps its
+view in memory) builds one once and feeds it deltas instead:
+
+    state = SchedulerState(topology, contracts=policy.contracts)
+    state.apply_started(running_job)        # a job now holds GPUs
+    state.apply_stopping(job_id, kill_at)   # a stop signal was sent: gone by `kill_at`
+    state.apply_finished(job_id)            # its GPUs are free again
+    state.set_health(node_or_gpu_id, HealthState.DRAINING)
+    result = schedule_state(state, pending, policy, now, usage=usage)
+
+A cycle never changes the state it is given (`scheduler/capacity.py` copies what it
+writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
+`schedule` gives on the equivalent snapshot. Kept incrementally:
+
+- `free[g]`, `gpu_alloc[g]`: per GPU, free flag and the allocation holding it
+- `rack_free`, `site_free`: free GPUs per rack (NVLink domain) and per site
+- `buckets[s][f]`: racks of site s with exactly f free GPUs, in rack order, and
+  `masks[s]` the non-empty buckets; `full[s]`: racks whose every usable GPU is free
+- `tray_usable`, `rack_usable`: usable GPUs per tray/rack, recomputed only on health changes
+- `ledger`: contract classification per tenant (`quota.Ledger`), refreshed per dirty tenant
+
+A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
+change recounts everything (rare).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from brique.domain.contracts import ContractBook
+from brique.domain.fleet import HealthState
+from brique.domain.jobs import RunningJob
+from brique.scheduler.admit import Sites
+from brique.scheduler.alloc import Alloc
+from brique.scheduler.quota import Ledger
+from brique.scheduler.topology import Topology
+
+
+class SchedulerState:
+    def __init__(
+        self,
+        topology: Topology,
+        running: Iterable[RunningJob] = (),
+        health: Mapping[str, HealthState] | None = None,
+        contracts: ContractBook | None = None,
+    ) -> None:
+        topo = self.topo = topology
+        self.health: dict[str, HealthState] = dict(health or {})
+        self.sites = Sites(topo)  # candidate sites per placement policy: a pure function of the topology
+        self.allocs: dict[int, Alloc] = {}
+        self.by_job: dict[str, int] = {}
+        self.next_key = 0
+        self.unknown_gpus: list[str] = []
+        self.gpu_alloc: list[int] = [-1] * topo.gpu_count
+        self.ledger = Ledger(contracts or ContractBook(), topo)
+        self._usable_from_health()
+        self.free = bytearray(self.usable)
+        for rj in running:
+            self._add(rj)
+        self._count()
+
+    # ---------- deltas ----------
+
+    def apply_started(self, rj: RunningJob) -> None:
+        """`rj` now holds its GPUs (its `started_at` may lie in the future: a handover)."""
+        if rj.job.id in self.by_job:
+            raise ValueError(f"job {rj.job.id} already holds GPUs")
+        key = self._add(rj)
+        free, topo, per_rack = self.free, self.topo, {}
+        for g in self.allocs[key].gpus:
+            if self.usable[g]:
+                r = topo.gpu_rack[g]
+                per_rack[r] = per_rack.get(r, 0) - 1
+        for g in self.allocs[key].gpus:
+            free[g] = 0
+        for r, n in per_rack.items():
+            self._move(r, n)
+
+    def apply_finished(self, job_id: str) -> None:
+        """Job `job_id` no longer holds GPUs (completed, killed or handed over)."""
+        key = self.by_job.pop(job_id)
+        a = self.allocs.pop(key)
+        self.ledger.remove(key, a)
+        free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
+        for g in a.gpus:
+            if owner[g] != key:
+                continue
+            owner[g] = -1
+            if usable[g]:
+                free[g] = 1
+                r = topo.gpu_rack[g]
+                per_rack[r] = per_rack.get(r, 0) + 1
+        for r, n in per_rack.items():
+            self._move(r, n)
+
+    def apply_stopping(self, job_id: str, stopping_at: float) -> None:
+        """A stop signal was sent to `job_id`: it keeps its GPUs until it is gone, by `stopping_at`."""
+        a = self.allocs[self.by_job[job_id]]
+        a.stop_at = stopping_at
+        a.stopping = True
+        self.ledger.touch(a.job.tenant)
+
+    def set_health(self, key: str, state: HealthState) -> None:
+        """Override a node's or GPU's health (draining/down never get new work); recounts all."""
+        self.health[key] = state
+        self._usable_from_health()
+        self.free = bytearray(1 if u and o < 0 else 0 for u, o in zip(self.usable, self.gpu_alloc, strict=True))
+        self._count()
+
+    def use_contracts(self, contracts: ContractBook) -> None:
+        """Classify running work against `contracts` (a no-op when they are the ones in use)."""
+        if contracts is not self.ledger.book and contracts != self.ledger.book:
+            self.ledger = Ledger(contracts, self.topo)
+            for key, a in self.allocs.items():
+                self.ledger.add(key, a)
+
+    # ---------- queries ----------
+
+    def running_ids(self) -> set[str]:
+        return set(self.by_job)
+
+    # ---------- building ----------
+
+    def _add(self, rj: RunningJob) -> int:
+        idx, owner = self.topo.gpu_index, self.gpu_alloc
+        key = self.next_key
+        self.next_key += 1
+        try:
+            gpus = [idx[gid] for gid in rj.gpus]
+        except KeyError:
+            gpus = [idx[gid] for gid in rj.gpus if gid in idx]
+            self.unknown_gpus.extend(gid for gid in rj.gpus if gid not in idx)
+        free = self.free
+        for g in gpus:
+            free[g] = 0
+            owner[g] = key
+        stopping = rj.stopping_at is not None
+        a = Alloc(rj.job, gpus, rj.started_at, rj.stopping_at, stopping=stopping)
+        self.allocs[key] = a
+        self.by_job[rj.job.id] = key
+        self.ledger.add(key, a)
+        return key
+
+    def _usable_from_health(self) -> None:
+        topo = self.topo
+        usable = bytearray(topo.healthy)
+        for key, state in self.health.items():
+            up = 1 if state == HealthState.UP else 0
+            if key in topo.gpu_index:
+                usable[topo.gpu_index[key]] = up
+            elif key in topo.tray_index:
+                for g in topo.tray_gpus[topo.tray_index[key]]:
+                    usable[g] = up
+        self.usable = bytes(usable)
+        self.tray_usable = [usable.count(1, a, b) for a, b in topo.tray_span]
+        self.rack_usable = [usable.count(1, a, b) for a, b in topo.rack_span]
+
+    def _count(self) -> None:
+        topo, free = self.topo, self.free
+        self.rack_free = [free.count(1, a, b) for a, b in topo.rack_span]
+        n = len(topo.sites)
+        self.site_free = [0] * n
+        top = max(topo.rack_size, default=0)
+        self.buckets: list[list[dict[int, None]]] = [[{} for _ in range(top + 1)] for _ in range(n)]
+        self.masks = [0] * n
+        self.full: list[dict[int, None]] = [{} for _ in range(n)]
+        for r, f in enumerate(self.rack_free):  # rack order: every bucket starts sorted
+            s = topo.rack_site[r]
+            self.site_free[s] += f
+            self.buckets[s][f][r] = None
+            self.masks[s] |= 1 << f
+            if f and f == self.rack_usable[r]:
+                self.full[s][r] = None
+
+    def _move(self, r: int, delta: int) -> None:
+        """Rack `r` gains `delta` free GPUs; buckets and `full` stay in rack order."""
+        s = self.topo.rack_site[r]
+        old = self.rack_free[r]
+        new = old + delta
+        self.rack_free[r] = new
+        self.site_free[s] += delta
+        bucket = self.buckets[s][old]
+        del bucket[r]
+        if not bucket:
+            self.masks[s] &= ~(1 << old)
+        self.full[s].pop(r, None)
+        self.buckets[s][new] = _insert_sorted(self.buckets[s][new], r)
+        self.masks[s] |= 1 << new
+        if new and new == self.rack_usable[r]:
+            self.full[s] = _insert_sorted(self.full[s], r)
+
+
+def _insert_sorted(d: dict[int, None], r: int) -> dict[int, None]:
+    """`d` with key `r` added, keys in increasing order (d may be returned, updated in place)."""
+    if not d or next(reversed(d)) < r:
+        d[r] = None
+        return d
+    return dict.fromkeys(sorted([*d, r]))
