@@ -59,6 +59,7 @@ class CycleStats:
 class _Actions:
     submit: list[Launch] = field(default_factory=list)
     stop: list[tuple[str, int, float, str]] = field(default_factory=list)  # job, attempt, grace, site
+    done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
 
 
 def _dead_node(row: JobRow, down: set[str]) -> str | None:
@@ -106,14 +107,18 @@ class SchedulingService:
                 executor.stop(row.id, row.attempt, remaining)
 
     def cycle(self) -> CycleStats:
+        """One cycle. Executors are polled before, and told after, a single short transaction."""
         with self._lock:
             started = time.perf_counter()
             stats = CycleStats()
             actions = _Actions()
             now = self.clock.now()
-            stats.finished = self._reconcile(now, actions)
-            self._deadlines(now, actions)
-            self._decide(now, stats, actions)
+            reports = self._poll()
+            with self.db.transaction() as s:
+                active = repo.in_states(s, repo.ACTIVE)
+                stats.finished = self._reconcile(s, active, reports, now, actions)
+                self._deadlines(s, active, now, actions)
+                self._decide(s, [r for r in active if JobState(r.state).holds_gpus], now, stats, actions)
             self._act(actions)
             stats.duration_ms = (time.perf_counter() - started) * 1000
             return stats
@@ -157,35 +162,38 @@ class SchedulingService:
 
     # -- 1. reconcile ---------------------------------------------------------------------------
 
-    def _reconcile(self, now: datetime, actions: _Actions) -> int:
+    def _poll(self) -> dict[tuple[str, int], tuple[RunReport, Executor]]:
         reports: dict[tuple[str, int], tuple[RunReport, Executor]] = {}
         for executor in {id(e): e for e in self.executors.values()}.values():
             for report in executor.poll():
                 reports[(report.job_id, report.attempt)] = (report, executor)
+        return reports
+
+    def _reconcile(
+        self, s: Session, active: list[JobRow], reports: dict[tuple[str, int], tuple[RunReport, Executor]],
+        now: datetime, actions: _Actions,
+    ) -> int:  # fmt: skip
         finished = 0
-        with self.db.transaction() as s:
-            active = repo.in_states(s, repo.ACTIVE)
-            down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
-            unknown: list[JobRow] = []
-            for row in active:
-                dead = _dead_node(row, down)
-                found = reports.get((row.id, row.attempt))
-                if dead is not None:
-                    finished += self._node_lost(s, row, dead, now, actions)
-                elif found is None:
-                    unknown.append(row)
-                else:
-                    report, owner = found
-                    finished += self._apply(s, row, transitions(row, report, now), now)
-                    if report.state.finished:
-                        self._archive_logs(owner, report)
-                        owner.forget(report.job_id, report.attempt)
-            # GPUs still held by jobs in their stop grace period (after this cycle's reports)
-            stopping = {g for r in active if r.stop_reason is not None and JobState(r.state).holds_gpus
-                        for g in r.gpu_ids}  # fmt: skip
-            for row in unknown:
-                if row.stop_reason is not None or not stopping.intersection(row.gpu_ids):
-                    self._unknown(s, row, self.executors.get(row.site_id or ""), now, actions)
+        down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
+        unknown: list[JobRow] = []
+        for row in active:
+            dead = _dead_node(row, down)
+            found = reports.get((row.id, row.attempt))
+            if dead is not None:
+                finished += self._node_lost(s, row, dead, now, actions)
+            elif found is None:
+                unknown.append(row)
+            else:
+                report, owner = found
+                finished += self._apply(s, row, transitions(row, report, now), now)
+                if report.state.finished:
+                    actions.done.append((owner, report))
+        # GPUs still held by jobs in their stop grace period (after this cycle's reports)
+        stopping = {g for r in active if r.stop_reason is not None and JobState(r.state).holds_gpus
+                    for g in r.gpu_ids}  # fmt: skip
+        for row in unknown:
+            if row.stop_reason is not None or not stopping.intersection(row.gpu_ids):
+                self._unknown(s, row, self.executors.get(row.site_id or ""), now, actions)
         return finished
 
     def _node_lost(self, s: Session, row: JobRow, node: str, now: datetime, actions: _Actions) -> int:
@@ -226,36 +234,38 @@ class SchedulingService:
 
     # -- 2. deadlines ---------------------------------------------------------------------------
 
-    def _deadlines(self, now: datetime, actions: _Actions) -> None:
-        with self.db.transaction() as s:
-            for row in repo.in_states(s, (JobState.RUNNING.value,)):
-                spec = spec_from_dict(row.spec)
-                over = row.started_at and now >= row.started_at + timedelta(seconds=spec.max_runtime_s)
-                if over and row.stop_reason is None:
-                    try:
-                        self.request_stop(row, StopReason.TIMEOUT, spec.grace_s, s, "timeout",
-                                          f"max runtime of {spec.max_runtime_s:g} s reached; stopping")  # fmt: skip
-                    except StaleJob:
-                        continue
-                    actions.stop.append((row.id, row.attempt, spec.grace_s, row.site_id or ""))
+    def _deadlines(self, s: Session, active: list[JobRow], now: datetime, actions: _Actions) -> None:
+        for row in active:
+            if row.state != JobState.RUNNING.value or row.stop_reason is not None or row.started_at is None:
+                continue
+            limit = float(row.spec.get("max_runtime_s", 86_400.0))
+            if now < row.started_at + timedelta(seconds=limit):
+                continue
+            grace = float(row.spec.get("grace_s", 30.0))
+            try:
+                self.request_stop(row, StopReason.TIMEOUT, grace, s, "timeout",
+                                  f"max runtime of {limit:g} s reached; stopping")  # fmt: skip
+            except StaleJob:
+                continue
+            actions.stop.append((row.id, row.attempt, grace, row.site_id or ""))
 
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
-    def _decide(self, now: datetime, stats: CycleStats, actions: _Actions) -> None:
-        with self.db.transaction() as s:
-            active = repo.in_states(s, repo.ACTIVE)
-            pending = repo.in_states(s, PENDING)
-            usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
-            if not pending:
-                return
-            snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now)
-            policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
-            result = schedule(snap, [snapshots.core_job(r) for r in pending], policy, now.timestamp())
-            rows = {r.id: r for r in (*active, *pending)}
-            for decision in result.decisions:
-                row = rows.get(decision.job_id)
-                if row is not None:
-                    self._persist(s, row, decision, now, stats, actions)
+    def _decide(
+        self, s: Session, active: list[JobRow], now: datetime, stats: CycleStats, actions: _Actions
+    ) -> None:
+        pending = repo.in_states(s, PENDING)
+        usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
+        if not pending:
+            return
+        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now)
+        policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
+        result = schedule(snap, [snapshots.core_job(r) for r in pending], policy, now.timestamp())
+        rows = {r.id: r for r in (*active, *pending)}
+        for decision in result.decisions:
+            row = rows.get(decision.job_id)
+            if row is not None:
+                self._persist(s, row, decision, now, stats, actions)
 
     def _persist(
         self, s: Session, row: JobRow, d: object, now: datetime, stats: CycleStats, actions: _Actions
@@ -264,7 +274,9 @@ class SchedulingService:
             if isinstance(d, Place):
                 self._place(s, row, d, now, actions)
                 why = d.reasons[0].code.value if d.reasons else ""
-                self._audit(s, row, "job.placed", d.site, {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why})
+                self._audit(
+                    s, row, "job.placed", d.site, {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why}
+                )
                 stats.placed += 1
             elif isinstance(d, Preempt):
                 self.request_stop(row, StopReason.PREEMPT, d.grace_s, s, "preempting", d.reason.message)
@@ -308,6 +320,9 @@ class SchedulingService:
     # -- 5. act ---------------------------------------------------------------------------------
 
     def _act(self, actions: _Actions) -> None:
+        for owner, report in actions.done:  # recorded durably: the executor may drop it now
+            self._archive_logs(owner, report)
+            owner.forget(report.job_id, report.attempt)
         for job_id, attempt, grace, site in actions.stop:
             self.send_stop(job_id, attempt, grace, site)
         for launch in actions.submit:
