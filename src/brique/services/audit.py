@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
@@ -65,21 +65,33 @@ class AuditLog:
 
     def append(self, session: Session, entry: Entry) -> AuditRecord:
         """Append inside the caller's transaction (the record commits or rolls back with its cause)."""
-        session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq))  # lock
-        head = session.get(AuditHeadRow, 1)
+        return self.append_many(session, [entry])[0]
+
+    def append_many(self, session: Session, entries: list[Entry]) -> list[AuditRecord]:
+        """Append several records under one lock of the head, with one multi-row insert."""
+        if not entries:
+            return []
+        lock = update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
+        session.execute(lock.execution_options(synchronize_session=False))  # takes the write/row lock
+        head = session.get(AuditHeadRow, 1, populate_existing=True)
         if head is None:
             head = AuditHeadRow(id=1, seq=0, hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS)
             session.add(head)
             session.flush()
-        record = chain(AuditRecord(
-            seq=head.seq + 1, at=self.clock.now().isoformat(timespec="microseconds"), actor=entry.actor,
-            org_id=entry.org_id, action=entry.action, object=entry.object[:500], request_id=entry.request_id,
-            outcome=entry.outcome, site=entry.site, details=entry.details or {}, prev_hash=head.hash,
-        ))  # fmt: skip
-        session.add(AuditRecordRow(**_fields(record)))
-        head.seq, head.hash = record.seq, record.hash
+        at = self.clock.now().isoformat(timespec="microseconds")
+        records, seq, prev = [], head.seq, head.hash
+        for e in entries:
+            seq += 1
+            record = chain(AuditRecord(
+                seq=seq, at=at, actor=e.actor, org_id=e.org_id, action=e.action, object=e.object[:500],
+                request_id=e.request_id, outcome=e.outcome, site=e.site, details=e.details or {}, prev_hash=prev,
+            ))  # fmt: skip
+            records.append(record)
+            prev = record.hash
+        session.execute(insert(AuditRecordRow), [_fields(r) for r in records])
+        head.seq, head.hash = seq, prev
         session.flush()
-        return record
+        return records
 
     def record(self, entry: Entry) -> AuditRecord:
         with self.db.transaction() as s:

@@ -102,6 +102,7 @@ class JobService:
         self.fleet = fleet
         self.scheduling = scheduling
         self.logs_archive = logs_archive
+        self._site_gpus = {site.id: site.gpu_count for site in fleet.sites}  # counted once, not per submission
         self.quotas = quotas or Quotas()
         self.ids = ids
         self.wake = wake
@@ -197,7 +198,7 @@ class JobService:
             why = "; ".join(spec.placement.violations(closest))
             raise InvalidInput(f"no site meets placement policy '{spec.placement.label}' (closest: {why})",
                                field="placement")  # fmt: skip
-        largest = max(site.gpu_count for site in allowed)
+        largest = max(self._site_gpus[site.id] for site in allowed)
         if spec.gpus > largest:
             raise InvalidInput(f"asks {spec.gpus} GPUs; the largest site meeting policy "
                                f"'{spec.placement.label}' has {largest}", field="gpus")  # fmt: skip

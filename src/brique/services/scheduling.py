@@ -60,6 +60,8 @@ class _Actions:
     submit: list[Launch] = field(default_factory=list)
     stop: list[tuple[str, int, float, str]] = field(default_factory=list)  # job, attempt, grace, site
     done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
+    audit: list[Entry] = field(default_factory=list)  # appended in one batch before commit
+    waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message)
 
 
 def _dead_node(row: JobRow, down: set[str]) -> str | None:
@@ -266,6 +268,9 @@ class SchedulingService:
             row = rows.get(decision.job_id)
             if row is not None:
                 self._persist(s, row, decision, now, stats, actions)
+        repo.set_waits(s, [(rows[j], code, msg) for j, (code, msg) in actions.waits.items()])
+        if self.audit is not None:
+            self.audit.append_many(s, actions.audit)
 
     def _persist(
         self, s: Session, row: JobRow, d: object, now: datetime, stats: CycleStats, actions: _Actions
@@ -275,13 +280,17 @@ class SchedulingService:
                 self._place(s, row, d, now, actions)
                 why = d.reasons[0].code.value if d.reasons else ""
                 self._audit(
-                    s, row, "job.placed", d.site, {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why}
+                    actions,
+                    row,
+                    "job.placed",
+                    d.site,
+                    {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why},
                 )
                 stats.placed += 1
             elif isinstance(d, Preempt):
                 self.request_stop(row, StopReason.PREEMPT, d.grace_s, s, "preempting", d.reason.message)
                 actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
-                self._audit(s, row, "job.preempted", row.site_id, {"attempt": row.attempt, "grace_s": d.grace_s,
+                self._audit(actions, row, "job.preempted", row.site_id, {"attempt": row.attempt, "grace_s": d.grace_s,
                                                                    "reason": d.reason.message})  # fmt: skip
                 stats.preempted += 1
             elif isinstance(d, Reject):
@@ -292,19 +301,18 @@ class SchedulingService:
                     Transition(JobState.FAILED, d.reasons[0].code.value, msg, {"finished_at": now}),
                     now,
                 )
-                self._audit(s, row, "job.rejected", None, {"reason": msg})
+                self._audit(actions, row, "job.rejected", None, {"reason": msg})
                 stats.rejected += 1
             elif isinstance(d, Wait | Reserve):
                 reasons = d.reasons
                 code = reasons[0].code.value if reasons else "waiting"
-                repo.set_wait(s, row, code, "; ".join(r.message for r in reasons) or "waiting")
+                actions.waits[row.id] = (code, "; ".join(r.message for r in reasons) or "waiting")
                 stats.waiting += 1
         except StaleJob:
             log.info("job %s changed during the cycle; deciding again next cycle", row.id)
 
-    def _audit(self, s: Session, row: JobRow, action: str, site: str | None, details: dict) -> None:
-        if self.audit is not None:
-            self.audit.append(s, Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
+    def _audit(self, actions: _Actions, row: JobRow, action: str, site: str | None, details: dict) -> None:
+        actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
 
     def _place(self, s: Session, row: JobRow, d: Place, now: datetime, actions: _Actions) -> None:
         racks = sorted({g.rsplit("/", 2)[0] for g in d.gpus})

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from brique.domain.job_lifecycle import JobState, can_move
 from brique.store.tables import ContractRow, JobEventRow, JobRow, TenantUsageRow
@@ -51,23 +52,32 @@ def move(session: Session, job: JobRow, t: Transition, at: datetime) -> JobRow:
     if t.to != src and not can_move(src, t.to):
         raise ValueError(f"job {job.id}: {src} -> {t.to} is not a legal transition")
     values = {**t.values, "state": t.to.value, "updated_at": at, "version": job.version + 1}
-    result = session.execute(
-        update(JobRow).where(JobRow.id == job.id, JobRow.version == job.version).values(**values)
-    )
+    # synchronize_session=False: the ORM must not scan every loaded job to sync them (O(n) per update);
+    # the one row we changed is updated in place below, without marking it dirty (no second UPDATE).
+    stmt = update(JobRow).where(JobRow.id == job.id, JobRow.version == job.version).values(**values)
+    result = session.execute(stmt.execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleJob(job.id)
     for key, value in values.items():
-        setattr(job, key, value)
+        set_committed_value(job, key, value)
     if t.to != src or t.code:
         add_event(session, job, src, t.to, t.code, t.message, at)
     return job
 
 
-def set_wait(session: Session, job: JobRow, code: str | None, message: str | None) -> None:
-    """Why a pending job waits: kept on the job (not an event per cycle)."""
-    if job.wait_code == code and job.wait_message == message:
+def set_waits(session: Session, waits: list[tuple[JobRow, str, str]]) -> None:
+    """Record why pending jobs wait, in one statement for those whose reason changed."""
+    changed = [
+        (job, code, msg[:1000])
+        for job, code, msg in waits
+        if (job.wait_code, job.wait_message) != (code, msg[:1000])
+    ]
+    if not changed:
         return
-    session.execute(update(JobRow).where(JobRow.id == job.id).values(wait_code=code, wait_message=message))
+    session.execute(update(JobRow), [{"id": j.id, "wait_code": c, "wait_message": m} for j, c, m in changed])
+    for job, code, msg in changed:
+        set_committed_value(job, "wait_code", code)
+        set_committed_value(job, "wait_message", msg)
 
 
 def get(session: Session, job_id: str) -> JobRow | None:
