@@ -7,7 +7,7 @@ offline with `brique sovereignty verify FILE` (`crypto.signing.verify_envelope`)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -32,6 +32,7 @@ class EvidenceService:
 
     def report(self, who: Principal, org_ref: str, since: datetime, until: datetime) -> dict[str, Any]:
         require(who, Action.ORG_READ)
+        since, until = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (since, until))  # naive: UTC
         if until <= since:
             raise InvalidInput("'to' must be after 'from'", field="to")
         with self.db.transaction() as s:
