@@ -74,6 +74,7 @@ def test_health_readiness_metrics(api: Api) -> None:
     metrics = api.http.get("/metrics").text
     assert 'brique_http_requests_total{method="GET",route="/v1/fleet/sites",status="200"} 1.0' in metrics
     assert 'brique_fleet_gpus{site="fr-tst-1"} 288.0' in metrics
+    assert "brique_scheduler_cycles_total" in metrics and "brique_scheduler_last_cycle_seconds" in metrics
     assert api.http.get("/healthz").headers["X-Request-ID"].startswith("req_")
 
 

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from brique.services.runtime import Runtime
+
+
+class SchedulerCollector:
+    """Scheduler figures read at scrape time from the loop (no extra work on the hot path)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[Metric]:
+        loop = self.rt.loop
+        yield CounterMetricFamily("brique_scheduler_cycles", "scheduling cycles run", value=loop.cycles)
+        yield CounterMetricFamily("brique_scheduler_placements", "jobs placed", value=loop.placed_total)
+        yield CounterMetricFamily(
+            "brique_scheduler_preemptions", "jobs preempted", value=loop.preempted_total
+        )
+        last = loop.last
+        yield GaugeMetricFamily("brique_scheduler_last_cycle_seconds", "duration of the latest cycle",
+                                value=(last.duration_ms / 1000) if last else 0.0)  # fmt: skip
+        yield GaugeMetricFamily("brique_scheduler_waiting_jobs", "pending jobs at the latest cycle",
+                                value=last.waiting if last else 0)  # fmt: skip
 
 
 class Metrics:
     def __init__(self, rt: Runtime) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(SchedulerCollector(rt))  # type: ignore[arg-type]
         self.requests = Counter(
             "brique_http_requests",
             "HTTP requests served",

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from brique.services.scheduling import SchedulingService
+from brique.services.scheduling import CycleStats, SchedulingService
 
 log = logging.getLogger("brique.scheduler_loop")
 
@@ -26,6 +26,9 @@ class SchedulerLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.cycles = 0
+        self.last: CycleStats | None = None  # the latest cycle's figures, for /metrics
+        self.placed_total = 0
+        self.preempted_total = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -51,6 +54,9 @@ class SchedulerLoop:
                     task()
                 stats = self.scheduling.cycle()
                 self.cycles += 1
+                self.last = stats
+                self.placed_total += stats.placed
+                self.preempted_total += stats.preempted
                 if stats.placed or stats.preempted or stats.rejected or stats.finished:
                     log.info("cycle: %s", stats)
             except Exception:  # keep the loop alive; the next cycle retries from durable state
