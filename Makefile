@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: up test lint unit integration bench system-deps clean
+.PHONY: up demo test lint unit integration bench system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || (scripts/system-deps.sh && $(PYTHON) -m venv $(VENV))
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 up: $(STAMP)  ## run the control plane on the embedded default (SQLite, gb200-eu fleet)
 	$(BIN)/brique up $(ARGS)
+
+demo: $(STAMP)  ## the control plane with example tenants and a live stream of jobs from the Philly trace
+	$(BIN)/brique up --demo $(ARGS)
 
 system-deps:  ## PostgreSQL server (for the test suite's private instance)
 	@scripts/system-deps.sh
@@ -34,7 +37,8 @@ integration: $(STAMP) system-deps
 
 bench: $(STAMP)  ## print benchmark figures
 	$(BIN)/python benchmarks/fleet_load.py
-	@if [ -f benchmarks/scheduler_cycle.py ]; then $(BIN)/python benchmarks/scheduler_cycle.py; fi
+	$(BIN)/python benchmarks/scheduler_cycle.py
+	$(BIN)/python benchmarks/control_plane_cycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis src/*.egg-info
