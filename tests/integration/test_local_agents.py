@@ -169,3 +169,14 @@ def test_control_plane_sigkill_loses_no_job_and_runs_none_twice(lab: Lab) -> Non
         assert lab.wait_state(job_id, "succeeded", timeout=60).attempt == 1
     for job_id in (*accepted, *more):
         assert (lab.markers / job_id).read_text() == "run\n"  # ran exactly once
+
+
+def test_logs_follow_streams_until_the_job_ends(lab: Lab) -> None:
+    job_id = lab.submit("for i in 1 2 3 4 5; do echo line $i; sleep 0.5; done", gpus=1)
+    lab.wait_state(job_id, "running")
+    started = time.monotonic()
+    with lab.tenant() as c:
+        text = b"".join(c.logs(job_id, follow=True)).decode()  # returns once the attempt is over
+    assert [line for line in text.splitlines() if line.startswith("line")] == [f"line {i}" for i in range(1, 6)]
+    assert lab.job(job_id).state.value == "succeeded"
+    assert time.monotonic() - started < 30
