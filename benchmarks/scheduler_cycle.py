@@ -4,8 +4,12 @@ Prints one JSON line of medians (milliseconds) over several runs:
   full_cycle_*   10,000 pending jobs (1-1,152 GPUs, heavy on small ones) with ~5,000 running
   burst_*        10,000 jobs arriving at once on an empty fleet
   curve_*        full cycle cost at 1k / 10k / 50k pending
+each twice: from a full snapshot (`schedule`, which rebuilds the cluster state every
+cycle), and, prefixed `state_`, from a `SchedulerState` kept across cycles
+(`schedule_state`, what the simulator does and a long-lived control plane can do).
+`state_build_ms` is the one-off cost of building that state from the snapshot.
 
-Inputs are built once per scenario (seeded); only `schedule()` is timed.
+Inputs are built once per scenario (seeded); only the cycle is timed.
 Usage: python benchmarks/scheduler_cycle.py [--runs N]
 """
 
@@ -25,7 +29,15 @@ from brique.domain.contracts import Contract, ContractBook
 from brique.domain.fleet_spec import parse_fleet
 from brique.domain.jobs import Job, RunningJob, Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
-from brique.scheduler import ClusterSnapshot, Place, Topology, schedule
+from brique.scheduler import (
+    ClusterSnapshot,
+    CycleResult,
+    Place,
+    SchedulerState,
+    Topology,
+    schedule,
+    schedule_state,
+)
 
 FLEET = Path(__file__).resolve().parent.parent / "fleets" / "gb200-eu.yaml"
 NOW = 1_800_000_000.0
@@ -76,17 +88,32 @@ def running_set(topo: Topology, rng: random.Random, target: int) -> list[Running
     return running
 
 
-def timed(snap: ClusterSnapshot, pending: list[Job], runs: int) -> tuple[list[float], int]:
+def timed(
+    snap: ClusterSnapshot, pending: list[Job], runs: int, incremental: bool = False
+) -> tuple[list[float], int]:
     pol = policy()
+    state = SchedulerState(snap.topology, snap.running, snap.health, pol.contracts)
     out = []
     placed = 0
     for _ in range(runs):
         gc.collect()
         t0 = time.perf_counter()
-        res = schedule(snap, pending, pol, NOW)
+        if incremental:
+            res: CycleResult = schedule_state(state, pending, pol, NOW, snap.usage, snap.reservations)
+        else:
+            res = schedule(snap, pending, pol, NOW)
         out.append((time.perf_counter() - t0) * 1000)
         placed = sum(1 for d in res.decisions if isinstance(d, Place))
     return out, placed
+
+
+def build_ms(snap: ClusterSnapshot, runs: int) -> float:
+    pol, out = policy(), []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        SchedulerState(snap.topology, snap.running, snap.health, pol.contracts).ledger.refresh()
+        out.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(out)
 
 
 def p99(xs: list[float]) -> float:
@@ -106,6 +133,12 @@ def main() -> None:
     full, full_placed = timed(busy, pending[10_000], args.runs)
     burst, burst_placed = timed(ClusterSnapshot.of(topo), pending[10_000], args.runs)
     curve = {n: statistics.median(timed(busy, pending[n], max(3, args.runs // 2))[0]) for n in pending}
+    s_full, s_placed = timed(busy, pending[10_000], args.runs, incremental=True)
+    s_burst, _ = timed(ClusterSnapshot.of(topo), pending[10_000], args.runs, incremental=True)
+    s_curve = {
+        n: statistics.median(timed(busy, pending[n], max(3, args.runs // 2), True)[0]) for n in pending
+    }
+    assert s_placed == full_placed, "the incremental path must decide what the snapshot path decides"
     print(
         json.dumps(
             {
@@ -121,6 +154,11 @@ def main() -> None:
                 "burst_median_ms": round(statistics.median(burst), 1),
                 "burst_placed": burst_placed,
                 **{f"curve_{n // 1000}k_median_ms": round(v, 1) for n, v in curve.items()},
+                "state_build_ms": round(build_ms(busy, args.runs), 1),
+                "state_full_cycle_median_ms": round(statistics.median(s_full), 1),
+                "state_full_cycle_p99_ms": round(p99(s_full), 1),
+                "state_burst_median_ms": round(statistics.median(s_burst), 1),
+                **{f"state_curve_{n // 1000}k_median_ms": round(v, 1) for n, v in s_curve.items()},
             }
         )
     )

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/simulate_traces.py --limit 10000   # first 10,000 jobs only
 
 One JSON line per (fleet, policy): wall time, jobs/s, events/s, cycles, the share of
-wall time spent inside `schedule()` (the scheduler core) and cycle medians/p99;
+wall time spent inside the scheduler core (`schedule_state()`, one call per cycle) and cycle medians/p99;
 then a summary line. Figures only, never assertions. Target: >= 5,000 jobs/s.
 """
 

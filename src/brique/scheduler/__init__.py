@@ -2,13 +2,15 @@
 
 Inputs are values (`ClusterSnapshot`, `Job`s, `SchedulingPolicy`, a POSIX time);
 the output is frozen decisions (`Place`, `Preempt`, `Reserve`, `Wait`, `Reject`),
-each with reasons. See docs/scheduler.md for the algorithms.
+each with reasons. A caller running many cycles keeps a `SchedulerState` and calls
+`schedule_state` (same decisions, cost independent of the running work). See
+docs/scheduler.md for the algorithms.
 """
 
 from brique.domain.contracts import AdvanceReservation, Contract, ContractBook
 from brique.domain.jobs import Job, RunningJob, Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
-from brique.scheduler.cycle import schedule
+from brique.scheduler.cycle import schedule, schedule_state
 from brique.scheduler.decisions import (
     CycleResult,
     Decision,
@@ -22,6 +24,7 @@ from brique.scheduler.decisions import (
 )
 from brique.scheduler.fairshare import decay_usage
 from brique.scheduler.snapshot import ClusterSnapshot
+from brique.scheduler.state import SchedulerState
 from brique.scheduler.topology import Topology
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "Reject",
     "Reserve",
     "RunningJob",
+    "SchedulerState",
     "SchedulingPolicy",
     "Tier",
     "Topology",
@@ -48,4 +52,5 @@ __all__ = [
     "country_only",
     "decay_usage",
     "schedule",
+    "schedule_state",
 ]

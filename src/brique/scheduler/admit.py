@@ -37,6 +37,8 @@ class Sites:
         if got is None:
             got = tuple(i for i, s in enumerate(self.topo.sites) if policy.allows(s))
             self._sites[policy] = got
+        if len(self._by_id) >= 4096:  # a long-lived state sees many equal policies: stay bounded
+            self._by_id.clear()
         self._by_id[id(policy)] = (policy, got)  # keeps `policy` alive, so its id stays unique
         return got
 

@@ -81,8 +81,16 @@ def _pick(cap: Capacity, rack: int, g: int, avail: Callable[[int], list[int]]) -
 
 
 def pick_free(cap: Capacity, rack: int, g: int) -> list[int]:
-    """`g` hard-free GPUs of `rack`, tray-packed."""
-    return _pick(cap, rack, g, cap.free_gpus_in_tray)
+    """`g` hard-free GPUs of `rack`, tray-packed (counts per tray span; lists only for chosen trays)."""
+    trays, span, free = cap.topo.rack_trays[rack], cap.topo.tray_span, cap.free
+    counts = [free.count(1, *span[t]) for t in trays]
+    plan = plan_trays(counts, [cap.tray_usable[t] for t in trays], g)
+    assert plan is not None, "rack view promised more GPUs than its trays hold"
+    out: list[int] = []
+    for pos, n in plan:
+        a, b = span[trays[pos]]
+        out.extend([x for x in range(a, b) if free[x]][:n])
+    return out
 
 
 def pick_from(cap: Capacity, rack: int, g: int, allowed: Callable[[int], bool]) -> list[int]:

@@ -35,7 +35,9 @@ def earliest_start(cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: in
     future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
     released: set[int] = set()
     events = sorted(
-        (a.expected_end, a.job.id, i) for i, a in enumerate(cap.allocs) if _touches(cap, a.gpus, site_set)
+        (a.expected_end(cap.now), a.job.id, i)
+        for i, a in cap.allocs.items()
+        if _touches(cap, a.gpus, site_set)
     )
     k = 0
     while k < len(events):

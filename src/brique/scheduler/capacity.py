@@ -1,13 +1,18 @@
-"""Mutable per-cycle capacity state: free GPUs counted per tray, rack and site.
+"""One cycle's capacity: free GPUs counted per rack and site, over a `SchedulerState`.
 
-Built from a snapshot at the start of a cycle and owned by that cycle only. The
-counts make placement cost scale with racks, not GPUs:
+The cycle's view of a persistent `SchedulerState` (`state.py`), which it never
+changes behind the caller's back. What a cycle writes is either copied first
+(`free`, per-rack/site counts, masks, and each bucket or `full` set on its first
+change: copy-on-write) or logged and put back by `revert()` (which GPU belongs to
+which allocation, allocations placed or stopped in this cycle). A cycle therefore
+costs O(pending jobs + racks it touches), not O(trays + running jobs). The counts
+make placement cost scale with racks, not GPUs:
 
 - `free[g]`      1 when GPU g is healthy, unallocated and not held for anyone
-- `tray_free`    free GPUs per tray (compute node), `rack_free` per rack (NVLink domain)
-- `buckets[s][f]` insertion-ordered set of racks of site s with exactly f free GPUs,
-  and `masks[s]` a bitmask of the non-empty buckets, so "fullest rack with >= g free"
-  is one shift and one lowest-set-bit per site
+- `rack_free`    free GPUs per rack (NVLink domain), `site_free` per site
+- `buckets[s][f]` insertion-ordered set of racks of site s with exactly f free GPUs
+  (rack order at the start of a cycle), and `masks[s]` a bitmask of the non-empty
+  buckets, so "fullest rack with >= g free" is one shift and one lowest-set-bit per site
 - `full[s]`      racks of site s whose every healthy GPU is free (whole racks for big jobs)
 
 Held GPUs (advance reservations, the head job's reservation) are taken out of the
@@ -16,107 +21,94 @@ hard counts and tracked in `held`; only the slow path in `assign.py` looks at th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from brique.domain.fleet import HealthState
-from brique.domain.jobs import Job, RunningJob
-from brique.scheduler.snapshot import ClusterSnapshot
+from brique.domain.jobs import Job
+from brique.scheduler.alloc import Alloc, Hold
+from brique.scheduler.state import SchedulerState
 from brique.scheduler.topology import Topology
 
-
-@dataclass(slots=True)
-class Alloc:
-    """A job holding GPUs: running at snapshot time, or placed in this cycle."""
-
-    job: Job
-    gpus: list[int]
-    started_at: float
-    expected_end: float  # backfill's view (estimate, else max runtime)
-    latest_end: float  # max runtime or stop time
-    placed_now: bool = False
-    stopping: bool = False
-    protected: bool = False  # within-guarantee priority work: never preempted
-    borrowed: bool = False  # beyond its tenant's guarantee
-
-
-@dataclass(slots=True)
-class Hold:
-    """GPUs kept for one owner. Others may use them only if they end by `deadline`."""
-
-    owner: str  # reservation id or head job id
-    deadline: float
-    strict: bool  # judge others by max runtime (advance reservations) or estimate (head)
-    reservation: str | None = None  # when inside an active advance reservation window
-    tenant: str | None = None
-    gpus: list[int] = field(default_factory=list)
+__all__ = ["Alloc", "Capacity", "Hold"]
 
 
 class Capacity:
-    def __init__(self, snap: ClusterSnapshot, now: float) -> None:
-        topo = snap.topology
+    def __init__(self, state: SchedulerState, now: float, owned: bool = False) -> None:
+        """owned: the state is this cycle's alone (built for it and thrown away): write it directly."""
+        topo = state.topo
         self.topo: Topology = topo
         self.now = now
-        self.usable = _usable(topo, snap.health)
-        self.free = bytearray(self.usable)
-        self.gpu_alloc: list[int] = [-1] * topo.gpu_count
-        self.allocs: list[Alloc] = []
+        self.usable = state.usable
+        self.tray_usable = state.tray_usable
+        self.rack_usable = state.rack_usable
+        self.allocs: dict[int, Alloc] = state.allocs
+        self.gpu_alloc: list[int] = state.gpu_alloc
         self.holds: list[Hold] = []
         self.held: dict[int, int] = {}  # GPU -> hold index
         self.held_free: dict[int, int] = {}  # rack -> held GPUs still free
-        self.unknown_gpus: list[str] = []
-        for rj in snap.running:  # order-free: counts and buckets are built after all marks
-            self._add_running(rj)
-        self._count()
+        self._next = state.next_key
+        self._cow = not owned
+        if owned:
+            self.free, self.rack_free, self.site_free = state.free, state.rack_free, state.site_free
+            self.buckets, self.masks, self.full = state.buckets, state.masks, state.full
+            return
+        self.free = bytearray(state.free)
+        self.rack_free = list(state.rack_free)
+        self.site_free = list(state.site_free)
+        self.masks = list(state.masks)
+        self.buckets = [list(b) for b in state.buckets]
+        self.full = list(state.full)
+        self._base = state
+        self._owners: dict[int, int] = {}  # GPU -> its allocation before this cycle
+        self._stopped: list[Alloc] = []
 
-    # ---------- building ----------
+    def revert(self) -> None:
+        """Undo what this cycle did to the shared state (no-op for an owned one)."""
+        if not self._cow:
+            return
+        owner = self.gpu_alloc
+        for g, a in self._owners.items():
+            owner[g] = a
+        for a in self._stopped:
+            a.stopping = False
+        for k in range(self._base.next_key, self._next):
+            self.allocs.pop(k, None)
+        self._owners.clear()
+        self._stopped.clear()
+        self._next = self._base.next_key
 
-    def _add_running(self, rj: RunningJob) -> None:
-        idx, free, owner, k = self.topo.gpu_index, self.free, self.gpu_alloc, len(self.allocs)
-        try:
-            gpus = [idx[gid] for gid in rj.gpus]
-        except KeyError:
-            gpus = [idx[gid] for gid in rj.gpus if gid in idx]
-            self.unknown_gpus.extend(gid for gid in rj.gpus if gid not in idx)
-        for g in gpus:
-            free[g] = 0
-            owner[g] = k
-        now = self.now
-        end, latest = rj.expected_end(now), rj.latest_end(now)
-        self.allocs.append(
-            Alloc(rj.job, gpus, rj.started_at, end, latest, stopping=rj.stopping_at is not None)
-        )
-
-    def _count(self) -> None:
-        topo, free, usable = self.topo, self.free, self.usable
-        self.tray_free = [free.count(1, a, b) for a, b in topo.tray_span]
-        self.tray_usable = [usable.count(1, a, b) for a, b in topo.tray_span]
-        self.rack_usable = [usable.count(1, a, b) for a, b in topo.rack_span]
-        self.rack_free = [free.count(1, a, b) for a, b in topo.rack_span]
-        n = len(topo.sites)
-        self.site_free = [0] * n
-        top = max(topo.rack_size, default=0)
-        self.buckets: list[list[dict[int, None]]] = [[{} for _ in range(top + 1)] for _ in range(n)]
-        self.masks = [0] * n
-        self.full: list[dict[int, None]] = [{} for _ in range(n)]
-        for r, f in enumerate(self.rack_free):
-            s = topo.rack_site[r]
-            self.site_free[s] += f
-            self._enter(r, s, f)
+    def stop(self, alloc: int) -> Alloc:
+        """Mark allocation `alloc` stopping for the rest of this cycle."""
+        a = self.allocs[alloc]
+        if self._cow and not a.stopping and not a.placed_now:
+            self._stopped.append(a)
+        a.stopping = True
+        return a
 
     # ---------- bucket upkeep ----------
 
+    def _bucket(self, s: int, f: int) -> dict[int, None]:
+        b = self.buckets[s][f]
+        if self._cow and b is self._base.buckets[s][f]:
+            b = self.buckets[s][f] = dict(b)
+        return b
+
+    def _full(self, s: int) -> dict[int, None]:
+        d = self.full[s]
+        if self._cow and d is self._base.full[s]:
+            d = self.full[s] = dict(d)
+        return d
+
     def _enter(self, r: int, s: int, f: int) -> None:
-        self.buckets[s][f][r] = None
+        self._bucket(s, f)[r] = None
         self.masks[s] |= 1 << f
         if f and f == self.rack_usable[r]:
-            self.full[s][r] = None
+            self._full(s)[r] = None
 
     def _leave(self, r: int, s: int, f: int) -> None:
-        bucket = self.buckets[s][f]
+        bucket = self._bucket(s, f)
         del bucket[r]
         if not bucket:
             self.masks[s] &= ~(1 << f)
-        self.full[s].pop(r, None)
+        if r in self.full[s]:
+            del self._full(s)[r]
 
     def _shift(self, r: int, delta: int) -> None:
         s = self.topo.rack_site[r]
@@ -130,13 +122,15 @@ class Capacity:
 
     def take(self, gpus: list[int], alloc: int) -> None:
         """Mark `gpus` used by allocation `alloc` (hard-free or held-free GPUs)."""
-        topo, free = self.topo, self.free
+        topo, free, owner = self.topo, self.free, self.gpu_alloc
+        saved = self._owners if self._cow else None
         per_rack: dict[int, int] = {}
         for g in gpus:
-            self.gpu_alloc[g] = alloc
+            if saved is not None and g not in saved:
+                saved[g] = owner[g]
+            owner[g] = alloc
             if free[g]:
                 free[g] = 0
-                self.tray_free[topo.gpu_tray[g]] -= 1
                 r = topo.gpu_rack[g]
                 per_rack[r] = per_rack.get(r, 0) + 1
             elif g in self.held and self.usable[g]:
@@ -146,11 +140,11 @@ class Capacity:
             self._shift(r, -n)
 
     def place(self, job: Job, gpus: list[int]) -> int:
-        end = self.now + job.expected_runtime_s
-        a = Alloc(job, gpus, self.now, end, self.now + job.max_runtime_s, placed_now=True)
-        self.allocs.append(a)
-        self.take(gpus, len(self.allocs) - 1)
-        return len(self.allocs) - 1
+        k = self._next
+        self._next += 1
+        self.allocs[k] = Alloc(job, gpus, self.now, placed_now=True)
+        self.take(gpus, k)
+        return k
 
     def hold(self, h: Hold) -> int:
         """Take `h.gpus` out of the hard counts; return the hold's index."""
@@ -162,7 +156,6 @@ class Capacity:
             self.held[g] = hi
             if free[g]:
                 free[g] = 0
-                self.tray_free[topo.gpu_tray[g]] -= 1
                 r = topo.gpu_rack[g]
                 per_rack[r] = per_rack.get(r, 0) + 1
         for r, n in per_rack.items():
@@ -191,21 +184,3 @@ class Capacity:
                     break
             best = max(best, whole + other)
         return best
-
-    def free_gpus_in_tray(self, t: int) -> list[int]:
-        free = self.free
-        return [g for g in self.topo.tray_gpus[t] if free[g]]
-
-
-def _usable(topo: Topology, health: dict[str, HealthState] | object) -> bytearray:
-    usable = bytearray(topo.healthy)
-    if not health:
-        return usable
-    for key, state in health.items():  # type: ignore[attr-defined]
-        up = 1 if state == HealthState.UP else 0
-        if key in topo.gpu_index:
-            usable[topo.gpu_index[key]] = up
-        elif key in topo.tray_index:
-            for g in topo.tray_gpus[topo.tray_index[key]]:
-                usable[g] = up
-    return usable

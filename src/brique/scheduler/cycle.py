@@ -1,10 +1,12 @@
 """One scheduling cycle: `schedule(snapshot, pending, policy, now) -> CycleResult`.
 
 Pure: no clock, no I/O, no randomness; the same input gives the same decisions
-whatever the order of `pending` or `snapshot.running`. Phases:
+whatever the order of `pending` or `snapshot.running`. `schedule_state` runs the
+same cycle on a `SchedulerState` the caller keeps across cycles (`state.py`) and
+leaves it as it found it. Phases:
 
-1. state      snapshot -> per-tray/rack/site free counts (`capacity.py`), contract
-              accounting and protected work (`quota.py`)
+1. state      snapshot (or kept state) -> per-rack/site free counts (`capacity.py`),
+              contract accounting and protected work (`quota.py`)
 2. holds      advance reservations hold GPUs and drain work ahead of their window
 3. admit      reject jobs that can never run (`admit.py`)
 4. reserved   jobs inside an active advance reservation go onto its GPUs
@@ -19,8 +21,9 @@ whatever the order of `pending` or `snapshot.running`. Phases:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+from brique.domain.contracts import AdvanceReservation
 from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
 from brique.scheduler import admit, explain, preempt, reservations
@@ -42,31 +45,74 @@ from brique.scheduler.fairshare import history_gpus, share_key
 from brique.scheduler.queue import FairQueue, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
+from brique.scheduler.state import SchedulerState
 
 
 def schedule(
     snapshot: ClusterSnapshot, pending: Iterable[Job], policy: SchedulingPolicy, now: float
 ) -> CycleResult:
     """Decide, for one instant `now` (POSIX seconds), what starts, waits, is reserved or preempted."""
-    c = _Cycle(snapshot, policy, now)  # 1. state
-    c.hold_reservations()  # 2. holds
-    jobs = c.admit(canonical(pending))  # 3. admit
-    jobs = c.reserved_phase(jobs)  # 4. reserved
-    jobs = c.guarantee_phase(jobs)  # 5. guarantee
-    c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
-    c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
-    return c.result()  # 8. explain
+    state = SchedulerState(snapshot.topology, snapshot.running, snapshot.health, policy.contracts)
+    return _run(state, pending, policy, now, snapshot.usage, snapshot.reservations, owned=True)
+
+
+def schedule_state(
+    state: SchedulerState,
+    pending: Iterable[Job],
+    policy: SchedulingPolicy,
+    now: float,
+    usage: Mapping[str, float] | None = None,
+    reservations: Iterable[AdvanceReservation] = (),
+) -> CycleResult:
+    """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
+
+    Gives the decisions `schedule` gives for the snapshot with the same topology, running
+    jobs, health, `usage` and `reservations`, at a cost that scales with the pending jobs
+    and the racks they touch rather than with trays and running jobs.
+    """
+    state.use_contracts(policy.contracts)
+    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False)
+
+
+def _run(
+    state: SchedulerState,
+    pending: Iterable[Job],
+    policy: SchedulingPolicy,
+    now: float,
+    usage: Mapping[str, float],
+    reservations: tuple[AdvanceReservation, ...],
+    owned: bool,
+) -> CycleResult:
+    c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
+    try:
+        c.hold_reservations()  # 2. holds
+        jobs = c.admit(canonical(pending))  # 3. admit
+        jobs = c.reserved_phase(jobs)  # 4. reserved
+        jobs = c.guarantee_phase(jobs)  # 5. guarantee
+        c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
+        c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
+        return c.result()  # 8. explain
+    finally:
+        c.cap.revert()
 
 
 class _Cycle:
-    def __init__(self, snap: ClusterSnapshot, policy: SchedulingPolicy, now: float) -> None:
+    def __init__(
+        self,
+        state: SchedulerState,
+        policy: SchedulingPolicy,
+        now: float,
+        usage: Mapping[str, float],
+        reservations: tuple[AdvanceReservation, ...],
+        owned: bool,
+    ) -> None:
         self.policy = policy
         self.now = now
-        self.cap = Capacity(snap, now)
-        self.quota = Quota(policy.contracts, self.cap)
-        self.sites = admit.Sites(snap.topology)
-        self.reservations = {r.id: r for r in snap.reservations}
-        self.usage = snap.usage
+        self.cap = Capacity(state, now, owned)
+        self.quota = Quota(state.ledger)
+        self.sites = state.sites
+        self.reservations = {r.id: r for r in reservations}
+        self.usage = usage
         self.out: list[Decision] = []
         self.preempts: list[Preempt] = []
         self.waiting: list[tuple[Job, tuple[Reason, ...] | None]] = []
@@ -77,13 +123,21 @@ class _Cycle:
     # ---------- phases ----------
 
     def hold_reservations(self) -> None:
+        if self.reservations:
+            self.quota.ready()  # drains spare protected work
         for d in reservations.apply(self.cap, tuple(self.reservations.values())):
             self._stop(d.alloc, explain.drained(d.reservation), None)
 
     def admit(self, jobs: list[Job]) -> list[Job]:
         keep = []
+        seen: dict[tuple[int, int, str], tuple[Reason, ...]] = {}  # the answer depends only on these
         for job in jobs:
-            why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
+            key = (id(job.placement), job.gpus, job.tenant)  # ids are stable: `jobs` keeps policies alive
+            why = seen.get(key) if job.reservation is None else None
+            if why is None:
+                why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
+                if job.reservation is None:
+                    seen[key] = why
             if why:
                 self.out.append(Reject(job.id, why))
             else:
@@ -142,8 +196,12 @@ class _Cycle:
 
     def result(self) -> CycleResult:
         cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
+        out, head = self.out, self.head
         for job, why in self.waiting:
-            self.out.append(Wait(job.id, why if why is not None else self._capacity_reasons(job, cache)))
+            if why is None:
+                late = head is not None and self.now + job.expected_runtime_s > head[1].start
+                why = cache.get((id(job.placement), job.gpus, late)) or self._capacity_reasons(job, cache)
+            out.append(Wait(job.id, why))
         return CycleResult(tuple(self.out) + tuple(self.preempts))
 
     # ---------- one job ----------
@@ -236,8 +294,7 @@ class _Cycle:
         self.out[-1] = Place(last.job_id, last.gpus, last.site, last.reasons, victims)
 
     def _stop(self, alloc: int, why: Reason, for_job: str | None) -> None:
-        a = self.cap.allocs[alloc]
-        a.stopping = True
+        a = self.cap.stop(alloc)
         self.quota.release(a)
         for index in self._victims.values():
             index.remove(self.cap, alloc)
@@ -261,6 +318,8 @@ class _Cycle:
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
+            if kind == "reclaim":
+                self.quota.ready()  # borrowed and protected flags
             got = preempt.VictimIndex(self.cap, _reclaimable if kind == "reclaim" else _preemptible_tier)
             self._victims[kind] = got
         return got

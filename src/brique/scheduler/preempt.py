@@ -47,18 +47,25 @@ class VictimIndex:
         self.site_total = [0] * len(topo.sites)
         self.keys: dict[int, tuple[int, float, float, str, int]] = {}
         held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
-        for i, a in enumerate(cap.allocs):
+        in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
+        for i, a in cap.allocs.items():
             if a.stopping or a.placed_now or a.protected or not eligible(a):
                 continue
-            for x in a.gpus:
-                if usable[x] and x not in held:
-                    r = gpu_rack[x]
-                    per = self.in_rack.get(r)
-                    if per is None:
-                        per = self.in_rack[r] = {}
-                    per[i] = per.get(i, 0) + 1
-                    self.site_total[rack_site[r]] += 1
-            self.keys[i] = victim_key(a, cap.now, i)
+            if held:
+                counts: dict[int, int] = {}
+                for x in a.gpus:
+                    if usable[x] and x not in held:
+                        counts[gpu_rack[x]] = counts.get(gpu_rack[x], 0) + 1
+                spread = tuple(counts.items())
+            else:
+                spread = a.spread(usable, gpu_rack)
+            for r, n in spread:
+                per = in_rack.get(r)
+                if per is None:
+                    per = in_rack[r] = {}
+                per[i] = n
+                site_total[rack_site[r]] += n
+            keys[i] = victim_key(a, now, i)
 
     def exclude(self, cap: Capacity, gpus: list[int]) -> None:
         """`gpus` are now held: they can no longer be reclaimed."""

@@ -15,13 +15,16 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 
 from brique.domain.jobs import Job, Tier
+
+_CANONICAL = attrgetter("submitted_at", "id")
 
 
 def canonical(jobs: Iterable[Job]) -> list[Job]:
     """Jobs sorted by (submit time, id): the order ties are broken in."""
-    return sorted(jobs, key=lambda j: (j.submitted_at, j.id))
+    return sorted(jobs, key=_CANONICAL)
 
 
 def tenant_order(job: Job) -> tuple[bool, float, str]:

@@ -9,50 +9,142 @@ Borrowed work and preemptible-tier work can be reclaimed for a within-guarantee 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+
 from brique.domain.contracts import ContractBook, TenantTerms
 from brique.domain.jobs import Job, Tier
-from brique.scheduler.capacity import Alloc, Capacity
+from brique.scheduler.alloc import Alloc
+from brique.scheduler.topology import Topology
 
 
-class Quota:
-    def __init__(self, contracts: ContractBook, cap: Capacity) -> None:
-        self.book = contracts
-        self.cap = cap
+class Ledger:
+    """The classification of running work, kept across cycles and refreshed per tenant.
+
+    A tenant's result depends only on its own allocations, so a delta marks its
+    tenant dirty and `refresh()` reclassifies dirty tenants only, walking their
+    non-preemptible work kept sorted (priority first, then start time, then id).
+    `held`: GPUs of live (not stopping) work; `wide_left`/`site_left`: guarantee left.
+    """
+
+    def __init__(self, book: ContractBook, topo: Topology) -> None:
+        self.book = book
+        self.topo = topo
+        self.ranked: dict[str, list[tuple[bool, float, str, int, str, Alloc]]] = {}
+        self.count: dict[str, int] = {}  # allocations per tenant (live or stopping)
+        self.live: dict[str, int] = {}
         self.held: dict[str, int] = {}
         self.site_left: dict[tuple[str, str], int] = {}
         self.wide_left: dict[str, int] = {}
-        self._classify()
+        self.dirty: set[str] = set()
 
-    def terms(self, tenant: str) -> TenantTerms:
-        return self.book.terms(tenant)
+    def add(self, key: int, a: Alloc) -> None:
+        t = a.job.tenant
+        self.count[t] = self.count.get(t, 0) + 1
+        if a.stop_at is None:
+            self._live(t, 1, len(a.gpus))
+        if a.job.tier != Tier.PREEMPTIBLE:
+            ranked = self.ranked.setdefault(t, [])
+            entry = self._entry(key, a)
+            if not ranked or ranked[-1] < entry:
+                ranked.append(entry)
+            else:
+                insort(ranked, entry)
+            self.dirty.add(t)
 
-    def _budget(self, tenant: str) -> None:
+    def remove(self, key: int, a: Alloc) -> None:
+        t = a.job.tenant
+        self.count[t] -= 1
+        if a.stop_at is None:
+            self._live(t, -1, -len(a.gpus))
+        if a.job.tier != Tier.PREEMPTIBLE:
+            ranked = self.ranked[t]
+            entry = self._entry(key, a)
+            i = bisect_left(ranked, entry)
+            if i < len(ranked) and ranked[i][3] == key:
+                del ranked[i]
+            self.dirty.add(t)
+        if not self.count[t]:
+            del self.count[t]
+            self.ranked.pop(t, None)
+            self.dirty.add(t)
+
+    def stop(self, a: Alloc) -> None:
+        """`a` (live) gets a stop signal (call before setting `a.stop_at`): it no longer counts."""
+        if a.stop_at is None:
+            self._live(a.job.tenant, -1, -len(a.gpus))
+            self.dirty.add(a.job.tenant)
+
+    def _live(self, t: str, n: int, gpus: int) -> None:
+        live = self.live[t] = self.live.get(t, 0) + n
+        if live:
+            self.held[t] = self.held.get(t, 0) + gpus
+        else:
+            del self.live[t]
+            self.held.pop(t, None)
+
+    def _entry(self, key: int, a: Alloc) -> tuple[bool, float, str, int, str, Alloc]:
+        return (a.job.tier != Tier.PRIORITY, a.started_at, a.job.id, key, site_of(self.topo, a), a)
+
+    def refresh(self) -> None:
+        """Reclassify dirty tenants. Safe in the middle of a cycle: only stops sent before it count."""
+        for tenant in self.dirty:
+            self._classify(tenant)
+        self.dirty.clear()
+
+    def _classify(self, tenant: str) -> None:
+        """Oldest first, priority before others (preemptible excluded): in guarantee while it fits."""
+        t = self.book.terms(tenant)
+        ranked = self.ranked.get(tenant)
+        if not ranked:
+            self.wide_left.pop(tenant, None)
+            for site, _ in t.site_guarantees:
+                self.site_left.pop((tenant, site), None)
+            return
+        wide = t.guarantee
+        sites = {site: g for site, g in t.site_guarantees}
+        for later, _, _, _, site, a in ranked:
+            if a.stop_at is not None:  # stopped before the cycle (a cycle's own stops don't count here)
+                a.protected = a.borrowed = False
+                continue
+            n = len(a.gpus)
+            left = sites.get(site, 0) if sites else 0
+            if left >= n:
+                sites[site] = left - n
+            elif wide >= n:
+                wide -= n
+            else:
+                a.protected, a.borrowed = False, True
+                continue
+            a.protected, a.borrowed = not later, False
+        self.wide_left[tenant] = wide
+        for site, g in sites.items():
+            self.site_left[(tenant, site)] = g
+
+
+def site_of(topo: Topology, a: Alloc) -> str:
+    return topo.sites[topo.rack_site[topo.gpu_rack[a.gpus[0]]]].id if a.gpus else ""
+
+
+class _Budget:
+    """Guarantee left per tenant (fleet-wide) and per (tenant, site); created on first use."""
+
+    def __init__(
+        self, book: ContractBook, site_left: dict[tuple[str, str], int], wide_left: dict[str, int]
+    ) -> None:
+        self.book = book
+        self.site_left = site_left
+        self.wide_left = wide_left
+
+    def ensure(self, tenant: str) -> None:
         if tenant in self.wide_left:
             return
-        t = self.terms(tenant)
+        t = self.book.terms(tenant)
         self.wide_left[tenant] = t.guarantee
         for site, g in t.site_guarantees:
             self.site_left[(tenant, site)] = g
 
-    def _classify(self) -> None:
-        live = [a for a in self.cap.allocs if not a.stopping]
-        for a in live:
-            self.held[a.job.tenant] = self.held.get(a.job.tenant, 0) + len(a.gpus)
-        ranked = sorted(
-            (a for a in live if a.job.tier != Tier.PREEMPTIBLE),
-            key=lambda a: (a.job.tenant, a.job.tier != Tier.PRIORITY, a.started_at, a.job.id),
-        )
-        for a in ranked:
-            inside = self._consume(a.job.tenant, self._site_of(a), len(a.gpus))
-            a.protected = inside and a.job.tier == Tier.PRIORITY
-            a.borrowed = not inside
-
-    def _site_of(self, a: Alloc) -> str:
-        topo = self.cap.topo
-        return topo.sites[topo.rack_site[topo.gpu_rack[a.gpus[0]]]].id if a.gpus else ""
-
-    def _consume(self, tenant: str, site: str, gpus: int) -> bool:
-        self._budget(tenant)
+    def consume(self, tenant: str, site: str, gpus: int) -> bool:
+        self.ensure(tenant)
         key = (tenant, site)
         if self.site_left.get(key, 0) >= gpus:
             self.site_left[key] -= gpus
@@ -62,13 +154,44 @@ class Quota:
             return True
         return False
 
+
+class Quota:
+    """One cycle's contract accounting: a copy of the ledger's counts, changed by the cycle.
+
+    GPUs held per tenant are copied at once; the guarantee left and the protected/borrowed
+    flags need the ledger's classification, which is brought up to date only when a cycle
+    first needs it (`ready()`: a priority job, a reclaim, an advance reservation).
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.book = ledger.book
+        self.held = dict(ledger.held)
+        self._ledger = ledger
+        self.site_left: dict[tuple[str, str], int] = {}
+        self.wide_left: dict[str, int] = {}
+        self._budget = _Budget(self.book, self.site_left, self.wide_left)
+        self._ready = False
+
+    def ready(self) -> None:
+        """Classify running work now (flags on allocations, guarantee left), once per cycle."""
+        if self._ready:
+            return
+        self._ready = True
+        self._ledger.refresh()
+        self.site_left.update(self._ledger.site_left)
+        self.wide_left.update(self._ledger.wide_left)
+
+    def terms(self, tenant: str) -> TenantTerms:
+        return self.book.terms(tenant)
+
     # ---------- pending jobs ----------
 
     def guarantee_sites(self, job: Job) -> frozenset[str] | None:
         """Sites where `job` would run within its tenant's guarantee (None: anywhere); empty: nowhere."""
         if job.tier != Tier.PRIORITY:
             return frozenset()
-        self._budget(job.tenant)
+        self.ready()
+        self._budget.ensure(job.tenant)
         if self.wide_left[job.tenant] >= job.gpus:
             return None
         t = self.terms(job.tenant)
@@ -100,7 +223,8 @@ class Quota:
     def charge(self, job: Job, site: str, within_guarantee: bool) -> None:
         self.held[job.tenant] = self.held.get(job.tenant, 0) + job.gpus
         if within_guarantee:
-            self._consume(job.tenant, site, job.gpus)
+            self.ready()
+            self._budget.consume(job.tenant, site, job.gpus)
 
     def release(self, a: Alloc) -> None:
         """`a` is being preempted: it no longer counts for its tenant."""

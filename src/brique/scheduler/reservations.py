@@ -91,7 +91,7 @@ def _own(cap: Capacity, x: int, res: AdvanceReservation) -> bool:
 
 def _end(cap: Capacity, x: int) -> float:
     a = cap.gpu_alloc[x]
-    return cap.now if a < 0 else cap.allocs[a].latest_end
+    return cap.now if a < 0 else cap.allocs[a].latest_end(cap.now)
 
 
 def _drains(cap: Capacity, res: AdvanceReservation, gpus: list[int]) -> list[Drain]:
@@ -103,7 +103,7 @@ def _drains(cap: Capacity, res: AdvanceReservation, gpus: list[int]) -> list[Dra
             continue
         seen.add(i)
         a = cap.allocs[i]
-        if a.job.reservation == res.id or a.stopping or a.protected or a.latest_end <= res.start:
+        if a.job.reservation == res.id or a.stopping or a.protected or a.latest_end(cap.now) <= res.start:
             continue
         if cap.now >= res.start - a.job.preemption_grace_s:
             out.append(Drain(i, res.id))

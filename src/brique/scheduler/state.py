@@ -58,8 +58,10 @@ class SchedulerState:
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
         self.free = bytearray(self.usable)
-        for rj in running:
-            self._add(rj)
+        free = self.free
+        for rj in running:  # order-free: counts and buckets are built after all marks
+            for g in self.allocs[self._add(rj)].gpus:
+                free[g] = 0
         self._count()
 
     # ---------- deltas ----------
@@ -71,11 +73,10 @@ class SchedulerState:
         key = self._add(rj)
         free, topo, per_rack = self.free, self.topo, {}
         for g in self.allocs[key].gpus:
-            if self.usable[g]:
+            if free[g]:
+                free[g] = 0
                 r = topo.gpu_rack[g]
                 per_rack[r] = per_rack.get(r, 0) - 1
-        for g in self.allocs[key].gpus:
-            free[g] = 0
         for r, n in per_rack.items():
             self._move(r, n)
 
@@ -99,15 +100,19 @@ class SchedulerState:
     def apply_stopping(self, job_id: str, stopping_at: float) -> None:
         """A stop signal was sent to `job_id`: it keeps its GPUs until it is gone, by `stopping_at`."""
         a = self.allocs[self.by_job[job_id]]
+        self.ledger.stop(a)
         a.stop_at = stopping_at
         a.stopping = True
-        self.ledger.touch(a.job.tenant)
 
     def set_health(self, key: str, state: HealthState) -> None:
         """Override a node's or GPU's health (draining/down never get new work); recounts all."""
         self.health[key] = state
         self._usable_from_health()
-        self.free = bytearray(1 if u and o < 0 else 0 for u, o in zip(self.usable, self.gpu_alloc, strict=True))
+        for a in self.allocs.values():
+            a.rack_spread = None
+        self.free = bytearray(
+            1 if u and o < 0 else 0 for u, o in zip(self.usable, self.gpu_alloc, strict=True)
+        )
         self._count()
 
     def use_contracts(self, contracts: ContractBook) -> None:
@@ -133,9 +138,7 @@ class SchedulerState:
         except KeyError:
             gpus = [idx[gid] for gid in rj.gpus if gid in idx]
             self.unknown_gpus.extend(gid for gid in rj.gpus if gid not in idx)
-        free = self.free
         for g in gpus:
-            free[g] = 0
             owner[g] = key
         stopping = rj.stopping_at is not None
         a = Alloc(rj.job, gpus, rj.started_at, rj.stopping_at, stopping=stopping)

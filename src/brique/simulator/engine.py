@@ -2,8 +2,11 @@
 
 The engine replays a `Trace` on a fleet: at every instant where something happens
 (arrivals, completions, kills at the end of a grace period, the head job's
-reservation start) it applies the events, then runs one `schedule()` cycle over
-every pending job and applies its decisions:
+reservation start) it applies the events, then runs one scheduling cycle over
+every pending job and applies its decisions. The cluster is kept as a
+`SchedulerState` updated by deltas (start, stop signal, end) and each cycle is
+`schedule_state()`: the same decisions as `schedule()` on a full snapshot, at a cost
+that does not grow with the running jobs.
 
 - `Place`: the job starts now, or when its victims' grace periods end if it
   preempted someone (the victims leave the snapshot at once: their GPUs are the
@@ -31,7 +34,15 @@ from dataclasses import dataclass, field
 
 from brique.domain.contracts import ContractBook
 from brique.domain.jobs import Job, RunningJob, Tier
-from brique.scheduler import ClusterSnapshot, Place, Preempt, Reject, Reserve, Topology, decay_usage, schedule
+from brique.scheduler import (
+    Place,
+    Preempt,
+    Reject,
+    Reserve,
+    SchedulerState,
+    Topology,
+    schedule_state,
+)
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
 from brique.simulator.policies import PolicySpec
 from brique.simulator.timeline import Timeline
@@ -110,6 +121,7 @@ class Engine:
         self.events = EventQueue()
         self.pending: dict[int, Job] = {}
         self.running: dict[int, RunningJob] = {}
+        self.state = SchedulerState(topology, contracts=self.policy.contracts)  # kept by deltas
         self.attempt: list[int] = [0] * len(self.jobs)
         self.core: list[Job | None] = [None] * len(self.jobs)
         self.usage: dict[str, float] = {}
@@ -156,9 +168,10 @@ class Engine:
     def _decay(self, now: float) -> None:
         dt = now - self.clock
         if dt > 0:
-            hl = self.policy.fair_share_half_life_s
-            for t in self.usage.keys() | self.held.keys():
-                self.usage[t] = decay_usage(self.usage.get(t, 0.0), dt, self.held.get(t, 0), hl)
+            hl, usage, held = self.policy.fair_share_half_life_s, self.usage, self.held
+            factor = 2.0 ** (-dt / hl)  # `decay_usage`, with its factor computed once per instant
+            for t in usage:  # every tenant that ever held GPUs (`_hold` enters them)
+                usage[t] = usage[t] * factor + held.get(t, 0) * dt
             self.clock = now
 
     def _apply(self, events: list[tuple[float, int, int, int, int]], now: float) -> int:
@@ -193,7 +206,8 @@ class Engine:
     def _start(self, i: int, gpus: tuple[str, ...], at: float, now: float) -> None:
         job = self.pending.pop(i)
         tj, rec = self.jobs[i], self.run.records[i]
-        self.running[i] = RunningJob(job, gpus, at)
+        self.running[i] = rj = RunningJob(job, gpus, at)
+        self.state.apply_started(rj)
         self.run.timeline.waited(tj.tenant, rec.waiting_since, at, tj.gpus)
         if rec.first_start < 0:
             rec.first_start = at
@@ -204,6 +218,7 @@ class Engine:
     def _end(self, i: int, now: float) -> None:
         """Job `i`'s run is over at `now`: completed, or killed after a stop signal."""
         rj = self.running.pop(i)
+        self.state.apply_finished(rj.job.id)
         self._account(i, rj.started_at, now)
         self._hold(i, -1)
         if rj.stopping_at is None or now >= rj.started_at + self.jobs[i].duration_s:
@@ -229,20 +244,20 @@ class Engine:
         tj = self.jobs[i]
         core = self.spec.core_tenant(tj.tenant)
         self.held[core] = self.held.get(core, 0) + sign * tj.gpus
+        self.usage.setdefault(core, 0.0)
         if tj.tier == Tier.PRIORITY:
             self.prio_held[tj.tenant] = self.prio_held.get(tj.tenant, 0) + sign * tj.gpus
 
     # ---------- one cycle ----------
 
     def _cycle(self, now: float) -> None:
-        snap = ClusterSnapshot(self.topo, tuple(self.running.values()), self.usage)
         timer = self.timer
         if timer is not None:
             c0 = timer()
-            result = schedule(snap, list(self.pending.values()), self.policy, now)
+            result = schedule_state(self.state, list(self.pending.values()), self.policy, now, self.usage)
             self.run.cycle_s.append(timer() - c0)
         else:
-            result = schedule(snap, list(self.pending.values()), self.policy, now)
+            result = schedule_state(self.state, list(self.pending.values()), self.policy, now, self.usage)
         self.run.cycles += 1
         self.blocked = self.spec.single_tenant and self.cfg.elide_blocked and bool(result.reserves)
         stops = {d.job_id: d for d in result.decisions if isinstance(d, Preempt)}
@@ -280,11 +295,13 @@ class Engine:
         if not handover:
             self.signal_at[i] = now
             self.running[i] = RunningJob(rj.job, rj.gpus, rj.started_at, stopping_at=kill)
+            self.state.apply_stopping(rj.job.id, kill)
             if kill < natural:
                 self.attempt[i] += 1  # the END at `natural` is stale; the kill ends it
                 self.events.push(kill, END, i, self.attempt[i])
             return
         del self.running[i]
+        self.state.apply_finished(rj.job.id)
         self.attempt[i] += 1
         end = min(natural, kill)
         self._account(i, rj.started_at, end)
