@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     kek: str | None = Field(default=None, description="key-encryption key, base64 of 32 bytes (or kek_file)")
     kek_file: Path | None = Field(default=None, description="file holding the KEK; default in home")
     audit_retention_days: int = Field(default=190, ge=183, description="audit records kept (>= 6 months)")
+    webhook_allow_private: bool = Field(default=False, description="let budget webhooks reach private addresses")
     audit_checkpoint_s: float = Field(default=60.0, gt=0, description="how often the chain head is signed")
     pricebook_file: Path = Field(default=DEFAULT_PRICEBOOK, description="price book YAML (docs/billing.md)")
     grid_intensity_file: Path | None = Field(

@@ -86,7 +86,9 @@ def billing_settings(settings: Settings, tmp_path: Path) -> Settings:
     book.write_text(PRICEBOOK, encoding="utf-8")
     series = tmp_path / "grid.csv"
     series.write_text("site,hour,gco2e_per_kwh\nfr-tst-1,2026-11-03T09:00:00Z,100\nfr-tst-1,2026-11-03T10:00:00Z,200\n")
-    return settings.model_copy(update={"submission_burst": 50, "pricebook_file": book, "grid_intensity_file": series})
+    # the webhook test posts to a real server on loopback, which production refuses (SSRF guard)
+    return settings.model_copy(update={"submission_burst": 50, "pricebook_file": book, "grid_intensity_file": series,
+                                       "webhook_allow_private": True})  # fmt: skip
 
 
 @pytest.fixture
@@ -272,7 +274,7 @@ def test_budget_alerts_at_thresholds_webhook_and_hard_stop(
     assert budgets.evaluate() == 1
     alerts = cloud.get("/v1/orgs/acme/budget-alerts").json()
     assert [(a["threshold"], a["spent"]) for a in alerts] == [(100, "10.00"), (50, "5.00")]
-    assert all(a["webhook_status"] == "delivered: HTTP 204" for a in alerts)
+    assert all(a["webhook_status"] == "delivered" for a in alerts)
     assert [(p["threshold"], p["spent"], p["currency"]) for p in received] == [(50, "5.00", "EUR"), (100, "10.00", "EUR")]
     refused = cloud.http.post("/v1/jobs", headers=auth(cloud.tenant),
                               json={"name": "x", "project": "llm", "command": "c", "gpus": 1})  # fmt: skip
@@ -332,3 +334,4 @@ def test_sdk_reads_usage_invoices_and_budgets(cloud: Cloud) -> None:
     sdk.set_budget("acme", {"amount": "2000", "thresholds": [90]})
     assert [b.project for b in sdk.list_budgets("acme")] == [None]
     assert sdk.budget_alerts("acme") == []
+

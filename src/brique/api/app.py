@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from brique.api.routers import (
 )
 from brique.services.runtime import Runtime
 
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a client's own id is echoed only if it is sane
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
 
 Authenticate every `/v1` call with `Authorization: Bearer <API key>`.
@@ -63,14 +65,15 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         sovereignty.router,
     ):
         app.include_router(router)
-    app.middleware("http")(AuditMiddleware(rt.sovereignty.audit))
+    app.middleware("http")(AuditMiddleware(rt.sovereignty.audit, rt.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
     return app
 
 
 async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    rid = request.headers.get("x-request-id") or f"req_{secrets.token_hex(8)}"
+    given = request.headers.get("x-request-id", "")
+    rid = given if REQUEST_ID.match(given) else f"req_{secrets.token_hex(8)}"
     request.state.request_id = rid
     response = await call_next(request)
     response.headers["X-Request-ID"] = rid

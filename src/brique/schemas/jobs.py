@@ -12,6 +12,7 @@ from brique.domain.job_lifecycle import JobSpec, JobState
 from brique.domain.jobs import Tier
 from brique.domain.policy import PlacementPolicy
 
+MAX_RUNTIME_S = 30 * 86_400.0
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -41,12 +42,26 @@ class JobSubmitRequest(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     secrets: list[str] = Field(default_factory=list, description="names of your org's secrets to inject")
     placement: PlacementRequest = Field(default_factory=PlacementRequest)
-    estimated_runtime_s: float | None = Field(default=None, gt=0, description="used by backfill")
-    max_runtime_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400.0)
-    grace_s: float = Field(default=30.0, ge=0, le=3_600, description="stop signal to kill, for checkpointing")
+    estimated_runtime_s: float | None = Field(
+        default=None, gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False, description="used by backfill"
+    )
+    max_runtime_s: float = Field(default=86_400.0, gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False)
+    grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3_600,
+        allow_inf_nan=False,
+        description="stop signal to kill, for checkpointing",
+    )
     retries: int = Field(default=0, ge=0, le=100, description="requeues after failure or node loss")
     labels: dict[str, str] = Field(default_factory=dict)
-    sleep_s: float | None = Field(default=None, ge=0, description="simulated executor: how long it runs")
+    sleep_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RUNTIME_S,
+        allow_inf_nan=False,
+        description="simulated executor: how long it runs",
+    )
 
     @field_validator("name")
     @classmethod

@@ -76,6 +76,8 @@ class AgentService:
         now = self.clock.now()
         with self.db.transaction() as s:
             row = s.get(NodeAgentRow, node_id)
+            if row is not None and row.user_id != who.user_id:
+                raise Conflict(f"node {node_id} is served by another agent identity", field="node_id")
             if row is None:
                 s.add(NodeAgentRow(node_id=node_id, user_id=who.user_id, gpus=gpus, hostname=hostname,
                                    registered_at=now, last_heartbeat_at=now))  # fmt: skip
@@ -92,8 +94,9 @@ class AgentService:
         now = self.clock.now()
         with self.db.transaction() as s:
             agent = s.get(NodeAgentRow, node_id)
-            if agent is None:
-                raise Conflict(f"node {node_id} has no registered agent; register first", field="node_id")
+            if agent is None or agent.user_id != who.user_id:
+                raise Conflict(f"node {node_id} has no agent registered under this identity; register first",
+                               field="node_id")  # fmt: skip
             agent.last_heartbeat_at = now
             self._revive(s, node_id)
             mine = {r.id: r for r in jobs_repo.in_states(s, jobs_repo.ACTIVE) if _on_node(r, node_id)}

@@ -82,9 +82,10 @@ class AuditLog:
         records, seq, prev = [], head.seq, head.hash
         for e in entries:
             seq += 1
-            record = chain(AuditRecord(
-                seq=seq, at=at, actor=e.actor, org_id=e.org_id, action=e.action, object=e.object[:500],
-                request_id=e.request_id, outcome=e.outcome, site=e.site, details=e.details or {}, prev_hash=prev,
+            record = chain(AuditRecord(  # fields cut to their column widths: an audit write never fails on length
+                seq=seq, at=at, actor=e.actor[:64], org_id=e.org_id, action=e.action[:64], object=e.object[:500],
+                request_id=e.request_id[:64] if e.request_id else None, outcome=e.outcome[:64],
+                site=e.site[:63] if e.site else None, details=e.details or {}, prev_hash=prev,
             ))  # fmt: skip
             records.append(record)
             prev = record.hash

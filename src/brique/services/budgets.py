@@ -12,12 +12,15 @@ up to now, and never writes (it runs inside the submit transaction).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.exc import IntegrityError
@@ -40,13 +43,32 @@ MANAGERS = frozenset({Role.TENANT_ADMIN, Role.OPERATOR_ADMIN})
 Notifier = Callable[[str, dict[str, Any]], str]
 
 
-def post_webhook(url: str, payload: dict[str, Any]) -> str:
-    """POST the alert as JSON; returns a short delivery status (never raises)."""
+def public_address_problem(url: str) -> str | None:
+    """Why a webhook URL may not be called (None: fine): tenants must not make the control plane
+    reach loopback, private, link-local or reserved addresses (SSRF)."""
+    host = urlsplit(url).hostname
+    if not host:
+        return "has no host"
     try:
-        response = httpx.post(url, json=payload, timeout=5.0)
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return f"host '{host}' does not resolve"
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if not ip.is_global:
+            return f"host '{host}' is a non-public address ({ip})"
+    return None
+
+
+def post_webhook(url: str, payload: dict[str, Any], allow_private: bool = False) -> str:
+    """POST the alert as JSON; returns a short delivery status (never raises, never echoes the answer)."""
+    if not allow_private and (problem := public_address_problem(url)) is not None:
+        return f"refused: {problem}"[:200]
+    try:
+        response = httpx.post(url, json=payload, timeout=5.0, follow_redirects=False)
     except httpx.HTTPError as exc:
         return f"failed: {type(exc).__name__}"[:200]
-    return f"delivered: HTTP {response.status_code}" if response.is_success else f"failed: HTTP {response.status_code}"
+    return "delivered" if response.is_success else "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +83,14 @@ class BudgetStatus:
 
 class BudgetService:
     def __init__(
-        self, db: Database, clock: Clock, billing: BillingService, notify: Notifier = post_webhook,
-        interval_s: float = 60.0,
+        self, db: Database, clock: Clock, billing: BillingService, notify: Notifier | None = None,
+        interval_s: float = 60.0, allow_private_webhooks: bool = False,
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.billing = billing
-        self.notify = notify
+        self.allow_private_webhooks = allow_private_webhooks
+        self.notify = notify or (lambda url, payload: post_webhook(url, payload, allow_private_webhooks))
         self.interval_s = interval_s
         self._last: datetime | None = None
 
@@ -83,6 +106,10 @@ class BudgetService:
         terms = _terms(amount, thresholds, hard_stop)
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
             raise InvalidInput("webhook URL must be http:// or https://", field="webhook_url")
+        if webhook_url is not None and not self.allow_private_webhooks:
+            problem = public_address_problem(webhook_url)
+            if problem is not None:
+                raise InvalidInput(f"webhook URL {problem}; it must be a public address", field="webhook_url")
         with self.db.transaction() as s:
             project_id = self._project_id(s, org, project)
             row = repo.find(s, org.id, project_id)
@@ -155,10 +182,18 @@ class BudgetService:
                     out.append((alert, row.webhook_url))
         return out
 
-    def _record(self, org: Organization, st: BudgetStatus, threshold: int, now: datetime) -> BudgetAlertRow | None:
+    def _record(
+        self, org: Organization, st: BudgetStatus, threshold: int, now: datetime
+    ) -> BudgetAlertRow | None:
         scope = f"project {st.project}" if st.project else f"organization {org.name}"
-        msg = (f"budget of {scope} reached {threshold}% in {st.month}: EUR {st.spent} of EUR {st.row.amount}"
-               + (" (hard stop: new standard-tier jobs are refused)" if threshold >= 100 and st.row.hard_stop else ""))
+        msg = (
+            f"budget of {scope} reached {threshold}% in {st.month}: EUR {st.spent} of EUR {st.row.amount}"
+            + (
+                " (hard stop: new standard-tier jobs are refused)"
+                if threshold >= 100 and st.row.hard_stop
+                else ""
+            )
+        )
         alert = BudgetAlertRow(budget_id=st.row.id, org_id=org.id, project_id=st.row.project_id, month=st.month,
                                threshold=threshold, spent=st.spent, amount=st.row.amount, at=now, message=msg)  # fmt: skip
         try:
@@ -234,4 +269,6 @@ def _terms_of(row: BudgetRow) -> BudgetTerms:
 def _status(row: BudgetRow, project: str | None, invoice: Invoice) -> BudgetStatus:
     spent = invoice.spend(project) if row.project_id else invoice.spend()
     terms = _terms_of(row)
-    return BudgetStatus(row, project, invoice.month, spent, percent_used(spent, terms.amount), exceeded(spent, terms))
+    return BudgetStatus(
+        row, project, invoice.month, spent, percent_used(spent, terms.amount), exceeded(spent, terms)
+    )

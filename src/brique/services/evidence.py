@@ -32,7 +32,8 @@ class EvidenceService:
 
     def report(self, who: Principal, org_ref: str, since: datetime, until: datetime) -> dict[str, Any]:
         require(who, Action.ORG_READ)
-        since, until = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (since, until))  # naive: UTC
+        # in UTC and in the audit log's own format, so that the string comparison below is exact
+        since, until = (t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC) for t in (since, until))
         if until <= since:
             raise InvalidInput("'to' must be after 'from'", field="to")
         with self.db.transaction() as s:
@@ -41,7 +42,8 @@ class EvidenceService:
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
             placements = s.scalars(select(AuditRecordRow).where(
                 AuditRecordRow.org_id == org.id, AuditRecordRow.action == "job.placed",
-                AuditRecordRow.at >= since.isoformat(), AuditRecordRow.at < until.isoformat(),
+                AuditRecordRow.at >= since.isoformat(timespec="microseconds"),
+                AuditRecordRow.at < until.isoformat(timespec="microseconds"),
             ).order_by(AuditRecordRow.seq)).all()  # fmt: skip
             job_ids = sorted({p.object for p in placements})
             jobs = {j.id: j for j in s.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}

@@ -102,7 +102,9 @@ class JobService:
         self.fleet = fleet
         self.scheduling = scheduling
         self.logs_archive = logs_archive
-        self._site_gpus = {site.id: site.gpu_count for site in fleet.sites}  # counted once, not per submission
+        self._site_gpus = {
+            site.id: site.gpu_count for site in fleet.sites
+        }  # counted once, not per submission
         self.quotas = quotas or Quotas()
         self.ids = ids
         self.wake = wake

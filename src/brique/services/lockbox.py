@@ -92,7 +92,7 @@ class Lockbox:
             s.add(NotificationRow(org_id=row.org_id, at=now, kind="break_glass",
                                   message=f"break-glass access to {row.scope_kind} {row.scope_id} opened by "
                                           f"{row.requested_by}, confirmed by {who.user_id}, until "
-                                          f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}: {row.justification}"))  # fmt: skip
+                                          f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}: {row.justification}"[:2000]))  # fmt: skip
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.break_glass", row.id, "approved"))
             return row
 
@@ -122,7 +122,8 @@ class Lockbox:
         now = self.clock.now()
         with self.db.transaction() as s:
             row = self._get(s, request_id)
-            if not (who.is_operator or (who.role is Role.TENANT_ADMIN and who.org_id == row.org_id)):
+            operator_may = who.role in (Role.OPERATOR_ADMIN, Role.OPERATOR)
+            if not (operator_may or (who.role is Role.TENANT_ADMIN and who.org_id == row.org_id)):
                 raise NotFound(f"access request '{request_id}' not found")
             if self.status(row, now) not in ("approved", "pending"):
                 raise Conflict(f"{request_id} is already {self.status(row, now)}", field="request_id")
@@ -131,7 +132,9 @@ class Lockbox:
             return row
 
     def list(self, who: Principal, org_id: str | None) -> list[AccessRequestRow]:
-        """Tenants see every request on their data; operators see all (or one org's)."""
+        """Tenants see every request on their data; operators and auditors see all (or one org's)."""
+        if who.role is Role.NODE_AGENT:
+            raise PermissionDenied("node agents have no business with access requests")
         if not who.is_operator:
             org_id = who.org_id
         with self.db.transaction() as s:

@@ -94,8 +94,11 @@ def build_sovereignty(settings: Settings, db: Database, clock: Clock, fleet: Fle
     audit = AuditLog(db, clock, signer, settings.audit_retention_days)
     kek = KeyEncryptionKey.load(settings.kek, settings.kek_path)
     return Sovereignty(
-        signer=signer, audit=audit, lockbox=Lockbox(db, clock, audit),
-        secrets=SecretsService(db, clock, kek, signer, audit), residency=ResidencyService(db, clock, fleet, audit),
+        signer=signer,
+        audit=audit,
+        lockbox=Lockbox(db, clock, audit),
+        secrets=SecretsService(db, clock, kek, signer, audit),
+        residency=ResidencyService(db, clock, fleet, audit),
         evidence=EvidenceService(db, clock, fleet, signer),
         checkpoints=CheckpointTimer(audit, settings.audit_checkpoint_s),
     )
@@ -116,19 +119,30 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     logs = LogArchive(settings.logs_dir)
     sov = build_sovereignty(settings, db, clock, fleet)
     scheduling = SchedulingService(
-        db, clock, Topology.from_fleet(fleet), build_executors(fleet, clock), logs=logs, audit=sov.audit,
+        db,
+        clock,
+        Topology.from_fleet(fleet),
+        build_executors(fleet, clock),
+        logs=logs,
+        audit=sov.audit,
         secrets=sov.secrets.resolve,
     )
     agents = AgentService(db, clock, fleet, scheduling, logs, settings.agent_timeout_s)
     metering = MeteringService(db, clock, fleet, load_intensity(settings.grid_intensity_file))
     billing = BillingService(metering, load_pricebook(settings.pricebook_file))
-    budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s)
+    budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s,
+                            allow_private_webhooks=settings.webhook_allow_private)  # fmt: skip
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
                          housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due])  # fmt: skip
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, quotas, wake=loop.wake)
     jobs.admission.append(budgets.admission_check)
-    jobs.residency, jobs.secrets, jobs.lockbox, jobs.audit = sov.residency, sov.secrets, sov.lockbox, sov.audit
+    jobs.residency, jobs.secrets, jobs.lockbox, jobs.audit = (
+        sov.residency,
+        sov.secrets,
+        sov.lockbox,
+        sov.audit,
+    )
     loop.housekeeping += (sov.checkpoints.maybe_checkpoint,)
     return Runtime(
         settings=settings,

@@ -187,8 +187,10 @@ class SchedulingService:
                 unknown.append(row)
             else:
                 report, owner = found
-                finished += self._apply(s, row, transitions(row, report, now), now)
-                if report.state.finished:
+                steps = transitions(row, report, now)
+                applied = self._apply(s, row, steps, now)
+                finished += applied
+                if report.state.finished and (applied or not steps):  # recorded (or nothing to record)
                     actions.done.append((owner, report))
         # GPUs still held by jobs in their stop grace period (after this cycle's reports)
         stopping = {g for r in active if r.stop_reason is not None and JobState(r.state).holds_gpus
@@ -215,8 +217,13 @@ class SchedulingService:
         """An active job its executor does not know: submit it if scheduled, else it was lost.
 
         A job placed on GPUs that preempted jobs still hold (in their grace period) is held back
-        by the caller until they are gone; this is also how it starts once they are.
+        by the caller until they are gone; this is also how it starts once they are. A job asked to
+        stop (cancel, preemption, timeout) before any executor ran it ends without running.
         """
+        if row.state == JobState.SCHEDULED.value and row.stop_reason is not None:
+            never_ran = RunReport(row.id, row.attempt, RunState.STOPPED, message="stopped before it started")
+            self._apply(s, row, transitions(row, never_ran, now), now)
+            return
         if executor is None or not getattr(executor, "reports_all", True):
             return
         if row.state == JobState.SCHEDULED.value:
@@ -342,6 +349,9 @@ class SchedulingService:
                 executor.submit(launch)
             except ExecutorError as exc:
                 self._launch_failed(launch, str(exc))
+            except Exception as exc:  # one bad launch must never block the others
+                log.exception("launch of %s failed", launch.key)
+                self._launch_failed(launch, f"internal error ({type(exc).__name__})")
 
     def _launch_failed(self, launch: Launch, why: str) -> None:
         now = self.clock.now()

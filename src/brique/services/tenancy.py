@@ -210,6 +210,12 @@ class TenancyService:
             repo.revoke_key(s, key.id, self.clock.now())
             return repo.get_key(s, key_id)[0]  # type: ignore[index]
 
+    def org_id_of(self, ref: str) -> str | None:
+        """The id of an org named by id or name (for the audit log), without authorization."""
+        with self.db.transaction() as s:
+            org = repo.find_org(s, ref)
+        return org.id if org else None
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _org(self, s: Session, who: Principal, ref: str | None) -> Organization:
@@ -228,6 +234,10 @@ class TenancyService:
         if target is None or not (who.is_operator or target.org_id == who.org_id):
             raise NotFound(f"user '{user_id}' not found", field="user_id")
         require(who, Action.KEY_MANAGE)
+        if who.is_operator and target.org_id is not None:
+            # a key for a tenant identity would bypass the tenant-approved lockbox
+            raise PermissionDenied("operators cannot create keys for tenant identities; a tenant's first key "
+                                   "comes with `org create --admin-email`", code="tenant_only", field="user_id")  # fmt: skip
         return target
 
     def _add_user(self, s: Session, org_id: str | None, email: str, role: Role) -> User:
@@ -275,5 +285,5 @@ def _check_name(name: str, field: str) -> None:
 
 
 def _check_email(email: str, field: str) -> None:
-    if not EMAIL_RULE.match(email):
+    if len(email) > 254 or not EMAIL_RULE.match(email):
         raise InvalidInput(f"'{email}' is not a valid email address", field=field)

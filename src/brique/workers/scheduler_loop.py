@@ -49,9 +49,12 @@ class SchedulerLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            try:
-                for task in self.housekeeping:
+            for task in self.housekeeping:
+                try:
                     task()
+                except Exception:  # one failing chore must not stop scheduling
+                    log.exception("housekeeping task %s failed", getattr(task, "__qualname__", task))
+            try:
                 stats = self.scheduling.cycle()
                 self.cycles += 1
                 self.last = stats

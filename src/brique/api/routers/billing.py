@@ -29,7 +29,9 @@ def invoice_to_response(inv: Invoice) -> InvoiceResponse:
                            co2e_kg=fp.co2e_kg, notes=list(inv.notes))  # fmt: skip
 
 
-@router.get("/{org}/invoices/{month}", operation_id="getInvoice", response_model=InvoiceResponse, responses=HTML)
+@router.get(
+    "/{org}/invoices/{month}", operation_id="getInvoice", response_model=InvoiceResponse, responses=HTML
+)
 def get_invoice(
     org: str, month: str, who: Caller, billing: Billing,
     format: Annotated[Literal["json", "html"], Query(description="json, or a readable html document")] = "json",
