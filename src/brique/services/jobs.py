@@ -126,8 +126,7 @@ class JobService:
             earlier = self._replay(who.org_id, idempotency_key, request_hash)
             if earlier is not None:
                 return Submitted(earlier, True)
-        spec = self._resident(who.org_id, spec)
-        self._check_fits_somewhere(spec)
+        self._check_fits_somewhere(self._resident(who.org_id, spec))  # refuse at once, before the quota
         self._check_secrets(who.org_id, spec)
         wait = self._buckets.take(who.org_id)
         if wait > 0:
@@ -168,6 +167,10 @@ class JobService:
             project = tenancy_repo.find_project(s, who.org_id, spec.project)
             if project is None:
                 raise NotFound(f"project '{spec.project}' not found", field="project")
+            if self.residency is not None:  # the policy as of this transaction, not as of the check above
+                policy = self.residency.effective(s, who.org_id, project.id)
+                spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))
+                self._check_fits_somewhere(spec)
             for check in self.admission:
                 check(who, spec, project.id)
             if repo.count_pending(s, who.org_id) >= self.quotas.max_pending:
