@@ -68,17 +68,25 @@ class RunningJob:
     stopping_at: float | None = None
 
     def expected_end(self, now: float) -> float:
-        """When backfill expects the GPUs back: the estimate, else the max runtime, never before now."""
-        if self.stopping_at is not None:
-            return max(now, self.stopping_at)
-        est_end = self.started_at + self.job.expected_runtime_s
-        if est_end > now:
-            return est_end
-        return max(now, self.started_at + self.job.max_runtime_s)
+        return expected_end(self.job, self.started_at, self.stopping_at, now)
 
     def latest_end(self, now: float) -> float:
-        """When the GPUs are back for sure (max runtime or stop)."""
-        end = self.started_at + self.job.max_runtime_s
-        if self.stopping_at is not None:
-            end = min(end, self.stopping_at)
-        return max(now, end)
+        return latest_end(self.job, self.started_at, self.stopping_at, now)
+
+
+def expected_end(job: Job, started_at: float, stopping_at: float | None, now: float) -> float:
+    """When backfill expects the GPUs back: the estimate, else the max runtime, never before now."""
+    if stopping_at is not None:
+        return max(now, stopping_at)
+    est_end = started_at + job.expected_runtime_s
+    if est_end > now:
+        return est_end
+    return max(now, started_at + job.max_runtime_s)
+
+
+def latest_end(job: Job, started_at: float, stopping_at: float | None, now: float) -> float:
+    """When the GPUs are back for sure (max runtime or stop)."""
+    end = started_at + job.max_runtime_s
+    if stopping_at is not None:
+        end = min(end, stopping_at)
+    return max(now, end)

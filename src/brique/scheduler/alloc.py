@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from brique.domain.jobs import Job
+from brique.domain.jobs import Job, expected_end, latest_end
 
 
 @dataclass(slots=True)
@@ -39,20 +39,12 @@ class Alloc:
         return got
 
     def expected_end(self, now: float) -> float:
-        """Backfill's view (estimate, else max runtime, never before now): `RunningJob.expected_end`."""
-        if self.stop_at is not None:
-            return max(now, self.stop_at)
-        est_end = self.started_at + self.job.expected_runtime_s
-        if est_end > now:
-            return est_end
-        return max(now, self.started_at + self.job.max_runtime_s)
+        """Backfill's view (estimate, else max runtime, never before now)."""
+        return expected_end(self.job, self.started_at, self.stop_at, now)
 
     def latest_end(self, now: float) -> float:
-        """When the GPUs are back for sure (max runtime or stop): `RunningJob.latest_end`."""
-        end = self.started_at + self.job.max_runtime_s
-        if self.stop_at is not None:
-            end = min(end, self.stop_at)
-        return max(now, end)
+        """When the GPUs are back for sure (max runtime or stop)."""
+        return latest_end(self.job, self.started_at, self.stop_at, now)
 
 
 @dataclass(slots=True)
