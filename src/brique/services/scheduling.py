@@ -89,6 +89,7 @@ class SchedulingService:
         self.logs = logs
         self.audit = audit
         self._lock = threading.Lock()  # one cycle at a time in this process
+        self._jobs = snapshots.JobCache()  # decoded core jobs, reused across cycles
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -267,9 +268,10 @@ class SchedulingService:
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
         if not pending:
             return
-        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now)
+        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, self._jobs)
         policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
-        result = schedule(snap, [snapshots.core_job(r) for r in pending], policy, now.timestamp())
+        result = schedule(snap, [self._jobs(r) for r in pending], policy, now.timestamp())
+        self._jobs.end_cycle()
         rows = {r.id: r for r in (*active, *pending)}
         for decision in result.decisions:
             row = rows.get(decision.job_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -31,12 +31,29 @@ def core_job(row: JobRow) -> Job:
     )  # fmt: skip
 
 
-def running_job(row: JobRow, now: datetime) -> RunningJob:
+class JobCache:
+    """Core jobs by (id, version): a row's scheduling inputs change only with its version, so a
+    cycle re-decodes only the jobs that changed since the last one."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, int], Job] = {}
+        self._seen: dict[tuple[str, int], Job] = {}
+
+    def __call__(self, row: JobRow) -> Job:
+        key = (row.id, row.version)
+        job = self._seen.get(key) or self._jobs.get(key) or core_job(row)
+        self._seen[key] = job
+        return job
+
+    def end_cycle(self) -> None:
+        """Forget jobs not used in this cycle (finished, or changed)."""
+        self._jobs, self._seen = self._seen, {}
+
+
+def running_job(row: JobRow, now: datetime, jobs: Callable[[JobRow], Job] = core_job) -> RunningJob:
     started = row.started_at or row.scheduled_at or now
     stopping = ts(row.stop_deadline) if row.stop_deadline is not None else None
-    return RunningJob(
-        job=core_job(row), gpus=tuple(row.gpu_ids), started_at=ts(started), stopping_at=stopping
-    )
+    return RunningJob(job=jobs(row), gpus=tuple(row.gpu_ids), started_at=ts(started), stopping_at=stopping)
 
 
 def health(session: Session) -> dict[str, HealthState]:
@@ -81,10 +98,11 @@ def snapshot(
     usage: dict[str, float],
     hl: dict[str, HealthState],
     now: datetime,
+    jobs: Callable[[JobRow], Job] = core_job,
 ) -> ClusterSnapshot:
     return ClusterSnapshot(
         topology=topology,
-        running=tuple(running_job(r, now) for r in active if r.gpu_ids),
+        running=tuple(running_job(r, now, jobs) for r in active if r.gpu_ids),
         usage=usage,
         health=hl,
     )
