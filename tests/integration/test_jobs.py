@@ -210,6 +210,10 @@ def test_quotas_answer_429(settings: Settings) -> None:
                                headers=auth(admin)).json()["admin_key"]["token"]  # fmt: skip
             http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant))
             body = {"name": "j", "project": "llm", "command": "c", "gpus": 1}
+            missing = {**body, "project": "nope"}  # refused submissions do not use up the rate limit
+            assert [
+                http.post("/v1/jobs", json=missing, headers=auth(tenant)).status_code for _ in range(4)
+            ] == [404] * 4
             codes = [http.post("/v1/jobs", json=body, headers=auth(tenant)).status_code for _ in range(3)]
             assert codes == [201, 201, 429]
             r = http.post("/v1/jobs", json=body, headers=auth(tenant))

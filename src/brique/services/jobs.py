@@ -17,7 +17,7 @@ from brique.domain.fleet import Fleet
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
 from brique.domain.residency import narrow
 from brique.domain.tenancy import Action, Principal
-from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
+from brique.errors import BriqueError, Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from brique.executors.base import SupportsLogs
 from brique.ids import IdFactory, new_id
 from brique.scheduler import Decision, Place, Reject, Reserve, schedule
@@ -89,6 +89,12 @@ class _Buckets:
             self._state[key] = (tokens - 1, now)
             return 0.0
 
+    def refund(self, key: str) -> None:
+        """Give back a token taken for a submission that was then refused (it did not count)."""
+        with self._lock:
+            tokens, last = self._state.get(key, (float(self.burst), self.monotonic()))
+            self._state[key] = (min(float(self.burst), tokens + 1), last)
+
 
 class JobService:
     def __init__(
@@ -133,6 +139,9 @@ class JobService:
             raise RateLimited(f"too many submissions for this organization; retry in {wait:.1f} s")
         try:
             row = self._insert(who, spec, idempotency_key, request_hash)
+        except BriqueError:
+            self._buckets.refund(who.org_id)
+            raise
         except IntegrityError as exc:  # a concurrent retry with the same key won the race
             earlier = self._replay(who.org_id, idempotency_key or "", request_hash)
             if earlier is None:
