@@ -75,9 +75,13 @@ class InvoiceResponse(BaseModel):
 class BudgetRequest(BaseModel):
     project: str | None = Field(None, description="a project name; none: the whole organization")
     amount: Decimal = Field(gt=0, description="EUR per calendar month (UTC)")
-    thresholds: list[int] = Field(default_factory=lambda: [50, 80, 100], description="alert at these percents")
+    thresholds: list[int] = Field(
+        default_factory=lambda: [50, 80, 100], description="alert at these percents"
+    )
     hard_stop: bool = Field(False, description="refuse new standard-tier jobs once the budget is spent")
-    webhook_url: str | None = Field(None, max_length=2000, description="POSTed a JSON alert at each threshold")
+    webhook_url: str | None = Field(
+        None, max_length=2000, description="POSTed a JSON alert at each threshold"
+    )
 
 
 class BudgetResponse(BaseModel):

@@ -218,7 +218,9 @@ class PlacementPolicyRow(Base):
     __table_args__ = (UniqueConstraint("org_id", "project_id", name="uq_policies_org_project"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
-    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
     policy: Mapped[dict] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -75,8 +75,18 @@ def upsert(session: Session, job: JobRow, intervals: Iterable[AttemptInterval], 
                                        started_at=i.started_at, ended_at=i.ended_at, end_code=i.end_code,
                                        updated_at=now))  # fmt: skip
             changed += 1
-        elif (row.started_at, row.ended_at, row.end_code, row.site_id) != (i.started_at, i.ended_at, i.end_code, site):
-            row.started_at, row.ended_at, row.end_code, row.site_id = i.started_at, i.ended_at, i.end_code, site
+        elif (row.started_at, row.ended_at, row.end_code, row.site_id) != (
+            i.started_at,
+            i.ended_at,
+            i.end_code,
+            site,
+        ):
+            row.started_at, row.ended_at, row.end_code, row.site_id = (
+                i.started_at,
+                i.ended_at,
+                i.end_code,
+                site,
+            )
             row.updated_at = now
             changed += 1
     return changed
