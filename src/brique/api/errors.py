@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brique.errors import BriqueError
+from brique.schemas.errors import first_problem
 
 log = logging.getLogger("brique.api")
 
@@ -29,10 +30,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or None
-        message = first.get("msg", "invalid input")
+        field, message = first_problem(exc.errors())
         return error_json(422, "invalid_input", f"{field}: {message}" if field else message, field)
 
     @app.exception_handler(StarletteHTTPException)

@@ -14,6 +14,7 @@ from rich.table import Table
 from brique.cli.context import client, command, out, print_json
 from brique.domain.job_lifecycle import JobState
 from brique.errors import InvalidInput
+from brique.schemas.errors import first_problem
 from brique.schemas.jobs import JobSubmitRequest
 
 job_app = typer.Typer(help="One job: show, cancel, logs.", no_args_is_help=True)
@@ -36,9 +37,8 @@ def _load_spec(path: str, project: str | None) -> JobSubmitRequest:
     try:
         return JobSubmitRequest.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{path}: {where}: {first['msg']}") from exc
+        field, rule = first_problem(exc.errors())
+        raise InvalidInput(f"{path}: {field}: {rule}") from exc
 
 
 @command

@@ -10,22 +10,11 @@ from pydantic import BaseModel, Field, field_validator
 
 from brique.domain.job_lifecycle import JobSpec, JobState
 from brique.domain.jobs import Tier
-from brique.domain.policy import PlacementPolicy
+from brique.schemas.sovereignty import PolicyModel
 
 MAX_RUNTIME_S = 30 * 86_400.0
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-class PlacementRequest(BaseModel):
-    countries: list[str] | None = Field(default=None, description="ISO codes the site must be in")
-    certifications: list[str] = Field(
-        default_factory=list, description="every one required, e.g. secnumcloud"
-    )
-    sites: list[str] | None = Field(default=None, description="allowed site ids")
-    eu_only: bool = False
-    operator_in_eu: bool = Field(default=False, description="site operator headquartered in the EU")
-    name: str = Field(default="", max_length=100, description="label used in reasons, e.g. 'FR only'")
 
 
 class JobSubmitRequest(BaseModel):
@@ -41,7 +30,7 @@ class JobSubmitRequest(BaseModel):
     )
     env: dict[str, str] = Field(default_factory=dict)
     secrets: list[str] = Field(default_factory=list, description="names of your org's secrets to inject")
-    placement: PlacementRequest = Field(default_factory=PlacementRequest)
+    placement: PolicyModel = Field(default_factory=PolicyModel)
     estimated_runtime_s: float | None = Field(
         default=None, gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False, description="used by backfill"
     )
@@ -81,7 +70,6 @@ class JobSubmitRequest(BaseModel):
         return v
 
     def to_domain(self) -> JobSpec:
-        p = self.placement
         return JobSpec(
             name=self.name,
             project=self.project,
@@ -91,14 +79,7 @@ class JobSubmitRequest(BaseModel):
             image=self.image,
             env=self.env,
             secrets=tuple(self.secrets),
-            placement=PlacementPolicy(
-                countries=p.countries,
-                certifications=p.certifications,
-                sites=p.sites,
-                eu_only=p.eu_only,
-                operator_in_eu=p.operator_in_eu,
-                name=p.name,
-            ),
+            placement=self.placement.to_domain(),
             estimated_runtime_s=self.estimated_runtime_s,
             max_runtime_s=self.max_runtime_s,
             grace_s=self.grace_s,

@@ -45,13 +45,16 @@ class EvidenceService:
                 AuditRecordRow.at >= since.isoformat(timespec="microseconds"),
                 AuditRecordRow.at < until.isoformat(timespec="microseconds"),
             ).order_by(AuditRecordRow.seq)).all()  # fmt: skip
-            job_ids = sorted({p.object for p in placements})
+            by_job: dict[str, list[AuditRecordRow]] = {}
+            for p in placements:
+                by_job.setdefault(p.object, []).append(p)
+            job_ids = sorted(by_job)
             jobs = {j.id: j for j in s.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}
             grants = s.scalars(select(AccessRequestRow).where(
                 AccessRequestRow.org_id == org.id, AccessRequestRow.decided_at.is_not(None),
                 AccessRequestRow.status.in_(("approved", "revoked")),
             )).all()  # fmt: skip
-        entries = [self._job_entry(job_id, jobs.get(job_id), placements, grants) for job_id in job_ids]
+        entries = [self._job_entry(job_id, jobs.get(job_id), by_job[job_id], grants) for job_id in job_ids]
         doc = {
             "type": "brique-sovereignty-report/1",
             "org": {"id": org.id, "name": org.name, "country": org.country},
@@ -69,9 +72,7 @@ class EvidenceService:
 
     def _job_entry(self, job_id: str, job: JobRow | None, placements: Any, grants: Any) -> dict[str, Any]:
         runs = []
-        for p in placements:
-            if p.object != job_id:
-                continue
+        for p in placements:  # this job's, in audit order
             site = self.fleet.site(p.site or "")
             runs.append({
                 "at": p.at, "attempt": p.details.get("attempt"), "site": p.site, "gpus": p.details.get("gpus"),

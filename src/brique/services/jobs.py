@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from brique.clock import Clock
 from brique.domain.fleet import Fleet
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
-from brique.domain.residency import narrow
+from brique.domain.residency import closest_site, narrow
 from brique.domain.tenancy import Action, Principal
 from brique.errors import BriqueError, Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from brique.executors.base import SupportsLogs
@@ -208,8 +208,8 @@ class JobService:
         """Refuse at once what no site can ever run, naming the rule and the closest site."""
         allowed = [site for site in self.fleet.sites if spec.placement.allows(site)]
         if not allowed:
-            closest = min(self.fleet.sites, key=lambda site: len(spec.placement.violations(site)))
-            why = "; ".join(spec.placement.violations(closest))
+            _, violations = closest_site(spec.placement, self.fleet)
+            why = "; ".join(violations)
             raise InvalidInput(f"no site meets placement policy '{spec.placement.label}' (closest: {why})",
                                field="placement")  # fmt: skip
         largest = max(self._site_gpus[site.id] for site in allowed)

@@ -89,9 +89,12 @@ class ResidencyService:
     ) -> PolicyChange:
         narrowed, outside = [], []
         effective = policy
+        by_project: dict[str, PlacementPolicy] = {}
         for row in jobs_repo.list_jobs(s, org_id=org_id, project_id=project_id, limit=100_000,
                                        states=(JobState.PENDING.value, *jobs_repo.ACTIVE)):  # fmt: skip
-            effective = self.effective(s, org_id, row.project_id)
+            if row.project_id not in by_project:
+                by_project[row.project_id] = self.effective(s, org_id, row.project_id)
+            effective = by_project[row.project_id]
             spec = spec_from_dict(row.spec)
             if row.state == JobState.PENDING.value:
                 _narrow_pending(row, narrow(effective, spec.placement))

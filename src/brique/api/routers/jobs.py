@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from brique.api.convert import event_row_to_response, job_detail, job_row_to_response
 from brique.api.deps import Caller, Jobs, Metering
 from brique.errors import InvalidInput
+from brique.schemas.errors import first_problem
 from brique.schemas.jobs import (
     DryRunResponse,
     JobDetailResponse,
@@ -42,9 +43,8 @@ async def _parse_spec(request: Request) -> JobSubmitRequest:
     try:
         return JobSubmitRequest.model_validate(doc)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise InvalidInput(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
+        field, rule = first_problem(exc.errors())
+        raise InvalidInput(f"{field}: {rule}" if field else rule, field=field) from exc
 
 
 @router.post(

@@ -32,8 +32,7 @@ def stored_fingerprint(session: Session, name: str) -> str | None:
 
 def replace_fleet(session: Session, fleet: Fleet, source: str, now: datetime) -> None:
     """Write the fleet, keeping the health state of nodes and GPUs that still exist."""
-    node_states = dict(session.execute(select(NodeRow.id, NodeRow.state).where(NodeRow.state != "up")).all())
-    gpu_states = dict(session.execute(select(GpuRow.id, GpuRow.state).where(GpuRow.state != "up")).all())
+    node_states, gpu_states = unhealthy_states(session)
     session.execute(delete(GpuRow))
     session.execute(delete(NodeRow))
     session.execute(delete(RackRow))
