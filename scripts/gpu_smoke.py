@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from brique.executors.local.gpus import discover_gpus, nvml_gpu_count
+from brique.agent.gpus import discover_gpus, nvml_gpu_count
 from brique.sdk import Client
 
 BRIQUE = [sys.executable, "-m", "brique.cli"]

@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
+from brique.agent.gpus import discover_gpus
+from brique.agent.node import NodeAgent
+from brique.agent.runner import ProcessRunner
 from brique.cli.context import command, fail
-from brique.executors.local.gpus import discover_gpus
-from brique.executors.local.runner import ProcessRunner
 from brique.sdk import Client
-from brique.workers.agent import NodeAgent
 
 
 @command

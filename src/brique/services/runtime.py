@@ -11,8 +11,8 @@ from brique.crypto.envelope import KeyEncryptionKey
 from brique.crypto.signing import Signer
 from brique.domain.fleet import ExecutorKind, Fleet
 from brique.errors import InvalidInput
-from brique.executors.agents import AgentExecutor
 from brique.executors.base import Executor
+from brique.executors.local.executor import LocalExecutor
 from brique.executors.simulated import SimulatedExecutor
 from brique.executors.slurm import SlurmConfig, SlurmExecutor
 from brique.scheduler import Topology
@@ -71,7 +71,7 @@ def build_executors(fleet: Fleet, clock: Clock) -> dict[str, Executor]:
         elif site.executor is ExecutorKind.SIMULATED:
             out[site.id] = shared.setdefault(site.executor, SimulatedExecutor(clock))
         elif site.executor is ExecutorKind.LOCAL:
-            out[site.id] = shared.setdefault(site.executor, AgentExecutor())
+            out[site.id] = shared.setdefault(site.executor, LocalExecutor())
         else:
             raise InvalidInput(f"site {site.id}: the {site.executor.value} executor is not available yet",
                                field="executor")  # fmt: skip

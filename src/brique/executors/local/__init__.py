@@ -1,1 +1,1 @@
-"""The `local` executor: real OS processes on a node, run by `brique agent`."""
+"""The `local` executor, server side: `brique agent` processes (`brique/agent/`) pull their work."""

@@ -12,7 +12,7 @@ from brique.domain.fleet import ExecutorKind
 from brique.executors.base import Executor, Launch, RunReport
 
 
-class AgentExecutor(Executor):
+class LocalExecutor(Executor):
     kind = ExecutorKind.LOCAL
     reports_all = False  # agents report their own nodes; silence is handled by heartbeat expiry
 

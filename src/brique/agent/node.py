@@ -1,7 +1,7 @@
 """`brique agent`: serve one `local` node. Heartbeat, start and stop real processes, ship logs.
 
 The agent keeps no state the control plane needs: jobs run in their own sessions with
-their state on disk (see `executors/local/runner.py`), so an agent restart picks them up;
+their state on disk (see `agent/runner.py`), so an agent restart picks them up;
 if the control plane is unreachable, jobs keep running and reports are sent again later.
 """
 
@@ -11,8 +11,8 @@ import logging
 import socket
 import threading
 
+from brique.agent.runner import ProcessRunner
 from brique.executors.base import ExecutorError
-from brique.executors.local.runner import ProcessRunner
 from brique.schemas.agents import LogChunk, RunReportModel
 from brique.sdk import ApiError, Client, ConnectionFailed
 

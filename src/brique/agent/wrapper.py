@@ -1,6 +1,6 @@
 """Runs one attempt's command and records its exit code, surviving the agent's own death.
 
-    python -m brique.executors.local.wrapper ATTEMPT_DIR
+    python -m brique.agent.wrapper ATTEMPT_DIR
 
 The agent starts this in a new session; it starts `/bin/sh -c "$(cat command)"` in a new
 process group (the group the agent signals), forwards SIGTERM to it, waits, and writes

@@ -50,7 +50,7 @@ class ProcessRunner(Executor, SupportsLogs):
         env = {**self.base_env, **launch.env, "CUDA_VISIBLE_DEVICES": visible, "NVIDIA_VISIBLE_DEVICES": visible,
                "BRIQUE_JOB_ID": launch.job_id, "BRIQUE_ATTEMPT": str(launch.attempt)}  # fmt: skip
         proc = subprocess.Popen(
-            [sys.executable, "-m", "brique.executors.local.wrapper", str(root)], env=env,
+            [sys.executable, "-m", "brique.agent.wrapper", str(root)], env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         (root / "started_at").write_text(datetime.now(UTC).isoformat())
