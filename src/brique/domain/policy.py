@@ -109,6 +109,9 @@ class SchedulingPolicy:
     backfill: whether EASY backfill runs (off: strict order after the first blocked job).
     preempt_for_standard: non-guarantee jobs may preempt preemptible-tier work.
     preemption_heads: at most this many non-guarantee jobs per cycle may preempt.
+    max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
+        start are examined; the rest wait unexamined until the next cycle (Slurm's
+        `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
     """
 
     contracts: ContractBook = field(default_factory=ContractBook)
@@ -117,3 +120,4 @@ class SchedulingPolicy:
     backfill: bool = True
     preempt_for_standard: bool = True
     preemption_heads: int = 4
+    max_job_test: int = 100

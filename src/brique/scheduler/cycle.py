@@ -119,6 +119,7 @@ class _Cycle:
         self.head: tuple[Job, HeadReservation] | None = None
         self.preempt_heads = policy.preemption_heads
         self._victims: dict[str, preempt.VictimIndex] = {}  # built on first use, dropped on new holds
+        self.examined: set[str] = set()
 
     # ---------- phases ----------
 
@@ -165,10 +166,12 @@ class _Cycle:
     def guarantee_phase(self, jobs: list[Job]) -> list[Job]:
         rest: list[Job] = []
         first: list[Job] = []
+        left = self.policy.max_job_test
         for job in jobs:
-            if job.tier != Tier.PRIORITY:
-                rest.append(job)
+            if job.tier != Tier.PRIORITY or left <= 0:
+                rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
+            self.examined.add(job.id)
             gs = self.quota.guarantee_sites(job)
             allowed = self.sites.of(job.placement)
             sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
@@ -176,23 +179,32 @@ class _Cycle:
                 rest.append(job)
             elif not self._start_guaranteed(job, sites, allowed):
                 first.append(job)  # within guarantee yet no room even by preempting: head candidate
+                left -= 1
         return first + rest
 
     def share_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key)
+        left = self.policy.max_job_test
         while (job := q.pop()) is not None:
             if self._exhausted():
                 self._bulk_wait([job, *q.drain()])
                 return
-            self._consider(job, may_head=True)
+            if left <= 0:
+                self._unexamined([job, *q.drain()])
+                return
+            left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key)
+        left = self.policy.max_job_test
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
                 self._bulk_wait([job, *q.drain()])
                 return
-            self._consider(job, may_head=False)
+            if left <= 0:
+                self._unexamined([job, *q.drain()])
+                return
+            left -= not self._consider(job, may_head=False)
 
     def result(self) -> CycleResult:
         cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
@@ -202,7 +214,7 @@ class _Cycle:
                 late = head is not None and self.now + job.expected_runtime_s > head[1].start
                 why = cache.get((id(job.placement), job.gpus, late)) or self._capacity_reasons(job, cache)
             out.append(Wait(job.id, why))
-        return CycleResult(tuple(self.out) + tuple(self.preempts))
+        return CycleResult(tuple(self.out) + tuple(self.preempts), examined=frozenset(self.examined))
 
     # ---------- one job ----------
 
@@ -222,21 +234,27 @@ class _Cycle:
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
         return True
 
-    def _consider(self, job: Job, may_head: bool) -> None:
+    def _consider(self, job: Job, may_head: bool) -> bool:
+        """Place, preempt for, reserve or keep `job` waiting; True when it was placed."""
+        self.examined.add(job.id)
         block = self.quota.borrow_block(job)
         if block is not None:
             self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
-            return
+            return False
         if self.head is not None and not self.policy.backfill and may_head:
             self._wait(job, (explain.head_blocked(self.head[0].id),))
-            return
+            return False
         sites = self.sites.of(job.placement)
         got = self._try(job, sites)
         if got is not None:
             code = ReasonCode.BACKFILL if self.head is not None else ReasonCode.FAIR_SHARE
             self._place(job, got[0], got[1], code)
-        elif not (may_head and (self._preempt_for(job, sites) or self._reserve_head(job, sites))):
+            return True
+        if may_head and self._preempt_for(job, sites):
+            return True
+        if not (may_head and self._reserve_head(job, sites)):
             self._wait(job, None)
+        return False
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -312,6 +330,10 @@ class _Cycle:
             block = None if left is None or job.gpus <= left else self.quota.borrow_block(job)
             why = None if block is None else (explain.borrow(block[0], job, block[1], block[2], block[3]),)
             self._wait(job, why)
+
+    def _unexamined(self, jobs: list[Job]) -> None:
+        why = (explain.not_examined(self.policy.max_job_test),)  # one shared value: O(1) per job
+        self.waiting.extend((job, why) for job in jobs)
 
     # ---------- helpers ----------
 

@@ -22,6 +22,7 @@ class ReasonCode(StrEnum):
     RESERVATION_NOT_STARTED = "reservation_not_started"  # its advance reservation's window is ahead
     RESERVATION_FULL = "reservation_full"  # its advance reservation has too few free GPUs
     HEAD_BLOCKED = "head_blocked"  # backfill off and an earlier job is blocked
+    NOT_EXAMINED = "not_examined"  # beyond the cycle's queue depth (`max_job_test`)
     # Reserve
     RESERVED = "reserved"  # head of queue: GPUs held for its earliest start
     # Reject
@@ -102,10 +103,16 @@ Decision = Place | Preempt | Reserve | Wait | Reject
 
 @dataclass(frozen=True, slots=True)
 class CycleResult:
-    """All decisions of one cycle: pending jobs in queue order, then preemptions."""
+    """All decisions of one cycle: pending jobs in queue order, then preemptions.
+
+    examined: ids of the pending jobs the cycle tried to start (the others waited
+    unexamined: behind the queue depth or with the fleet full); callers that hand the
+    core only the head of a deep queue use it to know the head was enough.
+    """
 
     decisions: tuple[Decision, ...]
     _by_job: dict[str, Decision] = field(default_factory=dict, compare=False, repr=False)
+    examined: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for d in self.decisions:

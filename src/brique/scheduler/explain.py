@@ -62,6 +62,14 @@ def head_blocked(head: str) -> Reason:
     return Reason(ReasonCode.HEAD_BLOCKED, f"waiting: backfill is off and job {head} is ahead in the queue")
 
 
+def not_examined(depth: int) -> Reason:
+    return Reason(
+        ReasonCode.NOT_EXAMINED,
+        f"waiting: not examined this cycle; {depth} jobs ahead of it in queue order could not start "
+        "(queue depth per cycle, like Slurm's bf_max_job_test)",
+    )
+
+
 def reserved(g: int, label: str, start: float, now: float, rack: bool) -> Reason:
     return Reason(
         ReasonCode.RESERVED,

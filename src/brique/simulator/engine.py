@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from brique.domain.contracts import ContractBook
 from brique.domain.jobs import Job, RunningJob, Tier
 from brique.scheduler import (
+    CycleResult,
     Place,
     Preempt,
     Reject,
@@ -44,11 +45,13 @@ from brique.scheduler import (
     schedule_state,
 )
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
+from brique.simulator.pending import PendingIndex, window_exact
 from brique.simulator.policies import PolicySpec
 from brique.simulator.timeline import Timeline
 from brique.simulator.traces import Trace
 
 Timer = Callable[[], float]
+WINDOW = 64  # jobs per (tenant, tier) a cycle sees first (`pending.py`); widened when needed
 Progress = Callable[[int, int], None]
 
 
@@ -114,12 +117,11 @@ class Engine:
         self.timer = timer
         self.jobs = trace.jobs
         self.limit = max([1.0] + [max(j.duration_s, j.est_duration_s or 0.0) for j in self.jobs])
-        span = self.jobs[-1].submit_s if self.jobs else 0.0
-        width = max(1.0, span / max(1, self.cfg.buckets))
-        self.run = Run(spec.name, trace, topology, contracts, [JobRecord() for _ in self.jobs], Timeline(width),
+        self.run = Run(spec.name, trace, topology, contracts, [JobRecord() for _ in self.jobs], Timeline(self.cfg.buckets),
                        [0.0] * len(topology.sites))  # fmt: skip
         self.events = EventQueue()
-        self.pending: dict[int, Job] = {}
+        self.pending = PendingIndex()  # per (tenant, tier), canonical order: cycles see a window
+        self.window = WINDOW
         self.running: dict[int, RunningJob] = {}
         self.state = SchedulerState(topology, contracts=self.policy.contracts)  # kept by deltas
         self.attempt: list[int] = [0] * len(self.jobs)
@@ -196,7 +198,7 @@ class Engine:
                   tier=self.spec.core_tier(tj.tier), submitted_at=tj.submit_s, max_runtime_s=self.limit,
                   estimated_runtime_s=tj.est_duration_s, preemption_grace_s=self.cfg.grace_s)  # fmt: skip
         self.core[i] = job
-        self.pending[i] = job
+        self.pending.add(i, job)
         rec = self.run.records[i]
         rec.waiting_since = now
         if tj.tier == Tier.PRIORITY:
@@ -232,7 +234,7 @@ class Engine:
         self.run.records[i].waiting_since = now
         job = self.core[i]
         assert job is not None
-        self.pending[i] = job
+        self.pending.add(i, job)
 
     def _account(self, i: int, t0: float, t1: float) -> None:
         tj, rec = self.jobs[i], self.run.records[i]
@@ -252,12 +254,10 @@ class Engine:
 
     def _cycle(self, now: float) -> None:
         timer = self.timer
+        c0 = timer() if timer is not None else 0.0
+        result = self._decide(now)
         if timer is not None:
-            c0 = timer()
-            result = schedule_state(self.state, list(self.pending.values()), self.policy, now, self.usage)
             self.run.cycle_s.append(timer() - c0)
-        else:
-            result = schedule_state(self.state, list(self.pending.values()), self.policy, now, self.usage)
         self.run.cycles += 1
         self.blocked = self.spec.single_tenant and self.cfg.elide_blocked and bool(result.reserves)
         stops = {d.job_id: d for d in result.decisions if isinstance(d, Preempt)}
@@ -270,6 +270,16 @@ class Engine:
                 self._reject(int(d.job_id), d, now)
         for victim, p in stops.items():  # stop signals not tied to a placement (reservation drains)
             self._stop(int(victim), p.grace_s, now, handover=False)
+
+    def _decide(self, now: float) -> CycleResult:
+        """One cycle over each group's first `window` jobs, widened until provably exact (`pending.py`)."""
+        width = self.window
+        while True:
+            jobs, last = self.pending.window(width)
+            result = schedule_state(self.state, jobs, self.policy, now, self.usage)
+            if window_exact(result, last):
+                return result
+            width *= 4
 
     def _place(self, d: Place, stops: dict[str, Preempt], now: float) -> None:
         delay = 0.0

@@ -7,7 +7,7 @@
 - lost_gpu_hours: GPU-hours a preempted job had run before its stop signal (redone).
 - priority_slo: share of priority jobs within their tenant's guarantee at submission
   that started within 60 s of it (None when there are none).
-- jain_fairness: per time bucket, each tenant's entitlement is its weighted max-min
+- jain_fairness: per time bucket (about `SimConfig.buckets` over the whole run), each tenant's entitlement is its weighted max-min
   share of the fleet capped by its demand (GPUs held + GPUs waited for); Jain's index
   of held/entitlement over tenants with an entitlement, averaged over buckets with demand.
 - energy_kwh / co2e_kg: `domain.energy` over busy GPU-seconds per site.
@@ -208,12 +208,14 @@ def entitlements(run: Run, gpus: int, makespan: float) -> dict[str, float]:
 
 
 def _jain(run: Run, gpus: int, makespan: float) -> float | None:
+    """Mean over buckets with demand of Jain's index of held/entitlement: O(buckets x tenants^2)."""
     n, held, wanted = _bucket_rows(run, makespan)
     weight = {t: run.contracts.terms(t).weight for t in wanted}
+    zeros = [0.0] * n
     values = []
     for b in range(n):
         ent = waterfill(gpus * run.timeline.width, {t: a[b] for t, a in wanted.items()}, weight)
-        xs = [held.get(t, [0.0] * n)[b] / e for t, e in ent.items() if e > 1e-9]
+        xs = [held.get(t, zeros)[b] / e for t, e in ent.items() if e > 1e-9]
         if xs:
             values.append(sum(xs) ** 2 / (len(xs) * sum(x * x for x in xs)) if any(xs) else 0.0)
     return sum(values) / len(values) if values else None

@@ -1,51 +1,91 @@
 """Time-bucketed integrals: GPU-seconds held and wanted per tenant, queue length.
 
-Intervals are added when they close (a job ends, a wait ends), so times may arrive
-out of order; each interval is spread over the fixed-width buckets it overlaps.
+Intervals are recorded when they close (a job ends, a wait ends), as rate changes
+(+gpus at t0, -gpus at t1): O(1) each, whatever their length. The buckets are
+computed once, on first read, by one sweep over the sorted changes: O(E log E + B)
+for E intervals and B buckets. The width is chosen then, so that about `target`
+buckets cover the whole run (submissions and completions alike): a burst submitted
+at one instant still gets `target` buckets, not one per second of its makespan.
 Bucket b covers [b * width, (b + 1) * width) seconds from the start of the trace.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+Changes = list[tuple[float, float]]
 
 
-def spread(arr: list[float], width: float, t0: float, t1: float, weight: float) -> None:
-    """Add `weight` x overlap (seconds) of [t0, t1) to every bucket of `arr` it touches."""
-    if t1 <= t0:
-        return
-    b0 = int(t0 // width)
-    b1 = int(t1 // width)
-    if b1 >= len(arr):
-        arr.extend([0.0] * (b1 + 1 - len(arr)))
-    if b0 == b1:
-        arr[b0] += weight * (t1 - t0)
-        return
-    arr[b0] += weight * ((b0 + 1) * width - t0)
-    full = weight * width
-    for b in range(b0 + 1, b1):
-        arr[b] += full
-    arr[b1] += weight * (t1 - b1 * width)
+def integrate(changes: Changes, width: float, n: int) -> list[float]:
+    """Integral of the step function given by `changes` (time, rate delta) over each of `n` buckets."""
+    changes.sort()
+    out = [0.0] * n
+    rate = t = area = before = 0.0
+    k, m = 0, len(changes)
+    for b in range(n):
+        edge = (b + 1) * width
+        while k < m and changes[k][0] < edge:
+            tc, dr = changes[k]
+            area += rate * (tc - t)
+            t, rate, k = tc, rate + dr, k + 1
+        upto = area + rate * (edge - t)
+        out[b] = upto - before
+        before = upto
+    return out
 
 
-@dataclass(slots=True)
 class Timeline:
     """Per-tenant held/wanted GPU-seconds and total queued job-seconds, per bucket."""
 
-    width: float
-    held: dict[str, list[float]] = field(default_factory=dict)
-    wanted: dict[str, list[float]] = field(default_factory=dict)
-    queued: list[float] = field(default_factory=list)
+    def __init__(self, target: int = 200, min_width: float = 1.0) -> None:
+        self.target, self.min_width = max(1, target), min_width
+        self._held: dict[str, Changes] = {}
+        self._wanted: dict[str, Changes] = {}
+        self._queued: Changes = []
+        self._end = 0.0
+        self._built: tuple[float, dict[str, list[float]], dict[str, list[float]], list[float]] | None = None
 
     def ran(self, tenant: str, t0: float, t1: float, gpus: int) -> None:
         """A job of `tenant` held `gpus` GPUs over [t0, t1): it both holds and wants them."""
-        spread(self.held.setdefault(tenant, []), self.width, t0, t1, gpus)
-        spread(self.wanted.setdefault(tenant, []), self.width, t0, t1, gpus)
+        self._add(self._held.setdefault(tenant, []), t0, t1, gpus)
+        self._add(self._wanted.setdefault(tenant, []), t0, t1, gpus)
 
     def waited(self, tenant: str, t0: float, t1: float, gpus: int) -> None:
         """A job of `tenant` waited over [t0, t1) for `gpus` GPUs."""
-        spread(self.wanted.setdefault(tenant, []), self.width, t0, t1, gpus)
-        spread(self.queued, self.width, t0, t1, 1.0)
+        self._add(self._wanted.setdefault(tenant, []), t0, t1, gpus)
+        self._add(self._queued, t0, t1, 1.0)
+
+    def _add(self, changes: Changes, t0: float, t1: float, w: float) -> None:
+        if t1 > t0:
+            changes.append((t0, w))
+            changes.append((t1, -w))
+            self._end = max(self._end, t1)
+            self._built = None
+
+    # ---------- bucketed views (built once, on first read) ----------
+
+    def _build(self) -> tuple[float, dict[str, list[float]], dict[str, list[float]], list[float]]:
+        if self._built is None:
+            width = max(self.min_width, self._end / self.target)
+            n = int(self._end // width) + 1
+            held = {t: integrate(c, width, n) for t, c in self._held.items()}
+            wanted = {t: integrate(c, width, n) for t, c in self._wanted.items()}
+            self._built = (width, held, wanted, integrate(self._queued, width, n))
+        return self._built
+
+    @property
+    def width(self) -> float:
+        return self._build()[0]
+
+    @property
+    def held(self) -> dict[str, list[float]]:
+        return self._build()[1]
+
+    @property
+    def wanted(self) -> dict[str, list[float]]:
+        return self._build()[2]
+
+    @property
+    def queued(self) -> list[float]:
+        return self._build()[3]
 
     def buckets(self, until: float) -> int:
         return max(1, int(until // self.width) + 1)
