@@ -16,7 +16,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator
 
 from brique.domain.jobs import Job, Tier
-from brique.scheduler import CycleResult, Wait
+from brique.scheduler import CycleResult
 
 Group = tuple[str, Tier]
 
