@@ -58,7 +58,10 @@ class PlacementPolicy:
         """Human sentences, one per rule the site breaks (empty: allowed)."""
         out: list[str] = []
         if self.countries is not None and site.country not in self.countries:
-            allowed = _join(self.countries, " or ") or "no country (the combined policies' countries do not overlap)"
+            allowed = (
+                _join(self.countries, " or ")
+                or "no country (the combined policies' countries do not overlap)"
+            )
             out.append(f"site {site.id} is in {site.country}, not in {allowed}")
         missing = sorted(self.certifications - site.certifications)
         if missing:
@@ -109,6 +112,8 @@ class SchedulingPolicy:
     backfill: whether EASY backfill runs (off: strict order after the first blocked job).
     preempt_for_standard: non-guarantee jobs may preempt preemptible-tier work.
     preemption_heads: at most this many non-guarantee jobs per cycle may preempt.
+    preempt_protect_s: running work (re)started less than this long ago is never preempted,
+        so a restarted job gets to make progress before it can be chosen again (0: off).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -121,3 +126,4 @@ class SchedulingPolicy:
     preempt_for_standard: bool = True
     preemption_heads: int = 4
     max_job_test: int = 100
+    preempt_protect_s: float = 0.0

@@ -228,7 +228,10 @@ class _Cycle:
             if got is not None:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
-        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("reclaim"))
+        limit = self.sites.rack_limit(sites)
+        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("reclaim"))
+        if plan is None and self.policy.preempt_protect_s > 0:  # a guarantee outranks the protection window
+            plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("reclaim-any"))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -340,9 +343,15 @@ class _Cycle:
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            if kind == "reclaim":
+            if kind != "tier":
                 self.quota.ready()  # borrowed and protected flags
-            got = preempt.VictimIndex(self.cap, _reclaimable if kind == "reclaim" else _preemptible_tier)
+            base = _preemptible_tier if kind == "tier" else _reclaimable
+            protect, now = self.policy.preempt_protect_s, self.now
+            if protect <= 0 or kind == "reclaim-any":
+                eligible = base
+            else:
+                eligible = lambda a: base(a) and now - a.started_at >= protect  # noqa: E731
+            got = preempt.VictimIndex(self.cap, eligible)
             self._victims[kind] = got
         return got
 

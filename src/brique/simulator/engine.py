@@ -47,6 +47,7 @@ from brique.scheduler import (
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
 from brique.simulator.pending import PendingIndex, window_exact
 from brique.simulator.policies import PolicySpec
+from brique.simulator.predict import Predictor
 from brique.simulator.timeline import Timeline
 from brique.simulator.traces import Trace
 
@@ -99,6 +100,8 @@ class Run:
     cycle_s: list[float] = field(default_factory=list)
     wall_s: float | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    stops: list[tuple[int, float, float]] = field(default_factory=list)  # (job, run start, stop signal)
+    prediction: dict[str, float | int] | None = None  # runtime predictor accuracy (`predict.py`)
 
 
 class Engine:
@@ -133,6 +136,8 @@ class Engine:
         self.blocked = False  # fifo: the head is blocked, so only a freed GPU can change anything
         self.signal_at: dict[int, float] = {}
         self.clock = 0.0
+        self.predictor = Predictor() if spec.predict_runtimes else None
+        self.predicted: dict[int, float | None] = {}
         self.site_of_gpu = {
             gid: topology.rack_site[topology.gpu_rack[i]] for gid, i in topology.gpu_index.items()
         }
@@ -159,6 +164,8 @@ class Engine:
                 self._cycle(now)
                 if progress is not None and self.run.cycles % 512 == 0:
                     progress(nxt, n)
+        if self.predictor is not None:
+            self.run.prediction = self.predictor.accuracy()
         if self.timer:
             self.run.wall_s = self.timer() - t0
         return self.run
@@ -194,9 +201,13 @@ class Engine:
 
     def _arrive(self, i: int, now: float) -> None:
         tj = self.jobs[i]
+        est = tj.est_duration_s
+        if self.predictor is not None:
+            self.predicted[i] = guess = self.predictor.predict(tj.tenant, tj.gpus)
+            est = min(guess, self.limit) if guess is not None else est
         job = Job(id=f"{i:08d}", tenant=self.spec.core_tenant(tj.tenant), gpus=tj.gpus,
                   tier=self.spec.core_tier(tj.tier), submitted_at=tj.submit_s, max_runtime_s=self.limit,
-                  estimated_runtime_s=tj.est_duration_s, preemption_grace_s=self.cfg.grace_s)  # fmt: skip
+                  estimated_runtime_s=est, preemption_grace_s=self.cfg.grace_s)  # fmt: skip
         self.core[i] = job
         self.pending.add(i, job)
         rec = self.run.records[i]
@@ -224,10 +235,16 @@ class Engine:
         self._account(i, rj.started_at, now)
         self._hold(i, -1)
         if rj.stopping_at is None or now >= rj.started_at + self.jobs[i].duration_s:
-            self.run.records[i].end = now
+            self._complete(i, now)
             return
         self._lose(i, rj, self.signal_at.pop(i, now))
         self._requeue(i, now)
+
+    def _complete(self, i: int, at: float) -> None:
+        self.run.records[i].end = at
+        if self.predictor is not None:
+            tj = self.jobs[i]
+            self.predictor.completed(tj.tenant, tj.gpus, tj.duration_s, self.predicted.get(i))
 
     def _requeue(self, i: int, now: float) -> None:
         self.attempt[i] += 1
@@ -300,6 +317,7 @@ class Engine:
         if rj is None or rj.stopping_at is not None:
             return
         self.run.preemptions += 1
+        self.run.stops.append((i, rj.started_at, now))
         kill = now + grace_s
         natural = rj.started_at + self.jobs[i].duration_s
         if not handover:
@@ -317,7 +335,7 @@ class Engine:
         self._account(i, rj.started_at, end)
         self._hold(i, -1)
         if natural <= kill:
-            self.run.records[i].end = natural
+            self._complete(i, natural)
         else:
             self._lose(i, rj, now)
             self.events.push(kill, REQUEUE, i, self.attempt[i])

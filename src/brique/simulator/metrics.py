@@ -73,6 +73,8 @@ def summarise(run: Run) -> dict[str, Any]:
         cycles=run.cycles,
         events=run.events,
     )
+    if run.prediction is not None:
+        out["runtime_prediction"] = run.prediction
     if run.wall_s is not None:
         cyc = sorted(run.cycle_s)
         out.update(wall_s=_r(run.wall_s), cycle_ms_p50=_r(percentile(cyc, 50) * 1e3, 4),

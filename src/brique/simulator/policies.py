@@ -42,6 +42,7 @@ class PolicySpec:
     summary: str
     build: Callable[[ContractBook], SchedulingPolicy]
     single_tenant: bool = False  # present every job as one tenant, tier standard
+    predict_runtimes: bool = False  # backfill on runtimes predicted from history (`predict.py`)
 
     def core_tenant(self, tenant: str) -> str:
         return FIFO_TENANT if self.single_tenant else tenant
@@ -63,8 +64,13 @@ def _slurm(book: ContractBook) -> SchedulingPolicy:
     return SchedulingPolicy(contracts=ContractBook.of(accounts), backfill=True, preempt_for_standard=True)
 
 
+PROTECT_S = 1800.0  # brique: a (re)started job runs at least this long before it may be preempted
+
+
 def _brique(book: ContractBook) -> SchedulingPolicy:
-    return SchedulingPolicy(contracts=book, backfill=True, preempt_for_standard=True)
+    return SchedulingPolicy(
+        contracts=book, backfill=True, preempt_for_standard=True, preempt_protect_s=PROTECT_S
+    )
 
 
 POLICIES: dict[str, PolicySpec] = {
@@ -72,7 +78,13 @@ POLICIES: dict[str, PolicySpec] = {
     "slurm-like": PolicySpec(
         "slurm-like", "fair-share + QOS order, EASY backfill, preemptible tier preempted", _slurm
     ),
-    "brique": PolicySpec("brique", "contracts + guarantees, weighted fair share, EASY backfill", _brique),
+    "brique": PolicySpec(
+        "brique",
+        "contracts + guarantees, weighted fair share, EASY backfill on predicted runtimes, "
+        "cost-aware preemption",
+        _brique,
+        predict_runtimes=True,
+    ),
 }
 
 

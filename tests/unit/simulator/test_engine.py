@@ -88,7 +88,8 @@ def test_priority_job_within_guarantee(
 @pytest.mark.parametrize(("policy", "expected_jct"), [
     pytest.param("fifo", {"p1": 1000, "s2": 1090}, id="fifo-never-preempts"),
     pytest.param("slurm-like", {"p1": 1140, "s2": 130}, id="slurm-like-qos-preemption"),
-    pytest.param("brique", {"p1": 1140, "s2": 130}, id="brique-preempts-preemptible"),
+    # brique protects work started less than PROTECT_S ago from non-guarantee preemption: s2 waits
+    pytest.param("brique", {"p1": 1000, "s2": 1090}, id="brique-protects-fresh-preemptible"),
 ])  # fmt: skip
 def test_standard_job_preempts_the_preemptible_tier(policy: str, expected_jct: dict) -> None:
     tr = trace(job("p1", 0, 1000, 72, tenant="B", tier="preemptible"), job("s2", 10, 100, 36, tenant="A"))
@@ -97,7 +98,7 @@ def test_standard_job_preempts_the_preemptible_tier(policy: str, expected_jct: d
 
 def test_victim_that_ends_within_its_grace_period_completes() -> None:
     tr = trace(job("p1", 0, 20, 72, tier="preemptible"), job("s2", 10, 100, 36, tenant="A"))
-    r = run(tr, ONE_RACK, "brique")
+    r = run(tr, ONE_RACK, "slurm-like")  # brique would not preempt p1 (inside its protection window)
     assert jct(r) == {"p1": 20, "s2": 130}  # s2 waits out the grace period; p1's work is not lost
     assert metrics(r)["lost_gpu_hours"] == 0.0
 
@@ -155,3 +156,8 @@ def test_fifo_cycle_elision_changes_nothing_but_the_cycle_count() -> None:
     fast, slow = run(tr, fleet, "fifo"), run(tr, fleet, "fifo", elide_blocked=False)
     assert fast.records == slow.records
     assert fast.cycles < slow.cycles
+
+
+def test_brique_preempts_preemptible_work_past_its_protection_window() -> None:
+    tr = trace(job("p1", 0, 4000, 72, tenant="B", tier="preemptible"), job("s2", 2000, 100, 36, tenant="A"))
+    assert jct(run(tr, ONE_RACK, "brique")) == {"p1": 6130, "s2": 130}
