@@ -38,6 +38,7 @@ from brique.scheduler import (
     CycleResult,
     Place,
     Preempt,
+    ReasonCode,
     Reject,
     Reserve,
     SchedulerState,
@@ -100,7 +101,9 @@ class Run:
     cycle_s: list[float] = field(default_factory=list)
     wall_s: float | None = None
     reject_reasons: dict[str, int] = field(default_factory=dict)
-    stops: list[tuple[int, float, float]] = field(default_factory=list)  # (job, run start, stop signal)
+    stops: list[tuple[int, float, float, bool]] = field(
+        default_factory=list
+    )  # job, run start, signal, for a guarantee
     prediction: dict[str, float | int] | None = None  # runtime predictor accuracy (`predict.py`)
 
 
@@ -286,7 +289,7 @@ class Engine:
             elif isinstance(d, Reject):
                 self._reject(int(d.job_id), d, now)
         for victim, p in stops.items():  # stop signals not tied to a placement (reservation drains)
-            self._stop(int(victim), p.grace_s, now, handover=False)
+            self._stop(int(victim), p.grace_s, now, handover=False, guarantee=_for_guarantee(p))
 
     def _decide(self, now: float) -> CycleResult:
         """One cycle over each group's first `window` jobs, widened until provably exact (`pending.py`)."""
@@ -304,10 +307,10 @@ class Engine:
             p = stops.pop(v, None)
             grace = self.cfg.grace_s if p is None else p.grace_s
             delay = max(delay, grace)
-            self._stop(int(v), grace, now, handover=True)
+            self._stop(int(v), grace, now, handover=True, guarantee=p is not None and _for_guarantee(p))
         self._start(int(d.job_id), d.gpus, now + delay, now)
 
-    def _stop(self, i: int, grace_s: float, now: float, handover: bool) -> None:
+    def _stop(self, i: int, grace_s: float, now: float, handover: bool, guarantee: bool = False) -> None:
         """Stop signal to running job `i`; killed at `now + grace_s` unless it ends first.
 
         handover: its GPUs already belong to a placed job, so it leaves the snapshot now
@@ -317,7 +320,7 @@ class Engine:
         if rj is None or rj.stopping_at is not None:
             return
         self.run.preemptions += 1
-        self.run.stops.append((i, rj.started_at, now))
+        self.run.stops.append((i, rj.started_at, now, guarantee))
         kill = now + grace_s
         natural = rj.started_at + self.jobs[i].duration_s
         if not handover:
@@ -354,3 +357,7 @@ class Engine:
         code = d.reasons[0].code.value if d.reasons else "rejected"
         self.run.records[i].rejected = code
         self.run.reject_reasons[code] = self.run.reject_reasons.get(code, 0) + 1
+
+
+def _for_guarantee(p: Preempt) -> bool:
+    return p.reason.code == ReasonCode.PREEMPTED_FOR_GUARANTEE

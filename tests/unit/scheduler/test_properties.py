@@ -12,7 +12,7 @@ from brique.domain.contracts import Contract, ContractBook
 from brique.domain.fleet import HealthState
 from brique.domain.jobs import Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
-from brique.scheduler import Place
+from brique.scheduler import Place, ReasonCode
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "60"))  # raise it for a deeper local run
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -130,3 +130,17 @@ def test_within_guarantee_priority_starts_when_reclaimable(sc, data):
     result = cycle(fleet, [job], running, policy)
     assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
     check_invariants(fleet, [job], running, result, policy, {})
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from([100.0, 500.0, 2000.0]))
+def test_protection_window_spares_recent_work_from_non_guarantee_preemption(sc, protect):
+    """Work (re)started less than `preempt_protect_s` ago is preempted only to honour a guarantee."""
+    fleet, health, running, pending, policy = sc
+    policy = SchedulingPolicy(contracts=policy.contracts, backfill=policy.backfill, preempt_protect_s=protect)
+    result = cycle(fleet, pending, running, policy, health=health)
+    started = {r.job.id: r.started_at for r in running}
+    for p in result.preempts:
+        if p.reason.code == ReasonCode.PREEMPTED_FOR_JOB:
+            assert NOW - started[p.job_id] >= protect, p
+    check_invariants(fleet, pending, running, result, policy, health)

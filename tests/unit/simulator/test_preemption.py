@@ -1,0 +1,46 @@
+"""Property: under brique, no job is preempted (again) inside its protection window after a (re)start,
+except to honour a tenant's guarantee when nothing unprotected could make room; runs stay whole."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from brique.domain.contracts import Contract, ContractBook
+from brique.simulator.policies import PROTECT_S
+from tests.unit.simulator.sim_factories import job, make_fleet, run, trace
+
+EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TENANTS = ("a", "b", "c")
+
+
+@st.composite
+def busy_traces(draw):
+    jobs = [
+        job(f"j{i}", draw(st.integers(0, 8000)), draw(st.integers(60, 6000)), draw(st.sampled_from([4, 8, 12])),
+            draw(st.sampled_from(TENANTS)), draw(st.sampled_from(["priority", "standard", "preemptible"])))
+        for i in range(draw(st.integers(2, 24)))
+    ]  # fmt: skip
+    guarantees = draw(st.booleans())
+    book = ContractBook.of(Contract(t, guaranteed_gpus=draw(st.integers(0, 8)) if guarantees else 0)
+                           for t in TENANTS)  # fmt: skip
+    return trace(*jobs), book
+
+
+@SETTINGS
+@given(busy_traces())
+def test_no_job_preempted_twice_within_its_protection_window(case) -> None:
+    tr, book = case
+    r = run(tr, make_fleet(racks=1, nodes=3, gpus=4), "brique", book)
+    for i, started, signal, for_guarantee in r.stops:
+        assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
+    last_stop: dict[int, float] = {}
+    for i, _, signal, for_guarantee in r.stops:
+        if i in last_stop and not for_guarantee:
+            assert signal - last_stop[i] >= PROTECT_S  # never twice inside one window
+        last_stop[i] = signal
+    done = [rec for rec in r.records if rec.end >= 0]
+    assert len(done) + sum(1 for rec in r.records if rec.rejected) == len(tr.jobs)  # everything ends
