@@ -114,6 +114,8 @@ class SchedulingPolicy:
     preemption_heads: at most this many non-guarantee jobs per cycle may preempt.
     preempt_protect_s: running work (re)started less than this long ago is never preempted,
         so a restarted job gets to make progress before it can be chosen again (0: off).
+    preempt_wait_ratio: a job that is not within its guarantee preempts only if the GPU-seconds
+        its victims would lose are at most this times its GPUs x its expected wait (0: always).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -127,3 +129,4 @@ class SchedulingPolicy:
     preemption_heads: int = 4
     max_job_test: int = 100
     preempt_protect_s: float = 0.0
+    preempt_wait_ratio: float = 0.0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from brique.scheduler.capacity import Capacity
 
@@ -33,6 +34,9 @@ class RackView:
     avail: int
     usable: int
     cost: tuple[float, ...] = ()
+
+
+R = TypeVar("R")  # a rack: its index (fast path) or a `RackView` (slow paths)
 
 
 # ---------- trays ----------
@@ -150,26 +154,41 @@ def _big_fast(cap: Capacity, s: int, g: int) -> list[tuple[int, int]] | None:
     if sum(usable[r] for r in full) + top < g:
         return None
     wholes = sorted(full, key=lambda r: -usable[r])
-    chosen: list[tuple[int, int]] = []
+    return fewest_racks(
+        g, wholes, top, usable.__getitem__, lambda left, taken: _best_fit_excluding(cap, s, left, taken), int
+    )
+
+
+def fewest_racks(
+    g: int,
+    wholes: list[R],
+    top: int,
+    size: Callable[[R], int],
+    fit: Callable[[int, set[int]], R | None],
+    ident: Callable[[R], int],
+) -> list[tuple[R, int]] | None:
+    """The big-job rule, once for both paths: whole racks in `wholes` order until the rest fits in one
+    rack (`fit(left, taken)`: best fit, None if none; tried once `left <= top`, the most any rack has), the last whole
+    rack trimmed when it overshoots. `ident` names a rack in `taken` (its index, or `id()` of a view)."""
+    chosen: list[tuple[R, int]] = []
     taken: set[int] = set()
     left = g
     for r in wholes:
         if left <= top:
-            fit = _best_fit_excluding(cap, s, left, taken)
-            if fit is not None:
-                chosen.append((fit, left))
+            got = fit(left, taken)
+            if got is not None:
+                chosen.append((got, left))
                 return chosen
-        chosen.append((r, usable[r]))
-        taken.add(r)
-        left -= usable[r]
+        chosen.append((r, size(r)))
+        taken.add(ident(r))
+        left -= size(r)
         if left <= 0:
-            chosen[-1] = (r, usable[r] + left)
+            chosen[-1] = (r, size(r) + left)
             return chosen
-    if left > 0:
-        fit = _best_fit_excluding(cap, s, left, taken)
-        if fit is None:
-            return None
-        chosen.append((fit, left))
+    got = fit(left, taken) if left > 0 else None
+    if got is None:
+        return None
+    chosen.append((got, left))
     return chosen
 
 
@@ -216,26 +235,9 @@ def _big_view(views: list[RackView], g: int) -> list[tuple[RackView, int]] | Non
     order = {id(v): i for i, v in enumerate(views)}
     wholes = sorted((v for v in views if v.avail and v.avail == v.usable), key=lambda v: (v.cost, -v.usable))
     top = max((v.avail for v in views), default=0)
-    chosen: list[tuple[RackView, int]] = []
-    taken: set[int] = set()
-    left = g
-    for v in wholes:
-        if left <= top:
-            fit = _view_fit(views, left, taken, order)
-            if fit is not None:
-                chosen.append((fit, left))
-                return chosen
-        chosen.append((v, v.usable))
-        taken.add(id(v))
-        left -= v.usable
-        if left <= 0:
-            chosen[-1] = (v, v.usable + left)
-            return chosen
-    fit = _view_fit(views, left, taken, order) if left > 0 else None
-    if fit is None:
-        return None
-    chosen.append((fit, left))
-    return chosen
+    return fewest_racks(
+        g, wholes, top, lambda v: v.usable, lambda left, taken: _view_fit(views, left, taken, order), id
+    )
 
 
 def _view_fit(views: list[RackView], g: int, taken: set[int], order: dict[int, int]) -> RackView | None:

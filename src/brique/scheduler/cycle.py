@@ -270,11 +270,23 @@ class _Cycle:
         if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == Tier.PREEMPTIBLE:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
-        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("tier"))
-        if plan is None:
+        index = self._index("tier")
+        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), index)
+        if plan is None or not self._worth_killing(job, sites, plan, index):
             return False
         self._place_over(job, plan, ReasonCode.FAIR_SHARE)
         return True
+
+    def _worth_killing(
+        self, job: Job, sites: tuple[int, ...], plan: preempt.PreemptionPlan, index: preempt.VictimIndex
+    ) -> bool:
+        """Cost-aware: kill only if the work lost is below `preempt_wait_ratio` x the GPU-seconds of waiting."""
+        ratio = self.policy.preempt_wait_ratio
+        if ratio <= 0:
+            return True
+        lost = sum(index.keys[v][1] for v in plan.victims)
+        res = earliest_start(self.cap, sites, job.gpus, self.sites.rack_limit(sites))
+        return res is None or lost <= ratio * job.gpus * (res.start - self.now)
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
