@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/simulate_traces.py --json            # one JSON line per run as well
 
 Settings (offered load = trace GPU-seconds / (GPUs x submission span)): Philly on 7 racks
-(504 GPUs, load ~0.74), Helios on 13 racks (936 GPUs, load ~0.79). For each trace: one row per
+(504 GPUs, load ~0.74), Helios on 13 racks (936 GPUs, load ~0.79). Contract guarantees
+are scaled down to at most half the fleet cut (`--guaranteed`), see `fit_guarantees`. For each trace: one row per
 policy (avg JCT, avg queue, p99 queue, priority SLO, Jain, preemptions, GPU-hours lost to
 preemption, energy, simulation wall time), then the ratios of brique and fifo to slurm-like,
 and the runtime predictor's accuracy. Figures only, never assertions.
@@ -14,12 +15,14 @@ and the runtime predictor's accuracy. Figures only, never assertions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import yaml
 
+from brique.domain.contracts import ContractBook
 from brique.domain.fleet_spec import parse_fleet
 from brique.scheduler import Topology
 from brique.simulator.contracts_file import parse_contracts
@@ -42,6 +45,21 @@ TRACES = {  # name: (file, format, contracts, racks for load 0.7-0.9)
 COLUMNS = [("avg_jct_s", "avg JCT s", 0), ("avg_queue_s", "avg queue s", 0), ("p99_queue_s", "p99 queue s", 0),
            ("priority_slo", "prio SLO", 3), ("jain_fairness", "Jain", 3), ("preemptions", "preempt", 0),
            ("lost_gpu_hours", "GPU-h lost", 0), ("energy_kwh", "energy MWh", 1), ("wall_s", "wall s", 1)]  # fmt: skip
+
+
+def fit_guarantees(book: ContractBook, gpus: int, share: float) -> ContractBook:
+    """Guarantees scaled down (proportionally, rounded down) to at most `share` of the fleet cut.
+
+    Contract files are written for a large fleet; on a loaded cut their sum can exceed the GPUs
+    there (Philly's sum to 1,408 GPUs, 7 racks hold 504), which no scheduler can honour.
+    """
+    total = sum(c.guaranteed_gpus for c in book.contracts)
+    if total <= share * gpus:
+        return book
+    k = share * gpus / total
+    return ContractBook.of(
+        dataclasses.replace(c, guaranteed_gpus=int(c.guaranteed_gpus * k)) for c in book.contracts
+    )
 
 
 def offered_load(trace: Trace, gpus: int) -> float:
@@ -69,9 +87,12 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
         trace = Trace(trace.name, trace.jobs[: args.limit], trace.skipped)
     fleet = first_racks(parse_fleet(yaml.safe_load((ROOT / args.fleet).read_text())), args.racks or racks)
     topo = Topology.from_fleet(fleet)
-    book = parse_contracts(yaml.safe_load((ROOT / contracts).read_text()))
+    book = fit_guarantees(
+        parse_contracts(yaml.safe_load((ROOT / contracts).read_text())), topo.gpu_count, args.guaranteed
+    )
     print(f"\n## {name}: {len(trace.jobs):,} jobs on {fleet.rack_count} racks ({topo.gpu_count} GPUs), "
-          f"offered load {offered_load(trace, topo.gpu_count):.2f}", flush=True)  # fmt: skip
+          f"offered load {offered_load(trace, topo.gpu_count):.2f}, guarantees "
+          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs", flush=True)  # fmt: skip
     print("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|", flush=True)
     docs = []
@@ -103,6 +124,8 @@ def main() -> None:
     ap.add_argument("--policies", default="fifo,slurm-like,brique")
     ap.add_argument("--limit", type=int, default=0, help="replay only the first N jobs (0: all)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--guaranteed", type=float, default=0.5,
+                    help="scale contract guarantees down to at most this share of the fleet cut")  # fmt: skip
     args = ap.parse_args()
     for name in args.trace.split(","):
         run_trace(name, args)

@@ -116,6 +116,8 @@ class SchedulingPolicy:
         so a restarted job gets to make progress before it can be chosen again (0: off).
     preempt_wait_ratio: a job that is not within its guarantee preempts only if the GPU-seconds
         its victims would lose are at most this times its GPUs x its expected wait (0: always).
+    preempt_by_cost: victims are the running work that loses the fewest GPU-seconds, whatever
+        its tier (off: the preemptible tier first, then the fewest GPU-seconds).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -130,3 +132,4 @@ class SchedulingPolicy:
     max_job_test: int = 100
     preempt_protect_s: float = 0.0
     preempt_wait_ratio: float = 0.0
+    preempt_by_cost: bool = False

@@ -228,10 +228,8 @@ class _Cycle:
             if got is not None:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
-        limit = self.sites.rack_limit(sites)
-        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("reclaim"))
-        if plan is None and self.policy.preempt_protect_s > 0:  # a guarantee outranks the protection window
-            plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("reclaim-any"))
+        # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
+        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("reclaim"))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -355,15 +353,16 @@ class _Cycle:
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            if kind != "tier":
+            if kind == "reclaim":
                 self.quota.ready()  # borrowed and protected flags
-            base = _preemptible_tier if kind == "tier" else _reclaimable
             protect, now = self.policy.preempt_protect_s, self.now
-            if protect <= 0 or kind == "reclaim-any":
-                eligible = base
-            else:
-                eligible = lambda a: base(a) and now - a.started_at >= protect  # noqa: E731
-            got = preempt.VictimIndex(self.cap, eligible)
+            if kind == "reclaim":
+                eligible = _reclaimable
+            elif protect <= 0:
+                eligible = _preemptible_tier
+            else:  # recently (re)started work is protected from preemption by non-guarantee jobs
+                eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
+            got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
             self._victims[kind] = got
         return got
 

@@ -6,7 +6,9 @@ its tenant's guarantee, preemptible-tier work and borrowed work; for other jobs
 within guarantee), jobs already stopping and jobs placed in this cycle never are.
 
 Victim order: preemptible tier first, then fewest GPU-seconds lost (GPUs x time run
-so far), then youngest first, then id. For each candidate rack the victims are taken
+so far), then youngest first, then id; with `SchedulingPolicy.preempt_by_cost` the tier
+is ignored and the GPU-seconds lost decide (a borrowed job that started a minute ago is
+cheaper to stop than a preemptible one that ran for hours). For each candidate rack the victims are taken
 in that order until the job fits; the rack with the cheapest victim set wins
 (placement rule of `assign.py` otherwise: best fit, whole racks in one site).
 Victims stop after their grace period; the GPUs they free beyond the job's need stay
@@ -30,9 +32,10 @@ class PreemptionPlan:
     victims: list[int]  # allocation indices
 
 
-def victim_key(a: Alloc, now: float, idx: int) -> tuple[int, float, float, str, int]:
+def victim_key(a: Alloc, now: float, idx: int, by_cost: bool = False) -> tuple[int, float, float, str, int]:
+    """Cheapest first: preemptible tier before borrowed work (unless `by_cost`), then GPU-seconds lost."""
     lost = len(a.gpus) * max(0.0, now - a.started_at)
-    return (0 if a.job.tier == Tier.PREEMPTIBLE else 1, lost, -a.started_at, a.job.id, idx)
+    return (0 if by_cost or a.job.tier == Tier.PREEMPTIBLE else 1, lost, -a.started_at, a.job.id, idx)
 
 
 class VictimIndex:
@@ -41,7 +44,7 @@ class VictimIndex:
     Rebuild it (make a new one) after GPUs are newly held: held GPUs are never reclaimed.
     """
 
-    def __init__(self, cap: Capacity, eligible: Callable[[Alloc], bool]) -> None:
+    def __init__(self, cap: Capacity, eligible: Callable[[Alloc], bool], by_cost: bool = False) -> None:
         topo = cap.topo
         self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
         self.site_total = [0] * len(topo.sites)
@@ -65,7 +68,7 @@ class VictimIndex:
                     per = in_rack[r] = {}
                 per[i] = n
                 site_total[rack_site[r]] += n
-            keys[i] = victim_key(a, now, i)
+            keys[i] = victim_key(a, now, i, by_cost)
 
     def exclude(self, cap: Capacity, gpus: list[int]) -> None:
         """`gpus` are now held: they can no longer be reclaimed."""

@@ -158,6 +158,14 @@ def test_fifo_cycle_elision_changes_nothing_but_the_cycle_count() -> None:
     assert fast.cycles < slow.cycles
 
 
-def test_brique_preempts_preemptible_work_past_its_protection_window() -> None:
-    tr = trace(job("p1", 0, 4000, 72, tenant="B", tier="preemptible"), job("s2", 2000, 100, 36, tenant="A"))
-    assert jct(run(tr, ONE_RACK, "brique")) == {"p1": 6130, "s2": 130}
+@pytest.mark.parametrize(("p1_runs", "expected_jct"), [
+    # p1 has run 1,800 s (72 GPUs: 129,600 GPU-s to lose); s2 would wait ~498,000 s: worth killing
+    pytest.param(500_000, {"p1": 501_930, "s2": 130}, id="long-wait-preempts"),  # p1 reruns after s2
+    # s2 would wait 2,200 s: 36 x 2,200 x WAIT_RATIO is far below 129,600 GPU-s lost: it waits
+    pytest.param(4_000, {"p1": 4_000, "s2": 2_300}, id="short-wait-waits"),
+])  # fmt: skip
+def test_brique_preempts_only_when_waiting_costs_more(p1_runs: int, expected_jct: dict) -> None:
+    tr = trace(
+        job("p1", 0, p1_runs, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 36, tenant="A")
+    )
+    assert jct(run(tr, ONE_RACK, "brique")) == expected_jct
