@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.domain.tenancy import Principal, Role
-from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from brique.errors import (
+    Conflict,
+    FourEyesRequired,
+    InvalidInput,
+    NotFound,
+    OperatorOnly,
+    PermissionDenied,
+    TenantOnly,
+)
 from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.store.db import Database
@@ -51,8 +59,8 @@ class Lockbox:
         break_glass: bool = False,
     ) -> AccessRequestRow:  # fmt: skip
         if not who.is_operator or who.role is Role.NODE_AGENT:
-            raise PermissionDenied(
-                "only operator identities request access to tenant data", code="operator_only"
+            raise OperatorOnly(
+                "only operator identities request access to tenant data"
             )
         if scope_kind not in SCOPES:
             raise InvalidInput(f"must be one of: {', '.join(SCOPES)}", field="scope")
@@ -78,8 +86,8 @@ class Lockbox:
     def confirm_break_glass(self, who: Principal, request_id: str) -> AccessRequestRow:
         """The second operator's confirmation: access starts now; the tenant is told at once."""
         if not who.is_operator or who.role is Role.NODE_AGENT:
-            raise PermissionDenied(
-                "only operator identities confirm break-glass access", code="operator_only"
+            raise OperatorOnly(
+                "only operator identities confirm break-glass access"
             )
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -87,7 +95,7 @@ class Lockbox:
             if not row.break_glass or row.status != "pending":
                 raise Conflict(f"{request_id} is not a pending break-glass request", field="request_id")
             if row.requested_by == who.user_id:
-                raise PermissionDenied("break-glass needs a second, distinct operator", code="four_eyes")
+                raise FourEyesRequired("break-glass needs a second, distinct operator")
             self._approve(row, who, now)
             s.add(NotificationRow(org_id=row.org_id, at=now, kind="break_glass",
                                   message=f"break-glass access to {row.scope_kind} {row.scope_id} opened by "
@@ -145,7 +153,7 @@ class Lockbox:
 
     def notifications(self, who: Principal) -> list[NotificationRow]:
         if who.org_id is None:
-            raise PermissionDenied("notifications are a tenant's", code="tenant_only")
+            raise TenantOnly("notifications are a tenant's")
         with self.db.transaction() as s:
             q = (
                 select(NotificationRow)
@@ -156,23 +164,22 @@ class Lockbox:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def grant_for(self, who: Principal, org_id: str, job_id: str, project_id: str) -> Grant | None:
+    def grant_for(self, s: Session, who: Principal, org_id: str, job_id: str, project_id: str) -> Grant | None:
         """The operator's live grant covering this job (directly or through its project), if any."""
         if not who.is_operator:
             return None
         now = self.clock.now()
-        with self.db.transaction() as s:
-            q = select(AccessRequestRow).where(
-                AccessRequestRow.org_id == org_id,
-                AccessRequestRow.status == "approved",
-                AccessRequestRow.expires_at > now,
-                or_(AccessRequestRow.requested_by == who.user_id, AccessRequestRow.decided_by == who.user_id),
-                or_(
-                    (AccessRequestRow.scope_kind == "job") & (AccessRequestRow.scope_id == job_id),
-                    (AccessRequestRow.scope_kind == "project") & (AccessRequestRow.scope_id == project_id),
-                ),
-            )
-            row = s.scalars(q.order_by(AccessRequestRow.expires_at.desc())).first()
+        q = select(AccessRequestRow).where(
+            AccessRequestRow.org_id == org_id,
+            AccessRequestRow.status == "approved",
+            AccessRequestRow.expires_at > now,
+            or_(AccessRequestRow.requested_by == who.user_id, AccessRequestRow.decided_by == who.user_id),
+            or_(
+                (AccessRequestRow.scope_kind == "job") & (AccessRequestRow.scope_id == job_id),
+                (AccessRequestRow.scope_kind == "project") & (AccessRequestRow.scope_id == project_id),
+            ),
+        )
+        row = s.scalars(q.order_by(AccessRequestRow.expires_at.desc())).first()
         return Grant(row.id, row.expires_at) if row and row.expires_at else None
 
     @staticmethod
