@@ -26,7 +26,14 @@ import httpx
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.budgets import BudgetTerms, crossed, exceeded, normalize_thresholds, percent_used
+from brique.domain.budgets import (
+    BudgetAlert,
+    BudgetTerms,
+    crossed,
+    exceeded,
+    normalize_thresholds,
+    percent_used,
+)
 from brique.domain.invoices import Invoice
 from brique.domain.job_lifecycle import JobSpec
 from brique.domain.jobs import Tier
@@ -138,10 +145,10 @@ class BudgetService:
                 raise NotFound("no such budget", field="project")
             s.delete(row)
 
-    def alerts(self, who: Principal, org_ref: str | None, limit: int = 200) -> list[BudgetAlertRow]:
+    def alerts(self, who: Principal, org_ref: str | None, limit: int = 200) -> list[BudgetAlert]:
         org = self.billing.metering.org_for(who, org_ref)
         with self.db.transaction() as s:
-            return repo.alerts(s, org.id, limit)
+            return [repo.alert_row_to_domain(a) for a in repo.alerts(s, org.id, limit)]
 
     # -- housekeeping ---------------------------------------------------------------------------
 
