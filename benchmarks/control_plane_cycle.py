@@ -21,7 +21,7 @@ from pathlib import Path
 from brique.clock import FixedClock
 from brique.config import DEFAULT_FLEET, Settings
 from brique.domain.job_lifecycle import JobSpec
-from brique.services.runtime import build_runtime
+from brique.server.runtime import build_runtime
 
 SIZES = [1, 1, 2, 4, 4, 8, 8, 8, 16, 32, 72, 144]
 
@@ -37,15 +37,15 @@ def main() -> None:
         settings = Settings(home=Path(tmp), db_url=f"sqlite:///{tmp}/b.db", fleet_file=DEFAULT_FLEET,
                             submissions_per_minute=10**6, submission_burst=10**6, max_pending_jobs=10**6)  # fmt: skip
         rt = build_runtime(settings, clock=clock)
-        admin = rt.tenancy.authenticate(rt.tenancy.bootstrap(settings.admin_key_file) or "")
-        org = rt.tenancy.create_org(admin, "bench", None, "FR", "a@bench.eu")
-        tenant = rt.tenancy.authenticate(org.admin_key.token)  # type: ignore[union-attr]
-        rt.tenancy.create_project(tenant, "bench", "train", "")
+        admin = rt.services.tenancy.authenticate(rt.services.tenancy.bootstrap(settings.admin_key_file) or "")
+        org = rt.services.tenancy.create_org(admin, "bench", None, "FR", "a@bench.eu")
+        tenant = rt.services.tenancy.authenticate(org.admin_key.token)  # type: ignore[union-attr]
+        rt.services.tenancy.create_project(tenant, "bench", "train", "")
         started = time.perf_counter()
         for i in range(args.jobs):
             spec = JobSpec(name=f"j{i}", project="train", command="x", gpus=rng.choice(SIZES),
                            sleep_s=rng.uniform(600, 7200), estimated_runtime_s=3600)  # fmt: skip
-            rt.jobs.submit(tenant, spec)
+            rt.services.jobs.submit(tenant, spec)
         submit_s = time.perf_counter() - started
         first = _timed(rt)  # places most of them
         clock.at += timedelta(seconds=1)
@@ -54,7 +54,7 @@ def main() -> None:
         for _ in range(args.runs):
             clock.at += timedelta(seconds=5)
             steady.append(_timed(rt))
-        cap = rt.fleet.capacity(admin)
+        cap = rt.services.fleet.capacity(admin)
         rt.close()
     print(json.dumps({
         "jobs": args.jobs, "submit_jobs_per_s": round(args.jobs / submit_s),
@@ -66,7 +66,7 @@ def main() -> None:
 
 def _timed(rt) -> float:  # type: ignore[no-untyped-def]
     t = time.perf_counter()
-    rt.scheduling.cycle()
+    rt.services.scheduling.cycle()
     return (time.perf_counter() - t) * 1000
 
 

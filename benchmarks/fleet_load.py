@@ -18,7 +18,7 @@ import yaml
 
 from brique.config import DEFAULT_FLEET, Settings
 from brique.domain.fleet_spec import parse_fleet
-from brique.services.runtime import build_runtime
+from brique.server.runtime import build_runtime
 
 
 def timed(fn) -> float:  # type: ignore[no-untyped-def]

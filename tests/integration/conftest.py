@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from brique.api.app import create_app
 from brique.clock import FixedClock
 from brique.config import Settings
-from brique.services.runtime import Runtime, build_runtime
+from brique.server.runtime import Runtime, build_runtime
 from tests.conftest import IN_CI, SMALL_FLEET
 from tests.support.slurm import SlurmCluster, missing_binaries
 
@@ -42,7 +42,7 @@ class Api:
 
 @pytest.fixture
 def api(runtime: Runtime, settings: Settings) -> Iterator[Api]:
-    token = runtime.tenancy.bootstrap(settings.admin_key_file)
+    token = runtime.services.tenancy.bootstrap(settings.admin_key_file)
     assert token is not None
     with TestClient(create_app(runtime)) as http:
         yield Api(http, token)
@@ -120,7 +120,7 @@ class Cloud:
 
     def tick(self, seconds: float = 0.0) -> None:
         self.clock.at += timedelta(seconds=seconds)
-        self.rt.scheduling.cycle()
+        self.rt.services.scheduling.cycle()
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.http.get(f"/v1/jobs/{job_id}", headers=auth(self.tenant)).json()
@@ -130,7 +130,7 @@ class Cloud:
 def cloud(settings: Settings) -> Iterator[Cloud]:
     clock = FixedClock(T0)
     rt = build_runtime(settings.model_copy(update={"submission_burst": 50}), clock=clock)
-    admin = rt.tenancy.bootstrap(settings.admin_key_file)
+    admin = rt.services.tenancy.bootstrap(settings.admin_key_file)
     assert admin is not None
     with TestClient(create_app(rt, run_scheduler=False)) as http:
         org = http.post(

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import MetaData, select
 
-from brique.services.runtime import Runtime
+from brique.server.runtime import Runtime
 from tests.integration.conftest import Api, auth, make_member, make_tenant
 
 

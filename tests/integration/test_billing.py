@@ -31,7 +31,7 @@ from brique.api.app import create_app
 from brique.clock import FixedClock
 from brique.config import Settings
 from brique.domain.focus import COLUMNS
-from brique.services.runtime import Runtime, build_runtime
+from brique.server.runtime import Runtime, build_runtime
 from brique.store.billing_tables import MeteringCursorRow, UsageRecordRow
 from tests.integration.conftest import auth
 
@@ -67,7 +67,7 @@ class Cloud:
 
     def tick(self, seconds: float = 0.0) -> None:
         self.clock.at += timedelta(seconds=seconds)
-        self.rt.scheduling.cycle()
+        self.rt.services.scheduling.cycle()
 
     def get(self, path: str, **params: Any) -> Any:
         r = self.http.get(path, params=params, headers=auth(self.tenant))
@@ -95,7 +95,7 @@ def billing_settings(settings: Settings, tmp_path: Path) -> Settings:
 def cloud(billing_settings: Settings) -> Iterator[Cloud]:
     clock = FixedClock(T0)
     rt, http = start_cloud(billing_settings, clock)
-    admin = rt.tenancy.bootstrap(billing_settings.admin_key_file)
+    admin = rt.services.tenancy.bootstrap(billing_settings.admin_key_file)
     assert admin is not None
     with http:
         org = http.post("/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu", "country": "FR"},
@@ -197,12 +197,12 @@ def test_focus_csv_parses_back_with_its_required_columns(cloud: Cloud) -> None:
 def test_usage_survives_restarts_and_is_never_double_counted(cloud: Cloud, billing_settings: Settings) -> None:
     run_month(cloud)
     rt = cloud.rt
-    assert rt.metering is not None
-    rt.metering.collect()
-    assert rt.metering.collect() == 0  # nothing new: idempotent
+    assert rt.services.metering is not None
+    rt.services.metering.collect()
+    assert rt.services.metering.collect() == 0  # nothing new: idempotent
     with rt.db.transaction() as s:  # forget the cursor: a full replay must change nothing
         s.delete(s.get(MeteringCursorRow, "job_events"))
-    assert rt.metering.collect() == 0
+    assert rt.services.metering.collect() == 0
     first = cloud.get("/v1/orgs/acme/invoices/2026-11").json()
     again_rt, again_http = start_cloud(billing_settings, cloud.clock)  # a restarted control plane
     with again_http:
@@ -259,7 +259,7 @@ def test_budget_alerts_at_thresholds_webhook_and_hard_stop(
         "project": "llm", "amount": "10.00", "thresholds": [50, 100], "hard_stop": True, "webhook_url": url})  # fmt: skip
     assert r.status_code == 200, r.text
     assert (r.json()["spent"], r.json()["exceeded"]) == ("0", False)
-    budgets = cloud.rt.budgets
+    budgets = cloud.rt.services.budgets
     assert budgets is not None
     cloud.submit(name="b", gpus=1, sleep_s=100_000, placement=FR)  # 3.60 EUR/GPU-h = 0.001 EUR/s
     cloud.tick()
@@ -267,7 +267,7 @@ def test_budget_alerts_at_thresholds_webhook_and_hard_stop(
     cloud.tick(4_990)  # 4,990 s: EUR 4.99, under 50%
     assert budgets.evaluate_if_due() == 0
     cloud.tick(10)  # 5,000 s: EUR 5.00 = 50%
-    cloud.rt.metering.collect()  # type: ignore[union-attr]
+    cloud.rt.services.metering.collect()  # type: ignore[union-attr]
     assert budgets.evaluate() == 1
     assert budgets.evaluate() == 0  # once per threshold and month
     cloud.tick(5_000)  # EUR 10.00 = 100%

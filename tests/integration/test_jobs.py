@@ -13,7 +13,7 @@ from brique.clock import FixedClock
 from brique.config import Settings
 from brique.domain.fleet import HealthState
 from brique.domain.tenancy import Principal, Role
-from brique.services.runtime import build_runtime
+from brique.server.runtime import build_runtime
 from tests.integration.conftest import T0, Cloud, auth
 
 
@@ -167,14 +167,14 @@ def test_node_loss_requeues_while_retries_remain(cloud: Cloud) -> None:
     cloud.tick(1)
     node = cloud.job(job_id)["gpu_ids"][0].rsplit("/", 1)[0]
     admin = Principal("usr_x", "key_x", Role.OPERATOR_ADMIN, None)
-    cloud.rt.fleet.set_node_state(admin, node, HealthState.DOWN, "PSU")
+    cloud.rt.services.fleet.set_node_state(admin, node, HealthState.DOWN, "PSU")
     cloud.tick(1)  # lost, requeued, and placed again elsewhere in the same cycle
     job = cloud.job(job_id)
     assert job["state"] == "scheduled" and job["attempt"] == 2 and job["retries_left"] == 0
     assert node not in {g.rsplit("/", 1)[0] for g in job["gpu_ids"]}
     assert [c for _, _, c in states(cloud, job_id)][-3:] == ["lost", "retry", "fair_share"]
     cloud.tick(1)
-    cloud.rt.fleet.set_node_state(admin, job["gpu_ids"][0].rsplit("/", 1)[0], HealthState.DOWN, "again")
+    cloud.rt.services.fleet.set_node_state(admin, job["gpu_ids"][0].rsplit("/", 1)[0], HealthState.DOWN, "again")
     cloud.tick(1)
     job = cloud.job(job_id)
     assert job["state"] == "failed" and [c for _, _, c in states(cloud, job_id)][-2:] == [
@@ -202,7 +202,7 @@ def test_quotas_answer_429(settings: Settings) -> None:
     rt = build_runtime(
         settings.model_copy(update={"submission_burst": 3, "max_pending_jobs": 2}), clock=clock
     )
-    admin = rt.tenancy.bootstrap(settings.admin_key_file)
+    admin = rt.services.tenancy.bootstrap(settings.admin_key_file)
     assert admin is not None
     try:
         with TestClient(create_app(rt, run_scheduler=False)) as http:

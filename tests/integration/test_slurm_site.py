@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from brique.api.app import create_app
 from brique.config import Settings
-from brique.services.runtime import Runtime, build_runtime
+from brique.server.runtime import Runtime, build_runtime
 from tests.integration.conftest import auth
 from tests.support.slurm import SlurmCluster
 
@@ -41,7 +41,7 @@ def plane(slurm_cluster: SlurmCluster, tmp_path: Path) -> Iterator[tuple[Runtime
     fleet = _fleet(tmp_path / "fleet.yaml", slurm_cluster, tmp_path / "spool")
     settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}", fleet_file=fleet)
     rt = build_runtime(settings)
-    admin = rt.tenancy.bootstrap(settings.admin_key_file)
+    admin = rt.services.tenancy.bootstrap(settings.admin_key_file)
     assert admin is not None
     with TestClient(create_app(rt, run_scheduler=False)) as http:
         org = http.post(
@@ -56,7 +56,7 @@ def plane(slurm_cluster: SlurmCluster, tmp_path: Path) -> Iterator[tuple[Runtime
 def _until(rt: Runtime, cond: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rt.scheduling.cycle()
+        rt.services.scheduling.cycle()
         if cond():
             return
         time.sleep(0.5)

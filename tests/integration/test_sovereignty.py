@@ -239,7 +239,7 @@ def test_audit_records_calls_and_decisions(cloud: Cloud) -> None:
 @pytest.mark.parametrize("tamper", ["edit", "delete", "reorder", "insert", "truncate"])
 def test_audit_tampering_in_the_database_is_detected(cloud: Cloud, tamper: str) -> None:
     _busy_chain(cloud)
-    cloud.rt.sovereignty.audit.checkpoint()
+    cloud.rt.services.sovereignty.audit.checkpoint()
     assert _verify(cloud)["ok"]
     head = _verify(cloud)["head_seq"]
     with cloud.rt.db.engine.begin() as c:
@@ -303,8 +303,8 @@ def test_secrets_are_injected_and_never_shown(cloud: Cloud, caplog: pytest.LogCa
     seen.append(r.text)
     job = r.json()["job"]["id"]
     cloud.tick()
-    row = cloud.rt.jobs.get(cloud.rt.tenancy.authenticate(cloud.tenant), job)[0]
-    assert cloud.rt.scheduling.launch(row).env["HF_TOKEN"] == value  # injected at start
+    row = cloud.rt.services.jobs.get(cloud.rt.services.tenancy.authenticate(cloud.tenant), job)[0]
+    assert cloud.rt.services.scheduling.launch(row).env["HF_TOKEN"] == value  # injected at start
     cloud.tick(10)
     for path in (
         f"/v1/jobs/{job}",
@@ -328,12 +328,12 @@ def test_crypto_erasure_makes_secrets_unrecoverable_with_a_signed_certificate(cl
     h = auth(cloud.tenant)
     cloud.http.put("/v1/orgs/acme/secrets/A", json={"value": "v1"}, headers=h)
     org_id = cloud.org_id
-    assert cloud.rt.sovereignty.secrets.resolve(org_id, ["A"]) == {"A": "v1"}
+    assert cloud.rt.services.sovereignty.secrets.resolve(org_id, ["A"]) == {"A": "v1"}
     cert = cloud.http.post("/v1/orgs/acme/crypto-erase", headers=h).json()
-    ok, why = verify_envelope(cert, cloud.rt.sovereignty.signer.public_key)
+    ok, why = verify_envelope(cert, cloud.rt.services.sovereignty.signer.public_key)
     assert ok, why
     assert cert["secrets_erased"] == 1 and cert["org_id"] == org_id
-    assert cloud.rt.sovereignty.secrets.resolve(org_id, ["A"]) == {}
+    assert cloud.rt.services.sovereignty.secrets.resolve(org_id, ["A"]) == {}
     assert cloud.http.put("/v1/orgs/acme/secrets/B", json={"value": "v2"}, headers=h).status_code == 409
     assert cloud.http.post("/v1/orgs/acme/crypto-erase", headers=h).status_code == 409
     tampered = {**cert, "secrets_erased": 0}
@@ -351,7 +351,7 @@ def test_evidence_report_is_signed_and_complete(cloud: Cloud) -> None:
     cloud.http.post(f"/v1/access-requests/{req['id']}/approve", headers=auth(cloud.tenant))
     params = {"org": "acme", "from": "2026-11-01T00:00:00+00:00", "to": "2026-12-01T00:00:00+00:00"}
     report = cloud.http.get("/v1/sovereignty/report", params=params, headers=auth(cloud.tenant)).json()
-    ok, _ = verify_envelope(report, cloud.rt.sovereignty.signer.public_key)
+    ok, _ = verify_envelope(report, cloud.rt.services.sovereignty.signer.public_key)
     assert ok
     entry = next(e for e in report["jobs"] if e["job_id"] == job)
     place = entry["placements"][0]
@@ -372,6 +372,6 @@ def test_retention_purges_old_records_and_the_rest_stays_verifiable(cloud: Cloud
     before = _verify(cloud)["head_seq"]
     cloud.clock.at += timedelta(days=200)
     cloud.http.post("/v1/orgs/acme/projects", json={"name": "later"}, headers=auth(cloud.tenant))
-    assert cloud.rt.sovereignty.audit.purge() == before  # older than 190 days
+    assert cloud.rt.services.sovereignty.audit.purge() == before  # older than 190 days
     v = _verify(cloud)
     assert v["ok"] and v["checked"] == 1 and v["head_seq"] == before + 1

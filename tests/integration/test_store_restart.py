@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from brique.config import Settings
 from brique.domain.fleet import HealthState
 from brique.domain.tenancy import Principal, Role
-from brique.services.runtime import build_runtime
+from brique.server.runtime import build_runtime
 from brique.store.tables import ApiKeyRow, GpuRow, NodeRow, OrgRow, ProjectRow, RackRow
 from tests.conftest import SMALL_FLEET
 
@@ -23,14 +23,14 @@ def _counts(rt) -> dict[str, int]:  # type: ignore[no-untyped-def]
 def test_restart_keeps_orgs_projects_keys_and_fleet(settings: Settings) -> None:
     rt = build_runtime(settings)
     assert rt.fleet_written
-    token = rt.tenancy.bootstrap(settings.admin_key_file)
+    token = rt.services.tenancy.bootstrap(settings.admin_key_file)
     assert token is not None and settings.admin_key_file.stat().st_mode & 0o777 == 0o600
-    admin = rt.tenancy.authenticate(token)
-    new = rt.tenancy.create_org(admin, "acme", None, "FR", "admin@acme.eu")
+    admin = rt.services.tenancy.authenticate(token)
+    new = rt.services.tenancy.create_org(admin, "acme", None, "FR", "admin@acme.eu")
     assert new.admin_key is not None
-    tenant = rt.tenancy.authenticate(new.admin_key.token)
-    rt.tenancy.create_project(tenant, "acme", "llm", "pretraining")
-    rt.fleet.set_node_state(admin, "fr-tst-1/r001/n03", HealthState.DOWN, "PSU")
+    tenant = rt.services.tenancy.authenticate(new.admin_key.token)
+    rt.services.tenancy.create_project(tenant, "acme", "llm", "pretraining")
+    rt.services.fleet.set_node_state(admin, "fr-tst-1/r001/n03", HealthState.DOWN, "PSU")
     before = _counts(rt)
     rt.close()
 
@@ -52,7 +52,7 @@ def test_restart_keeps_orgs_projects_keys_and_fleet(settings: Settings) -> None:
 def test_changed_fleet_file_is_resynced_keeping_node_health(settings: Settings, tmp_path: Path) -> None:
     rt = build_runtime(settings)
     admin = Principal("usr_x", "key_x", Role.OPERATOR_ADMIN, None)
-    rt.fleet.set_node_state(admin, "fr-tst-1/r001/n01", HealthState.DRAINING, None)
+    rt.services.fleet.set_node_state(admin, "fr-tst-1/r001/n01", HealthState.DRAINING, None)
     rt.close()
     bigger = tmp_path / "bigger.yaml"
     bigger.write_text(SMALL_FLEET.read_text().replace("count: 4,", "count: 6,"))

@@ -6,6 +6,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
 
@@ -26,7 +27,8 @@ from brique.api.routers import (
     sovereignty,
     usage,
 )
-from brique.services.runtime import Runtime
+from brique.services.registry import Services
+from brique.workers.scheduler_loop import SchedulerLoop
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a client's own id is echoed only if it is sane
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
@@ -35,7 +37,15 @@ Authenticate every `/v1` call with `Authorization: Bearer <API key>`.
 Errors are `{"error": {"code", "message", "field"?}}`."""
 
 
-def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
+class AppRuntime(Protocol):
+    """What the API needs of a built control plane (`brique.server.runtime.Runtime` is one)."""
+
+    services: Services
+    loop: SchedulerLoop
+    startup_s: float
+
+
+def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
     """The API over `rt`; with `run_scheduler`, the scheduling loop runs while the app is up."""
 
     @asynccontextmanager
@@ -48,8 +58,8 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
             rt.loop.stop()
 
     app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    app.state.runtime = rt
-    app.state.metrics = Metrics(rt)
+    app.state.services = rt.services
+    app.state.metrics = Metrics(rt.services, rt.loop, rt.startup_s)
     install_error_handlers(app)
     for router in (
         health.router,
@@ -65,7 +75,7 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         sovereignty.router,
     ):
         app.include_router(router)
-    app.middleware("http")(AuditMiddleware(rt.sovereignty.audit, rt.tenancy.org_id_of))
+    app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
     return app

@@ -13,67 +13,66 @@ from brique.services.billing import BillingService
 from brique.services.budgets import BudgetService
 from brique.services.contracts import ContractService
 from brique.services.fleet import FleetService
+from brique.services.health import HealthService
 from brique.services.jobs import JobService
 from brique.services.metering import MeteringService
-from brique.services.runtime import Runtime, Sovereignty
+from brique.services.registry import Services, Sovereignty
 from brique.services.tenancy import TenancyService
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
 
 
-def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def health_service(request: Request) -> HealthService:
+    return services(request).health
 
 
 def fleet_service(request: Request) -> FleetService:
-    return runtime(request).fleet
+    return services(request).fleet
 
 
 def tenancy_service(request: Request) -> TenancyService:
-    return runtime(request).tenancy
+    return services(request).tenancy
 
 
 def agent_service(request: Request) -> AgentService:
-    return runtime(request).agents
+    return services(request).agents
 
 
 def contract_service(request: Request) -> ContractService:
-    return runtime(request).contracts
+    return services(request).contracts
 
 
 def job_service(request: Request) -> JobService:
-    return runtime(request).jobs
+    return services(request).jobs
 
 
 def metering_service(request: Request) -> MeteringService:
-    rt = runtime(request)
-    assert rt.metering is not None
-    return rt.metering
+    return services(request).metering
 
 
 def billing_service(request: Request) -> BillingService:
-    rt = runtime(request)
-    assert rt.billing is not None
-    return rt.billing
+    return services(request).billing
 
 
 def budget_service(request: Request) -> BudgetService:
-    rt = runtime(request)
-    assert rt.budgets is not None
-    return rt.budgets
+    return services(request).budgets
 
 
 def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     token = creds.credentials if creds else request.headers.get("x-api-key")
-    who = runtime(request).tenancy.authenticate(token)
+    who = services(request).tenancy.authenticate(token)
     request.state.principal = who  # for the audit middleware
     return who
 
 
 def sovereignty(request: Request) -> Sovereignty:
-    return runtime(request).sovereignty
+    return services(request).sovereignty
 
 
 Caller = Annotated[Principal, Depends(principal)]

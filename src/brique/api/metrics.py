@@ -9,17 +9,18 @@ from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from brique.services.runtime import Runtime
+from brique.services.registry import Services
+from brique.workers.scheduler_loop import SchedulerLoop
 
 
 class SchedulerCollector:
     """Scheduler figures read at scrape time from the loop (no extra work on the hot path)."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, loop: SchedulerLoop) -> None:
+        self.loop = loop
 
     def collect(self) -> Iterator[Metric]:
-        loop = self.rt.loop
+        loop = self.loop
         yield CounterMetricFamily("brique_scheduler_cycles", "scheduling cycles run", value=loop.cycles)
         yield CounterMetricFamily("brique_scheduler_placements", "jobs placed", value=loop.placed_total)
         yield CounterMetricFamily(
@@ -33,9 +34,9 @@ class SchedulerCollector:
 
 
 class Metrics:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, services: Services, loop: SchedulerLoop, startup_s: float) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(SchedulerCollector(rt))  # type: ignore[arg-type]
+        self.registry.register(SchedulerCollector(loop))  # type: ignore[arg-type]
         self.requests = Counter(
             "brique_http_requests",
             "HTTP requests served",
@@ -46,10 +47,10 @@ class Metrics:
             "brique_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
         )
         gpus = Gauge("brique_fleet_gpus", "GPUs in the fleet by site", ["site"], registry=self.registry)
-        for site in rt.fleet.fleet.sites:
+        for site in services.fleet.fleet.sites:
             gpus.labels(site=site.id).set(site.gpu_count)
         Gauge("brique_startup_seconds", "time to start the control plane", registry=self.registry).set(
-            rt.startup_s
+            startup_s
         )
 
     async def middleware(

@@ -12,7 +12,7 @@ from brique.cli.context import fail, out, user_errors
 
 if TYPE_CHECKING:
     from brique.config import Settings
-    from brique.services.runtime import Runtime
+    from brique.server.runtime import Runtime
     from brique.workers.demo_feed import DemoFeed
 
 
@@ -41,7 +41,7 @@ def up(
 
     from brique.api.app import create_app
     from brique.config import Settings
-    from brique.services.runtime import build_runtime
+    from brique.server.runtime import build_runtime
 
     overrides = {
         k: v for k, v in dict(host=host, port=port, db_url=db, fleet_file=fleet, home=home).items() if v
@@ -49,13 +49,13 @@ def up(
     with user_errors():
         settings = Settings(**overrides)
         rt = build_runtime(settings)
-    fleet_obj = rt.fleet.fleet
+    fleet_obj = rt.services.fleet.fleet
     action = "loaded" if rt.fleet_written else "found"
     out.print(
         f"fleet {fleet_obj.name}: {action} {fleet_obj.gpu_count:,} GPUs in {fleet_obj.rack_count} racks "
         f"over {len(fleet_obj.sites)} sites ({rt.startup_s * 1000:.0f} ms); database {rt.db.engine.dialect.name}"
     )
-    token = rt.tenancy.bootstrap(settings.admin_key_file)
+    token = rt.services.tenancy.bootstrap(settings.admin_key_file)
     if token:
         out.print("[bold]operator admin created.[/bold] API key (shown once; also saved, mode 0600, to "
                   f"{settings.admin_key_file}):")  # fmt: skip
@@ -90,12 +90,12 @@ def _start_demo(rt: Runtime, settings: Settings, trace: str, load: float, speed:
         raise fail(f"--demo-trace must be one of: {', '.join(DEMO_TRACES)}")
     path, fmt = DEMO_TRACES[trace]
     with user_errors():
-        admin = rt.tenancy.authenticate(settings.admin_key_file.read_text().strip())
+        admin = rt.services.tenancy.authenticate(settings.admin_key_file.read_text().strip())
         keys_file = settings.home / "demo-keys.json"
-        keys = seed_demo(rt.tenancy, rt.contracts, admin, keys_file)
-        tenants = {org: rt.tenancy.authenticate(key) for org, key in keys.items()}
+        keys = seed_demo(rt.services.tenancy, rt.services.contracts, admin, keys_file)
+        tenants = {org: rt.services.tenancy.authenticate(key) for org, key in keys.items()}
         loaded = busy_part(load_trace(TRACES_DIR / path, fmt))
-    feed = DemoFeed(rt.jobs, tenants, loaded, speed, load)
+    feed = DemoFeed(rt.services.jobs, tenants, loaded, speed, load)
     feed.start()
     out.print(f"demo: {len(tenants)} tenants with contracts; replaying {len(loaded.jobs):,} jobs from {trace} "
               f"at {load:g}x its load, durations / {speed:g}. Tenant keys: {keys_file}")  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from brique.domain.invoices import cents
@@ -44,3 +45,20 @@ def exceeded(spent: Decimal, terms: BudgetTerms) -> bool:
 
 def normalize_thresholds(values: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(set(values))) or DEFAULT_THRESHOLDS
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetAlert:
+    """A threshold of a budget reached in a month: recorded once, listed by the tenant."""
+
+    id: int
+    budget_id: int
+    org_id: str
+    project_id: str | None
+    month: str
+    threshold: int
+    spent: Decimal
+    amount: Decimal
+    at: datetime
+    message: str
+    webhook_status: str | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,14 @@ class Contract:
             raise ValueError("weight must be > 0")
         if self.borrow_cap is not None and self.borrow_cap < 0:
             raise ValueError("borrow_cap must be >= 0 or None")
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRecord:
+    """A contract as stored: its terms and when an operator last set them."""
+
+    terms: Contract
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

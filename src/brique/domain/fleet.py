@@ -8,7 +8,7 @@ always yields the same ids: `fr-par-1/r001`, `fr-par-1/r001/n07`, `fr-par-1/r001
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -153,3 +153,31 @@ def node_id(rack: str, index: int) -> str:
 
 def gpu_id(node: str, index: int) -> str:
     return f"{node}/g{index}"
+
+
+def node_of(gpu: str) -> str:
+    """`fr-par-1/r001/n07/g2` -> `fr-par-1/r001/n07` (also a node id's rack: `…/n07` -> `…/r001`)."""
+    return gpu.rsplit("/", 1)[0]
+
+
+def rack_of(gpu: str) -> str:
+    """`fr-par-1/r001/n07/g2` -> `fr-par-1/r001`."""
+    return gpu.rsplit("/", 2)[0]
+
+
+def gpu_index(gpu: str) -> int:
+    """`fr-par-1/r001/n07/g2` -> 2 (the index CUDA_VISIBLE_DEVICES lists)."""
+    return int(gpu.rsplit("/", 1)[1].lstrip("g"))
+
+
+def racks_of(gpus: Iterable[str]) -> list[str]:
+    """The sorted, distinct racks under some GPUs."""
+    return sorted({rack_of(g) for g in gpus})
+
+
+def gpus_by_node(gpus: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """Node id -> sorted GPU indices on it, nodes in order."""
+    by_node: dict[str, list[int]] = {}
+    for gpu in gpus:
+        by_node.setdefault(node_of(gpu), []).append(gpu_index(gpu))
+    return {n: tuple(sorted(ix)) for n, ix in sorted(by_node.items())}

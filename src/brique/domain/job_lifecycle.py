@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from brique.domain.jobs import Tier
+from brique.domain.jobs import DEFAULT_GRACE_S, DEFAULT_MAX_RUNTIME_S, Tier
 from brique.domain.policy import PlacementPolicy
 
 
@@ -100,8 +100,8 @@ class JobSpec:
     secrets: tuple[str, ...] = ()
     placement: PlacementPolicy = field(default_factory=PlacementPolicy)
     estimated_runtime_s: float | None = None
-    max_runtime_s: float = 86_400.0
-    grace_s: float = 30.0
+    max_runtime_s: float = DEFAULT_MAX_RUNTIME_S
+    grace_s: float = DEFAULT_GRACE_S
     retries: int = 0
     labels: Mapping[str, str] = field(default_factory=dict)
     sleep_s: float | None = None
@@ -167,8 +167,8 @@ def spec_from_dict(doc: Mapping[str, Any]) -> JobSpec:
         secrets=tuple(doc.get("secrets") or ()),
         placement=placement_from_dict(doc.get("placement") or {}),
         estimated_runtime_s=doc.get("estimated_runtime_s"),
-        max_runtime_s=float(doc.get("max_runtime_s", 86_400.0)),
-        grace_s=float(doc.get("grace_s", 30.0)),
+        max_runtime_s=float(doc.get("max_runtime_s", DEFAULT_MAX_RUNTIME_S)),
+        grace_s=float(doc.get("grace_s", DEFAULT_GRACE_S)),
         retries=int(doc.get("retries", 0)),
         labels=dict(doc.get("labels") or {}),
         sleep_s=doc.get("sleep_s"),

@@ -10,6 +10,9 @@ from enum import StrEnum
 
 from brique.domain.policy import ANYWHERE, PlacementPolicy
 
+DEFAULT_MAX_RUNTIME_S = 86_400.0  # a job without a max runtime is stopped after a day
+DEFAULT_GRACE_S = 30.0  # between the stop signal and the kill, to checkpoint
+
 
 class Tier(StrEnum):
     """Service tier. `priority` is backed by contract guarantees; `preemptible` goes first."""
@@ -36,9 +39,9 @@ class Job:
     project: str = "default"
     placement: PlacementPolicy = ANYWHERE
     submitted_at: float = 0.0
-    max_runtime_s: float = 86_400.0
+    max_runtime_s: float = DEFAULT_MAX_RUNTIME_S
     estimated_runtime_s: float | None = None
-    preemption_grace_s: float = 30.0
+    preemption_grace_s: float = DEFAULT_GRACE_S
     reservation: str | None = None
 
     def __post_init__(self) -> None:

@@ -232,3 +232,25 @@ def may_assign_role(principal: Principal, role: Role, org_id: str | None) -> boo
     if principal.role is Role.TENANT_ADMIN:
         return not role.is_operator and org_id == principal.org_id
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """An operator's request to read a tenant's data (lockbox), and what became of it."""
+
+    id: str
+    org_id: str
+    scope_kind: str
+    scope_id: str
+    justification: str
+    duration_s: int
+    requested_by: str
+    requested_at: datetime
+    status: str
+    break_glass: bool
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_by: str | None = None
+    revoked_at: datetime | None = None
+    reason: str | None = None

@@ -18,79 +18,11 @@ events), so a control plane that crashed and restarted converges by polling agai
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from brique.domain.fleet import ExecutorKind
-
-
-class RunState(StrEnum):
-    """What an executor can say about one attempt."""
-
-    STARTING = "starting"  # accepted, not yet running (queued in Slurm, process spawning)
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"  # exit code 0
-    FAILED = "failed"  # non-zero exit, or could not start
-    STOPPED = "stopped"  # ended because stop() was called (cancel or preemption)
-    LOST = "lost"  # the node or the executor lost it (node down, slurm NODE_FAIL)
-
-    @property
-    def finished(self) -> bool:
-        return self in (RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED, RunState.LOST)
-
-
-@dataclass(frozen=True, slots=True)
-class Launch:
-    """Everything an executor needs to run one attempt of a job.
-
-    gpus_by_node: fleet node id -> GPU indices on that node (what CUDA_VISIBLE_DEVICES lists).
-    env: the job's environment, secrets already injected (never log it).
-    command: run with `/bin/sh -c`.
-    duration_s: for the simulated executor: how long the job "runs" (its spec's sleep or estimate).
-    """
-
-    job_id: str
-    attempt: int
-    name: str
-    org_id: str
-    project_id: str
-    site_id: str
-    tier: str
-    command: str
-    gpus_by_node: Mapping[str, tuple[int, ...]]
-    env: Mapping[str, str] = field(default_factory=dict)
-    image: str | None = None
-    max_runtime_s: float = 86_400.0
-    grace_s: float = 30.0
-    duration_s: float | None = None
-
-    @property
-    def gpu_count(self) -> int:
-        return sum(len(v) for v in self.gpus_by_node.values())
-
-    @property
-    def key(self) -> str:
-        """Unique per attempt; executors use it as their own idempotency key."""
-        return f"{self.job_id}.{self.attempt}"
-
-
-@dataclass(frozen=True, slots=True)
-class RunReport:
-    """The executor's current truth about one attempt."""
-
-    job_id: str
-    attempt: int
-    state: RunState
-    exit_code: int | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    message: str = ""
-
-
-class ExecutorError(Exception):
-    """The backend refused or failed an operation; `message` is safe to show to the tenant."""
+from brique.domain.runs import Launch, RunReport, RunState
+from brique.errors import ExecutorError
 
 
 class Executor(abc.ABC):
@@ -123,8 +55,28 @@ class SupportsLogs(abc.ABC):
         """Bytes of the log from `offset` (empty when nothing new)."""
 
 
+class SupportsRestore(abc.ABC):
+    """Executors that keep their runs in memory and re-adopt them after a control-plane restart."""
+
+    @abc.abstractmethod
+    def restore(self, launch: Launch, started_at: datetime) -> None:
+        """Take back an attempt that was running before the restart, keeping its start time."""
+
+
+class PushedReports:
+    """Executors whose reports are pushed by node agents: `poll()` does not list every attempt,
+    so an attempt missing from it is not lost (agent silence is judged by heartbeat expiry)."""
+
+
+__all__ = [
+    "Executor", "ExecutorError", "Launch", "PushedReports", "RunReport", "RunState", "SupportsLogs",
+    "SupportsRestore", "capabilities",
+]  # fmt: skip
+
+
 def capabilities(executor: Executor) -> list[str]:
     caps = ["submit", "stop", "poll"]
-    if isinstance(executor, SupportsLogs):
-        caps.append("logs")
+    for mixin, name in ((SupportsLogs, "logs"), (SupportsRestore, "restore"), (PushedReports, "pushed_reports")):
+        if isinstance(executor, mixin):
+            caps.append(name)
     return caps

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from brique.clock import Clock
 from brique.domain.fleet import ExecutorKind
-from brique.executors.base import Executor, Launch, RunReport, RunState, SupportsLogs
+from brique.executors.base import Executor, Launch, RunReport, RunState, SupportsLogs, SupportsRestore
 
 
 @dataclass
@@ -32,7 +32,7 @@ class _Run:
         return RunState.RUNNING, None
 
 
-class SimulatedExecutor(Executor, SupportsLogs):
+class SimulatedExecutor(Executor, SupportsLogs, SupportsRestore):
     kind = ExecutorKind.SIMULATED
 
     def __init__(self, clock: Clock, stop_after_s: float = 0.0) -> None:

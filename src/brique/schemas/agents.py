@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from brique.executors.base import Launch, RunReport, RunState
+from brique.domain.runs import Launch, RunReport, RunState
 
 
 class AgentRegisterRequest(BaseModel):

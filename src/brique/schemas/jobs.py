@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from brique.domain.job_lifecycle import JobSpec, JobState
+from brique.domain.job_lifecycle import JobSpec, JobState, spec_to_dict
+from brique.domain.job_records import JobEvent, JobRecord
 from brique.domain.jobs import Tier
 from brique.schemas.sovereignty import PolicyModel
 
@@ -110,6 +111,10 @@ class JobResponse(BaseModel):
     why_pending: str | None = None
     why_pending_code: str | None = None
 
+    @classmethod
+    def from_domain(cls, job: JobRecord) -> JobResponse:
+        return cls(**_job_fields(job))
+
 
 class JobEventResponse(BaseModel):
     id: int
@@ -121,6 +126,11 @@ class JobEventResponse(BaseModel):
     code: str
     message: str
 
+    @classmethod
+    def from_domain(cls, e: JobEvent) -> JobEventResponse:
+        return cls(id=e.id, job_id=e.job_id, at=e.at, attempt=e.attempt, from_state=e.from_state,
+                   to_state=e.to_state, code=e.code, message=e.message)  # fmt: skip
+
 
 class JobDetailResponse(JobResponse):
     spec: dict[str, Any]
@@ -129,6 +139,31 @@ class JobDetailResponse(JobResponse):
     gpu_seconds: int = Field(0, description="GPU-seconds held by all attempts so far (billed time)")
     energy_kwh: float = Field(0.0, description="facility energy of those GPU-seconds (IT x site PUE)")
     co2e_kg: float = Field(0.0, description="emissions at the site's grid intensity, hour by hour")
+
+    @classmethod
+    def from_domain(
+        cls, job: JobRecord, events: list[JobEvent], redact: bool, usage: tuple[int, float, float] = (0, 0.0, 0.0)
+    ) -> JobDetailResponse:
+        """`redact`: operators see job metadata, never the tenant's command or environment values."""
+        spec = spec_to_dict(job.spec)
+        if redact:
+            spec["env"] = {k: "<redacted>" for k in job.spec.env}
+            spec["command"] = "<redacted>"
+        return cls(**_job_fields(job), spec=spec, gpu_ids=list(job.gpu_ids),
+                   events=[JobEventResponse.from_domain(e) for e in events],
+                   gpu_seconds=usage[0], energy_kwh=usage[1], co2e_kg=usage[2])  # fmt: skip
+
+
+def _job_fields(job: JobRecord) -> dict[str, Any]:
+    pending = job.state is JobState.PENDING
+    return dict(
+        id=job.id, name=job.name, org_id=job.org_id, project_id=job.project_id, state=job.state, tier=job.tier,
+        gpus=job.gpus, attempt=job.attempt, retries_left=job.retries_left, site=job.site_id, racks=job.racks,
+        submitted_at=job.submitted_at, scheduled_at=job.scheduled_at, started_at=job.started_at,
+        finished_at=job.finished_at, exit_code=job.exit_code,
+        stopping=job.stop_reason.value if job.stop_reason else None,
+        why_pending=job.wait_message if pending else None, why_pending_code=job.wait_code if pending else None,
+    )  # fmt: skip
 
 
 class DryRunResponse(BaseModel):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from brique.domain.contracts import ContractRecord
 from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
 
 
@@ -129,3 +130,9 @@ class ContractsRequest(BaseModel):
 class ContractResponse(ContractRequest):
     org_id: str
     updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, c: ContractRecord) -> ContractResponse:
+        t = c.terms
+        return cls(org_id=t.tenant, site=t.site, guaranteed_gpus=t.guaranteed_gpus, weight=t.weight,
+                   may_borrow=t.may_borrow, borrow_cap=t.borrow_cap, updated_at=c.updated_at)  # fmt: skip

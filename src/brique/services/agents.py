@@ -18,16 +18,18 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.domain.fleet import ExecutorKind, Fleet, HealthState
+from brique.domain.job_records import JobRecord
+from brique.domain.runs import RunReport, RunState
 from brique.domain.tenancy import Action, Principal
 from brique.errors import Conflict, InvalidInput, NotFound
-from brique.executors.base import Launch, RunReport, RunState
+from brique.executors.base import Launch
 from brique.services.authz import require
 from brique.services.scheduling import SchedulingService
 from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import fleet as fleet_repo
 from brique.store.repos import jobs as jobs_repo
-from brique.store.tables import JobRow, NodeAgentRow
+from brique.store.tables import NodeAgentRow
 
 AUTO = "agent: "  # prefix of node-state reasons set by liveness, cleared when the agent returns
 
@@ -99,11 +101,11 @@ class AgentService:
                                field="node_id")  # fmt: skip
             agent.last_heartbeat_at = now
             self._revive(s, node_id)
-            mine = {r.id: r for r in jobs_repo.in_states(s, jobs_repo.ACTIVE) if _on_node(r, node_id)}
+            mine = {r.id: r for r in jobs_repo.in_states(s, jobs_repo.ACTIVE) if r.on_node(node_id)}
         self._store_logs(node_id, mine, chunks)
         self.scheduling.apply_reports(self._aggregate(node_id, reports, mine))
         with self.db.transaction() as s:
-            current = {r.id: r for r in jobs_repo.in_states(s, jobs_repo.ACTIVE) if _on_node(r, node_id)}
+            current = {r.id: r for r in jobs_repo.in_states(s, jobs_repo.ACTIVE) if r.on_node(node_id)}
         return self._orders(node_id, reports, current, now)
 
     def expire(self) -> list[str]:
@@ -150,14 +152,14 @@ class AgentService:
         ):
             fleet_repo.set_node_state(s, node_id, HealthState.UP, None)
 
-    def _store_logs(self, node_id: str, mine: dict[str, JobRow], chunks: list[Chunk]) -> None:
+    def _store_logs(self, node_id: str, mine: dict[str, JobRecord], chunks: list[Chunk]) -> None:
         for c in chunks:
             row = mine.get(c.job_id)
             # an agent writes only its own jobs' logs; a multi-node job's log is its first node's (rank 0)
-            if row is not None and row.attempt == c.attempt and _first_node(row) == node_id:
+            if row is not None and row.attempt == c.attempt and row.first_node == node_id:
                 self.logs.write_at(c.job_id, c.attempt, c.offset, c.data)
 
-    def _aggregate(self, node_id: str, reports: list[RunReport], mine: dict[str, JobRow]) -> list[RunReport]:
+    def _aggregate(self, node_id: str, reports: list[RunReport], mine: dict[str, JobRecord]) -> list[RunReport]:
         """One report per attempt: a gang over several nodes is done when every node is."""
         out = []
         with self._lock:
@@ -165,14 +167,14 @@ class AgentService:
                 row = mine.get(r.job_id)
                 if row is None or row.attempt != r.attempt:
                     continue
-                nodes = {g.rsplit("/", 1)[0] for g in row.gpu_ids}
+                nodes = row.nodes
                 seen = self._per_node.setdefault((r.job_id, r.attempt), {})
                 seen[node_id] = r
                 out.append(_combine(r, seen, nodes))
         return out
 
     def _orders(
-        self, node_id: str, reports: list[RunReport], current: dict[str, JobRow], now: datetime
+        self, node_id: str, reports: list[RunReport], current: dict[str, JobRecord], now: datetime
     ) -> Orders:
         orders = Orders()
         reported = {(r.job_id, r.attempt): r for r in reports}
@@ -192,15 +194,6 @@ class AgentService:
                 else:
                     orders.stop.append((key[0], key[1], 0.0))  # no longer ours to run
         return orders
-
-
-def _on_node(row: JobRow, node_id: str) -> bool:
-    prefix = node_id + "/"
-    return any(g.startswith(prefix) for g in row.gpu_ids)
-
-
-def _first_node(row: JobRow) -> str:
-    return min(row.gpu_ids).rsplit("/", 1)[0]
 
 
 def _combine(latest: RunReport, seen: dict[str, RunReport], nodes: set[str]) -> RunReport:

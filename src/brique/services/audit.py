@@ -19,7 +19,7 @@ from brique.clock import Clock
 from brique.crypto.signing import Signer, verify
 from brique.domain.audit import GENESIS, AuditRecord, ChainCheck, chain, verify_chain
 from brique.domain.tenancy import Action, Principal
-from brique.errors import InvalidInput, NotFound, PermissionDenied
+from brique.errors import InvalidInput, NotFound, OperatorOnly
 from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import tenancy as tenancy_repo
@@ -119,8 +119,7 @@ class AuditLog:
         if who is not None:
             require(who, Action.ORG_READ)
             if not who.is_operator:
-                raise PermissionDenied("the whole chain is verified by operators; tenants use their export",
-                                       code="operator_only")  # fmt: skip
+                raise OperatorOnly("the whole chain is verified by operators; tenants use their export")  # fmt: skip
         with self.db.transaction() as s:
             head = s.get(AuditHeadRow, 1) or AuditHeadRow(id=1, seq=0, hash=GENESIS, anchor_seq=0,
                                                            anchor_hash=GENESIS)  # fmt: skip

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from brique.domain.tenancy import OPERATOR_ONLY, TENANT_ONLY, Action, Principal, can, in_scope
-from brique.errors import NotFound, PermissionDenied
+from brique.errors import NotFound, OperatorOnly, PermissionDenied, TenantOnly
 
 
 def require(who: Principal, action: Action) -> None:
     if can(who, action):
         return
     if action in TENANT_ONLY and who.is_operator:
-        raise PermissionDenied(
-            f"'{action}' is a tenant action; operator keys cannot take it", code="tenant_only"
-        )
+        raise TenantOnly(f"'{action}' is a tenant action; operator keys cannot take it")
     if action in OPERATOR_ONLY and not who.is_operator:
-        raise PermissionDenied(
-            f"'{action}' is an operator action; tenant keys cannot take it", code="operator_only"
-        )
+        raise OperatorOnly(f"'{action}' is an operator action; tenant keys cannot take it")
     raise PermissionDenied(f"role '{who.role}' may not '{action}'")
 
 

@@ -16,7 +16,7 @@ from brique.domain.metering import month_bounds
 from brique.domain.pricing import PriceBook, PriceBookInvalid, parse_pricebook
 from brique.domain.tenancy import Organization, Principal
 from brique.domain.vat import vat_rate
-from brique.errors import InvalidInput
+from brique.errors import InvalidInput, PricebookInvalid
 from brique.services.metering import MeteringService, UsageReport
 
 
@@ -30,7 +30,7 @@ def load_pricebook(path: Path) -> PriceBook:
         return parse_pricebook(doc)
     except PriceBookInvalid as exc:
         lines = "\n".join(f"{path}: {p}" for p in exc.problems)
-        raise InvalidInput(lines, field="pricebook_file", code="pricebook_invalid") from exc
+        raise PricebookInvalid(lines, field="pricebook_file") from exc
 
 
 def totals(report: UsageReport) -> list[UsageTotal]:

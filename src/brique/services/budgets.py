@@ -23,15 +23,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.budgets import BudgetTerms, crossed, exceeded, normalize_thresholds, percent_used
+from brique.domain.budgets import (
+    BudgetAlert,
+    BudgetTerms,
+    crossed,
+    exceeded,
+    normalize_thresholds,
+    percent_used,
+)
 from brique.domain.invoices import Invoice
 from brique.domain.job_lifecycle import JobSpec
 from brique.domain.jobs import Tier
 from brique.domain.tenancy import Organization, Principal, Role
-from brique.errors import BudgetExceeded, InvalidInput, NotFound, PermissionDenied
+from brique.errors import BudgetExceeded, Duplicate, InvalidInput, NotFound, PermissionDenied
 from brique.services.billing import BillingService
 from brique.store.billing_tables import BudgetAlertRow, BudgetRow
 from brique.store.db import Database
@@ -138,10 +145,10 @@ class BudgetService:
                 raise NotFound("no such budget", field="project")
             s.delete(row)
 
-    def alerts(self, who: Principal, org_ref: str | None, limit: int = 200) -> list[BudgetAlertRow]:
+    def alerts(self, who: Principal, org_ref: str | None, limit: int = 200) -> list[BudgetAlert]:
         org = self.billing.metering.org_for(who, org_ref)
         with self.db.transaction() as s:
-            return repo.alerts(s, org.id, limit)
+            return [repo.alert_row_to_domain(a) for a in repo.alerts(s, org.id, limit)]
 
     # -- housekeeping ---------------------------------------------------------------------------
 
@@ -199,7 +206,7 @@ class BudgetService:
         try:
             with self.db.transaction() as s:
                 s.add(alert)
-        except IntegrityError:  # another evaluator recorded it first
+        except Duplicate:  # another evaluator recorded it first
             return None
         return alert
 
@@ -216,14 +223,15 @@ class BudgetService:
 
     # -- admission ------------------------------------------------------------------------------
 
-    def admission_check(self, who: Principal, spec: JobSpec, project_id: str) -> None:
-        """Refuse a standard-tier job while a hard-stop budget of its org or project is spent."""
+    def admission_check(self, s: Session, who: Principal, spec: JobSpec, project_id: str) -> None:
+        """Refuse a standard-tier job while a hard-stop budget of its org or project is spent.
+
+        Runs in the submission's transaction; only when a hard-stop budget applies does it price
+        the month so far (billing reads usage in its own short read)."""
         if spec.tier is not Tier.STANDARD or who.org_id is None:
             return
-        with self.db.transaction() as s:
-            rows = [r for r in repo.for_org(s, who.org_id)
-                    if r.hard_stop and r.project_id in (None, project_id)]  # fmt: skip
-            org = tenancy_repo.find_org(s, who.org_id) if rows else None
+        rows = [r for r in repo.for_org(s, who.org_id) if r.hard_stop and r.project_id in (None, project_id)]
+        org = tenancy_repo.find_org(s, who.org_id) if rows else None
         if not rows or org is None:
             return
         for st in self._statuses(org, rows):

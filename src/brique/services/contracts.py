@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete
-
 from brique.clock import Clock
+from brique.domain.contracts import Contract, ContractRecord
 from brique.domain.fleet import Fleet
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
 from brique.services.authz import require
 from brique.store.db import Database
-from brique.store.repos import jobs as jobs_repo
+from brique.store.repos import contracts as repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import ContractRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +23,10 @@ class ContractTerms:
     borrow_cap: int | None = None
     site: str | None = None
 
+    def for_tenant(self, org_id: str) -> Contract:
+        return Contract(tenant=org_id, guaranteed_gpus=self.guaranteed_gpus, weight=self.weight,
+                        may_borrow=self.may_borrow, borrow_cap=self.borrow_cap, site=self.site)  # fmt: skip
+
 
 class ContractService:
     def __init__(self, db: Database, clock: Clock, fleet: Fleet) -> None:
@@ -32,7 +34,7 @@ class ContractService:
         self.clock = clock
         self.fleet = fleet
 
-    def replace(self, who: Principal, org_ref: str, terms: list[ContractTerms]) -> list[ContractRow]:
+    def replace(self, who: Principal, org_ref: str, terms: list[ContractTerms]) -> list[ContractRecord]:
         """Set an org's contracts (at most one fleet-wide, one per site), replacing what it had."""
         require(who, Action.CONTRACT_MANAGE)
         self._validate(terms)
@@ -41,23 +43,15 @@ class ContractService:
             org = tenancy_repo.find_org(s, org_ref)
             if org is None:
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
-            s.execute(delete(ContractRow).where(ContractRow.org_id == org.id))
-            rows = [
-                ContractRow(org_id=org.id, site_id=t.site, guaranteed_gpus=t.guaranteed_gpus, weight=t.weight,
-                            may_borrow=t.may_borrow, borrow_cap=t.borrow_cap, updated_at=now)
-                for t in terms
-            ]  # fmt: skip
-            s.add_all(rows)
-            s.flush()
-            return rows
+            return repo.replace_for_org(s, org.id, [t.for_tenant(org.id) for t in terms], now)
 
-    def list(self, who: Principal, org_ref: str) -> list[ContractRow]:
+    def list(self, who: Principal, org_ref: str) -> list[ContractRecord]:
         require(who, Action.CONTRACT_READ)
         with self.db.transaction() as s:
             org = tenancy_repo.find_org(s, org_ref)
             if org is None or not (who.is_operator or who.org_id == org.id):
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
-            return [c for c in jobs_repo.contracts(s) if c.org_id == org.id]
+            return repo.for_org(s, org.id)
 
     def _validate(self, terms: list[ContractTerms]) -> None:
         seen: set[str | None] = set()

@@ -15,12 +15,14 @@ from sqlalchemy import select
 from brique.clock import Clock
 from brique.crypto.signing import Signer
 from brique.domain.fleet import Fleet
+from brique.domain.job_records import JobRecord
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
 from brique.services.authz import require
 from brique.store.db import Database
+from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import AccessRequestRow, AuditRecordRow, JobRow
+from brique.store.tables import AccessRequestRow, AuditRecordRow
 
 
 class EvidenceService:
@@ -49,7 +51,7 @@ class EvidenceService:
             for p in placements:
                 by_job.setdefault(p.object, []).append(p)
             job_ids = sorted(by_job)
-            jobs = {j.id: j for j in s.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}
+            jobs = jobs_repo.by_ids(s, job_ids)
             grants = s.scalars(select(AccessRequestRow).where(
                 AccessRequestRow.org_id == org.id, AccessRequestRow.decided_at.is_not(None),
                 AccessRequestRow.status.in_(("approved", "revoked")),
@@ -70,7 +72,7 @@ class EvidenceService:
         }
         return self.signer.envelope(doc)
 
-    def _job_entry(self, job_id: str, job: JobRow | None, placements: Any, grants: Any) -> dict[str, Any]:
+    def _job_entry(self, job_id: str, job: JobRecord | None, placements: Any, grants: Any) -> dict[str, Any]:
         runs = []
         for p in placements:  # this job's, in audit order
             site = self.fleet.site(p.site or "")

@@ -9,15 +9,26 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.fleet import Fleet
+from brique.domain.fleet import Fleet, racks_of
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
+from brique.domain.job_records import JobEvent, JobRecord
 from brique.domain.residency import closest_site, narrow
-from brique.domain.tenancy import Action, Principal
-from brique.errors import BriqueError, Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
+from brique.domain.tenancy import Action, Principal, Project
+from brique.errors import (
+    BriqueError,
+    Conflict,
+    Duplicate,
+    InvalidInput,
+    LockboxRequired,
+    NotFound,
+    RateLimited,
+    TenantOnly,
+)  # fmt: skip
 from brique.executors.base import SupportsLogs
 from brique.ids import IdFactory, new_id
 from brique.scheduler import Decision, Place, Reject, Reserve, schedule
@@ -32,8 +43,6 @@ from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import jobs as repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.repos.jobs import StaleJob, Transition
-from brique.store.tables import JobEventRow, JobRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +54,15 @@ class Quotas:
     max_pending: int = 10_000
 
 
-# A check run at submission, after the project is known; it raises a BriqueError to refuse
-# (e.g. a budget's hard stop). Arguments: who submits, the spec, the project id.
-AdmissionCheck = Callable[[Principal, JobSpec, str], None]
+# A check run inside the submission's transaction, once the project is known; it raises a
+# BriqueError to refuse (e.g. a budget's hard stop). Arguments: the session, who submits, the
+# spec (held to its residency policy), the project id.
+AdmissionCheck = Callable[[Session, Principal, JobSpec, str], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    job: JobRow
+    job: JobRecord
     replayed: bool  # an Idempotency-Key matched an earlier submission
 
 
@@ -98,110 +108,104 @@ class _Buckets:
 
 class JobService:
     def __init__(
-        self, db: Database, clock: Clock, fleet: Fleet, scheduling: SchedulingService,
-        logs_archive: LogArchive, quotas: Quotas | None = None, ids: IdFactory = new_id,
-        wake: Callable[[], None] = lambda: None,
-        admission: Sequence[AdmissionCheck] = (),
+        self, db: Database, clock: Clock, fleet: Fleet, scheduling: SchedulingService, logs_archive: LogArchive,
+        residency: ResidencyService, secrets: SecretsService, lockbox: Lockbox, audit: AuditLog,
+        quotas: Quotas | None = None, admission: Sequence[AdmissionCheck] = (),
+        wake: Callable[[], None] = lambda: None, ids: IdFactory = new_id,
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.fleet = fleet
         self.scheduling = scheduling
         self.logs_archive = logs_archive
-        self._site_gpus = {
-            site.id: site.gpu_count for site in fleet.sites
-        }  # counted once, not per submission
+        self.residency = residency
+        self.secrets = secrets
+        self.lockbox = lockbox
+        self.audit = audit
+        self._site_gpus = {site.id: site.gpu_count for site in fleet.sites}  # counted once, not per submission
         self.quotas = quotas or Quotas()
-        self.ids = ids
+        self.admission = tuple(admission)
         self.wake = wake
-        self.admission = list(admission)  # services may add their checks after construction
-        # sovereignty controls, wired by the runtime (None: not enforced, e.g. in narrow tests)
-        self.residency: ResidencyService | None = None
-        self.secrets: SecretsService | None = None
-        self.lockbox: Lockbox | None = None
-        self.audit: AuditLog | None = None
+        self.ids = ids
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
 
     # -- submit ---------------------------------------------------------------------------------
 
     def submit(self, who: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Submitted:
-        require(who, Action.JOB_SUBMIT)
-        assert who.org_id is not None
+        """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert."""
+        org_id = _tenant(who, Action.JOB_SUBMIT)
         request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
-        if idempotency_key:
-            earlier = self._replay(who.org_id, idempotency_key, request_hash)
+        try:
+            submitted = self._submit(who, org_id, spec, idempotency_key, request_hash)
+        except Duplicate:  # a concurrent retry with the same key won the race
+            self._buckets.refund(org_id)
+            with self.db.transaction() as s:
+                earlier = self._replay(s, org_id, idempotency_key or "", request_hash)
+            if earlier is None:
+                raise Conflict("could not record the job; retry") from None
+            return Submitted(earlier, True)
+        if not submitted.replayed:
+            self.wake()
+        return submitted
+
+    def _submit(self, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str) -> Submitted:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            earlier = self._replay(s, org_id, key, request_hash) if key else None
             if earlier is not None:
                 return Submitted(earlier, True)
-        self._check_fits_somewhere(self._resident(who.org_id, spec))  # refuse at once, before the quota
-        self._check_secrets(who.org_id, spec)
-        wait = self._buckets.take(who.org_id)
-        if wait > 0:
-            raise RateLimited(f"too many submissions for this organization; retry in {wait:.1f} s")
-        try:
-            row = self._insert(who, spec, idempotency_key, request_hash)
-        except BriqueError:
-            self._buckets.refund(who.org_id)
-            raise
-        except IntegrityError as exc:  # a concurrent retry with the same key won the race
-            earlier = self._replay(who.org_id, idempotency_key or "", request_hash)
-            if earlier is None:
-                raise Conflict("could not record the job; retry") from exc
-            return Submitted(earlier, True)
-        self.wake()
-        return Submitted(row, False)
+            wait = self._buckets.take(org_id)
+            if wait > 0:
+                raise RateLimited(f"too many submissions for this organization; retry in {wait:.1f} s",
+                                  retry_after_s=wait)  # fmt: skip
+            try:
+                job = self._insert(s, who, org_id, spec, key, request_hash, now)
+            except BriqueError:
+                self._buckets.refund(org_id)  # a refused submission does not count
+                raise
+        return Submitted(job, False)
 
-    def _resident(self, org_id: str, spec: JobSpec) -> JobSpec:
-        """The spec held to its org's and project's residency policy (a job can only narrow them)."""
-        if self.residency is None:
-            return spec
-        with self.db.transaction() as s:
-            project = tenancy_repo.find_project(s, org_id, spec.project)
-            if project is None:
-                raise NotFound(f"project '{spec.project}' not found", field="project")
-            policy = self.residency.effective(s, org_id, project.id)
-        return dataclasses.replace(spec, placement=narrow(policy, spec.placement))
+    def _insert(
+        self, s: Session, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str,
+        now: datetime,
+    ) -> JobRecord:  # fmt: skip
+        project_id, spec = self._admit(s, who, org_id, spec)
+        if repo.count_pending(s, org_id) >= self.quotas.max_pending:
+            raise RateLimited(f"this organization already has {self.quotas.max_pending} pending jobs (quota)")
+        job = JobRecord(
+            id=self.ids("job"), org_id=org_id, project_id=project_id, name=spec.name, state=JobState.PENDING,
+            tier=spec.tier, gpus=spec.gpus, spec=spec, submitted_at=now, updated_at=now,
+            created_by=who.user_id, retries_left=spec.retries, idempotency_key=key, request_hash=request_hash,
+        )  # fmt: skip
+        repo.add_job(s, job, f"submitted by {who.user_id}: {spec.gpus} GPUs, tier {spec.tier.value}")
+        return job
 
-    def _check_secrets(self, org_id: str, spec: JobSpec) -> None:
-        if not spec.secrets:
-            return
-        missing = self.secrets.missing(org_id, spec.secrets) if self.secrets else list(spec.secrets)
+    def _admit(self, s: Session, who: Principal, org_id: str, spec: JobSpec) -> tuple[str, JobSpec]:
+        """The project id and the spec held to its residency policy as of this transaction, or refuse."""
+        project = self._project(s, org_id, spec.project)
+        policy = self.residency.effective(s, org_id, project.id)
+        spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))  # a job can only narrow
+        self._check_fits_somewhere(spec)
+        missing = self.secrets.missing(s, org_id, spec.secrets)
         if missing:
             raise InvalidInput(f"unknown secret(s): {', '.join(missing)} (set them with `brique secret set`)",
                                field="secrets")  # fmt: skip
+        for check in self.admission:
+            check(s, who, spec, project.id)
+        return project.id, spec
 
-    def _insert(self, who: Principal, spec: JobSpec, key: str | None, request_hash: str) -> JobRow:
-        assert who.org_id is not None
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            project = tenancy_repo.find_project(s, who.org_id, spec.project)
-            if project is None:
-                raise NotFound(f"project '{spec.project}' not found", field="project")
-            if self.residency is not None:  # the policy as of this transaction, not as of the check above
-                policy = self.residency.effective(s, who.org_id, project.id)
-                spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))
-                self._check_fits_somewhere(spec)
-            for check in self.admission:
-                check(who, spec, project.id)
-            if repo.count_pending(s, who.org_id) >= self.quotas.max_pending:
-                raise RateLimited(
-                    f"this organization already has {self.quotas.max_pending} pending jobs (quota)"
-                )
-            row = JobRow(
-                id=self.ids("job"), org_id=who.org_id, project_id=project.id, name=spec.name,
-                state=JobState.PENDING.value, tier=spec.tier.value, gpus=spec.gpus, spec=spec_to_dict(spec),
-                attempt=1, retries_left=spec.retries, gpu_ids=[], submitted_at=now, updated_at=now,
-                idempotency_key=key, request_hash=request_hash, created_by=who.user_id, version=1,
-            )  # fmt: skip
-            repo.add_job(s, row, now, f"submitted by {who.user_id}: {spec.gpus} GPUs, tier {spec.tier.value}")
-            return row
+    @staticmethod
+    def _project(s: Session, org_id: str, ref: str) -> Project:
+        project = tenancy_repo.find_project(s, org_id, ref)
+        if project is None:
+            raise NotFound(f"project '{ref}' not found", field="project")
+        return project
 
-    def _replay(self, org_id: str, key: str, request_hash: str) -> JobRow | None:
-        with self.db.transaction() as s:
-            earlier = repo.by_idempotency_key(s, org_id, key)
+    @staticmethod
+    def _replay(s: Session, org_id: str, key: str, request_hash: str) -> JobRecord | None:
+        earlier = repo.by_idempotency_key(s, org_id, key)
         if earlier is not None and earlier.request_hash != request_hash:
-            raise Conflict(
-                "this Idempotency-Key was already used for a different request", field="Idempotency-Key"
-            )
+            raise Conflict("this Idempotency-Key was already used for a different request", field="Idempotency-Key")
         return earlier
 
     def _check_fits_somewhere(self, spec: JobSpec) -> None:
@@ -220,30 +224,31 @@ class JobService:
     # -- dry run --------------------------------------------------------------------------------
 
     def dry_run(self, who: Principal, spec: JobSpec) -> DryRun:
-        require(who, Action.JOB_SUBMIT)
-        assert who.org_id is not None
-        spec = self._resident(who.org_id, spec)
-        self._check_fits_somewhere(spec)
+        """What the scheduler would do with `spec` now (one read-only unit of work, nothing written)."""
+        org_id = _tenant(who, Action.JOB_SUBMIT)
         now = self.clock.now()
         with self.db.transaction() as s:
-            project = tenancy_repo.find_project(s, who.org_id, spec.project)
-            if project is None:
-                raise NotFound(f"project '{spec.project}' not found", field="project")
+            project = self._project(s, org_id, spec.project)
+            policy = self.residency.effective(s, org_id, project.id)
+            spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))
+            self._check_fits_somewhere(spec)
             active = repo.in_states(s, repo.ACTIVE)
-            pending = [snapshots.core_job(r) for r in repo.in_states(s, ("pending",))]
+            pending = [snapshots.core_job(r) for r in repo.in_states(s, (JobState.PENDING.value,))]
             usage = {u.org_id: u.decayed_gpu_s for u in repo.usage(s).values()}
             snap = snapshots.snapshot(self.scheduling.topology, active, usage, snapshots.health(s), now)
             book = snapshots.contract_book(s)
-        probe = JobRow(id="job_dryrun", org_id=who.org_id, project_id=project.id, name=spec.name,
-                       state="pending", tier=spec.tier.value, gpus=spec.gpus, spec=spec_to_dict(spec),
-                       submitted_at=now, gpu_ids=[])  # fmt: skip
-        policy = dataclasses.replace(self.scheduling.policy, contracts=book)
-        result = schedule(snap, [*pending, snapshots.core_job(probe)], policy, now.timestamp())
-        return _verdict(result.for_job("job_dryrun"))
+        probe = JobRecord(id="job_dryrun", org_id=org_id, project_id=project.id, name=spec.name,
+                          state=JobState.PENDING, tier=spec.tier, gpus=spec.gpus, spec=spec, submitted_at=now,
+                          updated_at=now, created_by=who.user_id)  # fmt: skip
+        sched_policy = dataclasses.replace(self.scheduling.policy, contracts=book)
+        result = schedule(snap, [*pending, snapshots.core_job(probe)], sched_policy, now.timestamp())
+        return _verdict(result.for_job(probe.id))
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def list(self, who: Principal, project: str | None, states: list[str] | None, limit: int) -> list[JobRow]:
+    def list(
+        self, who: Principal, project: str | None, states: list[str] | None, limit: int
+    ) -> list[JobRecord]:
         require(who, Action.JOB_READ)
         for st in states or []:
             if st not in {s.value for s in JobState}:
@@ -255,23 +260,20 @@ class JobService:
                     raise InvalidInput(
                         "operators list jobs fleet-wide; --project needs a tenant key", field="project"
                     )
-                found = tenancy_repo.find_project(s, who.org_id, project)
-                if found is None:
-                    raise NotFound(f"project '{project}' not found", field="project")
-                project_id = found.id
+                project_id = self._project(s, who.org_id, project).id
             org = None if who.is_operator else who.org_id
             return repo.list_jobs(s, org_id=org, project_id=project_id, states=states, limit=limit)
 
-    def get(self, who: Principal, job_id: str) -> tuple[JobRow, list[JobEventRow], bool]:
+    def get(self, who: Principal, job_id: str) -> tuple[JobRecord, list[JobEvent], bool]:
         """The job, its events, and whether its tenant data (command, env) must be redacted for `who`."""
         require(who, Action.JOB_READ)
         with self.db.transaction() as s:
-            row = self._visible(who, repo.get(s, job_id), job_id)
-            events = repo.events(s, job_id=row.id, org_id=None, since=None, limit=1000)
-        redact = who.is_operator and not self._operator_may_read(who, row, "job.spec")
-        return row, events, redact
+            job = self._visible(who, repo.get(s, job_id), job_id)
+            events = repo.events(s, job_id=job.id, org_id=None, since=None, limit=1000)
+            redact = who.is_operator and not self._operator_may_read(s, who, job, "job.spec")
+        return job, events, redact
 
-    def events(self, who: Principal, job_id: str | None, limit: int) -> list[JobEventRow]:
+    def events(self, who: Principal, job_id: str | None, limit: int) -> list[JobEvent]:
         require(who, Action.JOB_READ)
         with self.db.transaction() as s:
             if job_id is not None:
@@ -286,64 +288,65 @@ class JobService:
         if not who.is_operator:
             require(who, Action.JOB_LOGS)
         with self.db.transaction() as s:
-            row = self._visible(who, repo.get(s, job_id), job_id)
-        if who.is_operator and not self._operator_may_read(who, row, "job.logs"):
-            raise PermissionDenied("operators read tenant logs only under an access request the tenant approved "
-                                   "(brique access request)", code="lockbox")  # fmt: skip
-        attempt = attempt or row.attempt
-        done = JobState(row.state).terminal or row.attempt > attempt
-        archived = self.logs_archive.read(row.id, attempt, offset)
+            job = self._visible(who, repo.get(s, job_id), job_id)
+            if who.is_operator and not self._operator_may_read(s, who, job, "job.logs"):
+                raise LockboxRequired("operators read tenant logs only under an access request the tenant "
+                                      "approved (brique access request)")  # fmt: skip
+        attempt = attempt or job.attempt
+        done = job.state.terminal or job.attempt > attempt
+        archived = self.logs_archive.read(job.id, attempt, offset)
         if archived is not None:
             return archived, done
-        executor = self.scheduling.executors.get(row.site_id or "")
-        data = executor.read_logs(row.id, attempt, offset) if isinstance(executor, SupportsLogs) else b""
+        executor = self.scheduling.executors.get(job.site_id or "")
+        data = executor.read_logs(job.id, attempt, offset) if isinstance(executor, SupportsLogs) else b""
         return data, done
 
     # -- cancel ---------------------------------------------------------------------------------
 
-    def cancel(self, who: Principal, job_id: str) -> JobRow:
+    def cancel(self, who: Principal, job_id: str) -> JobRecord:
         require(who, Action.JOB_CANCEL)
         now = self.clock.now()
         with self.db.transaction() as s:
-            row = self._visible(who, repo.get(s, job_id), job_id)
-            state = JobState(row.state)
-            if state.terminal:
-                raise Conflict(f"job {job_id} is already {state.value}", field="state")
-            grace = float(row.spec.get("grace_s", 30.0))
-            try:
-                if state.holds_gpus:
-                    if row.stop_reason != StopReason.CANCEL.value:
-                        self.scheduling.request_stop(row, StopReason.CANCEL, grace, s, "cancelling",
-                                                     f"cancel requested by {who.user_id}; stopping")  # fmt: skip
-                    stop = (row.id, row.attempt, grace, row.site_id)
-                else:
-                    repo.move(s, row, Transition(JobState.CANCELLED, "cancelled", f"cancelled by {who.user_id}",
-                                                 {"finished_at": now}), now)  # fmt: skip
-                    stop = None
-            except StaleJob as exc:
-                raise Conflict(f"job {job_id} changed while cancelling; retry") from exc
-        if stop is not None:
-            self.scheduling.send_stop(*stop)
+            job = self._visible(who, repo.get(s, job_id), job_id)
+            if job.state.terminal:
+                raise Conflict(f"job {job_id} is already {job.state.value}", field="state")
+            grace = job.spec.grace_s
+            if not job.state.holds_gpus:
+                job = repo.move(s, job, job.cancel_pending(who.user_id, now), now)
+            elif job.stop_reason is not StopReason.CANCEL:
+                job = self.scheduling.request_stop(s, job, StopReason.CANCEL, grace, "cancelling",
+                                                   f"cancel requested by {who.user_id}; stopping")  # fmt: skip
+        if job.state.holds_gpus:
+            self.scheduling.send_stop(job.id, job.attempt, grace, job.site_id)
         self.wake()
-        return row
+        return job
 
-    def _operator_may_read(self, who: Principal, row: JobRow, what: str) -> bool:
+    def _operator_may_read(self, s: Session, who: Principal, job: JobRecord, what: str) -> bool:
         """An operator reads tenant data only under a live, tenant-approved grant; each read is audited."""
-        grant = self.lockbox.grant_for(who, row.org_id, row.id, row.project_id) if self.lockbox else None
-        if grant is not None and self.audit is not None:
-            self.audit.record(Entry(who.user_id, row.org_id, "lockbox.read", row.id, "allowed",
-                                    details={"what": what, "grant": grant.request_id}))  # fmt: skip
+        grant = self.lockbox.grant_for(s, who, job.org_id, job.id, job.project_id)
+        if grant is not None:
+            self.audit.append(s, Entry(who.user_id, job.org_id, "lockbox.read", job.id, "allowed",
+                                       details={"what": what, "grant": grant.request_id}))  # fmt: skip
         return grant is not None
 
-    def _visible(self, who: Principal, row: JobRow | None, job_id: str) -> JobRow:
-        if row is None or not (who.is_operator or row.org_id == who.org_id):
+    @staticmethod
+    def _visible(who: Principal, job: JobRecord | None, job_id: str) -> JobRecord:
+        if job is None or not (who.is_operator or job.org_id == who.org_id):
             raise NotFound(f"job '{job_id}' not found", field="job_id")
-        return row
+        return job
+
+
+def _tenant(who: Principal, action: Action) -> str:
+    """The org of a tenant identity allowed to take `action` (operators never submit)."""
+    require(who, action)
+    if who.org_id is None:
+        raise TenantOnly(f"'{action}' is a tenant action; operator keys cannot take it")
+    return who.org_id
 
 
 def _verdict(decision: Decision | None) -> DryRun:
     if isinstance(decision, Place):
-        racks = tuple(sorted({g.rsplit("/", 2)[0] for g in decision.gpus}))
+        racks = tuple(racks_of(decision.gpus))
         where = (
             f"{decision.site}/{racks[0].split('/', 1)[1]}"
             if len(racks) == 1

@@ -18,8 +18,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.tenancy import Principal, Role
-from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from brique.domain.tenancy import AccessRequest, Principal, Role
+from brique.errors import (
+    Conflict,
+    FourEyesRequired,
+    InvalidInput,
+    NotFound,
+    OperatorOnly,
+    PermissionDenied,
+    TenantOnly,
+)
 from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.store.db import Database
@@ -49,10 +57,10 @@ class Lockbox:
     def request(
         self, who: Principal, scope_kind: str, scope_id: str, justification: str, duration_s: int,
         break_glass: bool = False,
-    ) -> AccessRequestRow:  # fmt: skip
+    ) -> AccessRequest:  # fmt: skip
         if not who.is_operator or who.role is Role.NODE_AGENT:
-            raise PermissionDenied(
-                "only operator identities request access to tenant data", code="operator_only"
+            raise OperatorOnly(
+                "only operator identities request access to tenant data"
             )
         if scope_kind not in SCOPES:
             raise InvalidInput(f"must be one of: {', '.join(SCOPES)}", field="scope")
@@ -73,13 +81,14 @@ class Lockbox:
             self.audit.append(s, Entry(who.user_id, org_id, "lockbox.requested", row.id,
                                        details={"scope": f"{scope_kind}:{scope_id}", "break_glass": break_glass,
                                                 "duration_s": duration_s}))  # fmt: skip
-            return row
+            s.flush()
+            return access_row_to_domain(row)
 
-    def confirm_break_glass(self, who: Principal, request_id: str) -> AccessRequestRow:
+    def confirm_break_glass(self, who: Principal, request_id: str) -> AccessRequest:
         """The second operator's confirmation: access starts now; the tenant is told at once."""
         if not who.is_operator or who.role is Role.NODE_AGENT:
-            raise PermissionDenied(
-                "only operator identities confirm break-glass access", code="operator_only"
+            raise OperatorOnly(
+                "only operator identities confirm break-glass access"
             )
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -87,20 +96,21 @@ class Lockbox:
             if not row.break_glass or row.status != "pending":
                 raise Conflict(f"{request_id} is not a pending break-glass request", field="request_id")
             if row.requested_by == who.user_id:
-                raise PermissionDenied("break-glass needs a second, distinct operator", code="four_eyes")
+                raise FourEyesRequired("break-glass needs a second, distinct operator")
             self._approve(row, who, now)
             s.add(NotificationRow(org_id=row.org_id, at=now, kind="break_glass",
                                   message=f"break-glass access to {row.scope_kind} {row.scope_id} opened by "
                                           f"{row.requested_by}, confirmed by {who.user_id}, until "
                                           f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}: {row.justification}"[:2000]))  # fmt: skip
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.break_glass", row.id, "approved"))
-            return row
+            s.flush()
+            return access_row_to_domain(row)
 
     # -- tenants --------------------------------------------------------------------------------
 
     def decide(
         self, who: Principal, request_id: str, approve: bool, reason: str | None = None
-    ) -> AccessRequestRow:
+    ) -> AccessRequest:
         if who.role is not Role.TENANT_ADMIN:
             raise PermissionDenied("only a tenant-admin of the organization decides access requests")
         now = self.clock.now()
@@ -115,9 +125,10 @@ class Lockbox:
             else:
                 row.status, row.decided_by, row.decided_at, row.reason = "denied", who.user_id, now, reason
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.decided", row.id, row.status))
-            return row
+            s.flush()
+            return access_row_to_domain(row)
 
-    def revoke(self, who: Principal, request_id: str) -> AccessRequestRow:
+    def revoke(self, who: Principal, request_id: str) -> AccessRequest:
         """Tenant-admins and operators can end a grant at any time."""
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -129,9 +140,10 @@ class Lockbox:
                 raise Conflict(f"{request_id} is already {self.status(row, now)}", field="request_id")
             row.status, row.revoked_by, row.revoked_at = "revoked", who.user_id, now
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.revoked", row.id))
-            return row
+            s.flush()
+            return access_row_to_domain(row)
 
-    def list(self, who: Principal, org_id: str | None) -> list[AccessRequestRow]:
+    def list(self, who: Principal, org_id: str | None) -> list[AccessRequest]:
         """Tenants see every request on their data; operators and auditors see all (or one org's)."""
         if who.role is Role.NODE_AGENT:
             raise PermissionDenied("node agents have no business with access requests")
@@ -141,11 +153,11 @@ class Lockbox:
             q = select(AccessRequestRow).order_by(AccessRequestRow.requested_at.desc())
             if org_id:
                 q = q.where(AccessRequestRow.org_id == org_id)
-            return list(s.scalars(q))
+            return [access_row_to_domain(r) for r in s.scalars(q)]
 
     def notifications(self, who: Principal) -> list[NotificationRow]:
         if who.org_id is None:
-            raise PermissionDenied("notifications are a tenant's", code="tenant_only")
+            raise TenantOnly("notifications are a tenant's")
         with self.db.transaction() as s:
             q = (
                 select(NotificationRow)
@@ -156,27 +168,26 @@ class Lockbox:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def grant_for(self, who: Principal, org_id: str, job_id: str, project_id: str) -> Grant | None:
+    def grant_for(self, s: Session, who: Principal, org_id: str, job_id: str, project_id: str) -> Grant | None:
         """The operator's live grant covering this job (directly or through its project), if any."""
         if not who.is_operator:
             return None
         now = self.clock.now()
-        with self.db.transaction() as s:
-            q = select(AccessRequestRow).where(
-                AccessRequestRow.org_id == org_id,
-                AccessRequestRow.status == "approved",
-                AccessRequestRow.expires_at > now,
-                or_(AccessRequestRow.requested_by == who.user_id, AccessRequestRow.decided_by == who.user_id),
-                or_(
-                    (AccessRequestRow.scope_kind == "job") & (AccessRequestRow.scope_id == job_id),
-                    (AccessRequestRow.scope_kind == "project") & (AccessRequestRow.scope_id == project_id),
-                ),
-            )
-            row = s.scalars(q.order_by(AccessRequestRow.expires_at.desc())).first()
+        q = select(AccessRequestRow).where(
+            AccessRequestRow.org_id == org_id,
+            AccessRequestRow.status == "approved",
+            AccessRequestRow.expires_at > now,
+            or_(AccessRequestRow.requested_by == who.user_id, AccessRequestRow.decided_by == who.user_id),
+            or_(
+                (AccessRequestRow.scope_kind == "job") & (AccessRequestRow.scope_id == job_id),
+                (AccessRequestRow.scope_kind == "project") & (AccessRequestRow.scope_id == project_id),
+            ),
+        )
+        row = s.scalars(q.order_by(AccessRequestRow.expires_at.desc())).first()
         return Grant(row.id, row.expires_at) if row and row.expires_at else None
 
     @staticmethod
-    def status(row: AccessRequestRow, now: datetime) -> str:
+    def status(row: AccessRequest | AccessRequestRow, now: datetime) -> str:
         if row.status == "approved" and row.expires_at is not None and row.expires_at <= now:
             return "expired"
         return row.status
@@ -201,3 +212,13 @@ class Lockbox:
         if found is None:
             raise NotFound(f"{kind} '{scope_id}' not found", field="scope_id")
         return found.org_id
+
+
+def access_row_to_domain(row: AccessRequestRow) -> AccessRequest:
+    return AccessRequest(
+        id=row.id, org_id=row.org_id, scope_kind=row.scope_kind, scope_id=row.scope_id,
+        justification=row.justification, duration_s=row.duration_s, requested_by=row.requested_by,
+        requested_at=row.requested_at, status=row.status, break_glass=row.break_glass, decided_by=row.decided_by,
+        decided_at=row.decided_at, expires_at=row.expires_at, revoked_by=row.revoked_by, revoked_at=row.revoked_at,
+        reason=row.reason,
+    )  # fmt: skip

@@ -27,6 +27,7 @@ from brique.domain.energy import (
     parse_intensity_csv,
 )
 from brique.domain.fleet import Fleet, Site
+from brique.domain.job_records import JobRecord
 from brique.domain.metering import UsageRecord, attempt_intervals, month_windows, whole_second
 from brique.domain.tenancy import Action, Organization, Principal
 from brique.errors import InvalidInput, NotFound
@@ -35,7 +36,6 @@ from brique.store.db import Database
 from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import metering as repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import JobRow
 
 LOOKBACK_EVENTS = 1_000  # re-read behind the cursor: ids may commit out of order on PostgreSQL
 BATCH_EVENTS = 5_000
@@ -123,7 +123,7 @@ class MeteringService:
         model, site = found
         return footprint(gpus, start, end, model, site.pue, self.grid(site))
 
-    def job_usage(self, row: JobRow) -> tuple[int, Footprint]:
+    def job_usage(self, row: JobRecord) -> tuple[int, Footprint]:
         """GPU-seconds and footprint of all attempts of one job, computed from its events now."""
         with self.db.transaction() as s:
             job = jobs_repo.get(s, row.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.domain.fleet import Fleet
-from brique.domain.job_lifecycle import JobState, placement_from_dict, placement_to_dict, spec_from_dict
+from brique.domain.job_lifecycle import JobState, placement_from_dict, placement_to_dict
 from brique.domain.policy import ANYWHERE, PlacementPolicy
 from brique.domain.residency import closest_site, is_narrower, narrow
 from brique.domain.tenancy import Action, Principal, Role
@@ -19,7 +20,7 @@ from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import JobRow, PlacementPolicyRow
+from brique.store.tables import PlacementPolicyRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +96,9 @@ class ResidencyService:
             if row.project_id not in by_project:
                 by_project[row.project_id] = self.effective(s, org_id, row.project_id)
             effective = by_project[row.project_id]
-            spec = spec_from_dict(row.spec)
-            if row.state == JobState.PENDING.value:
-                _narrow_pending(row, narrow(effective, spec.placement))
+            if row.state is JobState.PENDING:
+                placement = narrow(effective, row.spec.placement)
+                jobs_repo.replace_spec(s, row, dataclasses.replace(row.spec, placement=placement))
                 narrowed.append(row.id)
             elif row.site_id and not effective.allows(self.fleet.site(row.site_id)):  # type: ignore[arg-type]
                 outside.append(row.id)
@@ -135,9 +136,3 @@ def _project_is(project_id: str | None):  # type: ignore[no-untyped-def]
         else PlacementPolicyRow.project_id == project_id
     )
 
-
-def _narrow_pending(row: JobRow, policy: PlacementPolicy) -> None:
-    spec = dict(row.spec)
-    spec["placement"] = placement_to_dict(policy)
-    row.spec = spec
-    row.version += 1

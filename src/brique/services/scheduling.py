@@ -20,26 +20,33 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.fleet import HealthState
-from brique.domain.job_lifecycle import JobState, StopReason, spec_from_dict
+from brique.domain.fleet import HealthState, gpus_by_node, node_of
+from brique.domain.job_lifecycle import JobState, StopReason
+from brique.domain.job_records import JobRecord, Transition
 from brique.domain.policy import SchedulingPolicy
-from brique.executors.base import Executor, ExecutorError, Launch, RunReport, RunState, SupportsLogs
-from brique.executors.simulated import SimulatedExecutor
+from brique.domain.reconcile import transitions
+from brique.errors import ExecutorError, StaleWrite
+from brique.executors.base import (
+    Executor,
+    Launch,
+    PushedReports,
+    RunReport,
+    RunState,
+    SupportsLogs,
+    SupportsRestore,
+)  # fmt: skip
 from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
-from brique.services.reconcile import transitions
-from brique.services.secrets_hook import SecretResolver, no_secrets
+from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import jobs as repo
-from brique.store.repos.jobs import StaleJob, Transition
-from brique.store.tables import JobRow
 
 log = logging.getLogger("brique.scheduling")
 PENDING = (JobState.PENDING.value,)
@@ -64,10 +71,10 @@ class _Actions:
     waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message)
 
 
-def _dead_node(row: JobRow, down: set[str]) -> str | None:
+def _dead_node(row: JobRecord, down: set[str]) -> str | None:
     """The first node (or GPU) under the job that is down, if any."""
     for gpu in row.gpu_ids:
-        node = gpu.rsplit("/", 1)[0]
+        node = node_of(gpu)
         if node in down or gpu in down:
             return node
     return None
@@ -76,9 +83,7 @@ def _dead_node(row: JobRow, down: set[str]) -> str | None:
 class SchedulingService:
     def __init__(
         self, db: Database, clock: Clock, topology: Topology, executors: dict[str, Executor],
-        policy: SchedulingPolicy | None = None, secrets: SecretResolver = no_secrets,
-        logs: LogArchive | None = None,
-        audit: AuditLog | None = None,
+        secrets: SecretResolver, logs: LogArchive, audit: AuditLog, policy: SchedulingPolicy | None = None,
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
@@ -90,6 +95,7 @@ class SchedulingService:
         self.audit = audit
         self._lock = threading.Lock()  # one cycle at a time in this process
         self._jobs = snapshots.JobCache()  # decoded core jobs, reused across cycles
+        self._specs = repo.SpecCache()  # decoded specs, likewise
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -99,11 +105,7 @@ class SchedulingService:
             active = repo.in_states(s, repo.ACTIVE)
         for row in active:
             executor = self.executors.get(row.site_id or "")
-            if (
-                isinstance(executor, SimulatedExecutor)
-                and row.state == JobState.RUNNING.value
-                and row.started_at
-            ):
+            if isinstance(executor, SupportsRestore) and row.state is JobState.RUNNING and row.started_at:
                 executor.restore(self.launch(row), row.started_at)
             if row.stop_deadline is not None and executor is not None:
                 remaining = max(0.0, (row.stop_deadline - self.clock.now()).total_seconds())
@@ -118,10 +120,11 @@ class SchedulingService:
             now = self.clock.now()
             reports = self._poll()
             with self.db.transaction() as s:
-                active = repo.in_states(s, repo.ACTIVE)
-                stats.finished = self._reconcile(s, active, reports, now, actions)
-                self._deadlines(s, active, now, actions)
-                self._decide(s, [r for r in active if JobState(r.state).holds_gpus], now, stats, actions)
+                jobs = {r.id: r for r in repo.in_states(s, repo.ACTIVE, self._specs)}
+                stats.finished = self._reconcile(s, jobs, reports, now, actions)
+                self._deadlines(s, jobs, now, actions)
+                self._decide(s, [r for r in jobs.values() if r.state.holds_gpus], now, stats, actions)
+            self._specs.end_cycle()
             self._act(actions)
             stats.duration_ms = (time.perf_counter() - started) * 1000
             return stats
@@ -136,29 +139,23 @@ class SchedulingService:
                     self._apply(s, row, transitions(row, report, now), now)
 
     def request_stop(
-        self, job: JobRow, reason: StopReason, grace_s: float, s: Session, code: str, msg: str
-    ) -> None:
-        """Mark a running job as stopping (durable first); the caller's commit is followed by `send_stop`."""
+        self, s: Session, job: JobRecord, reason: StopReason, grace_s: float, code: str, msg: str
+    ) -> JobRecord:
+        """Mark a job holding GPUs as stopping (durable first); the caller's commit is followed by `send_stop`."""
         now = self.clock.now()
-        values = {"stop_reason": reason.value, "stop_requested_at": now,
-                  "stop_deadline": now + timedelta(seconds=grace_s)}  # fmt: skip
-        repo.move(s, job, Transition(JobState(job.state), code, msg, values), now)
+        return repo.move(s, job, job.stop(reason, grace_s, now, code, msg), now)
 
     def send_stop(self, job_id: str, attempt: int, grace_s: float, site_id: str | None) -> None:
         executor = self.executors.get(site_id or "")
         if executor is not None:
             executor.stop(job_id, attempt, grace_s)
 
-    def launch(self, row: JobRow) -> Launch:
-        spec = spec_from_dict(row.spec)
-        by_node: dict[str, list[int]] = {}
-        for gpu in row.gpu_ids:
-            node, index = gpu.rsplit("/", 1)
-            by_node.setdefault(node, []).append(int(index.lstrip("g")))
+    def launch(self, row: JobRecord) -> Launch:
+        spec = row.spec
         return Launch(
             job_id=row.id, attempt=row.attempt, name=row.name, org_id=row.org_id, project_id=row.project_id,
-            site_id=row.site_id or "", tier=row.tier, command=spec.command,
-            gpus_by_node={n: tuple(sorted(ix)) for n, ix in sorted(by_node.items())},
+            site_id=row.site_id or "", tier=row.tier.value, command=spec.command,
+            gpus_by_node=gpus_by_node(row.gpu_ids),
             env={**spec.env, **self.secrets(row.org_id, spec.secrets)}, image=spec.image,
             max_runtime_s=spec.max_runtime_s, grace_s=spec.grace_s, duration_s=spec.simulated_runtime_s,
         )  # fmt: skip
@@ -173,39 +170,43 @@ class SchedulingService:
         return reports
 
     def _reconcile(
-        self, s: Session, active: list[JobRow], reports: dict[tuple[str, int], tuple[RunReport, Executor]],
+        self, s: Session, jobs: dict[str, JobRecord], reports: dict[tuple[str, int], tuple[RunReport, Executor]],
         now: datetime, actions: _Actions,
     ) -> int:  # fmt: skip
+        """Apply reports to `jobs` (updated in place with each job's new version)."""
         finished = 0
         down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
-        unknown: list[JobRow] = []
-        for row in active:
+        unknown: list[str] = []
+        for row in list(jobs.values()):
             dead = _dead_node(row, down)
             found = reports.get((row.id, row.attempt))
             if dead is not None:
-                finished += self._node_lost(s, row, dead, now, actions)
+                finished += self._node_lost(s, jobs, row, dead, now, actions)
             elif found is None:
-                unknown.append(row)
+                unknown.append(row.id)
             else:
                 report, owner = found
                 steps = transitions(row, report, now)
-                applied = self._apply(s, row, steps, now)
+                applied = self._apply(s, row, steps, now, jobs)
                 finished += applied
                 if report.state.finished and (applied or not steps):  # recorded (or nothing to record)
                     actions.done.append((owner, report))
         # GPUs still held by jobs in their stop grace period (after this cycle's reports)
-        stopping = {g for r in active if r.stop_reason is not None and JobState(r.state).holds_gpus
+        stopping = {g for r in jobs.values() if r.stop_reason is not None and r.state.holds_gpus
                     for g in r.gpu_ids}  # fmt: skip
-        for row in unknown:
+        for job_id in unknown:
+            row = jobs[job_id]
             if row.stop_reason is not None or not stopping.intersection(row.gpu_ids):
-                self._unknown(s, row, self.executors.get(row.site_id or ""), now, actions)
+                self._unknown(s, jobs, row, self.executors.get(row.site_id or ""), now, actions)
         return finished
 
-    def _node_lost(self, s: Session, row: JobRow, node: str, now: datetime, actions: _Actions) -> int:
+    def _node_lost(
+        self, s: Session, jobs: dict[str, JobRecord], row: JobRecord, node: str, now: datetime, actions: _Actions
+    ) -> int:
         """A node under the job went down: the attempt is lost (requeued if retries remain)."""
         actions.stop.append((row.id, row.attempt, 0.0, row.site_id or ""))
         lost = RunReport(row.id, row.attempt, RunState.LOST, message=f"node {node} went down")
-        return self._apply(s, row, transitions(row, lost, now), now)
+        return self._apply(s, row, transitions(row, lost, now), now, jobs)
 
     def _archive_logs(self, executor: Executor, report: RunReport) -> None:
         if self.logs is not None and isinstance(executor, SupportsLogs):
@@ -213,58 +214,61 @@ class SchedulingService:
             self.logs.write(report.job_id, report.attempt, data)
 
     def _unknown(
-        self, s: Session, row: JobRow, executor: Executor | None, now: datetime, actions: _Actions
-    ) -> None:
+        self, s: Session, jobs: dict[str, JobRecord], row: JobRecord, executor: Executor | None, now: datetime,
+        actions: _Actions,
+    ) -> None:  # fmt: skip
         """An active job its executor does not know: submit it if scheduled, else it was lost.
 
         A job placed on GPUs that preempted jobs still hold (in their grace period) is held back
         by the caller until they are gone; this is also how it starts once they are. A job asked to
         stop (cancel, preemption, timeout) before any executor ran it ends without running.
         """
-        if row.state == JobState.SCHEDULED.value and row.stop_reason is not None:
+        if row.state is JobState.SCHEDULED and row.stop_reason is not None:
             never_ran = RunReport(row.id, row.attempt, RunState.STOPPED, message="stopped before it started")
-            self._apply(s, row, transitions(row, never_ran, now), now)
+            self._apply(s, row, transitions(row, never_ran, now), now, jobs)
             return
-        if executor is None or not getattr(executor, "reports_all", True):
+        if executor is None or isinstance(executor, PushedReports):
             return
-        if row.state == JobState.SCHEDULED.value:
+        if row.state is JobState.SCHEDULED:
             actions.submit.append(self.launch(row))
             return
         lost = RunReport(row.id, row.attempt, RunState.LOST, message="its executor no longer knows this job")
-        self._apply(s, row, transitions(row, lost, now), now)
+        self._apply(s, row, transitions(row, lost, now), now, jobs)
 
     @staticmethod
-    def _apply(s: Session, row: JobRow, steps: list[Transition], now: datetime) -> int:
+    def _apply(
+        s: Session, row: JobRecord, steps: list[Transition], now: datetime,
+        jobs: dict[str, JobRecord] | None = None,
+    ) -> int:  # fmt: skip
+        """Persist `steps`; 1 if the job left the running states. `jobs` gets the job's new version."""
         try:
-            for step in steps:
-                repo.move(s, row, step, now)
-        except StaleJob:
+            after = repo.move_all(s, row, steps, now)
+        except StaleWrite:
             return 0
-        return int(bool(steps) and JobState(row.state) is not JobState.RUNNING)
+        if jobs is not None:
+            jobs[row.id] = after
+        return int(bool(steps) and after.state is not JobState.RUNNING)
 
     # -- 2. deadlines ---------------------------------------------------------------------------
 
-    def _deadlines(self, s: Session, active: list[JobRow], now: datetime, actions: _Actions) -> None:
-        for row in active:
-            if row.state != JobState.RUNNING.value or row.stop_reason is not None or row.started_at is None:
+    def _deadlines(self, s: Session, jobs: dict[str, JobRecord], now: datetime, actions: _Actions) -> None:
+        for row in list(jobs.values()):
+            if not row.past_max_runtime(now):
                 continue
-            limit = float(row.spec.get("max_runtime_s", 86_400.0))
-            if now < row.started_at + timedelta(seconds=limit):
-                continue
-            grace = float(row.spec.get("grace_s", 30.0))
+            grace, limit = row.spec.grace_s, row.spec.max_runtime_s
             try:
-                self.request_stop(row, StopReason.TIMEOUT, grace, s, "timeout",
-                                  f"max runtime of {limit:g} s reached; stopping")  # fmt: skip
-            except StaleJob:
+                jobs[row.id] = self.request_stop(s, row, StopReason.TIMEOUT, grace, "timeout",
+                                                 f"max runtime of {limit:g} s reached; stopping")  # fmt: skip
+            except StaleWrite:
                 continue
             actions.stop.append((row.id, row.attempt, grace, row.site_id or ""))
 
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
     def _decide(
-        self, s: Session, active: list[JobRow], now: datetime, stats: CycleStats, actions: _Actions
+        self, s: Session, active: list[JobRecord], now: datetime, stats: CycleStats, actions: _Actions
     ) -> None:
-        pending = repo.in_states(s, PENDING)
+        pending = repo.in_states(s, PENDING, self._specs)
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
         if not pending:
             return
@@ -278,38 +282,27 @@ class SchedulingService:
             if row is not None:
                 self._persist(s, row, decision, now, stats, actions)
         repo.set_waits(s, [(rows[j], code, msg) for j, (code, msg) in actions.waits.items()])
-        if self.audit is not None:
-            self.audit.append_many(s, actions.audit)
+        self.audit.append_many(s, actions.audit)
 
     def _persist(
-        self, s: Session, row: JobRow, d: object, now: datetime, stats: CycleStats, actions: _Actions
+        self, s: Session, row: JobRecord, d: object, now: datetime, stats: CycleStats, actions: _Actions
     ) -> None:
         try:
             if isinstance(d, Place):
                 self._place(s, row, d, now, actions)
                 why = d.reasons[0].code.value if d.reasons else ""
-                self._audit(
-                    actions,
-                    row,
-                    "job.placed",
-                    d.site,
-                    {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why},
-                )
+                self._audit(actions, row, "job.placed", d.site,
+                            {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why})  # fmt: skip
                 stats.placed += 1
             elif isinstance(d, Preempt):
-                self.request_stop(row, StopReason.PREEMPT, d.grace_s, s, "preempting", d.reason.message)
+                self.request_stop(s, row, StopReason.PREEMPT, d.grace_s, "preempting", d.reason.message)
                 actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
                 self._audit(actions, row, "job.preempted", row.site_id, {"attempt": row.attempt, "grace_s": d.grace_s,
                                                                    "reason": d.reason.message})  # fmt: skip
                 stats.preempted += 1
             elif isinstance(d, Reject):
                 msg = "; ".join(r.message for r in d.reasons)
-                repo.move(
-                    s,
-                    row,
-                    Transition(JobState.FAILED, d.reasons[0].code.value, msg, {"finished_at": now}),
-                    now,
-                )
+                repo.move(s, row, row.reject(d.reasons[0].code.value, msg, now), now)
                 self._audit(actions, row, "job.rejected", None, {"reason": msg})
                 stats.rejected += 1
             elif isinstance(d, Wait | Reserve):
@@ -317,22 +310,18 @@ class SchedulingService:
                 code = reasons[0].code.value if reasons else "waiting"
                 actions.waits[row.id] = (code, "; ".join(r.message for r in reasons) or "waiting")
                 stats.waiting += 1
-        except StaleJob:
+        except StaleWrite:
             log.info("job %s changed during the cycle; deciding again next cycle", row.id)
 
-    def _audit(self, actions: _Actions, row: JobRow, action: str, site: str | None, details: dict) -> None:
+    def _audit(self, actions: _Actions, row: JobRecord, action: str, site: str | None, details: dict) -> None:
         actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
 
-    def _place(self, s: Session, row: JobRow, d: Place, now: datetime, actions: _Actions) -> None:
-        racks = sorted({g.rsplit("/", 2)[0] for g in d.gpus})
+    def _place(self, s: Session, row: JobRecord, d: Place, now: datetime, actions: _Actions) -> None:
         why = d.reasons[0].message if d.reasons else "placed"
         code = d.reasons[0].code.value if d.reasons else "placed"
-        values = {"gpu_ids": list(d.gpus), "site_id": d.site, "scheduled_at": now, "wait_code": None,
-                  "wait_message": None}  # fmt: skip
-        msg = f"placed on {d.site}: {', '.join(racks)} ({len(d.gpus)} GPUs); {why}"
-        repo.move(s, row, Transition(JobState.SCHEDULED, code, msg, values), now)
+        placed = repo.move(s, row, row.place(d.site, tuple(d.gpus), now, code, why), now)
         if not d.preempts:
-            actions.submit.append(self.launch(row))
+            actions.submit.append(self.launch(placed))
 
     # -- 5. act ---------------------------------------------------------------------------------
 
@@ -359,11 +348,9 @@ class SchedulingService:
         now = self.clock.now()
         with self.db.transaction() as s:
             row = repo.get(s, launch.job_id)
-            if row is None or row.attempt != launch.attempt or row.state != JobState.SCHEDULED.value:
+            if row is None or row.attempt != launch.attempt or row.state is not JobState.SCHEDULED:
                 return
-            values = {"gpu_ids": [], "site_id": None, "scheduled_at": None}
             try:
-                repo.move(s, row, Transition(JobState.PENDING, "launch_failed", f"launch failed: {why}; requeued",
-                                             values), now)  # fmt: skip
-            except StaleJob:
+                repo.move(s, row, row.launch_failed(why), now)
+            except StaleWrite:
                 return

@@ -18,7 +18,7 @@ from brique.clock import Clock
 from brique.crypto.envelope import DecryptionFailed, KeyWrapper, new_dek, open_sealed, seal
 from brique.crypto.signing import Signer
 from brique.domain.tenancy import Principal, Role
-from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TenantOnly
 from brique.services.audit import AuditLog, Entry
 from brique.store.db import Database
 from brique.store.repos import tenancy as tenancy_repo
@@ -62,7 +62,7 @@ class SecretsService:
 
     def names(self, who: Principal, org_ref: str) -> list[SecretRow]:
         if who.is_operator:
-            raise PermissionDenied("operators never see tenant secrets", code="tenant_only")
+            raise TenantOnly("operators never see tenant secrets")
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
             return list(
@@ -80,10 +80,12 @@ class SecretsService:
                 raise NotFound(f"secret '{name}' not found", field="name")
             self.audit.append(s, Entry(who.user_id, org_id, "secret.delete", name))
 
-    def missing(self, org_id: str, names: Sequence[str]) -> list[str]:
-        """Which of `names` the org has no secret for (checked at submission)."""
-        with self.db.transaction() as s:
-            have = set(s.scalars(select(SecretRow.name).where(SecretRow.org_id == org_id)))
+    @staticmethod
+    def missing(s: Session, org_id: str, names: Sequence[str]) -> list[str]:
+        """Which of `names` the org has no secret for (checked in the submission's transaction)."""
+        if not names:
+            return []
+        have = set(s.scalars(select(SecretRow.name).where(SecretRow.org_id == org_id)))
         return [n for n in names if n not in have]
 
     def resolve(self, org_id: str, names: Sequence[str]) -> dict[str, str]:
@@ -153,7 +155,7 @@ class SecretsService:
     @staticmethod
     def _tenant_admin(who: Principal) -> None:
         if who.is_operator:
-            raise PermissionDenied("operators never handle tenant secrets", code="tenant_only")
+            raise TenantOnly("operators never handle tenant secrets")
         if who.role is not Role.TENANT_ADMIN:
             raise PermissionDenied("only a tenant-admin manages secrets")
 

@@ -1,4 +1,4 @@
-"""Build the scheduler's input from the store: job rows -> core jobs, health, usage, contracts."""
+"""Build the scheduler's input from the store: job records -> core jobs, health, usage, contracts."""
 
 from __future__ import annotations
 
@@ -8,38 +8,38 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from brique.domain.contracts import Contract, ContractBook
+from brique.domain.contracts import ContractBook
 from brique.domain.fleet import HealthState
-from brique.domain.job_lifecycle import spec_from_dict
-from brique.domain.jobs import Job, RunningJob, Tier
+from brique.domain.job_records import JobRecord
+from brique.domain.jobs import Job, RunningJob
 from brique.scheduler import ClusterSnapshot, Topology, decay_usage
+from brique.store.repos import contracts as contracts_repo
 from brique.store.repos import fleet as fleet_repo
 from brique.store.repos import jobs as repo
-from brique.store.tables import JobRow
 
 
 def ts(at: datetime) -> float:
     return at.timestamp()
 
 
-def core_job(row: JobRow) -> Job:
-    spec = spec_from_dict(row.spec)
+def core_job(row: JobRecord) -> Job:
+    spec = row.spec
     return Job(
-        id=row.id, tenant=row.org_id, gpus=row.gpus, tier=Tier(row.tier), project=row.project_id,
+        id=row.id, tenant=row.org_id, gpus=row.gpus, tier=row.tier, project=row.project_id,
         placement=spec.placement, submitted_at=ts(row.submitted_at), max_runtime_s=spec.max_runtime_s,
         estimated_runtime_s=spec.estimated_runtime_s, preemption_grace_s=spec.grace_s,
     )  # fmt: skip
 
 
 class JobCache:
-    """Core jobs by (id, version): a row's scheduling inputs change only with its version, so a
+    """Core jobs by (id, version): a job's scheduling inputs change only with its version, so a
     cycle re-decodes only the jobs that changed since the last one."""
 
     def __init__(self) -> None:
         self._jobs: dict[tuple[str, int], Job] = {}
         self._seen: dict[tuple[str, int], Job] = {}
 
-    def __call__(self, row: JobRow) -> Job:
+    def __call__(self, row: JobRecord) -> Job:
         key = (row.id, row.version)
         job = self._seen.get(key) or self._jobs.get(key) or core_job(row)
         self._seen[key] = job
@@ -50,10 +50,10 @@ class JobCache:
         self._jobs, self._seen = self._seen, {}
 
 
-def running_job(row: JobRow, now: datetime, jobs: Callable[[JobRow], Job] = core_job) -> RunningJob:
+def running_job(row: JobRecord, now: datetime, jobs: Callable[[JobRecord], Job] = core_job) -> RunningJob:
     started = row.started_at or row.scheduled_at or now
     stopping = ts(row.stop_deadline) if row.stop_deadline is not None else None
-    return RunningJob(job=jobs(row), gpus=tuple(row.gpu_ids), started_at=ts(started), stopping_at=stopping)
+    return RunningJob(job=jobs(row), gpus=row.gpu_ids, started_at=ts(started), stopping_at=stopping)
 
 
 def health(session: Session) -> dict[str, HealthState]:
@@ -62,21 +62,11 @@ def health(session: Session) -> dict[str, HealthState]:
 
 
 def contract_book(session: Session) -> ContractBook:
-    return ContractBook.of(
-        Contract(
-            tenant=c.org_id,
-            guaranteed_gpus=c.guaranteed_gpus,
-            weight=c.weight,
-            may_borrow=c.may_borrow,
-            borrow_cap=c.borrow_cap,
-            site=c.site_id,
-        )
-        for c in repo.contracts(session)
-    )
+    return ContractBook.of(contracts_repo.all_contracts(session))
 
 
 def advance_usage(
-    session: Session, active: Iterable[JobRow], now: datetime, half_life_s: float
+    session: Session, active: Iterable[JobRecord], now: datetime, half_life_s: float
 ) -> dict[str, float]:
     """Decay each tenant's usage to `now`, adding the GPUs it holds since the last update; persist it."""
     held: Counter[str] = Counter()
@@ -94,11 +84,11 @@ def advance_usage(
 
 def snapshot(
     topology: Topology,
-    active: list[JobRow],
+    active: list[JobRecord],
     usage: dict[str, float],
     hl: dict[str, HealthState],
     now: datetime,
-    jobs: Callable[[JobRow], Job] = core_job,
+    jobs: Callable[[JobRecord], Job] = core_job,
 ) -> ClusterSnapshot:
     return ClusterSnapshot(
         topology=topology,

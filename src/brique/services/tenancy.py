@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
@@ -26,7 +26,15 @@ from brique.domain.tenancy import (
     grants,
     may_assign_role,
 )
-from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from brique.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OperatorOnly,
+    PermissionDenied,
+    TenantOnly,
+    Unauthenticated,
+)
 from brique.ids import IdFactory, new_id
 from brique.services.authz import require, require_scope
 from brique.store.db import Database
@@ -172,7 +180,7 @@ class TenancyService:
     def list_operator_users(self, who: Principal) -> list[User]:
         require(who, Action.USER_READ)
         if not who.is_operator:
-            raise PermissionDenied("only operator identities may list operator users", code="operator_only")
+            raise OperatorOnly("only operator identities may list operator users")
         with self.db.transaction() as s:
             return repo.list_users(s, None)
 
@@ -236,8 +244,8 @@ class TenancyService:
         require(who, Action.KEY_MANAGE)
         if who.is_operator and target.org_id is not None:
             # a key for a tenant identity would bypass the tenant-approved lockbox
-            raise PermissionDenied("operators cannot create keys for tenant identities; a tenant's first key "
-                                   "comes with `org create --admin-email`", code="tenant_only", field="user_id")  # fmt: skip
+            raise TenantOnly("operators cannot create keys for tenant identities; a tenant's first key "
+                                   "comes with `org create --admin-email`", field="user_id")  # fmt: skip
         return target
 
     def _add_user(self, s: Session, org_id: str | None, email: str, role: Role) -> User:
@@ -253,29 +261,9 @@ class TenancyService:
         repo.add_key(s, key, issued.secret_hash)
         return NewKey(key, issued.token)
 
-    def _unique(self, message: str, field: str):  # type: ignore[no-untyped-def]
-        return _UniqueTransaction(self.db, message, field)
-
-
-class _UniqueTransaction:
-    """A transaction whose unique-constraint race (two concurrent creates) becomes a 409."""
-
-    def __init__(self, db: Database, message: str, field: str) -> None:
-        self._cm = db.transaction()
-        self.message = message
-        self.field = field
-
-    def __enter__(self) -> Session:
-        return self._cm.__enter__()
-
-    def __exit__(self, et, ev, tb) -> bool:  # type: ignore[no-untyped-def]
-        try:
-            self._cm.__exit__(et, ev, tb)
-        except IntegrityError as exc:
-            raise Conflict(self.message, field=self.field) from exc
-        if isinstance(ev, IntegrityError):
-            raise Conflict(self.message, field=self.field) from ev
-        return False
+    def _unique(self, message: str, field: str) -> AbstractContextManager[Session]:
+        """A transaction whose unique-constraint race (two concurrent creates) is a `Duplicate` (409)."""
+        return self.db.transaction(duplicate=message, field=field)
 
 
 def _check_name(name: str, field: str) -> None:

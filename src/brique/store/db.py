@@ -9,11 +9,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brique.errors import InvalidInput, Unavailable
+from brique.errors import Duplicate, InvalidInput, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -66,9 +66,25 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+    def transaction(
+        self, duplicate: str = "this would duplicate an existing record", field: str | None = None
+    ) -> Iterator[Session]:
+        """One unit of work. A unique-constraint violation (e.g. two concurrent creates of one
+        name) becomes `Duplicate` with `duplicate` as its message: `IntegrityError` never leaves the store."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except IntegrityError as exc:
+            raise Duplicate(duplicate, field=field) from exc
+
+    def ping(self) -> str:
+        """The dialect's name once a `SELECT 1` answered; `Unavailable` when it does not."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means "not ready"
+            raise Unavailable(f"database not reachable: {type(exc).__name__}") from exc
+        return self.engine.dialect.name
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from brique.api.deps import Budgets, Caller
+from brique.domain.budgets import BudgetAlert
 from brique.schemas.billing import BudgetAlertResponse, BudgetRequest, BudgetResponse
 from brique.services.budgets import BudgetStatus
-from brique.store.billing_tables import BudgetAlertRow
 
 router = APIRouter(prefix="/v1/orgs", tags=["budgets"])
 
@@ -21,7 +21,7 @@ def budget_to_response(st: BudgetStatus) -> BudgetResponse:
                           month=st.month, spent=st.spent, percent=st.percent, exceeded=st.exceeded)  # fmt: skip
 
 
-def alert_to_response(a: BudgetAlertRow) -> BudgetAlertResponse:
+def alert_to_response(a: BudgetAlert) -> BudgetAlertResponse:
     return BudgetAlertResponse(id=a.id, org_id=a.org_id, project_id=a.project_id, month=a.month,
                                threshold=a.threshold, spent=a.spent, amount=a.amount, at=a.at, message=a.message,
                                webhook_status=a.webhook_status)  # fmt: skip

@@ -5,23 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from brique.api.deps import Caller, Contracts
+from brique.domain.contracts import ContractRecord
 from brique.schemas.tenancy import ContractResponse, ContractsRequest
 from brique.services.contracts import ContractTerms
-from brique.store.tables import ContractRow
 
 router = APIRouter(prefix="/v1/orgs", tags=["contracts"])
 
 
-def _response(row: ContractRow) -> ContractResponse:
-    return ContractResponse(
-        org_id=row.org_id,
-        site=row.site_id,
-        guaranteed_gpus=row.guaranteed_gpus,
-        weight=row.weight,
-        may_borrow=row.may_borrow,
-        borrow_cap=row.borrow_cap,
-        updated_at=row.updated_at,
-    )
+def _response(c: ContractRecord) -> ContractResponse:
+    return ContractResponse.from_domain(c)
 
 
 @router.put("/{org}/contracts", operation_id="setContracts")

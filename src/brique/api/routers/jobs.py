@@ -13,7 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from brique.api.convert import event_row_to_response, job_detail, job_row_to_response
 from brique.api.deps import Caller, Jobs, Metering
 from brique.errors import InvalidInput
 from brique.schemas.errors import first_problem
@@ -79,7 +78,7 @@ async def create_job(
     submitted = await run_in_threadpool(jobs.submit, who, spec, idempotency_key)
     if submitted.replayed:
         response.status_code = status.HTTP_200_OK
-    return SubmitResponse(job=job_row_to_response(submitted.job), replayed=submitted.replayed)
+    return SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
 
 
 @router.get("/jobs", operation_id="listJobs")
@@ -90,31 +89,31 @@ def list_jobs(
     state: Annotated[list[str] | None, Query(description="repeat to match several")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> list[JobResponse]:
-    return [job_row_to_response(r) for r in jobs.list(who, project, state, limit)]
+    return [JobResponse.from_domain(r) for r in jobs.list(who, project, state, limit)]
 
 
 @router.get("/jobs/{job_id}", operation_id="getJob")
 def get_job(job_id: str, who: Caller, jobs: Jobs, metering: Metering) -> JobDetailResponse:
     row, events, redact = jobs.get(who, job_id)
     gpu_s, fp = metering.job_usage(row)
-    return job_detail(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
+    return JobDetailResponse.from_domain(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="cancelJob")
 def cancel_job(job_id: str, who: Caller, jobs: Jobs) -> JobResponse:
-    return job_row_to_response(jobs.cancel(who, job_id))
+    return JobResponse.from_domain(jobs.cancel(who, job_id))
 
 
 @router.get("/jobs/{job_id}/events", operation_id="listJobEvents")
 def job_events(job_id: str, who: Caller, jobs: Jobs) -> list[JobEventResponse]:
-    return [event_row_to_response(e) for e in jobs.events(who, job_id, 10_000)]
+    return [JobEventResponse.from_domain(e) for e in jobs.events(who, job_id, 10_000)]
 
 
 @router.get("/events", operation_id="listEvents")
 def events(
     who: Caller, jobs: Jobs, limit: Annotated[int, Query(ge=1, le=10_000)] = 500
 ) -> list[JobEventResponse]:
-    return [event_row_to_response(e) for e in jobs.events(who, None, limit)]
+    return [JobEventResponse.from_domain(e) for e in jobs.events(who, None, limit)]
 
 
 @router.get("/jobs/{job_id}/logs", operation_id="getJobLogs", response_class=StreamingResponse)

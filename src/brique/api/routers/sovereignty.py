@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from brique.api.deps import Caller, Sov
+from brique.domain.tenancy import AccessRequest
 from brique.schemas.sovereignty import (
     AccessDecision,
     AccessRequestCreate,
@@ -20,12 +21,11 @@ from brique.schemas.sovereignty import (
     SecretPut,
     SecretResponse,
 )
-from brique.store.tables import AccessRequestRow
 
 router = APIRouter(prefix="/v1", tags=["sovereignty"])
 
 
-def _access(row: AccessRequestRow, sov: Any) -> AccessRequestResponse:
+def _access(row: AccessRequest, sov: Any) -> AccessRequestResponse:
     return AccessRequestResponse(
         id=row.id, org_id=row.org_id, scope=row.scope_kind, scope_id=row.scope_id, justification=row.justification,
         duration_s=row.duration_s, requested_by=row.requested_by, requested_at=row.requested_at,

@@ -9,12 +9,11 @@ the agents service as they arrive; `poll()` therefore has nothing to add.
 from __future__ import annotations
 
 from brique.domain.fleet import ExecutorKind
-from brique.executors.base import Executor, Launch, RunReport
+from brique.executors.base import Executor, Launch, PushedReports, RunReport
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(Executor, PushedReports):
     kind = ExecutorKind.LOCAL
-    reports_all = False  # agents report their own nodes; silence is handled by heartbeat expiry
 
     def submit(self, launch: Launch) -> None:
         """Agents pull scheduled attempts on their next heartbeat."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from brique.domain.budgets import BudgetAlert
 from brique.store.billing_tables import BudgetAlertRow, BudgetRow
 
 
@@ -34,3 +35,9 @@ def alerts(session: Session, org_id: str | None, limit: int) -> list[BudgetAlert
     if org_id is not None:
         q = q.where(BudgetAlertRow.org_id == org_id)
     return list(session.scalars(q))
+
+
+def alert_row_to_domain(a: BudgetAlertRow) -> BudgetAlert:
+    return BudgetAlert(id=a.id, budget_id=a.budget_id, org_id=a.org_id, project_id=a.project_id, month=a.month,
+                       threshold=a.threshold, spent=a.spent, amount=a.amount, at=a.at, message=a.message,
+                       webhook_status=a.webhook_status)  # fmt: skip

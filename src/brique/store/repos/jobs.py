@@ -1,44 +1,92 @@
-"""Jobs and their events. Every state change is a guarded UPDATE (version check) plus an event row."""
+"""Jobs and their events. Every state change is a guarded UPDATE (version check) plus an event row.
+
+Rows never leave this module: `job_row_to_domain` converts each one to a `JobRecord` (its spec
+decoded once per job, cached by id: a spec never changes after submission).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from brique.domain.job_lifecycle import JobState, can_move
-from brique.store.tables import ContractRow, JobEventRow, JobRow, TenantUsageRow
+from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
+from brique.domain.job_records import JobEvent, JobRecord, Transition
+from brique.domain.jobs import Tier
+from brique.errors import StaleWrite
+from brique.store.tables import JobEventRow, JobRow, TenantUsageRow
 
 ACTIVE = (JobState.SCHEDULED.value, JobState.RUNNING.value)
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A move of one job from its current state, with the columns that change alongside."""
+class SpecCache:
+    """Decoded specs by job id, for callers that read the same jobs again and again (the cycle)."""
 
-    to: JobState
-    code: str
-    message: str
-    values: dict[str, Any]
+    def __init__(self) -> None:
+        self._specs: dict[str, JobSpec] = {}
+        self._seen: dict[str, JobSpec] = {}
+
+    def __call__(self, job_id: str, doc: dict[str, Any]) -> JobSpec:
+        spec = self._seen.get(job_id) or self._specs.get(job_id) or spec_from_dict(doc)
+        self._seen[job_id] = spec
+        return spec
+
+    def end_cycle(self) -> None:
+        """Forget the specs of jobs not read since the last call (finished jobs)."""
+        self._specs, self._seen = self._seen, {}
 
 
-class StaleJob(Exception):
-    """The job changed under us (another writer won); reload and decide again."""
+def _decode(job_id: str, doc: dict[str, Any]) -> JobSpec:
+    return spec_from_dict(doc)
 
 
-def add_job(session: Session, row: JobRow, at: datetime, message: str) -> None:
-    session.add(row)
+def job_row_to_domain(row: JobRow, specs: SpecCache | None = None) -> JobRecord:
+    return JobRecord(
+        id=row.id, org_id=row.org_id, project_id=row.project_id, name=row.name, state=JobState(row.state),
+        tier=Tier(row.tier), gpus=row.gpus, spec=(specs or _decode)(row.id, row.spec),
+        submitted_at=row.submitted_at, updated_at=row.updated_at, created_by=row.created_by,
+        attempt=row.attempt, retries_left=row.retries_left, site_id=row.site_id, gpu_ids=tuple(row.gpu_ids),
+        scheduled_at=row.scheduled_at, started_at=row.started_at, finished_at=row.finished_at,
+        exit_code=row.exit_code, stop_reason=StopReason(row.stop_reason) if row.stop_reason else None,
+        stop_requested_at=row.stop_requested_at, stop_deadline=row.stop_deadline, wait_code=row.wait_code,
+        wait_message=row.wait_message, idempotency_key=row.idempotency_key, request_hash=row.request_hash,
+        version=row.version,
+    )  # fmt: skip
+
+
+def event_row_to_domain(row: JobEventRow) -> JobEvent:
+    return JobEvent(
+        id=row.id, job_id=row.job_id, org_id=row.org_id, at=row.at, attempt=row.attempt,
+        from_state=JobState(row.from_state) if row.from_state else None, to_state=JobState(row.to_state),
+        code=row.code, message=row.message,
+    )  # fmt: skip
+
+
+def _column(value: Any) -> Any:
+    """A domain value as its column holds it (tuples as JSON lists; str enums are str already)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def add_job(session: Session, job: JobRecord, message: str) -> None:
+    session.add(
+        JobRow(
+            id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
+            tier=job.tier.value, gpus=job.gpus, spec=spec_to_dict(job.spec), attempt=job.attempt,
+            retries_left=job.retries_left, gpu_ids=list(job.gpu_ids), submitted_at=job.submitted_at,
+            updated_at=job.updated_at, idempotency_key=job.idempotency_key, request_hash=job.request_hash,
+            created_by=job.created_by, version=job.version,
+        )
+    )  # fmt: skip
     session.flush()
-    add_event(session, row, None, JobState(row.state), "submitted", message, at)
+    add_event(session, job, None, job.state, "submitted", message, job.submitted_at)
 
 
 def add_event(
-    session: Session, job: JobRow, src: JobState | None, dst: JobState, code: str, message: str, at: datetime
+    session: Session, job: JobRecord, src: JobState | None, dst: JobState, code: str, message: str, at: datetime
 ) -> None:
     session.add(
         JobEventRow(job_id=job.id, org_id=job.org_id, at=at, attempt=job.attempt,
@@ -46,51 +94,58 @@ def add_event(
     )  # fmt: skip
 
 
-def move(session: Session, job: JobRow, t: Transition, at: datetime) -> JobRow:
-    """Apply a transition if the job is still at the version we read; record the event."""
-    src = JobState(job.state)
-    if t.to != src and not can_move(src, t.to):
-        raise ValueError(f"job {job.id}: {src} -> {t.to} is not a legal transition")
-    values = {**t.values, "state": t.to.value, "updated_at": at, "version": job.version + 1}
-    # synchronize_session=False: the ORM must not scan every loaded job to sync them (O(n) per update);
-    # the one row we changed is updated in place below, without marking it dirty (no second UPDATE).
+def move(session: Session, job: JobRecord, t: Transition, at: datetime) -> JobRecord:
+    """Apply a transition if the job is still at the version we read; record the event.
+
+    Raises `StaleWrite` when another writer changed the job first (reload and decide again).
+    """
+    after = job.moved(t, at)
+    values = {key: _column(getattr(after, key)) for key in (*t.values, "state", "updated_at", "version")}
+    # synchronize_session=False: the ORM must not scan every loaded job to sync them (O(n) per update)
     stmt = update(JobRow).where(JobRow.id == job.id, JobRow.version == job.version).values(**values)
     result = session.execute(stmt.execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleJob(job.id)
-    for key, value in values.items():
-        set_committed_value(job, key, value)
-    if t.to != src or t.code:
-        add_event(session, job, src, t.to, t.code, t.message, at)
+        raise StaleWrite(job.id)
+    if t.to != job.state or t.code:
+        add_event(session, after, job.state, t.to, t.code, t.message, at)
+    return after
+
+
+def move_all(session: Session, job: JobRecord, steps: Iterable[Transition], at: datetime) -> JobRecord:
+    for step in steps:
+        job = move(session, job, step, at)
     return job
 
 
-def set_waits(session: Session, waits: list[tuple[JobRow, str, str]]) -> None:
+def set_waits(session: Session, waits: list[tuple[JobRecord, str, str]]) -> None:
     """Record why pending jobs wait, in one statement for those whose reason changed."""
     changed = [
         (job, code, msg[:1000])
         for job, code, msg in waits
         if (job.wait_code, job.wait_message) != (code, msg[:1000])
     ]
-    if not changed:
-        return
-    session.execute(update(JobRow), [{"id": j.id, "wait_code": c, "wait_message": m} for j, c, m in changed])
-    for job, code, msg in changed:
-        set_committed_value(job, "wait_code", code)
-        set_committed_value(job, "wait_message", msg)
+    if changed:
+        session.execute(update(JobRow), [{"id": j.id, "wait_code": c, "wait_message": m} for j, c, m in changed])
 
 
-def get(session: Session, job_id: str) -> JobRow | None:
-    return session.get(JobRow, job_id)
+def get(session: Session, job_id: str) -> JobRecord | None:
+    row = session.get(JobRow, job_id)
+    return job_row_to_domain(row) if row is not None else None
 
 
-def by_idempotency_key(session: Session, org_id: str, key: str) -> JobRow | None:
-    return session.scalar(select(JobRow).where(JobRow.org_id == org_id, JobRow.idempotency_key == key))
+def by_idempotency_key(session: Session, org_id: str, key: str) -> JobRecord | None:
+    row = session.scalar(select(JobRow).where(JobRow.org_id == org_id, JobRow.idempotency_key == key))
+    return job_row_to_domain(row) if row is not None else None
+
+
+def by_ids(session: Session, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+    rows = session.scalars(select(JobRow).where(JobRow.id.in_(list(job_ids))))
+    return {row.id: job_row_to_domain(row) for row in rows}
 
 
 def list_jobs(
     session: Session, *, org_id: str | None, project_id: str | None, states: Iterable[str] | None, limit: int
-) -> list[JobRow]:
+) -> list[JobRecord]:
     q = select(JobRow).order_by(JobRow.submitted_at.desc(), JobRow.id).limit(limit)
     if org_id is not None:
         q = q.where(JobRow.org_id == org_id)
@@ -98,11 +153,12 @@ def list_jobs(
         q = q.where(JobRow.project_id == project_id)
     if states:
         q = q.where(JobRow.state.in_(list(states)))
-    return list(session.scalars(q))
+    return [job_row_to_domain(row) for row in session.scalars(q)]
 
 
-def in_states(session: Session, states: Iterable[str]) -> list[JobRow]:
-    return list(session.scalars(select(JobRow).where(JobRow.state.in_(list(states))).order_by(JobRow.id)))
+def in_states(session: Session, states: Iterable[str], specs: SpecCache | None = None) -> list[JobRecord]:
+    q = select(JobRow).where(JobRow.state.in_(list(states))).order_by(JobRow.id)
+    return [job_row_to_domain(row, specs) for row in session.scalars(q)]
 
 
 def count_pending(session: Session, org_id: str) -> int:
@@ -121,11 +177,7 @@ def events(
         q = q.where(JobEventRow.org_id == org_id)
     if since is not None:
         q = q.where(JobEventRow.at >= since)
-    return list(reversed(session.scalars(q).all()))
-
-
-def contracts(session: Session) -> list[ContractRow]:
-    return list(session.scalars(select(ContractRow).order_by(ContractRow.org_id, ContractRow.id)))
+    return [event_row_to_domain(e) for e in reversed(session.scalars(q).all())]
 
 
 def usage(session: Session) -> dict[str, TenantUsageRow]:
@@ -139,3 +191,12 @@ def save_usage(session: Session, org_id: str, decayed: float, at: datetime) -> N
     else:
         row.decayed_gpu_s = decayed
         row.updated_at = at
+
+
+def replace_spec(session: Session, job: JobRecord, spec: JobSpec) -> JobRecord:
+    """A pending job's spec narrowed by a policy change (version-guarded like every change)."""
+    stmt = (update(JobRow).where(JobRow.id == job.id, JobRow.version == job.version)
+            .values(spec=spec_to_dict(spec), version=job.version + 1))  # fmt: skip
+    if session.execute(stmt.execution_options(synchronize_session=False)).rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleWrite(job.id)
+    return dataclasses.replace(job, spec=spec, version=job.version + 1)

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from brique.domain.job_records import JobRecord
 from brique.domain.metering import AttemptInterval, EventFact, RowTimes, UsageRecord
 from brique.store.billing_tables import MeteringCursorRow, UsageRecordRow
-from brique.store.tables import JobEventRow, JobRow
+from brique.store.tables import JobEventRow
 
 CURSOR = "job_events"
 
@@ -25,7 +26,7 @@ def event_to_fact(row: JobEventRow) -> EventFact:
     return EventFact(row.at, row.attempt, row.from_state, row.to_state, row.code, row.message)
 
 
-def row_times(job: JobRow) -> RowTimes:
+def row_times(job: JobRecord) -> RowTimes:
     return RowTimes(job.attempt, job.state, job.started_at, job.finished_at, job.site_id)
 
 
@@ -62,7 +63,7 @@ def existing(session: Session, job_id: str) -> dict[int, UsageRecordRow]:
     return {r.attempt: r for r in session.scalars(q)}
 
 
-def upsert(session: Session, job: JobRow, intervals: Iterable[AttemptInterval], now: datetime) -> int:
+def upsert(session: Session, job: JobRecord, intervals: Iterable[AttemptInterval], now: datetime) -> int:
     """Insert or update one record per attempt; returns how many rows changed."""
     have = existing(session, job.id)
     changed = 0
@@ -71,7 +72,7 @@ def upsert(session: Session, job: JobRow, intervals: Iterable[AttemptInterval], 
         site = i.site_id or (row.site_id if row else None) or job.site_id or ""
         if row is None:
             session.add(UsageRecordRow(job_id=job.id, job_name=job.name, attempt=i.attempt, org_id=job.org_id,
-                                       project_id=job.project_id, tier=job.tier, site_id=site, gpus=job.gpus,
+                                       project_id=job.project_id, tier=job.tier.value, site_id=site, gpus=job.gpus,
                                        started_at=i.started_at, ended_at=i.ended_at, end_code=i.end_code,
                                        updated_at=now))  # fmt: skip
             changed += 1

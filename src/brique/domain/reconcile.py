@@ -17,48 +17,35 @@ for an older attempt than the job's current one is ignored.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from brique.domain.job_lifecycle import JobState, StopReason
-from brique.executors.base import RunReport, RunState
-from brique.store.repos.jobs import Transition
-from brique.store.tables import JobRow
-
-RELEASE = {
-    "gpu_ids": [],
-    "site_id": None,
-    "stop_reason": None,
-    "stop_requested_at": None,
-    "stop_deadline": None,
-}
+from brique.domain.job_records import RELEASE, JobRecord, Transition
+from brique.domain.runs import RunReport, RunState
 
 
-def transitions(job: JobRow, report: RunReport, now: datetime) -> list[Transition]:
-    if report.attempt != job.attempt or JobState(job.state) not in (JobState.SCHEDULED, JobState.RUNNING):
+def transitions(job: JobRecord, report: RunReport, now: datetime) -> list[Transition]:
+    if report.attempt != job.attempt or not job.state.holds_gpus:
         return []
-    state = JobState(job.state)
-    if report.state is RunState.RUNNING and state is JobState.SCHEDULED:
+    if report.state is RunState.RUNNING and job.state is JobState.SCHEDULED:
         started = report.started_at or now
-        return [Transition(JobState.RUNNING, "started", f"running on {_where(job)}", {"started_at": started})]
+        return [Transition(JobState.RUNNING, "started", f"running on {job.where}", {"started_at": started})]
     if not report.state.finished:
         return []
     ended = {"finished_at": report.finished_at or now, "exit_code": report.exit_code}
     if report.state is RunState.SUCCEEDED:
-        return [
-            Transition(JobState.SUCCEEDED, "succeeded", "exited with code 0", ended | _started(job, report))
-        ]
+        return [Transition(JobState.SUCCEEDED, "succeeded", "exited with code 0", ended | _started(job, report))]
     if report.state is RunState.STOPPED:
         return _stopped(job, ended | _started(job, report))
     if report.state is RunState.LOST:
         lost = Transition(JobState.LOST, "lost", report.message or "the node running it was lost", ended)
         return [lost, *_retry_or_fail(job, "node lost")]
-    detail = (
-        f"exited with code {report.exit_code}" if report.exit_code is not None else report.message or "failed"
-    )
+    detail = f"exited with code {report.exit_code}" if report.exit_code is not None else report.message or "failed"
     return _retry_or_fail(job, detail, ended | _started(job, report), from_failure=True)
 
 
-def _stopped(job: JobRow, ended: dict) -> list[Transition]:
-    reason = StopReason(job.stop_reason) if job.stop_reason else StopReason.CANCEL
+def _stopped(job: JobRecord, ended: dict[str, Any]) -> list[Transition]:
+    reason = job.stop_reason or StopReason.CANCEL
     if reason is StopReason.CANCEL:
         return [Transition(JobState.CANCELLED, "cancelled", "stopped on request", ended | RELEASE)]
     if reason is StopReason.TIMEOUT:
@@ -70,28 +57,28 @@ def _stopped(job: JobRow, ended: dict) -> list[Transition]:
 
 
 def _retry_or_fail(
-    job: JobRow, detail: str, ended: dict | None = None, from_failure: bool = False
+    job: JobRecord, detail: str, ended: dict[str, Any] | None = None, from_failure: bool = False
 ) -> list[Transition]:
     ended = ended or {}
     if job.retries_left > 0:
         left = job.retries_left - 1
         msg = f"{detail}; requeued as attempt {job.attempt + 1} ({left} retries left)"
-        return [
-            Transition(JobState.PENDING, "retry", msg, ended | _next_attempt(job) | {"retries_left": left})
-        ]
+        return [Transition(JobState.PENDING, "retry", msg, ended | _next_attempt(job) | {"retries_left": left})]
     code = "failed" if from_failure else "no_retries"
     return [Transition(JobState.FAILED, code, f"{detail}; no retries left", ended | RELEASE)]
 
 
-def _next_attempt(job: JobRow) -> dict:
+def _next_attempt(job: JobRecord) -> dict[str, Any]:
     return RELEASE | {"attempt": job.attempt + 1, "scheduled_at": None, "started_at": None, "finished_at": None,
                       "exit_code": None}  # fmt: skip
 
 
-def _started(job: JobRow, report: RunReport) -> dict:
+def _started(job: JobRecord, report: RunReport) -> dict[str, Any]:
     return {} if job.started_at else {"started_at": report.started_at}
 
 
-def _where(job: JobRow) -> str:
-    racks = sorted({g.rsplit("/", 2)[0] for g in job.gpu_ids})
-    return f"{job.site_id}: {', '.join(racks)} ({job.gpus} GPUs)"
+def run_through(job: JobRecord, steps: list[Transition], at: datetime) -> JobRecord:
+    """The job after all `steps` (what the store persists one by one)."""
+    for step in steps:
+        job = job.moved(step, at)
+    return job

@@ -1,4 +1,8 @@
-"""Wiring: build the services the API needs from one `Settings` (migrate, load fleet, sync)."""
+"""Wiring: build the adapters, the services and the scheduling loop from one `Settings`.
+
+Order matters only where one service is another's input; every service is constructed with
+everything it needs (none is patched after construction).
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,11 @@ from brique.services.budgets import BudgetService
 from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService, load_fleet_file
+from brique.services.health import HealthService
 from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
+from brique.services.registry import Services, Sovereignty
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
@@ -37,26 +43,19 @@ from brique.workers.scheduler_loop import SchedulerLoop
 
 @dataclass
 class Runtime:
+    """A built control plane: its services, its scheduling loop and what it needs to shut down."""
+
     settings: Settings
     db: Database
     clock: Clock
-    fleet: FleetService
-    tenancy: TenancyService
-    contracts: ContractService
-    scheduling: SchedulingService
-    jobs: JobService
-    agents: AgentService
+    services: Services
     loop: SchedulerLoop
-    sovereignty: Sovereignty
     fleet_written: bool
     startup_s: float
-    metering: MeteringService | None = None
-    billing: BillingService | None = None
-    budgets: BudgetService | None = None
 
     def close(self) -> None:
         self.loop.stop()
-        for executor in {id(e): e for e in self.scheduling.executors.values()}.values():
+        for executor in {id(e): e for e in self.services.scheduling.executors.values()}.values():
             executor.close()
         self.db.dispose()
 
@@ -76,17 +75,6 @@ def build_executors(fleet: Fleet, clock: Clock) -> dict[str, Executor]:
             raise InvalidInput(f"site {site.id}: the {site.executor.value} executor is not available yet",
                                field="executor")  # fmt: skip
     return out
-
-
-@dataclass
-class Sovereignty:
-    signer: Signer
-    audit: AuditLog
-    lockbox: Lockbox
-    secrets: SecretsService
-    residency: ResidencyService
-    evidence: EvidenceService
-    checkpoints: CheckpointTimer
 
 
 def build_sovereignty(settings: Settings, db: Database, clock: Clock, fleet: Fleet) -> Sovereignty:
@@ -113,52 +101,36 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         migrate(db.engine)
         fleet_service = FleetService(db, clock, fleet)
         written = fleet_service.sync(str(settings.fleet_file))
+        services, loop = build_services(settings, db, clock, fleet, fleet_service)
     except Exception:
         db.dispose()
         raise
+    return Runtime(settings=settings, db=db, clock=clock, services=services, loop=loop, fleet_written=written,
+                   startup_s=time.perf_counter() - started)  # fmt: skip
+
+
+def build_services(
+    settings: Settings, db: Database, clock: Clock, fleet: Fleet, fleet_service: FleetService
+) -> tuple[Services, SchedulerLoop]:
     logs = LogArchive(settings.logs_dir)
     sov = build_sovereignty(settings, db, clock, fleet)
-    scheduling = SchedulingService(
-        db,
-        clock,
-        Topology.from_fleet(fleet),
-        build_executors(fleet, clock),
-        logs=logs,
-        audit=sov.audit,
-        secrets=sov.secrets.resolve,
-    )
+    scheduling = SchedulingService(db, clock, Topology.from_fleet(fleet), build_executors(fleet, clock),
+                                   secrets=sov.secrets.resolve, logs=logs, audit=sov.audit)  # fmt: skip
     agents = AgentService(db, clock, fleet, scheduling, logs, settings.agent_timeout_s)
     metering = MeteringService(db, clock, fleet, load_intensity(settings.grid_intensity_file))
     billing = BillingService(metering, load_pricebook(settings.pricebook_file))
     budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s,
                             allow_private_webhooks=settings.webhook_allow_private)  # fmt: skip
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
-                         housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due])  # fmt: skip
+                         housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
+                                       sov.checkpoints.maybe_checkpoint])  # fmt: skip
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
-    jobs = JobService(db, clock, fleet, scheduling, logs, quotas, wake=loop.wake)
-    jobs.admission.append(budgets.admission_check)
-    jobs.residency, jobs.secrets, jobs.lockbox, jobs.audit = (
-        sov.residency,
-        sov.secrets,
-        sov.lockbox,
-        sov.audit,
-    )
-    loop.housekeeping += (sov.checkpoints.maybe_checkpoint,)
-    return Runtime(
-        settings=settings,
-        db=db,
-        clock=clock,
-        fleet=fleet_service,
-        tenancy=TenancyService(db, clock),
-        contracts=ContractService(db, clock, fleet),
-        scheduling=scheduling,
-        jobs=jobs,
-        agents=agents,
-        loop=loop,
-        sovereignty=sov,
-        fleet_written=written,
-        startup_s=time.perf_counter() - started,
-        metering=metering,
-        billing=billing,
-        budgets=budgets,
-    )
+    jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
+                      lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
+                      wake=loop.wake)  # fmt: skip
+    services = Services(
+        health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
+        contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
+        metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
+    )  # fmt: skip
+    return services, loop
