@@ -36,7 +36,8 @@ class ApiError(BriqueError):
     """The server answered with an error: its HTTP status, stable code, message and field."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message, field=field, code=code)
+        super().__init__(message, field=field)
+        self.code = code  # the server's stable code, on the instance (codes are otherwise per class)
         self.status = status
 
 
