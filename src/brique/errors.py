@@ -17,7 +17,7 @@
     │   └── Duplicate             conflict           409   1   (a unique constraint refused a row)
     ├── RateLimited               rate_limited       429   1
     ├── Unavailable               unavailable        503   1
-    │   └── sdk.ConnectionFailed  (SDK side)         -     1   (the server could not be reached)
+    │   └── sdk.ConnectionFailed  unreachable        -     1   (SDK side: the server could not be reached)
     ├── ExecutorError             executor_error     502   1   (a backend refused or failed an operation)
     └── sdk.ApiError              the server's code  its   1   (SDK side: an error the server answered)
 

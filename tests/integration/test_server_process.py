@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from brique.sdk import ApiError, Client
+from brique.errors import NotFound, Unauthenticated, Unavailable
+from brique.sdk import ApiError, Client, ConnectionFailed
+from tests.support.postgres import free_port
 from tests.support.server import BRIQUE, Server
 
 
@@ -117,3 +119,14 @@ def test_sdk_raises_typed_errors(server: Server) -> None:
     with Client(server.url, "brq_0000000000000000_" + "x" * 43) as c, pytest.raises(ApiError) as info:
         c.list_orgs()
     assert info.value.status == 401 and info.value.code == "unauthenticated"
+    assert isinstance(info.value, Unauthenticated)  # one tree: the SDK's errors are BriqueErrors
+    with Client(server.url, server.admin_key()) as c, pytest.raises(NotFound) as missing:
+        c.get_job("job_doesnotexist0000")
+    assert (
+        isinstance(missing.value, ApiError)
+        and missing.value.status == 404
+        and missing.value.code == "not_found"
+    )
+    with Client(f"http://127.0.0.1:{free_port()}") as c, pytest.raises(Unavailable) as down:
+        c.healthz()
+    assert isinstance(down.value, ConnectionFailed) and down.value.code == "unreachable"

@@ -1,50 +1,36 @@
-"""Shared CLI plumbing: the SDK client, output helpers, and error → exit-code mapping."""
+"""Shared CLI plumbing for commands that talk to the server: the SDK client and output helpers.
+
+Error → exit-code mapping lives in `cli/errors.py` (re-exported here for the commands).
+"""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+from brique.cli.errors import command, fail, user_errors
 from brique.cli.profile import load_profile
-from brique.errors import BriqueError
-from brique.sdk import ApiError, Client, ConnectionFailed
+
+if TYPE_CHECKING:
+    from brique.sdk import Client
+
+__all__ = ["client", "command", "err", "fail", "out", "print_json", "user_errors"]
 
 # Piped output (scripts, CI logs) gets a wide console instead of Rich's 80-column default.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+# No emoji codes: a job named "a:fire:b" prints as such, and rich skips loading its emoji table.
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def client() -> Client:
+    from brique.sdk import Client  # httpx and the schemas: only for commands that call the server
+
     profile = load_profile()
     return Client(profile.url, profile.api_key)
-
-
-def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn every expected failure into one line on stderr and exit code 1."""
-    try:
-        yield
-    except ApiError as exc:
-        where = f" ({exc.field})" if exc.field and exc.field not in exc.message else ""
-        hint = " — set BRIQUE_API_KEY or run `brique login`" if exc.status == 401 else ""
-        raise fail(f"{exc.message}{where}{hint}") from None
-    except ConnectionFailed as exc:
-        raise fail(f"{exc} — is `brique up` running? (set BRIQUE_URL)") from None
-    except BriqueError as exc:
-        raise fail(exc.message) from None
 
 
 def print_json(value: Any) -> None:
@@ -53,14 +39,3 @@ def print_json(value: Any) -> None:
     elif isinstance(value, list):
         value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
     out.print_json(json.dumps(value))
-
-
-def command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: run a command body inside `user_errors`."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with user_errors():
-            return fn(*args, **kwargs)
-
-    return wrapper

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from brique.cli.context import client, command, out, print_json
@@ -58,6 +57,8 @@ def import_contracts(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="contracts YAML")],
 ) -> None:
     """Import a contracts file (the simulator's `--contracts` format); `name` is the org name."""
+    import yaml  # ~10 ms that only this command needs
+
     doc = yaml.safe_load(file.read_text(encoding="utf-8"))
     tenants = doc.get("tenants") if isinstance(doc, dict) else None
     if not isinstance(tenants, list):

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 
-from brique.api.app import create_app
 from brique.cli.context import fail, out, user_errors
-from brique.config import TRACES_DIR, Settings
-from brique.server.runtime import Runtime, build_runtime
-from brique.services.demo import busy_part, seed_demo
-from brique.simulator.traces import load_trace
-from brique.workers.demo_feed import DemoFeed
+
+if TYPE_CHECKING:
+    from brique.config import Settings
+    from brique.server.runtime import Runtime
+    from brique.workers.demo_feed import DemoFeed
 
 
 def up(
@@ -38,6 +36,13 @@ def up(
     demo_speed: Annotated[float, typer.Option(min=1.0, help="demo time compression of job durations")] = 60.0,
 ) -> None:
     """Start the control plane: migrate the database, load the fleet, serve the API."""
+    # The server's modules load here, not at import: `brique --help` and client commands skip them.
+    import uvicorn
+
+    from brique.api.app import create_app
+    from brique.config import Settings
+    from brique.server.runtime import build_runtime
+
     overrides = {
         k: v for k, v in dict(host=host, port=port, db_url=db, fleet_file=fleet, home=home).items() if v
     }
@@ -76,6 +81,11 @@ DEMO_TRACES = {
 
 
 def _start_demo(rt: Runtime, settings: Settings, trace: str, load: float, speed: float) -> DemoFeed:
+    from brique.config import TRACES_DIR
+    from brique.services.demo import busy_part, seed_demo
+    from brique.simulator.traces import load_trace
+    from brique.workers.demo_feed import DemoFeed
+
     if trace not in DEMO_TRACES:
         raise fail(f"--demo-trace must be one of: {', '.join(DEMO_TRACES)}")
     path, fmt = DEMO_TRACES[trace]

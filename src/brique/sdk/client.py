@@ -5,7 +5,7 @@
     print(cap.total_gpus)
 
 Non-2xx answers raise `ApiError` (status, code, message, field); an unreachable
-server raises `ConnectionFailed`.
+server raises `ConnectionFailed`. Both are `BriqueError`s (see `sdk/errors.py`).
 """
 
 from __future__ import annotations
@@ -13,65 +13,53 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from brique.schemas.agents import (
-    AgentRegisterRequest,
-    AgentRegisterResponse,
-    HeartbeatRequest,
-    HeartbeatResponse,
-    LogChunk,
-    RunReportModel,
-)
-from brique.schemas.billing import (
-    BudgetAlertResponse,
-    BudgetRequest,
-    BudgetResponse,
-    InvoiceResponse,
-    UsageResponse,
-)
-from brique.schemas.fleet import CapacityResponse, NodeResponse, NodeStateRequest, RackResponse, SiteResponse
-from brique.schemas.jobs import (
-    JobDetailResponse,
-    JobEventResponse,
-    JobResponse,
-    JobSubmitRequest,
-    SubmitResponse,
-)
-from brique.schemas.tenancy import (
-    ContractResponse,
-    ContractsRequest,
-    KeyCreatedResponse,
-    KeyCreateRequest,
-    KeyResponse,
-    OrgCreatedResponse,
-    OrgCreateRequest,
-    OrgResponse,
-    ProjectCreateRequest,
-    ProjectResponse,
-    UserCreateRequest,
-    UserResponse,
-    WhoAmIResponse,
-)
+from brique.sdk.errors import ApiError, ConnectionFailed, api_error
 from brique.sdk.sovereignty import SovereigntyMixin
 
+if TYPE_CHECKING:
+    from brique.schemas.agents import (
+        AgentRegisterResponse,
+        HeartbeatResponse,
+        LogChunk,
+        RunReportModel,
+    )
+    from brique.schemas.billing import (
+        BudgetAlertResponse,
+        BudgetRequest,
+        BudgetResponse,
+        InvoiceResponse,
+        UsageResponse,
+    )
+    from brique.schemas.fleet import (
+        CapacityResponse,
+        NodeResponse,
+        RackResponse,
+        SiteResponse,
+    )
+    from brique.schemas.jobs import (
+        JobDetailResponse,
+        JobEventResponse,
+        JobResponse,
+        JobSubmitRequest,
+        SubmitResponse,
+    )
+    from brique.schemas.tenancy import (
+        ContractResponse,
+        KeyCreatedResponse,
+        KeyResponse,
+        OrgCreatedResponse,
+        OrgResponse,
+        ProjectResponse,
+        UserResponse,
+        WhoAmIResponse,
+    )
+
 T = TypeVar("T")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-class ConnectionFailed(Exception):
-    """The server could not be reached at all."""
 
 
 class Client(SovereigntyMixin):
@@ -133,30 +121,44 @@ class Client(SovereigntyMixin):
         return self._call("GET", "/healthz", dict[str, str])
 
     def whoami(self) -> WhoAmIResponse:
+        from brique.schemas.tenancy import WhoAmIResponse
+
         return self._call("GET", "/v1/whoami", WhoAmIResponse)
 
     # -- fleet ----------------------------------------------------------------------------------
 
     def fleet_capacity(self) -> CapacityResponse:
+        from brique.schemas.fleet import CapacityResponse
+
         return self._call("GET", "/v1/fleet/capacity", CapacityResponse)
 
     def sites(self) -> list[SiteResponse]:
+        from brique.schemas.fleet import SiteResponse
+
         return self._call("GET", "/v1/fleet/sites", list[SiteResponse])
 
     def site(self, site_id: str) -> SiteResponse:
+        from brique.schemas.fleet import SiteResponse
+
         return self._call("GET", f"/v1/fleet/sites/{site_id}", SiteResponse)
 
     def racks(self, site: str | None = None) -> list[RackResponse]:
+        from brique.schemas.fleet import RackResponse
+
         return self._call("GET", "/v1/fleet/racks", list[RackResponse], site=site)
 
     def nodes(
         self, site: str | None = None, rack: str | None = None, state: str | None = None, limit: int = 500
     ) -> list[NodeResponse]:
+        from brique.schemas.fleet import NodeResponse
+
         return self._call(
             "GET", "/v1/fleet/nodes", list[NodeResponse], site=site, rack=rack, state=state, limit=limit
         )
 
     def set_node_state(self, node_id: str, state: str, reason: str | None = None) -> NodeResponse:
+        from brique.schemas.fleet import NodeResponse, NodeStateRequest
+
         body = NodeStateRequest(state=state, reason=reason)  # type: ignore[arg-type]
         return self._call("PUT", f"/v1/fleet/nodes/{node_id}/state", NodeResponse, body)
 
@@ -170,49 +172,73 @@ class Client(SovereigntyMixin):
         country: str = "FR",
         admin_email: str | None = None,
     ) -> OrgCreatedResponse:
+        from brique.schemas.tenancy import OrgCreatedResponse, OrgCreateRequest
+
         body = OrgCreateRequest(
             name=name, display_name=display_name, country=country, admin_email=admin_email
         )
         return self._call("POST", "/v1/orgs", OrgCreatedResponse, body)
 
     def list_orgs(self) -> list[OrgResponse]:
+        from brique.schemas.tenancy import OrgResponse
+
         return self._call("GET", "/v1/orgs", list[OrgResponse])
 
     def get_org(self, org: str) -> OrgResponse:
+        from brique.schemas.tenancy import OrgResponse
+
         return self._call("GET", f"/v1/orgs/{org}", OrgResponse)
 
     def create_project(self, org: str, name: str, description: str = "") -> ProjectResponse:
+        from brique.schemas.tenancy import ProjectCreateRequest, ProjectResponse
+
         body = ProjectCreateRequest(name=name, description=description)
         return self._call("POST", f"/v1/orgs/{org}/projects", ProjectResponse, body)
 
     def list_projects(self, org: str) -> list[ProjectResponse]:
+        from brique.schemas.tenancy import ProjectResponse
+
         return self._call("GET", f"/v1/orgs/{org}/projects", list[ProjectResponse])
 
     def create_user(self, org: str | None, email: str, role: str) -> UserResponse:
+        from brique.schemas.tenancy import UserCreateRequest, UserResponse
+
         body = UserCreateRequest(email=email, role=role)  # type: ignore[arg-type]
         path = f"/v1/orgs/{org}/users" if org else "/v1/operators"
         return self._call("POST", path, UserResponse, body)
 
     def list_users(self, org: str | None) -> list[UserResponse]:
+        from brique.schemas.tenancy import UserResponse
+
         return self._call("GET", f"/v1/orgs/{org}/users" if org else "/v1/operators", list[UserResponse])
 
     def create_key(
         self, name: str = "default", *, user_id: str | None = None, expires_days: int | None = None
     ) -> KeyCreatedResponse:
+        from brique.schemas.tenancy import KeyCreatedResponse, KeyCreateRequest
+
         body = KeyCreateRequest(name=name, user_id=user_id, expires_days=expires_days)
         return self._call("POST", "/v1/keys", KeyCreatedResponse, body)
 
     def list_keys(self, org: str | None = None) -> list[KeyResponse]:
+        from brique.schemas.tenancy import KeyResponse
+
         return self._call("GET", "/v1/keys", list[KeyResponse], org=org)
 
     def revoke_key(self, key_id: str) -> KeyResponse:
+        from brique.schemas.tenancy import KeyResponse
+
         return self._call("DELETE", f"/v1/keys/{key_id}", KeyResponse)
 
     def set_contracts(self, org: str, contracts: list[dict[str, Any]]) -> list[ContractResponse]:
+        from brique.schemas.tenancy import ContractResponse, ContractsRequest
+
         body = ContractsRequest.model_validate({"contracts": contracts})
         return self._call("PUT", f"/v1/orgs/{org}/contracts", list[ContractResponse], body)
 
     def list_contracts(self, org: str) -> list[ContractResponse]:
+        from brique.schemas.tenancy import ContractResponse
+
         return self._call("GET", f"/v1/orgs/{org}/contracts", list[ContractResponse])
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -226,6 +252,8 @@ class Client(SovereigntyMixin):
     ) -> SubmitResponse:
         """Submit a job. One Idempotency-Key per call, reused by the call's own retries, so a
         network failure never creates the job twice."""
+        from brique.schemas.jobs import JobSubmitRequest, SubmitResponse
+
         body = spec if isinstance(spec, JobSubmitRequest) else JobSubmitRequest.model_validate(spec)
         key = idempotency_key or f"sdk-{uuid.uuid4()}"
         return self._call(
@@ -241,18 +269,28 @@ class Client(SovereigntyMixin):
     def list_jobs(
         self, project: str | None = None, states: list[str] | None = None, limit: int = 200
     ) -> list[JobResponse]:
+        from brique.schemas.jobs import JobResponse
+
         return self._call("GET", "/v1/jobs", list[JobResponse], project=project, state=states, limit=limit)
 
     def get_job(self, job_id: str) -> JobDetailResponse:
+        from brique.schemas.jobs import JobDetailResponse
+
         return self._call("GET", f"/v1/jobs/{job_id}", JobDetailResponse)
 
     def cancel_job(self, job_id: str) -> JobResponse:
+        from brique.schemas.jobs import JobResponse
+
         return self._call("POST", f"/v1/jobs/{job_id}/cancel", JobResponse)
 
     def job_events(self, job_id: str) -> list[JobEventResponse]:
+        from brique.schemas.jobs import JobEventResponse
+
         return self._call("GET", f"/v1/jobs/{job_id}/events", list[JobEventResponse])
 
     def events(self, limit: int = 500) -> list[JobEventResponse]:
+        from brique.schemas.jobs import JobEventResponse
+
         return self._call("GET", "/v1/events", list[JobEventResponse], limit=limit)
 
     def logs(self, job_id: str, *, follow: bool = False, attempt: int | None = None) -> Iterator[bytes]:
@@ -279,6 +317,8 @@ class Client(SovereigntyMixin):
         return response.text
 
     def usage(self, start: str, end: str, org: str | None = None) -> UsageResponse:
+        from brique.schemas.billing import UsageResponse
+
         return self._call("GET", "/v1/usage", UsageResponse, org=org, **{"from": start, "to": end})
 
     def usage_csv(self, start: str, end: str, org: str | None = None) -> str:
@@ -286,30 +326,42 @@ class Client(SovereigntyMixin):
         return self._text("/v1/usage", org=org, format="csv", **{"from": start, "to": end})
 
     def invoice(self, org: str, month: str) -> InvoiceResponse:
+        from brique.schemas.billing import InvoiceResponse
+
         return self._call("GET", f"/v1/orgs/{org}/invoices/{month}", InvoiceResponse)
 
     def invoice_html(self, org: str, month: str) -> str:
         return self._text(f"/v1/orgs/{org}/invoices/{month}", format="html")
 
     def set_budget(self, org: str, budget: BudgetRequest | dict[str, Any]) -> BudgetResponse:
+        from brique.schemas.billing import BudgetRequest, BudgetResponse
+
         body = budget if isinstance(budget, BudgetRequest) else BudgetRequest.model_validate(budget)
         return self._call("PUT", f"/v1/orgs/{org}/budgets", BudgetResponse, body)
 
     def list_budgets(self, org: str) -> list[BudgetResponse]:
+        from brique.schemas.billing import BudgetResponse
+
         return self._call("GET", f"/v1/orgs/{org}/budgets", list[BudgetResponse])
 
     def budget_alerts(self, org: str, limit: int = 200) -> list[BudgetAlertResponse]:
+        from brique.schemas.billing import BudgetAlertResponse
+
         return self._call("GET", f"/v1/orgs/{org}/budget-alerts", list[BudgetAlertResponse], limit=limit)
 
     # -- node agents ----------------------------------------------------------------------------
 
     def register_agent(self, node_id: str, gpus: int, hostname: str) -> AgentRegisterResponse:
+        from brique.schemas.agents import AgentRegisterRequest, AgentRegisterResponse
+
         body = AgentRegisterRequest(node_id=node_id, gpus=gpus, hostname=hostname)
         return self._call("POST", "/v1/agent/register", AgentRegisterResponse, body)
 
     def agent_heartbeat(
         self, node_id: str, reports: list[RunReportModel], logs: list[LogChunk]
     ) -> HeartbeatResponse:
+        from brique.schemas.agents import HeartbeatRequest, HeartbeatResponse
+
         body = HeartbeatRequest(node_id=node_id, reports=reports, logs=logs)
         return self._call("POST", "/v1/agent/heartbeat", HeartbeatResponse, body)
 
@@ -317,8 +369,8 @@ class Client(SovereigntyMixin):
 def _api_error(response: httpx.Response) -> ApiError:
     try:
         err = response.json()["error"]
-        return ApiError(response.status_code, err["code"], err["message"], err.get("field"))
+        return api_error(response.status_code, err["code"], err["message"], err.get("field"))
     except (ValueError, KeyError, TypeError):
-        return ApiError(
+        return api_error(
             response.status_code, "http_error", f"HTTP {response.status_code}: {response.text[:200]}"
         )
