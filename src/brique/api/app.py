@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from brique import __version__
 from brique.api.audit import AuditMiddleware
 from brique.api.errors import install_error_handlers
+from brique.api.limits import BodyLimit
 from brique.api.metrics import Metrics
 from brique.api.routers import (
     agents,
@@ -68,6 +69,7 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     app.middleware("http")(AuditMiddleware(rt.sovereignty.audit, rt.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
+    app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # outermost: before any parsing
     return app
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from brique.api.app import create_app
+from brique.api.server import serve
 from brique.cli.context import fail, out, user_errors
 from brique.config import TRACES_DIR, Settings
 from brique.services.demo import busy_part, seed_demo
@@ -43,6 +44,7 @@ def up(
     }
     with user_errors():
         settings = Settings(**overrides)
+        private_files(settings.home)
         rt = build_runtime(settings)
     fleet_obj = rt.fleet.fleet
     action = "loaded" if rt.fleet_written else "found"
@@ -62,11 +64,19 @@ def up(
     )
     logging.basicConfig(level=settings.log_level.upper())
     try:
-        uvicorn.run(create_app(rt), host=settings.host, port=settings.port, log_level=settings.log_level)
+        serve(create_app(rt), settings)
     finally:
         if feed is not None:
             feed.stop()
         rt.close()
+
+
+def private_files(home: Path) -> None:
+    """Whatever the caller's umask, everything this process writes (database, keys, logs,
+    exports) is created 0600 and directories 0700; the data dir itself is made private."""
+    os.umask(0o077)
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
 
 
 DEMO_TRACES = {
