@@ -33,14 +33,20 @@ def test_unknown_job_fields_are_refused_naming_the_closest_field(
 
 def test_unknown_fields_in_a_yaml_job_are_refused_too(cloud: Cloud) -> None:
     body = "name: j\nproject: llm\ncommand: x\ngpus: 1\nsleep: 30\n"
-    r = cloud.http.post("/v1/jobs", content=body, headers={**auth(cloud.tenant), "Content-Type": "application/yaml"})
+    r = cloud.http.post(
+        "/v1/jobs", content=body, headers={**auth(cloud.tenant), "Content-Type": "application/yaml"}
+    )
     assert _error(r, 422)["field"] == "sleep"
 
 
 def test_a_residency_policy_with_a_misspelt_field_is_refused_not_saved_as_anywhere(cloud: Cloud) -> None:
-    r = cloud.http.put("/v1/orgs/acme/policy", json={"country": ["DE"], "name": "DE only"}, headers=auth(cloud.tenant))
+    r = cloud.http.put(
+        "/v1/orgs/acme/policy", json={"country": ["DE"], "name": "DE only"}, headers=auth(cloud.tenant)
+    )
     err = _error(r, 422)
-    assert err["field"] == "country" and "unknown field 'country' — did you mean 'countries'?" in err["message"]
+    assert (
+        err["field"] == "country" and "unknown field 'country' — did you mean 'countries'?" in err["message"]
+    )
     policy = cloud.http.get("/v1/orgs/acme/policy", headers=auth(cloud.tenant)).json()["policy"]
     assert policy["name"] != "DE only"
 
@@ -57,20 +63,35 @@ def test_a_residency_policy_with_a_misspelt_field_is_refused_not_saved_as_anywhe
         ({"env": {"A": "x" * 40_000}}, "env"),
         ({"command": "x" * 100_001}, "command"),
     ],
-    ids=["gpus-string", "gpus-bool", "nul-name", "nul-command", "label-value", "label-count", "env-value", "command"],
+    ids=[
+        "gpus-string",
+        "gpus-bool",
+        "nul-name",
+        "nul-command",
+        "label-value",
+        "label-count",
+        "env-value",
+        "command",
+    ],
 )
 def test_strict_types_nul_bytes_and_field_limits(cloud: Cloud, spec: dict, field: str) -> None:
     assert _error(cloud.submit(**spec), 422)["field"] == field
 
 
 def test_nul_in_a_project_description_is_refused(cloud: Cloud) -> None:
-    r = cloud.http.post("/v1/orgs/acme/projects", json={"name": "p2", "description": "a\x00"}, headers=auth(cloud.tenant))
+    r = cloud.http.post(
+        "/v1/orgs/acme/projects", json={"name": "p2", "description": "a\x00"}, headers=auth(cloud.tenant)
+    )
     assert _error(r, 422)["field"] == "description"
 
 
 def test_a_job_body_of_a_thousand_nested_arrays_is_a_422(cloud: Cloud) -> None:
     nested = "[" * 1000 + "]" * 1000
-    for path, method in (("/v1/jobs", "POST"), ("/v1/orgs/acme/projects", "POST"), ("/v1/orgs/acme/budgets", "PUT")):
+    for path, method in (
+        ("/v1/jobs", "POST"),
+        ("/v1/orgs/acme/projects", "POST"),
+        ("/v1/orgs/acme/budgets", "PUT"),
+    ):
         r = cloud.http.request(method, path, content=nested,
                                headers={**auth(cloud.tenant), "Content-Type": "application/json"})  # fmt: skip
         assert r.status_code in (400, 422) and "error" in r.json(), (path, r.text)
@@ -113,7 +134,9 @@ def test_budget_amounts_are_money(cloud: Cloud, amount: str) -> None:
 def test_budget_with_cents_is_kept_exactly(cloud: Cloud) -> None:
     r = cloud.http.put("/v1/orgs/acme/budgets", json={"amount": "1234.56"}, headers=auth(cloud.tenant))
     assert r.status_code == 200, r.text
-    assert cloud.http.get("/v1/orgs/acme/budgets", headers=auth(cloud.tenant)).json()[0]["amount"] == "1234.56"
+    assert (
+        cloud.http.get("/v1/orgs/acme/budgets", headers=auth(cloud.tenant)).json()[0]["amount"] == "1234.56"
+    )
 
 
 def test_keys_of_an_org_that_no_longer_exists_authenticate_nowhere(cloud: Cloud) -> None:

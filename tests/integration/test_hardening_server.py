@@ -64,7 +64,9 @@ def test_bodies_over_the_limit_are_a_json_413_declared_or_chunked(server: Server
 
 
 def test_trace_is_a_405_naming_the_allowed_methods(server: Server) -> None:
-    r = httpx.request("TRACE", f"{server.url}/v1/jobs", headers={"Authorization": f"Bearer {server.admin_key()}"})
+    r = httpx.request(
+        "TRACE", f"{server.url}/v1/jobs", headers={"Authorization": f"Bearer {server.admin_key()}"}
+    )
     _json_error(r, 405)
     assert r.headers["allow"] == "GET, HEAD, POST"
 

@@ -29,5 +29,7 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 def window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """(start, end), refused when `from` is later than `to`."""
     if start > end:
-        raise InvalidInput(f"'from' ({start.isoformat()}) is later than 'to' ({end.isoformat()})", field="from")
+        raise InvalidInput(
+            f"'from' ({start.isoformat()}) is later than 'to' ({end.isoformat()})", field="from"
+        )
     return start, end
