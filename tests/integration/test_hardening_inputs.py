@@ -156,3 +156,14 @@ def test_keys_of_an_org_that_no_longer_exists_authenticate_nowhere(cloud: Cloud)
 def test_errors_are_json_for_unknown_methods(cloud: Cloud) -> None:
     r = cloud.http.request("TRACE", "/v1/jobs", headers=auth(cloud.tenant))
     assert r.status_code == 405 and "GET" in r.headers["allow"] and json.loads(r.text)["error"]["code"]
+
+
+def test_openapi_declares_the_error_responses_with_the_error_schema(cloud: Cloud) -> None:
+    doc = cloud.http.get("/openapi.json").json()
+    ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, operations in doc["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, op in operations.items():
+            for status in ("401", "403", "404", "409", "413", "422", "429"):
+                assert op["responses"][status]["content"]["application/json"]["schema"] == ref, (method, path)

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 
 from brique import __version__
 from brique.api.audit import AuditMiddleware
-from brique.api.errors import install_error_handlers
+from brique.api.errors import ERROR_RESPONSES, install_error_handlers
 from brique.api.limits import BodyLimit
 from brique.api.metrics import Metrics
 from brique.api.routers import (
@@ -52,8 +52,8 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
     app.state.runtime = rt
     app.state.metrics = Metrics(rt)
     install_error_handlers(app)
+    app.include_router(health.router)
     for router in (
-        health.router,
         fleet.router,
         orgs.router,
         keys.router,
@@ -65,7 +65,7 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         budgets.router,
         sovereignty.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     app.middleware("http")(AuditMiddleware(rt.sovereignty.audit, rt.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)

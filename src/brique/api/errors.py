@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,9 +13,24 @@ from starlette.routing import compile_path
 from starlette.types import Scope
 
 from brique.errors import BriqueError
-from brique.schemas.errors import first_problem
+from brique.schemas.errors import ErrorResponse, first_problem
 
 log = logging.getLogger("brique.api")
+ERRORS = {
+    401: "no valid API key",
+    402: "a budget's hard stop refuses the job",
+    403: "the caller's role does not allow it",
+    404: "no such resource (or not the caller's)",
+    409: "conflicts with the current state",
+    413: "request body too large",
+    422: "invalid input: the message names the field and the rule",
+    429: "rate limited (see Retry-After)",
+    503: "the database cannot be reached",
+}
+# What every /v1 operation may answer besides success, declared in the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text} for status, text in ERRORS.items()
+}
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 431: "headers_too_large"}
 
