@@ -57,6 +57,7 @@ class RunReportModel(StrictModel):
 
 
 class LogChunk(StrictModel):
+    nul_allowed = frozenset({"data"})  # a job's output is whatever it printed
     job_id: str
     attempt: int
     offset: Int = Field(ge=0)

@@ -7,7 +7,7 @@ in JSON bodies and in YAML files alike (both are validated in Python mode).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     Strict,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,6 +36,7 @@ class StrictModel(BaseModel):
     """A request model: extra fields are errors naming the field and the closest known one."""
 
     model_config = ConfigDict(extra="forbid")
+    nul_allowed: ClassVar[frozenset[str]] = frozenset()  # fields carrying raw output (job logs)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -52,9 +54,9 @@ class StrictModel(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _sane_text(cls, value: Any) -> Any:
+    def _sane_text(cls, value: Any, info: ValidationInfo) -> Any:
         for text in _strings(value):
-            if "\x00" in text:
+            if "\x00" in text and info.field_name not in cls.nul_allowed:
                 raise ValueError("must not contain NUL characters")
             try:
                 text.encode("utf-8")
