@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="CSV site,hour,gco2e_per_kwh: hourly grid intensity (else the fleet's constant)",
     )
     budget_interval_s: float = Field(default=60.0, gt=0, description="how often budgets are evaluated")
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1_024, description="largest request body accepted (else 413)"
+    )
+    max_header_bytes: int = Field(
+        default=32_768, ge=4_096, description="largest request line + headers accepted (else 431)"
+    )
 
     @field_validator("home", "fleet_file", "pricebook_file", "grid_intensity_file", mode="after")
     @classmethod

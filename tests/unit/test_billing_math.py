@@ -134,3 +134,15 @@ def test_intensity_csv_parsing_names_bad_lines() -> None:
     assert got == {"fr": {datetime(2026, 11, 3, 9, tzinfo=UTC): 80.0}}
     with pytest.raises(ValueError, match=r"f\.csv: line 3"):
         parse_intensity_csv("site,hour,gco2e_per_kwh\nfr,2026-11-03T09:00:00Z,1\nfr,nope,2\n", "f.csv")
+
+
+def test_pricebook_unknown_keys_are_refused_with_the_closest_known_one() -> None:
+    bad = {"rates": {"default": {"standard": "3.6"}, "site": {}}, "vat_rate": {},
+           "contracts": {"acme": {"rate": "2", "overage": "3"}}}  # fmt: skip
+    with pytest.raises(PriceBookInvalid) as err:
+        parse_pricebook(bad)
+    text = str(err.value)
+    for problem in ("vat_rate: unknown field 'vat_rate' — did you mean 'vat_rates'?",
+                    "rates.site: unknown field 'site' — did you mean 'sites'?",
+                    "contracts.acme.overage: unknown field 'overage' — did you mean 'overage_rate'?"):
+        assert problem in text  # fmt: skip

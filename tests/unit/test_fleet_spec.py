@@ -175,8 +175,9 @@ CASES = [
         "unknown-site-field",
         "sites[0].pue_typo",
         1,
-        "sites[0].pue_typo: unknown field (allowed: certifications, country, executor, grid_gco2e_per_kwh, id, jurisdiction, name, operator, pue, racks, region, slurm)",
+        "sites[0].pue_typo: unknown field 'pue_typo' (known: certifications, country, executor, grid_gco2e_per_kwh, id, jurisdiction, name, operator, pue, racks, region, slurm)",
     ),
+    ("unknown-site-field-typo", "sites[0].contry", "FR", "sites[0].contry: unknown field 'contry' — did you mean 'country'?"),
     (
         "fleet-name",
         "name",

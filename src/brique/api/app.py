@@ -6,13 +6,16 @@ import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from brique import __version__
 from brique.api.audit import AuditMiddleware
-from brique.api.errors import install_error_handlers
+from brique.api.errors import ERROR_RESPONSES, install_error_handlers
+from brique.api.limits import BodyLimit
 from brique.api.metrics import Metrics
 from brique.api.routers import (
     agents,
@@ -27,9 +30,11 @@ from brique.api.routers import (
     sovereignty,
     usage,
 )
+from brique.schemas.jobs import JobSubmitRequest
 from brique.services.registry import Services
 from brique.workers.scheduler_loop import SchedulerLoop
 
+REF_TEMPLATE = "#/components/schemas/{model}"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a client's own id is echoed only if it is sane
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
 
@@ -61,8 +66,9 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
     app.state.services = rt.services
     app.state.metrics = Metrics(rt.services, rt.loop, rt.startup_s)
     install_error_handlers(app)
+    _declare_models(app, JobSubmitRequest)
+    app.include_router(health.router)
     for router in (
-        health.router,
         fleet.router,
         orgs.router,
         keys.router,
@@ -74,11 +80,27 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         budgets.router,
         sovereignty.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
+    app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # outermost: before any parsing
     return app
+
+
+def _declare_models(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Add models that operations reference by hand (the YAML-or-JSON job body) to the
+    document's components, so every `$ref` resolves."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = original()
+        _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF_TEMPLATE)
+        for name, schema in defs.get("$defs", {}).items():
+            doc.setdefault("components", {}).setdefault("schemas", {}).setdefault(name, schema)
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from brique.cli.context import client, command, out, print_json
 from brique.errors import InvalidInput
+from brique.simulator.contracts_file import ContractsInvalid, parse_contracts
 
 contract_app = typer.Typer(help="Capacity contracts: guaranteed priority GPUs, fair-share weight, borrowing.",
                            no_args_is_help=True)  # fmt: skip
@@ -60,6 +61,10 @@ def import_contracts(
     import yaml  # ~10 ms that only this command needs
 
     doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    try:
+        parse_contracts(doc)  # the simulator's rules, unknown fields included
+    except ContractsInvalid as exc:
+        raise InvalidInput(f"{file}: {exc}") from exc
     tenants = doc.get("tenants") if isinstance(doc, dict) else None
     if not isinstance(tenants, list):
         raise InvalidInput(f"{file}: must have a 'tenants' list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,9 +38,8 @@ def up(
 ) -> None:
     """Start the control plane: migrate the database, load the fleet, serve the API."""
     # The server's modules load here, not at import: `brique --help` and client commands skip them.
-    import uvicorn
-
     from brique.api.app import create_app
+    from brique.api.server import serve
     from brique.config import Settings
     from brique.server.runtime import build_runtime
 
@@ -48,6 +48,7 @@ def up(
     }
     with user_errors():
         settings = Settings(**overrides)
+        private_files(settings.home)
         rt = build_runtime(settings)
     fleet_obj = rt.services.fleet.fleet
     action = "loaded" if rt.fleet_written else "found"
@@ -67,11 +68,19 @@ def up(
     )
     logging.basicConfig(level=settings.log_level.upper())
     try:
-        uvicorn.run(create_app(rt), host=settings.host, port=settings.port, log_level=settings.log_level)
+        serve(create_app(rt), settings)
     finally:
         if feed is not None:
             feed.stop()
         rt.close()
+
+
+def private_files(home: Path) -> None:
+    """Whatever the caller's umask, everything this process writes (database, keys, logs,
+    exports) is created 0600 and directories 0700; the data dir itself is made private."""
+    os.umask(0o077)
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)
 
 
 DEMO_TRACES = {

@@ -26,6 +26,7 @@ from brique.domain.fleet import (
     rack_id,
 )
 from brique.domain.geo import default_jurisdiction, is_country, is_eu
+from brique.domain.suggest import unknown_field
 
 KNOWN_CERTIFICATIONS: frozenset[str] = frozenset(
     {
@@ -88,7 +89,7 @@ class _Checker:
             return None
         for key in value:
             if key not in allowed:
-                self.fail(_join(path, str(key)), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+                self.fail(_join(path, str(key)), unknown_field(str(key), allowed))
         return value
 
     def required(self, doc: Mapping[str, Any], key: str, path: str) -> Any:

@@ -139,13 +139,16 @@ def total_gpu_seconds(records: Iterable[UsageRecord], lo: datetime, hi: datetime
     return sum(r.gpu_seconds(lo, hi, now) for r in records)
 
 
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+
+
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """[first instant, first instant of next month) in UTC for 'YYYY-MM'."""
-    try:
-        year, mon = (int(x) for x in month.split("-"))
-        start = datetime(year, mon, 1, tzinfo=UTC)
-    except ValueError as exc:
-        raise ValueError(f"month '{month}' is not YYYY-MM") from exc
+    found = MONTH.fullmatch(month)
+    if found is None or not 1 <= int(found[1]) <= 9000:
+        raise ValueError(f"month '{month}' is not YYYY-MM (e.g. 2026-01)")
+    year, mon = int(found[1]), int(found[2])
+    start = datetime(year, mon, 1, tzinfo=UTC)
     nxt = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
     return start, nxt
 

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from brique.domain.jobs import Tier
+from brique.domain.suggest import unknown_field
 
 TIERS = tuple(t.value for t in Tier)
 
@@ -71,11 +72,17 @@ class PriceBook:
         return self.contracts.get(org_name)
 
 
+TOP_KEYS = frozenset({"currency", "rates", "preemptible_discount", "contracts", "vat_rates"})
+RATES_KEYS = frozenset({"default", "sites"})
+CONTRACT_KEYS = frozenset({"monthly_commitment", "rate", "overage_rate"})
+
+
 def parse_pricebook(doc: Any) -> PriceBook:
     """Build a `PriceBook` from a decoded YAML document or raise `PriceBookInvalid`."""
     p = _Problems()
     if not isinstance(doc, Mapping):
         raise PriceBookInvalid(["(top): must be a mapping"])
+    p.unknown(doc, "", TOP_KEYS)
     currency = str(doc.get("currency", "EUR"))
     if currency != "EUR":
         p.add("currency", f"only EUR is supported, not '{currency}'")
@@ -83,6 +90,7 @@ def parse_pricebook(doc: Any) -> PriceBook:
     if not isinstance(rates, Mapping):
         p.add("rates", "is required: a mapping with 'default' (and optionally 'sites')")
         rates = {}
+    p.unknown(rates, "rates", RATES_KEYS)
     default = _tier_rates(rates.get("default"), "rates.default", p)
     if Tier.STANDARD.value not in default:
         p.add("rates.default.standard", "is required")
@@ -106,6 +114,11 @@ class _Problems:
 
     def add(self, path: str, message: str) -> None:
         self.items.append(f"{path}: {message}")
+
+    def unknown(self, doc: Mapping[Any, Any], path: str, known: frozenset[str]) -> None:
+        for key in doc:
+            if str(key) not in known:
+                self.add(f"{path}.{key}" if path else str(key), unknown_field(str(key), known))
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -152,9 +165,7 @@ def _contracts(doc: Any, p: _Problems) -> dict[str, ContractPrice]:
         if not isinstance(terms, Mapping):
             p.add(path, "must be a mapping")
             continue
-        unknown = set(terms) - {"monthly_commitment", "rate", "overage_rate"}
-        if unknown:
-            p.add(path, f"unknown keys: {', '.join(sorted(map(str, unknown)))}")
+        p.unknown(terms, path, CONTRACT_KEYS)
         commitment = _money(terms.get("monthly_commitment", "0"), f"{path}.monthly_commitment", p)
         rate = _money(terms.get("rate"), f"{path}.rate", p, positive=True) if "rate" in terms else None
         if "rate" not in terms:

@@ -7,11 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from brique.domain.runs import Launch, RunReport, RunState
+from brique.schemas.base import Int, StrictModel
 
 
-class AgentRegisterRequest(BaseModel):
+class AgentRegisterRequest(StrictModel):
     node_id: str = Field(description="fleet node id this agent serves, e.g. lab-1/r001/n01")
-    gpus: int = Field(ge=0, description="GPUs discovered on the machine (NVML) or configured")
+    gpus: Int = Field(ge=0, description="GPUs discovered on the machine (NVML) or configured")
     hostname: str = Field(max_length=255)
 
 
@@ -22,7 +23,7 @@ class AgentRegisterResponse(BaseModel):
     heartbeat_interval_s: float
 
 
-class RunReportModel(BaseModel):
+class RunReportModel(StrictModel):
     job_id: str
     attempt: int
     state: RunState
@@ -55,14 +56,15 @@ class RunReportModel(BaseModel):
         )
 
 
-class LogChunk(BaseModel):
+class LogChunk(StrictModel):
+    nul_allowed = frozenset({"data"})  # a job's output is whatever it printed
     job_id: str
     attempt: int
-    offset: int = Field(ge=0)
+    offset: Int = Field(ge=0)
     data: str = Field(description="UTF-8 text (invalid bytes replaced)")
 
 
-class HeartbeatRequest(BaseModel):
+class HeartbeatRequest(StrictModel):
     node_id: str
     reports: list[RunReportModel] = Field(default_factory=list)
     logs: list[LogChunk] = Field(default_factory=list)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from brique.schemas.base import Bool, Int, Money, StrictModel
+
 
 class FootprintModel(BaseModel):
     gpu_seconds: int = 0
@@ -72,13 +74,13 @@ class InvoiceResponse(BaseModel):
     notes: list[str]
 
 
-class BudgetRequest(BaseModel):
+class BudgetRequest(StrictModel):
     project: str | None = Field(None, description="a project name; none: the whole organization")
-    amount: Decimal = Field(gt=0, description="EUR per calendar month (UTC)")
-    thresholds: list[int] = Field(
+    amount: Money = Field(gt=0, description="EUR per calendar month (UTC), cents at most")
+    thresholds: list[Int] = Field(
         default_factory=lambda: [50, 80, 100], description="alert at these percents"
     )
-    hard_stop: bool = Field(False, description="refuse new standard-tier jobs once the budget is spent")
+    hard_stop: Bool = Field(False, description="refuse new standard-tier jobs once the budget is spent")
     webhook_url: str | None = Field(
         None, max_length=2000, description="POSTed a JSON alert at each threshold"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from brique.domain.fleet import HealthState, Site
+from brique.schemas.base import StrictModel
 
 
 class OperatorInfo(BaseModel):
@@ -86,6 +87,6 @@ class NodeResponse(BaseModel):
     state_reason: str | None = None
 
 
-class NodeStateRequest(BaseModel):
+class NodeStateRequest(StrictModel):
     state: HealthState
     reason: str | None = Field(default=None, max_length=500)

@@ -11,41 +11,54 @@ from pydantic import BaseModel, Field, field_validator
 from brique.domain.job_lifecycle import JobSpec, JobState, spec_to_dict
 from brique.domain.job_records import JobEvent, JobRecord
 from brique.domain.jobs import Tier
+from brique.schemas.base import Float, Int, StrictModel
 from brique.schemas.sovereignty import PolicyModel
 
 MAX_RUNTIME_S = 30 * 86_400.0
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Per-field limits (docs/api.md): a spec stays a few hundred KiB at most, whoever sends it.
+MAX_COMMAND = 100_000
+MAX_LABELS, MAX_LABEL_KEY, MAX_LABEL_VALUE = 64, 63, 1_024
+MAX_ENV, MAX_ENV_VALUE = 256, 32_768
+MAX_SECRETS = 64
 
 
-class JobSubmitRequest(BaseModel):
+class JobSubmitRequest(StrictModel):
     """A job spec, as YAML or JSON. `command` runs with /bin/sh -c."""
 
     name: str = Field(description="letters, digits, '.', '_', '-' (1-100)")
-    project: str = Field(description="project name or id in your organization")
-    command: str = Field(min_length=1, max_length=100_000)
-    gpus: int = Field(ge=1, le=100_000)
+    project: str = Field(max_length=100, description="project name or id in your organization")
+    command: str = Field(min_length=1, max_length=MAX_COMMAND)
+    gpus: Int = Field(ge=1, le=100_000)
     tier: Tier = Tier.STANDARD
     image: str | None = Field(
         default=None, max_length=500, description="recorded; run in a container where a runtime exists"
     )
-    env: dict[str, str] = Field(default_factory=dict)
-    secrets: list[str] = Field(default_factory=list, description="names of your org's secrets to inject")
+    env: dict[str, str] = Field(
+        default_factory=dict, description=f"at most {MAX_ENV} variables, values up to {MAX_ENV_VALUE} chars"
+    )
+    secrets: list[str] = Field(
+        default_factory=list, max_length=MAX_SECRETS, description="names of your org's secrets to inject"
+    )
     placement: PolicyModel = Field(default_factory=PolicyModel)
-    estimated_runtime_s: float | None = Field(
+    estimated_runtime_s: Float | None = Field(
         default=None, gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False, description="used by backfill"
     )
-    max_runtime_s: float = Field(default=86_400.0, gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False)
-    grace_s: float = Field(
+    max_runtime_s: Float = Field(default=86_400.0, gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False)
+    grace_s: Float = Field(
         default=30.0,
         ge=0,
         le=3_600,
         allow_inf_nan=False,
         description="stop signal to kill, for checkpointing",
     )
-    retries: int = Field(default=0, ge=0, le=100, description="requeues after failure or node loss")
-    labels: dict[str, str] = Field(default_factory=dict)
-    sleep_s: float | None = Field(
+    retries: Int = Field(default=0, ge=0, le=100, description="requeues after failure or node loss")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"at most {MAX_LABELS}; keys up to {MAX_LABEL_KEY} chars, values up to {MAX_LABEL_VALUE}",
+    )
+    sleep_s: Float | None = Field(
         default=None,
         ge=0,
         le=MAX_RUNTIME_S,
@@ -65,9 +78,25 @@ class JobSubmitRequest(BaseModel):
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
-            if not ENV_NAME.match(key):
-                raise ValueError(f"'{key}' is not a valid environment variable name")
+        if len(v) > MAX_ENV:
+            raise ValueError(f"at most {MAX_ENV} variables, not {len(v)}")
+        for key, value in v.items():
+            if not ENV_NAME.match(key) or len(key) > 255:
+                raise ValueError(f"'{key[:255]}' is not a valid environment variable name")
+            if len(value) > MAX_ENV_VALUE:
+                raise ValueError(f"'{key}': value longer than {MAX_ENV_VALUE} characters")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        if len(v) > MAX_LABELS:
+            raise ValueError(f"at most {MAX_LABELS} labels, not {len(v)}")
+        for key, value in v.items():
+            if not 1 <= len(key) <= MAX_LABEL_KEY:
+                raise ValueError(f"label keys are 1-{MAX_LABEL_KEY} characters ('{key[:MAX_LABEL_KEY]}…')")
+            if len(value) > MAX_LABEL_VALUE:
+                raise ValueError(f"label '{key}': value longer than {MAX_LABEL_VALUE} characters")
         return v
 
     def to_domain(self) -> JobSpec:

@@ -8,14 +8,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from brique.domain.policy import PlacementPolicy
+from brique.schemas.base import Bool, Int, StrictModel
 
 
-class PolicyModel(BaseModel):
+class PolicyModel(StrictModel):
     countries: list[str] | None = Field(default=None, description="ISO codes; None: any")
     certifications: list[str] = Field(default_factory=list)
     sites: list[str] | None = None
-    eu_only: bool = False
-    operator_in_eu: bool = False
+    eu_only: Bool = False
+    operator_in_eu: Bool = False
     name: str = Field(default="", max_length=100)
 
     def to_domain(self) -> PlacementPolicy:
@@ -39,15 +40,15 @@ class PolicyChangeResponse(PolicyResponse):
     running_outside: list[str] = Field(description="running jobs outside it: listed, not moved")
 
 
-class AccessRequestCreate(BaseModel):
+class AccessRequestCreate(StrictModel):
     scope: str = Field(description="job | project")
     scope_id: str
     justification: str = Field(max_length=2000)
-    duration_s: int = Field(default=3600, description="at most 8 h (28800 s)")
-    break_glass: bool = Field(default=False, description="incident access: a second operator confirms")
+    duration_s: Int = Field(default=3600, description="at most 8 h (28800 s)")
+    break_glass: Bool = Field(default=False, description="incident access: a second operator confirms")
 
 
-class AccessDecision(BaseModel):
+class AccessDecision(StrictModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -75,7 +76,7 @@ class NotificationResponse(BaseModel):
     message: str
 
 
-class SecretPut(BaseModel):
+class SecretPut(StrictModel):
     value: str = Field(description="stored encrypted; never returned")
 
 

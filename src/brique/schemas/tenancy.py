@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field
 
 from brique.domain.contracts import ContractRecord
 from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
+from brique.schemas.base import Bool, Float, Int, StrictModel
 
 
-class OrgCreateRequest(BaseModel):
+class OrgCreateRequest(StrictModel):
     name: str = Field(description="unique slug: lowercase letters, digits, '-'")
     display_name: str | None = Field(default=None, max_length=200)
     country: str = Field(default="FR", description="ISO 3166-1 alpha-2 country of the tenant")
@@ -79,7 +80,7 @@ class OrgCreatedResponse(BaseModel):
     admin_key: KeyCreatedResponse | None = None
 
 
-class ProjectCreateRequest(BaseModel):
+class ProjectCreateRequest(StrictModel):
     name: str
     description: str = Field(default="", max_length=500)
 
@@ -96,15 +97,15 @@ class ProjectResponse(BaseModel):
         return cls(id=p.id, org_id=p.org_id, name=p.name, description=p.description, created_at=p.created_at)
 
 
-class UserCreateRequest(BaseModel):
+class UserCreateRequest(StrictModel):
     email: str
     role: Role = Role.TENANT_MEMBER
 
 
-class KeyCreateRequest(BaseModel):
+class KeyCreateRequest(StrictModel):
     name: str = Field(default="default", max_length=100)
     user_id: str | None = Field(default=None, description="whose key; default: the caller's own")
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_days: Int | None = Field(default=None, ge=1, le=3650)
 
 
 class WhoAmIResponse(BaseModel):
@@ -115,15 +116,15 @@ class WhoAmIResponse(BaseModel):
     org_name: str | None = None
 
 
-class ContractRequest(BaseModel):
-    guaranteed_gpus: int = Field(default=0, ge=0, description="priority-tier GPUs always available")
-    weight: float = Field(default=1.0, gt=0, le=1000, description="fair-share weight for idle capacity")
-    may_borrow: bool = Field(default=True, description="may use idle capacity beyond the guarantee")
-    borrow_cap: int | None = Field(default=None, ge=0, description="most GPUs beyond the guarantee at once")
+class ContractRequest(StrictModel):
+    guaranteed_gpus: Int = Field(default=0, ge=0, description="priority-tier GPUs always available")
+    weight: Float = Field(default=1.0, gt=0, le=1000, description="fair-share weight for idle capacity")
+    may_borrow: Bool = Field(default=True, description="may use idle capacity beyond the guarantee")
+    borrow_cap: Int | None = Field(default=None, ge=0, description="most GPUs beyond the guarantee at once")
     site: str | None = Field(default=None, description="a site id; empty: fleet-wide")
 
 
-class ContractsRequest(BaseModel):
+class ContractsRequest(StrictModel):
     contracts: list[ContractRequest]
 
 

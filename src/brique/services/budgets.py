@@ -168,8 +168,11 @@ class BudgetService:
             orgs = {r.org_id: tenancy_repo.find_org(s, r.org_id) for r in rows}
         raised: list[tuple[BudgetAlertRow, str | None]] = []
         for org_id, org in orgs.items():
-            if org is not None:
-                raised += self._evaluate_org(org, [r for r in rows if r.org_id == org_id], now)
+            try:  # one org's failure must never hold back the other tenants' alerts
+                if org is not None:
+                    raised += self._evaluate_org(org, [r for r in rows if r.org_id == org_id], now)
+            except Exception:
+                log.exception("budget evaluation of org %s failed; skipped this round", org_id)
         for alert, url in raised:
             if url:
                 self._deliver(alert, url)
@@ -251,7 +254,13 @@ class BudgetService:
         invoice = self.billing.month_to_date(org, now)
         with self.db.transaction() as s:
             names = {p.id: p.name for p in tenancy_repo.list_projects(s, org.id)}
-        return [_status(r, names.get(r.project_id or ""), invoice) for r in rows]
+        out = []
+        for r in rows:
+            try:  # a bad stored row is logged and skipped, never fails the others
+                out.append(_status(r, names.get(r.project_id or ""), invoice))
+            except (ValueError, ArithmeticError):
+                log.exception("budget %s of org %s cannot be evaluated; skipped", r.id, org.id)
+        return out
 
     @staticmethod
     def _project_id(s: Any, org: Organization, project: str | None) -> str | None:

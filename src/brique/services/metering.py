@@ -10,6 +10,7 @@ restart, a second collector or a replay never double-counts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import metering as repo
 from brique.store.repos import tenancy as tenancy_repo
 
+log = logging.getLogger("brique.metering")
 LOOKBACK_EVENTS = 1_000  # re-read behind the cursor: ids may commit out of order on PostgreSQL
 BATCH_EVENTS = 5_000
 
@@ -90,7 +92,11 @@ class MeteringService:
                 start = repo.cursor(s)
                 jobs, last = repo.touched_jobs(s, max(0, start - LOOKBACK_EVENTS), BATCH_EVENTS)
                 for job_id in jobs:
-                    changed += self._refresh(s, job_id, now)
+                    try:  # one job's bad data is logged and skipped, never stops the others
+                        with s.begin_nested():
+                            changed += self._refresh(s, job_id, now)
+                    except Exception:
+                        log.exception("usage of job %s cannot be computed; skipped", job_id)
                 repo.save_cursor(s, last, now)
             if last - max(0, start - LOOKBACK_EVENTS) < BATCH_EVENTS:
                 return changed

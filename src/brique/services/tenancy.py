@@ -80,6 +80,8 @@ class TenancyService:
             key, _, user = found
             if not key.usable_at(now):
                 raise Unauthenticated("API key revoked or expired")
+            if user.org_id is not None and repo.find_org(s, user.org_id) is None:
+                raise Unauthenticated("API key of an organization that no longer exists")
             if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
                 repo.touch_key(s, key.id, now)
         return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)

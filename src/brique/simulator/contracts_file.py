@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from brique.domain.contracts import Contract, ContractBook
+from brique.domain.suggest import unknown_field
 
 TENANT_FIELDS = {"name", "guaranteed_gpus", "weight", "may_borrow", "borrow_cap", "site"}
 
@@ -30,8 +31,11 @@ class ContractsInvalid(ValueError):
 def parse_contracts(doc: Any) -> ContractBook:
     if doc is None:
         return ContractBook()
-    if not isinstance(doc, dict) or set(doc) - {"tenants"}:
+    if not isinstance(doc, dict):
         raise ContractsInvalid("top level: expected a mapping with one key, 'tenants'")
+    for key in doc:
+        if key != "tenants":
+            raise ContractsInvalid(f"{key}: {unknown_field(str(key), ['tenants'])}")
     items = doc.get("tenants") or []
     if not isinstance(items, list):
         raise ContractsInvalid("tenants: expected a list")
@@ -49,9 +53,9 @@ def parse_contracts(doc: Any) -> ContractBook:
 def _contract(raw: Any, path: str) -> Contract:
     if not isinstance(raw, dict):
         raise ContractsInvalid(f"{path}: expected a mapping")
-    unknown = sorted(set(raw) - TENANT_FIELDS)
+    unknown = sorted(str(k) for k in set(raw) - TENANT_FIELDS)
     if unknown:
-        raise ContractsInvalid(f"{path}: unknown field(s) {', '.join(unknown)}")
+        raise ContractsInvalid(f"{path}.{unknown[0]}: {unknown_field(unknown[0], TENANT_FIELDS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise ContractsInvalid(f"{path}.name: required, a non-empty string")

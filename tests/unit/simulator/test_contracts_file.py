@@ -29,10 +29,12 @@ def test_defaults_and_absent_tenants() -> None:
         pytest.param({"tenants": [{"name": "a"}, {"name": "b", "guaranteed_gpus": -1}]}, "tenants[1].guaranteed_gpus", id="negative"),
         pytest.param({"tenants": [{"guaranteed_gpus": 1}]}, "tenants[0].name: required", id="no-name"),
         pytest.param({"tenants": [{"name": 6.2e12}]}, "tenants[0].name: required", id="unquoted-hash"),
-        pytest.param({"tenants": [{"name": "a", "quota": 3}]}, "tenants[0]: unknown field(s) quota", id="unknown-field"),
+        pytest.param({"tenants": [{"name": "a", "quota": 3}]}, "tenants[0].quota: unknown field 'quota' (known: borrow_cap", id="unknown-field"),
+        pytest.param({"tenants": [{"name": "a", "wieght": 3}]}, "tenants[0].wieght: unknown field 'wieght' — did you mean 'weight'?", id="typo"),
         pytest.param({"tenants": [{"name": "a"}, {"name": "a"}]}, "tenants[1].name: tenant 'a' appears twice", id="twice"),
         pytest.param({"tenants": [{"name": "a", "may_borrow": "yes"}]}, "tenants[0].may_borrow", id="bool"),
-        pytest.param({"teams": []}, "top level", id="top-level"),
+        pytest.param({"teams": []}, "teams: unknown field 'teams' — did you mean 'tenants'?", id="top-level"),
+        pytest.param([], "top level", id="not-a-mapping"),
     ],
 )  # fmt: skip
 def test_errors_name_the_path(doc: object, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from brique.api.deps import Caller, Fleet
+from brique.api.params import Offset
 from brique.schemas.fleet import (
     CapacityResponse,
     NodeResponse,
@@ -62,7 +63,7 @@ def list_nodes(
     rack: str | None = None,
     state: str | None = None,
     limit: int = Query(default=500, ge=1, le=5000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
 ) -> list[NodeResponse]:
     records = fleet.nodes(who, site_id=site, rack_id=rack, state=state, limit=limit, offset=offset)
     return [

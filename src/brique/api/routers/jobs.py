@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from brique.api.deps import Caller, Jobs, Metering
+from brique.api.params import MAX_OFFSET, Offset
 from brique.errors import InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import (
@@ -35,6 +36,8 @@ async def _parse_spec(request: Request) -> JobSubmitRequest:
     kind = request.headers.get("content-type", "")
     try:
         doc = yaml.safe_load(raw) if "yaml" in kind else json.loads(raw or b"null")
+    except RecursionError as exc:
+        raise InvalidInput("body is nested too deeply") from exc
     except (yaml.YAMLError, ValueError) as exc:
         raise InvalidInput(f"body is not valid {'YAML' if 'yaml' in kind else 'JSON'}: {exc}") from exc
     if not isinstance(doc, dict):
@@ -122,8 +125,8 @@ async def job_logs(
     who: Caller,
     jobs: Jobs,
     follow: bool = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    attempt: Annotated[int | None, Query(ge=1)] = None,
+    offset: Offset = 0,
+    attempt: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
 ) -> StreamingResponse:
     data, done = await run_in_threadpool(
         jobs.logs, who, job_id, offset, attempt

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
 from brique.api.deps import Caller, Sov
+from brique.api.params import From, To, window
 from brique.domain.tenancy import AccessRequest
 from brique.schemas.sovereignty import (
     AccessDecision,
@@ -159,7 +159,6 @@ def export_audit(who: Caller, sov: Sov, org: Annotated[str | None, Query()] = No
 
 @router.get("/sovereignty/report", operation_id="sovereigntyReport")
 def sovereignty_report(
-    who: Caller, sov: Sov, org: str, since: Annotated[datetime, Query(alias="from")],
-    until: Annotated[datetime, Query(alias="to")],
+    who: Caller, sov: Sov, org: str, since: From, until: To,
 ) -> dict[str, Any]:  # fmt: skip
-    return sov.evidence.report(who, org, since, until)
+    return sov.evidence.report(who, org, *window(since, until))

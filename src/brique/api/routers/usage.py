@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from brique.api.deps import Billing, Caller, Metering
+from brique.api.params import From, To, window
 from brique.domain.energy import Footprint
 from brique.domain.focus import FocusCharge, to_csv
 from brique.schemas.billing import FootprintModel, IdleSiteResponse, UsageRecordResponse, UsageResponse
@@ -21,12 +21,12 @@ FOCUS_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON, or a FOCUS
 @router.get("/usage", operation_id="getUsage", response_model=UsageResponse, responses=FOCUS_CSV)
 def get_usage(
     who: Caller, metering: Metering, billing: Billing,
-    start: Annotated[datetime, Query(alias="from", description="ISO 8601, UTC")],
-    end: Annotated[datetime, Query(alias="to", description="ISO 8601, UTC (exclusive)")],
+    start: From,
+    end: To,
     org: Annotated[str | None, Query(description="org name or id (operators; tenants: their own)")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json, or csv in the FOCUS layout")] = "json",
 ) -> UsageResponse | Response:  # fmt: skip
-    report = metering.usage(who, org, start, end)
+    report = metering.usage(who, org, *window(start, end))
     regions = {s.id: s.region for s in metering.fleet.sites}
     rows = charges(billing, report, regions)
     if format == "csv":
@@ -58,10 +58,10 @@ def _record(c: FocusCharge, running: bool) -> UsageRecordResponse:
 @router.get("/usage/idle", operation_id="getIdleCapacity")
 def get_idle(
     who: Caller, metering: Metering,
-    start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+    start: From, end: To,
 ) -> list[IdleSiteResponse]:  # fmt: skip
     """Operators: capacity no job used, and its energy (reported separately, never billed)."""
     return [IdleSiteResponse(site=x.site, capacity_gpu_seconds=x.capacity_gpu_seconds,
                              busy_gpu_seconds=x.busy_gpu_seconds, idle_energy_kwh=x.footprint.facility_kwh,
                              idle_co2e_kg=x.footprint.co2e_kg)
-            for x in metering.idle(who, start, end)]  # fmt: skip
+            for x in metering.idle(who, *window(start, end))]  # fmt: skip
