@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from brique import __version__
+from brique.api import console
 from brique.api.audit import AuditMiddleware
 from brique.api.errors import install_error_handlers
 from brique.api.metrics import Metrics
@@ -47,7 +48,8 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         finally:
             rt.loop.stop()
 
-    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by the console  # fmt: skip
     app.state.runtime = rt
     app.state.metrics = Metrics(rt)
     install_error_handlers(app)
@@ -65,6 +67,7 @@ def create_app(rt: Runtime, *, run_scheduler: bool = True) -> FastAPI:
         sovereignty.router,
     ):
         app.include_router(router)
+    console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)
     app.middleware("http")(AuditMiddleware(rt.sovereignty.audit, rt.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
