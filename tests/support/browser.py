@@ -42,13 +42,14 @@ class Browser:
 
     driver: object
     profile: str
-    requested: list[str] = field(default_factory=list)
+    requested: list[tuple[str, str]] = field(default_factory=list)  # (page, URL it requested)
 
-    def collect(self) -> list[str]:
+    def collect(self) -> list[tuple[str, str]]:
         for entry in self.driver.get_log("performance"):  # type: ignore[attr-defined]
             msg = json.loads(entry["message"])["message"]
             if msg["method"] == "Network.requestWillBeSent":
-                self.requested.append(msg["params"]["request"]["url"])
+                params = msg["params"]
+                self.requested.append((params.get("documentURL", ""), params["request"]["url"]))
         return self.requested
 
     def quit(self) -> None:
@@ -78,9 +79,19 @@ def local_only(urls: list[str], origins: set[str]) -> list[str]:
     out = []
     for url in urls:
         parts = urlsplit(url)
-        if parts.scheme in ("data", "blob", "about", "chrome-error"):
+        if parts.scheme in (
+            "data",
+            "blob",
+            "about",
+            "chrome",
+            "chrome-error",
+            "chrome-untrusted",
+        ):  # in-browser
             continue
-        if f"{parts.scheme}://{parts.netloc}" not in origins or parts.hostname not in ("127.0.0.1", "localhost"):
+        if f"{parts.scheme}://{parts.netloc}" not in origins or parts.hostname not in (
+            "127.0.0.1",
+            "localhost",
+        ):
             out.append(url)
     return out
 

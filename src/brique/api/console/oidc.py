@@ -90,11 +90,33 @@ class OidcClient:
                 raise Unauthenticated(f"identity provider '{self.provider.name}' unreachable: {exc}") from exc
             if r.status_code != 200:
                 raise Unauthenticated(f"identity provider refused the code: {r.text[:200]}")
-            id_token = r.json().get("id_token")
-            jwks = await self._get(http, meta["jwks_uri"])
-        return self._verify(str(id_token), jwks, pending.nonce)
+            tokens = r.json()
+            claims = self._verify(
+                str(tokens.get("id_token")), await self._get(http, meta["jwks_uri"]), pending.nonce
+            )
+            if not claims.get("email") and meta.get("userinfo_endpoint"):  # many providers keep it there
+                info = await self._userinfo(http, meta["userinfo_endpoint"], str(tokens.get("access_token")))
+                if info.get("sub") != claims["sub"]:
+                    raise Unauthenticated("the identity provider's userinfo names another subject")
+                claims = {
+                    **info,
+                    **claims,
+                    "email": info.get("email"),
+                    "email_verified": info.get("email_verified"),
+                }
+        if not claims.get("email") or claims.get("email_verified") is False:
+            raise Unauthenticated("the identity provider gave no verified email address")
+        return Identity(str(claims["sub"]), str(claims["email"]))
 
-    def _verify(self, id_token: str, jwks: dict, nonce: str) -> Identity:
+    async def _userinfo(self, http: httpx.AsyncClient, url: str, access_token: str) -> dict:
+        try:
+            r = await http.get(url, headers={"Authorization": f"Bearer {access_token}"})
+            r.raise_for_status()
+            return r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise Unauthenticated(f"identity provider's userinfo failed: {exc}") from exc
+
+    def _verify(self, id_token: str, jwks: dict, nonce: str) -> dict:
         try:
             kid = jwt.get_unverified_header(id_token).get("kid")
             keys = [k for k in jwt.PyJWKSet.from_dict(jwks).keys if kid is None or k.key_id == kid]
@@ -108,6 +130,4 @@ class OidcClient:
             raise Unauthenticated(f"invalid ID token: {exc}") from exc
         if not secrets.compare_digest(str(claims["nonce"]), nonce):
             raise Unauthenticated("invalid ID token: nonce does not match")
-        if not claims.get("email") or claims.get("email_verified") is False:
-            raise Unauthenticated("the identity provider gave no verified email address")
-        return Identity(str(claims["sub"]), str(claims["email"]))
+        return claims
