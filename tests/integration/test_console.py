@@ -1,0 +1,196 @@
+"""The console through the ASGI app: sessions, CSRF, security headers, the same authorization as the
+API (a tenant never sees another's data), and the offline API docs. The browser tests are in
+test_console_browser.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.conftest import Cloud, auth
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def sign_in(http: TestClient, key: str, next_url: str = "/console/jobs") -> str:
+    """Sign in through the form; return the session's CSRF token."""
+    form = http.get("/console/login")
+    token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+    r = http.post("/console/login", data={"api_key": key, "csrf_token": token, "next": next_url},
+                  follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    return CSRF.search(http.get("/console/jobs").text).group(1)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def browser(cloud: Cloud) -> TestClient:
+    """A second client on the same app: its own cookie jar, like a browser."""
+    return TestClient(cloud.http.app, base_url="http://127.0.0.1")
+
+
+def other_tenant(cloud: Cloud) -> str:
+    r = cloud.http.post(
+        "/v1/orgs", json={"name": "globex", "admin_email": "a@globex.eu"}, headers=auth(cloud.admin)
+    )
+    key = r.json()["admin_key"]["token"]
+    assert (
+        cloud.http.post("/v1/orgs/globex/projects", json={"name": "llm"}, headers=auth(key)).status_code
+        == 201
+    )
+    return key
+
+
+def test_pages_need_a_session_and_the_login_form_keeps_the_contract(browser: TestClient) -> None:
+    r = browser.get("/console/jobs?state=pending", follow_redirects=False)
+    assert (
+        r.status_code == 303
+        and r.headers["location"] == "/console/login?next=/console/jobs%3Fstate%3Dpending"
+    )
+    form = browser.get("/console/login").text
+    assert re.search(r'<form method="post" action="/console/login"', form)
+    assert 'name="api_key"' in form and 'name="csrf_token"' in form
+
+
+def test_sign_in_sets_a_sealed_httponly_samesite_cookie(cloud: Cloud, browser: TestClient) -> None:
+    form = browser.get("/console/login")
+    token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+    r = browser.post("/console/login", data={"api_key": cloud.tenant, "csrf_token": token},
+                     follow_redirects=False)  # fmt: skip
+    cookie = r.headers["set-cookie"]
+    assert r.status_code == 303 and r.headers["location"] == "/console/"
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie
+    assert "Max-Age=3600" in cookie and cloud.tenant.split("_")[2] not in cookie  # sealed, not the key
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["no-csrf-cookie", "wrong-csrf"],
+    ids=["login without the form's cookie", "login with a forged token"],
+)
+def test_login_refuses_a_forged_form(cloud: Cloud, browser: TestClient, case: str) -> None:
+    if case == "wrong-csrf":
+        browser.get("/console/login")
+    r = browser.post("/console/login", data={"api_key": cloud.tenant, "csrf_token": "forged"},
+                     follow_redirects=False)  # fmt: skip
+    assert r.status_code == 403 and "csrf" in r.text
+    assert "brique_session" not in r.headers.get("set-cookie", "")
+
+
+def test_a_wrong_key_is_refused_with_a_message(browser: TestClient) -> None:
+    token = CSRF.search(browser.get("/console/login").text).group(1)  # type: ignore[union-attr]
+    r = browser.post("/console/login", data={"api_key": "brq_nope", "csrf_token": token})
+    assert r.status_code == 401 and "malformed API key" in r.text
+
+
+def test_every_form_post_needs_the_sessions_csrf_token(cloud: Cloud, browser: TestClient) -> None:
+    csrf = sign_in(browser, cloud.tenant)
+    spec = {"name": "j", "project": "llm", "command": "x", "gpus": "8"}
+    assert browser.post("/console/jobs/new", data=spec).status_code == 403
+    assert browser.post("/console/jobs/new", data={**spec, "csrf_token": "x" + csrf}).status_code == 403
+    assert cloud.http.get("/v1/jobs", headers=auth(cloud.tenant)).json() == []
+    r = browser.post("/console/jobs/new", data={**spec, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/jobs/job_")
+
+
+def test_bad_input_names_the_field_and_the_rule(cloud: Cloud, browser: TestClient) -> None:
+    csrf = sign_in(browser, cloud.tenant)
+    r = browser.post("/console/jobs/new", data={"csrf_token": csrf, "name": "j", "project": "llm",
+                                                "command": "x", "gpus": "0"})  # fmt: skip
+    assert r.status_code == 422 and "gpus: " in r.text and "greater than or equal to 1" in r.text
+    assert 'value="j"' in r.text  # the form keeps what was typed
+
+
+def test_session_ends_when_it_expires_or_its_key_is_revoked(cloud: Cloud, browser: TestClient) -> None:
+    sign_in(browser, cloud.tenant)
+    assert browser.get("/console/jobs").status_code == 200
+    cloud.clock.at += timedelta(minutes=61)
+    assert browser.get("/console/jobs", follow_redirects=False).status_code == 303
+    key = cloud.http.post("/v1/keys", json={"name": "short"}, headers=auth(cloud.tenant)).json()
+    sign_in(browser, key["token"])
+    cloud.http.delete(f"/v1/keys/{key['id']}", headers=auth(cloud.tenant))
+    assert (
+        browser.get("/console/jobs", follow_redirects=False).headers["location"].startswith("/console/login")
+    )
+
+
+def test_sign_out_clears_the_session_and_keeps_the_key(cloud: Cloud, browser: TestClient) -> None:
+    csrf = sign_in(browser, cloud.tenant)
+    assert browser.post("/console/logout", data={"csrf_token": "bad"}).status_code == 403
+    r = browser.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and 'brique_session=""' in r.headers["set-cookie"]
+    assert cloud.http.get("/v1/whoami", headers=auth(cloud.tenant)).status_code == 200  # not revoked
+
+
+def test_next_never_leaves_the_console(cloud: Cloud, browser: TestClient) -> None:
+    token = CSRF.search(browser.get("/console/login").text).group(1)  # type: ignore[union-attr]
+    r = browser.post("/console/login", data={"api_key": cloud.tenant, "csrf_token": token,
+                                             "next": "//evil.example/x"}, follow_redirects=False)  # fmt: skip
+    assert r.headers["location"] == "/console/"
+
+
+def test_a_tampered_cookie_is_no_session(cloud: Cloud, browser: TestClient) -> None:
+    sign_in(browser, cloud.tenant)
+    sealed = browser.cookies.get("brique_session")
+    browser.cookies.set("brique_session", sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1],
+                        path="/console")  # fmt: skip
+    assert browser.get("/console/jobs", follow_redirects=False).status_code == 303
+
+
+def test_a_tenant_never_sees_another_tenants_data(cloud: Cloud, browser: TestClient) -> None:
+    job = cloud.submit(name="secret-run").json()["job"]["id"]
+    other = other_tenant(cloud)
+    csrf = sign_in(browser, other)
+    assert "secret-run" not in browser.get("/console/jobs").text
+    page = browser.get(f"/console/jobs/{job}")
+    assert page.status_code == 404 and "secret-run" not in page.text
+    assert browser.post(f"/console/jobs/{job}/cancel", data={"csrf_token": csrf}).status_code == 404
+    assert cloud.job(job)["state"] == "pending"
+    assert "acme" not in browser.get("/console/usage").text
+    assert browser.get("/console/usage?org=acme").status_code == 404
+    keys = browser.get("/console/keys").text
+    tenant_key_id = cloud.http.get("/v1/whoami", headers=auth(cloud.tenant)).json()["key_id"]
+    assert tenant_key_id not in keys
+    assert browser.post(f"/console/keys/{tenant_key_id}/revoke", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_operators_see_the_fleet_but_cannot_act_for_a_tenant(cloud: Cloud, browser: TestClient) -> None:
+    csrf = sign_in(browser, cloud.admin)
+    fleet = browser.get("/console/fleet").text
+    assert fleet.count("data-rack=") == 5  # the small test fleet
+    assert 'data-rack="fr-tst-1/r001"' in fleet
+    assert "acme" in browser.get("/console/tenants").text
+    r = browser.post("/console/jobs/new", data={"csrf_token": csrf, "name": "j", "project": "llm",
+                                                "command": "x", "gpus": "8"})  # fmt: skip
+    assert r.status_code == 403 and "tenant action" in r.text
+
+
+def test_tenants_cannot_drain_nodes(cloud: Cloud, browser: TestClient) -> None:
+    csrf = sign_in(browser, cloud.tenant)
+    r = browser.post("/console/fleet/nodes/fr-tst-1/r001/n01/state",
+                     data={"csrf_token": csrf, "state": "draining", "reason": "x"})  # fmt: skip
+    assert r.status_code == 403
+    nodes = cloud.http.get("/v1/fleet/nodes?state=draining", headers=auth(cloud.admin)).json()
+    assert nodes == []
+
+
+def test_console_and_docs_send_a_strict_content_security_policy(browser: TestClient) -> None:
+    page = browser.get("/console/login")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+    for path in ("/docs", "/redoc"):
+        r = browser.get(path)
+        assert r.status_code == 200 and "script-src 'self'" in r.headers["content-security-policy"]
+        assert "http://" not in r.text and "https://" not in r.text  # no CDN, every asset from here
+    for src in re.findall(r'(?:src|href)="([^"]+)"', browser.get("/docs").text + browser.get("/redoc").text):
+        assert browser.get(src).status_code == 200, src
+
+
+def test_the_openapi_document_has_no_dangling_reference(cloud: Cloud) -> None:
+    doc = cloud.http.get("/openapi.json").json()
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', cloud.http.get("/openapi.json").text))
+    assert refs <= set(doc["components"]["schemas"])
+    assert "/console/login" not in doc["paths"]  # the console is not part of the API
