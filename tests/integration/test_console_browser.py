@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -53,7 +54,8 @@ class Console:
         self.wait(lambda d: "/console/login" not in d.current_url)
 
     def wait(self, until, timeout: float = 20):  # type: ignore[no-untyped-def]
-        return WebDriverWait(self.d, timeout, poll_frequency=0.2).until(until)
+        ignored = (NoSuchElementException, StaleElementReferenceException)  # pages reload under us
+        return WebDriverWait(self.d, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(until)
 
     def shot(self, name: str) -> None:
         if SHOTS:
@@ -140,13 +142,16 @@ def test_submit_a_job_from_the_form_and_watch_it_run(console: Console) -> None:
     assert seen <= {"pending", "scheduled", "running"}
     assert "FR" in d.page_source and "fr-par-1" in d.page_source  # where, and under which jurisdiction
     console.shot("job-detail")
-    for name, gpus_n in (("eval", 8), ("pretrain-400b", 576), ("waits", 100_000)):
-        body = {"name": name, "project": "llm", "command": "x", "gpus": gpus_n, "sleep_s": 900}
-        if gpus_n < 100_000:
-            console.api("POST", "/v1/jobs", console.tenant, json=body)
+    for name, gpus_n in (("eval", 8), ("pretrain-400b", 576), ("whole-site", 12_900)):
+        body = {"name": name, "project": "llm", "command": "x", "gpus": gpus_n, "sleep_s": 900,
+                "placement": {"countries": ["FR"]}}  # fmt: skip
+        assert console.api("POST", "/v1/jobs", console.tenant, json=body).status_code == 201
+    console.wait(lambda d: console.api("GET", "/v1/jobs?state=running", console.tenant).json().__len__() >= 3)
     console.go("/console/jobs")
     rows = d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
-    assert len(rows) >= 3
+    assert len(rows) == 4
+    waiting = d.find_element(By.CSS_SELECTOR, "#jobs tr:has([data-state=pending]) .why").text
+    assert waiting  # "why pending" in words, from the scheduler's own reason
     console.shot("jobs")
 
 
