@@ -62,7 +62,7 @@ def test_sign_in_sets_a_sealed_httponly_samesite_cookie(cloud: Cloud, browser: T
     cookie = r.headers["set-cookie"]
     assert r.status_code == 303 and r.headers["location"] == "/console/"
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie
-    assert "Max-Age=3600" in cookie and cloud.tenant.split("_")[2] not in cookie  # sealed, not the key
+    assert "Max-Age=3600" in cookie and cloud.tenant.split("_", 2)[2] not in cookie  # sealed, not the key
 
 
 @pytest.mark.parametrize(
@@ -194,3 +194,39 @@ def test_the_openapi_document_has_no_dangling_reference(cloud: Cloud) -> None:
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', cloud.http.get("/openapi.json").text))
     assert refs <= set(doc["components"]["schemas"])
     assert "/console/login" not in doc["paths"]  # the console is not part of the API
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang", "title"),
+    [("", "fr", "Connexion à Brique"), ("en-GB,en;q=0.9", "en", "Sign in to Brique"),
+     ("de-DE,en;q=0.8,fr;q=0.9", "fr", "Connexion à Brique"), ("de", "fr", "Connexion à Brique")],
+    ids=["French first", "the browser's English", "the browser's best of ours", "neither: French"],
+)  # fmt: skip
+def test_the_console_speaks_french_first_or_the_browsers_language(
+    browser: TestClient, accept: str, lang: str, title: str
+) -> None:
+    r = browser.get("/console/login", headers={"Accept-Language": accept} if accept else {})
+    assert f'<html lang="{lang}">' in r.text and title in r.text and r.headers["content-language"] == lang
+
+
+def test_the_language_switch_is_remembered(cloud: Cloud, browser: TestClient) -> None:
+    english = {"Accept-Language": "en"}
+    sign_in(browser, cloud.tenant)
+    assert "Submit a job" in browser.get("/console/jobs", headers=english).text
+    r = browser.get("/console/lang/fr?next=/console/jobs", headers=english, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/jobs"
+    page = browser.get("/console/jobs", headers=english).text
+    assert "Soumettre une tâche" in page and "Submit a job" not in page
+    assert browser.get("/console/lang/de", follow_redirects=False).status_code == 422
+
+
+def test_every_catalogue_message_is_translated() -> None:
+    from babel.messages.pofile import read_po
+
+    from brique.api.console.i18n import LOCALE_DIR
+
+    with (LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    with (LOCALE_DIR / "messages.pot").open("rb") as fh:
+        template = read_po(fh)
+    assert {m.id for m in template if m.id} <= {m.id for m in catalog if m.id and m.string}

@@ -244,6 +244,22 @@ def test_single_sign_on_with_the_orgs_identity_provider(console: Console) -> Non
     assert "belongs to another organization" in d.page_source
 
 
+def test_switch_to_french_and_back(console: Console) -> None:
+    console.sign_in(console.tenant)
+    console.go("/console/jobs")
+    assert console.d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"  # Chromium asks for en-US
+    console.d.find_element(By.ID, "lang-fr").click()
+    console.wait(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr")
+    assert console.d.current_url.endswith("/console/jobs")
+    assert console.d.find_element(By.TAG_NAME, "h1").text == "Tâches"
+    assert "en cours" in console.d.find_element(By.ID, "jobs").text  # states too
+    console.go("/console/usage")
+    assert "Consommation et coût" in console.d.find_element(By.TAG_NAME, "h1").text  # the choice is kept
+    console.shot("usage-fr")
+    console.d.find_element(By.ID, "lang-en").click()
+    console.wait(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+
+
 def test_no_page_requested_anything_but_the_local_origins(console: Console) -> None:
     seen = console.browser.collect()
     # the identity provider's own development pages are its business; every other page is ours

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from brique.api import deps
+from brique.api.console.i18n import LANG_COOKIE
 from brique.api.console.oidc import OidcClient, Pending, new_pending
 from brique.api.console.session import (
     COOKIE_PATH,
@@ -70,6 +71,15 @@ def _open_session(request: Request, token: str, target: str, *, sso: bool) -> Re
     response = back_to(target)
     _cookie(request, response, SESSION_COOKIE, sealed, int(c.sessions.ttl.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+@router.get("/lang/{lang}", operation_id="consoleLanguage")
+def language(request: Request, lang: Literal["fr", "en"], next: str | None = None) -> Response:
+    """The language switcher: a preference kept for a year, not a change of state, so a plain link."""
+    response = back_to(safe_next(next))
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86_400, path=COOKIE_PATH, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")  # fmt: skip
     return response
 
 

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from brique.api import deps
+from brique.api.console.i18n import chosen, load_catalogues, translator
 from brique.api.console.session import SESSION_COOKIE, ConsoleSession, Sealer, Sessions, same_token
 from brique.clock import Clock
 from brique.config import OidcProvider
@@ -37,6 +38,7 @@ class Console:
         self.sessions = Sessions(self.sealer, session_ttl)
         self.providers = {p.name: p for p in providers}
         self.templates = Jinja2Templates(directory=TEMPLATES)
+        self.catalogues = load_catalogues()
 
 
 def console(request: Request) -> Console:
@@ -93,9 +95,11 @@ def page(
     request: Request, template: str, viewer: Viewer | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     c = console(request)
+    lang = chosen(request)
     return c.templates.TemplateResponse(
-        request, template, {"viewer": viewer, "csrf": viewer.session.csrf if viewer else "", **context},
-        status_code=status,
+        request, template, {"viewer": viewer, "csrf": viewer.session.csrf if viewer else "", "lang": lang,
+                            "_": translator(c.catalogues[lang]), **context},
+        status_code=status, headers={"Content-Language": lang, "Vary": "Accept-Language, Cookie"},
     )  # fmt: skip
 
 
