@@ -43,7 +43,7 @@ bench: $(STAMP)  ## print benchmark figures
 
 messages: $(STAMP)  ## refresh the console's message catalogues (then translate the new entries in locale/fr)
 	cd src/brique/api/console && ../../../../$(BIN)/pybabel extract -F babel.cfg -o locale/messages.pot --no-location --omit-header . \
-	  && ../../../../$(BIN)/pybabel update -i locale/messages.pot -d locale -l fr --no-location --omit-header
+	  && ../../../../$(BIN)/pybabel update -i locale/messages.pot -d locale -l fr --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis src/*.egg-info

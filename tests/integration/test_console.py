@@ -230,3 +230,33 @@ def test_every_catalogue_message_is_translated() -> None:
     with (LOCALE_DIR / "messages.pot").open("rb") as fh:
         template = read_po(fh)
     assert {m.id for m in template if m.id} <= {m.id for m in catalog if m.id and m.string}
+
+
+def test_tenant_admin_approves_an_operators_access_request(cloud: Cloud, browser: TestClient) -> None:
+    job = cloud.submit(name="private").json()["job"]["id"]
+    body = {"scope": "job", "scope_id": job, "justification": "ticket 42: NCCL hang", "duration_s": 1800}
+    asked = cloud.http.post("/v1/access-requests", json=body, headers=auth(cloud.admin)).json()
+    other = other_tenant(cloud)
+    sign_in(browser, other)
+    assert asked["id"] not in browser.get("/console/access").text  # another tenant's lockbox
+    csrf = sign_in(browser, cloud.tenant)
+    page = browser.get("/console/access").text
+    assert asked["id"] in page and "ticket 42" in page and f"/console/access/{asked['id']}/approve" in page
+    r = browser.post(
+        f"/console/access/{asked['id']}/approve", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    got = cloud.http.get("/v1/access-requests", headers=auth(cloud.tenant)).json()
+    assert [a["status"] for a in got if a["id"] == asked["id"]] == ["approved"]
+    r = browser.post(
+        f"/console/access/{asked['id']}/revoke", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    got = cloud.http.get("/v1/access-requests", headers=auth(cloud.tenant)).json()
+    assert [a["status"] for a in got if a["id"] == asked["id"]] == ["revoked"]
+
+
+def test_operators_see_the_audit_logs_verification(cloud: Cloud, browser: TestClient) -> None:
+    sign_in(browser, cloud.admin)
+    page = browser.get("/console/access", headers={"Accept-Language": "en"}).text
+    assert 'id="audit-status"' in page and "Audit log verified" in page

@@ -244,10 +244,33 @@ def test_single_sign_on_with_the_orgs_identity_provider(console: Console) -> Non
     assert "belongs to another organization" in d.page_source
 
 
+def test_tenant_admin_approves_an_operator_access_request(console: Console) -> None:
+    job = console.api("GET", "/v1/jobs?state=running", console.tenant).json()[0]["id"]
+    body = {"scope": "job", "scope_id": job, "justification": "INC-7: GPU ECC errors", "duration_s": 3600}
+    asked = console.api("POST", "/v1/access-requests", console.admin, json=body).json()
+    console.sign_in(console.tenant)
+    console.go("/console/access")
+    row = console.d.find_element(By.CSS_SELECTOR, f"tr[data-request='{asked['id']}']")
+    assert (
+        "INC-7" in row.text
+        and row.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == "pending"
+    )
+    console.shot("access")
+    row.find_element(By.NAME, "approve").click()
+    console.wait(
+        lambda d: d.find_element(By.CSS_SELECTOR, f"tr[data-request='{asked['id']}'] [data-status]").get_attribute(
+            "data-status") == "approved"
+    )  # fmt: skip
+    got = console.api("GET", "/v1/access-requests", console.admin).json()
+    assert [a["status"] for a in got if a["id"] == asked["id"]] == ["approved"]
+
+
 def test_switch_to_french_and_back(console: Console) -> None:
     console.sign_in(console.tenant)
     console.go("/console/jobs")
-    assert console.d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"  # Chromium asks for en-US
+    assert (
+        console.d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    )  # Chromium asks for en-US
     console.d.find_element(By.ID, "lang-fr").click()
     console.wait(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr")
     assert console.d.current_url.endswith("/console/jobs")
