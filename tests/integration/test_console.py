@@ -260,3 +260,16 @@ def test_operators_see_the_audit_logs_verification(cloud: Cloud, browser: TestCl
     sign_in(browser, cloud.admin)
     page = browser.get("/console/access", headers={"Accept-Language": "en"}).text
     assert 'id="audit-status"' in page and "Audit log verified" in page
+
+
+def test_operators_see_job_metadata_but_no_log_or_command_without_approval(
+    cloud: Cloud, browser: TestClient
+) -> None:
+    job = cloud.submit(name="private", command="python secret_recipe.py").json()["job"]["id"]
+    sign_in(browser, cloud.tenant)
+    page = browser.get(f"/console/jobs/{job}").text
+    assert 'id="log"' in page and "secret_recipe.py" in page
+    sign_in(browser, cloud.admin)
+    page = browser.get(f"/console/jobs/{job}").text
+    assert "private" in page and "secret_recipe.py" not in page and "redacted" in page
+    assert 'id="log-denied"' in page and "access request the tenant approved" in page

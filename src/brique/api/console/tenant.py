@@ -15,12 +15,13 @@ from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
 from brique.api.convert import event_row_to_response, job_detail, job_row_to_response
 from brique.domain.jobs import Tier
-from brique.errors import InvalidInput
+from brique.errors import BriqueError, InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import JobSubmitRequest
 from brique.services.billing import charges
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+LOG_TAIL_BYTES = 32_768  # the page shows the end; `brique logs -f` streams it all
 STATES = ("pending", "scheduled", "running", "succeeded", "failed", "cancelled", "preempted", "lost")
 
 
@@ -87,12 +88,24 @@ async def submit_job(
 
 @router.get("/jobs/{job_id}", operation_id="consoleJob")
 def job_page(request: Request, job_id: str, viewer: SignedIn) -> Response:
-    row, events, redact = deps.job_service(request).get(viewer.who, job_id)
+    jobs = deps.job_service(request)
+    row, events, redact = jobs.get(viewer.who, job_id)
     gpu_s, fp = deps.metering_service(request).job_usage(row)
     job = job_detail(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
     site = next((s for s in deps.fleet_service(request).sites(viewer.who) if s.id == job.site), None)
     return page(request, "job.html", viewer, job=job, site=site, events=[event_row_to_response(e) for e in events],
-                may_cancel=viewer.may("job.cancel") and not job.state.terminal)  # fmt: skip
+                may_cancel=viewer.may("job.cancel") and not job.state.terminal,
+                logs=_log_tail(jobs, viewer, job_id))  # fmt: skip
+
+
+def _log_tail(jobs, viewer, job_id: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    """The end of the current attempt's log, or why it cannot be shown (operators need the lockbox)."""
+    try:
+        data, _ = jobs.logs(viewer.who, job_id, 0, None)
+    except BriqueError as exc:
+        return "", exc.message
+    text = data[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+    return (text[text.find("\n") + 1 :] if len(data) > LOG_TAIL_BYTES else text), None
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="consoleCancelJob")
