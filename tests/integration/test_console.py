@@ -273,3 +273,24 @@ def test_operators_see_job_metadata_but_no_log_or_command_without_approval(
     page = browser.get(f"/console/jobs/{job}").text
     assert "private" in page and "secret_recipe.py" not in page and "redacted" in page
     assert 'id="log-denied"' in page and "access request the tenant approved" in page
+
+
+def test_contracts_show_guaranteed_used_and_borrowed(cloud: Cloud, browser: TestClient) -> None:
+    body = {"contracts": [{"site": "fr-tst-1", "guaranteed_gpus": 8, "may_borrow": True}]}
+    r = cloud.http.put("/v1/orgs/acme/contracts", json=body, headers=auth(cloud.admin))
+    assert r.status_code == 200, r.text
+    job = cloud.submit(gpus=16, placement={"sites": ["fr-tst-1"]}).json()["job"]["id"]
+    cloud.tick()
+    assert cloud.job(job)["state"] in ("scheduled", "running")
+    sign_in(browser, cloud.tenant)
+    page = browser.get("/console/contracts", headers={"Accept-Language": "en"}).text
+    row = re.search(r'<tr data-site="fr-tst-1">(.*?)</tr>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert re.findall(r'<td class="num">(\d+)</td>', row)[:3] == [
+        "8",
+        "16",
+        "8",
+    ]  # guaranteed, used, borrowed
+    assert "200%" in row
+    other = other_tenant(cloud)
+    sign_in(browser, other)
+    assert browser.get("/console/contracts?org=acme").status_code == 404

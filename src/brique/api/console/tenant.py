@@ -165,3 +165,24 @@ def create_key(
 def revoke_key(request: Request, key_id: str, viewer: Posted) -> Response:
     deps.tenancy_service(request).revoke_key(viewer.who, key_id)
     return back_to("/console/keys")
+
+
+@router.get("/contracts", operation_id="consoleContracts")
+def contracts_page(
+    request: Request, viewer: SignedIn, org: Annotated[str | None, Query(max_length=100)] = None
+) -> Response:
+    """Each site's guaranteed GPUs against what the org's jobs hold now; above the guarantee is borrowed."""
+    ref = org or viewer.who.org_id
+    if ref is None:
+        raise InvalidInput("operators name the organization: /console/contracts?org=<name>", field="org")
+    rows = deps.contract_service(request).list(viewer.who, ref)
+    org_id = deps.tenancy_service(request).get_org(viewer.who, ref).id
+    held: dict[str, int] = defaultdict(int)
+    for job in deps.job_service(request).list(viewer.who, None, ["scheduled", "running"], 10_000):
+        if job.org_id == org_id and job.site_id:
+            held[job.site_id] += job.gpus
+    used = {r.site_id: sum(held.values()) if r.site_id is None else held.get(r.site_id, 0) for r in rows}
+    lines = [{"site": r.site_id, "guaranteed": r.guaranteed_gpus, "used": used[r.site_id],
+              "borrowed": max(0, used[r.site_id] - r.guaranteed_gpus), "may_borrow": r.may_borrow,
+              "borrow_cap": r.borrow_cap, "weight": r.weight} for r in rows]  # fmt: skip
+    return page(request, "contracts.html", viewer, lines=lines)
