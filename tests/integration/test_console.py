@@ -294,3 +294,21 @@ def test_contracts_show_guaranteed_used_and_borrowed(cloud: Cloud, browser: Test
     other = other_tenant(cloud)
     sign_in(browser, other)
     assert browser.get("/console/contracts?org=acme").status_code == 404
+
+
+def test_invoice_page_and_download_match_the_api(cloud: Cloud, browser: TestClient) -> None:
+    job = cloud.submit(gpus=8, sleep_s=7200).json()["job"]["id"]
+    cloud.tick()
+    cloud.tick(3600)
+    assert cloud.job(job)["state"] == "running"
+    api = cloud.http.get("/v1/orgs/acme/invoices/2026-11", headers=auth(cloud.tenant)).json()
+    sign_in(browser, cloud.tenant)
+    page = browser.get("/console/invoices?month=2026-11").text
+    total = re.search(r'id="invoice-total"><strong>([^<]+)<', page).group(1)  # type: ignore[union-attr]
+    assert total == str(api["total"]) and float(total) > 0
+    doc = browser.get("/console/invoices/2026-11.html")
+    assert doc.status_code == 200 and "attachment" in doc.headers["content-disposition"]
+    assert doc.headers["content-security-policy"].startswith("default-src 'none'; style-src 'unsafe-inline'")
+    assert browser.get("/console/invoices?month=2026-13").status_code == 422
+    sign_in(browser, other_tenant(cloud))
+    assert browser.get("/console/invoices?month=2026-11&org=acme").status_code == 404
