@@ -312,3 +312,27 @@ def test_invoice_page_and_download_match_the_api(cloud: Cloud, browser: TestClie
     assert browser.get("/console/invoices?month=2026-13").status_code == 422
     sign_in(browser, other_tenant(cloud))
     assert browser.get("/console/invoices?month=2026-11&org=acme").status_code == 404
+
+
+def test_sovereignty_page_secrets_by_name_and_evidence(cloud: Cloud, browser: TestClient) -> None:
+    cloud.http.put(
+        "/v1/orgs/acme/policy", json={"countries": ["FR"], "name": "FR only"}, headers=auth(cloud.tenant)
+    )
+    csrf = sign_in(browser, cloud.tenant)
+    r = browser.post("/console/secrets", data={"csrf_token": csrf, "name": "HF_TOKEN", "value": "hf_s3cret"},
+                     follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    page = browser.get("/console/sovereignty").text
+    assert 'data-secret="HF_TOKEN"' in page and "hf_s3cret" not in page and "FR only" in page
+    names = cloud.http.get("/v1/orgs/acme/secrets", headers=auth(cloud.tenant)).json()
+    assert [s["name"] for s in names] == ["HF_TOKEN"]
+    report = browser.get("/console/sovereignty/report?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")
+    assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
+    assert "signature" in report.text
+    browser.post("/console/secrets/HF_TOKEN/delete", data={"csrf_token": csrf})
+    assert cloud.http.get("/v1/orgs/acme/secrets", headers=auth(cloud.tenant)).json() == []
+
+
+def test_operators_never_see_tenant_secrets_in_the_console(cloud: Cloud, browser: TestClient) -> None:
+    sign_in(browser, cloud.admin)
+    assert browser.get("/console/sovereignty").status_code == 422

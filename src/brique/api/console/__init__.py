@@ -13,7 +13,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from brique.api.console import access, auth, billing, docs, operator, tenant
+from brique.api.console import access, auth, billing, docs, operator, sovereignty, tenant
 from brique.api.console.web import STATIC, Console
 from brique.clock import Clock
 from brique.config import OidcProvider
@@ -33,7 +33,15 @@ DOCS_CSP = (
 
 def mount(app: FastAPI, clock: Clock, session_minutes: int, providers: list[OidcProvider]) -> None:
     app.state.console = Console(clock, timedelta(minutes=session_minutes), providers)
-    for router in (auth.router, tenant.router, billing.router, operator.router, access.router, docs.router):
+    for router in (
+        auth.router,
+        tenant.router,
+        billing.router,
+        operator.router,
+        access.router,
+        sovereignty.router,
+        docs.router,
+    ):
         app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.middleware("http")(_security_headers)
