@@ -336,3 +336,12 @@ def test_sovereignty_page_secrets_by_name_and_evidence(cloud: Cloud, browser: Te
 def test_operators_never_see_tenant_secrets_in_the_console(cloud: Cloud, browser: TestClient) -> None:
     sign_in(browser, cloud.admin)
     assert browser.get("/console/sovereignty").status_code == 422
+
+
+def test_usage_page_shows_the_budgets(cloud: Cloud, browser: TestClient) -> None:
+    r = cloud.http.put("/v1/orgs/acme/budgets", json={"amount": "1000", "thresholds": [50, 90]},
+                       headers=auth(cloud.tenant))  # fmt: skip
+    assert r.status_code == 200, r.text
+    sign_in(browser, cloud.tenant)
+    page = browser.get("/console/usage").text
+    assert 'data-budget="*"' in page and "1000" in page

@@ -123,7 +123,8 @@ def usage_page(request: Request, viewer: SignedIn, days: Annotated[int, Query(ge
     report = metering.usage(viewer.who, org, start, end)
     regions = {s.id: s.region for s in metering.fleet.sites}
     rows = charges(deps.billing_service(request), report, regions)
-    return page(request, "usage.html", viewer, org=report.org, days=days, start=start, end=end,
+    budgets = deps.budget_service(request).list(viewer.who, report.org.name)
+    return page(request, "usage.html", viewer, org=report.org, days=days, start=start, end=end, budgets=budgets,
                 chart=_per_day(rows, start, days), rows=rows,
                 total=sum((c.billed for c in rows), Decimal(0)))  # fmt: skip
 
