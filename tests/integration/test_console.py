@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,12 @@ from fastapi.testclient import TestClient
 from tests.integration.conftest import Cloud, auth
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: the console adds no storage code; the services it calls are tested on both kinds."""
+    return f"sqlite:///{tmp_path / 'brique.db'}"
 
 
 def sign_in(http: TestClient, key: str, next_url: str = "/console/jobs") -> str:
