@@ -46,13 +46,14 @@ def fleet_page(request: Request, viewer: SignedIn,
                colour: Annotated[Literal["allocation", "health", "site"], Query()] = "allocation") -> Response:  # fmt: skip
     fleet = deps.fleet_service(request)
     capacity = fleet.capacity(viewer.who)
-    used, _ = _allocated(request, viewer) if viewer.operator else (Counter(), {})
+    used, holders = _allocated(request, viewer) if viewer.operator else (Counter(), {})
     racks = fleet.racks(viewer.who, None)
     site_index = {c.site.id: i for i, c in enumerate(capacity)}
     cells = [
         {"id": r.rack.id, "site": r.rack.site_id, "gpus": r.rack.gpu_count, "used": used[r.rack.id],
          "health": health_class(r.gpus), "down": r.gpus.get("down", 0), "draining": r.gpus.get("draining", 0),
-         "share": share_class(used[r.rack.id], r.rack.gpu_count), "site_class": f"s{site_index[r.rack.site_id] % 6}"}
+         "share": share_class(used[r.rack.id], r.rack.gpu_count), "site_class": f"s{site_index[r.rack.site_id] % 6}",
+         "jobs": ", ".join(f"{j.name} ({j.id})" for j in holders.get(r.rack.id, [])[:5])}
         for r in racks
     ]  # fmt: skip
     by_site = {c.site.id: [cell for cell in cells if cell["site"] == c.site.id] for c in capacity}
