@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from brique.domain.tenancy import Role
+from brique.errors import PermissionDenied, Unauthenticated
 from tests.integration.conftest import Cloud, auth
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -352,3 +354,21 @@ def test_usage_page_shows_the_budgets(cloud: Cloud, browser: TestClient) -> None
     sign_in(browser, cloud.tenant)
     page = browser.get("/console/usage").text
     assert 'data-budget="*"' in page and "1000" in page
+
+
+def test_single_sign_on_maps_people_by_email_with_the_orgs_default_role(cloud: Cloud) -> None:
+    tenancy = cloud.rt.tenancy
+    admin = tenancy.single_sign_on("acme", "A@Acme.eu", Role.TENANT_VIEWER, timedelta(minutes=30), "idp")
+    who = tenancy.authenticate(admin.token)
+    assert who.role == Role.TENANT_ADMIN and who.org_id == cloud.org_id  # the existing person, their role
+    new = tenancy.single_sign_on(
+        "acme", "dan@acme.eu", Role.TENANT_VIEWER, timedelta(minutes=30), "idp (sub d1)"
+    )
+    assert tenancy.authenticate(new.token).role == Role.TENANT_VIEWER and "sub d1" in new.key.name
+    with pytest.raises(PermissionDenied, match="another organization"):
+        tenancy.single_sign_on(
+            "acme", "admin@operator.local", Role.TENANT_MEMBER, timedelta(minutes=30), "idp"
+        )
+    cloud.clock.at += timedelta(minutes=31)
+    with pytest.raises(Unauthenticated):
+        tenancy.authenticate(new.token)  # the session's key ends with it
