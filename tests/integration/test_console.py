@@ -372,3 +372,42 @@ def test_single_sign_on_maps_people_by_email_with_the_orgs_default_role(cloud: C
     cloud.clock.at += timedelta(minutes=31)
     with pytest.raises(Unauthenticated):
         tenancy.authenticate(new.token)  # the session's key ends with it
+
+
+def test_break_glass_needs_a_second_operator_in_the_console(cloud: Cloud, browser: TestClient) -> None:
+    job = cloud.submit(name="incident").json()["job"]["id"]
+    user = cloud.http.post("/v1/operators", json={"email": "oncall@op.eu", "role": "operator"},
+                           headers=auth(cloud.admin)).json()  # fmt: skip
+    second = cloud.http.post("/v1/keys", json={"name": "k", "user_id": user["id"]}, headers=auth(cloud.admin))
+    assert second.status_code == 201, second.text
+    csrf = sign_in(browser, cloud.admin)
+    form = {"csrf_token": csrf, "scope": "job", "scope_id": job, "justification": "INC-9 outage",
+            "duration_s": "1800", "break_glass": "true"}  # fmt: skip
+    assert browser.post("/console/access", data=form, follow_redirects=False).status_code == 303
+    asked = cloud.http.get("/v1/access-requests", headers=auth(cloud.admin)).json()[0]
+    assert asked["break_glass"] and asked["status"] == "pending"
+    r = browser.post(f"/console/access/{asked['id']}/confirm", data={"csrf_token": csrf})
+    assert r.status_code == 403 and "four_eyes" in r.text  # not the one who asked
+    csrf = sign_in(browser, second.json()["token"])
+    page = browser.get("/console/access").text
+    assert f"/console/access/{asked['id']}/confirm" in page
+    r = browser.post(
+        f"/console/access/{asked['id']}/confirm", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert cloud.http.get("/v1/access-requests", headers=auth(cloud.admin)).json()[0]["status"] == "approved"
+
+
+def test_only_a_tenant_admin_decides(cloud: Cloud, browser: TestClient) -> None:
+    from tests.integration.conftest import Api, Tenant, make_member
+
+    job = cloud.submit(name="x").json()["job"]["id"]
+    body = {"scope": "job", "scope_id": job, "justification": "look", "duration_s": 600}
+    asked = cloud.http.post("/v1/access-requests", json=body, headers=auth(cloud.admin)).json()
+    member = make_member(Api(cloud.http, cloud.admin), Tenant(cloud.org_id, "acme", cloud.tenant),
+                         "m@acme.eu", "tenant-member")  # fmt: skip
+    csrf = sign_in(browser, member)
+    assert f"/console/access/{asked['id']}/approve" not in browser.get("/console/access").text
+    assert (
+        browser.post(f"/console/access/{asked['id']}/approve", data={"csrf_token": csrf}).status_code == 403
+    )
