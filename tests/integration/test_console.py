@@ -166,9 +166,12 @@ def test_a_tenant_never_sees_another_tenants_data(cloud: Cloud, browser: TestCli
 
 
 def test_operators_see_the_fleet_but_cannot_act_for_a_tenant(cloud: Cloud, browser: TestClient) -> None:
+    cloud.submit(name="a")
+    cloud.submit(name="b")
     csrf = sign_in(browser, cloud.admin)
     fleet = browser.get("/console/fleet").text
     assert fleet.count("data-rack=") == 5  # the small test fleet
+    assert '<span id="queue-now">2</span>' in fleet  # both wait: the scheduler has not run
     assert 'data-rack="fr-tst-1/r001"' in fleet
     assert "acme" in browser.get("/console/tenants").text
     r = browser.post("/console/jobs/new", data={"csrf_token": csrf, "name": "j", "project": "llm",
@@ -402,8 +405,10 @@ def test_only_a_tenant_admin_decides(cloud: Cloud, browser: TestClient) -> None:
     from tests.integration.conftest import Api, Tenant, make_member
 
     job = cloud.submit(name="x").json()["job"]["id"]
-    body = {"scope": "job", "scope_id": job, "justification": "look", "duration_s": 600}
-    asked = cloud.http.post("/v1/access-requests", json=body, headers=auth(cloud.admin)).json()
+    body = {"scope": "job", "scope_id": job, "justification": "INC-11 investigation", "duration_s": 600}
+    r = cloud.http.post("/v1/access-requests", json=body, headers=auth(cloud.admin))
+    assert r.status_code == 201, r.text
+    asked = r.json()
     member = make_member(Api(cloud.http, cloud.admin), Tenant(cloud.org_id, "acme", cloud.tenant),
                          "m@acme.eu", "tenant-member")  # fmt: skip
     csrf = sign_in(browser, member)

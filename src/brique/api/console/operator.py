@@ -4,13 +4,14 @@ site cards, and the tenants."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
-from brique.api.convert import job_detail
+from brique.api.convert import job_detail, job_row_to_response
 from brique.domain.fleet import HealthState
 from brique.errors import NotFound
 
@@ -57,9 +58,37 @@ def fleet_page(request: Request, viewer: SignedIn,
         for r in racks
     ]  # fmt: skip
     by_site = {c.site.id: [cell for cell in cells if cell["site"] == c.site.id] for c in capacity}
+    queue = _queue_depth(request, viewer) if viewer.operator else None
     return page(request, "fleet.html", viewer, capacity=capacity, by_site=by_site, colour=colour,
                 total_racks=len(cells), total_gpus=sum(c["gpus"] for c in cells),
-                total_used=sum(c["used"] for c in cells))  # fmt: skip
+                total_used=sum(c["used"] for c in cells), queue=queue)  # fmt: skip
+
+
+QUEUE_HOURS = 6
+QUEUE_POINTS = 73  # one every 5 minutes
+
+
+def _queue_depth(request: Request, viewer) -> dict:  # type: ignore[no-untyped-def]
+    """Jobs waiting over the last hours, from each job's first wait (submitted until placed or ended)."""
+    jobs = deps.job_service(request)
+    now = jobs.clock.now()
+    start = now - timedelta(hours=QUEUE_HOURS)
+    waits = []
+    for row in jobs.list(viewer.who, None, None, 10_000):
+        j = job_row_to_response(row)
+        end = j.scheduled_at or j.finished_at or now
+        if end >= start:
+            waits.append((j.submitted_at, end))
+    step = (now - start) / (QUEUE_POINTS - 1)
+    times = [start + step * i for i in range(QUEUE_POINTS)]
+    depth = [sum(1 for a, b in waits if a <= t < b or (t == now and b == now)) for t in times]
+    return {
+        "times": times,
+        "depth": depth,
+        "peak": max(depth, default=0) or 1,
+        "now": depth[-1],
+        "hours": QUEUE_HOURS,
+    }
 
 
 @router.get("/fleet/racks/{rack_id:path}", operation_id="consoleRack")
