@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: up demo test lint unit integration bench system-deps clean
+.PHONY: up demo test lint unit integration bench system-deps messages clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || (scripts/system-deps.sh && $(PYTHON) -m venv $(VENV))
@@ -19,8 +19,9 @@ up: $(STAMP)  ## run the control plane on the embedded default (SQLite, gb200-eu
 demo: $(STAMP)  ## the control plane with example tenants and a live stream of jobs from the Philly trace
 	$(BIN)/brique up --demo $(ARGS)
 
-system-deps:  ## PostgreSQL server (for the test suite's private instance)
+system-deps:  ## PostgreSQL, Slurm, Chromium, Node.js (for the tests' private services), and the test OIDC provider
 	@scripts/system-deps.sh
+	@if command -v npm >/dev/null 2>&1; then scripts/oidc-provider.sh; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -39,6 +40,10 @@ bench: $(STAMP)  ## print benchmark figures
 	$(BIN)/python benchmarks/fleet_load.py
 	$(BIN)/python benchmarks/scheduler_cycle.py
 	$(BIN)/python benchmarks/control_plane_cycle.py
+
+messages: $(STAMP)  ## refresh the console's message catalogues (then translate the new entries in locale/fr)
+	cd src/brique/api/console && ../../../../$(BIN)/pybabel extract -F babel.cfg -o locale/messages.pot --no-location --omit-header . \
+	  && ../../../../$(BIN)/pybabel update -i locale/messages.pot -d locale -l fr --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis src/*.egg-info

@@ -4,6 +4,9 @@
 #   - python3-venv: `python3 -m venv` needs it on minimal Debian images.
 #   - Slurm (slurmctld, slurmd, slurm-client) and munge: the test suite starts its own private
 #     cluster from these binaries (own config, key, socket and free ports on 127.0.0.1).
+#   - chromium and chromium-driver: the console's browser tests (headless, Selenium; no browser download).
+#   - nodejs and npm: the local OpenID Connect provider of the console's single sign-on tests
+#     (scripts/oidc-provider.sh installs its pinned npm package).
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -20,6 +23,10 @@ have slurmctld || need+=(slurmctld)
 have slurmd || need+=(slurmd)
 have sbatch || need+=(slurm-client)
 have munged || need+=(munge)
+have chromium || need+=(chromium)
+have chromedriver || need+=(chromium-driver)
+have node || need+=(nodejs)
+have npm || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -15,6 +16,22 @@ TRACES_DIR = PACKAGE_DIR / "data" / "traces"
 
 def default_home() -> Path:
     return Path.home() / ".local" / "share" / "brique"
+
+
+class OidcProvider(BaseModel):
+    """An organization's own OpenID Connect identity provider for console sign-in (docs/console.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$", description="in the callback URL")
+    label: str = Field(default="", description="the sign-in button's text")
+    issuer: str = Field(pattern=r"^https?://", description="discovery at <issuer>/.well-known/openid-configuration")
+    client_id: str
+    client_secret: str
+    org: str = Field(description="organization (name or id) whose users sign in here")
+    default_role: Literal["tenant-admin", "tenant-member", "tenant-viewer"] = Field(
+        default="tenant-member", description="role of a user seen for the first time"
+    )
 
 
 class Settings(BaseSettings):
@@ -51,6 +68,8 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         default=32_768, ge=4_096, description="largest request line + headers accepted (else 431)"
     )
+    console_session_minutes: int = Field(default=60, ge=1, le=1440, description="console sign-in lifetime")
+    oidc_providers: list[OidcProvider] = Field(default_factory=list, description="console single sign-on")
 
     @field_validator("home", "fleet_file", "pricebook_file", "grid_intensity_file", mode="after")
     @classmethod

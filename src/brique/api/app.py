@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from brique import __version__
+from brique.api import console
 from brique.api.audit import AuditMiddleware
 from brique.api.errors import ERROR_RESPONSES, install_error_handlers
 from brique.api.limits import BodyLimit
@@ -30,6 +31,8 @@ from brique.api.routers import (
     sovereignty,
     usage,
 )
+from brique.clock import Clock
+from brique.config import Settings
 from brique.schemas.jobs import JobSubmitRequest
 from brique.services.registry import Services
 from brique.workers.scheduler_loop import SchedulerLoop
@@ -48,6 +51,8 @@ class AppRuntime(Protocol):
     services: Services
     loop: SchedulerLoop
     startup_s: float
+    clock: Clock
+    settings: Settings
 
 
 def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
@@ -62,7 +67,8 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         finally:
             rt.loop.stop()
 
-    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by the console  # fmt: skip
     app.state.services = rt.services
     app.state.metrics = Metrics(rt.services, rt.loop, rt.startup_s)
     install_error_handlers(app)
@@ -81,6 +87,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         sovereignty.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
+    console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)
     app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)

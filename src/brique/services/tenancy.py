@@ -16,6 +16,7 @@ from brique.domain.geo import is_country
 from brique.domain.tenancy import (
     EMAIL_RULE,
     NAME_RULE,
+    TENANT_ROLES,
     Action,
     ApiKey,
     Organization,
@@ -185,6 +186,23 @@ class TenancyService:
             raise OperatorOnly("only operator identities may list operator users")
         with self.db.transaction() as s:
             return repo.list_users(s, None)
+
+    def single_sign_on(self, org_ref: str, email: str, default_role: Role, ttl: timedelta, via: str) -> NewKey:
+        """A user signed in by the org's identity provider: found by email in that org, or created with
+        the org's default role; returns a key that expires after `ttl` (the console session)."""
+        _check_email(email, "email")
+        if default_role not in TENANT_ROLES:
+            raise InvalidInput(f"'{default_role}' is not a tenant role", field="default_role")
+        with self._unique(f"a user with email '{email}' already exists", "email") as s:
+            org = repo.find_org(s, org_ref)
+            if org is None:
+                raise NotFound(f"organization '{org_ref}' not found", field="org")
+            user = next((u for u in repo.list_users(s, org.id) if u.email.lower() == email.lower()), None)
+            if user is None:
+                if repo.email_taken(s, email):  # someone of another org or an operator: never merged
+                    raise PermissionDenied(f"'{email}' belongs to another organization", field="email")
+                user = self._add_user(s, org.id, email, default_role)
+            return self._issue_key(s, user, f"console sign-in via {via}"[:100], self.clock.now() + ttl)
 
     # -- API keys -------------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ from brique.schemas.jobs import (
 router = APIRouter(prefix="/v1", tags=["jobs"])
 FOLLOW_POLL_S = 0.5
 FOLLOW_MAX_S = 3600.0
+# The body is parsed by hand (JSON or YAML), so FastAPI never registers the model: inline its schema.
+SPEC_SCHEMA = {k: v for k, v in JobSubmitRequest.model_json_schema(
+    ref_template="#/components/schemas/{model}").items() if k != "$defs"}  # fmt: skip
 
 
 async def _parse_spec(request: Request) -> JobSubmitRequest:
@@ -57,8 +60,8 @@ async def _parse_spec(request: Request) -> JobSubmitRequest:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/JobSubmitRequest"}},
-                "application/yaml": {"schema": {"$ref": "#/components/schemas/JobSubmitRequest"}},
+                "application/json": {"schema": SPEC_SCHEMA},
+                "application/yaml": {"schema": SPEC_SCHEMA},
             },
         }
     },
