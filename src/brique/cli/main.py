@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from brique import __version__
-from brique.cli import billing, contracts, fleet, jobs, sovereignty, tenancy
+from brique.cli import billing, contracts, fleet, jobs, sovereignty, tenancy, trust
 from brique.cli.agent import agent
 from brique.cli.context import command, out
 from brique.cli.profile import DEFAULT_URL, Profile, save_profile
@@ -42,6 +42,8 @@ app.add_typer(sovereignty.access_app, name="access")
 app.add_typer(sovereignty.secret_app, name="secret")
 app.add_typer(sovereignty.audit_app, name="audit")
 app.add_typer(sovereignty.sov_app, name="sovereignty")
+app.add_typer(trust.trust_app, name="trust")
+app.add_typer(trust.platform_app, name="platform")
 app.command("submit")(jobs.submit)
 app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")

@@ -9,12 +9,15 @@ from brique.schemas.sovereignty import (
     AccessRequestCreate,
     AccessRequestResponse,
     AuditVerifyResponse,
+    ConsistencyResponse,
     NotificationResponse,
+    PlatformKeyResponse,
     PolicyChangeResponse,
     PolicyModel,
     PolicyResponse,
     SecretPut,
     SecretResponse,
+    TreeHeadResponse,
 )
 
 
@@ -72,3 +75,15 @@ class SovereigntyMixin:
     def sovereignty_report(self, org: str, since: str, until: str) -> dict[str, Any]:
         params = {"from": since, "to": until}
         return self._call("GET", "/v1/sovereignty/report", dict[str, Any], org=org, **params)
+
+    def audit_tree_head(self) -> TreeHeadResponse:
+        return self._call("GET", "/v1/audit/tree-head", TreeHeadResponse)
+
+    def audit_consistency(self, first: int, second: int) -> ConsistencyResponse:
+        return self._call("GET", "/v1/audit/consistency", ConsistencyResponse, first=first, second=second)
+
+    def platform_keys(self) -> list[PlatformKeyResponse]:
+        return self._call("GET", "/v1/platform/keys", list[PlatformKeyResponse])
+
+    def rotate_platform_key(self) -> PlatformKeyResponse:
+        return self._call("POST", "/v1/platform/keys/rotate", PlatformKeyResponse)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from brique.clock import Clock
-from brique.crypto.signing import Signer
+from brique.crypto.signing import SigningKey
 from brique.domain.fleet import Fleet
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
@@ -24,7 +24,7 @@ from brique.store.tables import AccessRequestRow, AuditRecordRow, JobRow
 
 
 class EvidenceService:
-    def __init__(self, db: Database, clock: Clock, fleet: Fleet, signer: Signer) -> None:
+    def __init__(self, db: Database, clock: Clock, fleet: Fleet, signer: SigningKey) -> None:
         self.db = db
         self.clock = clock
         self.fleet = fleet

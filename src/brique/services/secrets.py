@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.crypto.envelope import DecryptionFailed, KeyWrapper, new_dek, open_sealed, seal
-from brique.crypto.signing import Signer
+from brique.crypto.signing import SigningKey
 from brique.domain.tenancy import Principal, Role
 from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from brique.services.audit import AuditLog, Entry
@@ -29,7 +29,7 @@ MAX_VALUE = 64 * 1024
 
 
 class SecretsService:
-    def __init__(self, db: Database, clock: Clock, kek: KeyWrapper, signer: Signer, audit: AuditLog) -> None:
+    def __init__(self, db: Database, clock: Clock, kek: KeyWrapper, signer: SigningKey, audit: AuditLog) -> None:
         self.db = db
         self.clock = clock
         self.kek = kek
