@@ -19,7 +19,6 @@ from sqlalchemy import text
 
 from brique.crypto.offline import Untrusted, check_export
 from brique.crypto.signing import verify_envelope
-from brique.errors import InvalidInput
 from tests.integration.conftest import Cloud, auth
 
 

@@ -18,6 +18,7 @@ from brique.cli.profile import profile_path
 from brique.crypto.offline import Untrusted, check_tree_head
 from brique.domain.audit import TreeHead, compare_heads
 from brique.errors import InvalidInput
+from brique.sdk import ApiError, Client
 
 trust_app = typer.Typer(help="Pinned platform signing keys (trust on first use).", no_args_is_help=True)
 platform_app = typer.Typer(help="The platform's own keys (operator-admin).", no_args_is_help=True)
@@ -104,13 +105,21 @@ def witness(
     rollback, a fork or a bad signature; the state file is updated only when all is consistent."""
     keys = pinned_keys(public_key)
     with client() as c:
+        out.print(run_witness(c, state, keys))
+
+
+def run_witness(c: Client, state: Path, keys: list[str]) -> str:
+    """One witness run: fetch the signed head and a consistency proof from the stored one, check both."""
+    old = TreeHead.from_doc(json.loads(state.read_text())) if state.exists() else None
+    before = f" (last head seen: {old.describe()})" if old else ""
+    try:
         new = TreeHead.from_doc(c.audit_tree_head().model_dump())
-        try:
-            check_tree_head(new, keys)
-        except Untrusted as exc:
-            raise InvalidInput(f"audit witness: {exc}") from exc
-        old = TreeHead.from_doc(json.loads(state.read_text())) if state.exists() else None
+        check_tree_head(new, keys)
         proof = c.audit_consistency(old.size, new.size).proof if old and 0 < old.size < new.size else []
+    except Untrusted as exc:
+        raise InvalidInput(f"audit witness: {exc}{before}") from exc
+    except ApiError as exc:
+        raise InvalidInput(f"audit witness: the server cannot prove its log: {exc.message}{before}") from exc
     if old is not None:
         problem = compare_heads(old, new, proof)
         if problem:
@@ -118,4 +127,4 @@ def witness(
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps(new.to_doc()))
     seen = f"consistent with the head seen before (size {old.size})" if old else "first head stored"
-    out.print(f"audit witness OK: {new.describe()}; {seen}")
+    return f"audit witness OK: {new.describe()}; {seen}"

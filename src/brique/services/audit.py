@@ -39,7 +39,7 @@ from brique.domain.audit import (
     verify_chain,
 )
 from brique.domain.tenancy import Action, Principal, Role
-from brique.errors import InvalidInput, NotFound, PermissionDenied
+from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import tenancy as tenancy_repo
@@ -127,30 +127,39 @@ class AuditLog:
     # -- signed tree heads ----------------------------------------------------------------------
 
     def checkpoint(self) -> TreeHead | None:
-        """Sign a tree head over the whole log (no-op if this size is already signed).
+        """Sign a tree head over the whole log (None if this size is already signed, or if refused)."""
+        th, problem = self._sign()
+        if problem:
+            log.error("audit: not signing: %s", problem)
+        return th
 
-        Refuses (logs, signs nothing) when the log does not extend the last head this server signed,
-        so that a rewritten or restored database never gets a fresh signature."""
+    def _sign(self) -> tuple[TreeHead | None, str]:
+        """Refuses (signs nothing, says why) when the log does not extend the last head this server
+        signed, so that a rewritten or restored database never gets a fresh signature."""
         with self.db.transaction() as s:
             head = s.get(AuditHeadRow, 1)
             if head is None or head.seq == 0 or s.get(AuditCheckpointRow, head.seq) is not None:
-                return None
-            leaves = _leaves(s, head.seq)
+                return None, ""
+            try:
+                leaves = _leaves(s, head.seq)
+            except Conflict as exc:
+                return None, exc.message
             problem = self._against_head_file(merkle.Tree(leaves))
             if problem:
-                log.error("audit: not signing: %s", problem)
-                return None
+                return None, problem
             th = TreeHead(len(leaves), merkle.root(leaves).hex(), self.clock.now().isoformat(timespec="seconds"),
                           self.signer.key_id)  # fmt: skip
             th = TreeHead(th.size, th.root, th.timestamp, th.key_id, self.signer.sign(th.signed()))
             s.add(AuditCheckpointRow(seq=th.size, hash=th.root, at=th.timestamp, key_id=th.key_id,
                                      public_key=self.signer.public_key, signature=th.signature))  # fmt: skip
         self._save_head_file(th)
-        return th
+        return th, ""
 
     def tree_head(self) -> TreeHead:
-        """The latest signed tree head (signing the current size first)."""
-        self.checkpoint()
+        """The latest signed tree head (signing the current size first); refuses on an inconsistent log."""
+        _, problem = self._sign()
+        if problem:
+            raise Conflict(f"the audit log cannot be signed: {problem}", code="audit_log_inconsistent")
         with self.db.transaction() as s:
             cp = s.scalars(
                 select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq.desc()).limit(1)
