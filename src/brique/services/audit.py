@@ -138,14 +138,14 @@ class AuditLog:
         signed, so that a rewritten or restored database never gets a fresh signature."""
         with self.db.transaction() as s:
             head = s.get(AuditHeadRow, 1)
-            if head is None or head.seq == 0 or s.get(AuditCheckpointRow, head.seq) is not None:
+            if head is None or head.seq == 0:
                 return None, ""
             try:
                 leaves = _leaves(s, head.seq)
             except Conflict as exc:
                 return None, exc.message
             problem = self._against_head_file(merkle.Tree(leaves))
-            if problem:
+            if problem or s.get(AuditCheckpointRow, head.seq) is not None:
                 return None, problem
             th = TreeHead(len(leaves), merkle.root(leaves).hex(), self.clock.now().isoformat(timespec="seconds"),
                           self.signer.key_id)  # fmt: skip
