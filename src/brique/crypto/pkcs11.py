@@ -20,7 +20,7 @@ from typing import Any
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import NoSuchKey, PKCS11Error
+from pkcs11.exceptions import NoSuchKey, PKCS11Error, UserAlreadyLoggedIn
 from pkcs11.mechanisms import GCMParams
 from pkcs11.util.ec import encode_named_curve_parameters
 
@@ -40,7 +40,10 @@ class Token:
     def __init__(self, library: Path, token_label: str, pin: str) -> None:
         try:
             token = pkcs11.lib(str(library)).get_token(token_label=token_label)
-            self.session = token.open(rw=True, user_pin=pin)
+            try:
+                self.session = token.open(rw=True, user_pin=pin)
+            except UserAlreadyLoggedIn:  # login is per process: another session of ours holds it
+                self.session = token.open(rw=True)
         except (PKCS11Error, RuntimeError, OSError) as exc:
             raise HsmError(f"cannot open PKCS#11 token '{token_label}' with {library}: {exc!r}") from exc
         self.lock = threading.Lock()
