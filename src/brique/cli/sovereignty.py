@@ -154,12 +154,14 @@ def secret_delete(name: str, org: OrgArg) -> None:
 
 @secret_app.command("destroy-key")
 @command
-def destroy_key(org: OrgArg, yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False) -> None:
-    """Crypto-erase: destroy the org's data key (contract end). Prints the signed certificate."""
+def destroy_key(org: OrgArg, yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,
+                confirm: Annotated[str | None, typer.Option(help="(2nd operator) the erasure request id")] = None) -> None:  # fmt: skip
+    """Crypto-erase: destroy the org's data key (contract end). Tenant-admin, or an operator-admin's request
+    confirmed by a second operator (--confirm). Prints the signed certificate."""
     if not yes:
         raise InvalidInput("this makes every secret of the organization unrecoverable; add --yes to confirm")
     with client() as c:
-        print_json(c.destroy_tenant_key(org))
+        print_json(c.destroy_tenant_key(org, confirm))
 
 
 @audit_app.command("verify")

@@ -63,8 +63,9 @@ class SovereigntyMixin:
     def delete_secret(self, org: str, name: str) -> None:
         self._call("DELETE", f"/v1/orgs/{org}/secrets/{name}", type(None))
 
-    def destroy_tenant_key(self, org: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/orgs/{org}/crypto-erase", dict[str, Any])
+    def destroy_tenant_key(self, org: str, confirm: str | None = None) -> dict[str, Any]:
+        """Tenant-admin: erased at once. Operators: a pending request, then a second operator's `confirm`."""
+        return self._call("POST", f"/v1/orgs/{org}/crypto-erase", dict[str, Any], confirm=confirm)
 
     def verify_audit(self) -> AuditVerifyResponse:
         return self._call("GET", "/v1/audit/verify", AuditVerifyResponse)

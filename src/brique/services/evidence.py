@@ -55,6 +55,8 @@ class EvidenceService:
                 AccessRequestRow.status.in_(("approved", "revoked")),
             )).all()  # fmt: skip
         entries = [self._job_entry(job_id, jobs.get(job_id), by_job[job_id], grants) for job_id in job_ids]
+        if who.is_operator:  # blind by default: job names are tenant data
+            entries = [{**e, "name": None} for e in entries]
         doc = {
             "type": "brique-sovereignty-report/1",
             "org": {"id": org.id, "name": org.name, "country": org.country},

@@ -141,9 +141,11 @@ def delete_secret(org: str, name: str, who: Caller, sov: Sov) -> None:
 
 
 @router.post("/orgs/{org}/crypto-erase", operation_id="destroyTenantKey")
-def destroy_tenant_key(org: str, who: Caller, sov: Sov) -> dict[str, Any]:
-    """Destroy the tenant's data key (contract end): its secrets become unrecoverable. Returns a signed certificate."""
-    return sov.secrets.destroy_key(who, org)
+def destroy_tenant_key(org: str, who: Caller, sov: Sov, confirm: str | None = None) -> dict[str, Any]:
+    """Destroy the tenant's data key (contract end): its secrets become unrecoverable. A tenant-admin's call,
+    or an operator-admin's request (pending) confirmed by a second operator (`confirm=<request id>`).
+    Returns the signed certificate, which says who authorized it."""
+    return sov.secrets.destroy_key(who, org, confirm)
 
 
 # -- audit and evidence -------------------------------------------------------------------------
