@@ -4,6 +4,8 @@
 #   - python3-venv: `python3 -m venv` needs it on minimal Debian images.
 #   - Slurm (slurmctld, slurmd, slurm-client) and munge: the test suite starts its own private
 #     cluster from these binaries (own config, key, socket and free ports on 127.0.0.1).
+#   - bubblewrap, podman, busybox-static: the node agent's job sandbox and container runtimes
+#     (tests build a tiny image from busybox-static; no registry is needed).
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -20,6 +22,9 @@ have slurmctld || need+=(slurmctld)
 have slurmd || need+=(slurmd)
 have sbatch || need+=(slurm-client)
 have munged || need+=(munge)
+have bwrap || need+=(bubblewrap)
+have podman || need+=(podman)
+[ -x /bin/busybox ] || need+=(busybox-static)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

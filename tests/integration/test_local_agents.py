@@ -7,7 +7,9 @@ mid-run loses no accepted job and runs none twice.
 
 from __future__ import annotations
 
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,12 +26,14 @@ FAST = {"BRIQUE_CYCLE_INTERVAL_S": "0.2", "BRIQUE_AGENT_TIMEOUT_S": "8"}
 
 
 class Lab:
-    def __init__(self, tmp: Path, db_url: str) -> None:
+    def __init__(self, tmp: Path, db_url: str, agent_args: list[str] | None = None) -> None:
         self.server = Server(home=tmp / "home", db_url=db_url, fleet=FIXTURES / "local-fleet.yaml", env=FAST)
         self.tmp = tmp
         self.agents: dict[str, Agent] = {}
-        self.markers = tmp / "markers"
-        self.markers.mkdir()
+        # scratch dirs must be reachable by the tenants' uids; pytest's tmp dirs are 0700
+        self.sandbox = Path(tempfile.mkdtemp(prefix="brique-sandbox-"))
+        self.sandbox.chmod(0o711)
+        self.agent_args = ["--sandbox-root", str(self.sandbox), *(agent_args or [])]
 
     def boot(self) -> None:
         self.server.start()
@@ -43,8 +47,9 @@ class Lab:
             c.create_project("acme", "llm")
         for node in NODES:
             self.agents[node] = Agent(
-                self.server, node, self.agent_key, self.tmp / "agents" / node.replace("/", "_")
-            )
+                self.server, node, self.agent_key, self.tmp / "agents" / node.replace("/", "_"),
+                extra=self.agent_args,
+            )  # fmt: skip
             self.agents[node].start()
         self.wait(lambda: self.capacity_up() == 4, "both agents registered")
 
@@ -88,10 +93,19 @@ class Lab:
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for: {what}")
 
+    def attempt_logs(self, job_id: str) -> dict[str, str]:
+        """Each node's own output.log of the job's attempts (a gang's other ranks included)."""
+        found = {}
+        for node, agent in self.agents.items():
+            for log in agent.workdir.glob(f"*/*{job_id}.*/output.log"):
+                found[f"{node}:{log.parent.name}"] = log.read_text()
+        return found
+
     def close(self) -> None:
         for a in self.agents.values():
             a.stop()
         self.server.stop()
+        shutil.rmtree(self.sandbox, ignore_errors=True)
 
 
 @pytest.fixture
@@ -135,15 +149,16 @@ def test_cancel_sends_sigterm_then_sigkill_after_grace(lab: Lab) -> None:
 
 
 def test_multi_node_gang_runs_on_both_nodes(lab: Lab) -> None:
-    job_id = lab.submit(f"echo $CUDA_VISIBLE_DEVICES > {lab.markers}/$(hostname)-$$; sleep 1", gpus=4)
+    job_id = lab.submit("echo rank gpus=$CUDA_VISIBLE_DEVICES; sleep 1", gpus=4)
     job = lab.wait_state(job_id, "succeeded", timeout=30)
     assert sorted({g.rsplit("/", 1)[0] for g in job.gpu_ids}) == list(NODES)
-    assert len(list(lab.markers.iterdir())) == 2  # one process per node
-    assert all(p.read_text().strip() == "0,1" for p in lab.markers.iterdir())
+    logs = lab.attempt_logs(job_id)
+    assert len(logs) == 2  # one process per node
+    assert all(text == "rank gpus=0,1\n" for text in logs.values())
 
 
 def test_silent_agent_marks_node_down_and_job_is_requeued(lab: Lab) -> None:
-    job_id = lab.submit(f"echo run >> {lab.markers}/$BRIQUE_JOB_ID; sleep 3", gpus=2, retries=1)
+    job_id = lab.submit("echo run; sleep 3", gpus=2, retries=1)
     job = lab.wait_state(job_id, "running")
     node = job.gpu_ids[0].rsplit("/", 1)[0]
     lab.agents[node].stop(signal.SIGKILL)
@@ -159,16 +174,16 @@ def test_silent_agent_marks_node_down_and_job_is_requeued(lab: Lab) -> None:
 
 
 def test_control_plane_sigkill_loses_no_job_and_runs_none_twice(lab: Lab) -> None:
-    accepted = [lab.submit(f"echo run >> {lab.markers}/$BRIQUE_JOB_ID; sleep 3", gpus=1) for _ in range(6)]
+    accepted = [lab.submit("echo run; sleep 3", gpus=1) for _ in range(6)]
     lab.wait(lambda: any(lab.job(j).state.value in ("running", "succeeded") for j in accepted), "work started")
     lab.server.stop(signal.SIGKILL)  # mid-run: jobs keep running under their agents
     time.sleep(1.5)
     lab.server.start()
-    more = [lab.submit(f"echo run >> {lab.markers}/$BRIQUE_JOB_ID; sleep 1", gpus=1) for _ in range(2)]
+    more = [lab.submit("echo run; sleep 1", gpus=1) for _ in range(2)]
     for job_id in (*accepted, *more):
         assert lab.wait_state(job_id, "succeeded", timeout=60).attempt == 1
     for job_id in (*accepted, *more):
-        assert (lab.markers / job_id).read_text() == "run\n"  # ran exactly once
+        assert list(lab.attempt_logs(job_id).values()) == ["run\n"]  # ran exactly once, on one node
 
 
 def test_logs_follow_streams_until_the_job_ends(lab: Lab) -> None:

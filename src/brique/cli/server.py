@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from pathlib import Path
 from typing import Annotated
 
@@ -36,8 +37,16 @@ def up(
         float, typer.Option(min=0.01, help="demo load: multiple of the trace's demand")
     ] = 30.0,
     demo_speed: Annotated[float, typer.Option(min=1.0, help="demo time compression of job durations")] = 60.0,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="serve HTTPS with this certificate (PEM chain)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="mutual TLS: every client must present a certificate from this CA")
+    ] = None,
 ) -> None:
     """Start the control plane: migrate the database, load the fleet, serve the API."""
+    tls = _tls_options(tls_cert, tls_key, tls_client_ca)
     overrides = {
         k: v for k, v in dict(host=host, port=port, db_url=db, fleet_file=fleet, home=home).items() if v
     }
@@ -56,17 +65,34 @@ def up(
                   f"{settings.admin_key_file}):")  # fmt: skip
         out.print(token, highlight=False, soft_wrap=True)
     feed = _start_demo(rt, settings, demo_trace, demo_load, demo_speed) if demo else None
-    url = f"http://{settings.host}:{settings.port}"
+    url = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     out.print(
         f"serving on {url}  (try: BRIQUE_URL={url} BRIQUE_API_KEY=$(cat {settings.admin_key_file}) brique fleet)"
     )
     logging.basicConfig(level=settings.log_level.upper())
     try:
-        uvicorn.run(create_app(rt), host=settings.host, port=settings.port, log_level=settings.log_level)
+        uvicorn.run(
+            create_app(rt), host=settings.host, port=settings.port, log_level=settings.log_level, **tls
+        )
     finally:
         if feed is not None:
             feed.stop()
         rt.close()
+
+
+def _tls_options(cert: Path | None, key: Path | None, client_ca: Path | None) -> dict:
+    """uvicorn's TLS arguments; mutual TLS makes a client certificate mandatory for every caller."""
+    if cert is None and key is None and client_ca is None:
+        return {}
+    if cert is None or key is None:
+        raise fail("--tls-cert and --tls-key go together")
+    for name, path in (("--tls-cert", cert), ("--tls-key", key), ("--tls-client-ca", client_ca)):
+        if path is not None and not path.is_file():
+            raise fail(f"{name}: no such file {path}")
+    options: dict = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if client_ca is not None:
+        options |= {"ssl_ca_certs": str(client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options
 
 
 DEMO_TRACES = {

@@ -1,0 +1,93 @@
+"""A memory and CPU cgroup per attempt: cgroup v2 where the memory controller is there, else v1.
+
+The wrapper creates it, moves itself in (its children inherit it), and after the job
+asks whether the kernel's OOM killer struck inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+PERIOD_US = 100_000
+
+
+class JobCgroup:
+    def __init__(self, dirs: dict[str, Path], v2: bool) -> None:
+        self.dirs = dirs  # controller ("memory", "cpu", or "" for v2) -> directory
+        self.v2 = v2
+
+    @classmethod
+    def create(cls, key: str, memory_bytes: int | None, cpus: float | None) -> JobCgroup | None:
+        """None where no writable cgroup hierarchy exists (not root, no controller)."""
+        if os.geteuid() != 0:
+            return None
+        if "memory" in _read(ROOT / "cgroup.controllers").split():
+            group = ROOT / "brique" / key
+            _enable_v2(ROOT / "brique")
+            group.mkdir(parents=True, exist_ok=True)
+            if memory_bytes:
+                _write(group / "memory.max", str(memory_bytes))
+                _write(group / "memory.swap.max", "0")
+            if cpus:
+                _write(group / "cpu.max", f"{int(cpus * PERIOD_US)} {PERIOD_US}")
+            return cls({"": group}, v2=True)
+        dirs = {}
+        for ctl in ("memory", "cpu"):
+            if (ROOT / ctl / "tasks").exists():
+                dirs[ctl] = ROOT / ctl / "brique" / key
+                dirs[ctl].mkdir(parents=True, exist_ok=True)
+        if not dirs:
+            return None
+        if memory_bytes and "memory" in dirs:
+            _write(dirs["memory"] / "memory.limit_in_bytes", str(memory_bytes))
+            _write(dirs["memory"] / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        if cpus and "cpu" in dirs:
+            _write(dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
+            _write(dirs["cpu"] / "cpu.cfs_quota_us", str(int(cpus * PERIOD_US)))
+        return cls(dirs, v2=False)
+
+    def join(self, pid: int) -> None:
+        for d in self.dirs.values():
+            (d / "cgroup.procs").write_text(str(pid))
+
+    def oom_kills(self) -> int:
+        if self.v2:
+            events = _read(self.dirs[""] / "memory.events")
+        else:
+            events = _read(self.dirs.get("memory", ROOT / "none") / "memory.oom_control")
+        for line in events.splitlines():
+            name, _, value = line.partition(" ")
+            if name == "oom_kill":
+                return int(value)
+        return 0
+
+    def remove(self) -> None:
+        """Leave the group (back to the root one) and delete it; the job's processes are gone."""
+        for d in self.dirs.values():
+            top = d.parent.parent
+            with contextlib.suppress(OSError):
+                (top / "cgroup.procs").write_text(str(os.getpid()))
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _enable_v2(parent: Path) -> None:
+    parent.mkdir(exist_ok=True)
+    with contextlib.suppress(OSError):
+        _write(ROOT / "cgroup.subtree_control", "+memory +cpu")
+        _write(parent / "cgroup.subtree_control", "+memory +cpu")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _write(path: Path, value: str) -> None:
+    with contextlib.suppress(FileNotFoundError):  # e.g. memsw without swap accounting
+        path.write_text(value)
