@@ -107,8 +107,7 @@ class Podman:
 
     def inspect(self, image: str) -> tuple[str, str | None]:
         """(content id, registry digest or None) of an image in the node's store."""
-        out = self._run("image", "inspect", "--format", "{{json .}}", image)
-        data = json.loads(out)
+        [data] = json.loads(self._run("image", "inspect", image))
         digest = data.get("Digest") or None
         return data["Id"], digest if data.get("RepoDigests") else None
 

@@ -82,8 +82,8 @@ class ProcessRunner(Executor, SupportsLogs):
         (root / "command").write_text(launch.command, encoding="utf-8")
         try:
             plan = self._plan(launch, tuple(indices))
-        except ExecutorError as exc:  # e.g. an image this node does not have: the attempt fails, saying why
-            self._refuse(root, str(exc))
+        except (ExecutorError, OSError, ValueError, KeyError) as exc:  # e.g. an image this node lacks
+            self._refuse(root, str(exc))  # the attempt fails, saying why
             return
         self._scratch(Path(plan.scratch), plan)
         plan.save(root / "plan.json")

@@ -53,7 +53,7 @@ def transitions(job: JobRow, report: RunReport, now: datetime) -> list[Transitio
         return [lost, *_retry_or_fail(job, "node lost")]
     detail = (
         f"exited with code {report.exit_code}" if report.exit_code is not None else report.message or "failed"
-    )
+    ) + (f": {report.message}" if report.exit_code is not None and report.message else "")
     return _retry_or_fail(job, detail, ended | _started(job, report), from_failure=True)
 
 
