@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -28,8 +29,12 @@ def require(tool: str) -> str:
 
 
 def podman_store(base: Path) -> list[str]:
-    """podman's options for a private store under `base` (vfs: works on any filesystem)."""
-    return ["--root", str(base / "root"), "--runroot", str(base / "run"), "--storage-driver", "vfs"]
+    """podman's options for a private store under `base` (vfs: works on any filesystem).
+
+    podman refuses a runroot path over 50 characters, so that one lives in a short /tmp path.
+    """
+    runroot = Path("/tmp") / f"brq-run-{hashlib.sha1(str(base).encode()).hexdigest()[:12]}"
+    return ["--root", str(base / "root"), "--runroot", str(runroot), "--storage-driver", "vfs"]
 
 
 def build_busybox_image(base: Path, ref: str = "localhost/brique-test/busybox:1") -> str:

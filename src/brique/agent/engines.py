@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brique.agent.sandbox import SCRATCH, JobPlan
+from brique.agent.sandbox import SCRATCH, USERNS_SIZE, JobPlan, container_uid_base
 from brique.executors.base import ExecutorError
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
@@ -142,12 +142,12 @@ class Podman:
 
     def run_argv(self, plan: JobPlan, command: str, container: str) -> list[str]:
         """`podman run` for one attempt; the env comes from an env file on a pipe (`ENVFILE`)."""
-        argv = [*self.base(), "run", "--rm", "--name", container, "--pull=never", "--userns=auto",
+        argv = [*self.base(), "run", "--rm", "--name", container, "--pull=never", *_userns(plan),
                 "--read-only", "--read-only-tmpfs", "--tmpfs", "/tmp:rw,nosuid,nodev,size=1g",
                 "--cap-drop=all", "--security-opt=no-new-privileges", "--init=false",
                 "--mount", f"type=bind,src={plan.scratch},dst={SCRATCH},rw", "--workdir", SCRATCH,
                 "--network", "host" if plan.network else "none", "--env-file", "ENVFILE",
-                "--ulimit", f"nofile={_nofile()}", "--log-driver=none", "--stop-signal=TERM"]  # fmt: skip
+                *_ulimits(), "--log-driver=none", "--stop-signal=TERM"]  # fmt: skip
         if plan.memory_bytes:
             argv += ["--memory", str(plan.memory_bytes), "--memory-swap", str(plan.memory_bytes)]
         if plan.cpus:
@@ -156,11 +156,21 @@ class Podman:
         return [*argv, plan.image_id or plan.image or "", "/bin/sh", "-c", command]
 
 
-def _nofile() -> str:
-    """Within the agent's own hard limit: some kernels refuse a container runtime that raises it."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    cap = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    return f"{min(cap, 65536)}:{min(cap, 65536)}"
+def _userns(plan: JobPlan) -> list[str]:
+    if plan.uid is None:  # rootless podman: a range from the agent user's /etc/subuid
+        return ["--userns=auto"]
+    base = container_uid_base(plan.uid)
+    return ["--uidmap", f"0:{base}:{USERNS_SIZE}", "--gidmap", f"0:{base}:{USERNS_SIZE}"]
+
+
+def _ulimits() -> list[str]:
+    """The agent's own current limits: some kernels refuse a runtime that raises them (crun's default)."""
+    out = []
+    for name, which in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
+        soft, _hard = resource.getrlimit(which)
+        cap = min(soft if soft != resource.RLIM_INFINITY else 1 << 20, 1 << 20)
+        out += ["--ulimit", f"{name}={cap}:{cap}"]
+    return out
 
 
 def _podman_gpus(gpus: tuple[int, ...]) -> list[str]:

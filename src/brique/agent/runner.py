@@ -32,6 +32,7 @@ from brique.agent.sandbox import (
     Network,
     NodeShare,
     Sandbox,
+    container_uid_base,
     job_env,
     wants_network,
 )
@@ -107,7 +108,7 @@ class ProcessRunner(Executor, SupportsLogs):
             engine = "bwrap"
         else:
             engine = "podman"
-        ids = tenant_ids(launch.org_id) if engine == "bwrap" else None
+        ids = tenant_ids(launch.org_id) if engine != "none" else None
         plan = JobPlan(
             key=launch.key, engine=engine, uid=ids[0] if ids else None, gid=ids[1] if ids else None, gpus=gpus,
             memory_bytes=iso.share.memory_for(len(gpus)), cpus=iso.share.cpus_for(len(gpus)),
@@ -130,10 +131,12 @@ class ProcessRunner(Executor, SupportsLogs):
     @staticmethod
     def _scratch(work: Path, plan: JobPlan) -> None:
         work.mkdir(mode=0o700, exist_ok=True)
-        if plan.uid is not None:
+        if plan.uid is None:
+            return  # the agent's own uid (not root): its namespaces guard the rest
+        if plan.engine == "podman":  # the container's root is the tenant's mapped range
+            os.chown(work, container_uid_base(plan.uid), container_uid_base(plan.uid))
+        else:
             os.chown(work, plan.uid, plan.gid if plan.gid is not None else -1)
-        elif plan.engine == "podman":
-            os.chmod(work, 0o777)  # the container's user is a mapped uid; the attempt dir (0700) guards it
 
     @staticmethod
     def _refuse(root: Path, reason: str) -> None:

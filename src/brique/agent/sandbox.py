@@ -86,6 +86,18 @@ class JobPlan:
         return cls(**data)
 
 
+USERNS_SIZE = 65536
+
+
+def container_uid_base(tenant_uid: int) -> int:
+    """Host uid that a tenant's container root maps to: a 65536-wide range per tenant, above 2^31.
+
+    Rootful podman maps it explicitly (`--uidmap`), so no /etc/subuid entry is needed and two
+    tenants' containers never share a host uid, with each other or with anything on the host.
+    """
+    return (1 << 31) + tenant_uid * USERNS_SIZE
+
+
 def job_env(launch: Launch, gpus: tuple[int, ...]) -> dict[str, str]:
     """The job's whole environment: its spec (secrets injected), a PATH, its GPUs and its identity.
 
