@@ -52,10 +52,12 @@ def bwrap(plan: JobPlan, command: str, env: dict[str, str]) -> Prepared:
         args.append("--share-net")
     if plan.uid is not None:
         args += ["--uid", str(plan.uid), "--gid", str(plan.gid)]
-    args += _image_root(plan.rootfs) if plan.rootfs else _host_root()
+    args += _image_root(plan.rootfs) if plan.rootfs else _host_root(plan.expose)
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", plan.scratch, SCRATCH]
     for dev in [f"nvidia{i}" for i in plan.gpus] + list(NVIDIA_SHARED):
         args += ["--dev-bind-try", f"/dev/{dev}", f"/dev/{dev}"]
+    if plan.gpus and os.path.exists("/dev/nvidiactl"):  # CUDA reads PCI topology from /sys
+        args += ["--ro-bind", "/sys", "/sys"]
     args += ["--remount-ro", "/", "--chdir", SCRATCH, "--clearenv"]
     for k, v in env.items():
         args += ["--setenv", k, v]
@@ -64,7 +66,7 @@ def bwrap(plan: JobPlan, command: str, env: dict[str, str]) -> Prepared:
     return Prepared(["bwrap", "--args", "PIPE", "--", "/bin/sh", "-c", command], [], payload, pipe_fd_slot=2)
 
 
-def _host_root() -> list[str]:
+def _host_root(expose: tuple[str, ...]) -> list[str]:
     args = []
     for d in SYSTEM_DIRS:
         if os.path.islink(d):  # merged /usr: /bin -> usr/bin
@@ -73,6 +75,8 @@ def _host_root() -> list[str]:
             args += ["--ro-bind", d, d]
     for name in SYSTEM_ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for d in expose:
+        args += ["--ro-bind", d, d]
     return args
 
 

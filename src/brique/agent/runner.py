@@ -53,6 +53,7 @@ class Isolation:
     containers: ContainerRuntime = ContainerRuntime.PODMAN
     network: Network = Network.AUTO
     podman: Podman = field(default_factory=Podman)
+    expose: tuple[str, ...] = ()  # host dirs shared read-only with jobs without an image
 
 
 class ProcessRunner(Executor, SupportsLogs):
@@ -113,7 +114,7 @@ class ProcessRunner(Executor, SupportsLogs):
             key=launch.key, engine=engine, uid=ids[0] if ids else None, gid=ids[1] if ids else None, gpus=gpus,
             memory_bytes=iso.share.memory_for(len(gpus)), cpus=iso.share.cpus_for(len(gpus)),
             network=wants_network(iso.network, launch), scratch=str(self._scratch_dir(launch.key)),
-            image=launch.image,
+            image=launch.image, expose=iso.expose,
         )  # fmt: skip
         if launch.image is None:
             return plan

@@ -75,6 +75,7 @@ class JobPlan:
     image_id: str | None = None  # the image's content id in the node's store (what actually ran)
     image_digest: str | None = None  # the registry digest, where the image came from one
     rootfs: str | None = None  # unpacked image root (bwrap runtime), copied from the node's image store
+    expose: tuple[str, ...] = ()  # host dirs the operator shares read-only with jobs (e.g. /sw, /opt/conda)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -83,6 +84,7 @@ class JobPlan:
     def load(cls, path: Path) -> JobPlan:
         data = json.loads(path.read_text(encoding="utf-8"))
         data["gpus"] = tuple(data["gpus"])
+        data["expose"] = tuple(data.get("expose", ()))
         return cls(**data)
 
 

@@ -57,6 +57,9 @@ def agent(
         Path | None,
         Opt(help="job scratch dirs and unpacked images [default: /var/lib/brique/sandbox as root]"),
     ] = None,
+    expose: Annotated[
+        list[Path] | None, Opt(help="host dir shared read-only with jobs without an image (repeat)")
+    ] = None,
     podman_root: Annotated[str | None, Opt(help="podman image store (--root)")] = None,
     podman_runroot: Annotated[str | None, Opt(help="podman state dir (--runroot)")] = None,
     podman_storage_driver: Annotated[
@@ -82,7 +85,10 @@ def agent(
     root = sandbox_root or (DEFAULT_SANDBOX_ROOT if os.geteuid() == 0 else state / "sandbox")
     if problem := unreachable(root):
         raise fail(f"--sandbox-root {root}: {problem}")
-    iso = Isolation(share, root, sandbox, container_runtime, job_network, podman)
+    shared = tuple(str(p.resolve()) for p in expose or ())
+    if missing := [p for p in shared if not Path(p).is_dir()]:
+        raise fail(f"--expose: no such directory {missing[0]}")
+    iso = Isolation(share, root, sandbox, container_runtime, job_network, podman, shared)
     _serve(
         node,
         server,
