@@ -86,8 +86,9 @@ def agent(
     if problem := unreachable(root):
         raise fail(f"--sandbox-root {root}: {problem}")
     shared = tuple(str(p.resolve()) for p in expose or ())
-    if missing := [p for p in shared if not Path(p).is_dir()]:
-        raise fail(f"--expose: no such directory {missing[0]}")
+    for p in shared:
+        if problem := "no such directory" if not Path(p).is_dir() else unreachable(Path(p) / "x"):
+            raise fail(f"--expose {p}: {problem}")
     iso = Isolation(share, root, sandbox, container_runtime, job_network, podman, shared)
     _serve(
         node,
