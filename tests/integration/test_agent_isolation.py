@@ -65,8 +65,13 @@ def assert_no_agent_secret(lab: Lab, log: str) -> None:
 
 
 def test_job_without_image_sees_only_its_spec_env_and_none_of_the_agent(lab: Lab) -> None:
-    job_id = lab.submit(snooping(lab), env={"MY_VAR": "hello"})
+    call_home = (
+        f"python3 -c \"import urllib.request as u; u.urlopen('{lab.server.url}/v1/whoami', timeout=5)\""
+    )
+    job_id = lab.submit(f"{snooping(lab)}; {call_home} 2>&1 | tail -1", env={"MY_VAR": "hello"})
     log = finished(lab, job_id)
+    # its own network namespace: the control plane on the host's loopback is not there
+    assert "urlopen error [Errno 111] Connection refused" in log or "Network is unreachable" in log
     assert_no_agent_secret(lab, log)
     assert "MY_VAR=hello" in log and "CUDA_VISIBLE_DEVICES=0" in log
     env_names = {line.split("=", 1)[0] for line in log.splitlines() if re.match(r"^[A-Z_]+=", line)}

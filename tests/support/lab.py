@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from brique.agent.tenants import tenant_user_name
 from brique.sdk import Client
 from tests.conftest import FIXTURES
 from tests.support.server import Agent, Server
@@ -25,6 +28,7 @@ class Lab:
         self.tmp = tmp
         self.agents: dict[str, Agent] = {}
         self.owners: dict[str, str] = {}  # job id -> its tenant's key
+        self.org_ids: list[str] = []
         # scratch dirs must be reachable by the tenants' uids; pytest's tmp dirs are 0700
         self.sandbox = Path(tempfile.mkdtemp(prefix="brique-sandbox-"))
         self.sandbox.chmod(0o711)
@@ -49,6 +53,7 @@ class Lab:
         with self.operator() as op:
             org = op.create_org(name, admin_email=f"a@{name}.eu")
         assert org.admin_key is not None
+        self.org_ids.append(org.org.id)
         with Client(self.server.url, org.admin_key.token, verify=self.server.verify()) as c:
             c.create_project(name, "llm")
         return org.admin_key.token
@@ -110,3 +115,6 @@ class Lab:
             a.stop()
         self.server.stop()
         shutil.rmtree(self.sandbox, ignore_errors=True)
+        if os.geteuid() == 0:  # the host users the agents made for this lab's tenants
+            for org_id in self.org_ids:
+                subprocess.run(["userdel", tenant_user_name(org_id)], capture_output=True, check=False)

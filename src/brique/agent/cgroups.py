@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -67,11 +68,16 @@ class JobCgroup:
     def remove(self) -> None:
         """Leave the group (back to the root one) and delete it; the job's processes are gone."""
         for d in self.dirs.values():
-            top = d.parent.parent
             with contextlib.suppress(OSError):
-                (top / "cgroup.procs").write_text(str(os.getpid()))
-            with contextlib.suppress(OSError):
-                d.rmdir()
+                (d.parent.parent / "cgroup.procs").write_text(str(os.getpid()))
+            for _ in range(100):  # the PID namespace's last processes are reaped asynchronously
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
 
 def _enable_v2(parent: Path) -> None:
