@@ -6,6 +6,7 @@ refuses plain http off loopback, and a plaintext agent is told the server speaks
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,19 @@ def test_agents_run_jobs_over_tls(lab: Lab) -> None:
     job_id = lab.submit('echo "secret=$TOKEN"', gpus=1, env={"TOKEN": "s3cr3t"})
     lab.wait_state(job_id, "succeeded")
     assert "secret=s3cr3t" in lab.logs(job_id)
+    env = {**os.environ, "BRIQUE_URL": lab.server.url, "BRIQUE_API_KEY": lab.tenant_key,
+           "BRIQUE_CA_FILE": str(lab.server.ca)}  # fmt: skip
+    if lab.server.client_cert:
+        env |= {
+            "BRIQUE_CLIENT_CERT": lab.server.client_cert[0],
+            "BRIQUE_CLIENT_KEY": lab.server.client_cert[1],
+        }
+    cli = subprocess.run([*BRIQUE, "jobs"], env=env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0 and job_id in cli.stdout, cli.stderr
+    if lab.server.client_cert:  # mutual TLS: the CLI without a certificate is turned away
+        del env["BRIQUE_CLIENT_CERT"], env["BRIQUE_CLIENT_KEY"]
+        refused = subprocess.run([*BRIQUE, "jobs"], env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and "cannot reach the Brique server" in refused.stderr
 
 
 @pytest.mark.parametrize("lab", [True], ids=["mutual-tls"], indirect=True)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import ssl
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+from brique.agent.tls import client_context
 from brique.cli.profile import load_profile
 from brique.errors import BriqueError
 from brique.sdk import ApiError, Client, ConnectionFailed
@@ -24,7 +28,22 @@ err = Console(stderr=True)
 
 def client() -> Client:
     profile = load_profile()
-    return Client(profile.url, profile.api_key)
+    return Client(profile.url, profile.api_key, verify=tls_from_env())
+
+
+def tls_from_env() -> ssl.SSLContext | bool:
+    """BRIQUE_CA_FILE pins the server's CA; BRIQUE_CLIENT_CERT/_KEY answer a mutual-TLS server."""
+    ca, cert = os.environ.get("BRIQUE_CA_FILE"), os.environ.get("BRIQUE_CLIENT_CERT")
+    if not ca and not cert:
+        return True
+    try:
+        return client_context(
+            Path(ca) if ca else None,
+            Path(cert) if cert else None,
+            Path(os.environ["BRIQUE_CLIENT_KEY"]) if os.environ.get("BRIQUE_CLIENT_KEY") else None,
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise fail(f"BRIQUE_CA_FILE / BRIQUE_CLIENT_CERT: {exc}") from None
 
 
 def fail(message: str) -> typer.Exit:
