@@ -104,6 +104,11 @@ def test_job_processes_run_as_the_tenants_own_non_root_host_uid(lab: Lab) -> Non
         uids[tag] = host_uids(f"marker-{tag}")
     assert all(u != 0 and u != os.geteuid() for u in uids["acme"] | uids["globex"])
     assert len(uids["acme"]) == 1 and len(uids["globex"]) == 1 and uids["acme"] != uids["globex"]
+    assert cgroup_limits(f"{mine}.1") == {
+        "memory": 256 << 20,
+        "pids": 16_384,
+        "cpu_quota_us": 100_000,
+    }  # 1 of 2 CPUs
     with lab.tenant() as c:
         c.cancel_job(mine)
     with lab.tenant(lab.other_key) as c:
@@ -164,3 +169,18 @@ def host_uids(marker: str) -> set[int]:
         except OSError:
             continue
     return uids
+
+
+def cgroup_limits(key: str) -> dict[str, int]:
+    """The limits the kernel holds for one attempt (cgroup v2, else v1)."""
+    root = Path("/sys/fs/cgroup")
+    v2 = root / "brique" / key
+    if v2.is_dir():
+        quota = (v2 / "cpu.max").read_text().split()[0]
+        return {"memory": int((v2 / "memory.max").read_text()), "pids": int((v2 / "pids.max").read_text()),
+                "cpu_quota_us": int(quota)}  # fmt: skip
+    return {
+        "memory": int((root / "memory" / "brique" / key / "memory.limit_in_bytes").read_text()),
+        "pids": int((root / "pids" / "brique" / key / "pids.max").read_text()),
+        "cpu_quota_us": int((root / "cpu" / "brique" / key / "cpu.cfs_quota_us").read_text()),
+    }

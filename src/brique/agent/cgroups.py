@@ -1,4 +1,4 @@
-"""A memory and CPU cgroup per attempt: cgroup v2 where the memory controller is there, else v1.
+"""A memory, CPU and PID-count cgroup per attempt: cgroup v2 where the memory controller is there, else v1.
 
 The wrapper creates it, moves itself in (its children inherit it), and after the job
 asks whether the kernel's OOM killer struck inside it.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
+PIDS_MAX = 16_384  # per attempt: a fork bomb stays inside its own job
 
 
 class JobCgroup:
@@ -26,28 +27,40 @@ class JobCgroup:
         if os.geteuid() != 0:
             return None
         if "memory" in _read(ROOT / "cgroup.controllers").split():
-            group = ROOT / "brique" / key
-            _enable_v2(ROOT / "brique")
-            group.mkdir(parents=True, exist_ok=True)
-            if memory_bytes:
-                _write(group / "memory.max", str(memory_bytes))
-                _write(group / "memory.swap.max", "0")
-            if cpus:
-                _write(group / "cpu.max", f"{int(cpus * PERIOD_US)} {PERIOD_US}")
-            return cls({"": group}, v2=True)
-        dirs = {}
-        for ctl in ("memory", "cpu"):
-            if (ROOT / ctl / "tasks").exists():
-                dirs[ctl] = ROOT / ctl / "brique" / key
-                dirs[ctl].mkdir(parents=True, exist_ok=True)
+            return cls._v2(ROOT / "brique" / key, memory_bytes, cpus)
+        return cls._v1(key, memory_bytes, cpus)
+
+    @classmethod
+    def _v2(cls, group: Path, memory_bytes: int | None, cpus: float | None) -> JobCgroup:
+        _enable_v2(group.parent)
+        group.mkdir(parents=True, exist_ok=True)
+        if memory_bytes:
+            _write(group / "memory.max", str(memory_bytes))
+            _write(group / "memory.swap.max", "0")
+        if cpus:
+            _write(group / "cpu.max", f"{int(cpus * PERIOD_US)} {PERIOD_US}")
+        _write(group / "pids.max", str(PIDS_MAX))
+        return cls({"": group}, v2=True)
+
+    @classmethod
+    def _v1(cls, key: str, memory_bytes: int | None, cpus: float | None) -> JobCgroup | None:
+        dirs = {
+            ctl: ROOT / ctl / "brique" / key
+            for ctl in ("memory", "cpu", "pids")
+            if (ROOT / ctl / "tasks").exists()
+        }
         if not dirs:
             return None
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
         if memory_bytes and "memory" in dirs:
             _write(dirs["memory"] / "memory.limit_in_bytes", str(memory_bytes))
             _write(dirs["memory"] / "memory.memsw.limit_in_bytes", str(memory_bytes))
         if cpus and "cpu" in dirs:
             _write(dirs["cpu"] / "cpu.cfs_period_us", str(PERIOD_US))
             _write(dirs["cpu"] / "cpu.cfs_quota_us", str(int(cpus * PERIOD_US)))
+        if "pids" in dirs:
+            _write(dirs["pids"] / "pids.max", str(PIDS_MAX))
         return cls(dirs, v2=False)
 
     def join(self, pid: int) -> None:

@@ -48,9 +48,14 @@ def main(attempt_dir: str) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGUSR1, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    group = JobCgroup.create(plan.key, plan.memory_bytes, plan.cpus) if plan.engine != "none" else None
-    if group is not None:
-        group.join(os.getpid())  # the job's processes inherit it
+    try:
+        group = JobCgroup.create(plan.key, plan.memory_bytes, plan.cpus) if plan.engine != "none" else None
+        if group is not None:
+            group.join(os.getpid())  # the job's processes inherit it
+    except OSError as exc:  # never run a job without the limits it was promised
+        _write(root / "reason", f"cannot set up the job's cgroup: {exc}")
+        _write(root / "exit_code", "125")
+        return 0
     code = _run(root, plan, env, state, pending, group is not None)
     if group is not None:
         if group.oom_kills():
