@@ -11,9 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from brique.agent.engines import probe_bwrap
 from brique.agent.tenants import tenant_user_name
 from brique.sdk import Client
 from tests.conftest import FIXTURES
+from tests.support.images import missing
 from tests.support.server import Agent, Server
 
 NODES = ("lab-1/r001/n01", "lab-1/r001/n02")
@@ -35,6 +37,8 @@ class Lab:
         self.agent_args = ["--sandbox-root", str(self.sandbox), *(agent_args or [])]
 
     def boot(self) -> None:
+        if problem := probe_bwrap():  # agents refuse to start without a working sandbox
+            missing(problem)
         self.server.start()
         with self.operator() as op:
             user = op.create_user(None, "agent@lab.eu", "node-agent")

@@ -190,3 +190,20 @@ def env_file(env: dict[str, str]) -> bytes:
         if "\n" in v:
             raise ExecutorError(f"environment variable {k} holds a newline; podman env files cannot carry it")
     return "".join(f"{k}={v}\n" for k, v in env.items()).encode()
+
+
+def probe_bwrap() -> str | None:
+    """Why bubblewrap cannot sandbox on this machine (e.g. user namespaces refused), or None if it can.
+
+    Run as an unprivileged uid when the agent is root, the way jobs will run.
+    """
+    drop = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", *_host_root(()), "--proc", "/proc", "--dev", "/dev",
+            "--tmpfs", "/tmp", "--", "/bin/true"]  # fmt: skip
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False, cwd="/", **drop)
+    except FileNotFoundError:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    if done.returncode != 0:
+        return f"bubblewrap cannot create the job sandbox here: {done.stderr.strip() or done.returncode}"
+    return None

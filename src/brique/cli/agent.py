@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import ssl
 import threading
@@ -13,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from brique.agent.engines import Podman
+from brique.agent.engines import Podman, probe_bwrap
 from brique.agent.gpus import discover_gpus
 from brique.agent.node import NodeAgent
 from brique.agent.runner import Isolation, ProcessRunner
@@ -77,9 +76,9 @@ def agent(
         share = node_share(count, parse_size(memory) if memory else None, cpus)
     except (InsecureServer, ValueError, OSError, ssl.SSLError) as exc:
         raise fail(str(exc)) from None
-    if sandbox is Sandbox.BWRAP and shutil.which("bwrap") is None:
-        raise fail("bubblewrap is not installed (apt-get install bubblewrap); jobs never run unsandboxed "
-                   "unless you pass --sandbox none (development only: jobs then run as this user)")  # fmt: skip
+    if sandbox is Sandbox.BWRAP and (problem := probe_bwrap()):
+        raise fail(f"{problem}. Jobs never run unsandboxed unless you pass --sandbox none "
+                   "(development only: jobs then run as this user)")  # fmt: skip
     podman = Podman(podman_root, podman_runroot, podman_storage_driver)
     state = workdir.expanduser() / node.replace("/", "_")
     root = sandbox_root or (DEFAULT_SANDBOX_ROOT if os.geteuid() == 0 else state / "sandbox")
