@@ -9,6 +9,7 @@
     │   ├── TenantOnly            tenant_only        403   1   (an operator identity tried a tenant action)
     │   ├── OperatorOnly          operator_only      403   1   (a tenant identity tried an operator action)
     │   ├── LockboxRequired       lockbox            403   1   (tenant data without an approved grant)
+    │   ├── CsrfRejected          csrf               403   1   (a console form without its valid CSRF token)
     │   └── FourEyesRequired      four_eyes          403   1   (needs a second, distinct operator)
     ├── BudgetExceeded            budget_exceeded    402   1   (a budget's hard stop refuses the job)
     ├── NotFound                  not_found          404   1
@@ -90,6 +91,12 @@ class LockboxRequired(PermissionDenied):
     code = "lockbox"
 
 
+class CsrfRejected(PermissionDenied):
+    """A console form posted without its valid CSRF token (forged, or the page is stale)."""
+
+    code = "csrf"
+
+
 class FourEyesRequired(PermissionDenied):
     """An action that needs a second, distinct operator."""
 
@@ -150,7 +157,7 @@ CODES: frozenset[str] = frozenset(
     cls.code
     for cls in (
         BriqueError, InvalidInput, FleetFileInvalid, PricebookInvalid, Unauthenticated, PermissionDenied,
-        TenantOnly, OperatorOnly, LockboxRequired, FourEyesRequired, BudgetExceeded, NotFound, Conflict,
+        TenantOnly, OperatorOnly, LockboxRequired, CsrfRejected, FourEyesRequired, BudgetExceeded, NotFound, Conflict,
         StaleWrite, Duplicate, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip

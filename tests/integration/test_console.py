@@ -360,7 +360,7 @@ def test_usage_page_shows_the_budgets(cloud: Cloud, browser: TestClient) -> None
 
 
 def test_single_sign_on_maps_people_by_email_with_the_orgs_default_role(cloud: Cloud) -> None:
-    tenancy = cloud.rt.tenancy
+    tenancy = cloud.rt.services.tenancy
     admin = tenancy.single_sign_on("acme", "A@Acme.eu", Role.TENANT_VIEWER, timedelta(minutes=30), "idp")
     who = tenancy.authenticate(admin.token)
     assert who.role == Role.TENANT_ADMIN and who.org_id == cloud.org_id  # the existing person, their role

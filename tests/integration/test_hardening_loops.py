@@ -45,9 +45,9 @@ def test_one_orgs_bad_budget_row_never_holds_back_other_tenants_alerts(cloud: Cl
     _raw(
         cloud, "UPDATE budgets SET amount = 0 WHERE org_id = :org", org=cloud.org_id
     )  # "0.001" stored as 0.00
-    budgets = cloud.rt.budgets
+    budgets = cloud.rt.services.budgets
     assert budgets is not None
-    cloud.rt.metering.collect()  # type: ignore[union-attr]
+    cloud.rt.services.metering.collect()  # type: ignore[union-attr]
     assert budgets.evaluate() == 1  # beta's alert, despite acme's bad row
     alerts = cloud.http.get("/v1/orgs/beta/budget-alerts", headers=auth(beta)).json()
     assert [a["threshold"] for a in alerts] == [50]
@@ -65,7 +65,7 @@ def test_one_jobs_bad_data_never_stops_usage_collection(cloud: Cloud) -> None:
     _raw(
         cloud, "UPDATE jobs SET org_id = 'org_gone' WHERE id = :id", id=bad
     )  # its usage row cannot be written
-    metering = cloud.rt.metering
+    metering = cloud.rt.services.metering
     assert metering is not None
     assert metering.collect() >= 1
     window = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}

@@ -22,7 +22,7 @@ from brique.api.console.session import (
 )
 from brique.api.console.web import ConsoleRoute, LoginRequired, back_to, console, page, safe_next, signed_in
 from brique.domain.tenancy import Role
-from brique.errors import NotFound, PermissionDenied, Unauthenticated
+from brique.errors import CsrfRejected, NotFound, Unauthenticated
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 SSO_TTL_S = 600  # the round trip to the identity provider
@@ -53,7 +53,7 @@ def login(
     next: Annotated[str, Form()] = "/console/",
 ) -> Response:
     if not same_token(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE)):
-        raise PermissionDenied("the sign-in form expired; reload the page", code="csrf")
+        raise CsrfRejected("the sign-in form expired; reload the page")
     try:
         who = deps.tenancy_service(request).authenticate(api_key.strip())
     except Unauthenticated as exc:
@@ -91,7 +91,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Respons
         viewer = None
     if viewer is not None:
         if not same_token(csrf_token, viewer.session.csrf):
-            raise PermissionDenied("the form's CSRF token is missing or stale; reload the page", code="csrf")
+            raise CsrfRejected("the form's CSRF token is missing or stale; reload the page")
         if viewer.session.sso:  # the key was minted for this session alone
             deps.tenancy_service(request).revoke_key(viewer.who, viewer.who.key_id)
     response = back_to("/console/login")

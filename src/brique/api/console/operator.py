@@ -11,9 +11,9 @@ from fastapi import APIRouter, Form, Query, Request, Response
 
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
-from brique.api.convert import job_detail, job_row_to_response
 from brique.domain.fleet import HealthState
 from brique.errors import NotFound
+from brique.schemas.jobs import JobDetailResponse, JobResponse
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 ACTIVE = ["scheduled", "running"]
@@ -25,7 +25,7 @@ def _allocated(request: Request, viewer) -> tuple[Counter[str], dict[str, list]]
     per_rack: Counter[str] = Counter()
     jobs: dict[str, list] = defaultdict(list)
     for row in deps.job_service(request).list(viewer.who, None, ACTIVE, 10_000):
-        job = job_detail(row, [], redact=True)
+        job = JobDetailResponse.from_domain(row, [], redact=True)
         racks = Counter(g.rsplit("/", 2)[0] for g in job.gpu_ids)
         per_rack.update(racks)
         for rack in racks:
@@ -75,7 +75,7 @@ def _queue_depth(request: Request, viewer) -> dict:  # type: ignore[no-untyped-d
     start = now - timedelta(hours=QUEUE_HOURS)
     waits = []
     for row in jobs.list(viewer.who, None, None, 10_000):
-        j = job_row_to_response(row)
+        j = JobResponse.from_domain(row)
         end = j.scheduled_at or j.finished_at or now
         if end >= start:
             waits.append((j.submitted_at, end))

@@ -13,11 +13,10 @@ from pydantic import ValidationError
 
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
-from brique.api.convert import event_row_to_response, job_detail, job_row_to_response
 from brique.domain.jobs import Tier
 from brique.errors import BriqueError, InvalidInput
 from brique.schemas.errors import first_problem
-from brique.schemas.jobs import JobSubmitRequest
+from brique.schemas.jobs import JobDetailResponse, JobEventResponse, JobResponse, JobSubmitRequest
 from brique.services.billing import charges
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -35,7 +34,7 @@ def jobs_page(
     request: Request, viewer: SignedIn, state: Annotated[str | None, Query(max_length=20)] = None
 ) -> Response:
     rows = deps.job_service(request).list(viewer.who, None, [state] if state else None, 200)
-    jobs = [job_row_to_response(r) for r in rows]
+    jobs = [JobResponse.from_domain(r) for r in rows]
     return page(request, "jobs.html", viewer, jobs=jobs, state=state, states=STATES)
 
 
@@ -68,9 +67,9 @@ async def submit_job(
 ) -> Response:
     values = {"name": name, "project": project, "command": command, "gpus": gpus, "tier": tier,
               "sleep_s": sleep_s, "countries": countries}  # fmt: skip
-    doc: dict = {"name": name, "project": project, "command": command, "gpus": gpus or None, "tier": tier}
+    doc: dict = {"name": name, "project": project, "command": command, "gpus": _number(gpus, int), "tier": tier}
     if sleep_s.strip():
-        doc["sleep_s"] = sleep_s.strip()
+        doc["sleep_s"] = _number(sleep_s, float)
     if countries.strip():
         doc["placement"] = {"countries": [c.strip().upper() for c in countries.split(",") if c.strip()]}
     try:
@@ -91,9 +90,9 @@ def job_page(request: Request, job_id: str, viewer: SignedIn) -> Response:
     jobs = deps.job_service(request)
     row, events, redact = jobs.get(viewer.who, job_id)
     gpu_s, fp = deps.metering_service(request).job_usage(row)
-    job = job_detail(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
+    job = JobDetailResponse.from_domain(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
     site = next((s for s in deps.fleet_service(request).sites(viewer.who) if s.id == job.site), None)
-    return page(request, "job.html", viewer, job=job, site=site, events=[event_row_to_response(e) for e in events],
+    return page(request, "job.html", viewer, job=job, site=site, events=[JobEventResponse.from_domain(e) for e in events],
                 may_cancel=viewer.may("job.cancel") and not job.state.terminal,
                 logs=_log_tail(jobs, viewer, job_id))  # fmt: skip
 
@@ -182,8 +181,21 @@ def contracts_page(
     for job in deps.job_service(request).list(viewer.who, None, ["scheduled", "running"], 10_000):
         if job.org_id == org_id and job.site_id:
             held[job.site_id] += job.gpus
-    used = {r.site_id: sum(held.values()) if r.site_id is None else held.get(r.site_id, 0) for r in rows}
-    lines = [{"site": r.site_id, "guaranteed": r.guaranteed_gpus, "used": used[r.site_id],
-              "borrowed": max(0, used[r.site_id] - r.guaranteed_gpus), "may_borrow": r.may_borrow,
-              "borrow_cap": r.borrow_cap, "weight": r.weight} for r in rows]  # fmt: skip
+    terms = [c.terms for c in rows]
+    used = {r.site: sum(held.values()) if r.site is None else held.get(r.site, 0) for r in terms}
+    lines = [{"site": r.site, "guaranteed": r.guaranteed_gpus, "used": used[r.site],
+              "borrowed": max(0, used[r.site] - r.guaranteed_gpus), "may_borrow": r.may_borrow,
+              "borrow_cap": r.borrow_cap, "weight": r.weight} for r in terms]  # fmt: skip
     return page(request, "contracts.html", viewer, lines=lines)
+
+
+def _number(text: str, kind: type[int] | type[float]) -> object:
+    """A form field's text as a number for the API's strict model (HTML forms send text); text
+    that is not one is passed on, so the model's own rule names the problem."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        return text

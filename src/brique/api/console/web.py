@@ -21,7 +21,7 @@ from brique.api.console.session import SESSION_COOKIE, ConsoleSession, Sealer, S
 from brique.clock import Clock
 from brique.config import OidcProvider
 from brique.domain.tenancy import Action, Principal, can
-from brique.errors import BriqueError, InvalidInput, PermissionDenied, Unauthenticated
+from brique.errors import BriqueError, CsrfRejected, InvalidInput, Unauthenticated
 from brique.schemas.errors import first_problem
 
 HERE = Path(__file__).parent
@@ -83,7 +83,7 @@ def csrf_checked(request: Request, csrf_token: Annotated[str, Form()] = "") -> V
     """Every form post carries the session's CSRF token (synchronizer token pattern)."""
     viewer = signed_in(request)
     if not same_token(csrf_token, viewer.session.csrf):
-        raise PermissionDenied("the form's CSRF token is missing or stale; reload the page", code="csrf")
+        raise CsrfRejected("the form's CSRF token is missing or stale; reload the page")
     return viewer
 
 
