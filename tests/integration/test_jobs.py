@@ -222,6 +222,23 @@ def test_quotas_answer_429(settings: Settings) -> None:
         rt.close()
 
 
+def test_rate_limited_submissions_say_when_to_retry(settings: Settings) -> None:
+    rt = build_runtime(settings.model_copy(update={"submission_burst": 1, "submissions_per_minute": 1}))
+    admin = rt.services.tenancy.bootstrap(settings.admin_key_file)
+    try:
+        with TestClient(create_app(rt, run_scheduler=False)) as http:
+            tenant = http.post("/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu"},
+                               headers=auth(admin)).json()["admin_key"]["token"]  # fmt: skip
+            http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant))
+            body = {"name": "j", "project": "llm", "command": "c", "gpus": 1}
+            assert http.post("/v1/jobs", json=body, headers=auth(tenant)).status_code == 201
+            r = http.post("/v1/jobs", json=body, headers=auth(tenant))
+            assert r.status_code == 429 and 50 <= int(r.headers["Retry-After"]) <= 60
+            assert "retry in" in r.json()["error"]["message"]
+    finally:
+        rt.close()
+
+
 def test_isolation_and_roles_for_jobs(cloud: Cloud) -> None:
     job_id = cloud.submit(env={"TOKEN": "s3cr3t"}).json()["job"]["id"]
     other = cloud.http.post(

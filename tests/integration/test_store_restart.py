@@ -37,13 +37,13 @@ def test_restart_keeps_orgs_projects_keys_and_fleet(settings: Settings) -> None:
     again = build_runtime(settings)
     try:
         assert not again.fleet_written  # same fingerprint: nothing re-inserted
-        assert again.tenancy.bootstrap(settings.admin_key_file) is None  # admin exists already
+        assert again.services.tenancy.bootstrap(settings.admin_key_file) is None  # admin exists already
         assert _counts(again) == before
         assert before["gpus"] == 360 and before["nodes"] == 90
-        tenant2 = again.tenancy.authenticate(new.admin_key.token)
-        assert [p.name for p in again.tenancy.list_projects(tenant2, "acme")] == ["llm"]
-        assert again.tenancy.authenticate(token).role is Role.OPERATOR_ADMIN
-        cap = {c.site.id: c for c in again.fleet.capacity(admin)}
+        tenant2 = again.services.tenancy.authenticate(new.admin_key.token)
+        assert [p.name for p in again.services.tenancy.list_projects(tenant2, "acme")] == ["llm"]
+        assert again.services.tenancy.authenticate(token).role is Role.OPERATOR_ADMIN
+        cap = {c.site.id: c for c in again.services.fleet.capacity(admin)}
         assert cap["fr-tst-1"].gpus == {"up": 284, "draining": 0, "down": 4}
     finally:
         again.close()
@@ -61,7 +61,7 @@ def test_changed_fleet_file_is_resynced_keeping_node_health(settings: Settings, 
         assert rt2.fleet_written
         counts = _counts(rt2)
         assert counts["racks"] == 7 and counts["gpus"] == 7 * 72
-        cap = {c.site.id: c for c in rt2.fleet.capacity(admin)}
+        cap = {c.site.id: c for c in rt2.services.fleet.capacity(admin)}
         assert cap["fr-tst-1"].nodes["draining"] == 1
     finally:
         rt2.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -61,7 +62,9 @@ def _allowed_methods(app: FastAPI, scope: Scope) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BriqueError)
     async def _brique(_: Request, exc: BriqueError) -> JSONResponse:
-        return error_json(exc.status, exc.code, exc.message, exc.field)
+        wait = getattr(exc, "retry_after_s", None)
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if wait else None
+        return error_json(exc.status, exc.code, exc.message, exc.field, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
