@@ -40,14 +40,10 @@ class SpecCache:
         self._specs, self._seen = self._seen, {}
 
 
-def _decode(job_id: str, doc: dict[str, Any]) -> JobSpec:
-    return spec_from_dict(doc)
-
-
 def job_row_to_domain(row: JobRow, specs: SpecCache | None = None) -> JobRecord:
     return JobRecord(
         id=row.id, org_id=row.org_id, project_id=row.project_id, name=row.name, state=JobState(row.state),
-        tier=Tier(row.tier), gpus=row.gpus, spec=(specs or _decode)(row.id, row.spec),
+        tier=Tier(row.tier), gpus=row.gpus, spec=specs(row.id, row.spec) if specs else spec_from_dict(row.spec),
         submitted_at=row.submitted_at, updated_at=row.updated_at, created_by=row.created_by,
         attempt=row.attempt, retries_left=row.retries_left, site_id=row.site_id, gpu_ids=tuple(row.gpu_ids),
         scheduled_at=row.scheduled_at, started_at=row.started_at, finished_at=row.finished_at,
