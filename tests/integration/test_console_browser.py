@@ -212,9 +212,7 @@ def test_single_sign_on_with_the_orgs_identity_provider(console: Console) -> Non
     d.find_element(By.NAME, "login").send_keys("carol")
     d.find_element(By.NAME, "password").send_keys("any")
     d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    console.wait(ec.presence_of_element_located((By.CSS_SELECTOR, "button[type=submit]")))
-    if d.current_url.startswith(console.idp.issuer):  # the consent page
-        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    console.wait(lambda d: _past_consent(d, console.idp.issuer, console.server.url))
     console.wait(lambda d: d.current_url.startswith(console.server.url + "/console/jobs"))
     assert "acme · tenant-member" in d.find_element(By.CSS_SELECTOR, ".who").text  # the org's default role
     users = console.api("GET", "/v1/orgs/acme/users", console.tenant).json()
@@ -290,13 +288,19 @@ def test_no_page_requested_anything_but_the_local_origins(console: Console) -> N
     assert foreign == [], "\n".join(sorted(set(foreign)))
 
 
-def _past_consent(d, issuer: str, back: str) -> bool:  # type: ignore[no-untyped-def]
+def _past_consent(d, issuer: str, back: str, clicked: set[str] | None = None) -> bool:  # type: ignore[no-untyped-def]
     """Back on the console yet? Answers the provider's consent page if it shows up (it may come a
-    moment after the login page, so this is polled rather than checked once)."""
+    moment after the login page, so this is polled rather than checked once). Each button is
+    clicked once: a page that has not unloaded yet must not be submitted twice."""
+    clicked = _CLICKED if clicked is None else clicked
     if d.current_url.startswith(back):
         return True
     if d.current_url.startswith(issuer) and not d.find_elements(By.NAME, "login"):
         buttons = d.find_elements(By.CSS_SELECTOR, "button[type=submit]")
-        if buttons:
+        if buttons and buttons[0].id not in clicked:
+            clicked.add(buttons[0].id)
             buttons[0].click()
     return False
+
+
+_CLICKED: set[str] = set()  # element ids are unique per browser session, so sharing is harmless
