@@ -2,6 +2,7 @@
 # Install the system packages Brique's tests need (Debian/Ubuntu), non-interactively.
 #   - PostgreSQL server: the test suite starts its own private instance from these binaries.
 #   - python3-venv: `python3 -m venv` needs it on minimal Debian images.
+#   - SoftHSM2: a real PKCS#11 token (private token dir per test session) for the HSM key backend.
 #   - Slurm (slurmctld, slurmd, slurm-client) and munge: the test suite starts its own private
 #     cluster from these binaries (own config, key, socket and free ports on 127.0.0.1).
 #   - chromium and chromium-driver: the console's browser tests (headless, Selenium; no browser download).
@@ -27,6 +28,7 @@ have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)
 have node || need+=(nodejs)
 have npm || need+=(npm)
+have softhsm2-util || need+=(softhsm2)  # PKCS#11 token for the HSM key backend tests
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

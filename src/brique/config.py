@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(default=None, description="platform Ed25519 key; default in home")
     kek: str | None = Field(default=None, description="key-encryption key, base64 of 32 bytes (or kek_file)")
     kek_file: Path | None = Field(default=None, description="file holding the KEK; default in home")
+    key_backend: Literal["file", "pkcs11"] = Field(
+        default="file", description="where the signing key and KEK live: files in home, or an HSM (PKCS#11)"
+    )
+    pkcs11_library: Path | None = Field(default=None, description="PKCS#11 module (.so) of the HSM")
+    pkcs11_token: str = Field(default="brique", description="label of the PKCS#11 token")
+    pkcs11_pin: str | None = Field(default=None, description="user PIN of the token (or pkcs11_pin_file)")
+    pkcs11_pin_file: Path | None = Field(default=None, description="file holding the token's user PIN")
+    pkcs11_signing_label: str = Field(default="brique-signing", description="label of the Ed25519 key pair")
+    pkcs11_kek_label: str = Field(default="brique-kek", description="label of the AES-256 key-encryption key")
     audit_retention_days: int = Field(default=190, ge=183, description="audit records kept (>= 6 months)")
     webhook_allow_private: bool = Field(default=False, description="let budget webhooks reach private addresses")
     audit_checkpoint_s: float = Field(default=60.0, gt=0, description="how often the chain head is signed")
@@ -91,6 +100,14 @@ class Settings(BaseSettings):
     @property
     def kek_path(self) -> Path:
         return self.kek_file or self.home / "kek"
+
+    @property
+    def platform_keys_path(self) -> Path:
+        return self.home / "platform-keys.json"
+
+    @property
+    def audit_head_path(self) -> Path:
+        return self.home / "audit-last-head.json"
 
     @property
     def logs_dir(self) -> Path:

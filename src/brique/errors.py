@@ -10,12 +10,15 @@
     │   ├── OperatorOnly          operator_only      403   1   (a tenant identity tried an operator action)
     │   ├── LockboxRequired       lockbox            403   1   (tenant data without an approved grant)
     │   ├── CsrfRejected          csrf               403   1   (a console form without its valid CSRF token)
+    │   ├── ReadOnly              read_only          403   1   (an auditor tried to act)
+    │   ├── OperatorAdminOnly     operator_admin_only 403  1   (the platform's keys)
     │   └── FourEyesRequired      four_eyes          403   1   (needs a second, distinct operator)
     ├── BudgetExceeded            budget_exceeded    402   1   (a budget's hard stop refuses the job)
     ├── NotFound                  not_found          404   1
     ├── Conflict                  conflict           409   1
     │   ├── StaleWrite            conflict           409   1   (a version-guarded write lost a race)
-    │   └── Duplicate             conflict           409   1   (a unique constraint refused a row)
+    │   ├── Duplicate             conflict           409   1   (a unique constraint refused a row)
+    │   └── AuditLogInconsistent  audit_log_inconsistent 409 1 (the log disagrees with its signed heads)
     ├── RateLimited               rate_limited       429   1
     ├── Unavailable               unavailable        503   1
     │   └── sdk.ConnectionFailed  unreachable        -     1   (SDK side: the server could not be reached)
@@ -97,6 +100,18 @@ class CsrfRejected(PermissionDenied):
     code = "csrf"
 
 
+class ReadOnly(PermissionDenied):
+    """An auditor's identity: it reads, it never acts."""
+
+    code = "read_only"
+
+
+class OperatorAdminOnly(PermissionDenied):
+    """An action reserved to operator-admins (the platform's own keys)."""
+
+    code = "operator_admin_only"
+
+
 class FourEyesRequired(PermissionDenied):
     """An action that needs a second, distinct operator."""
 
@@ -132,6 +147,12 @@ class Duplicate(Conflict):
     """The store refused a row that would break a uniqueness rule."""
 
 
+class AuditLogInconsistent(Conflict):
+    """The audit log disagrees with its signed heads: the server refuses to sign over it."""
+
+    code = "audit_log_inconsistent"
+
+
 class RateLimited(BriqueError):
     code = "rate_limited"
     status = 429
@@ -157,7 +178,7 @@ CODES: frozenset[str] = frozenset(
     cls.code
     for cls in (
         BriqueError, InvalidInput, FleetFileInvalid, PricebookInvalid, Unauthenticated, PermissionDenied,
-        TenantOnly, OperatorOnly, LockboxRequired, CsrfRejected, FourEyesRequired, BudgetExceeded, NotFound, Conflict,
-        StaleWrite, Duplicate, RateLimited, Unavailable, ExecutorError,
+        TenantOnly, OperatorOnly, LockboxRequired, CsrfRejected, ReadOnly, OperatorAdminOnly, FourEyesRequired,
+        BudgetExceeded, NotFound, Conflict, StaleWrite, Duplicate, AuditLogInconsistent, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip

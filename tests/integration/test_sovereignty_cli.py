@@ -8,10 +8,14 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from brique.crypto.signing import Signer
+from brique.domain.audit import TreeHead
 from brique.sdk import Client
 from tests.support.server import BRIQUE, Server
 
@@ -45,6 +49,8 @@ def test_audit_and_evidence_commands(server: Server, tmp_path: Path) -> None:
 
     secret = cli(server, tenant, "secret", "set", "HF_TOKEN", "--org", "acme", "--stdin", stdin="hf_abc123\n")
     assert secret.returncode == 0, secret.stderr
+    pinned = cli(server, tenant, "trust", "fetch")
+    assert pinned.returncode == 0 and "fingerprint SHA256:" in pinned.stdout, pinned.stderr
 
     ok = cli(server, admin, "audit", "verify")
     assert ok.returncode == 0 and ok.stdout.startswith("audit chain OK")
@@ -52,7 +58,15 @@ def test_audit_and_evidence_commands(server: Server, tmp_path: Path) -> None:
     export = tmp_path / "audit.json"
     assert cli(server, tenant, "audit", "export", "-o", str(export)).returncode == 0
     offline = cli(server, tenant, "audit", "verify-export", str(export))
-    assert offline.returncode == 0 and "export OK" in offline.stdout
+    assert offline.returncode == 0 and "export OK" in offline.stdout, offline.stderr
+    resigned = json.loads(export.read_text())  # the same head, re-signed by a key the tenant never pinned
+    head = TreeHead.from_doc(resigned["tree_head"])
+    forger = Signer(Ed25519PrivateKey.generate())
+    forged = TreeHead(head.size, head.root, head.timestamp, forger.key_id)
+    resigned["tree_head"] = TreeHead(*astuple(forged)[:4], forger.sign(forged.signed())).to_doc()
+    export.write_text(json.dumps(resigned))
+    bad_export = cli(server, tenant, "audit", "verify-export", str(export))
+    assert bad_export.returncode == 1 and "not pinned" in bad_export.stderr, bad_export.stderr
 
     report = tmp_path / "report.json"
     r = cli(server, tenant, "sovereignty", "report", "--org", "acme", "--from", "2020-01-01T00:00:00+00:00",
@@ -62,6 +76,14 @@ def test_audit_and_evidence_commands(server: Server, tmp_path: Path) -> None:
     assert doc["jobs"][0]["placements"][0]["country"] == "FR"
     key = doc["signature"]["public_key"]
     assert cli(server, tenant, "sovereignty", "verify", str(report), "--public-key", key).returncode == 0
+    assert cli(server, tenant, "sovereignty", "verify", str(report)).returncode == 0  # the pinned key
+    forged_report = tmp_path / "forged.json"
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    body["jobs"][0]["placements"][0]["country"] = "US"
+    forged_report.write_text(json.dumps(Signer(Ed25519PrivateKey.generate()).envelope(body)))
+    refused = cli(server, tenant, "sovereignty", "verify", str(forged_report))
+    assert refused.returncode == 1 and "not pinned" in refused.stderr, refused.stderr
+    doc = json.loads(report.read_text())
     doc["jobs"][0]["placements"][0]["country"] = "US"
     report.write_text(json.dumps(doc))
     bad = cli(server, tenant, "sovereignty", "verify", str(report))
@@ -75,3 +97,40 @@ def test_audit_and_evidence_commands(server: Server, tmp_path: Path) -> None:
         broken.stderr.strip()
         == "error: audit chain BROKEN at record 2: record 2 was modified (its hash does not match)"
     )
+
+
+def test_a_restored_database_fails_verify_and_the_witness_and_rotation_keeps_old_proofs(
+    server: Server, tmp_path: Path
+) -> None:
+    admin = server.admin_key()
+    with Client(server.url, admin) as op:
+        tenant = op.create_org("acme", admin_email="a@acme.eu").admin_key.token  # type: ignore[union-attr]
+    with Client(server.url, tenant) as c:
+        c.create_project("acme", "one")
+        c.audit_tree_head()
+    assert cli(server, tenant, "trust", "fetch").returncode == 0
+    state = tmp_path / "witness.json"
+    first = cli(server, tenant, "audit", "witness", "--state", str(state))
+    assert first.returncode == 0 and "first head stored" in first.stdout, first.stderr
+    with sqlite3.connect(tmp_path / "b.db") as live, sqlite3.connect(tmp_path / "old.db") as old:
+        live.backup(old)  # the backup an insider will restore
+    with Client(server.url, tenant) as c:
+        c.create_project("acme", "two")
+    again = cli(server, tenant, "audit", "witness", "--state", str(state))
+    assert again.returncode == 0 and "consistent with the head seen before" in again.stdout, again.stderr
+
+    rotated = cli(server, admin, "platform", "rotate-key")
+    assert rotated.returncode == 0 and "new signing key" in rotated.stdout, rotated.stderr
+    assert cli(server, tenant, "trust", "fetch").returncode == 0
+    keys = Client(server.url, tenant).platform_keys()
+    assert [k.status for k in keys] == ["retired", "current"] and keys[0].not_after
+
+    server.stop()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"b.db{suffix}").unlink(missing_ok=True)
+    (tmp_path / "old.db").rename(tmp_path / "b.db")
+    server.start()
+    verify = cli(server, admin, "audit", "verify")
+    assert verify.returncode == 1 and "ROLLBACK" in verify.stderr, verify.stdout + verify.stderr
+    witness = cli(server, tenant, "audit", "witness", "--state", str(state))
+    assert witness.returncode == 1 and "ROLLBACK" in witness.stderr and "last head seen" in witness.stderr

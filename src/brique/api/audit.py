@@ -1,4 +1,5 @@
-"""Every state-changing API call goes to the audit log: who, which org, what, outcome, request id."""
+"""Every state-changing API call, and every refused read, goes to the audit log: who, which org,
+what, outcome, request id."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class AuditMiddleware:
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        if request.method in WRITES and not request.url.path.startswith(QUIET):
+        refused_read = response.status_code == 403  # a refused read of tenant data is audited too
+        if (request.method in WRITES or refused_read) and not request.url.path.startswith(QUIET):
             try:
                 await run_in_threadpool(self._record, request, response)
             except Exception:  # the action is done; a failed audit write is logged, never turned into a 500

@@ -50,6 +50,8 @@ COMMANDS: dict[str, str | None] = {
     "secret": "brique.cli.sovereignty:secret_app",
     "audit": "brique.cli.sovereignty:audit_app",
     "sovereignty": "brique.cli.sovereignty:sov_app",
+    "trust": "brique.cli.trust:trust_app",
+    "platform": "brique.cli.trust:platform_app",
     "job": "brique.cli.jobs:job_app",
     "budget": "brique.cli.billing:budget_app",
 }

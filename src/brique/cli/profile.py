@@ -37,8 +37,12 @@ def load_profile() -> Profile:
 def save_profile(profile: Profile) -> Path:
     path = profile_path()
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # keep what else the profile holds (pinned platform keys)
+        rest = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        rest = {}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"url": profile.url, "api_key": profile.api_key}, fh)
+        json.dump({**rest, "url": profile.url, "api_key": profile.api_key}, fh)
     os.chmod(path, 0o600)
     return path

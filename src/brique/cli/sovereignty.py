@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from brique.cli.context import client, command, out, print_json
-from brique.crypto.signing import verify, verify_envelope
-from brique.domain.audit import verify_links
+from brique.cli.trust import PublicKeyOpt, pinned_keys, witness
+from brique.crypto.offline import Untrusted, check_envelope, check_export
 from brique.errors import InvalidInput
 
 policy_app = typer.Typer(
@@ -154,24 +154,32 @@ def secret_delete(name: str, org: OrgArg) -> None:
 
 @secret_app.command("destroy-key")
 @command
-def destroy_key(org: OrgArg, yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False) -> None:
-    """Crypto-erase: destroy the org's data key (contract end). Prints the signed certificate."""
+def destroy_key(org: OrgArg, yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,
+                confirm: Annotated[str | None, typer.Option(help="(2nd operator) the erasure request id")] = None) -> None:  # fmt: skip
+    """Crypto-erase: destroy the org's data key (contract end). Tenant-admin, or an operator-admin's request
+    confirmed by a second operator (--confirm). Prints the signed certificate."""
     if not yes:
         raise InvalidInput("this makes every secret of the organization unrecoverable; add --yes to confirm")
     with client() as c:
-        print_json(c.destroy_tenant_key(org))
+        print_json(c.destroy_tenant_key(org, confirm))
 
 
 @audit_app.command("verify")
 @command
 def audit_verify() -> None:
-    """Check the whole chain (operators); names the first bad record. Exit 1 if it is broken."""
+    """Check the whole log (operators): chain, every signed tree head, and the server's last signed head
+    (kept outside the database). Names the first bad record. Exit 1 if anything is wrong."""
     with client() as c:
         v = c.verify_audit()
     if v.ok:
-        out.print(f"audit chain OK: {v.checked} records, head {v.head_seq}, checkpoints valid")
+        out.print(f"audit chain OK: {v.checked} records, head {v.head_seq}, {v.signed_heads} signed tree heads "
+                  "match the records")  # fmt: skip
         return
-    raise InvalidInput(f"audit chain BROKEN at record {v.first_bad}: {v.problem}")
+    where = f" at record {v.first_bad}" if v.first_bad else ""
+    raise InvalidInput(f"audit chain BROKEN{where}: {v.problem}")
+
+
+audit_app.command("witness")(witness)
 
 
 @audit_app.command("export")
@@ -191,25 +199,14 @@ def audit_export(org: Annotated[str | None, typer.Option(help="org (operators)")
 
 @audit_app.command("verify-export")
 @command
-def audit_verify_export(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Verify an export offline: record hashes, links, and the signed head."""
-    out.print(check_export(json.loads(file.read_text())))
-
-
-def check_export(doc: dict[str, Any]) -> str:
-    result = verify_links(doc["records"])
-    if not result.ok:
-        raise InvalidInput(f"export BROKEN at record {result.first_bad}: {result.problem}")
-    cp = doc.get("checkpoint")
-    if not cp or not verify(
-        cp["public_key"], {"seq": cp["seq"], "hash": cp["hash"], "at": cp["at"]}, cp["signature"]
-    ):
-        raise InvalidInput("the export's checkpoint signature is missing or invalid")
-    by_seq = {r["seq"]: r["hash"] for r in doc["records"]}
-    if cp["seq"] in by_seq and by_seq[cp["seq"]] != cp["hash"]:
-        raise InvalidInput(f"record {cp['seq']} differs from the signed checkpoint")
-    own = sum(1 for r in doc["records"] if "actor" in r)
-    return f"export OK: {own} records of {doc['org_id']}, chain intact, head signed by key {cp['key_id']}"
+def audit_verify_export(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+                        public_key: PublicKeyOpt = None) -> None:  # fmt: skip
+    """Verify an export offline with the pinned keys: record hashes, inclusion proofs, the signed tree head."""
+    keys = pinned_keys(public_key)
+    try:
+        out.print(check_export(json.loads(file.read_text()), keys))
+    except (Untrusted, KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"{file}: INVALID: {exc}") from exc
 
 
 @sov_app.command("report")
@@ -231,9 +228,11 @@ def report(org: OrgArg, since: Annotated[str, typer.Option("--from", help="ISO d
 @sov_app.command("verify")
 @command
 def verify_report(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-                  public_key: Annotated[str | None, typer.Option(help="trusted platform public key")] = None) -> None:  # fmt: skip
-    """Verify a signed report (or certificate) offline. Exit 1 if it was modified."""
-    ok, why = verify_envelope(json.loads(file.read_text()), public_key)
-    if not ok:
-        raise InvalidInput(f"{file}: INVALID: {why}")
-    out.print(f"{file}: {why}")
+                  public_key: PublicKeyOpt = None) -> None:  # fmt: skip
+    """Verify a signed report (or certificate) offline with the pinned keys. Exit 1 if it was modified
+    or signed by a key that is not pinned."""
+    keys = pinned_keys(public_key)
+    try:
+        out.print(f"{file}: {check_envelope(json.loads(file.read_text()), keys)}")
+    except (Untrusted, ValueError) as exc:
+        raise InvalidInput(f"{file}: INVALID: {exc}") from exc

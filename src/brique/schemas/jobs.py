@@ -121,7 +121,7 @@ class JobSubmitRequest(StrictModel):
 
 class JobResponse(BaseModel):
     id: str
-    name: str
+    name: str | None = Field(description="null for operators without an approved access grant")
     org_id: str
     project_id: str
     state: JobState
@@ -141,8 +141,9 @@ class JobResponse(BaseModel):
     why_pending_code: str | None = None
 
     @classmethod
-    def from_domain(cls, job: JobRecord) -> JobResponse:
-        return cls(**_job_fields(job))
+    def from_domain(cls, job: JobRecord, redact: bool = False) -> JobResponse:
+        """`redact`: an operator's view (no grant) keeps id, state, size, placement and times only."""
+        return cls(**_job_fields(job, redact))
 
 
 class JobEventResponse(BaseModel):
@@ -173,20 +174,26 @@ class JobDetailResponse(JobResponse):
     def from_domain(
         cls, job: JobRecord, events: list[JobEvent], redact: bool, usage: tuple[int, float, float] = (0, 0.0, 0.0)
     ) -> JobDetailResponse:
-        """`redact`: operators see job metadata, never the tenant's command or environment values."""
+        """`redact`: operators without an approved grant see the job's size, placement, times and
+        energy, never its name, command, image, env (names or values), secret names or labels."""
         spec = spec_to_dict(job.spec)
         if redact:
-            spec["env"] = {k: "<redacted>" for k in job.spec.env}
-            spec["command"] = "<redacted>"
-        return cls(**_job_fields(job), spec=spec, gpu_ids=list(job.gpu_ids),
+            spec = {k: v for k, v in spec.items() if k in OPERATOR_VISIBLE_SPEC}
+        return cls(**_job_fields(job, redact), spec=spec, gpu_ids=list(job.gpu_ids),
                    events=[JobEventResponse.from_domain(e) for e in events],
                    gpu_seconds=usage[0], energy_kwh=usage[1], co2e_kg=usage[2])  # fmt: skip
 
 
-def _job_fields(job: JobRecord) -> dict[str, Any]:
+# What an operator without a grant sees of a spec: what it asks of the fleet, nothing of the work itself.
+OPERATOR_VISIBLE_SPEC = frozenset(
+    {"gpus", "tier", "placement", "estimated_runtime_s", "max_runtime_s", "grace_s", "retries"}
+)
+
+
+def _job_fields(job: JobRecord, redact: bool = False) -> dict[str, Any]:
     pending = job.state is JobState.PENDING
     return dict(
-        id=job.id, name=job.name, org_id=job.org_id, project_id=job.project_id, state=job.state, tier=job.tier,
+        id=job.id, name=None if redact else job.name, org_id=job.org_id, project_id=job.project_id, state=job.state, tier=job.tier,
         gpus=job.gpus, attempt=job.attempt, retries_left=job.retries_left, site=job.site_id, racks=job.racks,
         submitted_at=job.submitted_at, scheduled_at=job.scheduled_at, started_at=job.started_at,
         finished_at=job.finished_at, exit_code=job.exit_code,

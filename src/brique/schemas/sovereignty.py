@@ -93,6 +93,41 @@ class AuditVerifyResponse(BaseModel):
     problem: str
     head_seq: int
     checkpoints_ok: bool
+    tree_size: int = 0
+    signed_heads: int = Field(default=0, description="signed tree heads checked against the records")
+
+
+class TreeHeadResponse(BaseModel):
+    """A signed tree head (docs/sovereignty.md): Ed25519 over the canonical JSON of every field but `signature`."""
+
+    format: str
+    tree_size: int
+    root_hash: str = Field(description="hex SHA-256 Merkle root (RFC 9162)")
+    timestamp: str
+    key_id: str
+    signature: str = Field(description="base64 Ed25519")
+
+
+class ConsistencyResponse(BaseModel):
+    first: int
+    second: int
+    proof: list[str] = Field(description="hex hashes, RFC 9162 2.1.4")
+
+
+class InclusionResponse(BaseModel):
+    seq: int
+    tree_size: int
+    proof: list[str] = Field(description="hex hashes, RFC 9162 2.1.3 (leaf index = seq - 1)")
+
+
+class PlatformKeyResponse(BaseModel):
+    key_id: str
+    algorithm: str
+    public_key: str = Field(description="base64 of the raw 32-byte Ed25519 key")
+    fingerprint: str = Field(description="hex SHA-256 of the raw key: compare and pin it")
+    not_before: str
+    not_after: str | None
+    status: str = Field(description="current | retired")
 
 
 class SignedDocument(BaseModel):

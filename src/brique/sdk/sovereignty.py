@@ -8,10 +8,13 @@ if TYPE_CHECKING:
     from brique.schemas.sovereignty import (
         AccessRequestResponse,
         AuditVerifyResponse,
+        ConsistencyResponse,
         NotificationResponse,
+        PlatformKeyResponse,
         PolicyChangeResponse,
         PolicyResponse,
         SecretResponse,
+        TreeHeadResponse,
     )
 
 
@@ -73,8 +76,9 @@ class SovereigntyMixin:
     def delete_secret(self, org: str, name: str) -> None:
         self._call("DELETE", f"/v1/orgs/{org}/secrets/{name}", type(None))
 
-    def destroy_tenant_key(self, org: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/orgs/{org}/crypto-erase", dict[str, Any])
+    def destroy_tenant_key(self, org: str, confirm: str | None = None) -> dict[str, Any]:
+        """Tenant-admin: erased at once. Operators: a pending request, then a second operator's `confirm`."""
+        return self._call("POST", f"/v1/orgs/{org}/crypto-erase", dict[str, Any], confirm=confirm)
 
     def verify_audit(self) -> AuditVerifyResponse:
         from brique.schemas.sovereignty import AuditVerifyResponse
@@ -87,3 +91,23 @@ class SovereigntyMixin:
     def sovereignty_report(self, org: str, since: str, until: str) -> dict[str, Any]:
         params = {"from": since, "to": until}
         return self._call("GET", "/v1/sovereignty/report", dict[str, Any], org=org, **params)
+
+    def audit_tree_head(self) -> TreeHeadResponse:
+        from brique.schemas.sovereignty import TreeHeadResponse
+
+        return self._call("GET", "/v1/audit/tree-head", TreeHeadResponse)
+
+    def audit_consistency(self, first: int, second: int) -> ConsistencyResponse:
+        from brique.schemas.sovereignty import ConsistencyResponse
+
+        return self._call("GET", "/v1/audit/consistency", ConsistencyResponse, first=first, second=second)
+
+    def platform_keys(self) -> list[PlatformKeyResponse]:
+        from brique.schemas.sovereignty import PlatformKeyResponse
+
+        return self._call("GET", "/v1/platform/keys", list[PlatformKeyResponse])
+
+    def rotate_platform_key(self) -> PlatformKeyResponse:
+        from brique.schemas.sovereignty import PlatformKeyResponse
+
+        return self._call("POST", "/v1/platform/keys/rotate", PlatformKeyResponse)

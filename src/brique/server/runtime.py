@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from brique.clock import Clock, SystemClock
 from brique.config import Settings
-from brique.crypto.envelope import KeyEncryptionKey
-from brique.crypto.signing import Signer
+from brique.crypto.backends import build_keys
 from brique.domain.fleet import ExecutorKind, Fleet
 from brique.errors import InvalidInput
 from brique.executors.base import Executor
@@ -78,9 +77,9 @@ def build_executors(fleet: Fleet, clock: Clock) -> dict[str, Executor]:
 
 
 def build_sovereignty(settings: Settings, db: Database, clock: Clock, fleet: Fleet) -> Sovereignty:
-    signer = Signer.from_file(settings.signing_key_path)
-    audit = AuditLog(db, clock, signer, settings.audit_retention_days)
-    kek = KeyEncryptionKey.load(settings.kek, settings.kek_path)
+    keys = build_keys(settings, clock.now())
+    signer, kek = keys.signer, keys.kek
+    audit = AuditLog(db, clock, signer, settings.audit_retention_days, settings.audit_head_path)
     return Sovereignty(
         signer=signer,
         audit=audit,

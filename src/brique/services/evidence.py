@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from brique.clock import Clock
-from brique.crypto.signing import Signer
+from brique.crypto.signing import SigningKey
 from brique.domain.fleet import Fleet
 from brique.domain.job_records import JobRecord
 from brique.domain.tenancy import Action, Principal
@@ -26,7 +26,7 @@ from brique.store.tables import AccessRequestRow, AuditRecordRow
 
 
 class EvidenceService:
-    def __init__(self, db: Database, clock: Clock, fleet: Fleet, signer: Signer) -> None:
+    def __init__(self, db: Database, clock: Clock, fleet: Fleet, signer: SigningKey) -> None:
         self.db = db
         self.clock = clock
         self.fleet = fleet
@@ -57,6 +57,8 @@ class EvidenceService:
                 AccessRequestRow.status.in_(("approved", "revoked")),
             )).all()  # fmt: skip
         entries = [self._job_entry(job_id, jobs.get(job_id), by_job[job_id], grants) for job_id in job_ids]
+        if who.is_operator:  # blind by default: job names are tenant data
+            entries = [{**e, "name": None} for e in entries]
         doc = {
             "type": "brique-sovereignty-report/1",
             "org": {"id": org.id, "name": org.name, "country": org.country},

@@ -5,6 +5,7 @@
         -> access ends at expiry or when either side revokes it
     break-glass: an operator opens it, a *second, distinct* operator confirms; access starts at
     once and the tenant is notified at once (and can revoke it).
+Auditors are read-only: they list requests but never open, confirm or revoke one.
 
 Every read made under a grant is written to the audit log by the service that reads.
 """
@@ -26,6 +27,7 @@ from brique.errors import (
     NotFound,
     OperatorOnly,
     PermissionDenied,
+    ReadOnly,
     TenantOnly,
 )
 from brique.ids import IdFactory, new_id
@@ -37,6 +39,15 @@ from brique.store.tables import AccessRequestRow, NotificationRow
 
 MAX_DURATION_S = 8 * 3600
 SCOPES = ("job", "project")
+ACTING_OPERATORS = (Role.OPERATOR_ADMIN, Role.OPERATOR)
+
+
+def _acting_operator(who: Principal, what: str) -> None:
+    """Operators and operator-admins act; auditors only read; tenants and node agents never."""
+    if who.role is Role.AUDITOR:
+        raise ReadOnly(f"auditors are read-only: they cannot {what}")
+    if who.role not in ACTING_OPERATORS:
+        raise OperatorOnly(f"only operators {what}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +69,7 @@ class Lockbox:
         self, who: Principal, scope_kind: str, scope_id: str, justification: str, duration_s: int,
         break_glass: bool = False,
     ) -> AccessRequest:  # fmt: skip
-        if not who.is_operator or who.role is Role.NODE_AGENT:
-            raise OperatorOnly(
-                "only operator identities request access to tenant data"
-            )
+        _acting_operator(who, "request access to tenant data")
         if scope_kind not in SCOPES:
             raise InvalidInput(f"must be one of: {', '.join(SCOPES)}", field="scope")
         if not 60 <= duration_s <= MAX_DURATION_S:
@@ -86,10 +94,7 @@ class Lockbox:
 
     def confirm_break_glass(self, who: Principal, request_id: str) -> AccessRequest:
         """The second operator's confirmation: access starts now; the tenant is told at once."""
-        if not who.is_operator or who.role is Role.NODE_AGENT:
-            raise OperatorOnly(
-                "only operator identities confirm break-glass access"
-            )
+        _acting_operator(who, "confirm break-glass access")
         now = self.clock.now()
         with self.db.transaction() as s:
             row = self._get(s, request_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brique.crypto.signing import Signer
+from brique.crypto.keys import PlatformKeys
 from brique.services.agents import AgentService
 from brique.services.audit import AuditLog, CheckpointTimer
 from brique.services.billing import BillingService
@@ -28,7 +28,7 @@ from brique.services.tenancy import TenancyService
 
 @dataclass(frozen=True, slots=True)
 class Sovereignty:
-    signer: Signer
+    signer: PlatformKeys
     audit: AuditLog
     lockbox: Lockbox
     secrets: SecretsService

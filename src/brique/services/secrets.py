@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -16,20 +17,33 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.crypto.envelope import DecryptionFailed, KeyWrapper, new_dek, open_sealed, seal
-from brique.crypto.signing import Signer
+from brique.crypto.signing import SigningKey
 from brique.domain.tenancy import Principal, Role
-from brique.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TenantOnly
+from brique.errors import (
+    Conflict,
+    FourEyesRequired,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ReadOnly,
+    TenantOnly,
+)
+from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.store.db import Database
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import SecretRow, TenantKeyRow
+from brique.store.tables import AccessRequestRow, SecretRow, TenantKeyRow
 
+ERASURE = "erasure"  # an access request row of this scope is a pending four-eyes erasure
+ERASURE_WINDOW_S = 3600
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_VALUE = 64 * 1024
 
 
 class SecretsService:
-    def __init__(self, db: Database, clock: Clock, kek: KeyWrapper, signer: Signer, audit: AuditLog) -> None:
+    def __init__(self, db: Database, clock: Clock, kek: KeyWrapper, signer: SigningKey, audit: AuditLog,
+                 ids: IdFactory = new_id) -> None:  # fmt: skip
+        self.ids = ids
         self.db = db
         self.clock = clock
         self.kek = kek
@@ -108,10 +122,49 @@ class SecretsService:
                     continue
             return out
 
-    def destroy_key(self, who: Principal, org_ref: str) -> dict[str, Any]:
-        """Crypto-erasure at contract end: the tenant key is destroyed; a signed certificate is returned."""
-        if who.role not in (Role.TENANT_ADMIN, Role.OPERATOR_ADMIN):
-            raise PermissionDenied("only a tenant-admin or an operator-admin destroys a tenant key")
+    def destroy_key(self, who: Principal, org_ref: str, confirm: str | None = None) -> dict[str, Any]:
+        """Crypto-erasure at contract end, on the tenant-admin's request or by two distinct operators
+        (an operator-admin asks, a second operator confirms with the request id within an hour).
+        Returns the signed certificate, which says who authorized it, or the pending request."""
+        if who.role is Role.TENANT_ADMIN:
+            return self._destroy(who, org_ref, {"kind": "tenant-admin", "by": [who.user_id]})
+        if who.role is Role.AUDITOR:
+            raise ReadOnly("auditors are read-only: they cannot destroy a tenant key")
+        if who.role not in (Role.OPERATOR_ADMIN, Role.OPERATOR):
+            raise PermissionDenied("only a tenant-admin, or two operators, destroy a tenant key")
+        if confirm is None:
+            return self._ask_erasure(who, org_ref)
+        with self.db.transaction() as s:
+            org_id = self._org(s, who, org_ref)
+            row = s.get(AccessRequestRow, confirm)
+            if row is None or row.scope_kind != ERASURE or row.org_id != org_id or row.status != "pending":
+                raise NotFound(
+                    f"no pending erasure request '{confirm}' for this organization", field="confirm"
+                )
+            if row.requested_by == who.user_id:
+                raise FourEyesRequired("crypto-erasure needs a second, distinct operator")
+            if row.requested_at + timedelta(seconds=row.duration_s) <= self.clock.now():
+                raise Conflict(f"erasure request {confirm} expired; ask again", field="confirm")
+            row.status, row.decided_by, row.decided_at = "approved", who.user_id, self.clock.now()
+            requested_by = row.requested_by
+        return self._destroy(who, org_ref, {"kind": "four-eyes", "by": [requested_by, who.user_id],
+                                            "request": confirm})  # fmt: skip
+
+    def _ask_erasure(self, who: Principal, org_ref: str) -> dict[str, Any]:
+        if who.role is not Role.OPERATOR_ADMIN:
+            raise PermissionDenied("an operator-admin asks for a crypto-erasure; a second operator confirms")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            org_id = self._org(s, who, org_ref)
+            row = AccessRequestRow(id=self.ids("acc"), org_id=org_id, scope_kind=ERASURE, scope_id=org_id,
+                                   justification="crypto-erasure of the tenant key", duration_s=ERASURE_WINDOW_S,
+                                   requested_by=who.user_id, requested_at=now, status="pending")  # fmt: skip
+            s.add(row)
+            self.audit.append(s, Entry(who.user_id, org_id, "tenant_key.erasure_requested", row.id))
+        return {"status": "pending", "request_id": row.id, "org_id": org_id,
+                "needs": "a second, distinct operator confirms within an hour (confirm=<request_id>)"}  # fmt: skip
+
+    def _destroy(self, who: Principal, org_ref: str, authorized: dict[str, Any]) -> dict[str, Any]:
         now = self.clock.now()
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
@@ -127,12 +180,13 @@ class SecretsService:
             cert = self.signer.envelope({
                 "type": "brique-crypto-erasure-certificate/1", "org_id": org_id,
                 "destroyed_at": now.isoformat(timespec="seconds"), "destroyed_by": who.user_id,
+                "authorized": authorized,
                 "secrets_erased": count, "statement": "the tenant data key was destroyed; ciphertexts encrypted "
                 "under it cannot be decrypted by anyone",
             })  # fmt: skip
             key.certificate = cert
             self.audit.append(s, Entry(who.user_id, org_id, "tenant_key.destroyed", org_id,
-                                       details={"secrets_erased": count}))  # fmt: skip
+                                       details={"secrets_erased": count, "authorized": authorized["kind"]}))  # fmt: skip
             return cert
 
     # -- helpers --------------------------------------------------------------------------------

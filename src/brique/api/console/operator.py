@@ -75,7 +75,7 @@ def _queue_depth(request: Request, viewer) -> dict:  # type: ignore[no-untyped-d
     start = now - timedelta(hours=QUEUE_HOURS)
     waits = []
     for row in jobs.list(viewer.who, None, None, 10_000):
-        j = JobResponse.from_domain(row)
+        j = JobResponse.from_domain(row, redact=True)
         end = j.scheduled_at or j.finished_at or now
         if end >= start:
             waits.append((j.submitted_at, end))

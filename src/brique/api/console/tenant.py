@@ -34,7 +34,7 @@ def jobs_page(
     request: Request, viewer: SignedIn, state: Annotated[str | None, Query(max_length=20)] = None
 ) -> Response:
     rows = deps.job_service(request).list(viewer.who, None, [state] if state else None, 200)
-    jobs = [JobResponse.from_domain(r) for r in rows]
+    jobs = [JobResponse.from_domain(r, redact=viewer.who.is_operator) for r in rows]
     return page(request, "jobs.html", viewer, jobs=jobs, state=state, states=STATES)
 
 

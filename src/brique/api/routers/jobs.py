@@ -95,7 +95,7 @@ def list_jobs(
     state: Annotated[list[str] | None, Query(description="repeat to match several")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> list[JobResponse]:
-    return [JobResponse.from_domain(r) for r in jobs.list(who, project, state, limit)]
+    return [JobResponse.from_domain(r, redact=who.is_operator) for r in jobs.list(who, project, state, limit)]
 
 
 @router.get("/jobs/{job_id}", operation_id="getJob")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -14,12 +15,16 @@ from brique.schemas.sovereignty import (
     AccessRequestCreate,
     AccessRequestResponse,
     AuditVerifyResponse,
+    ConsistencyResponse,
+    InclusionResponse,
     NotificationResponse,
+    PlatformKeyResponse,
     PolicyChangeResponse,
     PolicyModel,
     PolicyResponse,
     SecretPut,
     SecretResponse,
+    TreeHeadResponse,
 )
 
 router = APIRouter(prefix="/v1", tags=["sovereignty"])
@@ -136,9 +141,11 @@ def delete_secret(org: str, name: str, who: Caller, sov: Sov) -> None:
 
 
 @router.post("/orgs/{org}/crypto-erase", operation_id="destroyTenantKey")
-def destroy_tenant_key(org: str, who: Caller, sov: Sov) -> dict[str, Any]:
-    """Destroy the tenant's data key (contract end): its secrets become unrecoverable. Returns a signed certificate."""
-    return sov.secrets.destroy_key(who, org)
+def destroy_tenant_key(org: str, who: Caller, sov: Sov, confirm: str | None = None) -> dict[str, Any]:
+    """Destroy the tenant's data key (contract end): its secrets become unrecoverable. A tenant-admin's call,
+    or an operator-admin's request (pending) confirmed by a second operator (`confirm=<request id>`).
+    Returns the signed certificate, which says who authorized it."""
+    return sov.secrets.destroy_key(who, org, confirm)
 
 
 # -- audit and evidence -------------------------------------------------------------------------
@@ -149,7 +156,36 @@ def verify_audit(who: Caller, sov: Sov) -> AuditVerifyResponse:
     v = sov.audit.verify(who)
     return AuditVerifyResponse(ok=v.ok, checked=v.chain.checked, first_bad=v.chain.first_bad,
                                problem=v.chain.problem or v.checkpoint_problem, head_seq=v.chain.head_seq,
-                               checkpoints_ok=v.checkpoints_ok)  # fmt: skip
+                               checkpoints_ok=v.checkpoints_ok, tree_size=v.tree_size,
+                               signed_heads=v.signed_heads)  # fmt: skip
+
+
+@router.get("/audit/tree-head", operation_id="getAuditTreeHead")
+def audit_tree_head(who: Caller, sov: Sov) -> TreeHeadResponse:
+    """The latest signed tree head of the audit log (any identity: witnesses keep it)."""
+    return TreeHeadResponse(**sov.audit.tree_head().to_doc())
+
+
+@router.get("/audit/consistency", operation_id="getAuditConsistency")
+def audit_consistency(who: Caller, sov: Sov, first: int, second: int) -> ConsistencyResponse:
+    return ConsistencyResponse(first=first, second=second, proof=sov.audit.consistency(first, second))
+
+
+@router.get("/audit/inclusion", operation_id="getAuditInclusion")
+def audit_inclusion(who: Caller, sov: Sov, seq: int, size: int) -> InclusionResponse:
+    return InclusionResponse(seq=seq, tree_size=size, proof=sov.audit.inclusion(seq, size))
+
+
+@router.get("/platform/keys", operation_id="listPlatformKeys")
+def platform_keys(who: Caller, sov: Sov) -> list[PlatformKeyResponse]:
+    """The platform's public signing keys, current and retired (pin them: `brique trust fetch`)."""
+    return [PlatformKeyResponse(**asdict(k)) for k in sov.signer.published()]
+
+
+@router.post("/platform/keys/rotate", operation_id="rotatePlatformKey")
+def rotate_platform_key(who: Caller, sov: Sov) -> PlatformKeyResponse:
+    """A new current signing key (operator-admin); the old one is retired and still verifies."""
+    return PlatformKeyResponse(**asdict(sov.audit.rotate_key(who)))
 
 
 @router.get("/audit/export", operation_id="exportAudit")
