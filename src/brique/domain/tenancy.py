@@ -254,3 +254,13 @@ class AccessRequest:
     revoked_by: str | None = None
     revoked_at: datetime | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsoLogin:
+    """Who an identity provider says signed in: its issuer and stable subject, and the verified email."""
+
+    provider: str
+    issuer: str
+    subject: str
+    email: str

@@ -23,6 +23,7 @@ from brique.domain.tenancy import (
     Principal,
     Project,
     Role,
+    SsoLogin,
     User,
     grants,
     may_assign_role,
@@ -187,22 +188,36 @@ class TenancyService:
         with self.db.transaction() as s:
             return repo.list_users(s, None)
 
-    def single_sign_on(self, org_ref: str, email: str, default_role: Role, ttl: timedelta, via: str) -> NewKey:
-        """A user signed in by the org's identity provider: found by email in that org, or created with
-        the org's default role; returns a key that expires after `ttl` (the console session)."""
-        _check_email(email, "email")
+    def single_sign_on(self, org_ref: str, login: SsoLogin, default_role: Role, ttl: timedelta) -> NewKey:
+        """A user signed in by the org's identity provider. Found by the provider's stable subject once
+        linked (an email changed at the provider keeps the same Brique user); at the first sign-in,
+        found by email in that org, or created with the org's default role, then linked. Returns a key
+        that expires after `ttl` (the console session)."""
+        _check_email(login.email, "email")
         if default_role not in TENANT_ROLES:
             raise InvalidInput(f"'{default_role}' is not a tenant role", field="default_role")
-        with self._unique(f"a user with email '{email}' already exists", "email") as s:
+        with self._unique(f"a user with email '{login.email}' already exists", "email") as s:
             org = repo.find_org(s, org_ref)
             if org is None:
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
-            user = next((u for u in repo.list_users(s, org.id) if u.email.lower() == email.lower()), None)
-            if user is None:
-                if repo.email_taken(s, email):  # someone of another org or an operator: never merged
-                    raise PermissionDenied(f"'{email}' belongs to another organization", field="email")
-                user = self._add_user(s, org.id, email, default_role)
-            return self._issue_key(s, user, f"console sign-in via {via}"[:100], self.clock.now() + ttl)
+            user = repo.linked_user(s, login.issuer, login.subject) or self._first_sign_in(s, org.id, login,
+                                                                                        default_role)  # fmt: skip
+            if user.org_id != org.id:
+                raise PermissionDenied(f"'{login.email}' belongs to another organization", field="email")
+            via = f"console sign-in via {login.provider} (sub {login.subject})"
+            return self._issue_key(s, user, via[:100], self.clock.now() + ttl)
+
+    def _first_sign_in(self, s: Session, org_id: str, login: SsoLogin, default_role: Role) -> User:
+        user = next((u for u in repo.list_users(s, org_id) if u.email.lower() == login.email.lower()), None)
+        if user is None:
+            if repo.email_taken(s, login.email):  # someone of another org or an operator: never merged
+                raise PermissionDenied(f"'{login.email}' belongs to another organization", field="email")
+            user = self._add_user(s, org_id, login.email, default_role)
+        elif repo.user_has_link(s, user.id, login.issuer):  # the address moved to another subject: refuse
+            raise PermissionDenied(f"'{login.email}' is linked to another identity at this provider; "
+                                   "an org admin must unlink it first", field="email")  # fmt: skip
+        repo.link_user(s, login.issuer, login.subject, user.id, self.clock.now())
+        return user
 
     # -- API keys -------------------------------------------------------------------------------
 

@@ -102,6 +102,16 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class IdpLinkRow(Base):
+    """A user's identity at an org's identity provider: (issuer, subject) is stable where emails change."""
+
+    __tablename__ = "idp_links"
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ApiKeyRow(Base):
     """An API key. Only a SHA-256 of its secret is stored; `lookup` is its public part."""
 

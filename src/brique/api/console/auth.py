@@ -21,7 +21,7 @@ from brique.api.console.session import (
     same_token,
 )
 from brique.api.console.web import ConsoleRoute, LoginRequired, back_to, console, page, safe_next, signed_in
-from brique.domain.tenancy import Role
+from brique.domain.tenancy import Role, SsoLogin
 from brique.errors import CsrfRejected, NotFound, Unauthenticated
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -145,10 +145,10 @@ async def sso_callback(
     pending = Pending(**v)
     identity = await client.redeem(code, pending, _callback_url(request, provider))
     p = client.provider
+    login = SsoLogin(provider=p.name, issuer=p.issuer, subject=identity.subject, email=identity.email)
     new = await run_in_threadpool(
-        deps.tenancy_service(request).single_sign_on, p.org, identity.email, Role(p.default_role),
-        c.sessions.ttl, f"{p.name} (sub {identity.subject})",
-    )  # fmt: skip
+        deps.tenancy_service(request).single_sign_on, p.org, login, Role(p.default_role), c.sessions.ttl
+    )
     response = _open_session(request, new.token, pending.next, sso=True)
     response.delete_cookie(SSO_COOKIE, path=COOKIE_PATH)
     return response

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
-from brique.store.tables import ApiKeyRow, OrgRow, ProjectRow, UserRow
+from brique.store.tables import ApiKeyRow, IdpLinkRow, OrgRow, ProjectRow, UserRow
 
 
 def org_row_to_domain(row: OrgRow) -> Organization:
@@ -103,6 +103,23 @@ def email_taken(session: Session, email: str) -> bool:
 def list_users(session: Session, org_id: str | None) -> list[User]:
     q = select(UserRow).where(UserRow.org_id.is_(None) if org_id is None else UserRow.org_id == org_id)
     return [user_row_to_domain(r) for r in session.scalars(q.order_by(UserRow.email))]
+
+
+def linked_user(session: Session, issuer: str, subject: str) -> User | None:
+    """The user an identity provider's subject was linked to at its first sign-in, if any."""
+    row = session.get(IdpLinkRow, (issuer, subject))
+    return get_user(session, row.user_id) if row is not None else None
+
+
+def user_has_link(session: Session, user_id: str, issuer: str) -> bool:
+    found = session.scalar(
+        select(IdpLinkRow.subject).where(IdpLinkRow.user_id == user_id, IdpLinkRow.issuer == issuer).limit(1)
+    )
+    return found is not None
+
+
+def link_user(session: Session, issuer: str, subject: str, user_id: str, now: datetime) -> None:
+    session.add(IdpLinkRow(issuer=issuer, subject=subject, user_id=user_id, linked_at=now))
 
 
 def count_users_with_role(session: Session, role: Role) -> int:
