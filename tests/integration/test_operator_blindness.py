@@ -6,6 +6,7 @@ read, refused reads that land in the audit log, and crypto-erasure that needs th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -67,6 +68,19 @@ def test_isolation_matrix(cloud: Cloud, role: str, granted: bool) -> None:
     assert secrets.status_code == 403
     seen.append(secrets.text)
     seen.append(cloud.http.get("/v1/access-requests", params={"org": "acme"}, headers=auth(key)).text)
+    job_reads = ["/v1/jobs", f"/v1/jobs/{job}/events"] + ([] if granted else [f"/v1/jobs/{job}"])
+    for path in job_reads:  # with the tenant's grant, the job's own detail shows its spec (audited)
+        seen.append(cloud.http.get(path, headers=auth(key)).text)
+    cloud.tick(1)  # running (its `started` event)
+    cloud.tick(300)  # five minutes of it, metered
+    day = {
+        "from": (cloud.clock.at - timedelta(days=1)).isoformat(),
+        "to": (cloud.clock.at + timedelta(days=1)).isoformat(),
+    }
+    for fmt in ("json", "csv"):
+        usage = cloud.http.get("/v1/usage", params={"org": "acme", **day, "format": fmt}, headers=auth(key))
+        assert usage.status_code == 200 and job in usage.text, usage.text[:200]  # the job, by its id only
+        seen.append(usage.text)
     for text in seen:
         for word in TENANT_WORDS:
             assert word not in text, (word, text[:200])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,9 +154,10 @@ class MeteringService:
         if end <= start:
             raise InvalidInput("'to' must be after 'from'", field="to")
         self.collect()
-        return self.report(org, start, end)
+        return self.report(org, start, end, blind=who.is_operator)
 
-    def report(self, org: Organization, start: datetime, end: datetime) -> UsageReport:
+    def report(self, org: Organization, start: datetime, end: datetime, blind: bool = False) -> UsageReport:
+        """`blind`: an operator's view, where a job is its id (operators never see a job's name)."""
         now = self.clock.now()
         with self.db.transaction() as s:
             records = repo.records(s, org_id=org.id, lo=start, hi=end)
@@ -169,6 +170,7 @@ class MeteringService:
                     continue
                 gpu_s = r.gpus * int((window[1] - window[0]).total_seconds())
                 fp = self.footprint_of(r.gpus, r.site_id, *window)
+                r = replace(r, job_name=r.job_id) if blind else r
                 items.append(UsageItem(r, projects.get(r.project_id, r.project_id), *window, gpu_s, fp))
         return UsageReport(org, start, end, tuple(items))
 
