@@ -4,6 +4,7 @@ test_console_browser.py."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from brique.domain.tenancy import Role
+from brique.domain.tenancy import Role, SsoLogin
 from brique.errors import PermissionDenied, Unauthenticated
 from tests.integration.conftest import Cloud, auth
 
@@ -287,6 +288,28 @@ def test_operators_see_job_metadata_but_no_log_or_command_without_approval(
     assert 'id="log-denied"' in page and "access request the tenant approved" in page
 
 
+def test_the_job_log_streams_as_server_sent_events(cloud: Cloud, browser: TestClient) -> None:
+    job = cloud.submit(name="streamed", command="python train.py", sleep_s=30).json()["job"]["id"]
+    cloud.tick()
+    cloud.tick(1)  # running: its log has begun
+    sign_in(browser, cloud.tenant)
+    page = browser.get(f"/console/jobs/{job}").text
+    assert f'data-stream="/console/jobs/{job}/log/stream?offset=' in page and "log-stream.js" in page
+    cloud.tick(60)  # the attempt is over: the stream sends what is left, then its end
+    stream = browser.get(f"/console/jobs/{job}/log/stream")
+    assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+    ids = [int(line[4:]) for line in stream.text.splitlines() if line.startswith("id: ")]
+    text = "".join(json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: \""))
+    assert "python train.py" in text and ids and stream.text.rstrip().endswith("event: end\ndata: {}")
+    resumed = browser.get(f"/console/jobs/{job}/log/stream", headers={"Last-Event-ID": str(ids[-1])})
+    assert "id: " not in resumed.text and "event: end" in resumed.text  # nothing twice after a reconnect
+    sign_in(browser, cloud.admin)
+    refused = browser.get(f"/console/jobs/{job}/log/stream")
+    assert refused.status_code == 403 and "python train.py" not in refused.text  # the lockbox holds
+    sign_in(browser, other_tenant(cloud))
+    assert browser.get(f"/console/jobs/{job}/log/stream").status_code == 404
+
+
 def test_contracts_show_guaranteed_used_and_borrowed(cloud: Cloud, browser: TestClient) -> None:
     body = {"contracts": [{"site": "fr-tst-1", "guaranteed_gpus": 8, "may_borrow": True}]}
     r = cloud.http.put("/v1/orgs/acme/contracts", json=body, headers=auth(cloud.admin))
@@ -361,20 +384,55 @@ def test_usage_page_shows_the_budgets(cloud: Cloud, browser: TestClient) -> None
 
 def test_single_sign_on_maps_people_by_email_with_the_orgs_default_role(cloud: Cloud) -> None:
     tenancy = cloud.rt.services.tenancy
-    admin = tenancy.single_sign_on("acme", "A@Acme.eu", Role.TENANT_VIEWER, timedelta(minutes=30), "idp")
+    ttl = timedelta(minutes=30)
+
+    def login(sub: str, email: str) -> SsoLogin:
+        return SsoLogin(provider="idp", issuer="https://idp.acme.eu", subject=sub, email=email)
+
+    admin = tenancy.single_sign_on("acme", login("a1", "A@Acme.eu"), Role.TENANT_VIEWER, ttl)
     who = tenancy.authenticate(admin.token)
     assert who.role == Role.TENANT_ADMIN and who.org_id == cloud.org_id  # the existing person, their role
-    new = tenancy.single_sign_on(
-        "acme", "dan@acme.eu", Role.TENANT_VIEWER, timedelta(minutes=30), "idp (sub d1)"
-    )
+    new = tenancy.single_sign_on("acme", login("d1", "dan@acme.eu"), Role.TENANT_VIEWER, ttl)
     assert tenancy.authenticate(new.token).role == Role.TENANT_VIEWER and "sub d1" in new.key.name
     with pytest.raises(PermissionDenied, match="another organization"):
-        tenancy.single_sign_on(
-            "acme", "admin@operator.local", Role.TENANT_MEMBER, timedelta(minutes=30), "idp"
-        )
+        tenancy.single_sign_on("acme", login("x1", "admin@operator.local"), Role.TENANT_MEMBER, ttl)
     cloud.clock.at += timedelta(minutes=31)
     with pytest.raises(Unauthenticated):
         tenancy.authenticate(new.token)  # the session's key ends with it
+
+
+def test_tenant_admin_sets_budgets_and_the_residency_policy_from_the_console(
+    cloud: Cloud, browser: TestClient
+) -> None:
+    from tests.integration.conftest import Api, Tenant, make_member
+
+    csrf = sign_in(browser, cloud.tenant)
+    form = {"csrf_token": csrf, "amount": "2500.50", "thresholds": "50, 90", "hard_stop": "on", "project": ""}
+    assert browser.post("/console/budgets", data=form, follow_redirects=False).status_code == 303
+    [budget] = cloud.http.get("/v1/orgs/acme/budgets", headers=auth(cloud.tenant)).json()
+    assert (budget["amount"], budget["thresholds"], budget["hard_stop"]) == ("2500.50", [50, 90], True)
+    bad = browser.post("/console/budgets", data={**form, "amount": "0.001"})
+    assert bad.status_code == 422 and "amount" in bad.text  # the API's own rule and message
+    assert browser.post("/console/budgets/delete", data={"csrf_token": csrf, "project": ""}).status_code == 200
+    assert cloud.http.get("/v1/orgs/acme/budgets", headers=auth(cloud.tenant)).json() == []
+
+    policy = {"csrf_token": csrf, "name": "FR + SecNumCloud", "countries": "fr", "certifications": "",
+              "sites": "", "eu_only": "on"}  # fmt: skip
+    assert browser.post("/console/policy", data=policy, follow_redirects=False).status_code == 303
+    saved = cloud.http.get("/v1/orgs/acme/policy", headers=auth(cloud.tenant)).json()["policy"]
+    assert (saved["countries"], saved["eu_only"], saved["name"]) == (["FR"], True, "FR + SecNumCloud")
+    assert 'value="FR"' in browser.get("/console/sovereignty").text  # the form shows what is set
+    nowhere = browser.post("/console/policy", data={**policy, "countries": "ZZ"})
+    assert nowhere.status_code == 422 and "ZZ" in nowhere.text
+    assert browser.post("/console/policy", data={**policy, "csrf_token": "forged"}).status_code == 403
+
+    member = make_member(Api(cloud.http, cloud.admin), Tenant(cloud.org_id, "acme", cloud.tenant),
+                         "m2@acme.eu", "tenant-member")  # fmt: skip
+    csrf = sign_in(browser, member)
+    assert 'id="budget-form"' not in browser.get("/console/usage").text
+    assert 'id="policy-form"' not in browser.get("/console/sovereignty").text
+    assert browser.post("/console/budgets", data={**form, "csrf_token": csrf}).status_code == 403
+    assert browser.post("/console/policy", data={**policy, "csrf_token": csrf}).status_code == 403
 
 
 def test_break_glass_needs_a_second_operator_in_the_console(cloud: Cloud, browser: TestClient) -> None:

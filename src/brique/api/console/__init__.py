@@ -13,7 +13,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from brique.api.console import access, auth, billing, docs, operator, sovereignty, tenant
+from brique.api.console import access, auth, billing, budgets, docs, logs, operator, sovereignty, tenant
 from brique.api.console.web import STATIC, Console
 from brique.clock import Clock
 from brique.config import OidcProvider
@@ -37,6 +37,8 @@ def mount(app: FastAPI, clock: Clock, session_minutes: int, providers: list[Oidc
         auth.router,
         tenant.router,
         billing.router,
+        budgets.router,
+        logs.router,
         operator.router,
         access.router,
         sovereignty.router,

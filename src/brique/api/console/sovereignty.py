@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from pydantic import ValidationError
 
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
 from brique.errors import InvalidInput
+from brique.schemas.errors import first_problem
+from brique.schemas.sovereignty import PolicyModel
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -23,14 +26,45 @@ def _org(viewer) -> str:  # type: ignore[no-untyped-def]
 
 
 @router.get("/sovereignty", operation_id="consoleSovereignty")
-def sovereignty_page(request: Request, viewer: SignedIn) -> Response:
+def sovereignty_page(
+    request: Request, viewer: SignedIn, narrowed: Annotated[int, Query(ge=0, le=1_000_000)] = 0
+) -> Response:
     sov = deps.sovereignty(request)
     org = _org(viewer)
     own, effective = sov.residency.get(viewer.who, org, None)
     secrets = sov.secrets.names(viewer.who, org)
     today = sov.audit.clock.now().date()
     return page(request, "sovereignty.html", viewer, own=own, policy=effective, secrets=secrets,
-                may_manage=viewer.who.role == "tenant-admin", since=today.replace(day=1), until=today + timedelta(days=1))  # fmt: skip
+                may_manage=viewer.who.role == "tenant-admin", narrowed=narrowed, sites=[x.id for x in sov.evidence.fleet.sites], since=today.replace(day=1), until=today + timedelta(days=1))  # fmt: skip
+
+
+def _codes(text: str, upper: bool) -> list[str]:
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    return [c.upper() for c in items] if upper else items
+
+
+@router.post("/policy", operation_id="consoleSetPolicy")
+def set_policy(
+    request: Request, viewer: Posted,
+    countries: Annotated[str, Form(max_length=500)] = "",
+    certifications: Annotated[str, Form(max_length=500)] = "",
+    sites: Annotated[str, Form(max_length=2000)] = "",
+    eu_only: Annotated[str, Form(max_length=5)] = "",
+    operator_in_eu: Annotated[str, Form(max_length=5)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+) -> Response:  # fmt: skip
+    """The org's residency policy (tenant-admin), with the API's rules: empty countries or sites is "any"."""
+    doc = {"countries": _codes(countries, True) or None, "certifications": _codes(certifications, False),
+           "sites": _codes(sites, False) or None, "eu_only": eu_only == "on",
+           "operator_in_eu": operator_in_eu == "on", "name": name.strip()}  # fmt: skip
+    try:
+        policy = PolicyModel.model_validate(doc).to_domain()
+    except ValidationError as exc:
+        field, rule = first_problem(exc.errors())
+        raise InvalidInput(f"{field}: {rule}", field=field) from None
+    change = deps.sovereignty(request).residency.set(viewer.who, _org(viewer), None, policy)
+    narrowed = len(change.pending_narrowed)
+    return back_to("/console/sovereignty" + (f"?narrowed={narrowed}" if narrowed else ""))
 
 
 @router.post("/secrets", operation_id="consolePutSecret")

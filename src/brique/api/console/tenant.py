@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
 from brique.domain.jobs import Tier
+from brique.domain.tenancy import Role
 from brique.errors import BriqueError, InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import JobDetailResponse, JobEventResponse, JobResponse, JobSubmitRequest
@@ -97,14 +98,15 @@ def job_page(request: Request, job_id: str, viewer: SignedIn) -> Response:
                 logs=_log_tail(jobs, viewer, job_id))  # fmt: skip
 
 
-def _log_tail(jobs, viewer, job_id: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
-    """The end of the current attempt's log, or why it cannot be shown (operators need the lockbox)."""
+def _log_tail(jobs, viewer, job_id: str) -> tuple[str, str | None, int]:  # type: ignore[no-untyped-def]
+    """The end of the current attempt's log, why it cannot be shown (operators need the lockbox), and
+    the offset after it (where the live stream continues)."""
     try:
         data, _ = jobs.logs(viewer.who, job_id, 0, None)
     except BriqueError as exc:
-        return "", exc.message
+        return "", exc.message, 0
     text = data[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
-    return (text[text.find("\n") + 1 :] if len(data) > LOG_TAIL_BYTES else text), None
+    return (text[text.find("\n") + 1 :] if len(data) > LOG_TAIL_BYTES else text), None, len(data)
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="consoleCancelJob")
@@ -123,7 +125,10 @@ def usage_page(request: Request, viewer: SignedIn, days: Annotated[int, Query(ge
     regions = {s.id: s.region for s in metering.fleet.sites}
     rows = charges(deps.billing_service(request), report, regions)
     budgets = deps.budget_service(request).list(viewer.who, report.org.name)
+    projects = [p.name for p in deps.tenancy_service(request).list_projects(viewer.who, report.org.name)]
+    may_budget = viewer.who.role in (Role.TENANT_ADMIN, Role.OPERATOR_ADMIN)  # the budget service's rule
     return page(request, "usage.html", viewer, org=report.org, days=days, start=start, end=end, budgets=budgets,
+                projects=projects, may_budget=may_budget, org_param=org or "",
                 chart=_per_day(rows, start, days), rows=rows,
                 total=sum((c.billed for c in rows), Decimal(0)))  # fmt: skip
 
