@@ -54,7 +54,7 @@ def fleet_page(request: Request, viewer: SignedIn,
         {"id": r.rack.id, "site": r.rack.site_id, "gpus": r.rack.gpu_count, "used": used[r.rack.id],
          "health": health_class(r.gpus), "down": r.gpus.get("down", 0), "draining": r.gpus.get("draining", 0),
          "share": share_class(used[r.rack.id], r.rack.gpu_count), "site_class": f"s{site_index[r.rack.site_id] % 6}",
-         "jobs": ", ".join(f"{j.name} ({j.id})" for j in holders.get(r.rack.id, [])[:5])}
+         "jobs": ", ".join(j.id for j in holders.get(r.rack.id, [])[:5])}  # operators: ids, never names
         for r in racks
     ]  # fmt: skip
     by_site = {c.site.id: [cell for cell in cells if cell["site"] == c.site.id] for c in capacity}
