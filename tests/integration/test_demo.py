@@ -63,3 +63,6 @@ def test_demo_seeds_tenants_and_streams_jobs(demo: tuple[str, Path]) -> None:
     with Client(url, keys["ministere-defense"]) as tenant:
         mine = tenant.list_jobs(limit=2000)
         assert all(j.site in (None, "fr-par-1") for j in mine)  # FR + SecNumCloud policy of this tenant
+    for tenant_name, site in (("telco-nord", "se-lul-1"), ("labo-ia", "de-fra-1")):  # DE and SE are used too
+        with Client(url, keys[tenant_name]) as tenant:
+            assert all(j.site in (None, site) for j in tenant.list_jobs(limit=2000)), tenant_name

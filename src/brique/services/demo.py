@@ -39,8 +39,8 @@ DEMO_TENANTS = (
     DemoTenant("ministere-defense", "Ministère (défense)", "FR", 2304, 3.0,
                PlacementPolicy(countries={"FR"}, certifications={"secnumcloud"}, name="FR + SecNumCloud")),
     DemoTenant("banque-europa", "Banque Europa", "FR", 1152, 2.0, PlacementPolicy(eu_only=True, name="EU only")),
-    DemoTenant("telco-nord", "Telco Nord", "SE", 576, 1.0, PlacementPolicy(eu_only=True, name="EU only")),
-    DemoTenant("labo-ia", "Laboratoire IA", "DE", 0, 1.0, PlacementPolicy()),
+    DemoTenant("telco-nord", "Telco Nord", "SE", 576, 1.0, PlacementPolicy(countries={"SE"}, name="SE only")),
+    DemoTenant("labo-ia", "Laboratoire IA", "DE", 0, 1.0, PlacementPolicy(countries={"DE"}, name="DE only")),
 )  # fmt: skip
 PROJECT = "training"
 
