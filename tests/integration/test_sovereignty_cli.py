@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import astuple
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -124,6 +125,8 @@ def test_a_restored_database_fails_verify_and_the_witness_and_rotation_keeps_old
     assert cli(server, tenant, "trust", "fetch").returncode == 0
     keys = Client(server.url, tenant).platform_keys()
     assert [k.status for k in keys] == ["retired", "current"] and keys[0].not_after
+    anyone = httpx.get(f"{server.url}/v1/platform/keys")  # public, like a transparency log's keys
+    assert anyone.status_code == 200 and [k["status"] for k in anyone.json()] == ["retired", "current"]
 
     server.stop()
     for suffix in ("", "-wal", "-shm"):

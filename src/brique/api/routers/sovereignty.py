@@ -177,8 +177,9 @@ def audit_inclusion(who: Caller, sov: Sov, seq: int, size: int) -> InclusionResp
 
 
 @router.get("/platform/keys", operation_id="listPlatformKeys")
-def platform_keys(who: Caller, sov: Sov) -> list[PlatformKeyResponse]:
-    """The platform's public signing keys, current and retired (pin them: `brique trust fetch`)."""
+def platform_keys(sov: Sov) -> list[PlatformKeyResponse]:
+    """The platform's public signing keys, current and retired (pin them: `brique trust fetch`). Public,
+    like a transparency log's keys: anyone verifying a document must be able to fetch them."""
     return [PlatformKeyResponse(**asdict(k)) for k in sov.signer.published()]
 
 
