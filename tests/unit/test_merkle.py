@@ -108,3 +108,25 @@ def test_the_memoized_tree_gives_the_same_roots_and_proofs(n: int) -> None:
             assert tree.inclusion(i, size) == inclusion_proof(i, LEAVES[:size])
         for m in range(1, size + 1):
             assert tree.consistency(m, size) == consistency_proof(m, LEAVES[:size])
+
+
+def test_roots_and_proofs_agree_with_an_independent_implementation() -> None:
+    """pymerkle (RFC 9162 hashing, maintained on PyPI) computes the same tree heads, and our inclusion
+    and consistency proofs verify against its roots: the hashing is the RFC's, not ours."""
+    from pymerkle import InmemoryTree
+
+    entries = [hashlib.sha256(str(i).encode()).digest() for i in range(70)]
+    theirs = InmemoryTree(algorithm="sha256")
+    for e in entries:
+        theirs.append_entry(e)
+    ours = merkle.Tree([merkle.leaf_hash(e) for e in entries])
+    for size in range(1, 71):
+        root = theirs.get_root(size)
+        assert ours.root(size) == root, size
+        for index in {0, size // 2, size - 1}:
+            proof = ours.inclusion(index, size)
+            assert merkle.verify_inclusion(index, size, merkle.leaf_hash(entries[index]), proof, root)
+        for first in {1, size // 3 or 1, size}:
+            assert merkle.verify_consistency(
+                first, size, theirs.get_root(first), root, ours.consistency(first, size)
+            )
