@@ -41,6 +41,8 @@ def transitions(job: JobRecord, report: RunReport, now: datetime) -> list[Transi
         lost = Transition(JobState.LOST, "lost", report.message or "the node running it was lost", ended)
         return [lost, *_retry_or_fail(job, "node lost")]
     detail = f"exited with code {report.exit_code}" if report.exit_code is not None else report.message or "failed"
+    if report.exit_code is not None and report.message:
+        detail += f": {report.message}"  # e.g. the agent's "out of memory" after exit 137
     return _retry_or_fail(job, detail, ended | _started(job, report), from_failure=True)
 
 
