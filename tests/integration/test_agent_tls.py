@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.lab import NODES, Lab
@@ -62,6 +63,10 @@ def test_agents_run_jobs_over_tls(lab: Lab) -> None:
         }
     cli = subprocess.run([*BRIQUE, "jobs"], env=env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0 and job_id in cli.stdout, cli.stderr
+    # HTTPS is served by the same hardened protocol: oversized headers are still a JSON 431
+    huge = {"Authorization": "Bearer " + "x" * 1_000_000}
+    r = httpx.get(f"{lab.server.url}/v1/whoami", headers=huge, verify=lab.server.verify())
+    assert r.status_code == 431 and r.json()["error"]["code"] == "headers_too_large"
     if lab.server.client_cert:  # mutual TLS: the CLI without a certificate is turned away
         del env["BRIQUE_CLIENT_CERT"], env["BRIQUE_CLIENT_KEY"]
         refused = subprocess.run([*BRIQUE, "jobs"], env=env, capture_output=True, text=True, timeout=60)
@@ -101,3 +106,23 @@ def test_agent_refuses_plain_http_to_a_remote_server_and_a_missing_ca_file(tmp_p
     missing_ca = subprocess.run([*common, "--server", "https://127.0.0.1:9", "--token", "x", "--ca-file",
                                  str(tmp_path / "nope.pem")], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert missing_ca.returncode == 1 and "No such file" in missing_ca.stderr
+
+
+def test_brique_up_checks_its_tls_files_before_starting(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path / "pki")
+    server, other = ca.issue("localhost", server=True), ca.issue("other", server=True)
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("not a certificate")
+    up = [*BRIQUE, "up", "--port", "9", "--home", str(tmp_path / "home")]
+    cases = [
+        (["--tls-cert", str(server.cert)], "--tls-cert and --tls-key go together"),
+        (["--tls-cert", str(server.cert), "--tls-key", str(other.key)], "cannot load the certificate and its key"),
+        (["--tls-cert", str(server.cert), "--tls-key", str(server.key), "--tls-client-ca", str(not_pem)],
+         "--tls-client-ca: not a PEM CA certificate"),
+        (["--tls-cert", str(tmp_path / "nope.crt"), "--tls-key", str(server.key)], "--tls-cert: no such file"),
+    ]  # fmt: skip
+    for args, message in cases:
+        done = subprocess.run([*up, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "home").exists()  # refused before any data dir or database was made
