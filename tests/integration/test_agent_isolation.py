@@ -156,6 +156,33 @@ def test_cancel_delivers_sigterm_then_sigkill_inside_the_container(lab: Lab) -> 
     assert "ignoring TERM" in lab.logs(stubborn) and time.monotonic() - t0 < 15
 
 
+def test_preemption_delivers_sigterm_then_sigkill_after_grace_inside_the_container(lab: Lab) -> None:
+    with lab.operator() as op:  # acme's guaranteed share lets its priority work preempt globex's spot jobs
+        op.set_contracts("acme", [{"guaranteed_gpus": 4}])
+    spot = {"tenant": lab.other_key, "image": IMAGE, "tier": "preemptible", "gpus": 2}
+    polite = lab.submit(
+        "trap 'echo got TERM; exit 0' TERM; echo started; sleep 60 & wait", grace_s=10, **spot
+    )
+    stubborn = lab.submit(
+        "trap 'echo ignoring TERM' TERM; echo started; while true; do sleep 0.1; done", grace_s=2, **spot
+    )
+    for j in (polite, stubborn):
+        lab.wait(lambda j=j: "started" in lab.logs(j), "spot job output")
+    urgent = lab.submit("echo urgent", gpus=4, tier="priority")
+    for j in (polite, stubborn):
+        lab.wait(lambda j=j: any(e.code == "preempted" for e in lab.job(j).events), f"{j} preempted", 30)
+    with lab.tenant(lab.other_key) as c:
+        first = {j: b"".join(c.logs(j, attempt=1)).decode() for j in (polite, stubborn)}
+    assert "got TERM" in first[polite]
+    assert "ignoring TERM" in first[stubborn]  # it ignored SIGTERM: only the SIGKILL after grace ended it
+    events = {e.code: e.at for e in lab.job(stubborn).events}
+    assert 2 <= (events["preempted"] - events["preempting"]).total_seconds() < 15
+    finished(lab, urgent)
+    with lab.tenant(lab.other_key) as c:  # their attempt 2 would wait or run; not this test's business
+        for j in (polite, stubborn):
+            c.cancel_job(j)
+
+
 def test_an_image_missing_from_the_node_fails_the_job_with_the_reason(lab: Lab) -> None:
     job_id = lab.submit("true", image="localhost/not-here:1")
     lab.wait_state(job_id, "failed", timeout=30)
