@@ -151,6 +151,8 @@ def test_cancel_delivers_sigterm_then_sigkill_inside_the_container(lab: Lab) -> 
         c.cancel_job(stubborn)
     lab.wait_state(polite, "cancelled", timeout=15)
     assert "got TERM" in lab.logs(polite)
+    [started] = [e.message for e in lab.job(polite).events if e.code == "started"]
+    assert f"image {IMAGE} (sha256:" in started  # what ran, in the job's events
     t0 = time.monotonic()
     assert lab.wait_state(stubborn, "cancelled", timeout=20).exit_code == -9
     assert "ignoring TERM" in lab.logs(stubborn) and time.monotonic() - t0 < 15

@@ -89,6 +89,7 @@ class ProcessRunner(Executor, SupportsLogs):
             return
         self._scratch(Path(plan.scratch), plan)
         plan.save(root / "plan.json")
+        (root / "image").write_text(plan.image_note(), encoding="utf-8")  # reported while it runs
         (root / "podman.json").write_text(json.dumps(asdict(self.isolation.podman)))
         proc = subprocess.Popen(
             [sys.executable, "-m", "brique.agent.wrapper", str(root)], env=WRAPPER_ENV, cwd=root,
@@ -184,7 +185,8 @@ class ProcessRunner(Executor, SupportsLogs):
         if not code_file.exists():
             if _alive(int((root / "wrapper_pid").read_text())):
                 self._enforce_deadline(root)
-                return RunReport(job_id, attempt, RunState.RUNNING, started_at=started)
+                note = (root / "image").read_text() if (root / "image").exists() else ""
+                return RunReport(job_id, attempt, RunState.RUNNING, started_at=started, message=note)
             return RunReport(
                 job_id, attempt, RunState.LOST, started_at=started, message="its runner process died"
             )

@@ -80,6 +80,10 @@ class JobPlan:
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
 
+    def image_note(self) -> str:
+        """What ran, for the job's events: the reference asked for and the digest (else content id) found."""
+        return f"image {self.image} ({self.image_digest or self.image_id})" if self.image else ""
+
     @classmethod
     def load(cls, path: Path) -> JobPlan:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -29,7 +29,9 @@ def transitions(job: JobRecord, report: RunReport, now: datetime) -> list[Transi
         return []
     if report.state is RunState.RUNNING and job.state is JobState.SCHEDULED:
         started = report.started_at or now
-        return [Transition(JobState.RUNNING, "started", f"running on {job.where}", {"started_at": started})]
+        note = f"; {report.message}" if report.message else ""  # e.g. the image that ran
+        message = f"running on {job.where}{note}"
+        return [Transition(JobState.RUNNING, "started", message, {"started_at": started})]
     if not report.state.finished:
         return []
     ended = {"finished_at": report.finished_at or now, "exit_code": report.exit_code}
