@@ -19,7 +19,7 @@ up: $(STAMP)  ## run the control plane on the embedded default (SQLite, gb200-eu
 demo: $(STAMP)  ## the control plane with example tenants and a live stream of jobs from the Philly trace
 	$(BIN)/brique up --demo $(ARGS)
 
-system-deps:  ## PostgreSQL, Slurm, Chromium, Node.js (for the tests' private services), and the test OIDC provider
+system-deps:  ## PostgreSQL, Slurm, Chromium, Node.js (for the tests' private services), the test OIDC provider, bubblewrap, podman, busybox-static (job sandbox)
 	@scripts/system-deps.sh
 	@if command -v npm >/dev/null 2>&1; then scripts/oidc-provider.sh; fi
 

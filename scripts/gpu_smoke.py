@@ -91,17 +91,22 @@ def main() -> None:
             agent_key = op.create_key("agent", user_id=user.id).token
             tenant = op.create_org("acme", admin_email="a@acme.eu").admin_key.token  # type: ignore[union-attr]
         extra = ["--gpus", fake] if fake else []
+        # jobs run sandboxed: share this Python (and torch) read-only; scratch dirs must be reachable
+        sandbox = Path(tempfile.mkdtemp(prefix="brique-sandbox-"))
+        sandbox.chmod(0o711)
+        for prefix in {sys.prefix, sys.base_prefix}:
+            extra += ["--expose", prefix]
         agent = subprocess.Popen([*BRIQUE, "agent", "--node", "gpu-1/r001/n01", "--server", url, "--token", agent_key,
-                                  "--workdir", str(tmp / "agent"), *extra],
+                                  "--workdir", str(tmp / "agent"), "--sandbox-root", str(sandbox), *extra],
                                  stdout=(out / "agent.log").open("w"), stderr=subprocess.STDOUT)  # fmt: skip
         with Client(url, admin) as op:
             wait(lambda: op.fleet_capacity().gpus.up == gpus, "agent registered with its NVML GPUs")
         with Client(url, tenant) as c:
             c.create_project("acme", "gpu")
-            bench = _submit(c, "bench", f"nvidia-smi -L; python3 -c {shlex.quote(BENCH)}", gpus)
+            bench = _submit(c, "bench", f"nvidia-smi -L; id -u; {sys.executable} -c {shlex.quote(BENCH)}", gpus)
             wait(lambda: c.get_job(bench).state.value in ("succeeded", "failed"), "bench job", 300)
             summary["bench"] = {"state": c.get_job(bench).state.value, "log": _log(c, bench)}
-            train = _submit(c, "train", f"python3 -c {shlex.quote(TRAIN)}", 1, grace_s=30)
+            train = _submit(c, "train", f"{sys.executable} -c {shlex.quote(TRAIN)}", 1, grace_s=30)
             wait(lambda: "step" in _log(c, train), "training steps", 120)
             c.cancel_job(train)
             wait(lambda: c.get_job(train).state.value in ("cancelled", "failed"), "cancel", 120)
@@ -111,8 +116,8 @@ def main() -> None:
                 "exit_code": job.exit_code,
                 "log_tail": _log(c, train)[-300:],
             }
-            ckpts = list((tmp / "agent").rglob("ckpt.pt"))
-            summary["checkpoint_written"] = bool(ckpts)
+            # the scratch dir (and the checkpoint in it) is wiped once the attempt is recorded
+            summary["checkpoint_written"] = "checkpoint saved" in _log(c, train)
     finally:
         for p in (agent, server):
             if p is not None:

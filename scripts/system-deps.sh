@@ -8,6 +8,8 @@
 #   - chromium and chromium-driver: the console's browser tests (headless, Selenium; no browser download).
 #   - nodejs and npm: the local OpenID Connect provider of the console's single sign-on tests
 #     (scripts/oidc-provider.sh installs its pinned npm package).
+#   - bubblewrap, podman, busybox-static: the node agent's job sandbox and container runtimes
+#     (tests build a tiny image from busybox-static; no registry is needed).
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -29,6 +31,9 @@ have chromedriver || need+=(chromium-driver)
 have node || need+=(nodejs)
 have npm || need+=(npm)
 have softhsm2-util || need+=(softhsm2)  # PKCS#11 token for the HSM key backend tests
+have bwrap || need+=(bubblewrap)
+have podman || need+=(podman)
+[ -x /bin/busybox ] || need+=(busybox-static)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -9,89 +9,13 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from brique.sdk import Client
-from tests.conftest import FIXTURES
-from tests.support.server import Agent, Server
-
-NODES = ("lab-1/r001/n01", "lab-1/r001/n02")
-FAST = {"BRIQUE_CYCLE_INTERVAL_S": "0.2", "BRIQUE_AGENT_TIMEOUT_S": "8"}
-
-
-class Lab:
-    def __init__(self, tmp: Path, db_url: str) -> None:
-        self.server = Server(home=tmp / "home", db_url=db_url, fleet=FIXTURES / "local-fleet.yaml", env=FAST)
-        self.tmp = tmp
-        self.agents: dict[str, Agent] = {}
-        self.markers = tmp / "markers"
-        self.markers.mkdir()
-
-    def boot(self) -> None:
-        self.server.start()
-        with Client(self.server.url, self.server.admin_key()) as op:
-            user = op.create_user(None, "agent@lab.eu", "node-agent")
-            self.agent_key = op.create_key("agent", user_id=user.id).token
-            org = op.create_org("acme", admin_email="a@acme.eu")
-            assert org.admin_key is not None
-            self.tenant_key = org.admin_key.token
-        with self.tenant() as c:
-            c.create_project("acme", "llm")
-        for node in NODES:
-            self.agents[node] = Agent(
-                self.server, node, self.agent_key, self.tmp / "agents" / node.replace("/", "_")
-            )
-            self.agents[node].start()
-        self.wait(lambda: self.capacity_up() == 4, "both agents registered")
-
-    def tenant(self) -> Client:
-        return Client(self.server.url, self.tenant_key)
-
-    def capacity_up(self) -> int:
-        with Client(self.server.url, self.server.admin_key()) as op:
-            return op.fleet_capacity().gpus.up
-
-    def submit(self, command: str, gpus: int = 1, **spec: Any) -> str:
-        with self.tenant() as c:
-            body = {"name": "t", "project": "llm", "command": command, "gpus": gpus, **spec}
-            result = c.submit_job(body)
-        assert result.job is not None
-        return result.job.id
-
-    def job(self, job_id: str) -> Any:
-        with self.tenant() as c:
-            return c.get_job(job_id)
-
-    def wait_state(self, job_id: str, *states: str, timeout: float = 30) -> Any:
-        try:
-            self.wait(lambda: self.job(job_id).state.value in states, f"{job_id} in {states}", timeout)
-        except AssertionError as exc:
-            job = self.job(job_id)
-            trail = [(e.to_state.value, e.code, e.message) for e in job.events]
-            raise AssertionError(f"{exc}; it is {job.state.value} after {trail}") from None
-        return self.job(job_id)
-
-    def logs(self, job_id: str) -> str:
-        with self.tenant() as c:
-            return b"".join(c.logs(job_id)).decode()
-
-    @staticmethod
-    def wait(cond: Callable[[], bool], what: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if cond():
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for: {what}")
-
-    def close(self) -> None:
-        for a in self.agents.values():
-            a.stop()
-        self.server.stop()
+from tests.support.lab import NODES, Lab
 
 
 @pytest.fixture
@@ -135,15 +59,16 @@ def test_cancel_sends_sigterm_then_sigkill_after_grace(lab: Lab) -> None:
 
 
 def test_multi_node_gang_runs_on_both_nodes(lab: Lab) -> None:
-    job_id = lab.submit(f"echo $CUDA_VISIBLE_DEVICES > {lab.markers}/$(hostname)-$$; sleep 1", gpus=4)
+    job_id = lab.submit("echo rank gpus=$CUDA_VISIBLE_DEVICES; sleep 1", gpus=4)
     job = lab.wait_state(job_id, "succeeded", timeout=30)
     assert sorted({g.rsplit("/", 1)[0] for g in job.gpu_ids}) == list(NODES)
-    assert len(list(lab.markers.iterdir())) == 2  # one process per node
-    assert all(p.read_text().strip() == "0,1" for p in lab.markers.iterdir())
+    logs = lab.attempt_logs(job_id)
+    assert len(logs) == 2  # one process per node
+    assert all(text == "rank gpus=0,1\n" for text in logs.values())
 
 
 def test_silent_agent_marks_node_down_and_job_is_requeued(lab: Lab) -> None:
-    job_id = lab.submit(f"echo run >> {lab.markers}/$BRIQUE_JOB_ID; sleep 3", gpus=2, retries=1)
+    job_id = lab.submit("echo run; sleep 3", gpus=2, retries=1)
     job = lab.wait_state(job_id, "running")
     node = job.gpu_ids[0].rsplit("/", 1)[0]
     lab.agents[node].stop(signal.SIGKILL)
@@ -159,16 +84,18 @@ def test_silent_agent_marks_node_down_and_job_is_requeued(lab: Lab) -> None:
 
 
 def test_control_plane_sigkill_loses_no_job_and_runs_none_twice(lab: Lab) -> None:
-    accepted = [lab.submit(f"echo run >> {lab.markers}/$BRIQUE_JOB_ID; sleep 3", gpus=1) for _ in range(6)]
-    lab.wait(lambda: any(lab.job(j).state.value in ("running", "succeeded") for j in accepted), "work started")
+    accepted = [lab.submit("echo run; sleep 3", gpus=1) for _ in range(6)]
+    lab.wait(
+        lambda: any(lab.job(j).state.value in ("running", "succeeded") for j in accepted), "work started"
+    )
     lab.server.stop(signal.SIGKILL)  # mid-run: jobs keep running under their agents
     time.sleep(1.5)
     lab.server.start()
-    more = [lab.submit(f"echo run >> {lab.markers}/$BRIQUE_JOB_ID; sleep 1", gpus=1) for _ in range(2)]
+    more = [lab.submit("echo run; sleep 1", gpus=1) for _ in range(2)]
     for job_id in (*accepted, *more):
         assert lab.wait_state(job_id, "succeeded", timeout=60).attempt == 1
     for job_id in (*accepted, *more):
-        assert (lab.markers / job_id).read_text() == "run\n"  # ran exactly once
+        assert list(lab.attempt_logs(job_id).values()) == ["run\n"]  # ran exactly once, on one node
 
 
 def test_logs_follow_streams_until_the_job_ends(lab: Lab) -> None:
@@ -177,6 +104,8 @@ def test_logs_follow_streams_until_the_job_ends(lab: Lab) -> None:
     started = time.monotonic()
     with lab.tenant() as c:
         text = b"".join(c.logs(job_id, follow=True)).decode()  # returns once the attempt is over
-    assert [line for line in text.splitlines() if line.startswith("line")] == [f"line {i}" for i in range(1, 6)]
+    assert [line for line in text.splitlines() if line.startswith("line")] == [
+        f"line {i}" for i in range(1, 6)
+    ]
     assert lab.job(job_id).state.value == "succeeded"
     assert time.monotonic() - started < 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -26,15 +27,26 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     logs: list[str] = field(default_factory=list)
+    tls: list[str] = field(default_factory=list)  # `brique up` TLS options (--tls-cert ...)
+    ca: Path | None = None  # CA to verify the server with, when it serves HTTPS
+    client_cert: tuple[str, str] | None = None  # (cert, key) when it asks for mutual TLS
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        if self.ca is None:
+            return True
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        if self.client_cert:
+            ctx.load_cert_chain(*self.client_cert)
+        return ctx
 
     def start(self) -> str:
         log = self.home / f"server-{len(self.logs)}.log"
         self.home.mkdir(parents=True, exist_ok=True)
-        args = [*BRIQUE, "up", "--port", str(self.port), "--db", self.db_url]
+        args = [*BRIQUE, "up", "--port", str(self.port), "--db", self.db_url, *self.tls]
         if self.fleet:
             args += ["--fleet", str(self.fleet)]
         self.proc = subprocess.Popen(
@@ -46,7 +58,7 @@ class Server:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, log.read_text()
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1, verify=self.verify()).status_code == 200:
                     return log.read_text()
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -72,14 +84,21 @@ class Agent:
     workdir: Path
     gpus: int = 2
     proc: subprocess.Popen | None = None
+    extra: list[str] = field(default_factory=list)  # more `brique agent` options
+    url: str | None = None  # the server URL to use, if not the server's own
+
+    @property
+    def log(self) -> Path:
+        return self.workdir.parent / f"agent-{self.node.replace('/', '_')}.log"
 
     def start(self) -> None:
         self.workdir.parent.mkdir(parents=True, exist_ok=True)
-        log = self.workdir.parent / f"agent-{self.node.replace('/', '_')}.log"
+        # the token through the environment, as an operator would (a marker the jobs must not see)
         self.proc = subprocess.Popen(
-            [*BRIQUE, "agent", "--node", self.node, "--server", self.server.url, "--token", self.token,
-             "--gpus", str(self.gpus), "--workdir", str(self.workdir)],
-            stdout=log.open("a"), stderr=subprocess.STDOUT, env={**os.environ},
+            [*BRIQUE, "agent", "--node", self.node, "--server", self.url or self.server.url,
+             "--gpus", str(self.gpus), "--workdir", str(self.workdir), *self.extra],
+            stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            env={**os.environ, "BRIQUE_API_KEY": self.token, "BRIQUE_AGENT_MARKER": "agent-env-marker"},
         )  # fmt: skip
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

@@ -94,6 +94,17 @@ def test_running_report_starts_a_scheduled_job() -> None:
     assert "fr-par-1: fr-par-1/r001, fr-par-1/r002 (3 GPUs)" in step.message
 
 
+def test_the_started_event_carries_what_the_executor_says_ran() -> None:
+    job = make_job(JobState.SCHEDULED, site_id="fr-par-1", gpu_ids=GPUS)
+    [step] = transitions(job, report(RunState.RUNNING, started_at=T0, message="image x:1 (sha256:ab)"), T0)
+    assert step.message.endswith("(3 GPUs); image x:1 (sha256:ab)")
+
+
+def test_a_failure_reason_follows_the_exit_code() -> None:
+    [step] = transitions(running(), report(RunState.FAILED, exit_code=137, message="out of memory"), T0)
+    assert step.message.startswith("exited with code 137: out of memory;")
+
+
 def test_reports_for_another_attempt_or_a_finished_job_are_ignored() -> None:
     assert transitions(running(), report(RunState.FAILED, attempt=2), T0) == []
     assert transitions(make_job(JobState.SUCCEEDED), report(RunState.FAILED), T0) == []

@@ -3,11 +3,15 @@
 uvicorn's h11 protocol answers a request it cannot parse (bad syntax, or headers beyond
 `h11_max_incomplete_event_size`) with plain text; this subclass answers `{"error": …}` with
 h11's own status hint (431 for headers too large), so every client sees one error shape.
+TLS (and mutual TLS) goes through uvicorn's own ssl options, on this same protocol.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import h11
@@ -51,10 +55,27 @@ class JsonErrorsH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def serve(app: Any, settings: Settings) -> None:
-    """Run `app` on the settings' host and port until interrupted."""
+@dataclass(frozen=True)
+class ServerTls:
+    """HTTPS for the API: a certificate chain and its key; with `client_ca`, mutual TLS (every
+    caller must present a certificate that CA signed, or the handshake fails)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
+        if self.client_ca is not None:
+            options |= {"ssl_ca_certs": str(self.client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+        return options
+
+
+def serve(app: Any, settings: Settings, tls: ServerTls | None = None) -> None:
+    """Run `app` on the settings' host and port until interrupted; over HTTPS when `tls` is given."""
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level,
         http=JsonErrorsH11Protocol, h11_max_incomplete_event_size=settings.max_header_bytes,
+        **(tls.uvicorn_options() if tls else {}),
     )  # fmt: skip
     uvicorn.Server(config).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ import typer
 from brique.cli.context import fail, out, user_errors
 
 if TYPE_CHECKING:
+    from brique.api.server import ServerTls
     from brique.config import Settings
     from brique.server.runtime import Runtime
     from brique.workers.demo_feed import DemoFeed
@@ -35,6 +37,13 @@ def up(
         float, typer.Option(min=0.01, help="demo load: multiple of the trace's demand")
     ] = 30.0,
     demo_speed: Annotated[float, typer.Option(min=1.0, help="demo time compression of job durations")] = 60.0,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="serve HTTPS with this certificate (PEM chain)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="mutual TLS: every client must present a certificate from this CA")
+    ] = None,
 ) -> None:
     """Start the control plane: migrate the database, load the fleet, serve the API."""
     # The server's modules load here, not at import: `brique --help` and client commands skip them.
@@ -43,6 +52,7 @@ def up(
     from brique.config import Settings
     from brique.server.runtime import build_runtime
 
+    tls = _server_tls(tls_cert, tls_key, tls_client_ca)
     overrides = {
         k: v for k, v in dict(host=host, port=port, db_url=db, fleet_file=fleet, home=home).items() if v
     }
@@ -62,13 +72,13 @@ def up(
                   f"{settings.admin_key_file}):")  # fmt: skip
         out.print(token, highlight=False, soft_wrap=True)
     feed = _start_demo(rt, settings, demo_trace, demo_load, demo_speed) if demo else None
-    url = f"http://{settings.host}:{settings.port}"
+    url = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     out.print(
         f"serving on {url}  (try: BRIQUE_URL={url} BRIQUE_API_KEY=$(cat {settings.admin_key_file}) brique fleet)"
     )
     logging.basicConfig(level=settings.log_level.upper())
     try:
-        serve(create_app(rt), settings)
+        serve(create_app(rt), settings, tls)
     finally:
         if feed is not None:
             feed.stop()
@@ -81,6 +91,33 @@ def private_files(home: Path) -> None:
     os.umask(0o077)
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)
+
+
+def _server_tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> ServerTls | None:
+    """The TLS files, checked before anything starts: a key that does not match its certificate,
+    or a client CA that is not PEM, is one clear line here rather than a traceback from uvicorn."""
+    from brique.api.server import ServerTls
+
+    if cert is None and key is None and client_ca is None:
+        return None
+    if cert is None or key is None:
+        raise fail("--tls-cert and --tls-key go together")
+    for name, path in (("--tls-cert", cert), ("--tls-key", key), ("--tls-client-ca", client_ca)):
+        if path is not None and not path.is_file():
+            raise fail(f"{name}: no such file {path}")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        raise fail(
+            f"--tls-cert/--tls-key: cannot load the certificate and its key ({exc.reason or exc})"
+        ) from None
+    if client_ca is not None:
+        try:
+            ctx.load_verify_locations(str(client_ca))
+        except ssl.SSLError as exc:
+            raise fail(f"--tls-client-ca: not a PEM CA certificate ({exc.reason or exc})") from None
+    return ServerTls(cert, key, client_ca)
 
 
 DEMO_TRACES = {

@@ -29,7 +29,9 @@ def transitions(job: JobRecord, report: RunReport, now: datetime) -> list[Transi
         return []
     if report.state is RunState.RUNNING and job.state is JobState.SCHEDULED:
         started = report.started_at or now
-        return [Transition(JobState.RUNNING, "started", f"running on {job.where}", {"started_at": started})]
+        note = f"; {report.message}" if report.message else ""  # e.g. the image that ran
+        message = f"running on {job.where}{note}"
+        return [Transition(JobState.RUNNING, "started", message, {"started_at": started})]
     if not report.state.finished:
         return []
     ended = {"finished_at": report.finished_at or now, "exit_code": report.exit_code}
@@ -41,6 +43,8 @@ def transitions(job: JobRecord, report: RunReport, now: datetime) -> list[Transi
         lost = Transition(JobState.LOST, "lost", report.message or "the node running it was lost", ended)
         return [lost, *_retry_or_fail(job, "node lost")]
     detail = f"exited with code {report.exit_code}" if report.exit_code is not None else report.message or "failed"
+    if report.exit_code is not None and report.message:
+        detail += f": {report.message}"  # e.g. the agent's "out of memory" after exit 137
     return _retry_or_fail(job, detail, ended | _started(job, report), from_failure=True)
 
 

@@ -10,6 +10,7 @@ server raises `ConnectionFailed`. Both are `BriqueError`s (see `sdk/errors.py`).
 
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -62,6 +63,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _hint(url: str, exc: httpx.TransportError) -> str:
+    """A plaintext request to a TLS port is dropped without an answer: say what it likely means."""
+    if url.startswith("http://") and isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return "; the server closed the connection without answering: it may serve HTTPS only (use an https:// URL)"
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "; the server's certificate is not signed by a trusted CA (give its CA file)"
+    return ""
+
+
 class Client(SovereigntyMixin):
     def __init__(
         self,
@@ -70,12 +80,15 @@ class Client(SovereigntyMixin):
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         headers = {"User-Agent": "brique-sdk/0.1"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport, verify=verify
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -107,7 +120,9 @@ class Client(SovereigntyMixin):
                 break
             except httpx.TransportError as exc:
                 if attempt == retries:
-                    raise ConnectionFailed(f"cannot reach the Brique server at {self.url} ({exc})") from exc
+                    raise ConnectionFailed(
+                        f"cannot reach the Brique server at {self.url} ({exc}){_hint(self.url, exc)}"
+                    ) from exc
                 time.sleep(0.5 * (attempt + 1))
         if response.status_code >= 400:
             raise _api_error(response)

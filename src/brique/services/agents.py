@@ -206,5 +206,6 @@ def _combine(latest: RunReport, seen: dict[str, RunReport], nodes: set[str]) -> 
         return stopped[0] if stopped else latest
     if any(s is RunState.RUNNING or s.finished for s in states):
         started = min((r.started_at for r in seen.values() if r.started_at), default=None)
-        return RunReport(latest.job_id, latest.attempt, RunState.RUNNING, started_at=started)
+        note = next((r.message for r in seen.values() if r.state is RunState.RUNNING and r.message), "")
+        return RunReport(latest.job_id, latest.attempt, RunState.RUNNING, started_at=started, message=note)
     return latest

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import ipaddress
+
+from fastapi import APIRouter, Request
 
 from brique.api.deps import Agents, Caller
+from brique.errors import PermissionDenied
 from brique.schemas.agents import (
     AgentRegisterRequest,
     AgentRegisterResponse,
@@ -27,7 +30,8 @@ def register(body: AgentRegisterRequest, who: Caller, agents: Agents) -> AgentRe
 
 
 @router.post("/heartbeat", operation_id="agentHeartbeat")
-def heartbeat(body: HeartbeatRequest, who: Caller, agents: Agents) -> HeartbeatResponse:
+def heartbeat(body: HeartbeatRequest, who: Caller, agents: Agents, request: Request) -> HeartbeatResponse:
+    _require_private_channel(request)
     chunks = [Chunk(c.job_id, c.attempt, c.offset, c.data.encode()) for c in body.logs]
     orders = agents.heartbeat(who, body.node_id, [r.to_domain() for r in body.reports], chunks)
     return HeartbeatResponse(
@@ -35,3 +39,17 @@ def heartbeat(body: HeartbeatRequest, who: Caller, agents: Agents) -> HeartbeatR
         stop=[StopOrder(job_id=j, attempt=a, grace_s=g) for j, a, g in orders.stop],
         forget=[AttemptRef(job_id=j, attempt=a) for j, a in orders.forget],
     )
+
+
+def _require_private_channel(request: Request) -> None:
+    """Launch orders carry decrypted secrets: only over HTTPS, or plain HTTP from this machine."""
+    if request.url.scheme == "https":
+        return
+    host = request.client.host if request.client else ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise PermissionDenied("agents must connect over HTTPS (start `brique up` with --tls-cert and --tls-key): "
+                           "launch orders carry decrypted secrets")  # fmt: skip

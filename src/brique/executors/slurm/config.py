@@ -25,6 +25,9 @@ class SlurmConfig:
     bin_dir:        where sbatch/squeue/scancel/sacct live (default: PATH).
     command_timeout_s: timeout of each Slurm command.
     extra_sbatch_args: appended to every sbatch (e.g. `--exclusive`, `--cpus-per-gpu=18`).
+    containers:     "pyxis" where the cluster has Pyxis + Enroot: jobs with an image run through
+                    `srun --container-image`. None (default): jobs with an image are refused,
+                    never run on the bare host.
     """
 
     spool_dir: Path
@@ -37,6 +40,7 @@ class SlurmConfig:
     bin_dir: Path | None = None
     command_timeout_s: float = 30.0
     extra_sbatch_args: tuple[str, ...] = ()
+    containers: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SlurmConfig:
@@ -55,5 +59,6 @@ class SlurmConfig:
             job_name_prefix=data.get("job_name_prefix", DEFAULT_JOB_PREFIX),
             command_timeout_s=float(data.get("command_timeout_s", 30.0)),
             extra_sbatch_args=tuple(data.get("extra_sbatch_args") or ()),
+            containers=data.get("containers"),
             **paths,
         )

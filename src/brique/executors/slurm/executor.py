@@ -50,13 +50,18 @@ class SlurmExecutor(Executor, SupportsLogs):
         attempt = self.spool.attempt(launch.key)
         if attempt.slurm_id() is not None:
             return
+        if launch.image and self.config.containers != "pyxis":
+            raise ExecutorError(f"this Slurm site runs no containers; image {launch.image} cannot run here "
+                                "(an operator can enable Pyxis: slurm.containers: pyxis)")  # fmt: skip
         request = self._batch_request(launch, attempt)
         env_text = env_file_text(self._env(launch))  # refuses bad names before Slurm is asked
         existing = self._find_job(request.name)
         if existing is not None:  # submitted before a crash, recorded nowhere yet
             attempt.record_slurm_id(existing)
             return
-        attempt.prepare(render_script(launch.job_id, launch.attempt, attempt.path, launch.command), env_text)
+        attempt.prepare(
+            render_script(launch.job_id, launch.attempt, attempt.path, launch.command, launch.image), env_text
+        )
         try:
             slurm_id = self.cli.sbatch(request.options(), attempt.script)
         except ExecutorError:

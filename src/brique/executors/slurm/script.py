@@ -25,17 +25,26 @@ unset SLURM_EXPORT_ENV
 # Catch SIGTERM here (caught, not ignored: the command still gets the default action)
 # so that this shell outlives the command and records its exit code.
 trap 'brq_term=1' TERM
-/bin/sh -c {command}
+{runner}/bin/sh -c {command}
 brq_rc=$?
 printf '%s %s\\n' "$brq_rc" "$(date +%s)" > "$brq_dir/.exit.tmp" && mv -f "$brq_dir/.exit.tmp" "$brq_dir/exit"
 exit "$brq_rc"
 """
 
 
-def render_script(job_id: str, attempt: int, attempt_dir: Path, command: str) -> str:
+def render_script(
+    job_id: str, attempt: int, attempt_dir: Path, command: str, image: str | None = None
+) -> str:
+    """With an image, the command runs as one srun step in a Pyxis/Enroot container (`--container-image`)."""
     return _TEMPLATE.format(
-        job_id=job_id, attempt=attempt, dir=shlex.quote(str(attempt_dir)), command=shlex.quote(command)
-    )
+        job_id=job_id, attempt=attempt, dir=shlex.quote(str(attempt_dir)), command=shlex.quote(command),
+        runner=pyxis_step(image) if image else "",
+    )  # fmt: skip
+
+
+def pyxis_step(image: str) -> str:
+    """An srun prefix for Pyxis: the image's root, the job's env, no home dir of the submitting user."""
+    return f"srun --ntasks=1 --container-image={shlex.quote(image)} --no-container-mount-home --container-remap-root "
 
 
 def time_limit(max_runtime_s: float) -> str:
