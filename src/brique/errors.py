@@ -161,3 +161,7 @@ CODES: frozenset[str] = frozenset(
         StaleWrite, Duplicate, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip
+
+
+class NotLeader(StaleWrite):
+    """This replica's leader term ended (another replica leads now): its scheduling writes are refused."""
