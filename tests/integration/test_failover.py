@@ -158,7 +158,7 @@ def test_sigkill_of_the_leader_mid_burst_loses_and_duplicates_nothing(cluster: C
     failures: list[BaseException] = []
     lock = threading.Lock()
     enough = threading.Event()
-    command = f"echo run >> {cluster.markers}/$BRIQUE_JOB_ID; sleep 0.5"
+    command = f"echo run >> {cluster.markers}/$BRIQUE_JOB_ID; sleep 0.2"
 
     def submitter(n: int) -> None:
         with Client(cluster.lb.url, cluster.tenant_key, transport=transport) as c:
