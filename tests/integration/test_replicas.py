@@ -162,3 +162,32 @@ def test_on_sqlite_the_only_replica_always_leads(tmp_path: Path) -> None:
         assert body["leader"]["id"] == "solo" and body["database"] == "sqlite"
     finally:
         rt.close()
+
+
+def test_a_cancel_on_a_follower_stops_a_run_only_the_leader_holds(pair: tuple[Runtime, Runtime]) -> None:
+    """Simulated runs live in the leader's memory: the follower's cancel reaches them through the
+    database (the stop deadline) and the leader's relay, and the job ends cancelled."""
+    a, b = pair
+    _operator(a)
+    a.loop.start()
+    b.loop.start()
+    with TestClient(create_app(b, run_scheduler=False)) as http:
+        key = admin_key(b)
+        org = http.post("/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu"}, headers=auth(key)).json()
+        tenant = org["admin_key"]["token"]
+        assert http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant)).status_code == 201
+        body = {"name": "long", "project": "llm", "command": "x", "gpus": 4, "sleep_s": 3600, "grace_s": 0}
+        job_id = http.post("/v1/jobs", json=body, headers=auth(tenant)).json()["job"]["id"]
+
+        def state() -> str:
+            return http.get(f"/v1/jobs/{job_id}", headers=auth(tenant)).json()["state"]
+
+        deadline = time.monotonic() + 10
+        while state() not in ("scheduled", "running"):  # either way, its run is in the leader's executor
+            assert time.monotonic() < deadline, f"never placed: {state()}"
+            time.sleep(0.05)
+        assert http.post(f"/v1/jobs/{job_id}/cancel", headers=auth(tenant)).status_code == 200
+        deadline = time.monotonic() + 10
+        while state() != "cancelled":
+            assert time.monotonic() < deadline, f"the leader never stopped it: {state()}"
+            time.sleep(0.05)

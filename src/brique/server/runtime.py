@@ -37,6 +37,7 @@ from brique.services.replicas import build_leadership
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
+from brique.services.stop_relay import StopRelay
 from brique.services.tenancy import TenancyService
 from brique.store.coordination import startup_lock
 from brique.store.db import Database, migrate
@@ -126,9 +127,10 @@ def build_services(
     budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s,
                             allow_private_webhooks=settings.webhook_allow_private)  # fmt: skip
     leadership = build_leadership(db, clock, settings.replica_id or new_id("rep", 10))
+    relay = [StopRelay(db, clock, scheduling).relay] if leadership.shared else []  # stops asked on followers
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
                          housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
-                                       sov.checkpoints.maybe_checkpoint], leadership=leadership)  # fmt: skip
+                                       sov.checkpoints.maybe_checkpoint, *relay], leadership=leadership)  # fmt: skip
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],

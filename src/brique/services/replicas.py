@@ -37,6 +37,8 @@ NOTIFY_GAP_S = 0.01  # one NOTIFY per this much time at most, however many submi
 class Leadership:
     """Base: the single replica of a SQLite database, which always leads."""
 
+    shared = False  # whether other replicas may serve the same database
+
     def __init__(self, db: Database, clock: Clock, replica_id: str) -> None:
         self.db = db
         self.clock = clock
@@ -71,6 +73,8 @@ class Leadership:
 
 class PostgresLeadership(Leadership):
     """Several replicas on one PostgreSQL: an advisory lock elects, the lease term fences."""
+
+    shared = True
 
     def __init__(self, db: Database, clock: Clock, replica_id: str) -> None:
         super().__init__(db, clock, replica_id)
