@@ -150,6 +150,7 @@ def test_system_status_is_for_operators_and_names_the_leader(pair: tuple[Runtime
         r = http.get("/v1/system/status", headers=auth(org["admin_key"]["token"]))
         assert r.status_code == 403 and r.json()["error"]["code"] == "operator_only"
         assert http.get("/v1/system/status").status_code == 401
+        assert "brique_scheduler_leader 0.0" in http.get("/metrics").text
 
 
 def test_on_sqlite_the_only_replica_always_leads(tmp_path: Path) -> None:
