@@ -24,16 +24,20 @@ import httpx
 import psycopg
 import pytest
 
+from brique.config import Settings
+from brique.domain.tenancy import Role
 from brique.sdk import Client
+from brique.server.runtime import build_runtime
 from tests.conftest import FIXTURES, IN_CI
 from tests.support.haproxy import HAProxy, find_haproxy
 from tests.support.postgres import PostgresServer
 from tests.support.server import Agent, Server
 
+FLEET = FIXTURES / "failover-fleet.yaml"
 NODES = ("lab-1/r001/n01", "lab-1/r001/n02")
 REPLICAS = ("r1", "r2", "r3")
-JOBS = 40
-KILL_AFTER = 16  # accepted submissions before the leader is killed
+JOBS = 30
+KILL_AFTER = 12  # accepted submissions before the leader is killed
 SUBMITTERS = 2
 
 
@@ -62,14 +66,14 @@ class CountingTransport(httpx.HTTPTransport):
 
 class Cluster:
     def __init__(self, tmp: Path, db_url: str, haproxy: str) -> None:
-        keys = tmp / "shared-keys"  # replicas share the platform keys (a secret store, in production)
+        self.keys = keys = tmp / "shared-keys"  # replicas share the platform keys (a secret store, in production)
         keys.mkdir()
         env = {"BRIQUE_KEK_FILE": str(keys / "kek"), "BRIQUE_SIGNING_KEY_FILE": str(keys / "signing.key"),
                "BRIQUE_AGENT_TIMEOUT_S": "8", "BRIQUE_SUBMISSION_BURST": "1000",
                "BRIQUE_SUBMISSIONS_PER_MINUTE": "60000"}  # fmt: skip
         self.db_url = db_url
         self.replicas = {
-            name: Server(home=tmp / name, db_url=db_url, fleet=FIXTURES / "failover-fleet.yaml",
+            name: Server(home=tmp / name, db_url=db_url, fleet=FLEET,
                          env={**env, "BRIQUE_REPLICA_ID": name})
             for name in REPLICAS
         }  # fmt: skip
@@ -79,21 +83,31 @@ class Cluster:
         self.markers.mkdir()
         self.agents: list[Agent] = []
 
-    def boot(self) -> None:
-        first, *others = self.replicas.values()
-        first.start()  # creates the schema, the fleet, the keys and the operator's key
-        with ThreadPoolExecutor(len(others)) as pool:
-            list(pool.map(Server.start, others))
-        self.lb.start()
-        self.admin = first.admin_key()
-        with Client(self.lb.url, self.admin) as op:
-            user = op.create_user(None, "agent@lab.eu", "node-agent")
-            agent_key = op.create_key("agent", user_id=user.id).token
-            org = op.create_org("acme", admin_email="a@acme.eu")
+    def prepare(self) -> str:
+        """What an operator does once (here in-process, to keep the test short): the schema, the
+        fleet, the operator's key, a tenant with a project and a key for the node agents."""
+        rt = build_runtime(Settings(home=self.tmp / "setup", db_url=self.db_url, fleet_file=FLEET,
+                                    kek_file=self.keys / "kek", signing_key_file=self.keys / "signing.key"))  # fmt: skip
+        try:
+            tenancy = rt.services.tenancy
+            admin = tenancy.bootstrap(self.tmp / "setup" / "admin.key")
+            assert admin is not None
+            op = tenancy.authenticate(admin)
+            user = tenancy.create_user(op, None, "agent@lab.eu", Role.NODE_AGENT)
+            agent_key = tenancy.create_key(op, user.id, "agent", None).token
+            org = tenancy.create_org(op, "acme", None, "FR", "a@acme.eu")
             assert org.admin_key is not None
-            self.tenant_key = org.admin_key.token
-        with Client(self.lb.url, self.tenant_key) as c:
-            c.create_project("acme", "llm")
+            self.admin, self.tenant_key = admin, org.admin_key.token
+            tenancy.create_project(tenancy.authenticate(self.tenant_key), "acme", "llm", "")
+        finally:
+            rt.close()
+        return agent_key
+
+    def boot(self) -> None:
+        agent_key = self.prepare()
+        with ThreadPoolExecutor(len(self.replicas)) as pool:  # all replicas start together
+            list(pool.map(Server.start, self.replicas.values()))
+        self.lb.start()
         via_lb = SimpleNamespace(url=self.lb.url)  # agents reach the control plane through HAProxy too
         for node in NODES:
             agent = Agent(via_lb, node, agent_key, self.tmp / "agents" / node.replace("/", "_"), gpus=4)  # type: ignore[arg-type]
@@ -127,7 +141,7 @@ def wait(cond: Callable[[], bool], what: str, timeout: float) -> None:
         try:
             if cond():
                 return
-        except (httpx.HTTPError, KeyError):
+        except (httpx.HTTPError, KeyError, ValueError):  # the balancer's own error page is not JSON
             pass
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for: {what}")

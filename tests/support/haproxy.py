@@ -1,7 +1,7 @@
 """A private HAProxy (Debian's package) on loopback in front of several `brique up` replicas.
 
-Own config and free port; health checks on /healthz every 300 ms drop a dead replica after one
-failed check, and a connection refused by a dead replica is retried on another (`redispatch`).
+Own config and free port; health checks on /readyz every 500 ms drop a dead (or database-less)
+replica after two failed checks, and a connection refused by a dead replica is retried on another (`redispatch`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ defaults
     timeout connect 1s
     timeout client 30s
     timeout server 30s
+    timeout check 2s
     retries 3
     option redispatch 1
 frontend api
@@ -29,7 +30,7 @@ frontend api
     default_backend brique
 backend brique
     balance roundrobin
-    option httpchk GET /healthz
+    option httpchk GET /readyz
 {servers}
 """
 
@@ -53,7 +54,7 @@ class HAProxy:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         servers = "\n".join(
-            f"    server {name} 127.0.0.1:{port} check inter 300 fall 1 rise 2"
+            f"    server {name} 127.0.0.1:{port} check inter 500 fall 2 rise 1"
             for name, port in self.backends.items()
         )
         cfg = self.workdir / "haproxy.cfg"

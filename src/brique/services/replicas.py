@@ -115,8 +115,7 @@ class PostgresLeadership(Leadership):
             raise NotLeader(f"leader term {term}")
 
     def request_cycle(self) -> None:
-        if not self.leading:
-            self._pending.set()  # coalesced by the notifier thread
+        self._pending.set()  # coalesced by the notifier thread
 
     def start(self, on_wake: Callable[[], None]) -> None:
         if self._threads:

@@ -55,9 +55,12 @@ class SchedulerLoop:
         self._wake.set()
 
     def request_cycle(self) -> None:
-        """Run a cycle soon on whichever replica leads (here at once, elsewhere by NOTIFY)."""
-        self._wake.set()
-        self.leadership.request_cycle()
+        """Run a cycle soon on whichever replica leads (here at once, elsewhere by NOTIFY).
+        A follower's own loop is not woken: it only retries the lead every `interval_s`."""
+        if self.leading:
+            self._wake.set()
+        else:
+            self.leadership.request_cycle()
 
     def stop(self) -> None:
         self._stop.set()
