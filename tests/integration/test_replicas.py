@@ -192,3 +192,19 @@ def test_a_cancel_on_a_follower_stops_a_run_only_the_leader_holds(pair: tuple[Ru
         while state() != "cancelled":
             assert time.monotonic() < deadline, f"the leader never stopped it: {state()}"
             time.sleep(0.05)
+
+
+def test_migration_0005_matches_the_lease_row(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from brique.store.tables import Base
+
+    rt = build_runtime(_settings(tmp_path / "home", f"sqlite:///{tmp_path / 'm.db'}", "m"))
+    try:
+        with rt.db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diffs = [d for d in compare_metadata(ctx, Base.metadata) if "leader_leases" in repr(d)]
+        assert diffs == []
+    finally:
+        rt.close()
