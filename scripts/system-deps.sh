@@ -6,6 +6,8 @@
 #   - Slurm (slurmctld, slurmd, slurm-client) and munge: the test suite starts its own private
 #     cluster from these binaries (own config, key, socket and free ports on 127.0.0.1).
 #   - chromium and chromium-driver: the console's browser tests (headless, Selenium; no browser download).
+#   - haproxy: the failover test puts a private load balancer (own config, free loopback port) in
+#     front of several `brique up` replicas.
 #   - nodejs and npm: the local OpenID Connect provider of the console's single sign-on tests
 #     (scripts/oidc-provider.sh installs its pinned npm package).
 #   - bubblewrap, podman, busybox-static: the node agent's job sandbox and container runtimes
@@ -28,6 +30,7 @@ have sbatch || need+=(slurm-client)
 have munged || need+=(munge)
 have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)
+have haproxy || need+=(haproxy)
 have node || need+=(nodejs)
 have npm || need+=(npm)
 have softhsm2-util || need+=(softhsm2)  # PKCS#11 token for the HSM key backend tests
@@ -54,5 +57,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${run[@]}" apt-get update -qq
 "${run[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian's package starts a cluster on 5432; the tests use their own, so leave it be.
+# Likewise Debian's haproxy service (where systemd runs): the test starts its own on a free port.
 # Likewise a system munged or slurmctld (started where systemd runs; slurmctld/slurmd fail for
 # want of /etc/slurm/slurm.conf): the test cluster uses its own munge socket and free ports.

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "info"
+    replica_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,40}$",
+                                   description="this replica's name in /v1/system/status; default random rep_…")
     cycle_interval_s: float = Field(default=1.0, gt=0, description="scheduling cycle period")
     submissions_per_minute: int = Field(default=600, ge=1, description="per-tenant submit rate limit")
     submission_burst: int = Field(default=100, ge=1)

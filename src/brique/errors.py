@@ -182,3 +182,7 @@ CODES: frozenset[str] = frozenset(
         BudgetExceeded, NotFound, Conflict, StaleWrite, Duplicate, AuditLogInconsistent, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip
+
+
+class NotLeader(StaleWrite):
+    """This replica's leader term ended (another replica leads now): its scheduling writes are refused."""

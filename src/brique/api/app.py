@@ -29,6 +29,7 @@ from brique.api.routers import (
     keys,
     orgs,
     sovereignty,
+    system,
     usage,
 )
 from brique.clock import Clock
@@ -85,6 +86,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         billing.router,
         budgets.router,
         sovereignty.router,
+        system.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)

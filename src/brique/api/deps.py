@@ -17,6 +17,7 @@ from brique.services.health import HealthService
 from brique.services.jobs import JobService
 from brique.services.metering import MeteringService
 from brique.services.registry import Services, Sovereignty
+from brique.services.replicas import Leadership
 from brique.services.tenancy import TenancyService
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
@@ -71,6 +72,10 @@ def principal(
     return who
 
 
+def replicas(request: Request) -> Leadership:
+    return services(request).replicas
+
+
 def sovereignty(request: Request) -> Sovereignty:
     return services(request).sovereignty
 
@@ -85,3 +90,4 @@ Metering = Annotated[MeteringService, Depends(metering_service)]
 Billing = Annotated[BillingService, Depends(billing_service)]
 Budgets = Annotated[BudgetService, Depends(budget_service)]
 Sov = Annotated[Sovereignty, Depends(sovereignty)]
+Replicas = Annotated[Leadership, Depends(replicas)]

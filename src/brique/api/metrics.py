@@ -31,6 +31,8 @@ class SchedulerCollector:
                                 value=(last.duration_ms / 1000) if last else 0.0)  # fmt: skip
         yield GaugeMetricFamily("brique_scheduler_waiting_jobs", "pending jobs at the latest cycle",
                                 value=last.waiting if last else 0)  # fmt: skip
+        yield GaugeMetricFamily("brique_scheduler_leader", "1 while this replica leads (runs the loop)",
+                                value=int(loop.leading))  # fmt: skip
 
 
 class Metrics:

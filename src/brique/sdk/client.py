@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         JobSubmitRequest,
         SubmitResponse,
     )
+    from brique.schemas.system import SystemStatusResponse
     from brique.schemas.tenancy import (
         ContractResponse,
         KeyCreatedResponse,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     )
 
 T = TypeVar("T")
+RETRYABLE = frozenset({502, 503, 504})  # calls made with retries (idempotent ones) try again on these
 
 
 def _hint(url: str, exc: httpx.TransportError) -> str:
@@ -117,13 +119,15 @@ class Client(SovereigntyMixin):
         for attempt in range(retries + 1):
             try:
                 response = self._http.request(method, path, json=payload, params=query, headers=headers)
-                break
             except httpx.TransportError as exc:
                 if attempt == retries:
                     raise ConnectionFailed(
                         f"cannot reach the Brique server at {self.url} ({exc}){_hint(self.url, exc)}"
                     ) from exc
-                time.sleep(0.5 * (attempt + 1))
+            else:  # a load balancer's 502/503/504 (a replica died mid-request) is worth another try
+                if response.status_code not in RETRYABLE or attempt == retries:
+                    break
+            time.sleep(min(0.25 * 2**attempt, 2.0))
         if response.status_code >= 400:
             raise _api_error(response)
         if response.status_code == 204 or not response.content:
@@ -139,6 +143,12 @@ class Client(SovereigntyMixin):
         from brique.schemas.tenancy import WhoAmIResponse
 
         return self._call("GET", "/v1/whoami", WhoAmIResponse)
+
+    def system_status(self) -> SystemStatusResponse:
+        """Operators: the replica that answered, whether it leads, and the leader of record."""
+        from brique.schemas.system import SystemStatusResponse
+
+        return self._call("GET", "/v1/system/status", SystemStatusResponse, retries=2)
 
     # -- fleet ----------------------------------------------------------------------------------
 
@@ -277,7 +287,7 @@ class Client(SovereigntyMixin):
             SubmitResponse,
             body,
             headers={"Idempotency-Key": key},
-            retries=2,
+            retries=5,
             dry_run=dry_run or None,
         )
 

@@ -18,6 +18,7 @@ from brique.executors.base import Executor
 from brique.executors.local.executor import LocalExecutor
 from brique.executors.simulated import SimulatedExecutor
 from brique.executors.slurm import SlurmConfig, SlurmExecutor
+from brique.ids import new_id
 from brique.scheduler import Topology
 from brique.services.agents import AgentService
 from brique.services.audit import AuditLog, CheckpointTimer
@@ -31,10 +32,13 @@ from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
 from brique.services.registry import Services, Sovereignty
+from brique.services.replicas import build_leadership
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
+from brique.services.stop_relay import StopRelay
 from brique.services.tenancy import TenancyService
+from brique.store.coordination import startup_lock
 from brique.store.db import Database, migrate
 from brique.store.logs import LogArchive
 from brique.workers.scheduler_loop import SchedulerLoop
@@ -97,9 +101,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     fleet = load_fleet_file(settings.fleet_file)
     db = Database(settings.database_url)
     try:
-        migrate(db.engine)
-        fleet_service = FleetService(db, clock, fleet)
-        written = fleet_service.sync(str(settings.fleet_file))
+        with startup_lock(db.url):  # replicas starting together migrate one at a time
+            migrate(db.engine)
+            fleet_service = FleetService(db, clock, fleet)
+            written = fleet_service.sync(str(settings.fleet_file))
         services, loop = build_services(settings, db, clock, fleet, fleet_service)
     except Exception:
         db.dispose()
@@ -120,16 +125,18 @@ def build_services(
     billing = BillingService(metering, load_pricebook(settings.pricebook_file))
     budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s,
                             allow_private_webhooks=settings.webhook_allow_private)  # fmt: skip
+    leadership = build_leadership(db, clock, settings.replica_id or new_id("rep", 10))
+    relay = [StopRelay(db, clock, scheduling).relay] if leadership.shared else []  # stops asked on followers
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
                          housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
-                                       sov.checkpoints.maybe_checkpoint])  # fmt: skip
+                                       sov.checkpoints.maybe_checkpoint, *relay], leadership=leadership)  # fmt: skip
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
-                      wake=loop.wake)  # fmt: skip
+                      wake=loop.request_cycle)  # fmt: skip
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
         contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
-        metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
+        metering=metering, billing=billing, budgets=budgets, sovereignty=sov, replicas=leadership,
     )  # fmt: skip
     return services, loop

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -111,8 +112,9 @@ class SchedulingService:
                 remaining = max(0.0, (row.stop_deadline - self.clock.now()).total_seconds())
                 executor.stop(row.id, row.attempt, remaining)
 
-    def cycle(self) -> CycleStats:
-        """One cycle. Executors are polled before, and told after, a single short transaction."""
+    def cycle(self, fence: Callable[[Session], None] | None = None) -> CycleStats:
+        """One cycle. Executors are polled before, and told after, a single short transaction.
+        `fence` runs first in that transaction: it raises if this replica no longer leads."""
         with self._lock:
             started = time.perf_counter()
             stats = CycleStats()
@@ -120,6 +122,8 @@ class SchedulingService:
             now = self.clock.now()
             reports = self._poll()
             with self.db.transaction() as s:
+                if fence is not None:
+                    fence(s)
                 jobs = {r.id: r for r in repo.in_states(s, repo.ACTIVE, self._specs)}
                 stats.finished = self._reconcile(s, jobs, reports, now, actions)
                 self._deadlines(s, jobs, now, actions)

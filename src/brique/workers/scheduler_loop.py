@@ -1,4 +1,10 @@
-"""Runs scheduling cycles in a background thread: every `interval_s`, or at once when woken."""
+"""Runs scheduling cycles in a background thread: every `interval_s`, or at once when woken.
+
+Every replica runs this loop, but only the leader (see `brique.services.replicas`) does the
+work: before each round it checks that it still leads (or takes the lead if it is free), and
+each cycle's transaction is fenced by its leader term. A replica that becomes leader first
+re-adopts what the previous leader left running (`resume`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from brique.errors import NotLeader
+from brique.services.replicas import Leadership
 from brique.services.scheduling import CycleStats, SchedulingService
 
 log = logging.getLogger("brique.scheduler_loop")
@@ -17,14 +25,18 @@ class SchedulerLoop:
         scheduling: SchedulingService,
         interval_s: float = 1.0,
         housekeeping: Sequence[Callable[[], object]] = (),
+        leadership: Leadership | None = None,
     ) -> None:
-        """housekeeping: called before each cycle (e.g. marking nodes of silent agents down)."""
+        """housekeeping: called before each cycle (e.g. marking nodes of silent agents down).
+        leadership: who leads among replicas (default: this process alone, always)."""
         self.scheduling = scheduling
         self.housekeeping = tuple(housekeeping)
         self.interval_s = interval_s
+        self.leadership = leadership or Leadership(scheduling.db, scheduling.clock, "rep_local")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.leading = False
         self.cycles = 0
         self.last: CycleStats | None = None  # the latest cycle's figures, for /metrics
         self.placed_total = 0
@@ -32,12 +44,23 @@ class SchedulerLoop:
 
     def start(self) -> None:
         if self._thread is None:
-            self.scheduling.resume()
+            self._stop.clear()
+            self._take_lead()
+            self.leadership.start(self.wake)
             self._thread = threading.Thread(target=self._run, name="brique-scheduler", daemon=True)
             self._thread.start()
 
     def wake(self) -> None:
+        """Run a cycle now in this process (if it leads)."""
         self._wake.set()
+
+    def request_cycle(self) -> None:
+        """Run a cycle soon on whichever replica leads (here at once, elsewhere by NOTIFY).
+        A follower's own loop is not woken: it only retries the lead every `interval_s`."""
+        if self.leading:
+            self._wake.set()
+        else:
+            self.leadership.request_cycle()
 
     def stop(self) -> None:
         self._stop.set()
@@ -45,23 +68,44 @@ class SchedulerLoop:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self.leadership.stop()
+        self.leading = False
+
+    def _take_lead(self) -> bool:
+        """Lead if we can; on becoming leader, re-adopt runs and re-send stops first."""
+        try:
+            leads = self.leadership.ensure()
+            if leads and not self.leading:
+                self.scheduling.resume()
+        except Exception:  # the database is away: try again next round
+            log.exception("leadership check failed")
+            leads = False
+        self.leading = leads
+        return leads
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            for task in self.housekeeping:
-                try:
-                    task()
-                except Exception:  # one failing chore must not stop scheduling
-                    log.exception("housekeeping task %s failed", getattr(task, "__qualname__", task))
-            try:
-                stats = self.scheduling.cycle()
-                self.cycles += 1
-                self.last = stats
-                self.placed_total += stats.placed
-                self.preempted_total += stats.preempted
-                if stats.placed or stats.preempted or stats.rejected or stats.finished:
-                    log.info("cycle: %s", stats)
-            except Exception:  # keep the loop alive; the next cycle retries from durable state
-                log.exception("scheduling cycle failed")
+            if self._take_lead():
+                self._round()
             self._wake.wait(self.interval_s)
+
+    def _round(self) -> None:
+        for task in self.housekeeping:
+            try:
+                task()
+            except Exception:  # one failing chore must not stop scheduling
+                log.exception("housekeeping task %s failed", getattr(task, "__qualname__", task))
+        try:
+            stats = self.scheduling.cycle(fence=self.leadership.fence)
+            self.cycles += 1
+            self.last = stats
+            self.placed_total += stats.placed
+            self.preempted_total += stats.preempted
+            if stats.placed or stats.preempted or stats.rejected or stats.finished:
+                log.info("cycle: %s", stats)
+        except NotLeader:
+            log.warning("another replica took the lead; this one stops scheduling")
+            self.leading = False
+        except Exception:  # keep the loop alive; the next cycle retries from durable state
+            log.exception("scheduling cycle failed")

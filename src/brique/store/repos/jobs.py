@@ -196,3 +196,11 @@ def replace_spec(session: Session, job: JobRecord, spec: JobSpec) -> JobRecord:
     if session.execute(stmt.execution_options(synchronize_session=False)).rowcount != 1:  # type: ignore[attr-defined]
         raise StaleWrite(job.id)
     return dataclasses.replace(job, spec=spec, version=job.version + 1)
+
+
+def stops_pending(session: Session) -> list[tuple[str, int, datetime, str | None]]:
+    """(job, attempt, stop deadline, site) of every active job asked to stop."""
+    q = select(JobRow.id, JobRow.attempt, JobRow.stop_deadline, JobRow.site_id).where(
+        JobRow.state.in_(ACTIVE), JobRow.stop_deadline.is_not(None)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(q)]
