@@ -110,7 +110,9 @@ class Cluster:
         self.lb.start()
         via_lb = SimpleNamespace(url=self.lb.url)  # agents reach the control plane through HAProxy too
         for node in NODES:
-            agent = Agent(via_lb, node, agent_key, self.tmp / "agents" / node.replace("/", "_"), gpus=4)  # type: ignore[arg-type]
+            # no job sandbox: each job's marker must land in a host dir (isolation has its own tests)
+            agent = Agent(via_lb, node, agent_key, self.tmp / "agents" / node.replace("/", "_"), gpus=4,  # type: ignore[arg-type]
+                          extra=["--sandbox", "none"])  # fmt: skip
             agent.start()
             self.agents.append(agent)
         wait(lambda: self.status()["leader"] is not None and self.gpus_up() == 8, "agents registered", 30)
