@@ -257,6 +257,17 @@ class AccessRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """Something a tenant must know at once (e.g. a break-glass access to its data)."""
+
+    id: int
+    org_id: str
+    at: datetime
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class SsoLogin:
     """Who an identity provider says signed in: its issuer and stable subject, and the verified email."""
 

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
@@ -49,8 +48,8 @@ from brique.errors import (
 )
 from brique.services.authz import require
 from brique.store.db import Database
+from brique.store.repos import audit as audit_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import AuditCheckpointRow, AuditHeadRow, AuditRecordRow
 
 PAGE = 5000
 EXPORT_FORMAT = "brique-audit-export/2"
@@ -104,15 +103,9 @@ class AuditLog:
         """Append several records under one lock of the head, with one multi-row insert."""
         if not entries:
             return []
-        lock = update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
-        session.execute(lock.execution_options(synchronize_session=False))  # takes the write/row lock
-        head = session.get(AuditHeadRow, 1, populate_existing=True)
-        if head is None:
-            head = AuditHeadRow(id=1, seq=0, hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS)
-            session.add(head)
-            session.flush()
+        seq, prev = audit_repo.lock_head(session)  # takes the write/row lock
         at = self.clock.now().isoformat(timespec="microseconds")
-        records, seq, prev = [], head.seq, head.hash
+        records = []
         for e in entries:
             seq += 1
             record = chain(AuditRecord(  # fields cut to their column widths: an audit write never fails on length
@@ -122,9 +115,7 @@ class AuditLog:
             ))  # fmt: skip
             records.append(record)
             prev = record.hash
-        session.execute(insert(AuditRecordRow), [_fields(r) for r in records])
-        head.seq, head.hash = seq, prev
-        session.flush()
+        audit_repo.append(session, records)
         return records
 
     def record(self, entry: Entry) -> AuditRecord:
@@ -144,21 +135,20 @@ class AuditLog:
         """Refuses (signs nothing, says why) when the log does not extend the last head this server
         signed, so that a rewritten or restored database never gets a fresh signature."""
         with self.db.transaction() as s:
-            head = s.get(AuditHeadRow, 1)
-            if head is None or head.seq == 0:
+            size = audit_repo.size(s)
+            if size == 0:
                 return None, ""
             try:
-                leaves = _leaves(s, head.seq)
+                leaves = _leaves(s, size)
             except Conflict as exc:
                 return None, exc.message
             problem = self._against_head_file(merkle.Tree(leaves))
-            if problem or s.get(AuditCheckpointRow, head.seq) is not None:
+            if problem or audit_repo.is_signed(s, size):
                 return None, problem
             th = TreeHead(len(leaves), merkle.root(leaves).hex(), self.clock.now().isoformat(timespec="seconds"),
                           self.signer.key_id)  # fmt: skip
             th = TreeHead(th.size, th.root, th.timestamp, th.key_id, self.signer.sign(th.signed()))
-            s.add(AuditCheckpointRow(seq=th.size, hash=th.root, at=th.timestamp, key_id=th.key_id,
-                                     public_key=self.signer.public_key, signature=th.signature))  # fmt: skip
+            audit_repo.add_checkpoint(s, th, self.signer.public_key)
         self._save_head_file(th)
         return th, ""
 
@@ -168,17 +158,15 @@ class AuditLog:
         if problem:
             raise AuditLogInconsistent(f"the audit log cannot be signed: {problem}")
         with self.db.transaction() as s:
-            cp = s.scalars(
-                select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq.desc()).limit(1)
-            ).first()
-            if cp is None:
+            th = audit_repo.latest_checkpoint(s)
+            if th is None:
                 raise NotFound("the audit log has no signed tree head yet")
-            return _head(cp)
+            return th
 
     def consistency(self, first: int, second: int) -> list[str]:
         """RFC 9162 consistency proof: the log at `first` records is a prefix of the log at `second`."""
         with self.db.transaction() as s:
-            size = _size(s)
+            size = audit_repo.size(s)
             if not 0 < first <= second <= size:
                 raise InvalidInput(f"need 0 < first <= second <= {size} (the log's size)", field="first")
             return [h.hex() for h in merkle.Tree(_leaves(s, second)).consistency(first)]
@@ -186,7 +174,7 @@ class AuditLog:
     def inclusion(self, seq: int, size: int) -> list[str]:
         """RFC 9162 inclusion proof of record `seq` (leaf seq - 1) in the tree of `size` records."""
         with self.db.transaction() as s:
-            if not 0 < seq <= size <= _size(s):
+            if not 0 < seq <= size <= audit_repo.size(s):
                 raise InvalidInput("need 0 < seq <= size <= the log's size", field="seq")
             return [h.hex() for h in merkle.Tree(_leaves(s, size)).inclusion(seq - 1)]
 
@@ -213,19 +201,17 @@ class AuditLog:
         cutoff = self._cutoff(self.clock.now())
         leaves: list[bytes] = []
         with self.db.transaction() as s:
-            head = s.get(AuditHeadRow, 1) or AuditHeadRow(id=1, seq=0, hash=GENESIS)
+            head_seq, head_hash = audit_repo.head(s) or (0, GENESIS)
             records = _Collected(self._records(s, 0), leaves, cutoff)
             result = verify_chain(records, 0, GENESIS)
-            head_ok = not result.ok or (result.head_seq == head.seq and result.head_hash == head.hash)
-            heads = [
-                _head(cp) for cp in s.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq))
-            ]
+            head_ok = not result.ok or (result.head_seq == head_seq and result.head_hash == head_hash)
+            heads = audit_repo.checkpoints(s)
         if result.ok and records.problem:
             result = ChainCheck(False, result.checked, records.bad_seq, records.problem, result.head_seq,
                                 result.head_hash)  # fmt: skip
         if result.ok and not head_ok:
             result = ChainCheck(False, result.checked, result.head_seq + 1,
-                                f"records after {result.head_seq} are missing (the head says {head.seq})",
+                                f"records after {result.head_seq} are missing (the head says {head_seq})",
                                 result.head_seq, result.head_hash)  # fmt: skip
         tree = merkle.Tree(leaves)
         problem = self._check_heads(heads, tree) or self._against_head_file(tree)
@@ -268,13 +254,11 @@ class AuditLog:
     def _records(s: Session, after: int) -> Iterator[AuditRecord]:
         last = after
         while True:
-            rows = s.scalars(select(AuditRecordRow).where(AuditRecordRow.seq > last)
-                             .order_by(AuditRecordRow.seq).limit(PAGE)).all()  # fmt: skip
-            if not rows:
+            page = audit_repo.records_after(s, last, PAGE)
+            if not page:
                 return
-            for row in rows:
-                yield _to_record(row)
-            last = rows[-1].seq
+            yield from page
+            last = page[-1].seq
 
     # -- export ---------------------------------------------------------------------------------
 
@@ -297,10 +281,7 @@ class AuditLog:
         th = self.tree_head()
         with self.db.transaction() as s:
             tree = merkle.Tree(_leaves(s, th.size))
-            rows = s.scalars(select(AuditRecordRow).where(AuditRecordRow.org_id == org.id,
-                                                          AuditRecordRow.seq <= th.size)
-                             .order_by(AuditRecordRow.seq)).all()  # fmt: skip
-            records = [_export_doc(_to_record(r), who.is_operator) for r in rows]
+            records = [_export_doc(r, who.is_operator) for r in audit_repo.for_org(s, org.id, th.size)]
         for doc in records:
             doc["inclusion"] = [h.hex() for h in tree.inclusion(doc["seq"] - 1, th.size)]
         return {"format": EXPORT_FORMAT, "org_id": org.id, "redacted": who.is_operator,
@@ -314,11 +295,7 @@ class AuditLog:
         so the Merkle tree, the chain and every signed tree head stay verifiable."""
         cutoff = self._cutoff(now or self.clock.now())
         with self.db.transaction() as s:
-            s.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq))
-            done = s.execute(update(AuditRecordRow).where(AuditRecordRow.at < cutoff, AuditRecordRow.action != PURGED)
-                             .values(actor="", org_id=None, action=PURGED, object="", request_id=None,
-                                     outcome=PURGED, site=None, details={}))  # fmt: skip
-            return int(done.rowcount)  # type: ignore[attr-defined]
+            return audit_repo.purge_before(s, cutoff)
 
     def _cutoff(self, now: datetime) -> str:
         return (now - timedelta(days=self.retention_days)).isoformat(timespec="microseconds")
@@ -346,8 +323,7 @@ class _Collected:
 def _leaves(s: Session, size: int) -> list[bytes]:
     """Leaf hashes of records 1..size; a missing record makes every proof impossible, so it is an error."""
     out: list[bytes] = []
-    for seq, h in s.execute(select(AuditRecordRow.seq, AuditRecordRow.hash).where(AuditRecordRow.seq <= size)
-                            .order_by(AuditRecordRow.seq)):  # fmt: skip
+    for seq, h in audit_repo.hashes(s, size):
         if seq != len(out) + 1:
             raise InvalidInput(
                 f"audit record {len(out) + 1} is missing: the log is broken (run `brique audit verify`)"
@@ -356,25 +332,8 @@ def _leaves(s: Session, size: int) -> list[bytes]:
     return out
 
 
-def _size(s: Session) -> int:
-    head = s.get(AuditHeadRow, 1)
-    return head.seq if head else 0
-
-
-def _head(cp: AuditCheckpointRow) -> TreeHead:
-    return TreeHead(cp.seq, cp.hash, cp.at, cp.key_id, cp.signature)
-
-
 def _fields(r: AuditRecord) -> dict[str, Any]:
     return {f: getattr(r, f) for f in AuditRecord.__slots__}  # type: ignore[attr-defined]
-
-
-def _to_record(row: AuditRecordRow) -> AuditRecord:
-    return AuditRecord(
-        seq=row.seq, at=row.at, actor=row.actor, org_id=row.org_id, action=row.action, object=row.object,
-        request_id=row.request_id, outcome=row.outcome, site=row.site, details=dict(row.details or {}),
-        prev_hash=row.prev_hash, hash=row.hash,
-    )  # fmt: skip
 
 
 def _export_doc(r: AuditRecord, redacted: bool) -> dict[str, Any]:

@@ -10,19 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from brique.clock import Clock
 from brique.crypto.signing import SigningKey
+from brique.domain.audit import AuditRecord
 from brique.domain.fleet import Fleet
 from brique.domain.job_records import JobRecord
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
 from brique.services.authz import require
 from brique.store.db import Database
+from brique.store.repos import audit as audit_repo
 from brique.store.repos import jobs as jobs_repo
+from brique.store.repos import lockbox as lockbox_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import AccessRequestRow, AuditRecordRow
 
 
 class EvidenceService:
@@ -42,20 +42,15 @@ class EvidenceService:
             org = tenancy_repo.find_org(s, org_ref)
             if org is None or not (who.is_operator or who.org_id == org.id):
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
-            placements = s.scalars(select(AuditRecordRow).where(
-                AuditRecordRow.org_id == org.id, AuditRecordRow.action == "job.placed",
-                AuditRecordRow.at >= since.isoformat(timespec="microseconds"),
-                AuditRecordRow.at < until.isoformat(timespec="microseconds"),
-            ).order_by(AuditRecordRow.seq)).all()  # fmt: skip
-            by_job: dict[str, list[AuditRecordRow]] = {}
+            placements = audit_repo.actions_between(s, org.id, "job.placed",
+                                                    since.isoformat(timespec="microseconds"),
+                                                    until.isoformat(timespec="microseconds"))  # fmt: skip
+            by_job: dict[str, list[AuditRecord]] = {}
             for p in placements:
                 by_job.setdefault(p.object, []).append(p)
             job_ids = sorted(by_job)
             jobs = jobs_repo.by_ids(s, job_ids)
-            grants = s.scalars(select(AccessRequestRow).where(
-                AccessRequestRow.org_id == org.id, AccessRequestRow.decided_at.is_not(None),
-                AccessRequestRow.status.in_(("approved", "revoked")),
-            )).all()  # fmt: skip
+            grants = lockbox_repo.decided(s, org.id)
         entries = [self._job_entry(job_id, jobs.get(job_id), by_job[job_id], grants) for job_id in job_ids]
         if who.is_operator:  # blind by default: job names are tenant data
             entries = [{**e, "name": None} for e in entries]

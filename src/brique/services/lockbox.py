@@ -12,14 +12,13 @@ Every read made under a grant is written to the audit log by the service that re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.tenancy import AccessRequest, Principal, Role
+from brique.domain.tenancy import AccessRequest, Notification, Principal, Role
 from brique.errors import (
     Conflict,
     FourEyesRequired,
@@ -34,8 +33,8 @@ from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.store.db import Database
 from brique.store.repos import jobs as jobs_repo
+from brique.store.repos import lockbox as lockbox_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import AccessRequestRow, NotificationRow
 
 MAX_DURATION_S = 8 * 3600
 SCOPES = ("job", "project")
@@ -79,18 +78,17 @@ class Lockbox:
         now = self.clock.now()
         with self.db.transaction() as s:
             org_id = self._scope_org(s, scope_kind, scope_id)
-            row = AccessRequestRow(
+            row = AccessRequest(
                 id=self.ids("acc"), org_id=org_id, scope_kind=scope_kind, scope_id=scope_id,
                 justification=justification.strip(), duration_s=duration_s, requested_by=who.user_id,
                 requested_at=now, status="pending", break_glass=break_glass,
             )  # fmt: skip
-            s.add(row)
-            s.flush()
+            lockbox_repo.add(s, row)
             self.audit.append(s, Entry(who.user_id, org_id, "lockbox.requested", row.id,
                                        details={"scope": f"{scope_kind}:{scope_id}", "break_glass": break_glass,
                                                 "duration_s": duration_s}))  # fmt: skip
             s.flush()
-            return access_row_to_domain(row)
+            return row
 
     def confirm_break_glass(self, who: Principal, request_id: str) -> AccessRequest:
         """The second operator's confirmation: access starts now; the tenant is told at once."""
@@ -102,14 +100,14 @@ class Lockbox:
                 raise Conflict(f"{request_id} is not a pending break-glass request", field="request_id")
             if row.requested_by == who.user_id:
                 raise FourEyesRequired("break-glass needs a second, distinct operator")
-            self._approve(row, who, now)
-            s.add(NotificationRow(org_id=row.org_id, at=now, kind="break_glass",
-                                  message=f"break-glass access to {row.scope_kind} {row.scope_id} opened by "
-                                          f"{row.requested_by}, confirmed by {who.user_id}, until "
-                                          f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}: {row.justification}"[:2000]))  # fmt: skip
+            row = self._approve(s, row, who, now)
+            lockbox_repo.notify(s, row.org_id, now, "break_glass",
+                                f"break-glass access to {row.scope_kind} {row.scope_id} opened by "
+                                f"{row.requested_by}, confirmed by {who.user_id}, until "
+                                f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}: {row.justification}"[:2000])  # fmt: skip
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.break_glass", row.id, "approved"))
             s.flush()
-            return access_row_to_domain(row)
+            return row
 
     # -- tenants --------------------------------------------------------------------------------
 
@@ -126,12 +124,13 @@ class Lockbox:
             if row.status != "pending":
                 raise Conflict(f"{request_id} is already {self.status(row, now)}", field="request_id")
             if approve:
-                self._approve(row, who, now)
+                row = self._approve(s, row, who, now)
             else:
-                row.status, row.decided_by, row.decided_at, row.reason = "denied", who.user_id, now, reason
+                row = replace(row, status="denied", decided_by=who.user_id, decided_at=now, reason=reason)
+                lockbox_repo.save(s, row)
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.decided", row.id, row.status))
             s.flush()
-            return access_row_to_domain(row)
+            return row
 
     def revoke(self, who: Principal, request_id: str) -> AccessRequest:
         """Tenant-admins and operators can end a grant at any time."""
@@ -143,10 +142,11 @@ class Lockbox:
                 raise NotFound(f"access request '{request_id}' not found")
             if self.status(row, now) not in ("approved", "pending"):
                 raise Conflict(f"{request_id} is already {self.status(row, now)}", field="request_id")
-            row.status, row.revoked_by, row.revoked_at = "revoked", who.user_id, now
+            row = replace(row, status="revoked", revoked_by=who.user_id, revoked_at=now)
+            lockbox_repo.save(s, row)
             self.audit.append(s, Entry(who.user_id, row.org_id, "lockbox.revoked", row.id))
             s.flush()
-            return access_row_to_domain(row)
+            return row
 
     def list(self, who: Principal, org_id: str | None) -> list[AccessRequest]:
         """Tenants see every request on their data; operators and auditors see all (or one org's)."""
@@ -155,21 +155,13 @@ class Lockbox:
         if not who.is_operator:
             org_id = who.org_id
         with self.db.transaction() as s:
-            q = select(AccessRequestRow).order_by(AccessRequestRow.requested_at.desc())
-            if org_id:
-                q = q.where(AccessRequestRow.org_id == org_id)
-            return [access_row_to_domain(r) for r in s.scalars(q)]
+            return lockbox_repo.list_requests(s, org_id)
 
-    def notifications(self, who: Principal) -> list[NotificationRow]:
+    def notifications(self, who: Principal) -> list[Notification]:
         if who.org_id is None:
             raise TenantOnly("notifications are a tenant's")
         with self.db.transaction() as s:
-            q = (
-                select(NotificationRow)
-                .where(NotificationRow.org_id == who.org_id)
-                .order_by(NotificationRow.id)
-            )
-            return list(s.scalars(q))
+            return lockbox_repo.notifications(s, who.org_id)
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -177,22 +169,11 @@ class Lockbox:
         """The operator's live grant covering this job (directly or through its project), if any."""
         if not who.is_operator:
             return None
-        now = self.clock.now()
-        q = select(AccessRequestRow).where(
-            AccessRequestRow.org_id == org_id,
-            AccessRequestRow.status == "approved",
-            AccessRequestRow.expires_at > now,
-            or_(AccessRequestRow.requested_by == who.user_id, AccessRequestRow.decided_by == who.user_id),
-            or_(
-                (AccessRequestRow.scope_kind == "job") & (AccessRequestRow.scope_id == job_id),
-                (AccessRequestRow.scope_kind == "project") & (AccessRequestRow.scope_id == project_id),
-            ),
-        )
-        row = s.scalars(q.order_by(AccessRequestRow.expires_at.desc())).first()
+        row = lockbox_repo.live_grant(s, org_id, who.user_id, job_id, project_id, self.clock.now())
         return Grant(row.id, row.expires_at) if row and row.expires_at else None
 
     @staticmethod
-    def status(row: AccessRequest | AccessRequestRow, now: datetime) -> str:
+    def status(row: AccessRequest, now: datetime) -> str:
         if row.status == "approved" and row.expires_at is not None and row.expires_at <= now:
             return "expired"
         return row.status
@@ -200,13 +181,15 @@ class Lockbox:
     # -- helpers --------------------------------------------------------------------------------
 
     @staticmethod
-    def _approve(row: AccessRequestRow, who: Principal, now: datetime) -> None:
-        row.status, row.decided_by, row.decided_at = "approved", who.user_id, now
-        row.expires_at = now + timedelta(seconds=row.duration_s)
+    def _approve(s: Session, row: AccessRequest, who: Principal, now: datetime) -> AccessRequest:
+        row = replace(row, status="approved", decided_by=who.user_id, decided_at=now,
+                      expires_at=now + timedelta(seconds=row.duration_s))  # fmt: skip
+        lockbox_repo.save(s, row)
+        return row
 
     @staticmethod
-    def _get(s: Session, request_id: str) -> AccessRequestRow:
-        row = s.get(AccessRequestRow, request_id)
+    def _get(s: Session, request_id: str) -> AccessRequest:
+        row = lockbox_repo.get(s, request_id)
         if row is None:
             raise NotFound(f"access request '{request_id}' not found")
         return row
@@ -217,13 +200,3 @@ class Lockbox:
         if found is None:
             raise NotFound(f"{kind} '{scope_id}' not found", field="scope_id")
         return found.org_id
-
-
-def access_row_to_domain(row: AccessRequestRow) -> AccessRequest:
-    return AccessRequest(
-        id=row.id, org_id=row.org_id, scope_kind=row.scope_kind, scope_id=row.scope_id,
-        justification=row.justification, duration_s=row.duration_s, requested_by=row.requested_by,
-        requested_at=row.requested_at, status=row.status, break_glass=row.break_glass, decided_by=row.decided_by,
-        decided_at=row.decided_at, expires_at=row.expires_at, revoked_by=row.revoked_by, revoked_at=row.revoked_at,
-        reason=row.reason,
-    )  # fmt: skip

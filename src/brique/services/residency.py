@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.domain.fleet import Fleet
-from brique.domain.job_lifecycle import JobState, placement_from_dict, placement_to_dict
+from brique.domain.job_lifecycle import JobState, placement_to_dict
 from brique.domain.policy import ANYWHERE, PlacementPolicy
 from brique.domain.residency import closest_site, is_narrower, narrow
 from brique.domain.tenancy import Action, Principal, Role
@@ -19,8 +18,8 @@ from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import jobs as jobs_repo
+from brique.store.repos import residency as residency_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import PlacementPolicyRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +67,8 @@ class ResidencyService:
                 if not is_narrower(policy, org_policy):
                     raise InvalidInput(f"a project can only restrict its organization's policy "
                                        f"'{org_policy.label}'", field="policy")  # fmt: skip
-            row = s.scalars(select(PlacementPolicyRow).where(PlacementPolicyRow.org_id == org_id,
-                                                             _project_is(project_id))).first()  # fmt: skip
+            residency_repo.put(s, org_id, project_id, policy, who.user_id, now)
             doc = placement_to_dict(policy)
-            if row is None:
-                s.add(PlacementPolicyRow(org_id=org_id, project_id=project_id, policy=doc, updated_by=who.user_id,
-                                         updated_at=now))  # fmt: skip
-            else:
-                row.policy, row.updated_by, row.updated_at = doc, who.user_id, now
-            s.flush()
             change = self._apply_to_jobs(s, org_id, project_id, policy)
             self.audit.append(s, Entry(who.user_id, org_id, "policy.set", project_id or org_id,
                                        details={"policy": doc, "pending_narrowed": change.pending_narrowed,
@@ -112,9 +104,7 @@ class ResidencyService:
 
     @staticmethod
     def _stored(s: Session, org_id: str, project_id: str | None) -> PlacementPolicy | None:
-        row = s.scalars(select(PlacementPolicyRow).where(PlacementPolicyRow.org_id == org_id,
-                                                         _project_is(project_id))).first()  # fmt: skip
-        return placement_from_dict(row.policy) if row else None
+        return residency_repo.find(s, org_id, project_id)
 
     @staticmethod
     def _scope(s: Session, who: Principal, org_ref: str, project_ref: str | None) -> tuple[str, str | None]:
@@ -127,12 +117,3 @@ class ResidencyService:
         if project is None:
             raise NotFound(f"project '{project_ref}' not found", field="project")
         return org.id, project.id
-
-
-def _project_is(project_id: str | None):  # type: ignore[no-untyped-def]
-    return (
-        PlacementPolicyRow.project_id.is_(None)
-        if project_id is None
-        else PlacementPolicyRow.project_id == project_id
-    )
-

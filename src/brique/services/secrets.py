@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.crypto.envelope import DecryptionFailed, KeyWrapper, new_dek, open_sealed, seal
 from brique.crypto.signing import SigningKey
-from brique.domain.tenancy import Principal, Role
+from brique.domain.secrets import Secret
+from brique.domain.tenancy import AccessRequest, Principal, Role
 from brique.errors import (
     Conflict,
     FourEyesRequired,
@@ -31,8 +32,9 @@ from brique.errors import (
 from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.store.db import Database
+from brique.store.repos import lockbox as lockbox_repo
+from brique.store.repos import secrets as secrets_repo
 from brique.store.repos import tenancy as tenancy_repo
-from brique.store.tables import AccessRequestRow, SecretRow, TenantKeyRow
 
 ERASURE = "erasure"  # an access request row of this scope is a pending four-eyes erasure
 ERASURE_WINDOW_S = 3600
@@ -61,35 +63,21 @@ class SecretsService:
             org_id = self._org(s, who, org_ref)
             dek = self._dek(s, org_id, create=True)
             sealed = seal(dek, value.encode(), f"{org_id}|{name}".encode())
-            row = s.scalars(
-                select(SecretRow).where(SecretRow.org_id == org_id, SecretRow.name == name)
-            ).first()
-            if row is None:
-                s.add(
-                    SecretRow(
-                        org_id=org_id, name=name, ciphertext=sealed, updated_by=who.user_id, updated_at=now
-                    )
-                )
-            else:
-                row.ciphertext, row.updated_by, row.updated_at = sealed, who.user_id, now
+            secrets_repo.put(s, org_id, name, sealed, who.user_id, now)
             self.audit.append(s, Entry(who.user_id, org_id, "secret.put", name))
 
-    def names(self, who: Principal, org_ref: str) -> list[SecretRow]:
+    def names(self, who: Principal, org_ref: str) -> list[Secret]:
         if who.is_operator:
             raise TenantOnly("operators never see tenant secrets")
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
-            return list(
-                s.scalars(select(SecretRow).where(SecretRow.org_id == org_id).order_by(SecretRow.name))
-            )
+            return secrets_repo.list_secrets(s, org_id)
 
     def delete(self, who: Principal, org_ref: str, name: str) -> None:
         self._tenant_admin(who)
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
-            gone = s.execute(
-                delete(SecretRow).where(SecretRow.org_id == org_id, SecretRow.name == name)
-            ).rowcount  # type: ignore[attr-defined]
+            gone = secrets_repo.delete_one(s, org_id, name)
             if not gone:
                 raise NotFound(f"secret '{name}' not found", field="name")
             self.audit.append(s, Entry(who.user_id, org_id, "secret.delete", name))
@@ -99,7 +87,7 @@ class SecretsService:
         """Which of `names` the org has no secret for (checked in the submission's transaction)."""
         if not names:
             return []
-        have = set(s.scalars(select(SecretRow.name).where(SecretRow.org_id == org_id)))
+        have = secrets_repo.all_names(s, org_id)
         return [n for n in names if n not in have]
 
     def resolve(self, org_id: str, names: Sequence[str]) -> dict[str, str]:
@@ -111,13 +99,10 @@ class SecretsService:
                 dek = self._dek(s, org_id, create=False)
             except (NotFound, Conflict):  # no key yet, or crypto-erased: nothing to inject
                 return {}
-            rows = s.scalars(
-                select(SecretRow).where(SecretRow.org_id == org_id, SecretRow.name.in_(list(names)))
-            )
             out = {}
-            for row in rows:
+            for name, ciphertext in secrets_repo.sealed(s, org_id, names):
                 try:
-                    out[row.name] = open_sealed(dek, row.ciphertext, f"{org_id}|{row.name}".encode()).decode()
+                    out[name] = open_sealed(dek, ciphertext, f"{org_id}|{name}".encode()).decode()
                 except DecryptionFailed:
                     continue
             return out
@@ -136,7 +121,7 @@ class SecretsService:
             return self._ask_erasure(who, org_ref)
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
-            row = s.get(AccessRequestRow, confirm)
+            row = lockbox_repo.get(s, confirm)
             if row is None or row.scope_kind != ERASURE or row.org_id != org_id or row.status != "pending":
                 raise NotFound(
                     f"no pending erasure request '{confirm}' for this organization", field="confirm"
@@ -145,7 +130,8 @@ class SecretsService:
                 raise FourEyesRequired("crypto-erasure needs a second, distinct operator")
             if row.requested_at + timedelta(seconds=row.duration_s) <= self.clock.now():
                 raise Conflict(f"erasure request {confirm} expired; ask again", field="confirm")
-            row.status, row.decided_by, row.decided_at = "approved", who.user_id, self.clock.now()
+            row = replace(row, status="approved", decided_by=who.user_id, decided_at=self.clock.now())
+            lockbox_repo.save(s, row)
             requested_by = row.requested_by
         return self._destroy(who, org_ref, {"kind": "four-eyes", "by": [requested_by, who.user_id],
                                             "request": confirm})  # fmt: skip
@@ -156,10 +142,11 @@ class SecretsService:
         now = self.clock.now()
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
-            row = AccessRequestRow(id=self.ids("acc"), org_id=org_id, scope_kind=ERASURE, scope_id=org_id,
-                                   justification="crypto-erasure of the tenant key", duration_s=ERASURE_WINDOW_S,
-                                   requested_by=who.user_id, requested_at=now, status="pending")  # fmt: skip
-            s.add(row)
+            row = AccessRequest(id=self.ids("acc"), org_id=org_id, scope_kind=ERASURE, scope_id=org_id,
+                                justification="crypto-erasure of the tenant key", duration_s=ERASURE_WINDOW_S,
+                                requested_by=who.user_id, requested_at=now, status="pending",
+                                break_glass=False)  # fmt: skip
+            lockbox_repo.add(s, row)
             self.audit.append(s, Entry(who.user_id, org_id, "tenant_key.erasure_requested", row.id))
         return {"status": "pending", "request_id": row.id, "org_id": org_id,
                 "needs": "a second, distinct operator confirms within an hour (confirm=<request_id>)"}  # fmt: skip
@@ -168,15 +155,10 @@ class SecretsService:
         now = self.clock.now()
         with self.db.transaction() as s:
             org_id = self._org(s, who, org_ref)
-            key = s.get(TenantKeyRow, org_id)
+            key = secrets_repo.tenant_key(s, org_id)
             if key is not None and key.destroyed_at is not None:
                 raise Conflict("this organization's key was already destroyed", field="org")
-            count = len(list(s.scalars(select(SecretRow.id).where(SecretRow.org_id == org_id))))
-            s.execute(delete(SecretRow).where(SecretRow.org_id == org_id))
-            if key is None:
-                key = TenantKeyRow(org_id=org_id, wrapped_dek=None, created_at=now)
-                s.add(key)
-            key.wrapped_dek, key.destroyed_at = None, now
+            count = secrets_repo.delete_all(s, org_id)
             cert = self.signer.envelope({
                 "type": "brique-crypto-erasure-certificate/1", "org_id": org_id,
                 "destroyed_at": now.isoformat(timespec="seconds"), "destroyed_by": who.user_id,
@@ -184,7 +166,7 @@ class SecretsService:
                 "secrets_erased": count, "statement": "the tenant data key was destroyed; ciphertexts encrypted "
                 "under it cannot be decrypted by anyone",
             })  # fmt: skip
-            key.certificate = cert
+            secrets_repo.destroy_tenant_key(s, org_id, now, cert)
             self.audit.append(s, Entry(who.user_id, org_id, "tenant_key.destroyed", org_id,
                                        details={"secrets_erased": count, "authorized": authorized["kind"]}))  # fmt: skip
             return cert
@@ -192,16 +174,14 @@ class SecretsService:
     # -- helpers --------------------------------------------------------------------------------
 
     def _dek(self, s: Session, org_id: str, create: bool) -> bytes:
-        key = s.get(TenantKeyRow, org_id)
+        key = secrets_repo.tenant_key(s, org_id)
         if key is not None and key.destroyed_at is not None:
             raise Conflict("this organization's key was destroyed (crypto-erased); secrets cannot be stored")
         if key is None:
             if not create:
                 raise NotFound("no tenant key")
             dek = new_dek()
-            s.add(TenantKeyRow(org_id=org_id, wrapped_dek=self.kek.wrap(dek, org_id.encode()),
-                               created_at=self.clock.now()))  # fmt: skip
-            s.flush()
+            secrets_repo.add_tenant_key(s, org_id, self.kek.wrap(dek, org_id.encode()), self.clock.now())
             return dek
         assert key.wrapped_dek is not None
         return self.kek.unwrap(key.wrapped_dek, org_id.encode())
