@@ -310,6 +310,19 @@ def test_the_job_log_streams_as_server_sent_events(cloud: Cloud, browser: TestCl
     assert browser.get(f"/console/jobs/{job}/log/stream").status_code == 404
 
 
+def test_operators_see_the_scheduler_cycle_time_chart(cloud: Cloud, browser: TestClient) -> None:
+    for seconds, ms in ((0, 12.0), (1, 48.0), (70, 7.5)):  # as the loop records its cycles
+        cloud.rt.loop.history.record(cloud.clock.at + timedelta(seconds=seconds), ms)
+    cloud.clock.at += timedelta(minutes=2)
+    sign_in(browser, cloud.admin)
+    page = browser.get("/console/fleet", headers={"Accept-Language": "en"}).text
+    chart = re.search(r'<section class="card" id="cycles">(.*?)</section>', page, re.S).group(1)  # type: ignore[union-attr]
+    assert chart.count('class="bar-max"') == 2 and "48 ms" in chart  # two minutes; the peak labels the axis
+    assert "2 cycles, median 30.0 ms, max 48.0 ms" in chart
+    sign_in(browser, cloud.tenant)
+    assert 'id="cycles"' not in browser.get("/console/fleet").text  # operators only
+
+
 def test_contracts_show_guaranteed_used_and_borrowed(cloud: Cloud, browser: TestClient) -> None:
     body = {"contracts": [{"site": "fr-tst-1", "guaranteed_gpus": 8, "may_borrow": True}]}
     r = cloud.http.put("/v1/orgs/acme/contracts", json=body, headers=auth(cloud.admin))

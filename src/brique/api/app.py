@@ -72,6 +72,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
                   docs_url=None, redoc_url=None)  # served offline by the console  # fmt: skip
     app.state.services = rt.services
     app.state.metrics = Metrics(rt.services, rt.loop, rt.startup_s)
+    app.state.loop = rt.loop
     install_error_handlers(app)
     _declare_models(app, JobSubmitRequest)
     app.include_router(health.router)

@@ -19,12 +19,18 @@ from brique.services.metering import MeteringService
 from brique.services.registry import Services, Sovereignty
 from brique.services.replicas import Leadership
 from brique.services.tenancy import TenancyService
+from brique.workers.scheduler_loop import SchedulerLoop
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
 
 
 def services(request: Request) -> Services:
     return request.app.state.services
+
+
+def scheduler_loop(request: Request) -> SchedulerLoop:
+    """This replica's scheduling loop (whether it leads, its cycle history)."""
+    return request.app.state.loop
 
 
 def health_service(request: Request) -> HealthService:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from brique.errors import NotLeader
 from brique.services.replicas import Leadership
 from brique.services.scheduling import CycleStats, SchedulingService
+from brique.workers.cycle_history import CycleHistory
 
 log = logging.getLogger("brique.scheduler_loop")
 
@@ -41,6 +42,7 @@ class SchedulerLoop:
         self.last: CycleStats | None = None  # the latest cycle's figures, for /metrics
         self.placed_total = 0
         self.preempted_total = 0
+        self.history = CycleHistory()  # this replica's cycle durations, for the console's chart
 
     def start(self) -> None:
         if self._thread is None:
@@ -100,6 +102,7 @@ class SchedulerLoop:
             stats = self.scheduling.cycle(fence=self.leadership.fence)
             self.cycles += 1
             self.last = stats
+            self.history.record(self.scheduling.clock.now(), stats.duration_ms)
             self.placed_total += stats.placed
             self.preempted_total += stats.preempted
             if stats.placed or stats.preempted or stats.rejected or stats.finished:

@@ -59,9 +59,22 @@ def fleet_page(request: Request, viewer: SignedIn,
     ]  # fmt: skip
     by_site = {c.site.id: [cell for cell in cells if cell["site"] == c.site.id] for c in capacity}
     queue = _queue_depth(request, viewer) if viewer.operator else None
+    cycles = _cycle_times(request) if viewer.operator else None
     return page(request, "fleet.html", viewer, capacity=capacity, by_site=by_site, colour=colour,
                 total_racks=len(cells), total_gpus=sum(c["gpus"] for c in cells),
-                total_used=sum(c["used"] for c in cells), queue=queue)  # fmt: skip
+                total_used=sum(c["used"] for c in cells), queue=queue, cycles=cycles)  # fmt: skip
+
+
+def _cycle_times(request: Request) -> dict:
+    """This replica's scheduling cycles per minute (median and max) over the queue chart's hours."""
+    loop = deps.scheduler_loop(request)
+    now = deps.job_service(request).clock.now()
+    points = loop.history.points(now, QUEUE_HOURS)
+    peak = max((p.max_ms for p in points), default=0.0)
+    return {"points": points, "peak": peak or 1.0, "leading": loop.leading, "hours": QUEUE_HOURS,
+            "start": now - timedelta(hours=QUEUE_HOURS), "span_s": QUEUE_HOURS * 3600,
+            "ticks": [now - timedelta(hours=QUEUE_HOURS - i) for i in range(QUEUE_HOURS + 1)],
+            "last": loop.last.duration_ms if loop.last else None}  # fmt: skip
 
 
 QUEUE_HOURS = 6
