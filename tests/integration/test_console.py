@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from brique.api.app import create_app
+from brique.config import Settings
 from brique.domain.tenancy import Role, SsoLogin
 from brique.errors import PermissionDenied, Unauthenticated
+from brique.server.runtime import build_runtime
 from tests.integration.conftest import Cloud, auth
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -321,6 +324,23 @@ def test_operators_see_the_scheduler_cycle_time_chart(cloud: Cloud, browser: Tes
     assert "2 cycles, median 30.0 ms, max 48.0 ms" in chart
     sign_in(browser, cloud.tenant)
     assert 'id="cycles"' not in browser.get("/console/fleet").text  # operators only
+
+
+def test_a_session_opened_on_one_replica_is_valid_on_another(
+    cloud: Cloud, browser: TestClient, settings: Settings
+) -> None:
+    sign_in(browser, cloud.tenant)
+    second = build_runtime(settings, cloud.clock)  # another replica: same database, same KEK
+    try:
+        other = TestClient(create_app(second, run_scheduler=False), base_url="http://127.0.0.1")
+        other.cookies.update(browser.cookies)
+        page = other.get("/console/jobs", follow_redirects=False)
+        assert page.status_code == 200 and "acme" in page.text  # no second sign-in behind a load balancer
+    finally:
+        second.close()
+    with cloud.rt.db.engine.connect() as c:  # the cookie key is stored only wrapped by the KEK
+        [(wrapped,)] = c.exec_driver_sql("SELECT wrapped FROM wrapped_keys").all()
+    assert len(wrapped) > 32 and cloud.rt.services.sovereignty.secrets.platform_key("console-cookies") != wrapped
 
 
 def test_contracts_show_guaranteed_used_and_borrowed(cloud: Cloud, browser: TestClient) -> None:

@@ -46,6 +46,9 @@ Authenticate every `/v1` call with `Authorization: Bearer <API key>`.
 Errors are `{"error": {"code", "message", "field"?}}`."""
 
 
+CONSOLE_COOKIE_KEY = "console-cookies"
+
+
 class AppRuntime(Protocol):
     """What the API needs of a built control plane (`brique.server.runtime.Runtime` is one)."""
 
@@ -90,7 +93,8 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         system.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
-    console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)
+    console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers,
+                  rt.services.sovereignty.secrets.platform_key(CONSOLE_COOKIE_KEY))  # fmt: skip
     app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)

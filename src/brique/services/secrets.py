@@ -22,6 +22,7 @@ from brique.domain.secrets import Secret
 from brique.domain.tenancy import AccessRequest, Principal, Role
 from brique.errors import (
     Conflict,
+    Duplicate,
     FourEyesRequired,
     InvalidInput,
     NotFound,
@@ -35,6 +36,7 @@ from brique.store.db import Database
 from brique.store.repos import lockbox as lockbox_repo
 from brique.store.repos import secrets as secrets_repo
 from brique.store.repos import tenancy as tenancy_repo
+from brique.store.repos import wrapped_keys
 
 ERASURE = "erasure"  # an access request row of this scope is a pending four-eyes erasure
 ERASURE_WINDOW_S = 3600
@@ -51,6 +53,22 @@ class SecretsService:
         self.kek = kek
         self.signer = signer
         self.audit = audit
+
+    def platform_key(self, name: str) -> bytes:
+        """A 256-bit key every replica shares (created once, stored wrapped by the KEK, so the
+        database alone never yields it): e.g. the key that seals console session cookies."""
+        aad = f"platform:{name}".encode()
+        with self.db.transaction() as s:
+            wrapped = wrapped_keys.get(s, name)
+        if wrapped is not None:
+            return self.kek.unwrap(wrapped, aad)
+        key = new_dek()
+        try:
+            with self.db.transaction(duplicate="taken", field="name") as s:
+                wrapped_keys.add(s, name, self.kek.wrap(key, aad), self.clock.now())
+            return key
+        except Duplicate:  # another replica created it first: use theirs
+            return self.platform_key(name)
 
     def put(self, who: Principal, org_ref: str, name: str, value: str) -> None:
         self._tenant_admin(who)

@@ -311,6 +311,15 @@ class NotificationRow(Base):
     message: Mapped[str] = mapped_column(String(2000))
 
 
+class WrappedKeyRow(Base):
+    """A platform key (e.g. the console's cookie key) shared by every replica, wrapped by the KEK."""
+
+    __tablename__ = "wrapped_keys"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class TenantKeyRow(Base):
     """A tenant's data key, wrapped by the key-encryption key. Destroyed at contract end."""
 

@@ -31,8 +31,11 @@ DOCS_CSP = (
 )
 
 
-def mount(app: FastAPI, clock: Clock, session_minutes: int, providers: list[OidcProvider]) -> None:
-    app.state.console = Console(clock, timedelta(minutes=session_minutes), providers)
+def mount(
+    app: FastAPI, clock: Clock, session_minutes: int, providers: list[OidcProvider], cookie_key: bytes
+) -> None:
+    """`cookie_key` seals session cookies; shared by every replica, so any of them opens a session."""
+    app.state.console = Console(clock, timedelta(minutes=session_minutes), providers, cookie_key)
     for router in (
         auth.router,
         tenant.router,

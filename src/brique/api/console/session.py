@@ -1,7 +1,8 @@
 """Sealed console cookies: the session (an API key, its expiry and a CSRF token) and short-lived state.
 
 A session holds the API key it was opened with (or the short-lived key minted for a single sign-on),
-sealed with AES-GCM under a key that lives only in this process. Every page authenticates that key
+sealed with AES-GCM under a key every replica shares (created once, stored only wrapped by the
+key-encryption key: `SecretsService.platform_key`), so a load balancer may send any request anywhere. Every page authenticates that key
 through the same tenancy service as the API, so a revoked or expired key ends the session at once.
 """
 

@@ -32,9 +32,11 @@ STATIC = HERE / "static"
 class Console:
     """Per-application console state: the cookie sealer, configured identity providers, templates."""
 
-    def __init__(self, clock: Clock, session_ttl: timedelta, providers: list[OidcProvider]) -> None:
+    def __init__(
+        self, clock: Clock, session_ttl: timedelta, providers: list[OidcProvider], cookie_key: bytes | None = None
+    ) -> None:
         self.clock = clock
-        self.sealer = Sealer()
+        self.sealer = Sealer(cookie_key)
         self.sessions = Sessions(self.sealer, session_ttl)
         self.providers = {p.name: p for p in providers}
         self.templates = Jinja2Templates(directory=TEMPLATES)
