@@ -10,7 +10,8 @@
     │   ├── OperatorOnly          operator_only      403   1   (a tenant identity tried an operator action)
     │   ├── LockboxRequired       lockbox            403   1   (tenant data without an approved grant)
     │   ├── CsrfRejected          csrf               403   1   (a console form without its valid CSRF token)
-    │   └── FourEyesRequired      four_eyes          403   1   (needs a second, distinct operator)
+    │   ├── FourEyesRequired      four_eyes          403   1   (needs a second, distinct operator)
+    │   └── OrgSuspended          org_suspended      403   1   (the key's organization is suspended)
     ├── BudgetExceeded            budget_exceeded    402   1   (a budget's hard stop refuses the job)
     ├── NotFound                  not_found          404   1
     ├── Conflict                  conflict           409   1
@@ -161,3 +162,12 @@ CODES: frozenset[str] = frozenset(
         StaleWrite, Duplicate, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip
+
+
+class OrgSuspended(PermissionDenied):
+    """The caller's organization is suspended by an operator: none of its keys may act."""
+
+    code = "org_suspended"
+
+
+CODES = CODES | {OrgSuspended.code}

@@ -25,7 +25,9 @@ class AuditMiddleware:
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        if request.method in WRITES and not request.url.path.startswith(QUIET):
+        # a 429 changed nothing; writing an audit record per refusal would let a flooding tenant take
+        # the write lock others need (rate-limited requests must stay cheap)
+        if request.method in WRITES and response.status_code != 429 and not request.url.path.startswith(QUIET):
             try:
                 await run_in_threadpool(self._record, request, response)
             except Exception:  # the action is done; a failed audit write is logged, never turned into a 500

@@ -32,11 +32,13 @@ from brique.errors import (
     InvalidInput,
     NotFound,
     OperatorOnly,
+    OrgSuspended,
     PermissionDenied,
     TenantOnly,
     Unauthenticated,
 )
 from brique.ids import IdFactory, new_id
+from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require, require_scope
 from brique.store.db import Database
 from brique.store.repos import tenancy as repo
@@ -59,10 +61,11 @@ class NewOrg:
 
 
 class TenancyService:
-    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id) -> None:
+    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id, audit: AuditLog | None = None) -> None:
         self.db = db
         self.clock = clock
         self.ids = ids
+        self.audit = audit
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -81,8 +84,8 @@ class TenancyService:
             key, _, user = found
             if not key.usable_at(now):
                 raise Unauthenticated("API key revoked or expired")
-            if user.org_id is not None and repo.find_org(s, user.org_id) is None:
-                raise Unauthenticated("API key of an organization that no longer exists")
+            if user.org_id is not None:
+                _check_org_active(repo.find_org(s, user.org_id))
             if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
                 repo.touch_key(s, key.id, now)
         return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
@@ -132,6 +135,31 @@ class TenancyService:
         require(who, Action.ORG_READ)
         with self.db.transaction() as s:
             return self._org(s, who, ref)
+
+    def suspend_org(self, who: Principal, ref: str, reason: str) -> Organization:
+        """Suspend an organization: every key of its users is refused (403 org_suspended) at once.
+        Its jobs are left as they are (suspend them one by one with `brique job suspend`)."""
+        return self._set_suspension(who, ref, _reason(reason))
+
+    def resume_org(self, who: Principal, ref: str, reason: str | None = None) -> Organization:
+        return self._set_suspension(who, ref, None, (reason or "").strip() or None)
+
+    def _set_suspension(
+        self, who: Principal, ref: str, reason: str | None, resume_reason: str | None = None
+    ) -> Organization:
+        require(who, Action.ORG_SUSPEND)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            org = self._org(s, who, ref)
+            if (reason is not None) == org.suspended:
+                state = "already suspended" if org.suspended else "not suspended"
+                raise Conflict(f"organization '{org.name}' is {state}", field="org")
+            repo.set_org_suspension(s, org.id, now if reason else None, reason)
+            if self.audit is not None:
+                action = "org.suspend" if reason else "org.resume"
+                details = {"reason": reason or resume_reason or ""}
+                self.audit.append(s, Entry(who.user_id, org.id, action, org.id, "ok", details=details))
+            return repo.find_org(s, org.id)  # type: ignore[return-value]
 
     # -- projects -------------------------------------------------------------------------------
 
@@ -197,6 +225,7 @@ class TenancyService:
             org = repo.find_org(s, org_ref)
             if org is None:
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
+            _check_org_active(org)
             user = next((u for u in repo.list_users(s, org.id) if u.email.lower() == email.lower()), None)
             if user is None:
                 if repo.email_taken(s, email):  # someone of another org or an operator: never merged
@@ -284,6 +313,22 @@ class TenancyService:
     def _unique(self, message: str, field: str) -> AbstractContextManager[Session]:
         """A transaction whose unique-constraint race (two concurrent creates) is a `Duplicate` (409)."""
         return self.db.transaction(duplicate=message, field=field)
+
+
+def _check_org_active(org: Organization | None) -> None:
+    """A deleted or suspended organization's keys authenticate nowhere."""
+    if org is None:
+        raise Unauthenticated("API key of an organization that no longer exists")
+    if org.suspended:
+        raise OrgSuspended(f"organization '{org.name}' is suspended by the operator: {org.suspended_reason}; "
+                           "its API keys are refused until it is resumed")  # fmt: skip
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput("must be a non-empty reason of at most 500 characters", field="reason")
+    return reason
 
 
 def _check_name(name: str, field: str) -> None:
