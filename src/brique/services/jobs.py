@@ -101,6 +101,13 @@ class _Buckets:
             self._state[key] = (tokens - 1, now)
             return 0.0
 
+    def wait(self, key: str) -> float:
+        """Seconds until `key` has a token again (0: one is there), taking none."""
+        with self._lock:
+            tokens, last = self._state.get(key, (float(self.burst), self.monotonic()))
+            tokens = min(self.burst, tokens + (self.monotonic() - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
 
 class JobService:
     def __init__(
@@ -137,10 +144,19 @@ class JobService:
             return
         wait = self._buckets.take(who.org_id)
         if wait > 0:
-            q = self.quotas
-            raise RateLimited(f"too many submissions for this organization (limit {q.submissions_per_minute} per "
-                              f"minute, bursts of {q.burst}, invalid ones and dry runs included); retry in "
-                              f"{math.ceil(wait)} s", retry_after_s=wait)  # fmt: skip
+            raise self._rate_limited(wait)
+
+    def refusal(self, org_id: str) -> RateLimited | None:
+        """The 429 for an org already out of submissions, found in memory alone (the API answers it
+        before authenticating or reading the body), or None."""
+        wait = self._buckets.wait(org_id)
+        return self._rate_limited(wait) if wait > 0 else None
+
+    def _rate_limited(self, wait: float) -> RateLimited:
+        q = self.quotas
+        return RateLimited(f"too many submissions for this organization (limit {q.submissions_per_minute} per "
+                           f"minute, bursts of {q.burst}, invalid ones and dry runs included); retry in "
+                           f"{math.ceil(wait)} s", retry_after_s=wait)  # fmt: skip
 
     # -- submit ---------------------------------------------------------------------------------
 

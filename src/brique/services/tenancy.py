@@ -45,6 +45,7 @@ from brique.store.repos import tenancy as repo
 
 BOOTSTRAP_EMAIL = "admin@operator.local"
 TOUCH_EVERY = timedelta(minutes=1)
+MAX_REMEMBERED_KEYS = 100_000  # lookups kept for early refusals (about 10 MB at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ class TenancyService:
         self.clock = clock
         self.ids = ids
         self.audit = audit
+        # API key lookup -> org id, learnt at each successful tenant authentication: a key never changes
+        # org, so the rate limiter can refuse a flooding org's key before any database work.
+        self._org_of_lookup: dict[str, str] = {}
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -88,7 +92,15 @@ class TenancyService:
                 _check_org_active(repo.find_org(s, user.org_id))
             if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
                 repo.touch_key(s, key.id, now)
+        if user.org_id is not None and len(self._org_of_lookup) < MAX_REMEMBERED_KEYS:
+            self._org_of_lookup[lookup] = user.org_id
         return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
+
+    def org_of_token(self, token: str | None) -> str | None:
+        """The org of a tenant key seen authenticating before, from memory alone (None: unknown).
+        Not an authentication: use it only to refuse early, never to allow."""
+        parsed = apikeys.parse(token) if token else None
+        return self._org_of_lookup.get(parsed[0]) if parsed else None
 
     def bootstrap(self, key_file: Path) -> str | None:
         """Create the operator admin on first start; return its key (also written 0600), else None."""

@@ -1,0 +1,47 @@
+"""Early refusal of submissions from an organization already over its rate limit.
+
+Pure ASGI, outermost: a `POST /v1/jobs` whose API key is known (from an earlier authentication) to
+belong to an org with no submission token left is answered 429 at once, before its body is read,
+its key checked against the database or any other work is done. A flooding tenant then costs the
+server little, so other tenants' submissions keep their latency (benchmarks/rate_limit_isolation.py).
+Anything else, or an unknown key, goes on to the application, which counts and checks as usual.
+"""
+
+from __future__ import annotations
+
+import math
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from brique.api.errors import error_json
+from brique.services.jobs import JobService
+from brique.services.tenancy import TenancyService
+
+SUBMIT_PATH = "/v1/jobs"
+
+
+class SubmitThrottle:
+    def __init__(self, app: ASGIApp, tenancy: TenancyService, jobs: JobService) -> None:
+        self.app = app
+        self.tenancy = tenancy
+        self.jobs = jobs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == SUBMIT_PATH:
+            org_id = self.tenancy.org_of_token(_token(scope))
+            refused = self.jobs.refusal(org_id) if org_id else None
+            if refused is not None:
+                headers = {"Retry-After": str(max(1, math.ceil(refused.retry_after_s or 1)))}
+                response = error_json(refused.status, refused.code, refused.message, None, headers)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return value[7:].decode("latin-1").strip()
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+    return None
