@@ -4,9 +4,13 @@ cancel only their own jobs; a suspended organization's keys are refused everywhe
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +20,12 @@ from sqlalchemy import select
 from brique.api.app import create_app
 from brique.clock import FixedClock
 from brique.config import Settings
+from brique.sdk import Client
 from brique.server.runtime import build_runtime
 from brique.store.tables import AuditRecordRow
+from tests.conftest import SMALL_FLEET
 from tests.integration.conftest import T0, Cloud, auth
+from tests.support.server import BRIQUE, Server
 
 
 class Receiver:
@@ -213,3 +220,50 @@ def test_a_suspended_orgs_keys_are_refused_everywhere(ops: Cloud) -> None:
     assert ops.http.get("/v1/whoami", headers=auth(ops.tenant)).status_code == 200
     assert ops.http.get("/v1/jobs", headers=auth(member)).status_code == 200
     assert len(audited(ops, "org.resume")) == 1
+
+
+def test_cli_suspend_resume_cancel_and_org_suspension(tmp_path: Path) -> None:
+    """`brique job suspend|resume|cancel ID --reason …` and `brique org suspend|resume` against `brique up`."""
+    server = Server(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'b.db'}", fleet=SMALL_FLEET,
+                    env={"BRIQUE_CYCLE_INTERVAL_S": "60"})  # fmt: skip
+    server.start()
+    try:
+        admin = server.admin_key()
+        with Client(server.url, admin) as op:
+            tenant = op.create_org("acme", admin_email="a@acme.eu").admin_key.token  # type: ignore[union-attr]
+        with Client(server.url, tenant) as c:
+            c.create_project("acme", "llm")
+            job = c.submit_job({"name": "t", "project": "llm", "command": "x", "gpus": 1, **SECRET_SPEC}).job
+        assert job is not None
+
+        def brique(key: str, *args: str) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "BRIQUE_URL": server.url, "BRIQUE_API_KEY": key,
+                   "BRIQUE_CONFIG": str(tmp_path / "profile.json")}  # fmt: skip
+            return subprocess.run([*BRIQUE, *args], env=env, capture_output=True, text=True, timeout=60)
+
+        r = brique(admin, "job", "suspend", job.id, "--reason", "abusive traffic")
+        assert r.returncode == 0 and r.stdout.startswith(f"{job.id}: "), r.stdout + r.stderr
+        assert "suspended" in r.stdout  # at once if pending, else once its run has stopped
+        deadline = time.monotonic() + 30
+        with Client(server.url, admin) as op:
+            while op.get_job(job.id).state.value != "suspended" and time.monotonic() < deadline:
+                time.sleep(0.2)
+        r = brique(tenant, "job", "suspend", job.id, "--reason", "x")
+        assert r.returncode == 1 and "operator" in r.stderr + r.stdout
+        assert brique(admin, "job", "resume", job.id).stdout.strip() == f"{job.id}: pending"
+        r = brique(admin, "job", "cancel", job.id)
+        assert r.returncode == 1 and "reason" in r.stderr + r.stdout
+        r = brique(admin, "job", "cancel", job.id, "--reason", "abuse confirmed")
+        assert r.returncode == 0 and r.stdout.startswith((f"{job.id}: cancelled", f"{job.id}: stopping"))
+        with Client(server.url, tenant) as c:
+            messages = [e.message for e in c.job_events(job.id)]
+        assert any("abusive traffic" in m for m in messages) and any("abuse confirmed" in m for m in messages)
+
+        r = brique(admin, "org", "suspend", "acme", "--reason", "unpaid")
+        assert r.returncode == 0 and "suspended organization acme" in r.stdout
+        r = brique(tenant, "whoami")
+        assert r.returncode == 1 and "suspended" in r.stderr + r.stdout
+        assert brique(admin, "org", "resume", "acme").returncode == 0
+        assert brique(tenant, "whoami").returncode == 0
+    finally:
+        server.stop()
