@@ -163,6 +163,17 @@ def test_a_running_job_is_stopped_then_held_and_resumes_as_a_new_attempt(ops: Cl
     assert ops.job(job_id)["state"] in ("scheduled", "running")
 
 
+def test_a_job_the_tenant_is_cancelling_is_not_turned_into_a_suspension(ops: Cloud) -> None:
+    job_id = ops.submit(gpus=4, sleep_s=10_000).json()["job"]["id"]
+    ops.tick()
+    ops.tick(1)
+    assert ops.http.post(f"/v1/jobs/{job_id}/cancel", headers=auth(ops.tenant)).json()["stopping"] == "cancel"
+    r = ops.http.post(f"/v1/jobs/{job_id}/suspend", json={"reason": "late"}, headers=auth(ops.admin))
+    assert r.status_code == 409 and "already stopping (cancel)" in r.json()["error"]["message"]
+    ops.tick(1)
+    assert ops.job(job_id)["state"] == "cancelled"
+
+
 def test_who_may_suspend(ops: Cloud) -> None:
     job_id = ops.submit(gpus=4).json()["job"]["id"]
     auditor = user_key(ops, "audit@cloud.eu", "auditor", org=None)

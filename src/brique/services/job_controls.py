@@ -97,15 +97,16 @@ class JobControls:
                 raise Conflict(f"job {job.id} is {job.state.value}, not suspended; only a suspended job "
                                "resumes", field="state")  # fmt: skip
             return _Done(repo.move(s, job, job.resume(f"resumed {by}"), now), hooks, False)
-        if job.state is JobState.SUSPENDED and action == "suspend":
-            raise Conflict(f"job {job.id} is already suspended", field="state")
+        if action == "suspend" and job.state not in (JobState.PENDING, JobState.SCHEDULED, JobState.RUNNING):
+            raise Conflict(f"job {job.id} is {job.state.value}; only a pending, scheduled or running job is "
+                           "suspended", field="state")  # fmt: skip
+        if job.stop_reason is not None and (action == "suspend" or job.stop_reason is StopReason.CANCEL):
+            raise Conflict(f"job {job.id} is already stopping ({job.stop_reason.value})", field="state")
         if not job.state.holds_gpus:
             step = (job.suspend_waiting(f"suspended {by}") if action == "suspend"
                     else Transition(JobState.CANCELLED, "cancelled", f"cancelled {by}", {"finished_at": now}))  # fmt: skip
             return _Done(repo.move(s, job, step, now), hooks, False)
         stop = StopReason.SUSPEND if action == "suspend" else StopReason.CANCEL
-        if job.stop_reason is stop:
-            raise Conflict(f"job {job.id} is already stopping ({stop.value})", field="state")
         code = "suspending" if action == "suspend" else "cancelling"
         moved = self.scheduling.request_stop(s, job, stop, job.spec.grace_s, code,
                                              f"{action} {by}; stopping")  # fmt: skip
