@@ -2,9 +2,11 @@
 
 Starts a private `brique up` on loopback (own data dir, free port, the small test fleet, SQLite), makes
 two organizations, then measures the quiet tenant's submit latency (`POST /v1/jobs`, sequential, paced
-under its limit) in interleaved rounds: alone, and while the noisy tenant hammers `POST /v1/jobs` from --noisy-workers
-keep-alive connections as fast as the server answers (past its burst, so nearly all are refused with 429). Prints
-p50/p95 of both runs and the ratios, and how many requests the noisy tenant sent and had refused.
+under its limit) in interleaved rounds of three phases: alone; while the noisy tenant submits exactly at
+its rate limit (its legitimate load); and while it floods `POST /v1/jobs` from --noisy-connections
+keep-alive connections as fast as the server answers (past its burst: nearly all refused with 429, and
+still using its full rate). Prints p50/p95 per phase, the server's CPU use, the noisy tenant's answers,
+and the ratios flooding/alone and flooding/at-its-limit (the cost of the refusals alone).
 
     .venv/bin/python benchmarks/rate_limit_isolation.py [--rounds 4] [--jobs 40] [--noisy-connections 8]
 
@@ -36,39 +38,38 @@ FLEET = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "small-f
 SPEC = {"name": "bench", "project": "llm", "command": "python train.py", "gpus": 1, "sleep_s": 1}
 
 
+PHASES = ("alone", "neighbour_at_its_limit", "neighbour_flooding")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=4, help="alone/crowded rounds, interleaved")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of the three phases, interleaved")
     parser.add_argument("--jobs", type=int, default=40, help="quiet submissions per round and phase")
     parser.add_argument("--interval", type=float, default=0.12, help="s between quiet submissions")
     parser.add_argument("--noisy-connections", type=int, default=8, help="connections flooding as the noisy tenant")
+    parser.add_argument("--limit-per-s", type=float, default=10.0, help="the server's submission rate (600/min)")
     args = parser.parse_args()
-    alone: list[float] = []
-    crowded: list[float] = []
-    codes: Counter[int] = Counter()
-    flooding_s = 0.0
-    cpu = {"alone": 0.0, "crowded": 0.0, "alone_s": 0.0}
+    latencies: dict[str, list[float]] = {p: [] for p in PHASES}
+    cpu: dict[str, list[float]] = {p: [0.0, 0.0] for p in PHASES}  # CPU s, wall s
+    codes: dict[str, Counter[int]] = {p: Counter() for p in PHASES}
     with tempfile.TemporaryDirectory() as tmp, Server(Path(tmp)) as server:
         quiet, noisy = server.tenant("quiet"), server.tenant("noisy")
-        for _ in range(args.rounds):  # interleaved, so the shared machine's load changes hit both alike
-            c0, t0 = server.cpu_s(), time.perf_counter()
-            alone += measure(server.url, quiet, args.jobs, args.interval)
-            cpu["alone"] += server.cpu_s() - c0
-            cpu["alone_s"] += time.perf_counter() - t0
-            stop, results = mp.Event(), mp.Queue()
-            flood = mp.Process(target=hammer, args=(server.port, noisy, args.noisy_connections, stop, results))
-            flood.start()
-            time.sleep(1.5)  # the noisy tenant spends what is left of its burst and is refused from then on
-            started, c0 = time.perf_counter(), server.cpu_s()
-            crowded += measure(server.url, quiet, args.jobs, args.interval)
-            flooding_s += time.perf_counter() - started
-            cpu["crowded"] += server.cpu_s() - c0
-            stop.set()
-            codes.update(results.get(timeout=60))
-            flood.join(timeout=30)
-    report(alone, crowded, codes, flooding_s, args)
-    print(json.dumps({"server_cpu_ms_per_s": {"alone": round(1000 * cpu["alone"] / cpu["alone_s"]),
-                                              "with_noisy_neighbour": round(1000 * cpu["crowded"] / flooding_s)}}))  # fmt: skip
+        for _ in range(args.rounds):  # interleaved, so the shared machine's load changes hit all alike
+            for phase in PHASES:
+                stop, results = mp.Event(), mp.Queue()
+                conns, pace = (0, 0.0) if phase == "alone" else (
+                    (1, 1 / args.limit_per_s) if phase == "neighbour_at_its_limit" else (args.noisy_connections, 0.0))
+                noise = mp.Process(target=hammer, args=(server.port, noisy, conns, pace, stop, results))
+                noise.start()
+                time.sleep(1.5)  # a flooding neighbour spends what is left of its burst: refused from then on
+                c0, t0 = server.cpu_s(), time.perf_counter()
+                latencies[phase] += measure(server.url, quiet, args.jobs, args.interval)
+                cpu[phase][0] += server.cpu_s() - c0
+                cpu[phase][1] += time.perf_counter() - t0
+                stop.set()
+                codes[phase].update(results.get(timeout=60))
+                noise.join(timeout=30)
+    report(latencies, cpu, codes, args)
 
 
 def measure(url: str, key: str, n: int, interval: float) -> list[float]:
@@ -85,9 +86,10 @@ def measure(url: str, key: str, n: int, interval: float) -> list[float]:
     return out
 
 
-def hammer(port: int, key: str, connections: int, stop: Any, results: Any) -> None:
-    """Flood from raw keep-alive sockets with one pre-built request: the client itself costs little
-    CPU, so on a shared machine the server's CPU is what the flood competes for."""
+def hammer(port: int, key: str, connections: int, pace_s: float, stop: Any, results: Any) -> None:
+    """Submit as the noisy tenant from raw keep-alive sockets with one pre-built request (the client
+    itself costs little CPU, so the flood competes for the server's CPU alone): every `pace_s` seconds,
+    or as fast as the server answers when `pace_s` is 0."""
     body = json.dumps({**SPEC, "name": "noisy"}).encode()
     request = (f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
@@ -96,11 +98,13 @@ def hammer(port: int, key: str, connections: int, stop: Any, results: Any) -> No
     async def one() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while not stop.is_set():
+            started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(re.search(rb"content-length: (\d+)", head.lower())[1])  # type: ignore[index]
             await reader.readexactly(length)
             codes[int(head.split(b" ", 2)[1])] += 1
+            await asyncio.sleep(max(0.0, pace_s - (time.perf_counter() - started)))
         writer.close()
 
     async def all_of_them() -> None:
@@ -114,18 +118,23 @@ def pct(samples: list[float], q: float) -> float:
     return round(statistics.quantiles(samples, n=100)[int(q) - 1], 1)
 
 
-def report(alone: list[float], crowded: list[float], codes: Counter[int], elapsed: float,
+def report(latencies: dict[str, list[float]], cpu: dict[str, list[float]], codes: dict[str, Counter[int]],
            args: argparse.Namespace) -> None:  # fmt: skip
-    rows = {"alone": alone, "with_noisy_neighbour": crowded}
     print(json.dumps({"load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "rounds": args.rounds,
                       "quiet_jobs_per_phase": args.rounds * args.jobs,
                       "noisy_connections": args.noisy_connections}))  # fmt: skip
-    for name, samples in rows.items():
-        print(json.dumps({"quiet_tenant_submit_ms": name, "p50": pct(samples, 50), "p95": pct(samples, 95)}))
-    print(json.dumps({"ratio_p50": round(pct(crowded, 50) / pct(alone, 50), 2),
-                      "ratio_p95": round(pct(crowded, 95) / pct(alone, 95), 2), "target_p95": "<= 2"}))  # fmt: skip
-    sent = sum(codes.values())
-    print(json.dumps({"noisy_requests": sent, "noisy_per_s": round(sent / elapsed), "noisy_answers": dict(codes)}))
+    for phase, samples in latencies.items():
+        sent = sum(codes[phase].values())
+        print(json.dumps({"phase": phase, "quiet_submit_ms_p50": pct(samples, 50), "quiet_submit_ms_p95": pct(samples, 95),
+                          "server_cpu_ms_per_s": round(1000 * cpu[phase][0] / cpu[phase][1]),
+                          "noisy_per_s": round(sent / cpu[phase][1]) if cpu[phase][1] else 0,
+                          "noisy_answers": dict(codes[phase])}))  # fmt: skip
+    alone, limit, flood = (latencies[p] for p in PHASES)
+    print(json.dumps({"flooding_vs_alone": {"p50": round(pct(flood, 50) / pct(alone, 50), 2),
+                                            "p95": round(pct(flood, 95) / pct(alone, 95), 2)},
+                      "flooding_vs_neighbour_at_its_limit": {"p50": round(pct(flood, 50) / pct(limit, 50), 2),
+                                                             "p95": round(pct(flood, 95) / pct(limit, 95), 2)},
+                      "target_p95_ratio": "<= 2"}))  # fmt: skip
 
 
 class Server:

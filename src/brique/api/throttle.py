@@ -5,10 +5,15 @@ belong to an org with no submission token left is answered 429 at once, before i
 its key checked against the database or any other work is done. A flooding tenant then costs the
 server little, so other tenants' submissions keep their latency (benchmarks/rate_limit_isolation.py).
 Anything else, or an unknown key, goes on to the application, which counts and checks as usual.
+
+The early 429 is sent once the org's next token is due (at most `MAX_HOLD_S` later): holding an
+answer costs the server no CPU, and a client that loops on 429s without honouring `Retry-After`
+then sends no faster than the limit lets it succeed, instead of as fast as the server can refuse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,6 +23,7 @@ from brique.services.jobs import JobService
 from brique.services.tenancy import TenancyService
 
 SUBMIT_PATH = "/v1/jobs"
+MAX_HOLD_S = 1.0
 
 
 class SubmitThrottle:
@@ -31,7 +37,9 @@ class SubmitThrottle:
             org_id = self.tenancy.org_of_token(_token(scope))
             refused = self.jobs.refusal(org_id) if org_id else None
             if refused is not None:
-                headers = {"Retry-After": str(max(1, math.ceil(refused.retry_after_s or 1)))}
+                wait = refused.retry_after_s or 1.0
+                await asyncio.sleep(min(wait, MAX_HOLD_S))
+                headers = {"Retry-After": str(max(1, math.ceil(wait)))}
                 response = error_json(refused.status, refused.code, refused.message, None, headers)
                 await response(scope, receive, send)
                 return
