@@ -61,7 +61,7 @@ def main() -> None:
                     (1, 1 / args.limit_per_s) if phase == "neighbour_at_its_limit" else (args.noisy_connections, 0.0))
                 noise = mp.Process(target=hammer, args=(server.port, noisy, conns, pace, stop, results))
                 noise.start()
-                time.sleep(1.5)  # a flooding neighbour spends what is left of its burst: refused from then on
+                time.sleep(3.0)  # a flooding neighbour spends its burst (and the scheduler places it): refused after
                 c0, t0 = server.cpu_s(), time.perf_counter()
                 latencies[phase] += measure(server.url, quiet, args.jobs, args.interval)
                 cpu[phase][0] += server.cpu_s() - c0

@@ -6,9 +6,10 @@ its key checked against the database or any other work is done. A flooding tenan
 server little, so other tenants' submissions keep their latency (benchmarks/rate_limit_isolation.py).
 Anything else, or an unknown key, goes on to the application, which counts and checks as usual.
 
-The early 429 is sent once the org's next token is due (at most `MAX_HOLD_S` later): holding an
-answer costs the server no CPU, and a client that loops on 429s without honouring `Retry-After`
-then sends no faster than the limit lets it succeed, instead of as fast as the server can refuse.
+The early 429 is held until the org's next token is due, at least `MIN_HOLD_S` and at most
+`MAX_HOLD_S`: holding an answer costs the server no CPU, so a client looping on 429s without
+honouring `Retry-After` sends a few requests a second per connection instead of as many as the
+server can refuse (and its held connections are not all released at the same instant).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from brique.services.jobs import JobService
 from brique.services.tenancy import TenancyService
 
 SUBMIT_PATH = "/v1/jobs"
-MAX_HOLD_S = 1.0
+MIN_HOLD_S, MAX_HOLD_S = 0.25, 1.0
 
 
 class SubmitThrottle:
@@ -38,7 +39,7 @@ class SubmitThrottle:
             refused = self.jobs.refusal(org_id) if org_id else None
             if refused is not None:
                 wait = refused.retry_after_s or 1.0
-                await asyncio.sleep(min(wait, MAX_HOLD_S))
+                await asyncio.sleep(min(max(wait, MIN_HOLD_S), MAX_HOLD_S))
                 headers = {"Retry-After": str(max(1, math.ceil(wait)))}
                 response = error_json(refused.status, refused.code, refused.message, None, headers)
                 await response(scope, receive, send)
