@@ -11,7 +11,12 @@ and the ratios flooding/alone and flooding/at-its-limit (the cost of the refusal
     .venv/bin/python benchmarks/rate_limit_isolation.py [--rounds 4] [--jobs 40] [--noisy-connections 8]
 
 Target (issue 11): the quiet tenant's p95 grows at most 2x while its neighbour is rate-limited
-(before the fix: 24 ms -> 779 ms). Figures are in the commit that added this file and in the report.
+(as filed: 24 ms -> 779 ms). Measured 2026-12-01 on the shared 2-core dev machine (load average 7-9,
+4 rounds, 160 quiet submissions per phase, 8 flooding connections), flooding vs alone:
+  before (main at 1d1621c, PYTHONPATH=/work/main/src): p50 40 -> 107 ms (2.65x), p95 123 -> 503 ms (4.09x);
+    the server answered 80 noisy requests/s at 745 ms CPU/s.
+  after: p50 37 -> 74 ms (1.98x), p95 163 -> 302 ms (1.85x); another run 1.12x / 1.66x; 67 noisy
+    requests/s (held 429s), 575 ms CPU/s. A neighbour at its limit alone costs 1.1-1.4x already.
 """
 
 from __future__ import annotations
