@@ -12,7 +12,8 @@
     │   ├── CsrfRejected          csrf               403   1   (a console form without its valid CSRF token)
     │   ├── ReadOnly              read_only          403   1   (an auditor tried to act)
     │   ├── OperatorAdminOnly     operator_admin_only 403  1   (the platform's keys)
-    │   └── FourEyesRequired      four_eyes          403   1   (needs a second, distinct operator)
+    │   ├── FourEyesRequired      four_eyes          403   1   (needs a second, distinct operator)
+    │   └── OrgSuspended          org_suspended      403   1   (the key's organization is suspended)
     ├── BudgetExceeded            budget_exceeded    402   1   (a budget's hard stop refuses the job)
     ├── NotFound                  not_found          404   1
     ├── Conflict                  conflict           409   1
@@ -186,3 +187,12 @@ CODES: frozenset[str] = frozenset(
 
 class NotLeader(StaleWrite):
     """This replica's leader term ended (another replica leads now): its scheduling writes are refused."""
+
+
+class OrgSuspended(PermissionDenied):
+    """The caller's organization is suspended by an operator: none of its keys may act."""
+
+    code = "org_suspended"
+
+
+CODES = CODES | {OrgSuspended.code}

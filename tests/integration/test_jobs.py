@@ -201,7 +201,7 @@ def test_max_runtime_stops_the_job(cloud: Cloud) -> None:
 def test_quotas_answer_429(settings: Settings) -> None:
     clock = FixedClock(T0)
     rt = build_runtime(
-        settings.model_copy(update={"submission_burst": 3, "max_pending_jobs": 2}), clock=clock
+        settings.model_copy(update={"submission_burst": 6, "submissions_per_minute": 1, "max_pending_jobs": 2}), clock=clock
     )
     admin = rt.services.tenancy.bootstrap(settings.admin_key_file)
     assert admin is not None
@@ -211,14 +211,18 @@ def test_quotas_answer_429(settings: Settings) -> None:
                                headers=auth(admin)).json()["admin_key"]["token"]  # fmt: skip
             http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant))
             body = {"name": "j", "project": "llm", "command": "c", "gpus": 1}
-            missing = {**body, "project": "nope"}  # refused submissions do not use up the rate limit
-            assert [
-                http.post("/v1/jobs", json=missing, headers=auth(tenant)).status_code for _ in range(4)
-            ] == [404] * 4
-            codes = [http.post("/v1/jobs", json=body, headers=auth(tenant)).status_code for _ in range(3)]
-            assert codes == [201, 201, 429]
-            r = http.post("/v1/jobs", json=body, headers=auth(tenant))
-            assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+            # every attempt counts against the rate limit (burst 6): invalid ones and dry runs too
+            assert http.post("/v1/jobs", json={**body, "gpus": "1"}, headers=auth(tenant)).status_code == 422
+            assert http.post("/v1/jobs", json={**body, "project": "nope"}, headers=auth(tenant)).status_code == 404
+            assert http.post("/v1/jobs?dry_run=true", json=body, headers=auth(tenant)).status_code == 200
+            codes = [http.post("/v1/jobs", json=body, headers=auth(tenant)) for _ in range(3)]
+            assert [r.status_code for r in codes] == [201, 201, 429]
+            assert "pending jobs (quota)" in codes[2].json()["error"]["message"]  # max 2 pending
+            for junk in ({**body, "gpus": "1"}, body):  # over the rate: refused before any other check
+                r = http.post("/v1/jobs", json=junk, headers=auth(tenant))
+                assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+                assert "too many submissions" in r.json()["error"]["message"]
+                assert int(r.headers["Retry-After"]) >= 1
     finally:
         rt.close()
 

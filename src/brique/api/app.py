@@ -32,6 +32,7 @@ from brique.api.routers import (
     system,
     usage,
 )
+from brique.api.throttle import SubmitThrottle
 from brique.clock import Clock
 from brique.config import Settings
 from brique.schemas.jobs import JobSubmitRequest
@@ -98,7 +99,8 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
     app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
-    app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # outermost: before any parsing
+    app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # before any parsing
+    app.add_middleware(SubmitThrottle, tenancy=rt.services.tenancy, jobs=rt.services.jobs)  # outermost: cheapest 429
     return app
 
 

@@ -27,7 +27,10 @@ class AuditMiddleware:
     ) -> Response:
         response = await call_next(request)
         refused_read = response.status_code == 403  # a refused read of tenant data is audited too
-        if (request.method in WRITES or refused_read) and not request.url.path.startswith(QUIET):
+        # a 429 changed nothing; writing an audit record per refusal would let a flooding tenant take
+        # the write lock others need (rate-limited requests must stay cheap)
+        audited = request.method in WRITES or refused_read
+        if audited and response.status_code != 429 and not request.url.path.startswith(QUIET):
             try:
                 await run_in_threadpool(self._record, request, response)
             except Exception:  # the action is done; a failed audit write is logged, never turned into a 500

@@ -114,14 +114,44 @@ def show(job_id: Annotated[str, typer.Argument(help="job id (job_…)")], as_jso
     out.print(table)
 
 
+JobId = Annotated[str, typer.Argument(help="job id (job_…)")]
+Reason = Annotated[str, typer.Option("--reason", help="why (the tenant is told it; audited)")]
+
+
 @job_app.command("cancel")
 @command
-def cancel(job_id: Annotated[str, typer.Argument(help="job id (job_…)")]) -> None:
-    """Cancel a job: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period."""
+def cancel(
+    job_id: JobId,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (operators must say; the tenant is told)")] = None,
+) -> None:
+    """Cancel a job: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period.
+    Members cancel their own jobs; tenant admins any of their org's; operators with --reason."""
     with client() as c:
-        job = c.cancel_job(job_id)
+        job = c.cancel_job(job_id, reason)
     what = "cancelled" if job.state is JobState.CANCELLED else "stopping (grace period, then killed)"
     out.print(f"{job.id}: {what}")
+
+
+@job_app.command("suspend")
+@command
+def suspend(job_id: JobId, reason: Reason) -> None:
+    """Operators: hold a tenant's job: pending ones at once, running ones are stopped first; it is not
+    scheduled nor counted as pending until `brique job resume`."""
+    with client() as c:
+        job = c.suspend_job(job_id, reason)
+    what = "suspended" if job.state is JobState.SUSPENDED else "stopping, then suspended"
+    out.print(f"{job.id}: {what}")
+
+
+@job_app.command("resume")
+@command
+def resume(
+    job_id: JobId, reason: Annotated[str | None, typer.Option("--reason", help="why (audited)")] = None
+) -> None:
+    """Operators: put a suspended job back in the queue (pending)."""
+    with client() as c:
+        job = c.resume_job(job_id, reason)
+    out.print(f"{job.id}: {job.state.value}")
 
 
 @job_app.command("logs")

@@ -68,6 +68,30 @@ def org_list(as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
+@org_app.command("suspend")
+@command
+def org_suspend(
+    org: Annotated[str, typer.Argument(help="org name or id")],
+    reason: Annotated[str, typer.Option("--reason", help="why (audited)")],
+) -> None:
+    """Suspend an organization (operator-admin): every API key of its users is refused until resumed."""
+    with client() as c:
+        found = c.suspend_org(org, reason)
+    out.print(f"suspended organization {found.name} ({found.id}): its API keys are refused")
+
+
+@org_app.command("resume")
+@command
+def org_resume(
+    org: Annotated[str, typer.Argument(help="org name or id")],
+    reason: Annotated[str | None, typer.Option("--reason", help="why (audited)")] = None,
+) -> None:
+    """Resume a suspended organization (operator-admin): its API keys work again."""
+    with client() as c:
+        found = c.resume_org(org, reason)
+    out.print(f"resumed organization {found.name} ({found.id})")
+
+
 @project_app.command("create")
 @command
 def project_create(

@@ -5,6 +5,8 @@
     running/scheduled -> lost -> pending           (node failure; requeued while retries remain)
     scheduled/running -> pending                   (failed with a retry left, or launch failed)
     pending -> failed                              (rejected: can never run as asked)
+    pending/scheduled/running -> suspended         (an operator held it; running ones stop first)
+    suspended -> pending | cancelled               (the operator resumed it, or it was cancelled)
 
 Every transition is recorded as an event with its reason (`services/jobs.py`).
 """
@@ -29,6 +31,7 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
     PREEMPTED = "preempted"
     LOST = "lost"
+    SUSPENDED = "suspended"  # held by an operator: not scheduled, not counted as pending
 
     @property
     def terminal(self) -> bool:
@@ -41,7 +44,7 @@ class JobState(StrEnum):
 
 TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 ALLOWED: Mapping[JobState, frozenset[JobState]] = {
-    JobState.PENDING: frozenset({JobState.SCHEDULED, JobState.CANCELLED, JobState.FAILED}),
+    JobState.PENDING: frozenset({JobState.SCHEDULED, JobState.CANCELLED, JobState.FAILED, JobState.SUSPENDED}),
     JobState.SCHEDULED: frozenset(
         {
             JobState.RUNNING,
@@ -51,6 +54,7 @@ ALLOWED: Mapping[JobState, frozenset[JobState]] = {
             JobState.CANCELLED,
             JobState.PREEMPTED,
             JobState.LOST,
+            JobState.SUSPENDED,
         }
     ),
     JobState.RUNNING: frozenset(
@@ -61,10 +65,12 @@ ALLOWED: Mapping[JobState, frozenset[JobState]] = {
             JobState.PREEMPTED,
             JobState.LOST,
             JobState.PENDING,
+            JobState.SUSPENDED,
         }
     ),
     JobState.PREEMPTED: frozenset({JobState.PENDING, JobState.FAILED, JobState.CANCELLED}),
     JobState.LOST: frozenset({JobState.PENDING, JobState.FAILED, JobState.CANCELLED}),
+    JobState.SUSPENDED: frozenset({JobState.PENDING, JobState.CANCELLED}),
     JobState.SUCCEEDED: frozenset(),
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),
@@ -79,6 +85,7 @@ class StopReason(StrEnum):
     CANCEL = "cancel"
     PREEMPT = "preempt"
     TIMEOUT = "timeout"
+    SUSPEND = "suspend"  # an operator suspended it: it waits, held, once stopped
 
 
 @dataclass(frozen=True, slots=True)

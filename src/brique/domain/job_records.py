@@ -137,6 +137,13 @@ class JobRecord:
     def cancel_pending(self, by: str, at: datetime) -> Transition:
         return Transition(JobState.CANCELLED, "cancelled", f"cancelled by {by}", {"finished_at": at})
 
+    def suspend_waiting(self, message: str) -> Transition:
+        """Hold a job that holds no GPUs (pending): it leaves the queue until resumed."""
+        return Transition(JobState.SUSPENDED, "suspended", message, {"wait_code": None, "wait_message": None})
+
+    def resume(self, message: str) -> Transition:
+        return Transition(JobState.PENDING, "resumed", message, {})
+
     def place(self, site: str, gpus: tuple[str, ...], at: datetime, code: str, why: str) -> Transition:
         values = {"gpu_ids": gpus, "site_id": site, "scheduled_at": at, "wait_code": None, "wait_message": None}
         msg = f"placed on {site}: {', '.join(racks_of(gpus))} ({len(gpus)} GPUs); {why}"

@@ -11,6 +11,7 @@ for an older attempt than the job's current one is ignored.
     STOPPED     stop = cancel       cancelled
     STOPPED     stop = preempt      preempted -> pending (preemption always requeues)
     STOPPED     stop = timeout      failed (max runtime reached)
+    STOPPED     stop = suspend      suspended (held; resuming starts attempt+1)
     LOST        scheduled/running   lost -> pending (retry left) | failed
 """
 
@@ -54,6 +55,9 @@ def _stopped(job: JobRecord, ended: dict[str, Any]) -> list[Transition]:
         return [Transition(JobState.CANCELLED, "cancelled", "stopped on request", ended | RELEASE)]
     if reason is StopReason.TIMEOUT:
         return [Transition(JobState.FAILED, "timeout", "stopped at its max runtime", ended | RELEASE)]
+    if reason is StopReason.SUSPEND:
+        return [Transition(JobState.SUSPENDED, "suspended", "stopped; held by an operator",
+                           ended | _next_attempt(job))]  # fmt: skip
     preempted = Transition(JobState.PREEMPTED, "preempted", "stopped after its grace period", ended)
     requeue = Transition(JobState.PENDING, "requeued", f"requeued as attempt {job.attempt + 1} after preemption",
                          _next_attempt(job))  # fmt: skip

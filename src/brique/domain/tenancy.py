@@ -50,7 +50,10 @@ class Action(StrEnum):
     JOB_SUBMIT = "job.submit"
     JOB_READ = "job.read"  # metadata: state, placement, events
     JOB_LOGS = "job.logs"  # tenant data: logs (operators need tenant approval, never by role)
-    JOB_CANCEL = "job.cancel"
+    JOB_CANCEL = "job.cancel"  # one's own jobs
+    JOB_CANCEL_ANY = "job.cancel-any"  # other members' jobs of one's org
+    JOB_OPERATE = "job.operate"  # operators: suspend, resume or cancel a tenant's job (never read its data)
+    ORG_SUSPEND = "org.suspend"  # operators: suspend or resume an organization (its keys stop working)
     CONTRACT_READ = "contract.read"
     CONTRACT_MANAGE = "contract.manage"
     AGENT = "agent"  # register a node, heartbeat, report runs
@@ -70,6 +73,8 @@ _OPERATOR_GRANTS: dict[Role, frozenset[Action]] = {
             Action.KEY_MANAGE,
             Action.KEY_READ,
             Action.JOB_READ,
+            Action.JOB_OPERATE,
+            Action.ORG_SUSPEND,
             Action.CONTRACT_READ,
             Action.CONTRACT_MANAGE,
         }
@@ -82,6 +87,7 @@ _OPERATOR_GRANTS: dict[Role, frozenset[Action]] = {
             Action.PROJECT_READ,
             Action.KEY_CREATE_OWN,
             Action.JOB_READ,
+            Action.JOB_OPERATE,
             Action.CONTRACT_READ,
         }
     ),
@@ -114,6 +120,7 @@ _TENANT_GRANTS: dict[Role, frozenset[Action]] = {
             Action.JOB_READ,
             Action.JOB_LOGS,
             Action.JOB_CANCEL,
+            Action.JOB_CANCEL_ANY,
             Action.CONTRACT_READ,
         }
     ),
@@ -143,9 +150,14 @@ _TENANT_GRANTS: dict[Role, frozenset[Action]] = {
     ),
 }
 # Actions only a tenant identity may take on its own org (operator keys are refused).
-TENANT_ONLY = frozenset({Action.PROJECT_CREATE, Action.JOB_SUBMIT, Action.JOB_CANCEL, Action.JOB_LOGS})
+TENANT_ONLY = frozenset(
+    {Action.PROJECT_CREATE, Action.JOB_SUBMIT, Action.JOB_CANCEL, Action.JOB_CANCEL_ANY, Action.JOB_LOGS}
+)
 # Actions only an operator identity may take.
-OPERATOR_ONLY = frozenset({Action.ORG_CREATE, Action.FLEET_MANAGE, Action.CONTRACT_MANAGE, Action.AGENT})
+OPERATOR_ONLY = frozenset(
+    {Action.ORG_CREATE, Action.FLEET_MANAGE, Action.CONTRACT_MANAGE, Action.AGENT, Action.JOB_OPERATE,
+     Action.ORG_SUSPEND}
+)  # fmt: skip
 
 NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_RULE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -172,6 +184,12 @@ class Organization:
     display_name: str
     country: str
     created_at: datetime
+    suspended_at: datetime | None = None  # an operator suspended it: its keys stop authenticating
+    suspended_reason: str | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 @dataclass(frozen=True, slots=True)

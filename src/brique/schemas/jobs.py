@@ -119,6 +119,12 @@ class JobSubmitRequest(StrictModel):
         )
 
 
+class JobActionRequest(StrictModel):
+    """The reason an operator (required) or a tenant (optional) gives to suspend, resume or cancel."""
+
+    reason: str | None = Field(default=None, max_length=500, description="told to the tenant; audited")
+
+
 class JobResponse(BaseModel):
     id: str
     name: str | None = Field(description="null for operators without an approved access grant")
@@ -136,7 +142,7 @@ class JobResponse(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     exit_code: int | None
-    stopping: str | None = Field(description="cancel | preempt | timeout while a stop is in progress")
+    stopping: str | None = Field(description="cancel | preempt | timeout | suspend while a stop is in progress")
     why_pending: str | None = None
     why_pending_code: str | None = None
 

@@ -24,11 +24,22 @@ class OrgResponse(BaseModel):
     display_name: str
     country: str
     created_at: datetime
+    suspended_at: datetime | None = Field(default=None, description="set while an operator suspends the org")
+    suspended_reason: str | None = None
 
     @classmethod
     def from_domain(cls, org: Organization) -> OrgResponse:
         return cls(id=org.id, name=org.name, display_name=org.display_name, country=org.country,
-                   created_at=org.created_at)  # fmt: skip
+                   created_at=org.created_at, suspended_at=org.suspended_at,
+                   suspended_reason=org.suspended_reason)  # fmt: skip
+
+
+class OrgSuspendRequest(StrictModel):
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
+
+
+class OrgResumeRequest(StrictModel):
+    reason: str | None = Field(default=None, max_length=500, description="why (kept in the audit log)")
 
 
 class UserResponse(BaseModel):

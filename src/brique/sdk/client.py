@@ -214,6 +214,18 @@ class Client(SovereigntyMixin):
 
         return self._call("GET", f"/v1/orgs/{org}", OrgResponse)
 
+    def suspend_org(self, org: str, reason: str) -> OrgResponse:
+        """Operator admins: refuse every key of the org's users until `resume_org`."""
+        from brique.schemas.tenancy import OrgResponse, OrgSuspendRequest
+
+        return self._call("POST", f"/v1/orgs/{org}/suspend", OrgResponse, OrgSuspendRequest(reason=reason))
+
+    def resume_org(self, org: str, reason: str | None = None) -> OrgResponse:
+        from brique.schemas.tenancy import OrgResponse, OrgResumeRequest
+
+        body = OrgResumeRequest(reason=reason) if reason is not None else None
+        return self._call("POST", f"/v1/orgs/{org}/resume", OrgResponse, body)
+
     def create_project(self, org: str, name: str, description: str = "") -> ProjectResponse:
         from brique.schemas.tenancy import ProjectCreateRequest, ProjectResponse
 
@@ -303,10 +315,24 @@ class Client(SovereigntyMixin):
 
         return self._call("GET", f"/v1/jobs/{job_id}", JobDetailResponse)
 
-    def cancel_job(self, job_id: str) -> JobResponse:
-        from brique.schemas.jobs import JobResponse
+    def cancel_job(self, job_id: str, reason: str | None = None) -> JobResponse:
+        """Cancel a job; operators must give a `reason` (the tenant is told it)."""
+        from brique.schemas.jobs import JobActionRequest, JobResponse
 
-        return self._call("POST", f"/v1/jobs/{job_id}/cancel", JobResponse)
+        body = JobActionRequest(reason=reason) if reason is not None else None
+        return self._call("POST", f"/v1/jobs/{job_id}/cancel", JobResponse, body)
+
+    def suspend_job(self, job_id: str, reason: str) -> JobResponse:
+        """Operators: hold a tenant's job (stopped, not scheduled) until `resume_job`."""
+        from brique.schemas.jobs import JobActionRequest, JobResponse
+
+        return self._call("POST", f"/v1/jobs/{job_id}/suspend", JobResponse, JobActionRequest(reason=reason))
+
+    def resume_job(self, job_id: str, reason: str | None = None) -> JobResponse:
+        from brique.schemas.jobs import JobActionRequest, JobResponse
+
+        body = JobActionRequest(reason=reason) if reason is not None else None
+        return self._call("POST", f"/v1/jobs/{job_id}/resume", JobResponse, body)
 
     def job_events(self, job_id: str) -> list[JobEventResponse]:
         from brique.schemas.jobs import JobEventResponse

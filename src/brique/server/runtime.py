@@ -133,9 +133,9 @@ def build_services(
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
-                      wake=loop.request_cycle)  # fmt: skip
+                      wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
     services = Services(
-        health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
+        health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock, audit=sov.audit),
         contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov, replicas=leadership,
     )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,14 +19,14 @@ from brique.domain.fleet import Fleet, racks_of
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
 from brique.domain.job_records import JobEvent, JobRecord
 from brique.domain.residency import closest_site, narrow
-from brique.domain.tenancy import Action, Principal, Project
+from brique.domain.tenancy import Action, Principal, Project, can
 from brique.errors import (
-    BriqueError,
     Conflict,
     Duplicate,
     InvalidInput,
     LockboxRequired,
     NotFound,
+    PermissionDenied,
     RateLimited,
     TenantOnly,
 )  # fmt: skip
@@ -35,6 +36,7 @@ from brique.scheduler import Decision, Place, Reject, Reserve, schedule
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
+from brique.services.job_controls import JobControls, Notifier
 from brique.services.lockbox import Lockbox
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
@@ -76,7 +78,7 @@ class DryRun:
 
 
 class _Buckets:
-    """Token buckets per org (instance state, not global)."""
+    """Token buckets per org (instance state, not global): one org's flood never drains another's."""
 
     def __init__(
         self, rate_per_s: float, burst: int, monotonic: Callable[[], float] = time.monotonic
@@ -99,11 +101,12 @@ class _Buckets:
             self._state[key] = (tokens - 1, now)
             return 0.0
 
-    def refund(self, key: str) -> None:
-        """Give back a token taken for a submission that was then refused (it did not count)."""
+    def wait(self, key: str) -> float:
+        """Seconds until `key` has a token again (0: one is there), taking none."""
         with self._lock:
             tokens, last = self._state.get(key, (float(self.burst), self.monotonic()))
-            self._state[key] = (min(float(self.burst), tokens + 1), last)
+            tokens = min(self.burst, tokens + (self.monotonic() - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
 
 class JobService:
@@ -111,7 +114,7 @@ class JobService:
         self, db: Database, clock: Clock, fleet: Fleet, scheduling: SchedulingService, logs_archive: LogArchive,
         residency: ResidencyService, secrets: SecretsService, lockbox: Lockbox, audit: AuditLog,
         quotas: Quotas | None = None, admission: Sequence[AdmissionCheck] = (),
-        wake: Callable[[], None] = lambda: None, ids: IdFactory = new_id,
+        wake: Callable[[], None] = lambda: None, ids: IdFactory = new_id, notify: Notifier | None = None,
     ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
@@ -128,17 +131,43 @@ class JobService:
         self.wake = wake
         self.ids = ids
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
+        # operators' suspend / resume / cancel (tenant webhooks told through `notify`)
+        self.controls = JobControls(db, clock, scheduling, audit, notify or (lambda url, payload: "not sent"),
+                                    wake)  # fmt: skip
+
+    # -- rate limit -----------------------------------------------------------------------------
+
+    def throttle(self, who: Principal) -> None:
+        """Count one submission attempt of the caller's org, valid or not (dry runs too); refuse it
+        when the org is over its rate. No database work: a flooding tenant is refused cheaply."""
+        if who.org_id is None:
+            return
+        wait = self._buckets.take(who.org_id)
+        if wait > 0:
+            raise self._rate_limited(wait)
+
+    def refusal(self, org_id: str) -> RateLimited | None:
+        """The 429 for an org already out of submissions, found in memory alone (the API answers it
+        before authenticating or reading the body), or None."""
+        wait = self._buckets.wait(org_id)
+        return self._rate_limited(wait) if wait > 0 else None
+
+    def _rate_limited(self, wait: float) -> RateLimited:
+        q = self.quotas
+        return RateLimited(f"too many submissions for this organization (limit {q.submissions_per_minute} per "
+                           f"minute, bursts of {q.burst}, invalid ones and dry runs included); retry in "
+                           f"{math.ceil(wait)} s", retry_after_s=wait)  # fmt: skip
 
     # -- submit ---------------------------------------------------------------------------------
 
     def submit(self, who: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Submitted:
         """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert."""
         org_id = _tenant(who, Action.JOB_SUBMIT)
+        self.throttle(who)
         request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
         try:
             submitted = self._submit(who, org_id, spec, idempotency_key, request_hash)
         except Duplicate:  # a concurrent retry with the same key won the race
-            self._buckets.refund(org_id)
             with self.db.transaction() as s:
                 earlier = self._replay(s, org_id, idempotency_key or "", request_hash)
             if earlier is None:
@@ -154,15 +183,7 @@ class JobService:
             earlier = self._replay(s, org_id, key, request_hash) if key else None
             if earlier is not None:
                 return Submitted(earlier, True)
-            wait = self._buckets.take(org_id)
-            if wait > 0:
-                raise RateLimited(f"too many submissions for this organization; retry in {wait:.1f} s",
-                                  retry_after_s=wait)  # fmt: skip
-            try:
-                job = self._insert(s, who, org_id, spec, key, request_hash, now)
-            except BriqueError:
-                self._buckets.refund(org_id)  # a refused submission does not count
-                raise
+            job = self._insert(s, who, org_id, spec, key, request_hash, now)
         return Submitted(job, False)
 
     def _insert(
@@ -226,6 +247,7 @@ class JobService:
     def dry_run(self, who: Principal, spec: JobSpec) -> DryRun:
         """What the scheduler would do with `spec` now (one read-only unit of work, nothing written)."""
         org_id = _tenant(who, Action.JOB_SUBMIT)
+        self.throttle(who)
         now = self.clock.now()
         with self.db.transaction() as s:
             project = self._project(s, org_id, spec.project)
@@ -303,19 +325,25 @@ class JobService:
 
     # -- cancel ---------------------------------------------------------------------------------
 
-    def cancel(self, who: Principal, job_id: str) -> JobRecord:
+    def cancel(self, who: Principal, job_id: str, reason: str | None = None) -> JobRecord:
+        """Members cancel their own jobs, tenant admins any of their org's; operators (with a reason)
+        go through `controls`, which never shows them the job's data."""
+        if who.is_operator and can(who, Action.JOB_OPERATE):
+            return self.controls.cancel(who, job_id, reason)
         require(who, Action.JOB_CANCEL)
+        why = f": {reason.strip()[:500]}" if reason and reason.strip() else ""
         now = self.clock.now()
         with self.db.transaction() as s:
             job = self._visible(who, repo.get(s, job_id), job_id)
+            _may_cancel(who, job)
             if job.state.terminal:
                 raise Conflict(f"job {job_id} is already {job.state.value}", field="state")
             grace = job.spec.grace_s
             if not job.state.holds_gpus:
-                job = repo.move(s, job, job.cancel_pending(who.user_id, now), now)
+                job = repo.move(s, job, job.cancel_pending(who.user_id + why, now), now)
             elif job.stop_reason is not StopReason.CANCEL:
                 job = self.scheduling.request_stop(s, job, StopReason.CANCEL, grace, "cancelling",
-                                                   f"cancel requested by {who.user_id}; stopping")  # fmt: skip
+                                                   f"cancel requested by {who.user_id}{why}; stopping")  # fmt: skip
         if job.state.holds_gpus:
             self.scheduling.send_stop(job.id, job.attempt, grace, job.site_id)
         self.wake()
@@ -342,6 +370,13 @@ def _tenant(who: Principal, action: Action) -> str:
     if who.org_id is None:
         raise TenantOnly(f"'{action}' is a tenant action; operator keys cannot take it")
     return who.org_id
+
+
+def _may_cancel(who: Principal, job: JobRecord) -> None:
+    if job.created_by != who.user_id and not can(who, Action.JOB_CANCEL_ANY):
+        raise PermissionDenied(f"job {job.id} was submitted by another member ({job.created_by}); members cancel "
+                               "only their own jobs, cancelling another member's job needs the tenant-admin role",
+                               field="job_id")  # fmt: skip
 
 
 def _verdict(decision: Decision | None) -> DryRun:

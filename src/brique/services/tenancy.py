@@ -33,17 +33,20 @@ from brique.errors import (
     InvalidInput,
     NotFound,
     OperatorOnly,
+    OrgSuspended,
     PermissionDenied,
     TenantOnly,
     Unauthenticated,
 )
 from brique.ids import IdFactory, new_id
+from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require, require_scope
 from brique.store.db import Database
 from brique.store.repos import tenancy as repo
 
 BOOTSTRAP_EMAIL = "admin@operator.local"
 TOUCH_EVERY = timedelta(minutes=1)
+MAX_REMEMBERED_KEYS = 100_000  # lookups kept for early refusals (about 10 MB at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +63,14 @@ class NewOrg:
 
 
 class TenancyService:
-    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id) -> None:
+    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id, audit: AuditLog | None = None) -> None:
         self.db = db
         self.clock = clock
         self.ids = ids
+        self.audit = audit
+        # API key lookup -> org id, learnt at each successful tenant authentication: a key never changes
+        # org, so the rate limiter can refuse a flooding org's key before any database work.
+        self._org_of_lookup: dict[str, str] = {}
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -82,11 +89,19 @@ class TenancyService:
             key, _, user = found
             if not key.usable_at(now):
                 raise Unauthenticated("API key revoked or expired")
-            if user.org_id is not None and repo.find_org(s, user.org_id) is None:
-                raise Unauthenticated("API key of an organization that no longer exists")
+            if user.org_id is not None:
+                _check_org_active(repo.find_org(s, user.org_id))
             if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
                 repo.touch_key(s, key.id, now)
+        if user.org_id is not None and len(self._org_of_lookup) < MAX_REMEMBERED_KEYS:
+            self._org_of_lookup[lookup] = user.org_id
         return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
+
+    def org_of_token(self, token: str | None) -> str | None:
+        """The org of a tenant key seen authenticating before, from memory alone (None: unknown).
+        Not an authentication: use it only to refuse early, never to allow."""
+        parsed = apikeys.parse(token) if token else None
+        return self._org_of_lookup.get(parsed[0]) if parsed else None
 
     def bootstrap(self, key_file: Path) -> str | None:
         """Create the operator admin on first start; return its key (also written 0600), else None."""
@@ -133,6 +148,31 @@ class TenancyService:
         require(who, Action.ORG_READ)
         with self.db.transaction() as s:
             return self._org(s, who, ref)
+
+    def suspend_org(self, who: Principal, ref: str, reason: str) -> Organization:
+        """Suspend an organization: every key of its users is refused (403 org_suspended) at once.
+        Its jobs are left as they are (suspend them one by one with `brique job suspend`)."""
+        return self._set_suspension(who, ref, _reason(reason))
+
+    def resume_org(self, who: Principal, ref: str, reason: str | None = None) -> Organization:
+        return self._set_suspension(who, ref, None, (reason or "").strip() or None)
+
+    def _set_suspension(
+        self, who: Principal, ref: str, reason: str | None, resume_reason: str | None = None
+    ) -> Organization:
+        require(who, Action.ORG_SUSPEND)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            org = self._org(s, who, ref)
+            if (reason is not None) == org.suspended:
+                state = "already suspended" if org.suspended else "not suspended"
+                raise Conflict(f"organization '{org.name}' is {state}", field="org")
+            repo.set_org_suspension(s, org.id, now if reason else None, reason)
+            if self.audit is not None:
+                action = "org.suspend" if reason else "org.resume"
+                details = {"reason": reason or resume_reason or ""}
+                self.audit.append(s, Entry(who.user_id, org.id, action, org.id, "ok", details=details))
+            return repo.find_org(s, org.id)  # type: ignore[return-value]
 
     # -- projects -------------------------------------------------------------------------------
 
@@ -200,6 +240,7 @@ class TenancyService:
             org = repo.find_org(s, org_ref)
             if org is None:
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
+            _check_org_active(org)
             user = repo.linked_user(s, login.issuer, login.subject) or self._first_sign_in(s, org.id, login,
                                                                                         default_role)  # fmt: skip
             if user.org_id != org.id:
@@ -299,6 +340,22 @@ class TenancyService:
     def _unique(self, message: str, field: str) -> AbstractContextManager[Session]:
         """A transaction whose unique-constraint race (two concurrent creates) is a `Duplicate` (409)."""
         return self.db.transaction(duplicate=message, field=field)
+
+
+def _check_org_active(org: Organization | None) -> None:
+    """A deleted or suspended organization's keys authenticate nowhere."""
+    if org is None:
+        raise Unauthenticated("API key of an organization that no longer exists")
+    if org.suspended:
+        raise OrgSuspended(f"organization '{org.name}' is suspended by the operator: {org.suspended_reason}; "
+                           "its API keys are refused until it is resumed")  # fmt: skip
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput("must be a non-empty reason of at most 500 characters", field="reason")
+    return reason
 
 
 def _check_name(name: str, field: str) -> None:

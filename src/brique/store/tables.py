@@ -77,6 +77,8 @@ class OrgRow(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    suspended_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class ProjectRow(Base):

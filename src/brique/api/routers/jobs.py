@@ -19,6 +19,7 @@ from brique.errors import InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import (
     DryRunResponse,
+    JobActionRequest,
     JobDetailResponse,
     JobEventResponse,
     JobResponse,
@@ -35,6 +36,7 @@ SPEC_SCHEMA = {k: v for k, v in JobSubmitRequest.model_json_schema(
 
 
 async def _parse_spec(request: Request) -> JobSubmitRequest:
+    """The spec, or `InvalidInput` naming the field and the rule."""
     raw = await request.body()
     kind = request.headers.get("content-type", "")
     try:
@@ -74,7 +76,11 @@ async def create_job(
     dry_run: Annotated[bool, Query(description="only say what the scheduler would do")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SubmitResponse:
-    spec = (await _parse_spec(request)).to_domain()
+    try:
+        spec = (await _parse_spec(request)).to_domain()
+    except InvalidInput:
+        await run_in_threadpool(jobs.throttle, who)  # an invalid submission counts too (429 once over)
+        raise
     if dry_run:
         verdict = await run_in_threadpool(jobs.dry_run, who, spec)
         response.status_code = status.HTTP_200_OK
@@ -106,8 +112,21 @@ def get_job(job_id: str, who: Caller, jobs: Jobs, metering: Metering) -> JobDeta
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="cancelJob")
-def cancel_job(job_id: str, who: Caller, jobs: Jobs) -> JobResponse:
-    return JobResponse.from_domain(jobs.cancel(who, job_id))
+def cancel_job(job_id: str, who: Caller, jobs: Jobs, body: JobActionRequest | None = None) -> JobResponse:
+    """Members cancel their own jobs, tenant admins any of their org's; operators must give a reason."""
+    return JobResponse.from_domain(jobs.cancel(who, job_id, body.reason if body else None))
+
+
+@router.post("/jobs/{job_id}/suspend", operation_id="suspendJob")
+def suspend_job(job_id: str, body: JobActionRequest, who: Caller, jobs: Jobs) -> JobResponse:
+    """Operators hold a tenant's job (stopped, not scheduled) with a reason the tenant is told."""
+    return JobResponse.from_domain(jobs.controls.suspend(who, job_id, body.reason or ""))
+
+
+@router.post("/jobs/{job_id}/resume", operation_id="resumeJob")
+def resume_job(job_id: str, who: Caller, jobs: Jobs, body: JobActionRequest | None = None) -> JobResponse:
+    """Operators put a suspended job back in the queue."""
+    return JobResponse.from_domain(jobs.controls.resume(who, job_id, body.reason if body else None))
 
 
 @router.get("/jobs/{job_id}/events", operation_id="listJobEvents")

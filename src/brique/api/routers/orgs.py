@@ -10,6 +10,8 @@ from brique.schemas.tenancy import (
     OrgCreatedResponse,
     OrgCreateRequest,
     OrgResponse,
+    OrgResumeRequest,
+    OrgSuspendRequest,
     ProjectCreateRequest,
     ProjectResponse,
     UserCreateRequest,
@@ -38,6 +40,17 @@ def list_orgs(who: Caller, tenancy: Tenancy) -> list[OrgResponse]:
 @router.get("/{org}", operation_id="getOrg")
 def get_org(org: str, who: Caller, tenancy: Tenancy) -> OrgResponse:
     return OrgResponse.from_domain(tenancy.get_org(who, org))
+
+
+@router.post("/{org}/suspend", operation_id="suspendOrg")
+def suspend_org(org: str, body: OrgSuspendRequest, who: Caller, tenancy: Tenancy) -> OrgResponse:
+    """Operator admins suspend an organization: every key of its users is refused (403 org_suspended)."""
+    return OrgResponse.from_domain(tenancy.suspend_org(who, org, body.reason))
+
+
+@router.post("/{org}/resume", operation_id="resumeOrg")
+def resume_org(org: str, who: Caller, tenancy: Tenancy, body: OrgResumeRequest | None = None) -> OrgResponse:
+    return OrgResponse.from_domain(tenancy.resume_org(who, org, body.reason if body else None))
 
 
 @router.post("/{org}/projects", operation_id="createProject", status_code=status.HTTP_201_CREATED)

@@ -12,7 +12,8 @@ from brique.store.tables import ApiKeyRow, IdpLinkRow, OrgRow, ProjectRow, UserR
 
 
 def org_row_to_domain(row: OrgRow) -> Organization:
-    return Organization(row.id, row.name, row.display_name, row.country, row.created_at)
+    return Organization(row.id, row.name, row.display_name, row.country, row.created_at, row.suspended_at,
+                        row.suspended_reason)  # fmt: skip
 
 
 def project_row_to_domain(row: ProjectRow) -> Project:
@@ -42,6 +43,11 @@ def find_org(session: Session, ref: str) -> Organization | None:
     """By id (`org_…`) or by name."""
     row = session.scalar(select(OrgRow).where(or_(OrgRow.id == ref, OrgRow.name == ref)))
     return org_row_to_domain(row) if row else None
+
+
+def set_org_suspension(session: Session, org_id: str, at: datetime | None, reason: str | None) -> None:
+    """Suspend (`at` set) or resume (`at` None) an organization."""
+    session.execute(update(OrgRow).where(OrgRow.id == org_id).values(suspended_at=at, suspended_reason=reason))
 
 
 def org_name_taken(session: Session, name: str) -> bool:
