@@ -70,7 +70,7 @@ def N_(message: str) -> str:
 
 # Values the pages show through `_(value)`: marked here so that extraction puts them in the catalogues.
 VALUES = (
-    N_("pending"), N_("scheduled"), N_("running"), N_("succeeded"), N_("failed"), N_("cancelled"),
+    N_("pending"), N_("scheduled"), N_("running"), N_("suspended"), N_("succeeded"), N_("failed"), N_("cancelled"),
     N_("preempted"), N_("lost"), N_("start"), N_("wait"), N_("reject"), N_("allocation"), N_("health"),
     N_("site"), N_("up"), N_("draining"), N_("down"), N_("approved"), N_("denied"), N_("revoked"),
     N_("expired"), N_("job"), N_("project"),

@@ -22,7 +22,7 @@ from brique.services.billing import charges
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 LOG_TAIL_BYTES = 32_768  # the page shows the end; `brique logs -f` streams it all
-STATES = ("pending", "scheduled", "running", "succeeded", "failed", "cancelled", "preempted", "lost")
+STATES = ("pending", "scheduled", "running", "suspended", "succeeded", "failed", "cancelled", "preempted", "lost")
 
 
 @router.get("/", operation_id="consoleHome")
