@@ -161,3 +161,10 @@ CODES: frozenset[str] = frozenset(
         StaleWrite, Duplicate, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip
+
+
+class PayloadTooLarge(BriqueError):
+    """A request body over a limit (the inference gateway's); the message names the limit."""
+
+    code = "too_large"
+    status = 413

@@ -52,6 +52,9 @@ COMMANDS: dict[str, str | None] = {
     "sovereignty": "brique.cli.sovereignty:sov_app",
     "job": "brique.cli.jobs:job_app",
     "budget": "brique.cli.billing:budget_app",
+    "deploy": "brique.cli.inference:deploy",
+    "deployment": "brique.cli.inference:deployment_app",
+    "serve": "brique.cli.inference:serve",
 }
 PRETTY_EXCEPTIONS_SHORT = True
 

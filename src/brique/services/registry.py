@@ -17,6 +17,8 @@ from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService
 from brique.services.health import HealthService
+from brique.services.inference.deployments import DeploymentService
+from brique.services.inference.gateway import GatewayState
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
@@ -38,6 +40,15 @@ class Sovereignty:
 
 
 @dataclass(frozen=True, slots=True)
+class Inference:
+    deployments: DeploymentService
+    gateway: GatewayState
+    cold_start_s: float
+    max_request_bytes: int
+    interval_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     health: HealthService
     fleet: FleetService
@@ -50,3 +61,4 @@ class Services:
     billing: BillingService
     budgets: BudgetService
     sovereignty: Sovereignty
+    inference: Inference

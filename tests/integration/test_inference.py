@@ -1,0 +1,213 @@
+"""Managed inference for real: `brique up`, two `brique agent`s, deployments whose replicas are
+`brique serve` processes started by the local executor, called with the official `openai` client
+at <server>/inference/v1 (scheduler → executor → process → gateway → HTTP, nothing faked but the GPU).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from brique.sdk import Client
+from tests.conftest import FIXTURES
+from tests.support.server import Agent, Server
+
+NODES = ("lab-1/r001/n01", "lab-1/r001/n02")
+ENV = {"BRIQUE_CYCLE_INTERVAL_S": "0.2", "BRIQUE_INFERENCE_INTERVAL_S": "0.2", "BRIQUE_AGENT_TIMEOUT_S": "8",
+       "BRIQUE_INFERENCE_MAX_REQUEST_BYTES": "65536", "BRIQUE_INFERENCE_COLD_START_S": "60"}  # fmt: skip
+TOKEN_DELAY_S = 0.05  # the replica runtime's pause between streamed words (agents pass it to replicas)
+CONTRACT_FILE = """\
+name: minilm
+project: p1
+model: all-minilm-l6-v2     # served by the project's embeddings runtime
+runtime: embeddings
+gpus: 1
+replicas: {min: 1, max: 2}
+"""
+
+
+def wait(cond: Callable[[], object], what: str, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+class Lab:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.server = Server(home=tmp / "home", db_url=f"sqlite:///{tmp / 'brique.db'}",
+                             fleet=FIXTURES / "local-fleet.yaml", env=ENV)  # fmt: skip
+        self.agents: list[Agent] = []
+
+    def boot(self) -> None:
+        self.server.start()
+        with Client(self.server.url, self.server.admin_key()) as op:
+            user = op.create_user(None, "agent@lab.eu", "node-agent")
+            agent_key = op.create_key("agent", user_id=user.id).token
+            org = op.create_org("acme", admin_email="a@acme.eu")
+            assert org.admin_key is not None
+            self.tenant_key = org.admin_key.token
+        with self.tenant() as c:
+            c.create_project("acme", "p1")
+        saved = os.environ.get("BRIQUE_SERVE_TOKEN_DELAY_S")
+        os.environ["BRIQUE_SERVE_TOKEN_DELAY_S"] = str(TOKEN_DELAY_S)
+        try:
+            for node in NODES:
+                agent = Agent(self.server, node, agent_key, self.tmp / "agents" / node.replace("/", "_"))
+                agent.start()
+                self.agents.append(agent)
+        finally:
+            os.environ.pop("BRIQUE_SERVE_TOKEN_DELAY_S")
+            if saved is not None:
+                os.environ["BRIQUE_SERVE_TOKEN_DELAY_S"] = saved
+
+    def tenant(self) -> Client:
+        return Client(self.server.url, self.tenant_key)
+
+    def openai(self, key: str | None = None) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.server.url}/inference/v1", api_key=key or self.tenant_key,
+                             max_retries=0, timeout=30)  # fmt: skip
+
+    def running(self, name: str) -> list[str]:
+        with self.tenant() as c:
+            return [r.job_id for r in c.get_deployment(name).replicas if r.state == "running"]
+
+    def serving(self, name: str, n: int = 1) -> None:
+        """Wait until `n` replicas run and the gateway answers for `name`."""
+        wait(lambda: len(self.running(name)) >= n, f"{n} running replica(s) of {name}", 60)
+        wait(lambda: self._answers(name), f"the gateway serving {name}", 30)
+
+    def _answers(self, name: str) -> bool:
+        try:
+            self.openai().completions.create(model=name, prompt="ping", max_tokens=1)
+            return True
+        except openai.APIStatusError as exc:
+            return exc.status_code == 404 and "no route" in str(exc)  # an embeddings-only runtime answered
+
+    def close(self) -> None:
+        try:
+            with self.tenant() as c:
+                for d in c.list_deployments():
+                    c.delete_deployment(d.name)
+            wait(lambda: not self._replica_processes(), "replicas stopped", 20)
+        finally:
+            for pgid in self._replica_processes():  # never leave a replica behind
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for a in self.agents:
+                a.stop()
+            self.server.stop()
+
+    def _replica_processes(self) -> list[int]:
+        out = []
+        for f in (self.tmp / "agents").glob("*/*/job_*/pgid"):
+            if not (f.parent / "exit_code").exists():
+                out.append(int(f.read_text()))
+        return out
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("inference"))
+    try:
+        lab.boot()
+        yield lab
+    finally:
+        lab.close()
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+def test_deployment_file_as_written_serves_embeddings_to_the_openai_client(lab: Lab) -> None:
+    path = lab.tmp / "deployment.yaml"
+    path.write_text(CONTRACT_FILE)
+    env = {**os.environ, "BRIQUE_URL": lab.server.url, "BRIQUE_API_KEY": lab.tenant_key, "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "brique.cli", "deploy", str(path)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "deployed minilm" in done.stdout and "/inference/v1" in done.stdout
+    lab.serving("minilm")
+    client = lab.openai()
+    assert "minilm" in [m.id for m in client.models.list().data]
+    texts = ["the cat sat on the mat", "the cat sat on a chair", "quarterly invoice totals due"]
+    result = client.embeddings.create(model="minilm", input=texts)
+    vectors = [d.embedding for d in result.data]
+    assert len(vectors) == 3 and len(vectors[0]) == 256
+    assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2])
+    assert result.usage.prompt_tokens == 6 + 6 + 4
+    with lab.tenant() as c:
+        dep = c.get_deployment("minilm")
+    assert dep.replicas[0].site_id == "lab-1" and len(dep.replicas[0].gpu_ids) == 1
+
+
+def test_streamed_chat_arrives_in_chunks_as_they_are_produced(lab: Lab) -> None:
+    with lab.tenant() as c:
+        c.deploy({"name": "chat", "project": "p1", "model": "tiny-echo", "runtime": "echo", "gpus": 1,
+                  "replicas": {"min": 2, "max": 2}})  # fmt: skip
+    lab.serving("chat", 2)
+    words = [f"w{i}" for i in range(12)]
+    started = time.perf_counter()
+    arrivals, text = [], ""
+    stream = lab.openai().chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": " ".join(words)}], max_tokens=50, stream=True
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.perf_counter() - started)
+            text += chunk.choices[0].delta.content
+    assert text == " ".join(words)
+    assert len(arrivals) == len(words)
+    # Not buffered: the first word arrives long before the last was produced (12 words, 50 ms apart).
+    spread = arrivals[-1] - arrivals[0]
+    assert spread >= 0.6 * (len(words) - 1) * TOKEN_DELAY_S, arrivals
+    assert arrivals[0] < spread, arrivals
+
+
+def test_completions_and_a_failed_replica_is_retried_then_replaced(lab: Lab) -> None:
+    lab.serving("chat", 2)
+    client = lab.openai()
+    before = set(lab.running("chat"))
+    victim = sorted(before)[0]
+    pgid = next(int(f.read_text()) for f in (lab.tmp / "agents").glob(f"*/*/{victim}.*/pgid"))
+    os.killpg(pgid, signal.SIGKILL)
+    for i in range(8):  # every call lands on the live replica, whatever the routing table says
+        out = client.completions.create(model="chat", prompt=f"one two three {i}", max_tokens=2)
+        assert out.choices[0].text == f"three {i}"
+        assert out.usage.prompt_tokens == 4 and out.usage.completion_tokens == 2
+    wait(lambda: len(set(lab.running("chat")) - before) >= 1, "a fresh replica replacing the killed one", 60)
+
+
+def test_scoped_keys_rate_limits_and_size_limit(lab: Lab) -> None:
+    lab.serving("chat")
+    with lab.tenant() as c:
+        scoped = c.create_inference_key("tight", deployments=["chat"], tokens_per_min=40)
+    assert scoped.token
+    client = lab.openai(scoped.token)
+    assert [m.id for m in client.models.list().data] == ["chat"]
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model="minilm", input="outside this key's scope")
+    with pytest.raises(openai.AuthenticationError):
+        lab.openai("brq_0000000000000000_not-a-real-secret-at-all").models.list()
+    with pytest.raises(openai.RateLimitError) as refused:
+        for _ in range(20):  # 10 tokens a call (5 prompt + 5 completion): the 5th is past 40 a minute
+            client.completions.create(model="chat", prompt="a b c d e", max_tokens=5)
+    assert int(refused.value.response.headers["retry-after"]) >= 1
+    with pytest.raises(openai.APIStatusError) as big:
+        lab.openai().completions.create(model="chat", prompt="x " * 40_000, max_tokens=1)
+    assert big.value.status_code == 413
