@@ -5,6 +5,7 @@ at <server>/inference/v1 (scheduler → executor → process → gateway → HTT
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -104,10 +105,8 @@ class Lab:
             wait(lambda: not self._replica_processes(), "replicas stopped", 20)
         finally:
             for pgid in self._replica_processes():  # never leave a replica behind
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             for a in self.agents:
                 a.stop()
             self.server.stop()
