@@ -16,7 +16,7 @@ from brique.services.fleet import FleetService
 from brique.services.health import HealthService
 from brique.services.jobs import JobService
 from brique.services.metering import MeteringService
-from brique.services.registry import Services, Sovereignty
+from brique.services.registry import Inference, Services, Sovereignty
 from brique.services.tenancy import TenancyService
 
 bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
@@ -71,6 +71,10 @@ def principal(
     return who
 
 
+def inference(request: Request) -> Inference:
+    return services(request).inference
+
+
 def sovereignty(request: Request) -> Sovereignty:
     return services(request).sovereignty
 
@@ -85,3 +89,4 @@ Metering = Annotated[MeteringService, Depends(metering_service)]
 Billing = Annotated[BillingService, Depends(billing_service)]
 Budgets = Annotated[BudgetService, Depends(budget_service)]
 Sov = Annotated[Sovereignty, Depends(sovereignty)]
+InferenceDep = Annotated[Inference, Depends(inference)]

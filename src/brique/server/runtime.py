@@ -31,6 +31,7 @@ from brique.services.fleet import FleetService, load_fleet_file
 from brique.services.health import HealthService
 from brique.services.inference.deployments import DeploymentService, RuntimeConfig
 from brique.services.inference.gateway import GatewayState, Limits
+from brique.services.inference.usage import TokenMeter
 from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
@@ -121,7 +122,8 @@ def build_services(
                                    secrets=sov.secrets.resolve, logs=logs, audit=sov.audit)  # fmt: skip
     agents = AgentService(db, clock, fleet, scheduling, logs, settings.agent_timeout_s)
     metering = MeteringService(db, clock, fleet, load_intensity(settings.grid_intensity_file))
-    billing = BillingService(metering, load_pricebook(settings.pricebook_file))
+    token_meter = TokenMeter(db)
+    billing = BillingService(metering, load_pricebook(settings.pricebook_file), token_meter.charges)
     budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s,
                             allow_private_webhooks=settings.webhook_allow_private)  # fmt: skip
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
@@ -136,18 +138,19 @@ def build_services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,
         contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
-        inference=build_inference(settings, db, clock, jobs, sov.audit, tenancy),
+        inference=build_inference(settings, db, clock, jobs, sov.audit, tenancy, token_meter),
     )  # fmt: skip
     return services, loop
 
 
 def build_inference(
-    settings: Settings, db: Database, clock: Clock, jobs: JobService, audit: AuditLog, tenancy: TenancyService
+    settings: Settings, db: Database, clock: Clock, jobs: JobService, audit: AuditLog, tenancy: TenancyService,
+    meter: TokenMeter,
 ) -> Inference:
     runtime = RuntimeConfig(settings.inference_python or sys.executable, settings.inference_replica_host)
     limits = Limits(settings.inference_org_requests_per_min, settings.inference_org_tokens_per_min)
     return Inference(
         deployments=DeploymentService(db, clock, jobs, audit, runtime, tenancy.authenticate),
-        gateway=GatewayState(limits), cold_start_s=settings.inference_cold_start_s,
+        gateway=GatewayState(limits), meter=meter, cold_start_s=settings.inference_cold_start_s,
         max_request_bytes=settings.inference_max_request_bytes, interval_s=settings.inference_interval_s,
     )  # fmt: skip

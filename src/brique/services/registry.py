@@ -19,6 +19,7 @@ from brique.services.fleet import FleetService
 from brique.services.health import HealthService
 from brique.services.inference.deployments import DeploymentService
 from brique.services.inference.gateway import GatewayState
+from brique.services.inference.usage import TokenMeter
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
@@ -43,6 +44,7 @@ class Sovereignty:
 class Inference:
     deployments: DeploymentService
     gateway: GatewayState
+    meter: TokenMeter
     cold_start_s: float
     max_request_bytes: int
     interval_s: float
