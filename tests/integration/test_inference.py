@@ -5,6 +5,7 @@ at <server>/inference/v1 (scheduler → executor → process → gateway → HTT
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import os
@@ -245,3 +246,34 @@ def test_tokens_are_metered_per_key_priced_and_exported(lab: Lab) -> None:
                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert key.id in shown.stdout and "inference tokens: EUR" in shown.stdout
+
+
+def test_autoscale_up_on_load_down_to_zero_when_idle_then_cold_start(lab: Lab) -> None:
+    with lab.tenant() as c:
+        c.scale_deployment("chat", 1, 1)  # leaves GPUs for this deployment's two replicas
+        c.deploy({"name": "lazy", "project": "p1", "model": "tiny-echo", "runtime": "echo", "gpus": 1,
+                  "replicas": {"min": 0, "max": 2}, "target_inflight": 1, "idle_s": 10})  # fmt: skip
+    lab.serving("lazy")
+    client = lab.openai()
+
+    def slow_call() -> str:  # 40 words at 50 ms: ~2 s in flight
+        stream = client.completions.create(model="lazy", prompt=" ".join(["w"] * 40), max_tokens=40, stream=True)
+        return "".join(ch.choices[0].text for ch in stream if ch.choices)
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        calls = [pool.submit(slow_call) for _ in range(3)]
+        wait(lambda: _desired(lab, "lazy") == 2, "scale up to max under 3 requests in flight", 10)
+        assert all(f.result(timeout=30).count("w") == 40 for f in calls)
+    wait(lambda: len(lab.running("lazy")) == 2, "the second replica running", 60)
+    wait(lambda: _desired(lab, "lazy") == 0 and not lab.running("lazy"), "scale to zero after 10 s idle", 40)
+    started = time.monotonic()
+    out = client.completions.create(model="lazy", prompt="wake up", max_tokens=2)  # held during the cold start
+    cold_start = time.monotonic() - started
+    assert out.choices[0].text == "wake up"
+    assert _desired(lab, "lazy") == 1
+    print(f"\ncold start (scale from zero to a first answer): {cold_start:.2f} s")
+
+
+def _desired(lab: Lab, name: str) -> int:
+    with lab.tenant() as c:
+        return c.get_deployment(name).desired_replicas

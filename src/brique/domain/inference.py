@@ -7,7 +7,7 @@ scheduler like any other. The rules here are pure (no clock read, no I/O): the s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -126,26 +126,26 @@ class Load:
 class ScaleDecision:
     replicas: int
     reason: str
-    extras: dict[str, int] = field(default_factory=dict)
 
 
 def desired_replicas(dep: Deployment, load: Load, now: datetime) -> ScaleDecision:
-    """Replicas to run: enough for the in-flight and waiting requests at `target_inflight` each,
-    within [min, max]; zero after `idle_s` without a request unless the deployment is guaranteed."""
+    """Replicas to run. Up at once: enough for the in-flight and waiting requests at `target_inflight`
+    each (never above max). Down only when idle: after `idle_s` without a request, to min (to zero
+    for a non-guaranteed deployment with min 0). A waiting request always gets at least one replica."""
     floor = max(dep.min_replicas, 1) if dep.guaranteed else dep.min_replicas
     demand = load.inflight + load.waiting
-    wanted = math.ceil(demand / max(dep.target_inflight, 1))
-    if demand == 0:
-        idle = load.last_request_at is None or (now - load.last_request_at).total_seconds() >= dep.idle_s
-        keep = 0 if idle else max(dep.desired_replicas, 1)
-        wanted = min(keep, dep.desired_replicas)
-    n = max(floor, min(dep.max_replicas, wanted))
+    if demand > 0:
+        n = max(dep.desired_replicas, math.ceil(demand / max(dep.target_inflight, 1)))
+    else:
+        since = load.last_request_at or dep.updated_at
+        n = floor if (now - since).total_seconds() >= dep.idle_s else dep.desired_replicas
+    n = max(floor, min(dep.max_replicas, n))
     if load.waiting and n == 0:
-        n = 1  # a request is waiting: a cold start, whatever the idle rule says
+        n = 1  # a cold start
     if n > dep.desired_replicas:
         why = f"{demand} request(s) in flight or waiting"
     elif n < dep.desired_replicas:
-        why = "idle: scale to zero" if n == 0 else f"load fell to {demand} request(s)"
+        why = "idle: scale to zero" if n == 0 else f"idle for {dep.idle_s:g} s: down to min"
     else:
         why = "steady"
     return ScaleDecision(n, why)
