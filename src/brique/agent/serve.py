@@ -52,6 +52,7 @@ def _text(content: Any) -> str:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as written (no 40 ms delayed-ACK stall)
     server_version = "brique-serve"
     model = "echo"
     token_delay_s = 0.0

@@ -98,12 +98,14 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         deployments.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
-    app.include_router(inference_gateway.router(gateway), responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)
     app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
     app.middleware("http")(app.state.metrics.middleware)
     app.middleware("http")(_request_id)
     app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # outermost: before any parsing
+    # The gateway is its own small app in front of everything: per-call audit records, request ids and
+    # body buffering would add milliseconds to every token served (its calls are metered instead).
+    app.add_middleware(inference_gateway.Dispatch, gateway=inference_gateway.app(gateway))
     return app
 
 
