@@ -277,3 +277,21 @@ def test_autoscale_up_on_load_down_to_zero_when_idle_then_cold_start(lab: Lab) -
 def _desired(lab: Lab, name: str) -> int:
     with lab.tenant() as c:
         return c.get_deployment(name).desired_replicas
+
+
+def test_audit_records_deployments_and_keys_never_bodies_and_evidence_lists_replicas(lab: Lab) -> None:
+    secret_words = "zanzibar-quokka-7731"
+    lab.openai().completions.create(model="chat", prompt=f"tell {secret_words}", max_tokens=1)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86_400))
+    with lab.tenant() as c:
+        exported = c._call("GET", "/v1/audit/export", dict, org="acme")
+        report = c.sovereignty_report("acme", today, tomorrow)
+        deployments = {d.id: d.name for d in c.list_deployments()}
+    text = str(exported)
+    assert secret_words not in text and "/inference/v1" not in text  # calls are metered, not audited
+    for action in ("deployment.create", "deployment.scale", "deployment.autoscale", "inference.key.create"):
+        assert action in text, action
+    replicas = [j for j in report["jobs"] if j["deployment"] in deployments]
+    assert {deployments[j["deployment"]] for j in replicas} >= {"minilm", "chat", "lazy"}
+    assert all(p["site"] == "lab-1" and p["country"] == "FR" for j in replicas for p in j["placements"])
