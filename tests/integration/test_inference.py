@@ -295,3 +295,28 @@ def test_audit_records_deployments_and_keys_never_bodies_and_evidence_lists_repl
     replicas = [j for j in report["jobs"] if j["deployment"] in deployments]
     assert {deployments[j["deployment"]] for j in replicas} >= {"minilm", "chat", "lazy"}
     assert all(p["site"] == "lab-1" and p["country"] == "FR" for j in replicas for p in j["placements"])
+
+
+def test_replicas_move_off_a_draining_node(lab: Lab) -> None:
+    with lab.tenant() as c:
+        c.delete_deployment("lazy")  # frees its GPU for the replacement
+    lab.serving("chat")
+    [old] = lab.running("chat")
+    with lab.tenant() as c:
+        node = c.get_job(old).gpu_ids[0].rsplit("/", 1)[0]
+    with Client(lab.server.url, lab.server.admin_key()) as op:
+        op.set_node_state(node, "draining", "maintenance")
+    try:
+        def moved() -> bool:
+            with lab.tenant() as c:
+                reps = [r for r in c.get_deployment("chat").replicas if r.state == "running"]
+            return bool(reps) and all(r.job_id != old and not r.gpu_ids[0].startswith(node) for r in reps)
+
+        wait(moved, "chat's replica replaced on another node, the old one stopped", 60)
+        out = lab.openai().completions.create(model="chat", prompt="still here", max_tokens=2)
+        assert out.choices[0].text == "still here"
+        with lab.tenant() as c:
+            assert c.get_job(old).state.value != "running"
+    finally:
+        with Client(lab.server.url, lab.server.admin_key()) as op:
+            op.set_node_state(node, "up")

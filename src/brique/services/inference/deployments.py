@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.crypto import apikeys
+from brique.domain.fleet import node_of
 from brique.domain.inference import (
     DEPLOYMENT_LABEL,
     REPLICA_PORT_ENV,
@@ -39,12 +40,14 @@ from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
 from brique.services.jobs import JobService
 from brique.store.db import Database
+from brique.store.repos import fleet as fleet_repo
 from brique.store.repos import inference as repo
 from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import tenancy as tenancy_repo
 
 REPLICA_MAX_RUNTIME_S = 30 * 86_400.0  # a replica job is renewed by reconcile when it reaches the cap
 LIVE = frozenset({JobState.PENDING, JobState.SCHEDULED, JobState.RUNNING})
+LEAVING_NODE_STATES = frozenset({"draining", "down"})  # a replica there is replaced, then stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +262,8 @@ class DeploymentService:
     # -- reconcile (the inference loop) ---------------------------------------------------------
 
     def reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
-        """Replace ended replicas, scale to the autoscale rule; the active deployments and running replicas."""
+        """Replace ended replicas, move those off draining or down nodes, scale to the autoscale rule;
+        the active deployments and the running replicas."""
         now = self.clock.now()
         with self.db.transaction() as s:
             deps = {d.id: d for d in repo.deployments(s, active_only=False)}
@@ -267,6 +271,7 @@ class DeploymentService:
             jobs = {r.job_id: jobs_repo.get(s, r.job_id) for r in replicas}
             ended = [r.job_id for r in replicas if jobs[r.job_id] is None or jobs[r.job_id].state not in LIVE]
             repo.drop_replicas(s, ended)
+            leaving_nodes = {n for n, st in fleet_repo.unhealthy_states(s)[0].items() if st in LEAVING_NODE_STATES}
             live: dict[str, list[Replica]] = {}
             for r in replicas:
                 if r.job_id not in ended:
@@ -276,14 +281,21 @@ class DeploymentService:
         for dep in deps.values():
             mine = live.get(dep.id, [])
             want = dep.desired_replicas if dep.state is DeploymentState.ACTIVE else 0
-            for _ in range(want - len(mine)):
+            leaving = [r for r in mine if _on(jobs[r.job_id], leaving_nodes)]
+            staying = [r for r in mine if r not in leaving]
+            for _ in range(want - len(staying)):
                 self._start_replica(dep)
             # Stop the youngest extras first (the older ones are warm); never below `want`.
-            for r in sorted(mine, key=lambda r: r.created_at, reverse=True)[: max(0, len(mine) - want)]:
+            for r in sorted(staying, key=lambda r: r.created_at, reverse=True)[: max(0, len(staying) - want)]:
                 self._stop_replica(dep, r.job_id)
-                mine = [m for m in mine if m.job_id != r.job_id]
-            endpoints += [self._endpoint(dep, r, jobs[r.job_id]) for r in mine
-                          if jobs[r.job_id] is not None and jobs[r.job_id].state is JobState.RUNNING]  # type: ignore[union-attr]
+                staying.remove(r)
+            ready = sum(1 for r in staying if jobs[r.job_id].state is JobState.RUNNING)  # type: ignore[union-attr]
+            if ready >= want:  # replacements serve: the replicas on leaving nodes may go
+                for r in leaving:
+                    self._stop_replica(dep, r.job_id)
+                leaving = []
+            endpoints += [self._endpoint(dep, r, jobs[r.job_id]) for r in [*staying, *leaving]
+                          if jobs[r.job_id].state is JobState.RUNNING]  # type: ignore[union-attr]
         return [d for d in deps.values() if d.state is DeploymentState.ACTIVE], endpoints
 
     def _autoscale(self, s: Session, dep: Deployment, load: Load | None, now: datetime) -> Deployment:
@@ -355,6 +367,10 @@ class DeploymentService:
     def token_totals(self, org_id: str | None, start: datetime, end: datetime) -> list:
         with self.db.transaction() as s:
             return repo.token_totals(s, org_id, start, end)
+
+
+def _on(job: JobRecord | None, nodes: set[str]) -> bool:
+    return job is not None and any(node_of(g) in nodes for g in job.gpu_ids)
 
 
 def _check(spec: DeploymentSpec) -> None:
