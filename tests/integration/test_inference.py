@@ -320,3 +320,18 @@ def test_replicas_move_off_a_draining_node(lab: Lab) -> None:
     finally:
         with Client(lab.server.url, lab.server.admin_key()) as op:
             op.set_node_state(node, "up")
+
+
+def test_a_small_causal_language_model_streams_through_the_gateway(lab: Lab) -> None:
+    with lab.tenant() as c:
+        c.deploy({"name": "tiny-lm", "project": "p1", "model": "trigram-stdlib-docs", "runtime": "ngram", "gpus": 1,
+                  "replicas": {"min": 1, "max": 1}})  # fmt: skip
+    lab.serving("tiny-lm")
+    client = lab.openai()
+    messages = [{"role": "user", "content": "How do I open a socket"}]
+    whole = client.chat.completions.create(model="tiny-lm", messages=messages, max_tokens=12)
+    chunks = [ch.choices[0].delta.content for ch in client.chat.completions.create(
+        model="tiny-lm", messages=messages, max_tokens=12, stream=True) if ch.choices and ch.choices[0].delta.content]
+    assert len(chunks) == 12 and "".join(chunks) == whole.choices[0].message.content  # temperature 0: deterministic
+    assert whole.usage.completion_tokens == 12 and whole.usage.prompt_tokens == 6
+    assert "socket" not in whole.choices[0].message.content.split()[:1]  # it generates, it does not echo

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from brique.agent.ngram import TrigramModel
 from brique.domain.inference import (
     Deployment,
     DeploymentState,
@@ -92,3 +93,13 @@ def test_token_price_problems_name_their_path(tokens: object, problem: str) -> N
     with pytest.raises(PriceBookInvalid) as exc:
         parse_pricebook({**BOOK, "tokens": tokens})
     assert any(p.startswith(problem) for p in exc.value.problems), exc.value.problems
+
+
+def test_trigram_model_is_causal_deterministic_and_seeded() -> None:
+    words = "the file is open . the file is closed . the socket is open . the socket is listening .".split()
+    m = TrigramModel(words)
+    assert m.generate("the socket", 2) == ["is", "listening"]  # argmax of P(w | socket), then P(w | socket is)
+    assert m.generate("the file", 2) == ["is", "closed"]
+    assert m.generate("the file", 5) == m.generate("the file", 5)
+    sampled = {tuple(m.generate("the", 6, temperature=1.0, seed=s)) for s in range(20)}
+    assert len(sampled) > 1 and all(w in set(words) for seq in sampled for w in seq)

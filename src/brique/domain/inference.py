@@ -16,7 +16,7 @@ from brique.domain.policy import PlacementPolicy
 
 # Built-in runtimes: the command each replica runs (`{python}`, `{model}` filled by the service;
 # $BRIQUE_REPLICA_PORT is set in the replica's environment). `custom` runs the deployment's own command.
-BUILTIN_RUNTIMES = ("embeddings", "echo", "vllm", "custom")
+BUILTIN_RUNTIMES = ("embeddings", "echo", "ngram", "vllm", "custom")
 REPLICA_PORT_ENV = "BRIQUE_REPLICA_PORT"
 DEPLOYMENT_LABEL = "brique.deployment"
 

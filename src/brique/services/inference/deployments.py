@@ -348,7 +348,7 @@ class DeploymentService:
     def _command(self, dep: Deployment) -> str:
         port = f"${REPLICA_PORT_ENV}"
         model = shlex.quote(dep.model)
-        if dep.runtime in ("embeddings", "echo"):
+        if dep.runtime in ("embeddings", "echo", "ngram"):
             return (f"exec {shlex.quote(self.runtime.python)} -m brique.agent.serve --runtime {dep.runtime} "
                     f"--model {model} --host {self.runtime.replica_host} --port {port}")  # fmt: skip
         if dep.runtime == "vllm":
