@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import shlex
 import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,6 +124,8 @@ class DeploymentService:
         self.runtime = runtime
         self._tenant_auth = authenticate_tenant_key  # TenancyService.authenticate
         self.ids = ids
+        self._reconciling = threading.Lock()  # the loop and a deploy call never start the same replica twice
+        self._refused: dict[str, str] = {}  # deployment id -> last refusal, audited once, not every step
 
     # -- deploy / read / delete -----------------------------------------------------------------
 
@@ -130,6 +133,9 @@ class DeploymentService:
         """Create the deployment, or update the one of that name (its replicas are replaced as they end)."""
         org_id = _tenant(who, Action.JOB_SUBMIT)
         _check(spec)
+        verdict = self.jobs.dry_run(who, self._replica_spec_for(spec))  # a replica must be able to run somewhere
+        if verdict.verdict == "reject":
+            raise InvalidInput(f"no replica of this deployment could ever run: {verdict.message}", field="gpus")
         now = self.clock.now()
         with self.db.transaction() as s:
             project = tenancy_repo.find_project(s, org_id, spec.project)
@@ -264,6 +270,10 @@ class DeploymentService:
     def reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
         """Replace ended replicas, move those off draining or down nodes, scale to the autoscale rule;
         the active deployments and the running replicas."""
+        with self._reconciling:
+            return self._reconcile(loads)
+
+    def _reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
         now = self.clock.now()
         with self.db.transaction() as s:
             deps = {d.id: d for d in repo.deployments(s, active_only=False)}
@@ -322,11 +332,14 @@ class DeploymentService:
         )  # fmt: skip
         try:
             job = self.jobs.submit(_acting_for(dep), spec).job
-        except BriqueError as exc:  # e.g. a budget hard stop: recorded, tried again next step
-            with self.db.transaction() as s:
-                self.audit.append(s, Entry("system:deployments", dep.org_id, "deployment.replica", dep.id,
-                                           outcome="refused", details={"reason": str(exc)}))  # fmt: skip
+        except BriqueError as exc:  # e.g. a budget hard stop: recorded once, tried again next step
+            if self._refused.get(dep.id) != str(exc):
+                self._refused[dep.id] = str(exc)
+                with self.db.transaction() as s:
+                    self.audit.append(s, Entry("system:deployments", dep.org_id, "deployment.replica", dep.id,
+                                               outcome="refused", details={"reason": str(exc)}))  # fmt: skip
             return
+        self._refused.pop(dep.id, None)
         with self.db.transaction() as s:
             repo.add_replica(s, Replica(job.id, dep.id, port, self.clock.now()))
 
@@ -340,6 +353,11 @@ class DeploymentService:
                                            details={"deployment": dep.id, "reason": why}))  # fmt: skip
         if dep is not None:
             self._stop_replica(dep, job_id)
+
+    @staticmethod
+    def _replica_spec_for(spec: DeploymentSpec) -> JobSpec:
+        return JobSpec(name=f"{spec.name}-replica"[:100], project=spec.project, command="true", gpus=spec.gpus,
+                       tier=spec.tier, placement=spec.placement, max_runtime_s=REPLICA_MAX_RUNTIME_S)  # type: ignore[arg-type]
 
     def _stop_replica(self, dep: Deployment, job_id: str) -> None:
         with contextlib.suppress(Conflict):  # it ended on its own meanwhile; the next step drops it
