@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from brique.domain.inference import TokenUsage
+from brique.errors import RateLimited
+from brique.services.inference.deployments import GatewayCaller
+from brique.services.inference.gateway import GatewayState, Limits
 from tests.integration.conftest import Cloud, auth
+from tests.unit.test_inference_rules import T0, make_dep
 
 DEP = {"name": "chat", "project": "llm", "model": "tiny", "runtime": "echo", "gpus": 1,
        "replicas": {"min": 1, "max": 3}}  # fmt: skip
@@ -74,3 +80,26 @@ def test_keys_are_scoped_and_usage_is_stored_per_key(cloud: Cloud) -> None:
     assert r.json()["revoked_at"] is not None
     listed = cloud.http.get("/v1/inference-keys", headers=auth(cloud.tenant)).json()
     assert [k["token"] for k in listed] == [None]  # shown once, at creation
+
+
+def test_gateway_limits_per_key_and_org_with_exact_retry_after() -> None:
+    now = [1000.0]
+    gw = GatewayState(Limits(org_requests_per_min=3, org_tokens_per_min=None), monotonic=lambda: now[0])
+    dep = make_dep()
+    gw.set_routes([dep], [])
+    a = GatewayCaller("org_1", "ikey_a", None, requests_per_min=None, tokens_per_min=50)
+    b = GatewayCaller("org_1", "ikey_b", None)
+    gw.admit(a, dep, T0)
+    gw.record(a, TokenUsage("org_1", "prj_1", dep.id, "ikey_a", "m", 40, 20, T0))  # 60 > 50 tokens/min
+    now[0] += 10
+    with pytest.raises(RateLimited, match="this key's tokens per minute") as e:
+        gw.admit(a, dep, T0)
+    assert e.value.retry_after_s == pytest.approx(50.0)  # the 60 tokens age out 60 s after they were spent
+    gw.admit(b, dep, T0)
+    gw.admit(b, dep, T0)  # the org's 3rd request this minute
+    with pytest.raises(RateLimited, match="organization's requests per minute") as e:
+        gw.admit(b, dep, T0)
+    assert e.value.retry_after_s == pytest.approx(50.0)  # the first one leaves the window at t+60
+    now[0] += 50.01
+    gw.admit(b, dep, T0)
+    assert [u.prompt_tokens for u in gw.drain_usage()] == [40] and gw.drain_usage() == []
