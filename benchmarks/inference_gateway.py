@@ -99,8 +99,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home, port = Path(tmp), free_port()
         (home / "fleet.yaml").write_text(FLEET)
-        env = {**os.environ, "BRIQUE_HOME": str(home), "BRIQUE_CYCLE_INTERVAL_S": "0.2",
-               "BRIQUE_INFERENCE_INTERVAL_S": "0.5", "BRIQUE_SERVE_TOKEN_DELAY_S": str(a.delay)}  # fmt: skip
+        env = {**os.environ, "BRIQUE_HOME": str(home), "BRIQUE_CYCLE_INTERVAL_S": "1.0",
+               "BRIQUE_INFERENCE_INTERVAL_S": "1.0", "BRIQUE_SERVE_TOKEN_DELAY_S": str(a.delay)}  # fmt: skip
         procs = [subprocess.Popen([*BRIQUE, "up", "--port", str(port), "--fleet", str(home / "fleet.yaml")],
                                   env=env, stdout=(home / "server.log").open("w"), stderr=subprocess.STDOUT)]  # fmt: skip
         url, tenant = f"http://127.0.0.1:{port}", ""
