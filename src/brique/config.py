@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     )
     console_session_minutes: int = Field(default=60, ge=1, le=1440, description="console sign-in lifetime")
     oidc_providers: list[OidcProvider] = Field(default_factory=list, description="console single sign-on")
+    inference_interval_s: float = Field(default=1.0, gt=0, description="inference loop: health checks, autoscale")
+    inference_python: str | None = Field(default=None, description="interpreter for built-in replica runtimes")
+    inference_replica_host: str = Field(default="127.0.0.1", description="host the gateway reaches local replicas on")
+    inference_max_request_bytes: int = Field(default=1_048_576, ge=1_024, description="gateway body limit (413)")
+    inference_org_requests_per_min: int | None = Field(default=None, ge=1, description="per-org gateway limit")
+    inference_org_tokens_per_min: int | None = Field(default=None, ge=1, description="per-org gateway limit")
+    inference_cold_start_s: float = Field(default=120.0, gt=0, description="how long a request waits for a replica")
 
     @field_validator("home", "fleet_file", "pricebook_file", "grid_intensity_file", mode="after")
     @classmethod

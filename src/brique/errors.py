@@ -195,4 +195,11 @@ class OrgSuspended(PermissionDenied):
     code = "org_suspended"
 
 
-CODES = CODES | {OrgSuspended.code}
+class PayloadTooLarge(BriqueError):
+    """A request body over a limit (the inference gateway's); the message names the limit."""
+
+    code = "too_large"
+    status = 413
+
+
+CODES = CODES | {OrgSuspended.code, PayloadTooLarge.code}

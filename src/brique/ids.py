@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford-style base32, no ambiguous letters
-PREFIXES = frozenset({"org", "prj", "usr", "key", "job", "evt", "req", "acc", "rep"})
+PREFIXES = frozenset({"org", "prj", "usr", "key", "job", "evt", "req", "acc", "rep", "dep", "ikey"})
 
 IdFactory = Callable[[str], str]
 

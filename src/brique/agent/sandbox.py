@@ -123,8 +123,8 @@ def job_env(launch: Launch, gpus: tuple[int, ...]) -> dict[str, str]:
 
 
 def wants_network(policy: Network, launch: Launch) -> bool:
-    if policy is Network.AUTO:
-        return len(launch.gpus_by_node) > 1
+    if policy is Network.AUTO:  # gangs talk among their nodes; services are called by the gateway
+        return len(launch.gpus_by_node) > 1 or launch.serves
     return policy is Network.HOST
 
 

@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from brique import __version__
 from brique.api import console
+from brique.api import gateway as inference_gateway
 from brique.api.audit import AuditMiddleware
 from brique.api.errors import ERROR_RESPONSES, install_error_handlers
 from brique.api.limits import BodyLimit
@@ -23,6 +24,7 @@ from brique.api.routers import (
     billing,
     budgets,
     contracts,
+    deployments,
     fleet,
     health,
     jobs,
@@ -37,6 +39,7 @@ from brique.clock import Clock
 from brique.config import Settings
 from brique.schemas.jobs import JobSubmitRequest
 from brique.services.registry import Services
+from brique.workers.inference_loop import InferenceLoop
 from brique.workers.scheduler_loop import SchedulerLoop
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -63,18 +66,25 @@ class AppRuntime(Protocol):
 def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
     """The API over `rt`; with `run_scheduler`, the scheduling loop runs while the app is up."""
 
+    inference_loop = InferenceLoop(rt.services.inference)
+    gateway = inference_gateway.Gateway(rt.services.inference, rt.clock, inference_loop.wake)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_scheduler:
             rt.loop.start()
+            inference_loop.start()
         try:
             yield
         finally:
             rt.loop.stop()
+            inference_loop.stop()
+            await gateway.close()
 
     app = FastAPI(title="Brique", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)  # served offline by the console  # fmt: skip
     app.state.services = rt.services
+    app.state.inference_loop = inference_loop  # tests step it by hand when the loops do not run
     app.state.metrics = Metrics(rt.services, rt.loop, rt.startup_s)
     app.state.loop = rt.loop
     install_error_handlers(app)
@@ -92,6 +102,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         budgets.router,
         sovereignty.router,
         system.router,
+        deployments.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers,
@@ -101,6 +112,9 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
     app.middleware("http")(_request_id)
     app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # before any parsing
     app.add_middleware(SubmitThrottle, tenancy=rt.services.tenancy, jobs=rt.services.jobs)  # outermost: cheapest 429
+    # The gateway is its own small app in front of everything: per-call audit records, request ids and
+    # body buffering would add milliseconds to every token served (its calls are metered instead).
+    app.add_middleware(inference_gateway.Dispatch, gateway=inference_gateway.app(gateway))
     return app
 
 

@@ -16,7 +16,7 @@ from brique.services.fleet import FleetService
 from brique.services.health import HealthService
 from brique.services.jobs import JobService
 from brique.services.metering import MeteringService
-from brique.services.registry import Services, Sovereignty
+from brique.services.registry import Inference, Services, Sovereignty
 from brique.services.replicas import Leadership
 from brique.services.tenancy import TenancyService
 from brique.workers.scheduler_loop import SchedulerLoop
@@ -80,6 +80,8 @@ def principal(
 
 def replicas(request: Request) -> Leadership:
     return services(request).replicas
+def inference(request: Request) -> Inference:
+    return services(request).inference
 
 
 def sovereignty(request: Request) -> Sovereignty:
@@ -97,3 +99,4 @@ Billing = Annotated[BillingService, Depends(billing_service)]
 Budgets = Annotated[BudgetService, Depends(budget_service)]
 Sov = Annotated[Sovereignty, Depends(sovereignty)]
 Replicas = Annotated[Leadership, Depends(replicas)]
+InferenceDep = Annotated[Inference, Depends(inference)]

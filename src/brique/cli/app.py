@@ -54,6 +54,9 @@ COMMANDS: dict[str, str | None] = {
     "platform": "brique.cli.trust:platform_app",
     "job": "brique.cli.jobs:job_app",
     "budget": "brique.cli.billing:budget_app",
+    "deploy": "brique.cli.inference:deploy",
+    "deployment": "brique.cli.inference:deployment_app",
+    "serve": "brique.cli.inference:serve",
 }
 PRETTY_EXCEPTIONS_SHORT = True
 

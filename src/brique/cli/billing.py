@@ -43,6 +43,12 @@ def usage(
     t = report.total
     out.print(f"total: {t.gpu_seconds / 3600:,.2f} GPU-h, EUR {report.billed_cost:,.2f} billed (before VAT), "
               f"{t.energy_kwh:,.1f} kWh, {t.co2e_kg:,.1f} kgCO2e", highlight=False)  # fmt: skip
+    if report.tokens:
+        tokens = Table("deployment", "key", "requests", "prompt tokens", "completion tokens")
+        for k in report.tokens:
+            tokens.add_row(k.deployment, k.key_id, str(k.requests), f"{k.prompt_tokens:,}", f"{k.completion_tokens:,}")
+        out.print(tokens)
+        out.print(f"inference tokens: EUR {report.token_cost:,.2f} (before VAT)", highlight=False)
 
 
 @command

@@ -86,10 +86,12 @@ def focus_row(c: FocusCharge) -> dict[str, str]:
     }  # fmt: skip
 
 
-def to_csv(charges: Iterable[FocusCharge]) -> str:
+def to_csv(charges: Iterable[FocusCharge], extra: Iterable[dict[str, str]] = ()) -> str:
+    """GPU charges, then `extra` rows in the same columns (inference tokens)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for c in charges:
         writer.writerow(focus_row(c))
+    writer.writerows(extra)
     return buf.getvalue()

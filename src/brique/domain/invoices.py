@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from brique.domain.energy import Footprint
 from brique.domain.jobs import Tier
 from brique.domain.pricing import ContractPrice, PriceBook
+from brique.domain.token_pricing import TokenCharge
 from brique.domain.vat import VatRate
 
 CENT = Decimal("0.01")
@@ -86,13 +87,14 @@ class Invoice:
 
     def spend(self, project: str | None = None) -> Decimal:
         """Usage charges before VAT and without the commitment (what budgets count)."""
-        kinds = ("usage",) if project is not None else ("usage", "overage")
+        kinds = ("usage", "tokens") if project is not None else ("usage", "overage", "tokens")
         return sum((x.amount for x in self.lines if x.kind in kinds and (project is None or x.project == project)),
                    Decimal(0))  # fmt: skip
 
 
 def build_invoice(
-    org: str, country: str, month: str, usage: Iterable[UsageTotal], book: PriceBook, vat: VatRate
+    org: str, country: str, month: str, usage: Iterable[UsageTotal], book: PriceBook, vat: VatRate,
+    tokens: Iterable[TokenCharge] = (),
 ) -> Invoice:
     contract = book.contract(org)
     lines: list[InvoiceLine] = []
@@ -106,11 +108,23 @@ def build_invoice(
         over = _overage_line(lines, contract)
         if over is not None:
             lines.append(over)
+    lines += [line for t in tokens for line in _token_lines(t)]
     subtotal = sum((x.amount for x in lines), Decimal(0))
     vat_amount = cents(subtotal * vat.percent / 100)
     notes = (vat.note, "amounts rounded half-up to the cent per line; VAT on the subtotal")
     return Invoice(org, country, month, book.currency, tuple(lines), vat, cents(subtotal), vat_amount,
                    cents(subtotal) + vat_amount, notes)  # fmt: skip
+
+
+def _token_lines(t: TokenCharge) -> list[InvoiceLine]:
+    """Inference tokens of one deployment: input and output lines, unit price per 1M tokens."""
+    out = []
+    for what, n, price in (("input", t.prompt_tokens, t.price.input_per_m),
+                           ("output", t.completion_tokens, t.price.output_per_m)):  # fmt: skip
+        if n:
+            out.append(InvoiceLine("tokens", f"{t.deployment} ({t.model}): {n:,} {what} tokens", t.project or t.project_id,
+                                   None, None, 0, price, cents(price * n / 1_000_000)))  # fmt: skip
+    return out
 
 
 def _commitment_line(month: str, c: ContractPrice) -> InvoiceLine:

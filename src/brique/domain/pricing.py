@@ -25,6 +25,7 @@ from typing import Any
 
 from brique.domain.jobs import Tier
 from brique.domain.suggest import unknown_field
+from brique.domain.token_pricing import TokenPrice, parse_token_prices
 
 TIERS = tuple(t.value for t in Tier)
 
@@ -57,6 +58,7 @@ class PriceBook:
     preemptible_discount: Decimal = Decimal("0")
     contracts: Mapping[str, ContractPrice] = field(default_factory=dict)  # org name -> terms
     vat_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    tokens: Mapping[str, TokenPrice] = field(default_factory=dict)  # inference: EUR per 1M tokens
 
     def rate(self, tier: str, site: str | None) -> Decimal:
         """List price per GPU-hour of `tier` in `site` (site rate, else default; preemptible
@@ -72,7 +74,7 @@ class PriceBook:
         return self.contracts.get(org_name)
 
 
-TOP_KEYS = frozenset({"currency", "rates", "preemptible_discount", "contracts", "vat_rates"})
+TOP_KEYS = frozenset({"currency", "rates", "preemptible_discount", "contracts", "vat_rates", "tokens"})
 RATES_KEYS = frozenset({"default", "sites"})
 CONTRACT_KEYS = frozenset({"monthly_commitment", "rate", "overage_rate"})
 
@@ -104,8 +106,9 @@ def parse_pricebook(doc: Any) -> PriceBook:
         p.add("preemptible_discount", "must be in [0, 1)")
     contracts = _contracts(doc.get("contracts") or {}, p)
     vat = _vat(doc.get("vat_rates") or {}, p)
+    tokens = parse_token_prices(doc.get("tokens"), p.add, lambda v, path: _money(v, path, p))
     p.raise_if_any()
-    return PriceBook(currency, default, sites, discount or Decimal(0), contracts, vat)
+    return PriceBook(currency, default, sites, discount or Decimal(0), contracts, vat, tokens)
 
 
 class _Problems:

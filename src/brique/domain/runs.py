@@ -51,6 +51,8 @@ class Launch:
     env: the job's environment, secrets already injected (never log it).
     command: run with `/bin/sh -c`.
     duration_s: for the simulated executor: how long the job "runs" (its spec's sleep or estimate).
+    serves: a long-running service others call over the network (an inference replica): the node
+    gives it the host network even where batch jobs get none.
     """
 
     job_id: str
@@ -67,6 +69,7 @@ class Launch:
     max_runtime_s: float = DEFAULT_MAX_RUNTIME_S
     grace_s: float = DEFAULT_GRACE_S
     duration_s: float | None = None
+    serves: bool = False
 
     @property
     def gpu_count(self) -> int:

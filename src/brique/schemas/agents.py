@@ -84,6 +84,7 @@ class LaunchModel(BaseModel):
     image: str | None = None
     max_runtime_s: float
     grace_s: float
+    serves: bool = False
 
     @classmethod
     def from_domain(cls, x: Launch) -> LaunchModel:
@@ -101,6 +102,7 @@ class LaunchModel(BaseModel):
             image=x.image,
             max_runtime_s=x.max_runtime_s,
             grace_s=x.grace_s,
+            serves=x.serves,
         )
 
     def to_domain(self) -> Launch:
@@ -118,6 +120,7 @@ class LaunchModel(BaseModel):
             image=self.image,
             max_runtime_s=self.max_runtime_s,
             grace_s=self.grace_s,
+            serves=self.serves,
         )
 
 

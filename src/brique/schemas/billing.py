@@ -34,6 +34,18 @@ class UsageRecordResponse(BaseModel):
     effective_cost: Decimal
 
 
+class TokenUsageResponse(BaseModel):
+    """Inference tokens of one gateway key on one deployment over the period."""
+
+    project_id: str
+    deployment_id: str
+    deployment: str
+    key_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class UsageResponse(BaseModel):
     org: str
     start: datetime
@@ -42,6 +54,8 @@ class UsageResponse(BaseModel):
     records: list[UsageRecordResponse]
     total: FootprintModel
     billed_cost: Decimal
+    tokens: list[TokenUsageResponse] = Field(default_factory=list, description="inference, per key and deployment")
+    token_cost: Decimal = Field(default=Decimal(0), description="EUR for inference tokens (price book)")
 
 
 class InvoiceLineResponse(BaseModel):

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         RackResponse,
         SiteResponse,
     )
+    from brique.schemas.inference import DeploymentRequest, DeploymentResponse, InferenceKeyResponse
     from brique.schemas.jobs import (
         JobDetailResponse,
         JobEventResponse,
@@ -277,6 +278,56 @@ class Client(SovereigntyMixin):
         from brique.schemas.tenancy import ContractResponse
 
         return self._call("GET", f"/v1/orgs/{org}/contracts", list[ContractResponse])
+
+    # -- inference ------------------------------------------------------------------------------
+
+    def deploy(self, spec: DeploymentRequest | dict[str, Any]) -> DeploymentResponse:
+        """Create a deployment, or update the one of that name."""
+        from brique.schemas.inference import DeploymentRequest, DeploymentResponse
+
+        body = spec if isinstance(spec, DeploymentRequest) else DeploymentRequest.model_validate(spec)
+        return self._call("POST", "/v1/deployments", DeploymentResponse, body)
+
+    def list_deployments(self) -> list[DeploymentResponse]:
+        from brique.schemas.inference import DeploymentResponse
+
+        return self._call("GET", "/v1/deployments", list[DeploymentResponse])
+
+    def get_deployment(self, name: str) -> DeploymentResponse:
+        from brique.schemas.inference import DeploymentResponse
+
+        return self._call("GET", f"/v1/deployments/{name}", DeploymentResponse)
+
+    def scale_deployment(self, name: str, min_replicas: int, max_replicas: int) -> DeploymentResponse:
+        from brique.schemas.inference import DeploymentResponse, ScaleRequest
+
+        body = ScaleRequest(min=min_replicas, max=max_replicas)
+        return self._call("POST", f"/v1/deployments/{name}/scale", DeploymentResponse, body)
+
+    def delete_deployment(self, name: str) -> DeploymentResponse:
+        from brique.schemas.inference import DeploymentResponse
+
+        return self._call("DELETE", f"/v1/deployments/{name}", DeploymentResponse)
+
+    def create_inference_key(
+        self, name: str, deployments: list[str] | None = None, requests_per_min: int | None = None,
+        tokens_per_min: int | None = None,
+    ) -> InferenceKeyResponse:  # fmt: skip
+        from brique.schemas.inference import InferenceKeyRequest, InferenceKeyResponse
+
+        body = InferenceKeyRequest(name=name, deployments=deployments or [], requests_per_min=requests_per_min,
+                                   tokens_per_min=tokens_per_min)  # fmt: skip
+        return self._call("POST", "/v1/inference-keys", InferenceKeyResponse, body)
+
+    def list_inference_keys(self) -> list[InferenceKeyResponse]:
+        from brique.schemas.inference import InferenceKeyResponse
+
+        return self._call("GET", "/v1/inference-keys", list[InferenceKeyResponse])
+
+    def revoke_inference_key(self, key_id: str) -> InferenceKeyResponse:
+        from brique.schemas.inference import InferenceKeyResponse
+
+        return self._call("DELETE", f"/v1/inference-keys/{key_id}", InferenceKeyResponse)
 
     # -- jobs -----------------------------------------------------------------------------------
 

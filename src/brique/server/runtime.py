@@ -6,6 +6,7 @@ everything it needs (none is patched after construction).
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -28,10 +29,13 @@ from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService, load_fleet_file
 from brique.services.health import HealthService
+from brique.services.inference.deployments import DeploymentService, RuntimeConfig
+from brique.services.inference.gateway import GatewayState, Limits
+from brique.services.inference.usage import TokenMeter
 from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
-from brique.services.registry import Services, Sovereignty
+from brique.services.registry import Inference, Services, Sovereignty
 from brique.services.replicas import build_leadership
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
@@ -122,7 +126,8 @@ def build_services(
                                    secrets=sov.secrets.resolve, logs=logs, audit=sov.audit)  # fmt: skip
     agents = AgentService(db, clock, fleet, scheduling, logs, settings.agent_timeout_s)
     metering = MeteringService(db, clock, fleet, load_intensity(settings.grid_intensity_file))
-    billing = BillingService(metering, load_pricebook(settings.pricebook_file))
+    token_meter = TokenMeter(db)
+    billing = BillingService(metering, load_pricebook(settings.pricebook_file), token_meter.charges)
     budgets = BudgetService(db, clock, billing, interval_s=settings.budget_interval_s,
                             allow_private_webhooks=settings.webhook_allow_private)  # fmt: skip
     leadership = build_leadership(db, clock, settings.replica_id or new_id("rep", 10))
@@ -134,9 +139,24 @@ def build_services(
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
                       wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
+    tenancy = TenancyService(db, clock, audit=sov.audit)
     services = Services(
-        health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock, audit=sov.audit),
+        health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,
         contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov, replicas=leadership,
+        inference=build_inference(settings, db, clock, jobs, sov.audit, tenancy, token_meter),
     )  # fmt: skip
     return services, loop
+
+
+def build_inference(
+    settings: Settings, db: Database, clock: Clock, jobs: JobService, audit: AuditLog, tenancy: TenancyService,
+    meter: TokenMeter,
+) -> Inference:
+    runtime = RuntimeConfig(settings.inference_python or sys.executable, settings.inference_replica_host)
+    limits = Limits(settings.inference_org_requests_per_min, settings.inference_org_tokens_per_min)
+    return Inference(
+        deployments=DeploymentService(db, clock, jobs, audit, runtime, tenancy.authenticate),
+        gateway=GatewayState(limits), meter=meter, cold_start_s=settings.inference_cold_start_s,
+        max_request_bytes=settings.inference_max_request_bytes, interval_s=settings.inference_interval_s,
+    )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from brique.domain.invoices import Invoice, UsageTotal, build_invoice
 from brique.domain.metering import month_bounds
 from brique.domain.pricing import PriceBook, PriceBookInvalid, parse_pricebook
 from brique.domain.tenancy import Organization, Principal
+from brique.domain.token_pricing import TokenCharge
 from brique.domain.vat import vat_rate
 from brique.errors import InvalidInput, PricebookInvalid
 from brique.services.metering import MeteringService, UsageReport
@@ -44,10 +46,15 @@ def totals(report: UsageReport) -> list[UsageTotal]:
     return [UsageTotal(p, t, site, seconds[(p, t, site)], prints[(p, t, site)]) for p, t, site in seconds]
 
 
+# Inference token charges of an org over [start, end) (services/inference/usage.py), priced by the book.
+TokenCharges = Callable[[str, datetime, datetime, PriceBook], list[TokenCharge]]
+
+
 class BillingService:
-    def __init__(self, metering: MeteringService, book: PriceBook) -> None:
+    def __init__(self, metering: MeteringService, book: PriceBook, tokens: TokenCharges | None = None) -> None:
         self.metering = metering
         self.book = book
+        self.tokens = tokens
 
     def invoice(self, who: Principal, org_ref: str | None, month: str) -> Invoice:
         org = self.metering.org_for(who, org_ref)
@@ -58,7 +65,11 @@ class BillingService:
     def invoice_for(self, org: Organization, month: str, start: datetime, end: datetime) -> Invoice:
         report = self.metering.report(org, start, end)
         vat = vat_rate(org.country, self.book.vat_rates)
-        return build_invoice(org.name, org.country, month, totals(report), self.book, vat)
+        return build_invoice(org.name, org.country, month, totals(report), self.book, vat,
+                             self.token_charges(org, start, end))  # fmt: skip
+
+    def token_charges(self, org: Organization, start: datetime, end: datetime) -> list[TokenCharge]:
+        return self.tokens(org.id, start, end, self.book) if self.tokens is not None else []
 
     def month_to_date(self, org: Organization, at: datetime) -> Invoice:
         """The running invoice of the month containing `at` (what budgets count)."""

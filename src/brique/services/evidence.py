@@ -89,4 +89,5 @@ class EvidenceService:
                                     or (g.scope_kind == "project" and g.scope_id == job.project_id))
         ]  # fmt: skip
         return {"job_id": job_id, "name": job.name if job else None, "project_id": job.project_id if job else None,
+                "deployment": job.spec.labels.get("brique.deployment") if job else None,  # a model replica's
                 "placements": runs, "operator_access": access}  # fmt: skip

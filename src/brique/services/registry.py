@@ -17,6 +17,9 @@ from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService
 from brique.services.health import HealthService
+from brique.services.inference.deployments import DeploymentService
+from brique.services.inference.gateway import GatewayState
+from brique.services.inference.usage import TokenMeter
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
@@ -39,6 +42,16 @@ class Sovereignty:
 
 
 @dataclass(frozen=True, slots=True)
+class Inference:
+    deployments: DeploymentService
+    gateway: GatewayState
+    meter: TokenMeter
+    cold_start_s: float
+    max_request_bytes: int
+    interval_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     health: HealthService
     fleet: FleetService
@@ -52,3 +65,4 @@ class Services:
     budgets: BudgetService
     sovereignty: Sovereignty
     replicas: Leadership
+    inference: Inference

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.domain.fleet import HealthState, gpus_by_node, node_of
+from brique.domain.inference import DEPLOYMENT_LABEL
 from brique.domain.job_lifecycle import JobState, StopReason
 from brique.domain.job_records import JobRecord, Transition
 from brique.domain.policy import SchedulingPolicy
@@ -162,6 +163,7 @@ class SchedulingService:
             gpus_by_node=gpus_by_node(row.gpu_ids),
             env={**spec.env, **self.secrets(row.org_id, spec.secrets)}, image=spec.image,
             max_runtime_s=spec.max_runtime_s, grace_s=spec.grace_s, duration_s=spec.simulated_runtime_s,
+            serves=DEPLOYMENT_LABEL in spec.labels,
         )  # fmt: skip
 
     # -- 1. reconcile ---------------------------------------------------------------------------

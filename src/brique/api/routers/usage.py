@@ -7,11 +7,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from brique.api.deps import Billing, Caller, Metering
+from brique.api.deps import Billing, Caller, InferenceDep, Metering
 from brique.api.params import From, To, window
 from brique.domain.energy import Footprint
 from brique.domain.focus import FocusCharge, to_csv
-from brique.schemas.billing import FootprintModel, IdleSiteResponse, UsageRecordResponse, UsageResponse
+from brique.domain.metering import month_bounds
+from brique.domain.token_pricing import focus_token_rows
+from brique.schemas.billing import (
+    FootprintModel,
+    IdleSiteResponse,
+    TokenUsageResponse,
+    UsageRecordResponse,
+    UsageResponse,
+)
 from brique.services.billing import charges
 
 router = APIRouter(prefix="/v1", tags=["usage"])
@@ -20,7 +28,7 @@ FOCUS_CSV = {200: {"content": {"text/csv": {}}, "description": "JSON, or a FOCUS
 
 @router.get("/usage", operation_id="getUsage", response_model=UsageResponse, responses=FOCUS_CSV)
 def get_usage(
-    who: Caller, metering: Metering, billing: Billing,
+    who: Caller, metering: Metering, billing: Billing, inference: InferenceDep,
     start: From,
     end: To,
     org: Annotated[str | None, Query(description="org name or id (operators; tenants: their own)")] = None,
@@ -29,9 +37,12 @@ def get_usage(
     report = metering.usage(who, org, *window(start, end))
     regions = {s.id: s.region for s in metering.fleet.sites}
     rows = charges(billing, report, regions)
+    token_charges = billing.token_charges(report.org, *window(start, end))
     if format == "csv":
         name = f"brique-usage-{report.org.name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-        return Response(to_csv(rows), media_type="text/csv",
+        period = month_bounds(f"{start.year:04d}-{start.month:02d}")
+        extra = [r for c in token_charges for r in focus_token_rows(c, report.org.name, period)]
+        return Response(to_csv(rows, extra), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
     now = metering.clock.now()
     records = [_record(c, c.end >= now.replace(microsecond=0) and item.record.ended_at is None)
@@ -44,6 +55,11 @@ def get_usage(
         total=FootprintModel(gpu_seconds=sum(c.gpu_seconds for c in rows), energy_kwh=total.facility_kwh,
                              co2e_kg=total.co2e_kg),
         billed_cost=sum((c.billed for c in rows), Decimal(0)),
+        tokens=[TokenUsageResponse(project_id=t.project_id, deployment_id=t.deployment_id, deployment=t.deployment_name,
+                                   key_id=t.key_id, requests=t.requests, prompt_tokens=t.prompt_tokens,
+                                   completion_tokens=t.completion_tokens)
+                for t in inference.meter.totals(report.org.id, *window(start, end))],
+        token_cost=sum((c.cost for c in token_charges), Decimal(0)),
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from brique.store import billing_tables, lease_tables  # noqa: F401  (register their rows on Base)
+from brique.store import billing_tables, inference_tables, lease_tables  # noqa: F401  (register their rows on Base)
 from brique.store.tables import Base
 
 

@@ -1,0 +1,426 @@
+"""Deployment use cases: deploy, list, show, delete, gateway keys, and the reconcile step.
+
+A replica is a long-running job submitted through `JobService.submit` (so quotas, residency, budgets
+and the scheduler apply as to any job). `reconcile` runs in the inference loop: it replaces replicas
+whose job ended (restart on failure), applies the autoscale rule, and returns the running replicas
+for the gateway to health-check and route to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shlex
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from brique.clock import Clock
+from brique.crypto import apikeys
+from brique.domain.fleet import node_of
+from brique.domain.inference import (
+    DEPLOYMENT_LABEL,
+    REPLICA_PORT_ENV,
+    Deployment,
+    DeploymentState,
+    InferenceKey,
+    Load,
+    Replica,
+    desired_replicas,
+)
+from brique.domain.job_lifecycle import JobSpec, JobState
+from brique.domain.job_records import JobRecord
+from brique.domain.tenancy import Action, Principal, Role
+from brique.errors import BriqueError, Conflict, InvalidInput, NotFound, TenantOnly, Unauthenticated
+from brique.ids import IdFactory, new_id
+from brique.services.audit import AuditLog, Entry
+from brique.services.authz import require
+from brique.services.jobs import JobService
+from brique.store.db import Database
+from brique.store.repos import fleet as fleet_repo
+from brique.store.repos import inference as repo
+from brique.store.repos import jobs as jobs_repo
+from brique.store.repos import tenancy as tenancy_repo
+
+REPLICA_MAX_RUNTIME_S = 30 * 86_400.0  # a replica job is renewed by reconcile when it reaches the cap
+LIVE = frozenset({JobState.PENDING, JobState.SCHEDULED, JobState.RUNNING})
+LEAVING_NODE_STATES = frozenset({"draining", "down"})  # a replica there is replaced, then stopped
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """How replicas are started and reached (from Settings at the composition root)."""
+
+    python: str  # the interpreter that runs the built-in runtimes on nodes
+    replica_host: str = "127.0.0.1"  # where the gateway reaches replicas of local-executor sites
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    name: str
+    project: str
+    model: str
+    runtime: str
+    gpus: int
+    min_replicas: int
+    max_replicas: int
+    tier: object
+    placement: object
+    command: str | None = None
+    image: str | None = None
+    target_inflight: int = 4
+    idle_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaView:
+    replica: Replica
+    job: JobRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentView:
+    deployment: Deployment
+    replicas: tuple[ReplicaView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A running replica the gateway may route to once it answers its health check."""
+
+    deployment: Deployment
+    job_id: str
+    url: str
+    site_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCaller:
+    """Who calls the gateway: an org, a key id, its scope (None: every deployment) and its limits."""
+
+    org_id: str
+    key_id: str
+    scope: tuple[str, ...] | None
+    requests_per_min: int | None = None
+    tokens_per_min: int | None = None
+
+    def allows(self, deployment_id: str) -> bool:
+        return self.scope is None or not self.scope or deployment_id in self.scope
+
+
+class DeploymentService:
+    def __init__(
+        self, db: Database, clock: Clock, jobs: JobService, audit: AuditLog, runtime: RuntimeConfig,
+        authenticate_tenant_key: object, ids: IdFactory = new_id,
+    ) -> None:  # fmt: skip
+        self.db = db
+        self.clock = clock
+        self.jobs = jobs
+        self.audit = audit
+        self.runtime = runtime
+        self._tenant_auth = authenticate_tenant_key  # TenancyService.authenticate
+        self.ids = ids
+        self._reconciling = threading.Lock()  # the loop and a deploy call never start the same replica twice
+        self._refused: dict[str, str] = {}  # deployment id -> last refusal, audited once, not every step
+
+    # -- deploy / read / delete -----------------------------------------------------------------
+
+    def deploy(self, who: Principal, spec: DeploymentSpec) -> Deployment:
+        """Create the deployment, or update the one of that name (its replicas are replaced as they end)."""
+        org_id = _tenant(who, Action.JOB_SUBMIT)
+        _check(spec)
+        verdict = self.jobs.dry_run(who, self._replica_spec_for(spec))  # a replica must be able to run somewhere
+        if verdict.verdict == "reject":
+            raise InvalidInput(f"no replica of this deployment could ever run: {verdict.message}", field="gpus")
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            project = tenancy_repo.find_project(s, org_id, spec.project)
+            if project is None:
+                raise NotFound(f"project '{spec.project}' not found", field="project")
+            earlier = repo.deployment_by_name(s, org_id, spec.name)
+            dep = Deployment(
+                id=earlier.id if earlier else self.ids("dep"), org_id=org_id, project_id=project.id,
+                name=spec.name, model=spec.model, runtime=spec.runtime, command=spec.command, image=spec.image,
+                gpus=spec.gpus, min_replicas=spec.min_replicas, max_replicas=spec.max_replicas,
+                tier=spec.tier, placement=spec.placement,  # type: ignore[arg-type]
+                desired_replicas=max(spec.min_replicas, 1) if earlier is None else
+                min(max(earlier.desired_replicas, spec.min_replicas), spec.max_replicas),
+                state=DeploymentState.ACTIVE, created_by=earlier.created_by if earlier else who.user_id,
+                created_at=earlier.created_at if earlier else now, updated_at=now,
+                target_inflight=spec.target_inflight, idle_s=spec.idle_s,
+            )  # fmt: skip
+            if dep.guaranteed:
+                dep = dataclasses.replace(dep, desired_replicas=max(dep.desired_replicas, dep.min_replicas, 1))
+            repo.save_deployment(s, dep)
+            self.audit.append(s, Entry(who.user_id, org_id, "deployment.update" if earlier else "deployment.create",
+                                       dep.id, details={"name": dep.name, "model": dep.model, "gpus": dep.gpus,
+                                                        "replicas": [dep.min_replicas, dep.max_replicas],
+                                                        "placement": dep.placement.label}))  # fmt: skip
+        self.reconcile({})
+        return dep
+
+    def list(self, who: Principal) -> list[DeploymentView]:
+        require(who, Action.JOB_READ)
+        with self.db.transaction() as s:
+            org = None if who.is_operator else who.org_id
+            deps = repo.deployments(s, org)
+            return [self._view(s, d) for d in deps]
+
+    def get(self, who: Principal, ref: str) -> DeploymentView:
+        require(who, Action.JOB_READ)
+        with self.db.transaction() as s:
+            return self._view(s, self._find(s, who, ref))
+
+    def delete(self, who: Principal, ref: str) -> Deployment:
+        org_id = _tenant(who, Action.JOB_CANCEL)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            dep = self._find(s, who, ref)
+            dep = dataclasses.replace(dep, state=DeploymentState.DELETED, desired_replicas=0, updated_at=now)
+            repo.save_deployment(s, dep)
+            self.audit.append(s, Entry(who.user_id, org_id, "deployment.delete", dep.id, details={"name": dep.name}))
+        self.reconcile({})
+        return dep
+
+    def scale(self, who: Principal, ref: str, min_replicas: int, max_replicas: int) -> Deployment:
+        org_id = _tenant(who, Action.JOB_SUBMIT)
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            dep = self._find(s, who, ref)
+            _check_replicas(min_replicas, max_replicas, dep.tier)
+            desired = min(max(dep.desired_replicas, min_replicas), max_replicas)
+            dep = dataclasses.replace(dep, min_replicas=min_replicas, max_replicas=max_replicas,
+                                      desired_replicas=desired, updated_at=now)  # fmt: skip
+            repo.save_deployment(s, dep)
+            self.audit.append(s, Entry(who.user_id, org_id, "deployment.scale", dep.id,
+                                       details={"min": min_replicas, "max": max_replicas}))  # fmt: skip
+        self.reconcile({})
+        return dep
+
+    def _find(self, s: Session, who: Principal, ref: str) -> Deployment:
+        dep = None if who.org_id is None else repo.deployment_by_name(s, who.org_id, ref)
+        if dep is None and who.is_operator:
+            dep = repo.get_deployment(s, ref)
+        if dep is None:
+            raise NotFound(f"deployment '{ref}' not found", field="deployment")
+        return dep
+
+    @staticmethod
+    def _view(s: Session, dep: Deployment) -> DeploymentView:
+        views = tuple(ReplicaView(r, jobs_repo.get(s, r.job_id)) for r in repo.replicas(s, [dep.id]))
+        return DeploymentView(dep, views)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def create_key(
+        self, who: Principal, name: str, deployments: list[str], requests_per_min: int | None,
+        tokens_per_min: int | None,
+    ) -> tuple[InferenceKey, str]:  # fmt: skip
+        """A gateway key scoped to `deployments` (names or ids; empty: all of the org's). The token is shown once."""
+        org_id = _tenant(who, Action.JOB_SUBMIT)
+        issued = apikeys.issue()
+        with self.db.transaction() as s:
+            ids = tuple(self._find(s, who, ref).id for ref in deployments)
+            key = InferenceKey(id=self.ids("ikey"), org_id=org_id, name=name, deployments=ids,
+                               requests_per_min=requests_per_min, tokens_per_min=tokens_per_min,
+                               created_by=who.user_id, created_at=self.clock.now())  # fmt: skip
+            repo.add_key(s, key, issued.lookup, issued.secret_hash)
+            self.audit.append(s, Entry(who.user_id, org_id, "inference.key.create", key.id,
+                                       details={"deployments": list(ids), "rpm": requests_per_min,
+                                                "tpm": tokens_per_min}))  # fmt: skip
+        return key, issued.token
+
+    def list_keys(self, who: Principal) -> list[InferenceKey]:
+        org_id = _tenant(who, Action.JOB_READ)
+        with self.db.transaction() as s:
+            return repo.keys(s, org_id)
+
+    def revoke_key(self, who: Principal, key_id: str) -> InferenceKey:
+        org_id = _tenant(who, Action.JOB_SUBMIT)
+        with self.db.transaction() as s:
+            key = repo.revoke_key(s, org_id, key_id, self.clock.now())
+            if key is None:
+                raise NotFound(f"inference key '{key_id}' not found", field="key_id")
+            self.audit.append(s, Entry(who.user_id, org_id, "inference.key.revoke", key.id))
+        return key
+
+    def authenticate(self, token: str | None) -> GatewayCaller:
+        """A gateway key (scoped), or a tenant API key (every deployment of its org)."""
+        parsed = apikeys.parse(token or "")
+        if parsed is not None:
+            with self.db.transaction() as s:
+                found = repo.key_by_lookup(s, parsed[0])
+            if found is not None:
+                key, secret_hash = found
+                if not apikeys.matches(parsed[1], secret_hash) or key.revoked_at is not None:
+                    raise Unauthenticated("invalid or revoked inference key")
+                return GatewayCaller(key.org_id, key.id, key.deployments, key.requests_per_min, key.tokens_per_min)
+        who: Principal = self._tenant_auth(token)  # type: ignore[operator]
+        if who.org_id is None:
+            raise TenantOnly("the inference gateway serves tenant keys; operator keys cannot call it")
+        require(who, Action.JOB_READ)
+        return GatewayCaller(who.org_id, who.key_id, None)
+
+    # -- reconcile (the inference loop) ---------------------------------------------------------
+
+    def reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
+        """Replace ended replicas, move those off draining or down nodes, scale to the autoscale rule;
+        the active deployments and the running replicas."""
+        with self._reconciling:
+            return self._reconcile(loads)
+
+    def _reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            deps = {d.id: d for d in repo.deployments(s, active_only=False)}
+            replicas = repo.replicas(s)
+            jobs = {r.job_id: jobs_repo.get(s, r.job_id) for r in replicas}
+            ended = [r.job_id for r in replicas if jobs[r.job_id] is None or jobs[r.job_id].state not in LIVE]
+            repo.drop_replicas(s, ended)
+            leaving_nodes = {n for n, st in fleet_repo.unhealthy_states(s)[0].items() if st in LEAVING_NODE_STATES}
+            live: dict[str, list[Replica]] = {}
+            for r in replicas:
+                if r.job_id not in ended:
+                    live.setdefault(r.deployment_id, []).append(r)
+            deps = {k: self._autoscale(s, d, loads.get(k), now) for k, d in deps.items()}
+        endpoints: list[Endpoint] = []
+        for dep in deps.values():
+            mine = live.get(dep.id, [])
+            want = dep.desired_replicas if dep.state is DeploymentState.ACTIVE else 0
+            leaving = [r for r in mine if _on(jobs[r.job_id], leaving_nodes)]
+            staying = [r for r in mine if r not in leaving]
+            for _ in range(want - len(staying)):
+                self._start_replica(dep)
+            # Stop the youngest extras first (the older ones are warm); never below `want`.
+            for r in sorted(staying, key=lambda r: r.created_at, reverse=True)[: max(0, len(staying) - want)]:
+                self._stop_replica(dep, r.job_id)
+                staying.remove(r)
+            ready = sum(1 for r in staying if jobs[r.job_id].state is JobState.RUNNING)  # type: ignore[union-attr]
+            if ready >= want:  # replacements serve: the replicas on leaving nodes may go
+                for r in leaving:
+                    self._stop_replica(dep, r.job_id)
+                leaving = []
+            endpoints += [self._endpoint(dep, r, jobs[r.job_id]) for r in [*staying, *leaving]
+                          if jobs[r.job_id].state is JobState.RUNNING]  # type: ignore[union-attr]
+        return [d for d in deps.values() if d.state is DeploymentState.ACTIVE], endpoints
+
+    def _autoscale(self, s: Session, dep: Deployment, load: Load | None, now: datetime) -> Deployment:
+        if dep.state is not DeploymentState.ACTIVE or load is None:
+            return dep
+        decision = desired_replicas(dep, load, now)
+        if decision.replicas == dep.desired_replicas:
+            return dep
+        scaled = dataclasses.replace(dep, desired_replicas=decision.replicas, updated_at=now)
+        repo.save_deployment(s, scaled)
+        self.audit.append(s, Entry("system:autoscaler", dep.org_id, "deployment.autoscale", dep.id,
+                                   details={"from": dep.desired_replicas, "to": decision.replicas,
+                                            "reason": decision.reason}))  # fmt: skip
+        return scaled
+
+    def _start_replica(self, dep: Deployment) -> None:
+        port = _free_port(self.runtime.replica_host)
+        spec = JobSpec(
+            name=f"{dep.name}-replica"[:100], project=dep.project_id, command=self._command(dep), gpus=dep.gpus,
+            tier=dep.tier, image=dep.image, env={REPLICA_PORT_ENV: str(port), "BRIQUE_MODEL": dep.model,
+                                                  "BRIQUE_DEPLOYMENT": dep.name},
+            placement=dep.placement, max_runtime_s=REPLICA_MAX_RUNTIME_S, grace_s=10.0, retries=0,
+            labels={DEPLOYMENT_LABEL: dep.id},
+        )  # fmt: skip
+        try:
+            job = self.jobs.submit(_acting_for(dep), spec).job
+        except BriqueError as exc:  # e.g. a budget hard stop: recorded once, tried again next step
+            if self._refused.get(dep.id) != str(exc):
+                self._refused[dep.id] = str(exc)
+                with self.db.transaction() as s:
+                    self.audit.append(s, Entry("system:deployments", dep.org_id, "deployment.replica", dep.id,
+                                               outcome="refused", details={"reason": str(exc)}))  # fmt: skip
+            return
+        self._refused.pop(dep.id, None)
+        with self.db.transaction() as s:
+            repo.add_replica(s, Replica(job.id, dep.id, port, self.clock.now()))
+
+    def replace_replica(self, job_id: str, why: str) -> None:
+        """Stop a replica that fails its health checks; the next step starts a fresh one."""
+        with self.db.transaction() as s:
+            found = [r for r in repo.replicas(s) if r.job_id == job_id]
+            dep = repo.get_deployment(s, found[0].deployment_id) if found else None
+            if dep is not None:
+                self.audit.append(s, Entry("system:deployments", dep.org_id, "deployment.replica.replace", job_id,
+                                           details={"deployment": dep.id, "reason": why}))  # fmt: skip
+        if dep is not None:
+            self._stop_replica(dep, job_id)
+
+    @staticmethod
+    def _replica_spec_for(spec: DeploymentSpec) -> JobSpec:
+        return JobSpec(name=f"{spec.name}-replica"[:100], project=spec.project, command="true", gpus=spec.gpus,
+                       tier=spec.tier, placement=spec.placement, max_runtime_s=REPLICA_MAX_RUNTIME_S)  # type: ignore[arg-type]
+
+    def _stop_replica(self, dep: Deployment, job_id: str) -> None:
+        with contextlib.suppress(Conflict):  # it ended on its own meanwhile; the next step drops it
+            self.jobs.cancel(_acting_for(dep), job_id)
+
+    def _command(self, dep: Deployment) -> str:
+        port = f"${REPLICA_PORT_ENV}"
+        model = shlex.quote(dep.model)
+        if dep.runtime in ("embeddings", "echo", "ngram"):
+            return (f"exec {shlex.quote(self.runtime.python)} -m brique.agent.serve --runtime {dep.runtime} "
+                    f"--model {model} --host {self.runtime.replica_host} --port {port}")  # fmt: skip
+        if dep.runtime == "vllm":
+            return f"exec vllm serve {model} --host 0.0.0.0 --port {port} --tensor-parallel-size {dep.gpus}"
+        return dep.command or ""
+
+    def _endpoint(self, dep: Deployment, r: Replica, job: JobRecord) -> Endpoint:
+        return Endpoint(dep, r.job_id, f"http://{self.runtime.replica_host}:{r.port}", job.site_id)
+
+    def record_usage(self, records: list) -> None:
+        """Persist token usage buffered by the gateway (one transaction per batch)."""
+        if records:
+            with self.db.transaction() as s:
+                repo.add_usage(s, records)
+
+    def token_totals(self, org_id: str | None, start: datetime, end: datetime) -> list:
+        with self.db.transaction() as s:
+            return repo.token_totals(s, org_id, start, end)
+
+
+def _on(job: JobRecord | None, nodes: set[str]) -> bool:
+    return job is not None and any(node_of(g) in nodes for g in job.gpu_ids)
+
+
+def _check(spec: DeploymentSpec) -> None:
+    if spec.runtime == "custom" and not spec.command:
+        raise InvalidInput("runtime 'custom' needs a command (it must listen on $BRIQUE_REPLICA_PORT)",
+                           field="command")  # fmt: skip
+    _check_replicas(spec.min_replicas, spec.max_replicas, spec.tier)
+
+
+def _check_replicas(lo: int, hi: int, tier: object) -> None:
+    if hi < max(lo, 1):
+        raise InvalidInput(f"replicas: max ({hi}) must be at least min ({lo}) and at least 1", field="replicas")
+    if lo == 0 and getattr(tier, "value", tier) == "priority":
+        raise InvalidInput("replicas: a priority (guaranteed) deployment keeps min >= 1; it never scales to zero",
+                           field="replicas")  # fmt: skip
+
+
+def _acting_for(dep: Deployment) -> Principal:
+    """The deployment acts with its creator's org as a member (replicas are its creator's jobs)."""
+    return Principal(user_id=dep.created_by, key_id=f"deployment:{dep.id}", role=Role.TENANT_MEMBER,
+                     org_id=dep.org_id)  # fmt: skip
+
+
+def _tenant(who: Principal, action: Action) -> str:
+    require(who, action)
+    if who.org_id is None:
+        raise TenantOnly(f"'{action}' is a tenant action; operator keys cannot take it")
+    return who.org_id
+
+
+def _free_port(host: str) -> int:
+    """A port free right now on `host` (the replica binds it; if it lost a race it exits and is replaced)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
