@@ -130,7 +130,7 @@ def build_services(
                       wake=loop.wake)  # fmt: skip
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
-        contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
+        contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
     )  # fmt: skip
     return services, loop

@@ -1,23 +1,26 @@
-"""Billing: invoices per org per month, from usage records, the price book and VAT."""
+"""Billing: invoices per org per month, from usage records, the org's contract (version in force
+at the end of the month), the price book's list prices and VAT."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import yaml
 
+from brique.domain.contracts import CommercialTerms, commercial_terms
 from brique.domain.energy import Footprint
 from brique.domain.focus import FocusCharge
-from brique.domain.invoices import Invoice, UsageTotal, build_invoice
+from brique.domain.invoices import Invoice, UsageTotal, build_invoice, unit_rate
 from brique.domain.metering import month_bounds
 from brique.domain.pricing import PriceBook, PriceBookInvalid, parse_pricebook
 from brique.domain.tenancy import Organization, Principal
 from brique.domain.vat import vat_rate
 from brique.errors import InvalidInput, PricebookInvalid
 from brique.services.metering import MeteringService, UsageReport
+from brique.store.repos import contracts as contracts_repo
 
 
 def load_pricebook(path: Path) -> PriceBook:
@@ -58,7 +61,16 @@ class BillingService:
     def invoice_for(self, org: Organization, month: str, start: datetime, end: datetime) -> Invoice:
         report = self.metering.report(org, start, end)
         vat = vat_rate(org.country, self.book.vat_rates)
-        return build_invoice(org.name, org.country, month, totals(report), self.book, vat)
+        terms = self.terms(org, start, end)
+        return build_invoice(org.name, org.country, month, totals(report), self.book, vat, terms)
+
+    def terms(self, org: Organization, start: datetime, end: datetime) -> CommercialTerms | None:
+        """The commercial terms of the org's contract version in force at `end` (or now, if sooner)."""
+        at = min(end, self.metering.clock.now() + timedelta(microseconds=1))
+        with self.metering.db.transaction() as s:
+            version, contracts = contracts_repo.version_at(s, org.id, at)
+        last = (end - timedelta(microseconds=1)).date()
+        return commercial_terms(version, contracts, start.date(), last)
 
     def month_to_date(self, org: Organization, at: datetime) -> Invoice:
         """The running invoice of the month containing `at` (what budgets count)."""
@@ -66,13 +78,14 @@ class BillingService:
         start, end = month_bounds(month)
         return self.invoice_for(org, month, start, end)
 
-    def unit_cost(self, org: Organization, tier: str, site: str, gpu_seconds: int) -> tuple[Decimal, Decimal]:
-        """(billed, effective) EUR of some usage, unrounded: priority under a contract is billed 0
-        (drawn from the commitment) and effectively costs the contract rate."""
-        contract = self.book.contract(org.name)
-        if contract is not None and tier == "priority":
-            return Decimal(0), contract.rate * gpu_seconds / 3600
-        cost = self.book.rate(tier, site) * gpu_seconds / 3600
+    def unit_cost(
+        self, terms: CommercialTerms | None, tier: str, site: str, gpu_seconds: int
+    ) -> tuple[Decimal, Decimal]:
+        """(billed, effective) EUR of some usage, unrounded: priority under a commitment is billed 0
+        (drawn from it) and effectively costs the contract rate."""
+        if terms is not None and terms.monthly_commitment > 0 and tier == "priority":
+            return Decimal(0), (terms.priority_rate or Decimal(0)) * gpu_seconds / 3600
+        cost = unit_rate(self.book, terms, tier, site) * gpu_seconds / 3600
         return cost, cost
 
 
@@ -87,12 +100,12 @@ def charges(billing: BillingService, report: UsageReport, regions: dict[str, str
     """The report's items as priced charges (FOCUS rows and the JSON usage answer)."""
     out = []
     org = report.org
-    contract = billing.book.contract(org.name)
+    terms = billing.terms(org, report.start, report.end)
     for item in report.items:
         r = item.record
-        billed, effective = billing.unit_cost(org, r.tier, r.site_id, item.gpu_seconds)
+        billed, effective = billing.unit_cost(terms, r.tier, r.site_id, item.gpu_seconds)
         list_price = billing.book.rate(r.tier, r.site_id)
-        contracted = contract.rate if contract is not None and r.tier == "priority" else list_price
+        contracted = unit_rate(billing.book, terms, r.tier, r.site_id)
         out.append(FocusCharge(org.id, org.name, r.project_id, item.project, r.job_id, r.job_name, r.attempt,
                                r.tier, r.site_id, regions.get(r.site_id, ""), r.gpus, item.start, item.end,
                                item.gpu_seconds, list_price, contracted, billed, effective,

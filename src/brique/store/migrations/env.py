@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import brique.store.billing_tables  # noqa: F401  (registers the metering/billing rows on Base)
+import brique.store.billing_tables
+import brique.store.commerce_tables  # noqa: F401  (contracts history, reservations, projects, invoices)
 from brique.store.tables import Base
 
 
