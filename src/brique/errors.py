@@ -161,3 +161,9 @@ CODES: frozenset[str] = frozenset(
         StaleWrite, Duplicate, RateLimited, Unavailable, ExecutorError,
     )
 )  # fmt: skip
+
+
+class ReservationConflict(Conflict):
+    """A reservation does not fit beside the approved ones it overlaps (the message says why)."""
+
+    code = "reservation_conflict"

@@ -28,6 +28,7 @@ from brique.api.routers import (
     jobs,
     keys,
     orgs,
+    reservations,
     sovereignty,
     usage,
 )
@@ -85,6 +86,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         billing.router,
         budgets.router,
         sovereignty.router,
+        reservations.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)

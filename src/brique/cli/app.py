@@ -52,6 +52,7 @@ COMMANDS: dict[str, str | None] = {
     "sovereignty": "brique.cli.sovereignty:sov_app",
     "job": "brique.cli.jobs:job_app",
     "budget": "brique.cli.billing:budget_app",
+    "reservation": "brique.cli.reservations:reservation_app",
 }
 PRETTY_EXCEPTIONS_SHORT = True
 

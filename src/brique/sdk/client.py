@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from brique.sdk.commerce import CommerceMixin
 from brique.sdk.errors import ApiError, ConnectionFailed, api_error
 from brique.sdk.sovereignty import SovereigntyMixin
 
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Client(SovereigntyMixin):
+class Client(SovereigntyMixin, CommerceMixin):
     def __init__(
         self,
         url: str,

@@ -32,6 +32,7 @@ from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
 from brique.services.registry import Services, Sovereignty
+from brique.services.reservations import ReservationService
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
@@ -132,5 +133,6 @@ def build_services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
         contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
+        reservations=ReservationService(db, clock, fleet, sov.audit),
     )  # fmt: skip
     return services, loop

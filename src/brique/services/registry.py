@@ -20,6 +20,7 @@ from brique.services.health import HealthService
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
+from brique.services.reservations import ReservationService
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
@@ -50,3 +51,4 @@ class Services:
     billing: BillingService
     budgets: BudgetService
     sovereignty: Sovereignty
+    reservations: ReservationService
