@@ -83,12 +83,14 @@ def test_a_reservation_holds_capacity_against_other_tenants_and_frees_it_at_the_
     # fr-tst-1 has 4 racks of 72 GPUs; 2 are held from T0+1h: long work of others only gets the other 2
     long1 = cloud.submit("globex", name="long1", gpus=72, sleep_s=20_000)
     long2 = cloud.submit("globex", name="long2", gpus=72, sleep_s=20_000)
-    short = cloud.submit("globex", name="short", gpus=72, sleep_s=1_000, max_runtime_s=1_800)  # ends before start
     long3 = cloud.submit("globex", name="long3", gpus=72, sleep_s=20_000)
     cloud.tick()
     cloud.tick(1)
     longs = {j: cloud.job("globex", j)["state"] for j in (long1, long2, long3)}
     assert sorted(longs.values()) == ["pending", "running", "running"], longs  # the held racks are not theirs
+    short = cloud.submit("globex", name="short", gpus=72, sleep_s=1_000, max_runtime_s=1_800)  # ends before start
+    cloud.tick()
+    cloud.tick(1)
     assert cloud.job("globex", short)["state"] == "running"  # it ends before the window: backfilled into it
     second = next(j for j, state in longs.items() if state == "pending")
     cloud.tick(3_600)  # the window opens: the reserving org's job runs in it
@@ -109,6 +111,14 @@ def test_a_reservation_holds_capacity_against_other_tenants_and_frees_it_at_the_
     assert [cloud.job("globex", j)["state"] for j in (second, other)] == ["running", "running"]
     listed = cloud.http.get("/v1/reservations", params={"org": "ministry"}, headers=auth(cloud.keys["ministry"]))
     assert [x["id"] for x in listed.json()] == [res["id"]]
+    # billed whether used or not: 144 GPUs x 2 h at the list priority price (no contract rate);
+    # its 144-GPU job inside the window is included, not billed again
+    inv = cloud.http.get("/v1/orgs/ministry/invoices/2026-12", headers=auth(cloud.keys["ministry"])).json()
+    lines = [(x["kind"], x["gpu_seconds"], x["unit_price"], x["amount"]) for x in inv["lines"]]
+    assert lines[0] == ("reserved", 144 * 7_200, "4.80", "1382.40")
+    kind, used, _, amount = lines[1]  # the simulated job ends when the next cycle sees it
+    assert (kind, amount, len(lines)) == ("in_reservation", "0.00", 2) and 144 * 3_000 <= used <= 144 * 3_700
+    assert inv["subtotal"] == "1382.40"
 
 
 def test_conflicting_reservations_are_refused_with_the_reason_and_requests_need_approval(cloud: Cloud) -> None:

@@ -53,7 +53,7 @@ class UsageTotal:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
-    kind: str  # commitment | usage | included | overage
+    kind: str  # commitment | reserved | in_reservation | usage | included | overage
     description: str
     project: str | None
     tier: str | None

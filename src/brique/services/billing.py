@@ -3,7 +3,9 @@ at the end of the month), the price book's list prices and VAT."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,14 +15,16 @@ import yaml
 from brique.domain.contracts import CommercialTerms, commercial_terms
 from brique.domain.energy import Footprint
 from brique.domain.focus import FocusCharge
-from brique.domain.invoices import Invoice, UsageTotal, build_invoice, unit_rate
+from brique.domain.invoices import HOUR, Invoice, InvoiceLine, UsageTotal, build_invoice, cents, unit_rate
 from brique.domain.metering import month_bounds
 from brique.domain.pricing import PriceBook, PriceBookInvalid, parse_pricebook
+from brique.domain.reservations import Reservation
 from brique.domain.tenancy import Organization, Principal
 from brique.domain.vat import vat_rate
 from brique.errors import InvalidInput, PricebookInvalid
-from brique.services.metering import MeteringService, UsageReport
+from brique.services.metering import MeteringService, UsageItem, UsageReport
 from brique.store.repos import contracts as contracts_repo
+from brique.store.repos import reservations as reservations_repo
 
 
 def load_pricebook(path: Path) -> PriceBook:
@@ -38,9 +42,13 @@ def load_pricebook(path: Path) -> PriceBook:
 
 def totals(report: UsageReport) -> list[UsageTotal]:
     """Usage of a report summed per (project, tier, site)."""
+    return totals_of(report.items)
+
+
+def totals_of(items: Iterable[UsageItem]) -> list[UsageTotal]:
     seconds: dict[tuple[str, str, str], int] = defaultdict(int)
     prints: dict[tuple[str, str, str], Footprint] = defaultdict(Footprint)
-    for item in report.items:
+    for item in items:
         key = (item.project, item.record.tier, item.record.site_id)
         seconds[key] += item.gpu_seconds
         prints[key] = prints[key] + item.footprint
@@ -62,7 +70,30 @@ class BillingService:
         report = self.metering.report(org, start, end)
         vat = vat_rate(org.country, self.book.vat_rates)
         terms = self.terms(org, start, end)
-        return build_invoice(org.name, org.country, month, totals(report), self.book, vat, terms)
+        with self.metering.db.transaction() as s:
+            booked = reservations_repo.for_org_between(s, org.id, start, end)
+        usage, extra = self._reserved(report, booked, terms, start, end)
+        return build_invoice(org.name, org.country, month, usage, self.book, vat, terms, extra)
+
+    def _reserved(
+        self, report: UsageReport, booked: list[Reservation], terms: CommercialTerms | None, start: datetime,
+        end: datetime,
+    ) -> tuple[list[UsageTotal], list[InvoiceLine]]:  # fmt: skip
+        """Reserved capacity is billed whether used or not, at the contract's priority rate for its
+        site (else the list priority price); usage inside it is included (not billed twice)."""
+        items, lines = list(report.items), []
+        for r in booked:
+            site = self.metering.fleet.site(r.site)
+            if site is None:
+                continue
+            seconds = r.gpu_seconds_in(site, start, end)
+            rate = unit_rate(self.book, terms, "priority", r.site)
+            lines.append(InvoiceLine("reserved", f"Reserved capacity {r.id}: {_held(r)} in {r.site}", None,
+                                     "priority", r.site, seconds, rate, cents(seconds * rate / HOUR)))  # fmt: skip
+            items, covered = _cover(items, r, seconds)
+            lines.extend(InvoiceLine("in_reservation", f"{p}: GPU time inside reservation {r.id}", p, t, r.site, n,
+                                     rate, Decimal("0.00")) for (p, t), n in sorted(covered.items()))  # fmt: skip
+        return totals_of(items), lines
 
     def terms(self, org: Organization, start: datetime, end: datetime) -> CommercialTerms | None:
         """The commercial terms of the org's contract version in force at `end` (or now, if sooner)."""
@@ -87,6 +118,29 @@ class BillingService:
             return Decimal(0), (terms.priority_rate or Decimal(0)) * gpu_seconds / 3600
         cost = unit_rate(self.book, terms, tier, site) * gpu_seconds / 3600
         return cost, cost
+
+
+def _held(r: Reservation) -> str:
+    return f"{r.gpus} GPUs" if r.gpus else f"racks {', '.join(r.racks)}"
+
+
+def _cover(
+    items: list[UsageItem], r: Reservation, capacity: int
+) -> tuple[list[UsageItem], dict[tuple[str, str], int]]:
+    """Take the org's usage in the reservation's site and window, up to its reserved GPU-seconds,
+    out of `items`; returns the rest and the covered GPU-seconds per (project, tier)."""
+    rest: list[UsageItem] = []
+    covered: dict[tuple[str, str], int] = defaultdict(int)
+    for item in items:
+        lo, hi = max(item.start, r.starts_at), min(item.end, r.ends_at)
+        inside = 0
+        if item.record.site_id == r.site and hi > lo:
+            inside = min(int((hi - lo).total_seconds()) * item.record.gpus, item.gpu_seconds, capacity)
+        capacity -= inside
+        if inside:
+            covered[(item.project, item.record.tier)] += inside
+        rest.append(dataclasses.replace(item, gpu_seconds=item.gpu_seconds - inside) if inside else item)
+    return rest, covered
 
 
 def _month(month: str) -> tuple[datetime, datetime]:
