@@ -28,6 +28,7 @@ from brique.api.routers import (
     jobs,
     keys,
     orgs,
+    projects,
     reservations,
     sovereignty,
     usage,
@@ -87,6 +88,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         budgets.router,
         sovereignty.router,
         reservations.router,
+        projects.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)

@@ -31,6 +31,7 @@ from brique.services.health import HealthService
 from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
+from brique.services.projects import ProjectGovernanceService
 from brique.services.registry import Services, Sovereignty
 from brique.services.reservations import ReservationService
 from brique.services.residency import ResidencyService
@@ -125,14 +126,15 @@ def build_services(
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
                          housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
                                        sov.checkpoints.maybe_checkpoint])  # fmt: skip
+    projects = ProjectGovernanceService(db, clock, sov.audit)
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
-                      lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
+                      lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check, projects.admission_check],
                       wake=loop.wake)  # fmt: skip
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
         contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
-        reservations=ReservationService(db, clock, fleet, sov.audit),
+        reservations=ReservationService(db, clock, fleet, sov.audit), projects=projects,
     )  # fmt: skip
     return services, loop

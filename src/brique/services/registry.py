@@ -20,6 +20,7 @@ from brique.services.health import HealthService
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
+from brique.services.projects import ProjectGovernanceService
 from brique.services.reservations import ReservationService
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
@@ -52,3 +53,4 @@ class Services:
     budgets: BudgetService
     sovereignty: Sovereignty
     reservations: ReservationService
+    projects: ProjectGovernanceService

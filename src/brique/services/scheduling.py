@@ -46,6 +46,7 @@ from brique.executors.base import (
 from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
+from brique.services.projects import ProjectGovernanceService
 from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
 from brique.store.logs import LogArchive
@@ -280,7 +281,9 @@ class SchedulingService:
         jobs = self._in_reservations(booked, now)
         snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, jobs)
         snap = dataclasses.replace(snap, reservations=tuple(r.to_core() for r in booked))
-        policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
+        quotas, weights = ProjectGovernanceService.policy_terms(s)
+        policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s), project_quotas=quotas,
+                                     project_weights=weights)  # fmt: skip
         result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
         self._jobs.end_cycle()
         rows = {r.id: r for r in (*active, *pending)}
