@@ -25,6 +25,7 @@ from brique.api.routers import (
     contracts,
     fleet,
     health,
+    invoices,
     jobs,
     keys,
     orgs,
@@ -89,6 +90,7 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         sovereignty.router,
         reservations.router,
         projects.router,
+        invoices.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers)

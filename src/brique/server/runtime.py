@@ -28,6 +28,7 @@ from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService, load_fleet_file
 from brique.services.health import HealthService
+from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
@@ -136,5 +137,6 @@ def build_services(
         contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
         reservations=ReservationService(db, clock, fleet, sov.audit), projects=projects,
+        invoicing=InvoicingService(db, clock, billing, fleet),
     )  # fmt: skip
     return services, loop

@@ -17,6 +17,7 @@ from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService
 from brique.services.health import HealthService
+from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
@@ -54,3 +55,4 @@ class Services:
     sovereignty: Sovereignty
     reservations: ReservationService
     projects: ProjectGovernanceService
+    invoicing: InvoicingService

@@ -95,3 +95,17 @@ class IssuedInvoiceRow(Base):
     corrects: Mapped[str | None] = mapped_column(String(40), nullable=True)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class BillingProfileRow(Base):
+    """What a customer's invoices print: its legal name, VAT number and address."""
+
+    __tablename__ = "billing_profiles"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    vat_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    legal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(20), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

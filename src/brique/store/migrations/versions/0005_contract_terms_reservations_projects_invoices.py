@@ -115,10 +115,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("issuer", "number", name="uq_issued_invoices_issuer_number"),
     )
     op.create_index("ix_issued_invoices_org_id", "issued_invoices", ["org_id"])
+    op.create_table(
+        "billing_profiles",
+        sa.Column("org_id", sa.String(40), nullable=False),
+        sa.Column("legal_name", sa.String(200), nullable=False),
+        sa.Column("vat_id", sa.String(20), nullable=True),
+        sa.Column("legal_id", sa.String(40), nullable=True),
+        sa.Column("address", sa.String(200), nullable=False),
+        sa.Column("postcode", sa.String(20), nullable=False),
+        sa.Column("city", sa.String(100), nullable=False),
+        sa.Column("updated_at", UTC(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("org_id"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("issued_invoices", "invoice_counters", "project_members", "project_governance",
+    for table in ("billing_profiles", "issued_invoices", "invoice_counters", "project_members", "project_governance",
                   "reservations", "contract_versions"):  # fmt: skip
         op.drop_table(table)
     with op.batch_alter_table("contracts") as b:
