@@ -119,7 +119,7 @@ def issue(number: str, issuer: Party, customer: Party, invoice: Invoice, on: dat
     vat = cents(invoice.subtotal * percent / 100)
     notes = tuple(n for n in invoice.notes if n != invoice.vat.note)
     return IssuedDocument(number, INVOICE, issuer, customer, invoice.month, on, on + timedelta(days=PAYMENT_DAYS),
-                          tuple(_line(x) for x in invoice.lines), invoice.subtotal, category, percent, vat,
+                          tuple(_line(x) for x in invoice.lines) or (_nothing(invoice.month),), invoice.subtotal, category, percent, vat,
                           invoice.subtotal + vat, invoice.currency, (note, *notes), invoice.contract_version)  # fmt: skip
 
 
@@ -134,6 +134,11 @@ def _line(x: Any) -> DocLine:
     if x.kind == "commitment":
         return DocLine(x.description, x.kind, Decimal(1), "C62", x.amount, x.amount)
     return DocLine(x.description, x.kind, x.gpu_hours, "HUR", x.unit_price, x.amount)
+
+
+def _nothing(month: str) -> DocLine:
+    """EN 16931 wants at least one line: a month without charges says so."""
+    return DocLine(f"No chargeable GPU time in {month}", "usage", Decimal(0), "HUR", Decimal(0), Decimal("0.00"))
 
 
 def number_for(year: int, seq: int) -> str:

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from brique.sdk.errors import ConnectionFailed, api_error
+
 if TYPE_CHECKING:
+    from brique.schemas.invoices import IssuedInvoiceResponse, PartyModel
     from brique.schemas.projects import ProjectGovernanceResponse
     from brique.schemas.reservations import ReservationResponse
 
 
 class CommerceMixin:
-    """Reservations and project governance (mixed into `Client`)."""
+    """Reservations, project governance and issued invoices (mixed into `Client`)."""
 
     _call: Any
+    _http: Any
 
     def create_reservation(self, request: dict[str, Any]) -> ReservationResponse:
         """`request`: org, gpus or racks, site or country, from, to (ISO times with an offset)."""
@@ -61,3 +67,40 @@ class CommerceMixin:
 
         path = f"/v1/orgs/{org}/projects/{project}/members/{user_id}"
         return self._call("DELETE", path, ProjectGovernanceResponse)
+
+    def issue_invoice(self, org: str, month: str) -> IssuedInvoiceResponse:
+        """Issue the org's invoice for `month` (operators); issuing twice returns the same one."""
+        from brique.schemas.invoices import IssuedInvoiceResponse
+
+        return self._call("POST", f"/v1/orgs/{org}/invoices/{month}/issue", IssuedInvoiceResponse)
+
+    def issued_invoices(self, org: str) -> list[IssuedInvoiceResponse]:
+        from brique.schemas.invoices import IssuedInvoiceResponse
+
+        return self._call("GET", f"/v1/orgs/{org}/issued-invoices", list[IssuedInvoiceResponse])
+
+    def credit_invoice(self, number: str, reason: str) -> IssuedInvoiceResponse:
+        from brique.schemas.invoices import CreditNoteRequest, IssuedInvoiceResponse
+
+        body = CreditNoteRequest(reason=reason)
+        return self._call("POST", f"/v1/invoices/{number}/credit-note", IssuedInvoiceResponse, body)
+
+    def invoice_facturx(self, number: str) -> bytes:
+        """The issued document as a Factur-X PDF."""
+        try:
+            response = self._http.get(f"/v1/invoices/{number}", params={"format": "facturx"})
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"cannot reach the Brique server ({exc})") from exc
+        if response.status_code >= 400:
+            try:
+                err = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                err = {"code": "http_error", "message": f"HTTP {response.status_code}"}
+            raise api_error(response.status_code, err["code"], err["message"], err.get("field"))
+        return response.content
+
+    def set_billing_profile(self, org: str, profile: dict[str, Any]) -> PartyModel:
+        from brique.schemas.invoices import BillingProfileRequest, PartyModel
+
+        body = BillingProfileRequest.model_validate(profile)
+        return self._call("PUT", f"/v1/orgs/{org}/billing-profile", PartyModel, body)
