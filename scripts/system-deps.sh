@@ -7,6 +7,7 @@
 #   - chromium and chromium-driver: the console's browser tests (headless, Selenium; no browser download).
 #   - nodejs and npm: the local OpenID Connect provider of the console's single sign-on tests
 #     (scripts/oidc-provider.sh installs its pinned npm package).
+#   - poppler-utils: pdftoppm renders the sample invoice's first page for docs/billing.md.
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -27,6 +28,7 @@ have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)
 have node || need+=(nodejs)
 have npm || need+=(npm)
+have pdftoppm || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

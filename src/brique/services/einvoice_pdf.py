@@ -79,7 +79,7 @@ def _draw(doc: IssuedDocument) -> bytes:
     y -= 10
     c.setFont("VeraBd", 8)
     c.drawString(50, y, "Description")
-    for x, text in ((360, "Qty"), (420, "Unit price"), (545, "Amount")):
+    for x, text in ((385, "Qty"), (455, "Unit price"), (545, "Amount")):
         c.drawRightString(x, y, text)
     y -= 12
     c.setFont("Vera", 8)
@@ -88,9 +88,10 @@ def _draw(doc: IssuedDocument) -> bytes:
             c.showPage()
             c.setFont("Vera", 8)
             y = height - 60
-        c.drawString(50, y, ln.description[:70])
-        c.drawRightString(360, y, f"{ln.quantity:,.4f} {ln.unit}")
-        c.drawRightString(420, y, f"{ln.unit_price:,.4f}")
+        text = ln.description if len(ln.description) <= 50 else ln.description[:49] + "…"
+        c.drawString(50, y, text)
+        c.drawRightString(385, y, f"{ln.quantity:,.4f} {ln.unit}")
+        c.drawRightString(455, y, f"{ln.unit_price:,.4f}")
         c.drawRightString(545, y, _eur(ln.amount))
         y -= 12
     y -= 8
