@@ -57,3 +57,24 @@ def test_reservation_and_facturx_commands(server: Server, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr + done.stdout
     name, xml = facturx.get_xml_from_pdf(pdf.read_bytes(), check_xsd=True)
     assert name == "factur-x.xml" and b"Test Compute SAS" in xml
+
+
+def test_contract_terms_and_project_quota_commands(server: Server) -> None:
+    admin = server.admin_key()
+    r = httpx.post(f"{server.url}/v1/orgs", json={"name": "labo", "admin_email": "a@labo.fr", "country": "FR"},
+                   headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
+    tenant = r.json()["admin_key"]["token"]
+    assert httpx.post(f"{server.url}/v1/orgs/labo/projects", json={"name": "ocr"},
+                      headers={"Authorization": f"Bearer {tenant}"}).status_code == 201  # fmt: skip
+    done = cli(server, admin, "contract", "set", "labo", "--guaranteed", "8", "--commitment", "17520.00",
+               "--rate", "priority=3.00", "--overage-rate", "3.30", "--from", "2026-01-01", "--budget-exempt",
+               "priority")  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    listed = cli(server, admin, "contract", "list", "labo", "--as-json")
+    [c] = json.loads(listed.stdout)
+    assert (c["monthly_commitment"], c["rates"], c["version"], c["budget_exempt_tiers"]) == (
+        "17520.00", {"priority": "3.00"}, 1, ["priority"])
+    bad = cli(server, admin, "contract", "set", "labo", "--commitment", "10")
+    assert bad.returncode != 0 and "priority rate" in (bad.stderr + bad.stdout)
+    quota = cli(server, tenant, "project", "quota", "labo", "ocr", "--max-gpus", "8", "--weight", "2")
+    assert quota.returncode == 0 and "at most 8 GPUs, weight 2" in quota.stdout, quota.stderr + quota.stdout
