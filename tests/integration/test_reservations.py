@@ -99,6 +99,8 @@ def test_a_reservation_holds_capacity_against_other_tenants_and_frees_it_at_the_
     cloud.tick(1)
     got = cloud.job("ministry", mine)
     assert got["state"] == "running" and got["site"] == "fr-tst-1", got
+    cap = cloud.http.get("/v1/fleet/capacity", headers=auth(cloud.admin)).json()
+    assert [(x["site"], x["gpus_reserved"]) for x in cap["sites"]] == [("fr-tst-1", 144), ("de-tst-1", 0)]
     assert cloud.job("globex", second)["state"] == "pending"  # others still kept out
     other = cloud.submit("globex", name="more", gpus=72, sleep_s=100)
     cloud.tick(1)
@@ -109,6 +111,7 @@ def test_a_reservation_holds_capacity_against_other_tenants_and_frees_it_at_the_
     cloud.tick(3_600)  # the window is over: the capacity is free for everyone again
     cloud.tick(1)
     assert [cloud.job("globex", j)["state"] for j in (second, other)] == ["running", "running"]
+    assert cloud.http.get("/v1/fleet/capacity", headers=auth(cloud.admin)).json()["gpus_reserved"] == 0
     listed = cloud.http.get("/v1/reservations", params={"org": "ministry"}, headers=auth(cloud.keys["ministry"]))
     assert [x["id"] for x in listed.json()] == [res["id"]]
     # billed whether used or not: 144 GPUs x 2 h at the list priority price (no contract rate);
