@@ -16,6 +16,7 @@ from brique.clock import FixedClock
 from brique.config import Settings
 from brique.server.runtime import Runtime, build_runtime
 from tests.integration.conftest import auth
+from tests.integration.test_console import sign_in
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 FR = {"countries": ["FR"], "name": "FR only"}
@@ -101,6 +102,9 @@ def test_a_reservation_holds_capacity_against_other_tenants_and_frees_it_at_the_
     assert got["state"] == "running" and got["site"] == "fr-tst-1", got
     cap = cloud.http.get("/v1/fleet/capacity", headers=auth(cloud.admin)).json()
     assert [(x["site"], x["gpus_reserved"]) for x in cap["sites"]] == [("fr-tst-1", 144), ("de-tst-1", 0)]
+    console = TestClient(cloud.http.app, base_url="http://127.0.0.1")  # the operator's console shows it too
+    sign_in(console, cloud.admin)
+    assert "144 reserved" in console.get("/console/fleet", headers={"Accept-Language": "en"}).text
     assert cloud.job("globex", second)["state"] == "pending"  # others still kept out
     other = cloud.submit("globex", name="more", gpus=72, sleep_s=100)
     cloud.tick(1)
