@@ -103,6 +103,16 @@ class ContractRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractVersion:
+    """One version of an org's contracts, kept whole (what was in force, who changed it, when)."""
+
+    version: int
+    changed_by: str
+    at: datetime
+    contracts: tuple[Contract, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CommercialTerms:
     """What billing reads of an org's contracts in force in a month (built by `commercial_terms`).
 

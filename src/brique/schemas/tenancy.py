@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from brique.domain.contracts import Contract, ContractRecord, rates_of
+from brique.domain.contracts import Contract, ContractRecord, ContractVersion, rates_of
 from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
 from brique.schemas.base import Bool, Float, Int, Money, StrictModel
 
@@ -176,7 +176,7 @@ class ContractVersionResponse(BaseModel):
     contracts: list[ContractRequest]
 
     @classmethod
-    def from_domain(cls, v: Any) -> ContractVersionResponse:
+    def from_domain(cls, v: ContractVersion) -> ContractVersionResponse:
         rec = [ContractResponse.from_domain(ContractRecord(c, v.at, v.version)) for c in v.contracts]
         keep = set(ContractRequest.model_fields)
         return cls(version=v.version, changed_by=v.changed_by, at=v.at,

@@ -62,7 +62,7 @@ class BillingService:
 
     def invoice(self, who: Principal, org_ref: str | None, month: str) -> Invoice:
         org = self.metering.org_for(who, org_ref)
-        start, end = _month(month)
+        start, end = month_window(month)
         self.metering.collect()
         return self.invoice_for(org, month, start, end)
 
@@ -143,7 +143,7 @@ def _cover(
     return rest, covered
 
 
-def _month(month: str) -> tuple[datetime, datetime]:
+def month_window(month: str) -> tuple[datetime, datetime]:
     try:
         return month_bounds(month)
     except ValueError as exc:

@@ -6,11 +6,9 @@ kept whole and written to the audit log."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import datetime
 
 from brique.clock import Clock
-from brique.domain.contracts import Contract, ContractRecord
+from brique.domain.contracts import Contract, ContractRecord, ContractVersion
 from brique.domain.fleet import Fleet
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
@@ -19,14 +17,6 @@ from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import contracts as repo
 from brique.store.repos import tenancy as tenancy_repo
-
-
-@dataclass(frozen=True, slots=True)
-class ContractVersion:
-    version: int
-    changed_by: str
-    at: datetime
-    contracts: tuple[Contract, ...]
 
 
 class ContractService:

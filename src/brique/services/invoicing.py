@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy.exc import OperationalError
@@ -22,7 +23,7 @@ from brique.domain.invoices import Invoice
 from brique.domain.tenancy import Action, Organization, Principal, Role
 from brique.errors import Duplicate, InvalidInput, NotFound, PermissionDenied, Unavailable
 from brique.services.authz import require
-from brique.services.billing import BillingService, _month
+from brique.services.billing import BillingService, month_window
 from brique.store.db import Database
 from brique.store.repos import invoices as repo
 from brique.store.repos import tenancy as tenancy_repo
@@ -39,7 +40,7 @@ class InvoicingService:
 
     def issue(self, who: Principal, org_ref: str, month: str) -> IssuedDocument:
         require(who, Action.CONTRACT_MANAGE)
-        start, end = _month(month)
+        start, end = month_window(month)
         org = self._org(who, org_ref)
         with self.db.transaction() as s:
             found = repo.live_invoice(s, org.id, month)
@@ -91,7 +92,9 @@ class InvoicingService:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _store(self, org: Organization, make, issuer: Party) -> IssuedDocument:  # type: ignore[no-untyped-def]
+    def _store(
+        self, org: Organization, make: Callable[[str, Party], IssuedDocument], issuer: Party
+    ) -> IssuedDocument:
         """Number and record a document in one transaction (the number exists only if it does)."""
         key, year = _issuer_key(issuer), self.clock.now().year
         for attempt in range(ATTEMPTS):
