@@ -46,7 +46,7 @@ class InvoicingService:
             found = repo.live_invoice(s, org.id, month)
         if found is not None:
             return found
-        self.billing.metering.collect()
+        self._collect()
         invoice = self.billing.invoice_for(org, month, start, end)
         issuer = self._issuer(invoice)
         return self._store(org, lambda number, customer: issue(number, issuer, customer, invoice,
@@ -108,6 +108,16 @@ class InvoicingService:
                 if attempt == ATTEMPTS - 1:
                     raise Unavailable("could not number the invoice (busy); retry") from None
         raise AssertionError("unreachable")
+
+    def _collect(self) -> None:
+        """Bring usage up to date; a concurrent collector writing the same rows wins (its rows count)."""
+        for attempt in range(3):
+            try:
+                self.billing.metering.collect()
+                return
+            except Duplicate:
+                if attempt == 2:
+                    raise
 
     def _issuer(self, invoice: Invoice) -> Party:
         """The operator of the site that carries the largest part of the invoice."""
