@@ -12,6 +12,7 @@
 #     (scripts/oidc-provider.sh installs its pinned npm package).
 #   - bubblewrap, podman, busybox-static: the node agent's job sandbox and container runtimes
 #     (tests build a tiny image from busybox-static; no registry is needed).
+#   - poppler-utils: pdftoppm renders the sample invoice's first page for docs/billing.md.
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -37,6 +38,7 @@ have softhsm2-util || need+=(softhsm2)  # PKCS#11 token for the HSM key backend 
 have bwrap || need+=(bubblewrap)
 have podman || need+=(podman)
 [ -x /bin/busybox ] || need+=(busybox-static)
+have pdftoppm || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

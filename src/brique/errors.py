@@ -202,4 +202,10 @@ class PayloadTooLarge(BriqueError):
     status = 413
 
 
-CODES = CODES | {OrgSuspended.code, PayloadTooLarge.code}
+class ReservationConflict(Conflict):
+    """A reservation does not fit beside the approved ones it overlaps (the message says why)."""
+
+    code = "reservation_conflict"
+
+
+CODES = CODES | {OrgSuspended.code, PayloadTooLarge.code, ReservationConflict.code}

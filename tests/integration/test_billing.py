@@ -29,10 +29,12 @@ from fastapi.testclient import TestClient
 
 from brique.api.app import create_app
 from brique.clock import FixedClock
-from brique.config import Settings
+from brique.config import DEFAULT_PRICEBOOK, Settings
 from brique.domain.focus import COLUMNS
 from brique.server.runtime import Runtime, build_runtime
+from brique.services.billing import load_pricebook
 from brique.store.billing_tables import MeteringCursorRow, UsageRecordRow
+from brique.store.tables import AuditRecordRow
 from tests.integration.conftest import auth
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -43,9 +45,9 @@ preemptible_discount: "0.60"
 rates:
   default: {priority: "4.80", standard: "3.60"}
   sites: {de-tst-1: {standard: "3.20"}}
-contracts:
-  acme: {monthly_commitment: "1000.00", rate: "3.00", overage_rate: "3.30"}
 """
+ACME_CONTRACT = {"guaranteed_gpus": 144, "monthly_commitment": "1000.00", "rates": {"priority": "3.00"},
+                 "overage_rate": "3.30"}  # fmt: skip
 FR = {"countries": ["FR"], "name": "FR only"}
 DE = {"countries": ["DE"], "name": "DE only"}
 
@@ -102,7 +104,7 @@ def cloud(billing_settings: Settings) -> Iterator[Cloud]:
                         headers=auth(admin)).json()  # fmt: skip
         tenant = org["admin_key"]["token"]
         assert http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant)).status_code == 201
-        r = http.put("/v1/orgs/acme/contracts", json={"contracts": [{"guaranteed_gpus": 144}]}, headers=auth(admin))
+        r = http.put("/v1/orgs/acme/contracts", json={"contracts": [ACME_CONTRACT]}, headers=auth(admin))
         assert r.status_code == 200, r.text
         yield Cloud(rt, http, clock, admin, tenant, org["org"]["id"])
     rt.close()
@@ -149,8 +151,11 @@ def test_hand_computed_invoice_with_commitment_overage_vat_and_rounding(cloud: C
     assert de["co2e_kg"] == pytest.approx(5.0505 * 0.350)
     html = cloud.get("/v1/orgs/acme/invoices/2026-11", format="html").text
     assert html.startswith("<!DOCTYPE html>") and "EUR 1,611.85" in html and "<script" not in html
-    empty = cloud.get("/v1/orgs/acme/invoices/2026-10").json()
+    assert inv["contract_version"] == 1 and "prices per contract version 1" in inv["notes"]
+    empty = cloud.get("/v1/orgs/acme/invoices/2026-12").json()
     assert [x["kind"] for x in empty["lines"]] == ["commitment"] and empty["total"] == "1200.00"
+    before = cloud.get("/v1/orgs/acme/invoices/2026-10").json()  # before the contract was signed
+    assert before["lines"] == [] and before["contract_version"] is None
 
 
 def test_cancel_and_preemption_are_billed_to_the_second(cloud: Cloud) -> None:
@@ -280,7 +285,20 @@ def test_budget_alerts_at_thresholds_webhook_and_hard_stop(
                               json={"name": "x", "project": "llm", "command": "c", "gpus": 1})  # fmt: skip
     assert refused.status_code == 402
     assert refused.json()["error"]["code"] == "budget_exceeded" and "llm" in refused.json()["error"]["message"]
-    assert cloud.submit(name="spot", gpus=1, tier="preemptible")  # other tiers still go through
+    for tier in ("priority", "preemptible"):  # a hard stop stops every tier (issue 16)
+        refused = cloud.http.post("/v1/jobs", headers=auth(cloud.tenant),
+                                  json={"name": "x", "project": "llm", "command": "c", "gpus": 1, "tier": tier})  # fmt: skip
+        assert refused.status_code == 402, (tier, refused.text)
+        assert refused.json()["error"]["code"] == "budget_exceeded" and tier in refused.json()["error"]["message"]
+    exempt = {**ACME_CONTRACT, "budget_exempt_tiers": ["priority"]}  # unless the contract exempts a tier
+    r = cloud.http.put("/v1/orgs/acme/contracts", json={"contracts": [exempt]}, headers=auth(cloud.admin))
+    assert r.status_code == 200 and r.json()[0]["version"] == 2, r.text
+    assert cloud.submit(name="prio", gpus=1, tier="priority")
+    refused = cloud.http.post("/v1/jobs", headers=auth(cloud.tenant), json={
+        "name": "x", "project": "llm", "command": "c", "gpus": 1, "tier": "preemptible"})  # fmt: skip
+    assert refused.status_code == 402
+    inv = cloud.get("/v1/orgs/acme/invoices/2026-11").json()
+    assert "tiers exempt from budget hard stops by contract: priority" in inv["notes"]
     listed = cloud.get("/v1/orgs/acme/budgets").json()
     assert [(b["project"], b["percent"], b["exceeded"]) for b in listed] == [("llm", "100.00", True)]
 
@@ -335,3 +353,35 @@ def test_sdk_reads_usage_invoices_and_budgets(cloud: Cloud) -> None:
     assert [b.project for b in sdk.list_budgets("acme")] == [None]
     assert sdk.budget_alerts("acme") == []
 
+
+
+def test_invoice_commitment_comes_from_the_contract_and_changes_are_versioned_and_audited(cloud: Cloud) -> None:
+    """A 144-GPU capacity contract without a commitment is billed none (the price book holds list
+    prices only); each contract change is a new version, audited, and the invoice cites it."""
+    other = cloud.http.post("/v1/orgs", json={"name": "globex", "admin_email": "a@globex.eu", "country": "FR"},
+                            headers=auth(cloud.admin)).json()["admin_key"]["token"]  # fmt: skip
+    r = cloud.http.put("/v1/orgs/globex/contracts", json={"contracts": [{"guaranteed_gpus": 144}]},
+                       headers=auth(cloud.admin))  # fmt: skip
+    assert r.status_code == 200 and r.json()[0]["monthly_commitment"] == "0", r.text
+    inv = cloud.http.get("/v1/orgs/globex/invoices/2026-11", headers=auth(other)).json()
+    assert inv["lines"] == [] and inv["total"] == "0.00" and inv["contract_version"] is None
+    signed = {"guaranteed_gpus": 144, "monthly_commitment": "500.00", "rates": {"priority": "2.50"},
+              "starts_on": "2026-11-01", "ends_on": "2027-10-31"}  # fmt: skip
+    r = cloud.http.put("/v1/orgs/globex/contracts", json={"contracts": [signed]}, headers=auth(cloud.admin))
+    assert r.status_code == 200 and r.json()[0]["version"] == 2, r.text
+    inv = cloud.http.get("/v1/orgs/globex/invoices/2026-11", headers=auth(other)).json()
+    assert [(x["kind"], x["amount"]) for x in inv["lines"]] == [("commitment", "500.00")]
+    assert inv["contract_version"] == 2
+    versions = cloud.http.get("/v1/orgs/globex/contracts/versions", headers=auth(other)).json()
+    assert [(v["version"], v["contracts"][0]["monthly_commitment"]) for v in versions] == [(1, "0"), (2, "500.00")]
+    with cloud.rt.db.transaction() as s:
+        rows = s.query(AuditRecordRow).filter(AuditRecordRow.action == "contract.changed").all()
+    assert [x.details["version"] for x in rows if x.org_id == r.json()[0]["org_id"]] == [1, 2]
+    bad = cloud.http.put("/v1/orgs/globex/contracts", headers=auth(cloud.admin),
+                         json={"contracts": [{"monthly_commitment": "10.00"}]})  # fmt: skip
+    assert bad.status_code == 422 and "priority rate" in bad.text
+
+
+def test_default_price_book_holds_list_prices_only() -> None:
+    book = load_pricebook(DEFAULT_PRICEBOOK)
+    assert "acme" not in DEFAULT_PRICEBOOK.read_text() and book.rate("standard", None) > 0

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from brique.domain.tenancy import Role, SsoLogin
 from brique.errors import PermissionDenied
 from brique.server.runtime import Runtime
-from brique.store import billing_tables, lease_tables  # noqa: F401  (their rows join Base)
+from brique.store import billing_tables, commerce_tables, inference_tables, lease_tables  # noqa: F401
 from brique.store.tables import Base
 
 

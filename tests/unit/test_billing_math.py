@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from brique.domain.budgets import BudgetTerms, crossed, exceeded
+from brique.domain.contracts import CommercialTerms, Contract, commercial_terms
 from brique.domain.energy import GridIntensity, PowerModel, footprint, parse_intensity_csv, rack_power_kw
 from brique.domain.invoices import UsageTotal, build_invoice, cents
 from brique.domain.metering import EventFact, RowTimes, UsageRecord, attempt_intervals, month_windows
@@ -16,8 +17,14 @@ from brique.domain.vat import vat_rate
 
 T = datetime(2026, 11, 30, 23, 59, 0, 250_000, tzinfo=UTC)
 BOOK = {"rates": {"default": {"priority": "4.80", "standard": "3.60"}, "sites": {"de": {"standard": "3.20"}}},
-        "preemptible_discount": "0.60",
-        "contracts": {"acme": {"monthly_commitment": "100.00", "rate": "3.00", "overage_rate": "3.30"}}}  # fmt: skip
+        "preemptible_discount": "0.60"}  # fmt: skip
+ACME = Contract("org_acme", 144, monthly_commitment=Decimal("100.00"), rates=(("priority", Decimal("3.00")),),
+                overage_rate=Decimal("3.30"))  # fmt: skip
+NOV = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def acme_terms(*contracts: Contract) -> CommercialTerms | None:
+    return commercial_terms(3, contracts or (ACME,), *NOV)
 
 
 def ev(s: float, attempt: int, src: str | None, dst: str, code: str, msg: str = "") -> EventFact:
@@ -77,7 +84,7 @@ def test_pricebook_errors_name_their_path() -> None:
         parse_pricebook(bad)
     text = str(err.value)
     for path in ("currency:", "rates.default.standard: write prices as strings", "rates.default.gold: unknown tier",
-                 "rates.sites.x.priority: must be >= 0", "contracts.acme.monthly_commitment:", "contracts.acme.rate:"):
+                 "rates.sites.x.priority: must be >= 0", "contracts: commitments and agreed rates are contract terms"):
         assert path in text  # fmt: skip
 
 
@@ -85,7 +92,7 @@ def test_invoice_commitment_overage_vat_and_half_up_rounding() -> None:
     book = parse_pricebook(BOOK)
     usage = [UsageTotal("a", "priority", "fr-1", 150_000), UsageTotal("a", "standard", "fr-1", 10_505),
              UsageTotal("b", "preemptible", "de", 3_600)]  # fmt: skip
-    inv = build_invoice("acme", "FR", "2026-11", usage, book, vat_rate("FR"))
+    inv = build_invoice("acme", "FR", "2026-11", usage, book, vat_rate("FR"), acme_terms())
     assert [(x.kind, x.amount) for x in inv.lines] == [
         ("commitment", Decimal("100.00")), ("included", Decimal("0.00")),
         ("usage", Decimal("10.51")),  # 10.505 -> 10.51
@@ -94,8 +101,41 @@ def test_invoice_commitment_overage_vat_and_half_up_rounding() -> None:
     ]  # fmt: skip
     assert (inv.subtotal, inv.vat_amount, inv.total) == (Decimal("139.29"), Decimal("27.86"), Decimal("167.15"))
     assert inv.spend() == Decimal("39.29") and inv.spend("a") == Decimal("10.51")
-    under = build_invoice("acme", "FR", "2026-11", [UsageTotal("a", "priority", "fr-1", 3_600)], book, vat_rate("FR"))
+    under = build_invoice("acme", "FR", "2026-11", [UsageTotal("a", "priority", "fr-1", 3_600)], book, vat_rate("FR"),
+                          acme_terms())  # fmt: skip
     assert [x.kind for x in under.lines] == ["commitment", "included"] and under.total == Decimal("120.00")
+    assert inv.contract_version == 3 and "prices per contract version 3" in inv.notes
+
+
+def test_commitment_and_agreed_rates_come_from_the_contract_only() -> None:
+    book = parse_pricebook(BOOK)
+    usage = [UsageTotal("a", "priority", "fr-1", 3_600), UsageTotal("a", "standard", "de", 3_600)]
+    capacity_only = Contract("org_x", 144)  # a 144-GPU guarantee, no commercial terms signed
+    assert acme_terms(capacity_only) is None
+    plain = build_invoice("x", "FR", "2026-11", usage, book, vat_rate("FR"), acme_terms(capacity_only))
+    assert [(x.kind, x.unit_price) for x in plain.lines] == [("usage", Decimal("4.80")), ("usage", Decimal("3.20"))]
+    assert plain.contract_version is None
+    agreed = Contract("org_x", 8, rates=(("priority", Decimal("4.00")), ("standard", Decimal("3.00"))))
+    de_only = Contract("org_x", 0, site="de", rates=(("standard", Decimal("2.50")),))
+    inv = build_invoice("x", "FR", "2026-11", usage, book, vat_rate("FR"), acme_terms(agreed, de_only))
+    assert [(x.kind, x.unit_price) for x in inv.lines] == [("usage", Decimal("4.00")), ("usage", Decimal("2.50"))]
+    ended = Contract("org_x", 8, monthly_commitment=Decimal("10"), rates=(("priority", Decimal("1")),),
+                     ends_on=date(2026, 10, 31))  # fmt: skip
+    assert acme_terms(ended) is None  # out of its term in November: no commitment billed
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [({"monthly_commitment": Decimal("5")}, "needs the priority rate"),
+     ({"rates": (("gold", Decimal("1")),)}, "unknown tier 'gold'"),
+     ({"currency": "USD"}, "only EUR"),
+     ({"starts_on": date(2026, 12, 2), "ends_on": date(2026, 12, 1)}, "ends_on must not be before starts_on"),
+     ({"budget_exempt_tiers": frozenset({"gold"})}, "budget_exempt_tiers")],
+    ids=["commitment-without-rate", "unknown-tier", "currency", "term-dates", "exempt-tier"],
+)  # fmt: skip
+def test_contract_commercial_terms_are_validated(kwargs: dict, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Contract("org_x", **kwargs)
 
 
 @pytest.mark.parametrize(("country", "percent"), [("FR", "20"), ("DE", "19"), ("FI", "25.5"), ("EL", "24"), ("CH", "0")])
@@ -137,12 +177,10 @@ def test_intensity_csv_parsing_names_bad_lines() -> None:
 
 
 def test_pricebook_unknown_keys_are_refused_with_the_closest_known_one() -> None:
-    bad = {"rates": {"default": {"standard": "3.6"}, "site": {}}, "vat_rate": {},
-           "contracts": {"acme": {"rate": "2", "overage": "3"}}}  # fmt: skip
+    bad = {"rates": {"default": {"standard": "3.6"}, "site": {}}, "vat_rate": {}}
     with pytest.raises(PriceBookInvalid) as err:
         parse_pricebook(bad)
     text = str(err.value)
     for problem in ("vat_rate: unknown field 'vat_rate' — did you mean 'vat_rates'?",
-                    "rates.site: unknown field 'site' — did you mean 'sites'?",
-                    "contracts.acme.overage: unknown field 'overage' — did you mean 'overage_rate'?"):
+                    "rates.site: unknown field 'site' — did you mean 'sites'?"):
         assert problem in text  # fmt: skip

@@ -27,9 +27,12 @@ from brique.api.routers import (
     deployments,
     fleet,
     health,
+    invoices,
     jobs,
     keys,
     orgs,
+    projects,
+    reservations,
     sovereignty,
     system,
     usage,
@@ -103,6 +106,9 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         sovereignty.router,
         system.router,
         deployments.router,
+        reservations.router,
+        projects.router,
+        invoices.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers,

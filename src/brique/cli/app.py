@@ -57,6 +57,7 @@ COMMANDS: dict[str, str | None] = {
     "deploy": "brique.cli.inference:deploy",
     "deployment": "brique.cli.inference:deployment_app",
     "serve": "brique.cli.inference:serve",
+    "reservation": "brique.cli.reservations:reservation_app",
 }
 PRETTY_EXCEPTIONS_SHORT = True
 

@@ -56,9 +56,16 @@ def invoice(
     org: Annotated[str, typer.Option("--org", help="org name or id")],
     month: Annotated[str, typer.Option("--month", help="YYYY-MM (UTC)")],
     html: Annotated[Path | None, typer.Option("--html", help="write a readable HTML invoice here")] = None,
+    facturx: Annotated[Path | None, typer.Option("--facturx", help="write the issued Factur-X PDF here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """An org's invoice for a month: lines per project and tier, commitment, overage, VAT."""
+    """An org's invoice for a month: lines per project and tier, commitment, overage, VAT.
+
+    With --facturx: the numbered invoice as a Factur-X PDF (operators issue it if it is not yet;
+    tenants get the one issued to them)."""
+    if facturx is not None:
+        _facturx(org, month, facturx)
+        return
     with client() as c:
         if html is not None:
             html.write_text(c.invoice_html(org, month), encoding="utf-8")
@@ -77,6 +84,30 @@ def invoice(
     out.print(table)
     out.print(f"subtotal EUR {inv.subtotal:,.2f}; VAT {inv.vat_country} {inv.vat_percent}% EUR {inv.vat_amount:,.2f}; "
               f"[bold]total EUR {inv.total:,.2f}[/bold]")  # fmt: skip
+
+
+def _facturx(org: str, month: str, path: Path) -> None:
+    from brique.sdk.errors import ApiError
+
+    with client() as c:
+        try:
+            number = c.issue_invoice(org, month).number
+        except ApiError as exc:
+            if exc.status != 403:
+                raise
+            live = _issued_for(c.issued_invoices(org), month)
+            if live is None:
+                raise ApiError(404, "not_found", f"no invoice of {org} for {month} has been issued yet",
+                               "month") from exc  # fmt: skip
+            number = live
+        path.write_bytes(c.invoice_facturx(number))
+    out.print(f"wrote {path} (invoice {number}, Factur-X EN 16931)", highlight=False)
+
+
+def _issued_for(docs: list, month: str) -> str | None:  # type: ignore[type-arg]
+    credited = {d.corrects for d in docs if d.kind == "credit_note"}
+    live = [d.number for d in docs if d.kind == "invoice" and d.month == month and d.number not in credited]
+    return live[-1] if live else None
 
 
 @budget_app.command("set")

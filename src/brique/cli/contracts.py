@@ -14,7 +14,8 @@ from brique.simulator.contracts_file import ContractsInvalid, parse_contracts
 
 contract_app = typer.Typer(help="Capacity contracts: guaranteed priority GPUs, fair-share weight, borrowing.",
                            no_args_is_help=True)  # fmt: skip
-CONTRACT_FIELDS = ("guaranteed_gpus", "weight", "may_borrow", "borrow_cap", "site")
+CONTRACT_FIELDS = ("guaranteed_gpus", "weight", "may_borrow", "borrow_cap", "site", "monthly_commitment", "rates",
+                   "overage_rate", "currency", "starts_on", "ends_on", "budget_exempt_tiers")  # fmt: skip
 
 
 @contract_app.command("set")
@@ -26,12 +27,20 @@ def set_contract(
     borrow: Annotated[bool, typer.Option("--borrow/--no-borrow", help="may use idle capacity")] = True,
     borrow_cap: Annotated[int | None, typer.Option(min=0, help="most GPUs borrowed at once")] = None,
     site: Annotated[str | None, typer.Option(help="only in this site (default: fleet-wide)")] = None,
+    commitment: Annotated[str, typer.Option("--commitment", help="EUR per month, billed used or not")] = "0",
+    rate: Annotated[list[str] | None, typer.Option("--rate", help="agreed TIER=EUR per GPU-hour (repeat)")] = None,
+    overage_rate: Annotated[str | None, typer.Option(help="EUR per priority GPU-hour beyond the commitment")] = None,
+    starts_on: Annotated[str | None, typer.Option("--from", help="first day of the term (YYYY-MM-DD)")] = None,
+    ends_on: Annotated[str | None, typer.Option("--to", help="last day of the term (YYYY-MM-DD)")] = None,
+    exempt: Annotated[list[str] | None, typer.Option("--budget-exempt", help="tier a budget hard stop spares")] = None,
 ) -> None:
-    """Set the org's contract for one site (or fleet-wide), keeping its others."""
+    """Set the org's contract for one site (or fleet-wide), keeping its others (a new version)."""
     with client() as c:
-        others = [_terms(x.model_dump()) for x in c.list_contracts(org) if x.site != site]
+        others = [_terms(x.model_dump(mode="json")) for x in c.list_contracts(org) if x.site != site]
         new = {"guaranteed_gpus": guaranteed, "weight": weight, "may_borrow": borrow, "borrow_cap": borrow_cap,
-               "site": site}  # fmt: skip
+               "site": site, "monthly_commitment": commitment, "rates": _rates(rate or []),
+               "overage_rate": overage_rate, "starts_on": starts_on, "ends_on": ends_on,
+               "budget_exempt_tiers": exempt or []}  # fmt: skip
         c.set_contracts(org, [*others, new])
     out.print(f"contract set for {org}" + (f" in {site}" if site else " (fleet-wide)"))
 
@@ -45,10 +54,14 @@ def list_contracts(org: Annotated[str, typer.Argument(help="org name or id")], a
     if as_json:
         print_json(found)
         return
-    table = Table("site", "guaranteed GPUs", "weight", "may borrow", "borrow cap")
+    table = Table("site", "guaranteed GPUs", "weight", "may borrow", "borrow cap", "commitment EUR/month", "rates",
+                  "term", "version")  # fmt: skip
     for x in found:
+        rates = ", ".join(f"{t}={p}" for t, p in sorted(x.rates.items()))
+        term = f"{x.starts_on or '…'} to {x.ends_on or '…'}" if x.starts_on or x.ends_on else ""
         table.add_row(x.site or "(fleet-wide)", str(x.guaranteed_gpus), f"{x.weight:g}", str(x.may_borrow),
-                      "" if x.borrow_cap is None else str(x.borrow_cap))  # fmt: skip
+                      "" if x.borrow_cap is None else str(x.borrow_cap), str(x.monthly_commitment), rates, term,
+                      str(x.version))  # fmt: skip
     out.print(table)
 
 
@@ -77,6 +90,16 @@ def import_contracts(
         for org, terms in by_org.items():
             c.set_contracts(org, terms)
     out.print(f"imported contracts for {len(by_org)} organizations")
+
+
+def _rates(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        tier, sep, price = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--rate '{item}': write TIER=EUR, e.g. priority=3.00", field="rate")
+        out[tier.strip()] = price.strip()
+    return out
 
 
 def _terms(doc: dict[str, Any]) -> dict[str, Any]:

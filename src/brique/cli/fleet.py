@@ -37,13 +37,13 @@ def capacity(
     table = Table(title=f"fleet {cap.fleet}: {cap.total_gpus:,} GPUs in {cap.total_racks} racks")
     table.add_column("site")
     table.add_column("country")
-    for col in ("racks", "nodes up", "GPUs up", "allocated", "draining", "down"):
+    for col in ("racks", "nodes up", "GPUs up", "allocated", "reserved", "draining", "down"):
         table.add_column(col, justify="right")
     for s in cap.sites:
         table.add_row(s.site, s.country, str(s.racks), f"{s.nodes.up:,}", f"{s.gpus.up:,}", f"{s.gpus_allocated:,}",
-                      f"{s.gpus.draining:,}", f"{s.gpus.down:,}")  # fmt: skip
+                      f"{s.gpus_reserved:,}", f"{s.gpus.draining:,}", f"{s.gpus.down:,}")  # fmt: skip
     table.add_row("total", "", str(cap.total_racks), "", f"{cap.gpus.up:,}", f"{cap.gpus_allocated:,}",
-                  f"{cap.gpus.draining:,}", f"{cap.gpus.down:,}", style="bold")  # fmt: skip
+                  f"{cap.gpus_reserved:,}", f"{cap.gpus.draining:,}", f"{cap.gpus.down:,}", style="bold")  # fmt: skip
     out.print(table)
 
 

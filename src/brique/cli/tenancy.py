@@ -7,12 +7,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from brique.cli import projects
 from brique.cli.context import client, command, out, print_json
 from brique.domain.tenancy import Role
 from brique.sdk import Client
 
 org_app = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
 project_app = typer.Typer(help="Projects inside an organization.", no_args_is_help=True)
+project_app.command("quota")(projects.quota)  # governance (issue 16): cli/projects.py
+project_app.command("member")(projects.member)
 user_app = typer.Typer(help="Users (people and service identities) and their roles.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (shown once at creation; only a hash is stored).", no_args_is_help=True)
 

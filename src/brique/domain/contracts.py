@@ -12,9 +12,12 @@ An `AdvanceReservation` holds N GPUs (or named racks) in one site for a time win
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+
+TIER_NAMES = ("priority", "standard", "preemptible")  # mirrors domain.jobs.Tier (no import cycle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,12 @@ class Contract:
     weight: fair-share weight for idle capacity (> 0).
     may_borrow: whether the tenant may run beyond its guarantee on idle capacity.
     borrow_cap: most GPUs beyond its guarantee it may hold at once (None: no cap).
+
+    Commercial terms (billing reads them, the scheduler ignores them): `monthly_commitment`
+    (EUR, billed whether used or not, drawn down by priority usage at the priority rate),
+    `rates` (tier -> agreed EUR per GPU-hour; tiers without one are billed at list price),
+    `overage_rate` (priority beyond the commitment; default the priority rate), term dates
+    (inclusive; None: open), `budget_exempt_tiers` (tiers a budget hard stop does not refuse).
     """
 
     tenant: str
@@ -33,6 +42,13 @@ class Contract:
     may_borrow: bool = True
     borrow_cap: int | None = None
     site: str | None = None
+    monthly_commitment: Decimal = Decimal(0)
+    rates: tuple[tuple[str, Decimal], ...] = ()
+    overage_rate: Decimal | None = None
+    currency: str = "EUR"
+    starts_on: date | None = None
+    ends_on: date | None = None
+    budget_exempt_tiers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.guaranteed_gpus < 0:
@@ -41,14 +57,103 @@ class Contract:
             raise ValueError("weight must be > 0")
         if self.borrow_cap is not None and self.borrow_cap < 0:
             raise ValueError("borrow_cap must be >= 0 or None")
+        _check_commercial(self)
+
+    def rate(self, tier: str) -> Decimal | None:
+        return dict(self.rates).get(tier)
+
+    def in_force(self, first: date, last: date) -> bool:
+        """Whether the term overlaps the days [first, last]."""
+        return (self.starts_on is None or self.starts_on <= last) and (self.ends_on is None or self.ends_on >= first)
+
+
+def _check_commercial(c: Contract) -> None:
+    if c.currency != "EUR":
+        raise ValueError(f"currency: only EUR is supported, not '{c.currency}'")
+    if c.monthly_commitment < 0:
+        raise ValueError("monthly_commitment must be >= 0")
+    for tier, price in c.rates:
+        if tier not in TIER_NAMES:
+            raise ValueError(f"rates: unknown tier '{tier}' (one of {', '.join(TIER_NAMES)})")
+        if price < 0:
+            raise ValueError(f"rates.{tier} must be >= 0")
+    if c.monthly_commitment > 0 and not c.rate("priority"):
+        raise ValueError("rates.priority: a monthly commitment needs the priority rate that draws it down")
+    if c.overage_rate is not None and c.overage_rate < 0:
+        raise ValueError("overage_rate must be >= 0")
+    if c.starts_on and c.ends_on and c.ends_on < c.starts_on:
+        raise ValueError("ends_on must not be before starts_on")
+    unknown = set(c.budget_exempt_tiers) - set(TIER_NAMES)
+    if unknown:
+        raise ValueError(f"budget_exempt_tiers: unknown tier '{sorted(unknown)[0]}'")
+
+
+def rates_of(mapping: Mapping[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:
+    return tuple(sorted(mapping.items()))
 
 
 @dataclass(frozen=True, slots=True)
 class ContractRecord:
-    """A contract as stored: its terms and when an operator last set them."""
+    """A contract as stored: its terms, when an operator last set them, and the org's contract
+    version they belong to (every change of an org's contracts is a new version)."""
 
     terms: Contract
     updated_at: datetime
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ContractVersion:
+    """One version of an org's contracts, kept whole (what was in force, who changed it, when)."""
+
+    version: int
+    changed_by: str
+    at: datetime
+    contracts: tuple[Contract, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommercialTerms:
+    """What billing reads of an org's contracts in force in a month (built by `commercial_terms`).
+
+    The commitment is the sum of the contracts' commitments; a usage line's rate is the agreed
+    rate of the contract for its site, else of the fleet-wide contract, else the list price.
+    """
+
+    version: int
+    monthly_commitment: Decimal
+    priority_rate: Decimal | None  # rate that draws down the commitment
+    overage_rate: Decimal | None
+    site_rates: tuple[tuple[str | None, str, Decimal], ...]  # (site or None, tier, rate)
+    budget_exempt_tiers: frozenset[str]
+
+    def rate(self, tier: str, site: str | None) -> Decimal | None:
+        found = {(s, t): r for s, t, r in self.site_rates}
+        return found.get((site, tier), found.get((None, tier)))
+
+    @property
+    def overage(self) -> Decimal:
+        return self.overage_rate if self.overage_rate is not None else (self.priority_rate or Decimal(0))
+
+    @property
+    def covered_gpu_seconds(self) -> Decimal:
+        rate = self.priority_rate
+        return self.monthly_commitment * 3600 / rate if rate else Decimal(0)
+
+
+def commercial_terms(version: int, contracts: Iterable[Contract], first: date, last: date) -> CommercialTerms | None:
+    """Fold an org's contracts in force between `first` and `last` (None: no commercial terms)."""
+    live = [c for c in contracts if c.in_force(first, last)]
+    if not any(c.rates or c.monthly_commitment or c.budget_exempt_tiers for c in live):
+        return None
+    wide = [c for c in live if c.site is None]
+    rated = [c for c in wide + live if c.rate("priority")]
+    priority = rated[0].rate("priority") if rated else None
+    overage = next((c.overage_rate for c in wide + live if c.overage_rate is not None), None)
+    rates = tuple((c.site, t, r) for c in live for t, r in c.rates)
+    exempt = frozenset(t for c in live for t in c.budget_exempt_tiers)
+    total = sum((c.monthly_commitment for c in live), Decimal(0))
+    return CommercialTerms(version, total, priority, overage, rates, exempt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,16 @@ class ExecutorKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Operator:
-    """The legal entity that operates a site, and the country it is headquartered in."""
+    """The legal entity that operates a site, and the country it is headquartered in; it issues
+    the invoices for the site's usage (VAT number, legal id and address are printed on them)."""
 
     name: str
     country: str
+    vat_id: str | None = None
+    legal_id: str | None = None
+    address: str = ""
+    postcode: str = ""
+    city: str = ""
 
 
 @dataclass(frozen=True, slots=True)

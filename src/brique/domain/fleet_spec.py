@@ -49,7 +49,7 @@ SITE_FIELDS = {
     "id", "name", "region", "country", "jurisdiction", "operator", "certifications",
     "pue", "grid_gco2e_per_kwh", "executor", "racks", "slurm",
 }  # fmt: skip
-OPERATOR_FIELDS = {"name", "country"}
+OPERATOR_FIELDS = {"name", "country", "vat_id", "legal_id", "address", "postcode", "city"}
 SLURM_FIELDS = {
     "spool_dir", "slurm_conf", "bin_dir", "partition", "account", "qos_by_tier", "node_naming",
     "job_name_prefix", "command_timeout_s", "extra_sbatch_args",
@@ -243,7 +243,8 @@ def _parse_operator(check: _Checker, raw: Any, path: str) -> Operator | None:
     country = check.country(doc, "country", path)
     if name is None or country is None:
         return None
-    return Operator(name=name, country=country)
+    extra = {k: str(doc[k]) for k in ("vat_id", "legal_id", "address", "postcode", "city") if doc.get(k)}
+    return Operator(name=name, country=country, **extra)
 
 
 def _parse_certifications(check: _Checker, raw: Any, path: str) -> frozenset[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
+from brique.domain.einvoice import IssuedDocument, Party
 from brique.domain.invoices import Invoice, InvoiceLine
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
@@ -41,3 +42,30 @@ def render_html(inv: Invoice) -> str:
             f"<table>{head}\n{rows}\n{totals}</table>\n"
             f"<p>Energy of this usage: {fp.facility_kwh:,.1f} kWh at the meter, {fp.co2e_kg:,.1f} kgCO2e.</p>\n"
             f"<ul class=muted>{notes}</ul>\n</body></html>\n")  # fmt: skip
+
+
+def _party_html(side: str, p: Party) -> str:
+    where = ", ".join(x for x in (p.address, f"{p.postcode} {p.city}".strip(), p.country) if x)
+    ids = " &middot; ".join(escape(x) for x in (p.vat_id and f"VAT {p.vat_id}", p.legal_id and f"ID {p.legal_id}") if x)
+    return f"<p><strong>{side}</strong>: {escape(p.name)}, {escape(where)}{' &middot; ' + ids if ids else ''}</p>"
+
+
+def render_issued_html(doc: IssuedDocument) -> str:
+    """An issued invoice or credit note: its number, dates, parties, lines, totals and mentions."""
+    head = "<tr><th>Description</th><th class=n>Quantity</th><th class=n>Unit price</th><th class=n>Amount</th></tr>"
+    rows = "\\n".join(
+        f"<tr><td>{escape(x.description)}</td><td class=n>{x.quantity:,.4f} {escape(x.unit)}</td>"
+        f"<td class=n>{x.unit_price:,.4f}</td><td class=n>{_eur(x.amount)}</td></tr>" for x in doc.lines
+    ) or "<tr><td colspan=4>No usage this month.</td></tr>"
+    totals = (f"<tr><td colspan=3>Subtotal</td><td class=n id=subtotal>{_eur(doc.subtotal)}</td></tr>"
+              f"<tr><td colspan=3>VAT ({escape(doc.vat_category)}, {doc.vat_percent}%)</td>"
+              f"<td class=n id=vat>{_eur(doc.vat_amount)}</td></tr>"
+              f"<tr class=total><td colspan=3>Total</td><td class=n id=total>{_eur(doc.total)}</td></tr>")  # fmt: skip
+    corrects = f"<p>Corrects invoice {escape(doc.corrects)} of {doc.corrects_date}</p>" if doc.corrects else ""
+    notes = "".join(f"<li>{escape(n)}</li>" for n in doc.notes)
+    return (f"<!DOCTYPE html>\\n<html lang=en><head><meta charset=utf-8><title>{doc.title} {escape(doc.number)}"
+            f"</title><style>{STYLE}</style></head><body>\\n<h1>{doc.title} {escape(doc.number)}</h1>\\n"
+            f"<p>Issue date: {doc.issue_date} &middot; Due date: {doc.due_date} &middot; Period: {escape(doc.month)}"
+            f" &middot; Currency: {escape(doc.currency)}</p>\\n{corrects}"
+            f"{_party_html('Issuer', doc.issuer)}\\n{_party_html('Customer', doc.customer)}\\n"
+            f"<table>{head}\\n{rows}\\n{totals}</table>\\n<ul class=muted>{notes}</ul>\\n</body></html>\\n")  # fmt: skip

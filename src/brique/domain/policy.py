@@ -121,6 +121,10 @@ class SchedulingPolicy:
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
+    project_quotas: (project id, most GPUs its jobs may hold at once); a job that would exceed
+        its project's quota waits with reason `project_quota`.
+    project_weights: (project id, fair-share weight inside its tenant; default 1): a tenant's
+        turn goes to its project with the fewest held GPUs per unit of weight.
     """
 
     contracts: ContractBook = field(default_factory=ContractBook)
@@ -133,3 +137,5 @@ class SchedulingPolicy:
     preempt_protect_s: float = 0.0
     preempt_wait_ratio: float = 0.0
     preempt_by_cost: bool = False
+    project_quotas: tuple[tuple[str, int], ...] = ()
+    project_weights: tuple[tuple[str, float], ...] = ()

@@ -1,4 +1,7 @@
-"""The price book: EUR per GPU-hour by tier and site, contract commitments, preemptible discount.
+"""The price book: list prices in EUR per GPU-hour by tier and site, preemptible discount, VAT.
+
+Agreed prices and commitments are no part of it: they are terms of an org's contract
+(domain/contracts.py), the one record both the scheduler and billing read.
 
 A YAML file the operator edits (format in docs/billing.md; shipped example:
 `src/brique/pricebooks/example.yaml`). Parsed into frozen values here; every problem is reported
@@ -9,8 +12,6 @@ with its path in the document (`rates.sites.de-par-1.standard: …`), like the f
     rates:                              # EUR per GPU-hour
       default: {priority: "4.80", standard: "3.60"}
       sites: {de-tst-1: {standard: "3.20"}}
-    contracts:                          # by org name
-      acme: {monthly_commitment: "50000.00", rate: "3.00", overage_rate: "3.30"}
     vat_rates: {FR: "20"}               # optional overrides of domain/vat.py
 
 Money is `Decimal` from strings (YAML floats are refused for prices: 0.1 is not 0.1).
@@ -37,26 +38,11 @@ class PriceBookInvalid(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class ContractPrice:
-    """A monthly commitment (billed whether used or not) drawn down by priority usage at `rate`;
-    priority usage beyond it is billed at `overage_rate` (default: `rate`)."""
-
-    monthly_commitment: Decimal
-    rate: Decimal
-    overage_rate: Decimal
-
-    @property
-    def covered_gpu_seconds(self) -> Decimal:
-        return self.monthly_commitment * 3600 / self.rate if self.rate else Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
 class PriceBook:
     currency: str
     default_rates: Mapping[str, Decimal]  # tier -> EUR per GPU-hour
     site_rates: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
     preemptible_discount: Decimal = Decimal("0")
-    contracts: Mapping[str, ContractPrice] = field(default_factory=dict)  # org name -> terms
     vat_rates: Mapping[str, Decimal] = field(default_factory=dict)
     tokens: Mapping[str, TokenPrice] = field(default_factory=dict)  # inference: EUR per 1M tokens
 
@@ -70,13 +56,10 @@ class PriceBook:
             return self.rate(Tier.STANDARD.value, site) * (1 - self.preemptible_discount)
         raise KeyError(f"no price for tier '{tier}'")
 
-    def contract(self, org_name: str) -> ContractPrice | None:
-        return self.contracts.get(org_name)
 
 
-TOP_KEYS = frozenset({"currency", "rates", "preemptible_discount", "contracts", "vat_rates", "tokens"})
+TOP_KEYS = frozenset({"currency", "rates", "preemptible_discount", "vat_rates", "tokens"})
 RATES_KEYS = frozenset({"default", "sites"})
-CONTRACT_KEYS = frozenset({"monthly_commitment", "rate", "overage_rate"})
 
 
 def parse_pricebook(doc: Any) -> PriceBook:
@@ -84,7 +67,10 @@ def parse_pricebook(doc: Any) -> PriceBook:
     p = _Problems()
     if not isinstance(doc, Mapping):
         raise PriceBookInvalid(["(top): must be a mapping"])
-    p.unknown(doc, "", TOP_KEYS)
+    if "contracts" in doc:
+        p.add("contracts", "commitments and agreed rates are contract terms, not price-book entries: "
+                           "set them with `brique contract set` (the price book holds list prices only)")
+    p.unknown({k: v for k, v in doc.items() if k != "contracts"}, "", TOP_KEYS)
     currency = str(doc.get("currency", "EUR"))
     if currency != "EUR":
         p.add("currency", f"only EUR is supported, not '{currency}'")
@@ -104,11 +90,10 @@ def parse_pricebook(doc: Any) -> PriceBook:
     discount = _money(doc.get("preemptible_discount", "0"), "preemptible_discount", p)
     if discount is not None and not Decimal(0) <= discount < 1:
         p.add("preemptible_discount", "must be in [0, 1)")
-    contracts = _contracts(doc.get("contracts") or {}, p)
     vat = _vat(doc.get("vat_rates") or {}, p)
     tokens = parse_token_prices(doc.get("tokens"), p.add, lambda v, path: _money(v, path, p))
     p.raise_if_any()
-    return PriceBook(currency, default, sites, discount or Decimal(0), contracts, vat, tokens)
+    return PriceBook(currency, default, sites, discount or Decimal(0), vat, tokens)
 
 
 class _Problems:
@@ -155,27 +140,6 @@ def _tier_rates(doc: Any, path: str, p: _Problems) -> dict[str, Decimal]:
         amount = _money(value, f"{path}.{tier}", p)
         if amount is not None:
             out[str(tier)] = amount
-    return out
-
-
-def _contracts(doc: Any, p: _Problems) -> dict[str, ContractPrice]:
-    if not isinstance(doc, Mapping):
-        p.add("contracts", "must be a mapping of org name to contract terms")
-        return {}
-    out: dict[str, ContractPrice] = {}
-    for org, terms in doc.items():
-        path = f"contracts.{org}"
-        if not isinstance(terms, Mapping):
-            p.add(path, "must be a mapping")
-            continue
-        p.unknown(terms, path, CONTRACT_KEYS)
-        commitment = _money(terms.get("monthly_commitment", "0"), f"{path}.monthly_commitment", p)
-        rate = _money(terms.get("rate"), f"{path}.rate", p, positive=True) if "rate" in terms else None
-        if "rate" not in terms:
-            p.add(f"{path}.rate", "is required (EUR per priority GPU-hour drawn from the commitment)")
-        over = _money(terms.get("overage_rate", terms.get("rate")), f"{path}.overage_rate", p)
-        if commitment is not None and rate is not None and over is not None:
-            out[str(org)] = ContractPrice(commitment, rate, over)
     return out
 
 

@@ -86,7 +86,7 @@ def _run(
     c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
     try:
         c.hold_reservations()  # 2. holds
-        jobs = c.admit(canonical(pending))  # 3. admit
+        jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
         c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
@@ -120,6 +120,9 @@ class _Cycle:
         self.preempt_heads = policy.preemption_heads
         self._victims: dict[str, preempt.VictimIndex] = {}  # built on first use, dropped on new holds
         self.examined: set[str] = set()
+        self.project_quota = dict(policy.project_quotas)
+        self.project_weight = dict(policy.project_weights)
+        self.project_used = self._project_use() if self.project_quota or self.project_weight else {}
 
     # ---------- phases ----------
 
@@ -145,11 +148,19 @@ class _Cycle:
                 keep.append(job)
         return keep
 
+    def project_phase(self, jobs: list[Job]) -> list[Job]:
+        """Jobs whose project already holds its quota wait (and are not examined further)."""
+        if not self.project_quota:
+            return jobs
+        return [job for job in jobs if not self._over_project_quota(job)]
+
     def reserved_phase(self, jobs: list[Job]) -> list[Job]:
         rest = []
         for job in jobs:
             if job.reservation is None:
                 rest.append(job)
+                continue
+            if self._over_project_quota(job):
                 continue
             res = self.reservations[job.reservation]
             if not res.active(self.now):
@@ -171,6 +182,8 @@ class _Cycle:
             if job.tier != Tier.PRIORITY or left <= 0:
                 rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
+            if self._over_project_quota(job):
+                continue
             self.examined.add(job.id)
             gs = self.quota.guarantee_sites(job)
             allowed = self.sites.of(job.placement)
@@ -183,7 +196,7 @@ class _Cycle:
         return first + rest
 
     def share_phase(self, jobs: list[Job]) -> None:
-        q = FairQueue(jobs, self._share_key)
+        q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
         while (job := q.pop()) is not None:
             if self._exhausted():
@@ -195,7 +208,7 @@ class _Cycle:
             left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: list[Job]) -> None:
-        q = FairQueue(jobs, self._share_key)
+        q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
@@ -238,6 +251,8 @@ class _Cycle:
     def _consider(self, job: Job, may_head: bool) -> bool:
         """Place, preempt for, reserve or keep `job` waiting; True when it was placed."""
         self.examined.add(job.id)
+        if self._over_project_quota(job):
+            return False
         block = self.quota.borrow_block(job)
         if block is not None:
             self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
@@ -305,6 +320,8 @@ class _Cycle:
 
     def _place(self, job: Job, site: int, gpus: list[int], code: ReasonCode, within: bool = False) -> int:
         i = self.cap.place(job, gpus)
+        if job.project in self.project_used or self.project_quota or self.project_weight:
+            self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
         self.cap.allocs[i].protected = within and job.tier == Tier.PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         self.out.append(
@@ -349,6 +366,25 @@ class _Cycle:
         self.waiting.extend((job, why) for job in jobs)
 
     # ---------- helpers ----------
+
+    def _project_use(self) -> dict[str, int]:
+        """GPUs held per project (stopping work included: its GPUs are not free yet)."""
+        used: dict[str, int] = {}
+        for a in self.cap.allocs.values():
+            used[a.job.project] = used.get(a.job.project, 0) + len(a.gpus)
+        return used
+
+    def _over_project_quota(self, job: Job) -> bool:
+        """Whether `job` would take its project beyond its quota; if so it waits with the reason."""
+        quota = self.project_quota.get(job.project)
+        used = self.project_used.get(job.project, 0)
+        if quota is None or used + job.gpus <= quota:
+            return False
+        self._wait(job, (explain.project_quota(job, used, quota),))
+        return True
+
+    def _project_key(self, job: Job) -> float:
+        return self.project_used.get(job.project, 0) / self.project_weight.get(job.project, 1.0)
 
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)

@@ -21,6 +21,7 @@ class ReasonCode(StrEnum):
     NO_BORROWING = "no_borrowing"  # tenant may not borrow beyond its guarantee
     RESERVATION_NOT_STARTED = "reservation_not_started"  # its advance reservation's window is ahead
     RESERVATION_FULL = "reservation_full"  # its advance reservation has too few free GPUs
+    PROJECT_QUOTA = "project_quota"  # its project holds its quota of GPUs
     HEAD_BLOCKED = "head_blocked"  # backfill off and an earlier job is blocked
     NOT_EXAMINED = "not_examined"  # beyond the cycle's queue depth (`max_job_test`)
     # Reserve

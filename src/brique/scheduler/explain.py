@@ -51,6 +51,13 @@ def reservation_not_started(job: Job, start: float, now: float) -> Reason:
     )
 
 
+def project_quota(job: Job, used: int, quota: int) -> Reason:
+    return Reason(
+        ReasonCode.PROJECT_QUOTA,
+        f"waiting: project {job.project} holds {used} GPUs of its quota of {quota}; this job needs {job.gpus} more",
+    )
+
+
 def reservation_full(job: Job, free: int) -> Reason:
     return Reason(
         ReasonCode.RESERVATION_FULL,

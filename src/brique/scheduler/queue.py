@@ -4,7 +4,8 @@
    guarantee path; those that are not within their tenant's guarantee fall through.
 2. Everything else that is not preemptible (priority beyond guarantee, standard),
    interleaved between tenants by weighted fair share (`fairshare.py`); inside a
-   tenant, priority before standard, then oldest first.
+   tenant, priority before standard, then oldest first; with project weights, a
+   tenant's turn goes to its project with the lowest key (held GPUs / weight).
 3. Preemptible-tier jobs last, by the same fair-share interleave.
 
 The order depends only on the input values, never on the order of the input list.
@@ -34,7 +35,9 @@ def tenant_order(job: Job) -> tuple[bool, float, str]:
 class FairQueue:
     """Pops jobs tenant by tenant, lowest share key first (`jobs` must be in canonical order)."""
 
-    def __init__(self, jobs: Iterable[Job], key: Callable[[str], float]) -> None:
+    def __init__(
+        self, jobs: Iterable[Job], key: Callable[[str], float], project_key: Callable[[Job], float] | None = None
+    ) -> None:
         per: dict[str, tuple[list[Job], list[Job]]] = {}
         for j in jobs:  # jobs come in canonical order: a stable split keeps it inside each tier
             pair = per.get(j.tenant)
@@ -42,6 +45,7 @@ class FairQueue:
                 pair = per[j.tenant] = ([], [])
             pair[j.tier != Tier.PRIORITY].append(j)
         self._key = key
+        self._project_key = project_key
         self._queues = {t: deque(first + second) for t, (first, second) in per.items()}
         self._heap = [(key(t), t) for t in sorted(self._queues)]
         heapq.heapify(self._heap)
@@ -54,7 +58,21 @@ class FairQueue:
             return None
         _, tenant = heapq.heappop(self._heap)
         self._current = tenant
-        return self._queues[tenant].popleft()
+        queue = self._queues[tenant]
+        if self._project_key is None or len(queue) < 2:
+            return queue.popleft()
+        return self._pop_by_project(queue, self._project_key)
+
+    @staticmethod
+    def _pop_by_project(queue: deque[Job], key: Callable[[Job], float]) -> Job:
+        """The first job of the project with the lowest key (priority tier first)."""
+        heads: dict[str, int] = {}
+        for i, j in enumerate(queue):
+            heads.setdefault(j.project, i)
+        i = min(heads.values(), key=lambda n: (queue[n].tier != Tier.PRIORITY, key(queue[n]), queue[n].project))
+        job = queue[i]
+        del queue[i]
+        return job
 
     def done(self) -> None:
         """Put the tenant of the last popped job back, with its key recomputed."""

@@ -86,6 +86,7 @@ class InvoiceResponse(BaseModel):
     energy_kwh: float
     co2e_kg: float
     notes: list[str]
+    contract_version: int | None = Field(None, description="the org's contract version whose terms priced it")
 
 
 class BudgetRequest(StrictModel):
@@ -94,7 +95,7 @@ class BudgetRequest(StrictModel):
     thresholds: list[Int] = Field(
         default_factory=lambda: [50, 80, 100], description="alert at these percents"
     )
-    hard_stop: Bool = Field(False, description="refuse new standard-tier jobs once the budget is spent")
+    hard_stop: Bool = Field(False, description="refuse new jobs (every tier the contract does not exempt) once the budget is spent")
     webhook_url: str | None = Field(
         None, max_length=2000, description="POSTed a JSON alert at each threshold"
     )

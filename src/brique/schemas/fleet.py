@@ -53,6 +53,7 @@ class SiteCapacityResponse(BaseModel):
     nodes: StateCounts
     gpus: StateCounts
     gpus_allocated: int = Field(default=0, description="GPUs held by scheduled or running jobs")
+    gpus_reserved: int = Field(default=0, description="GPUs held now by approved capacity reservations")
 
 
 class CapacityResponse(BaseModel):
@@ -62,6 +63,7 @@ class CapacityResponse(BaseModel):
     total_gpus: int
     gpus: StateCounts
     gpus_allocated: int = 0
+    gpus_reserved: int = 0
     sites: list[SiteCapacityResponse]
 
 

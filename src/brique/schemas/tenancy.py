@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from brique.domain.contracts import ContractRecord
+from brique.domain.contracts import Contract, ContractRecord, ContractVersion, rates_of
 from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
-from brique.schemas.base import Bool, Float, Int, StrictModel
+from brique.schemas.base import Bool, Float, Int, Money, StrictModel
+
+Rate = Annotated[Decimal, Field(ge=0, le=100000, decimal_places=4, allow_inf_nan=False)]  # EUR per GPU-hour
 
 
 class OrgCreateRequest(StrictModel):
@@ -133,6 +137,28 @@ class ContractRequest(StrictModel):
     may_borrow: Bool = Field(default=True, description="may use idle capacity beyond the guarantee")
     borrow_cap: Int | None = Field(default=None, ge=0, description="most GPUs beyond the guarantee at once")
     site: str | None = Field(default=None, description="a site id; empty: fleet-wide")
+    monthly_commitment: Money = Field(default=Decimal(0), ge=0, description="EUR per month, billed used or not")
+    rates: dict[Literal["priority", "standard", "preemptible"], Rate] = Field(
+        default_factory=dict, description="agreed EUR per GPU-hour by tier (others: list price)")
+    overage_rate: Rate | None = Field(default=None, ge=0, description="priority beyond the commitment")
+    currency: Literal["EUR"] = "EUR"
+    starts_on: date | None = Field(default=None, description="first day of the term (inclusive)")
+    ends_on: date | None = Field(default=None, description="last day of the term (inclusive)")
+    budget_exempt_tiers: list[Literal["priority", "standard", "preemptible"]] = Field(
+        default_factory=list, description="tiers a budget hard stop does not refuse")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContractRequest:
+        self.to_domain()  # the domain's rules (a commitment needs a priority rate, term dates in order)
+        return self
+
+    def to_domain(self, org_id: str = "") -> Contract:
+        return Contract(
+            tenant=org_id, guaranteed_gpus=self.guaranteed_gpus, weight=self.weight, may_borrow=self.may_borrow,
+            borrow_cap=self.borrow_cap, site=self.site, monthly_commitment=self.monthly_commitment,
+            rates=rates_of(self.rates), overage_rate=self.overage_rate, currency=self.currency,
+            starts_on=self.starts_on, ends_on=self.ends_on, budget_exempt_tiers=frozenset(self.budget_exempt_tiers),
+        )  # fmt: skip
 
 
 class ContractsRequest(StrictModel):
@@ -142,9 +168,27 @@ class ContractsRequest(StrictModel):
 class ContractResponse(ContractRequest):
     org_id: str
     updated_at: datetime
+    version: int = 1
 
     @classmethod
     def from_domain(cls, c: ContractRecord) -> ContractResponse:
         t = c.terms
         return cls(org_id=t.tenant, site=t.site, guaranteed_gpus=t.guaranteed_gpus, weight=t.weight,
-                   may_borrow=t.may_borrow, borrow_cap=t.borrow_cap, updated_at=c.updated_at)  # fmt: skip
+                   may_borrow=t.may_borrow, borrow_cap=t.borrow_cap, updated_at=c.updated_at, version=c.version,
+                   monthly_commitment=t.monthly_commitment, rates=dict(t.rates), overage_rate=t.overage_rate,
+                   currency="EUR", starts_on=t.starts_on, ends_on=t.ends_on,
+                   budget_exempt_tiers=sorted(t.budget_exempt_tiers))  # type: ignore[arg-type]  # fmt: skip
+
+
+class ContractVersionResponse(BaseModel):
+    version: int
+    changed_by: str
+    at: datetime
+    contracts: list[ContractRequest]
+
+    @classmethod
+    def from_domain(cls, v: ContractVersion) -> ContractVersionResponse:
+        rec = [ContractResponse.from_domain(ContractRecord(c, v.at, v.version)) for c in v.contracts]
+        keep = set(ContractRequest.model_fields)
+        return cls(version=v.version, changed_by=v.changed_by, at=v.at,
+                   contracts=[ContractRequest(**r.model_dump(include=keep)) for r in rec])  # fmt: skip

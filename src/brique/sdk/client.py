@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from brique.sdk.commerce import CommerceMixin
 from brique.sdk.errors import ApiError, ConnectionFailed, api_error
 from brique.sdk.sovereignty import SovereigntyMixin
 
@@ -75,7 +76,7 @@ def _hint(url: str, exc: httpx.TransportError) -> str:
     return ""
 
 
-class Client(SovereigntyMixin):
+class Client(SovereigntyMixin, CommerceMixin):
     def __init__(
         self,
         url: str,

@@ -32,11 +32,14 @@ from brique.services.health import HealthService
 from brique.services.inference.deployments import DeploymentService, RuntimeConfig
 from brique.services.inference.gateway import GatewayState, Limits
 from brique.services.inference.usage import TokenMeter
+from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService, Quotas
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
+from brique.services.projects import ProjectGovernanceService
 from brique.services.registry import Inference, Services, Sovereignty
 from brique.services.replicas import build_leadership
+from brique.services.reservations import ReservationService
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
@@ -135,16 +138,20 @@ def build_services(
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
                          housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
                                        sov.checkpoints.maybe_checkpoint, *relay], leadership=leadership)  # fmt: skip
+    projects = ProjectGovernanceService(db, clock, sov.audit)
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
-                      lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
+                      lockbox=sov.lockbox, audit=sov.audit, quotas=quotas,
+                      admission=[budgets.admission_check, projects.admission_check],
                       wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
     tenancy = TenancyService(db, clock, audit=sov.audit)
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,
-        contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
+        contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov, replicas=leadership,
         inference=build_inference(settings, db, clock, jobs, sov.audit, tenancy, token_meter),
+        reservations=ReservationService(db, clock, fleet, sov.audit), projects=projects,
+        invoicing=InvoicingService(db, clock, billing, fleet),
     )  # fmt: skip
     return services, loop
 

@@ -4,9 +4,9 @@ Who may: tenant admins set their org's budgets, operator admins any org's; every
 read contracts may list budgets and alerts. `evaluate()` runs as scheduler-loop housekeeping
 (at most every `interval_s`): each threshold of each budget is alerted once per month (a unique
 row), then its webhook, if any, gets a JSON POST outside the transaction; the delivery outcome
-is kept on the alert. `admission_check` is appended to `JobService.admission`: a standard-tier
-job is refused with `BudgetExceeded` (HTTP 402) while a hard-stop budget of its org or project
-is spent. It reads usage as last collected (one cycle behind at most) plus running attempts
+is kept on the alert. `admission_check` is appended to `JobService.admission`: a job of any tier
+is refused with `BudgetExceeded` (HTTP 402) while a hard-stop budget of its org or project is
+spent, unless the org's contract exempts its tier (`budget_exempt_tiers`, shown on the invoice). It reads usage as last collected (one cycle behind at most) plus running attempts
 up to now, and never writes (it runs inside the submit transaction).
 """
 
@@ -43,6 +43,7 @@ from brique.services.billing import BillingService
 from brique.store.billing_tables import BudgetAlertRow, BudgetRow
 from brique.store.db import Database
 from brique.store.repos import budgets as repo
+from brique.store.repos import contracts as contracts_repo
 from brique.store.repos import tenancy as tenancy_repo
 
 log = logging.getLogger("brique.budgets")
@@ -199,7 +200,7 @@ class BudgetService:
         msg = (
             f"budget of {scope} reached {threshold}% in {st.month}: EUR {st.spent} of EUR {st.row.amount}"
             + (
-                " (hard stop: new standard-tier jobs are refused)"
+                " (hard stop: new jobs are refused)"
                 if threshold >= 100 and st.row.hard_stop
                 else ""
             )
@@ -227,13 +228,16 @@ class BudgetService:
     # -- admission ------------------------------------------------------------------------------
 
     def admission_check(self, s: Session, who: Principal, spec: JobSpec, project_id: str) -> None:
-        """Refuse a standard-tier job while a hard-stop budget of its org or project is spent.
+        """Refuse a job of any tier while a hard-stop budget of its org or project is spent, unless
+        the org's contract exempts the tier.
 
         Runs in the submission's transaction; only when a hard-stop budget applies does it price
         the month so far (billing reads usage in its own short read)."""
-        if spec.tier is not Tier.STANDARD or who.org_id is None:
+        if who.org_id is None:
             return
         rows = [r for r in repo.for_org(s, who.org_id) if r.hard_stop and r.project_id in (None, project_id)]
+        if rows and _exempt(s, who.org_id, spec.tier):
+            return
         org = tenancy_repo.find_org(s, who.org_id) if rows else None
         if not rows or org is None:
             return
@@ -242,7 +246,8 @@ class BudgetService:
                 scope = f"project '{st.project}'" if st.project else f"organization '{org.name}'"
                 raise BudgetExceeded(
                     f"the {st.month} budget of {scope} is spent (EUR {st.spent} of EUR {st.row.amount}); "
-                    "new standard-tier jobs are refused until the budget is raised or the month ends",
+                    f"new jobs ({spec.tier.value} tier included) are refused until the budget is raised or the month "
+                    "ends",
                     field="budget")  # fmt: skip
 
     # -- helpers --------------------------------------------------------------------------------
@@ -270,6 +275,11 @@ class BudgetService:
         if found is None:
             raise NotFound(f"project '{project}' not found", field="project")
         return found.id
+
+
+def _exempt(s: Session, org_id: str, tier: Tier) -> bool:
+    """Whether the org's current contract exempts `tier` from budget hard stops."""
+    return any(tier.value in c.terms.budget_exempt_tiers for c in contracts_repo.for_org(s, org_id))
 
 
 def _terms(amount: Decimal, thresholds: Sequence[int], hard_stop: bool) -> BudgetTerms:

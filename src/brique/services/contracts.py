@@ -1,59 +1,70 @@
-"""Capacity contracts per tenant: guaranteed priority GPUs, fair-share weight, borrowing terms."""
+"""Contracts per tenant: capacity terms (guaranteed priority GPUs, fair-share weight, borrowing)
+and commercial terms (agreed rates, monthly commitment, term dates, currency, budget-exempt
+tiers). The one record both the scheduler and billing read; every change is a new version,
+kept whole and written to the audit log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 from brique.clock import Clock
-from brique.domain.contracts import Contract, ContractRecord
+from brique.domain.contracts import Contract, ContractRecord, ContractVersion
 from brique.domain.fleet import Fleet
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
+from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import contracts as repo
 from brique.store.repos import tenancy as tenancy_repo
 
 
-@dataclass(frozen=True, slots=True)
-class ContractTerms:
-    guaranteed_gpus: int = 0
-    weight: float = 1.0
-    may_borrow: bool = True
-    borrow_cap: int | None = None
-    site: str | None = None
-
-    def for_tenant(self, org_id: str) -> Contract:
-        return Contract(tenant=org_id, guaranteed_gpus=self.guaranteed_gpus, weight=self.weight,
-                        may_borrow=self.may_borrow, borrow_cap=self.borrow_cap, site=self.site)  # fmt: skip
-
-
 class ContractService:
-    def __init__(self, db: Database, clock: Clock, fleet: Fleet) -> None:
+    def __init__(self, db: Database, clock: Clock, fleet: Fleet, audit: AuditLog | None = None) -> None:
         self.db = db
         self.clock = clock
         self.fleet = fleet
+        self.audit = audit
 
-    def replace(self, who: Principal, org_ref: str, terms: list[ContractTerms]) -> list[ContractRecord]:
-        """Set an org's contracts (at most one fleet-wide, one per site), replacing what it had."""
+    def replace(self, who: Principal, org_ref: str, terms: list[Contract]) -> list[ContractRecord]:
+        """Set an org's contracts (at most one fleet-wide, one per site), replacing what it had,
+        as a new version. `terms` may carry any tenant: the org named by `org_ref` is used."""
         require(who, Action.CONTRACT_MANAGE)
         self._validate(terms)
         now = self.clock.now()
-        with self.db.transaction() as s:
+        with self.db.transaction("the contract changed meanwhile; read it again and retry", "contracts") as s:
             org = tenancy_repo.find_org(s, org_ref)
             if org is None:
                 raise NotFound(f"organization '{org_ref}' not found", field="org")
-            return repo.replace_for_org(s, org.id, [t.for_tenant(org.id) for t in terms], now)
+            own = [dataclasses.replace(t, tenant=org.id) for t in terms]
+            records = repo.replace_for_org(s, org.id, own, now, who.user_id or "operator")
+            if self.audit is not None:
+                version = records[0].version if records else repo.current_version(s, org.id)
+                self.audit.append(s, Entry(who.user_id or "operator", org.id, "contract.changed", org.id,
+                                           details={"version": version, "contracts": len(own)}))  # fmt: skip
+            return records
 
     def list(self, who: Principal, org_ref: str) -> list[ContractRecord]:
         require(who, Action.CONTRACT_READ)
         with self.db.transaction() as s:
-            org = tenancy_repo.find_org(s, org_ref)
-            if org is None or not (who.is_operator or who.org_id == org.id):
-                raise NotFound(f"organization '{org_ref}' not found", field="org")
-            return repo.for_org(s, org.id)
+            return repo.for_org(s, self._visible(s, who, org_ref))
 
-    def _validate(self, terms: list[ContractTerms]) -> None:
+    def versions(self, who: Principal, org_ref: str) -> list[ContractVersion]:
+        require(who, Action.CONTRACT_READ)
+        with self.db.transaction() as s:
+            org_id = self._visible(s, who, org_ref)
+            return [ContractVersion(v.version, v.changed_by, v.at,
+                                    tuple(repo.contract_from_dict(org_id, d) for d in v.terms))
+                    for v in repo.versions(s, org_id)]  # fmt: skip
+
+    @staticmethod
+    def _visible(s: object, who: Principal, org_ref: str) -> str:
+        org = tenancy_repo.find_org(s, org_ref)  # type: ignore[arg-type]
+        if org is None or not (who.is_operator or who.org_id == org.id):
+            raise NotFound(f"organization '{org_ref}' not found", field="org")
+        return org.id
+
+    def _validate(self, terms: list[Contract]) -> None:
         seen: set[str | None] = set()
         total = self.fleet.gpu_count
         for i, t in enumerate(terms):

@@ -15,12 +15,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from brique.domain.contracts import Contract
 from brique.domain.job_lifecycle import JobSpec
 from brique.domain.jobs import Tier
 from brique.domain.policy import PlacementPolicy
 from brique.domain.tenancy import Principal
 from brique.errors import Conflict
-from brique.services.contracts import ContractService, ContractTerms
+from brique.services.contracts import ContractService
 from brique.services.tenancy import TenancyService
 from brique.simulator.traces import Trace, TraceJob
 
@@ -60,7 +61,9 @@ def seed_demo(
             keys[t.name] = new.admin_key.token
             tenant = tenancy.authenticate(new.admin_key.token)
             tenancy.create_project(tenant, t.name, PROJECT, "jobs replayed from a public trace")
-        contracts.replace(admin, t.name, [ContractTerms(guaranteed_gpus=t.guaranteed_gpus, weight=t.weight)])
+        contracts.replace(
+            admin, t.name, [Contract(tenant=t.name, guaranteed_gpus=t.guaranteed_gpus, weight=t.weight)]
+        )
     fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(keys, fh, indent=2)

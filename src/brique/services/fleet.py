@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from brique.errors import FleetFileInvalid, InvalidInput, NotFound
 from brique.services.authz import require
 from brique.store.db import Database
 from brique.store.repos import fleet as repo
+from brique.store.repos import reservations as reservations_repo
 
 STATES = tuple(s.value for s in HealthState)
 
@@ -47,6 +49,7 @@ class SiteCapacity:
     nodes: dict[str, int]
     gpus: dict[str, int]
     allocated: int  # GPUs held by scheduled or running jobs
+    reserved: int = 0  # GPUs held now by approved capacity reservations (issue 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +90,19 @@ class FleetService:
     def capacity(self, who: Principal) -> list[SiteCapacity]:
         require(who, Action.FLEET_READ)
         node_states, gpu_states = self._states()
+        now = self.clock.now()
         with self.db.transaction() as s:
             allocated = repo.allocated_by_site(s)
+            booked = [r for r in reservations_repo.live(s, now) if r.active(now)]
+        reserved: Counter[str] = Counter()
+        for r in booked:
+            site = self.fleet.site(r.site)
+            reserved[r.site] += r.size(site) if site else 0
         return [
-            self._site_capacity(site, node_states, gpu_states, allocated.get(site.id, 0))
+            dataclasses.replace(self._site_capacity(site, node_states, gpu_states, allocated.get(site.id, 0)),
+                                reserved=reserved[site.id])
             for site in self.fleet.sites
-        ]
+        ]  # fmt: skip
 
     def racks(self, who: Principal, site_id: str | None) -> list[RackSummary]:
         sites = [self.site(who, site_id)] if site_id else self.sites(who)

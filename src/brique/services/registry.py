@@ -20,10 +20,13 @@ from brique.services.health import HealthService
 from brique.services.inference.deployments import DeploymentService
 from brique.services.inference.gateway import GatewayState
 from brique.services.inference.usage import TokenMeter
+from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService
+from brique.services.projects import ProjectGovernanceService
 from brique.services.replicas import Leadership
+from brique.services.reservations import ReservationService
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
@@ -66,3 +69,6 @@ class Services:
     sovereignty: Sovereignty
     replicas: Leadership
     inference: Inference
+    reservations: ReservationService
+    projects: ProjectGovernanceService
+    invoicing: InvoicingService

@@ -30,8 +30,10 @@ from brique.domain.fleet import HealthState, gpus_by_node, node_of
 from brique.domain.inference import DEPLOYMENT_LABEL
 from brique.domain.job_lifecycle import JobState, StopReason
 from brique.domain.job_records import JobRecord, Transition
+from brique.domain.jobs import Job
 from brique.domain.policy import SchedulingPolicy
 from brique.domain.reconcile import transitions
+from brique.domain.reservations import Reservation, reservation_for
 from brique.errors import ExecutorError, StaleWrite
 from brique.executors.base import (
     Executor,
@@ -45,10 +47,12 @@ from brique.executors.base import (
 from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
+from brique.services.projects import ProjectGovernanceService
 from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import jobs as repo
+from brique.store.repos import reservations as reservations_repo
 
 log = logging.getLogger("brique.scheduling")
 PENDING = (JobState.PENDING.value,)
@@ -276,11 +280,16 @@ class SchedulingService:
     ) -> None:
         pending = repo.in_states(s, PENDING, self._specs)
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
-        if not pending:
+        booked = reservations_repo.live(s, now)  # approved capacity reservations not over
+        if not pending and not booked:
             return
-        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, self._jobs)
-        policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
-        result = schedule(snap, [self._jobs(r) for r in pending], policy, now.timestamp())
+        jobs = self._in_reservations(booked, now)
+        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, jobs)
+        snap = dataclasses.replace(snap, reservations=tuple(r.to_core() for r in booked))
+        quotas, weights = ProjectGovernanceService.policy_terms(s)
+        policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s), project_quotas=quotas,
+                                     project_weights=weights)  # fmt: skip
+        result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
         self._jobs.end_cycle()
         rows = {r.id: r for r in (*active, *pending)}
         for decision in result.decisions:
@@ -289,6 +298,19 @@ class SchedulingService:
                 self._persist(s, row, decision, now, stats, actions)
         repo.set_waits(s, [(rows[j], code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
+
+    def _in_reservations(self, booked: list[Reservation], now: datetime) -> Callable[[JobRecord], Job]:
+        """Core jobs, each of an org with an active reservation run in it (issue 16)."""
+        if not booked:
+            return self._jobs
+        sites = {site.id: site for site in self.topology.sites}
+
+        def job(row: JobRecord) -> Job:
+            core = self._jobs(row)
+            rid = reservation_for(core, row.site_id if row.gpu_ids else None, booked, sites, now)
+            return core if rid == core.reservation else dataclasses.replace(core, reservation=rid)
+
+        return job
 
     def _persist(
         self, s: Session, row: JobRecord, d: object, now: datetime, stats: CycleStats, actions: _Actions

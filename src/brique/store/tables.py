@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from brique.store.types import UtcDateTime
@@ -197,6 +209,15 @@ class ContractRow(Base):
     may_borrow: Mapped[bool] = mapped_column(default=True)
     borrow_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # commercial terms (migration 0005; see domain/contracts.py)
+    monthly_commitment: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    rates: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # tier -> EUR per GPU-hour
+    overage_rate: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    starts_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    budget_exempt_tiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class TenantUsageRow(Base):

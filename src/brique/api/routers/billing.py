@@ -26,7 +26,7 @@ def invoice_to_response(inv: Invoice) -> InvoiceResponse:
     return InvoiceResponse(org=inv.org, country=inv.country, month=inv.month, currency=inv.currency, lines=lines,
                            subtotal=inv.subtotal, vat_country=inv.vat.country, vat_percent=inv.vat.percent,
                            vat_amount=inv.vat_amount, total=inv.total, energy_kwh=fp.facility_kwh,
-                           co2e_kg=fp.co2e_kg, notes=list(inv.notes))  # fmt: skip
+                           co2e_kg=fp.co2e_kg, notes=list(inv.notes), contract_version=inv.contract_version)  # fmt: skip
 
 
 @router.get(

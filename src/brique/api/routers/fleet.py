@@ -33,7 +33,8 @@ def get_site(site_id: str, who: Caller, fleet: Fleet) -> SiteResponse:
 def capacity(who: Caller, fleet: Fleet) -> CapacityResponse:
     sites = [
         SiteCapacityResponse(site=c.site.id, country=c.site.country, racks=c.racks,
-                             nodes=StateCounts(**c.nodes), gpus=StateCounts(**c.gpus), gpus_allocated=c.allocated)
+                             nodes=StateCounts(**c.nodes), gpus=StateCounts(**c.gpus), gpus_allocated=c.allocated,
+                             gpus_reserved=c.reserved)
         for c in fleet.capacity(who)
     ]  # fmt: skip
     gpus = StateCounts(
@@ -42,7 +43,8 @@ def capacity(who: Caller, fleet: Fleet) -> CapacityResponse:
     return CapacityResponse(
         fleet=fleet.fleet.name, total_racks=fleet.fleet.rack_count, total_nodes=fleet.fleet.node_count,
         total_gpus=fleet.fleet.gpu_count, gpus=gpus,
-        gpus_allocated=sum(s.gpus_allocated for s in sites), sites=sites,
+        gpus_allocated=sum(s.gpus_allocated for s in sites), gpus_reserved=sum(s.gpus_reserved for s in sites),
+        sites=sites,
     )  # fmt: skip
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from brique.store import billing_tables, inference_tables, lease_tables  # noqa: F401  (register their rows on Base)
+from brique.store import (  # noqa: F401  (register their rows on Base)
+    billing_tables,
+    commerce_tables,
+    inference_tables,
+    lease_tables,
+)
 from brique.store.tables import Base
 
 
