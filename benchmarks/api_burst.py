@@ -30,8 +30,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private-server helpers
-from tests.support.postgres import PostgresServer, find_bindir  # noqa: E402
-from tests.support.server import Server  # noqa: E402
+from tests.support.postgres import PostgresServer, find_bindir
+from tests.support.server import Server
 
 SIZES = [1, 1, 2, 4, 4, 8, 8, 8, 16, 32, 72, 144]
 UNLIMITED = {"BRIQUE_SUBMISSIONS_PER_MINUTE": "100000000", "BRIQUE_SUBMISSION_BURST": "100000000",
@@ -123,7 +123,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def burst(server: Server, jobs: int, clients: int, seed: int) -> dict:
@@ -178,7 +178,8 @@ def array_burst(server: Server, tasks: int) -> dict:
         while time.monotonic() < deadline:
             a = http.get(f"/v1/arrays/{array_id}").json()
             if a["counts"].get("pending", 0) + a["counts"].get("scheduled", 0) == 0 or (
-                a["counts"].get("scheduled", 0) == 0 and settled is not None and time.time() - settled > 3):
+                a["counts"].get("scheduled", 0) == 0 and settled is not None and time.time() - settled > 3
+            ):
                 break
             if a["counts"].get("scheduled", 0) == 0 and settled is None and a["counts"].get("running", 0):
                 settled = time.time()
@@ -191,7 +192,11 @@ def array_burst(server: Server, tasks: int) -> dict:
 
 def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="brique-burst-") as tmp:
-        url = f"sqlite:///{tmp}/brique.db" if db == "sqlite" else pg.create_database(f"burst_{run}_{time.time_ns()}")  # type: ignore[union-attr]  # noqa: E501
+        url = (
+            f"sqlite:///{tmp}/brique.db"
+            if db == "sqlite"
+            else pg.create_database(f"burst_{run}_{time.time_ns()}")
+        )  # type: ignore[union-attr]
         server = Server(home=Path(tmp) / "home", db_url=url, env=dict(UNLIMITED))
         server.start()
         try:
@@ -205,7 +210,9 @@ def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
