@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +38,12 @@ from tests.support.server import Server
 SIZES = [1, 1, 2, 4, 4, 8, 8, 8, 16, 32, 72, 144]
 UNLIMITED = {"BRIQUE_SUBMISSIONS_PER_MINUTE": "100000000", "BRIQUE_SUBMISSION_BURST": "100000000",
              "BRIQUE_MAX_PENDING_JOBS": "100000000", "BRIQUE_LOG_LEVEL": "warning"}  # fmt: skip
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (a load-independent cost measure)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -74,7 +82,7 @@ def setup_tenant(url: str, admin_key: str, name: str = "bench") -> str:
 def spec(rng: random.Random, i: int) -> dict:
     return {"name": f"j{i}", "project": "train", "command": "train.sh", "gpus": rng.choice(SIZES),
             "tier": "priority" if rng.random() < 0.2 else "standard", "sleep_s": 36_000,
-            "estimated_runtime_s": 36_000}  # fmt: skip
+            "estimated_runtime_s": 36_000, "grace_s": 0}  # fmt: skip
 
 
 def client(url: str, key: str, specs: list[dict], latencies: list[float], errors: list[str]) -> None:
@@ -136,12 +144,13 @@ def burst(server: Server, jobs: int, clients: int, seed: int) -> dict:
                for c in range(clients)]  # fmt: skip
     sampler = RssSampler(server.proc.pid)  # type: ignore[union-attr]
     sampler.start()
-    start_wall, t0 = time.time(), time.perf_counter()
+    pid = server.proc.pid  # type: ignore[union-attr]
+    cpu0, start_wall, t0 = cpu_s(pid), time.time(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    submit_s = time.perf_counter() - t0
+    submit_s, submit_cpu = time.perf_counter() - t0, cpu_s(pid) - cpu0
     wait_settled(server.url, key)
     rows = all_jobs(server.url, key)
     sampler.done.set()
@@ -154,8 +163,9 @@ def burst(server: Server, jobs: int, clients: int, seed: int) -> dict:
     return {
         "jobs": jobs, "clients": clients, "errors": len(errors), "first_error": errors[0] if errors else None,
         "submissions_per_s": round(jobs / submit_s, 1),
+        "server_cpu_ms_per_submit": round(submit_cpu / jobs * 1000, 2),
         "submit_ms_p50": round(statistics.median(lat) * 1000, 1), "submit_ms_p95": round(pct(lat, 95) * 1000, 1),
-        "started": len(started), "pending": sum(r["state"] == "pending" for r in rows),
+        "started": len(started), "states": dict(Counter(r["state"] for r in rows)),
         "to_running_s_p50": round(pct(to_running, 50), 2), "to_running_s_p99": round(pct(to_running, 99), 2),
         "started_90pct_after_s": round(pct(start_after, 90), 1),
         "last_placed_after_s": round(max(placed), 1) if placed else None,
@@ -206,6 +216,11 @@ def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: i
             out["server_rss_mb_end"] = round(rss_mb(server.proc.pid))  # type: ignore[union-attr]
         finally:
             server.stop()
+            problems = [
+                line for line in server.all_logs().splitlines() if "Error" in line or "failed" in line
+            ]
+            if problems:
+                print(f"server log ({len(problems)} problem lines): {problems[:5]}", file=sys.stderr)
     return out
 
 

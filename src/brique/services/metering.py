@@ -80,6 +80,7 @@ class MeteringService:
         self.clock = clock
         self.fleet = fleet
         self.intensity = dict(intensity or {})
+        self._seen: set[int] = set()  # event ids behind the cursor already applied (re-read, not re-applied)
 
     # -- collection -----------------------------------------------------------------------------
 
@@ -90,7 +91,9 @@ class MeteringService:
             now = self.clock.now()
             with self.db.transaction() as s:
                 start = repo.cursor(s)
-                jobs, last = repo.touched_jobs(s, max(0, start - LOOKBACK_EVENTS), BATCH_EVENTS)
+                after = max(0, start - LOOKBACK_EVENTS)
+                seen = {e for e in self._seen if e > after}  # what the lookback can still return
+                jobs, last = repo.touched_jobs(s, after, BATCH_EVENTS, seen)
                 for job_id in jobs:
                     try:  # one job's bad data is logged and skipped, never stops the others
                         with s.begin_nested():
@@ -98,6 +101,7 @@ class MeteringService:
                     except Exception:
                         log.exception("usage of job %s cannot be computed; skipped", job_id)
                 repo.save_cursor(s, last, now)
+            self._seen = seen  # once committed
             if last - max(0, start - LOOKBACK_EVENTS) < BATCH_EVENTS:
                 return changed
 

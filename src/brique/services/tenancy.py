@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +46,8 @@ from brique.store.repos import tenancy as repo
 
 BOOTSTRAP_EMAIL = "admin@operator.local"
 TOUCH_EVERY = timedelta(minutes=1)
+AUTH_CACHE_S = 1.0  # how long a key checked valid is trusted without reading it again
+MAX_KNOWN_KEYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +63,29 @@ class NewOrg:
     admin_key: NewKey | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A key found valid at `checked` (monotonic seconds): its owner, and the stored digest."""
+
+    key: ApiKey
+    user: User
+    secret_hash: str
+    checked: float
+
+
 class TenancyService:
-    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, ids: IdFactory = new_id, auth_cache_s: float = AUTH_CACHE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.ids = ids
+        # Keys seen valid, by lookup: a request skips the database while its entry is fresh. A
+        # revocation here clears them at once; one made by another replica counts within `auth_cache_s`.
+        self.auth_cache_s = auth_cache_s
+        self.monotonic = monotonic
+        self._known: dict[str, _Known] = {}
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -74,18 +97,38 @@ class TenancyService:
             raise Unauthenticated("malformed API key")
         lookup, secret = parsed
         now = self.clock.now()
+        known = self._known.get(lookup)
+        if (known is None or self.monotonic() - known.checked > self.auth_cache_s
+                or not apikeys.matches(secret, known.secret_hash) or not known.key.usable_at(now)):  # fmt: skip
+            known = self._check(lookup, secret)
+        return Principal(
+            user_id=known.user.id, key_id=known.key.id, role=known.user.role, org_id=known.user.org_id
+        )
+
+    def _check(self, lookup: str, secret: str) -> _Known:
+        """The key, read and checked in the database (and remembered when valid)."""
+        self._known.pop(lookup, None)
+        now = self.clock.now()
         with self.db.transaction() as s:
             found = repo.key_by_lookup(s, lookup)
             if found is None or not apikeys.matches(secret, found[1]):
                 raise Unauthenticated("invalid API key")
-            key, _, user = found
+            key, digest, user = found
             if not key.usable_at(now):
                 raise Unauthenticated("API key revoked or expired")
             if user.org_id is not None and repo.find_org(s, user.org_id) is None:
                 raise Unauthenticated("API key of an organization that no longer exists")
             if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
                 repo.touch_key(s, key.id, now)
-        return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
+                key = dataclasses.replace(key, last_used_at=now)
+        if len(self._known) >= MAX_KNOWN_KEYS:
+            self._known.clear()  # bounded memory whatever the number of keys in use
+        known = self._known[lookup] = _Known(key, user, digest, self.monotonic())
+        return known
+
+    def forget_keys(self) -> None:
+        """Drop every remembered key (after a revocation, or any change to who may use one)."""
+        self._known.clear()
 
     def bootstrap(self, key_file: Path) -> str | None:
         """Create the operator admin on first start; return its key (also written 0600), else None."""
@@ -187,7 +230,9 @@ class TenancyService:
         with self.db.transaction() as s:
             return repo.list_users(s, None)
 
-    def single_sign_on(self, org_ref: str, email: str, default_role: Role, ttl: timedelta, via: str) -> NewKey:
+    def single_sign_on(
+        self, org_ref: str, email: str, default_role: Role, ttl: timedelta, via: str
+    ) -> NewKey:
         """A user signed in by the org's identity provider: found by email in that org, or created with
         the org's default role; returns a key that expires after `ttl` (the console session)."""
         _check_email(email, "email")
@@ -236,7 +281,9 @@ class TenancyService:
             if owner.id != who.user_id:
                 require(who, Action.KEY_MANAGE)
             repo.revoke_key(s, key.id, self.clock.now())
-            return repo.get_key(s, key_id)[0]  # type: ignore[index]
+            revoked = repo.get_key(s, key_id)[0]  # type: ignore[index]
+        self.forget_keys()  # after the commit: a request racing it re-reads the revoked key
+        return revoked
 
     def org_id_of(self, ref: str) -> str | None:
         """The id of an org named by id or name (for the audit log), without authorization."""
