@@ -49,14 +49,23 @@ def submit(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="say what the scheduler would do; create nothing")
     ] = False,
+    array: Annotated[
+        str | None,
+        typer.Option("--array", help="a job array: 0-9999, 0-9:2, 1,3,5-7, with %N to run N at once"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit a job (or ask the scheduler's verdict with --dry-run)."""
     spec = _load_spec(file, project)
     with client() as c:
-        result = c.submit_job(spec, dry_run=dry_run)
+        result = c.submit_job(spec, dry_run=dry_run, array=array)
     if as_json:
         print_json(result)
+        return
+    if result.array is not None:
+        a, again = result.array, " (already submitted with this Idempotency-Key)" if result.replayed else ""
+        limit = f", at most {a.max_running} at once" if a.max_running else ""
+        out.print(f"submitted array {a.id} ({a.name}): {a.tasks} tasks{limit}{again}")
         return
     if result.dry_run is not None:
         out.print(result.dry_run.message, highlight=False)
@@ -116,9 +125,16 @@ def show(job_id: Annotated[str, typer.Argument(help="job id (job_…)")], as_jso
 
 @job_app.command("cancel")
 @command
-def cancel(job_id: Annotated[str, typer.Argument(help="job id (job_…)")]) -> None:
+def cancel(
+    job_id: Annotated[str, typer.Argument(help="job id (job_…), or array id (arr_…): all its tasks")],
+) -> None:
     """Cancel a job: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period."""
     with client() as c:
+        if job_id.startswith("arr_"):
+            a = c.cancel_array(job_id)
+            left = ", ".join(f"{n} {st}" for st, n in sorted(a.counts.items()))
+            out.print(f"{a.id}: cancelling its {a.tasks} tasks ({left})")
+            return
         job = c.cancel_job(job_id)
     what = "cancelled" if job.state is JobState.CANCELLED else "stopping (grace period, then killed)"
     out.print(f"{job.id}: {what}")

@@ -139,6 +139,8 @@ class JobResponse(BaseModel):
     stopping: str | None = Field(description="cancel | preempt | timeout while a stop is in progress")
     why_pending: str | None = None
     why_pending_code: str | None = None
+    array_id: str | None = Field(None, description="the job array this task belongs to (arr_…)")
+    array_index: int | None = Field(None, description="this task's index (BRIQUE_ARRAY_TASK_ID)")
 
     @classmethod
     def from_domain(cls, job: JobRecord) -> JobResponse:
@@ -171,7 +173,11 @@ class JobDetailResponse(JobResponse):
 
     @classmethod
     def from_domain(
-        cls, job: JobRecord, events: list[JobEvent], redact: bool, usage: tuple[int, float, float] = (0, 0.0, 0.0)
+        cls,
+        job: JobRecord,
+        events: list[JobEvent],
+        redact: bool,
+        usage: tuple[int, float, float] = (0, 0.0, 0.0),
     ) -> JobDetailResponse:
         """`redact`: operators see job metadata, never the tenant's command or environment values."""
         spec = spec_to_dict(job.spec)
@@ -192,6 +198,7 @@ def _job_fields(job: JobRecord) -> dict[str, Any]:
         finished_at=job.finished_at, exit_code=job.exit_code,
         stopping=job.stop_reason.value if job.stop_reason else None,
         why_pending=job.wait_message if pending else None, why_pending_code=job.wait_code if pending else None,
+        array_id=job.array_id, array_index=job.array_index,
     )  # fmt: skip
 
 
@@ -203,7 +210,19 @@ class DryRunResponse(BaseModel):
     reasons: list[dict[str, str]] = Field(default_factory=list)
 
 
+class ArrayResponse(BaseModel):
+    """A job array as a whole (its tasks are jobs: list them with `GET /v1/jobs?array=arr_…`)."""
+
+    id: str
+    name: str
+    org_id: str
+    tasks: int
+    max_running: int | None = Field(description="at most this many tasks run at once (`%N`)")
+    counts: dict[str, int] = Field(description="tasks per state")
+
+
 class SubmitResponse(BaseModel):
     job: JobResponse | None = None
     dry_run: DryRunResponse | None = None
     replayed: bool = False
+    array: ArrayResponse | None = Field(None, description="with ?array=: the array created")

@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
+from brique.domain.arrays import LIMIT_CODE, held_by_limit, task_env
 from brique.domain.fleet import HealthState, gpus_by_node, node_of
 from brique.domain.job_lifecycle import JobState, StopReason
 from brique.domain.job_records import JobRecord, Transition
@@ -78,6 +79,10 @@ def _dead_node(row: JobRecord, down: set[str]) -> str | None:
         if node in down or gpu in down:
             return node
     return None
+
+
+def _array_env(row: JobRecord) -> dict[str, str]:
+    return task_env(row.array_id, row.array_index or 0) if row.array_id else {}
 
 
 class SchedulingService:
@@ -156,7 +161,7 @@ class SchedulingService:
             job_id=row.id, attempt=row.attempt, name=row.name, org_id=row.org_id, project_id=row.project_id,
             site_id=row.site_id or "", tier=row.tier.value, command=spec.command,
             gpus_by_node=gpus_by_node(row.gpu_ids),
-            env={**spec.env, **self.secrets(row.org_id, spec.secrets)}, image=spec.image,
+            env={**spec.env, **self.secrets(row.org_id, spec.secrets), **_array_env(row)}, image=spec.image,
             max_runtime_s=spec.max_runtime_s, grace_s=spec.grace_s, duration_s=spec.simulated_runtime_s,
         )  # fmt: skip
 
@@ -268,15 +273,20 @@ class SchedulingService:
     def _decide(
         self, s: Session, active: list[JobRecord], now: datetime, stats: CycleStats, actions: _Actions
     ) -> None:
-        pending = repo.in_states(s, PENDING, self._specs)
+        pending = every = repo.in_states(s, PENDING, self._specs)
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
-        if not pending:
+        held = held_by_limit(pending, active)
+        for job_id, why in held.items():
+            actions.waits[job_id] = (LIMIT_CODE, why)
+        if held:
+            pending = [r for r in pending if r.id not in held]
+        if not pending and not held:
             return
         snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, self._jobs)
         policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
         result = schedule(snap, [self._jobs(r) for r in pending], policy, now.timestamp())
         self._jobs.end_cycle()
-        rows = {r.id: r for r in (*active, *pending)}
+        rows = {r.id: r for r in (*active, *every)}
         for decision in result.decisions:
             row = rows.get(decision.job_id)
             if row is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
@@ -50,7 +50,8 @@ def job_row_to_domain(row: JobRow, specs: SpecCache | None = None) -> JobRecord:
         exit_code=row.exit_code, stop_reason=StopReason(row.stop_reason) if row.stop_reason else None,
         stop_requested_at=row.stop_requested_at, stop_deadline=row.stop_deadline, wait_code=row.wait_code,
         wait_message=row.wait_message, idempotency_key=row.idempotency_key, request_hash=row.request_hash,
-        version=row.version,
+        version=row.version, array_id=row.array_id, array_index=row.array_index,
+        array_max_running=row.array_max_running,
     )  # fmt: skip
 
 
@@ -68,17 +69,41 @@ def _column(value: Any) -> Any:
 
 
 def add_job(session: Session, job: JobRecord, message: str) -> None:
-    session.add(
-        JobRow(
-            id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
-            tier=job.tier.value, gpus=job.gpus, spec=spec_to_dict(job.spec), attempt=job.attempt,
-            retries_left=job.retries_left, gpu_ids=list(job.gpu_ids), submitted_at=job.submitted_at,
-            updated_at=job.updated_at, idempotency_key=job.idempotency_key, request_hash=job.request_hash,
-            created_by=job.created_by, version=job.version,
-        )
+    add_tasks(session, [job], message)  # core inserts: no ORM unit of work on the submit path
+
+
+def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
+    """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row statements."""
+    session.execute(insert(JobRow), [_insert_values(j) for j in tasks])
+    session.execute(insert(JobEventRow), [
+        dict(job_id=j.id, org_id=j.org_id, at=j.submitted_at, attempt=j.attempt, from_state=None,
+             to_state=j.state.value, code="submitted", message=message[:1000])
+        for j in tasks
+    ])  # fmt: skip
+
+
+def _insert_values(job: JobRecord) -> dict[str, Any]:
+    return dict(
+        id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
+        tier=job.tier.value, gpus=job.gpus, spec=spec_to_dict(job.spec), attempt=job.attempt,
+        retries_left=job.retries_left, gpu_ids=list(job.gpu_ids), submitted_at=job.submitted_at,
+        updated_at=job.updated_at, idempotency_key=job.idempotency_key, request_hash=job.request_hash,
+        created_by=job.created_by, version=job.version, array_id=job.array_id, array_index=job.array_index,
+        array_max_running=job.array_max_running,
     )  # fmt: skip
-    session.flush()
-    add_event(session, job, None, job.state, "submitted", message, job.submitted_at)
+
+
+def array_tasks(session: Session, array_id: str, states: Iterable[str] | None = None) -> list[JobRecord]:
+    q = select(JobRow).where(JobRow.array_id == array_id).order_by(JobRow.array_index)
+    if states:
+        q = q.where(JobRow.state.in_(list(states)))
+    return [job_row_to_domain(row) for row in session.scalars(q)]
+
+
+def array_counts(session: Session, array_id: str) -> dict[str, int]:
+    """Tasks of the array per state."""
+    q = select(JobRow.state, func.count()).where(JobRow.array_id == array_id).group_by(JobRow.state)
+    return {state: n for state, n in session.execute(q).all()}
 
 
 def add_event(
@@ -140,15 +165,22 @@ def by_ids(session: Session, job_ids: Iterable[str]) -> dict[str, JobRecord]:
 
 
 def list_jobs(
-    session: Session, *, org_id: str | None, project_id: str | None, states: Iterable[str] | None, limit: int
-) -> list[JobRecord]:
-    q = select(JobRow).order_by(JobRow.submitted_at.desc(), JobRow.id).limit(limit)
+    session: Session, *, org_id: str | None, project_id: str | None, states: Iterable[str] | None, limit: int,
+    array_id: str | None = None, after: tuple[datetime, str] | None = None, offset: int = 0,
+) -> list[JobRecord]:  # fmt: skip
+    """Newest first (ties by id). `after`: the (submitted_at, id) of the last job of the previous page."""
+    q = select(JobRow).order_by(JobRow.submitted_at.desc(), JobRow.id).limit(limit).offset(offset)
     if org_id is not None:
         q = q.where(JobRow.org_id == org_id)
     if project_id is not None:
         q = q.where(JobRow.project_id == project_id)
     if states:
         q = q.where(JobRow.state.in_(list(states)))
+    if array_id is not None:
+        q = q.where(JobRow.array_id == array_id)
+    if after is not None:
+        at, job_id = after
+        q = q.where(or_(JobRow.submitted_at < at, and_(JobRow.submitted_at == at, JobRow.id > job_id)))
     return [job_row_to_domain(row) for row in session.scalars(q)]
 
 

@@ -1,0 +1,31 @@
+"""job arrays: each task is a job carrying its array's id, its index and the array's running limit
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("array_id", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("array_index", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("array_max_running", sa.Integer(), nullable=True))
+        batch.create_index("ix_jobs_array_id", ["array_id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_index("ix_jobs_array_id")
+        batch.drop_column("array_max_running")
+        batch.drop_column("array_index")
+        batch.drop_column("array_id")
