@@ -70,6 +70,7 @@ class _Actions:
     done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
     audit: list[Entry] = field(default_factory=list)  # appended in one batch before commit
     waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message)
+    places: list[tuple[JobRecord, Place]] = field(default_factory=list)  # persisted in one batch
 
 
 def _dead_node(row: JobRecord, down: set[str]) -> str | None:
@@ -182,6 +183,7 @@ class SchedulingService:
         finished = 0
         down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
         unknown: list[str] = []
+        single: list[tuple[JobRecord, Transition, RunReport, Executor]] = []
         for row in list(jobs.values()):
             dead = _dead_node(row, down)
             found = reports.get((row.id, row.attempt))
@@ -192,9 +194,20 @@ class SchedulingService:
             else:
                 report, owner = found
                 steps = transitions(row, report, now)
+                if len(steps) == 1:  # the common case (started, ended): applied in one batch below
+                    single.append((row, steps[0], report, owner))
+                    continue
                 applied = self._apply(s, row, steps, now, jobs)
                 finished += applied
                 if report.state.finished and (applied or not steps):  # recorded (or nothing to record)
+                    actions.done.append((owner, report))
+        moved = repo.move_many(s, [(row, step) for row, step, _, _ in single], now)
+        for row, _, report, owner in single:
+            after = moved.get(row.id)  # None: another writer changed it first
+            if after is not None:
+                jobs[row.id] = after
+                finished += int(after.state is not JobState.RUNNING)
+                if report.state.finished:
                     actions.done.append((owner, report))
         # GPUs still held by jobs in their stop grace period (after this cycle's reports)
         stopping = {g for r in jobs.values() if r.stop_reason is not None and r.state.holds_gpus
@@ -206,7 +219,13 @@ class SchedulingService:
         return finished
 
     def _node_lost(
-        self, s: Session, jobs: dict[str, JobRecord], row: JobRecord, node: str, now: datetime, actions: _Actions
+        self,
+        s: Session,
+        jobs: dict[str, JobRecord],
+        row: JobRecord,
+        node: str,
+        now: datetime,
+        actions: _Actions,
     ) -> int:
         """A node under the job went down: the attempt is lost (requeued if retries remain)."""
         actions.stop.append((row.id, row.attempt, 0.0, row.site_id or ""))
@@ -291,6 +310,7 @@ class SchedulingService:
             row = rows.get(decision.job_id)
             if row is not None:
                 self._persist(s, row, decision, now, stats, actions)
+        self._place_all(s, now, stats, actions)
         repo.set_waits(s, [(rows[j], code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
 
@@ -299,11 +319,7 @@ class SchedulingService:
     ) -> None:
         try:
             if isinstance(d, Place):
-                self._place(s, row, d, now, actions)
-                why = d.reasons[0].code.value if d.reasons else ""
-                self._audit(actions, row, "job.placed", d.site,
-                            {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why})  # fmt: skip
-                stats.placed += 1
+                actions.places.append((row, d))  # persisted together, after the other decisions
             elif isinstance(d, Preempt):
                 self.request_stop(s, row, StopReason.PREEMPT, d.grace_s, "preempting", d.reason.message)
                 actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
@@ -326,12 +342,25 @@ class SchedulingService:
     def _audit(self, actions: _Actions, row: JobRecord, action: str, site: str | None, details: dict) -> None:
         actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
 
-    def _place(self, s: Session, row: JobRecord, d: Place, now: datetime, actions: _Actions) -> None:
-        why = d.reasons[0].message if d.reasons else "placed"
-        code = d.reasons[0].code.value if d.reasons else "placed"
-        placed = repo.move(s, row, row.place(d.site, tuple(d.gpus), now, code, why), now)
-        if not d.preempts:
-            actions.submit.append(self.launch(placed))
+    def _place_all(self, s: Session, now: datetime, stats: CycleStats, actions: _Actions) -> None:
+        """Persist every placement of the cycle in one batch; a job changed meanwhile is decided again."""
+        moves = []
+        for row, d in actions.places:
+            why = d.reasons[0].message if d.reasons else "placed"
+            code = d.reasons[0].code.value if d.reasons else "placed"
+            moves.append((row, row.place(d.site, tuple(d.gpus), now, code, why)))
+        moved = repo.move_many(s, moves, now)
+        for row, d in actions.places:
+            placed = moved.get(row.id)
+            if placed is None:
+                log.info("job %s changed during the cycle; deciding again next cycle", row.id)
+                continue
+            code = d.reasons[0].code.value if d.reasons else ""
+            self._audit(actions, row, "job.placed", d.site,
+                        {"attempt": row.attempt, "gpus": len(d.gpus), "reason": code})  # fmt: skip
+            stats.placed += 1
+            if not d.preempts:
+                actions.submit.append(self.launch(placed))
 
     # -- 5. act ---------------------------------------------------------------------------------
 
