@@ -41,7 +41,7 @@ from brique.executors.base import (
     SupportsLogs,
     SupportsRestore,
 )  # fmt: skip
-from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
+from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule_state
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
 from brique.services.secrets_hook import SecretResolver
@@ -102,6 +102,8 @@ class SchedulingService:
         self._lock = threading.Lock()  # one cycle at a time in this process
         self._jobs = snapshots.JobCache()  # decoded core jobs, reused across cycles
         self._specs = repo.SpecCache()  # decoded specs, likewise
+        self._view = snapshots.JobView()  # pending and active jobs, fed by the rows changed since
+        self._kept = snapshots.KeptState(topology)  # the core's state, fed by differences in running work
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -125,11 +127,24 @@ class SchedulingService:
             actions = _Actions()
             now = self.clock.now()
             reports = self._poll()
-            with self.db.transaction() as s:
-                jobs = {r.id: r for r in repo.in_states(s, repo.ACTIVE, self._specs)}
-                stats.finished = self._reconcile(s, jobs, reports, now, actions)
-                self._deadlines(s, jobs, now, actions)
-                self._decide(s, [r for r in jobs.values() if r.state.holds_gpus], now, stats, actions)
+            try:
+                with self.db.transaction() as s:
+                    live = self._view.refresh(s, now, self._specs)
+                    jobs = {i: r for i, r in live.items() if r.state is not JobState.PENDING}
+                    stats.finished = self._reconcile(s, jobs, reports, now, actions)
+                    self._deadlines(s, jobs, now, actions)
+                    # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
+                    waiting = [*(r for r in live.values() if r.state is JobState.PENDING),
+                               *(r for r in jobs.values() if r.state is JobState.PENDING)]  # fmt: skip
+                    pending = sorted(waiting, key=lambda r: r.id)
+                    self._decide(
+                        s, [r for r in jobs.values() if r.state.holds_gpus], pending, now, stats, actions
+                    )
+            except BaseException:
+                self._view.drop()  # what it noted may not have been committed
+                self._kept.drop()
+                raise
+            self._view.note_waits(actions.waits)
             self._specs.end_cycle()
             self._act(actions)
             stats.duration_ms = (time.perf_counter() - started) * 1000
@@ -290,9 +305,10 @@ class SchedulingService:
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
     def _decide(
-        self, s: Session, active: list[JobRecord], now: datetime, stats: CycleStats, actions: _Actions
-    ) -> None:
-        pending = every = repo.in_states(s, PENDING, self._specs)
+        self, s: Session, active: list[JobRecord], pending: list[JobRecord], now: datetime, stats: CycleStats,
+        actions: _Actions,
+    ) -> None:  # fmt: skip
+        every = pending
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
         held = held_by_limit(pending, active)
         for job_id, why in held.items():
@@ -301,9 +317,10 @@ class SchedulingService:
             pending = [r for r in pending if r.id not in held]
         if not pending and not held:
             return
-        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, self._jobs)
+        running = [snapshots.running_job(r, now, self._jobs) for r in active if r.gpu_ids]
+        state = self._kept.update(running, snapshots.health(s))
         policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s))
-        result = schedule(snap, [self._jobs(r) for r in pending], policy, now.timestamp())
+        result = schedule_state(state, [self._jobs(r) for r in pending], policy, now.timestamp(), usage=usage)
         self._jobs.end_cycle()
         rows = {r.id: r for r in (*active, *every)}
         for decision in result.decisions:

@@ -248,6 +248,18 @@ def in_states(session: Session, states: Iterable[str], specs: SpecCache | None =
     return [job_row_to_domain(row, specs) for row in session.scalars(q)]
 
 
+def changed_since(session: Session, since: datetime, specs: SpecCache | None = None) -> list[JobRecord]:
+    q = select(JobRow).where(JobRow.updated_at >= since)
+    return [job_row_to_domain(row, specs) for row in session.scalars(q)]
+
+
+def checksum(session: Session, states: Iterable[str]) -> tuple[int, int]:
+    """How many jobs are in `states`, and the sum of their versions (any change moves one or the other)."""
+    q = select(func.count(), func.coalesce(func.sum(JobRow.version), 0)).where(JobRow.state.in_(list(states)))
+    count, total = session.execute(q).one()
+    return int(count), int(total)
+
+
 def count_pending(session: Session, org_id: str) -> int:
     q = select(func.count()).select_from(JobRow).where(JobRow.org_id == org_id, JobRow.state == "pending")
     return session.scalar(q) or 0

@@ -1,4 +1,4 @@
-"""job arrays: each task is a job carrying its array's id, its index and the array's running limit
+"""job arrays, and an index on jobs.updated_at: each task is a job carrying its array's id, its index and the array's running limit
 
 Revision ID: 0005
 Revises: 0004
@@ -21,10 +21,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("array_index", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("array_max_running", sa.Integer(), nullable=True))
         batch.create_index("ix_jobs_array_id", ["array_id"])
+        batch.create_index("ix_jobs_updated_at", ["updated_at"])  # the control plane reads changes since
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_index("ix_jobs_updated_at")
         batch.drop_index("ix_jobs_array_id")
         batch.drop_column("array_max_running")
         batch.drop_column("array_index")
