@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import event
 
 from brique.domain.arrays import ARRAY_ID_ENV, TASK_ID_ENV
+from brique.scheduler.state import SchedulerState
+from brique.services import snapshots
 from brique.store.repos import jobs as repo
 from tests.integration.conftest import Cloud, auth
 
@@ -134,3 +136,30 @@ def test_wait_reasons_are_written_only_when_they_change(cloud: Cloud) -> None:
     finally:
         event.remove(cloud.rt.db.engine, "before_cursor_execute", count)
     assert writes == []  # same reason as before: nothing written
+
+
+def test_the_cycle_keeps_its_view_and_state_and_reloads_on_drift(cloud: Cloud) -> None:
+    svc = cloud.rt.services.scheduling
+    short = cloud.submit(gpus=8, sleep_s=5).json()["job"]["id"]
+    cloud.submit(gpus=72, sleep_s=600)
+    cloud.tick()
+    cloud.tick(1)
+    cloud.tick(10)  # the short job ended: the kept state gave its GPUs back
+    assert cloud.job(short)["state"] == "succeeded"
+    waiting = cloud.submit(gpus=288, sleep_s=60).json()["job"]["id"]
+    cloud.tick(10)
+    assert svc._view.reloads == 1  # one full load, then only changes
+    with cloud.rt.db.transaction() as s:  # a change the time window cannot see (no updated_at)
+        job = repo.get(s, waiting)
+        assert job is not None
+        repo.replace_spec(s, job, job.spec)
+    cloud.tick(10)
+    assert svc._view.reloads == 2  # the version sum disagreed: reloaded
+    with cloud.rt.db.transaction() as s:
+        active = repo.in_states(s, repo.ACTIVE)
+        health = snapshots.health(s)
+    running = [snapshots.running_job(r, cloud.clock.now()) for r in active if r.gpu_ids]
+    fresh = SchedulerState(svc.topology, running, health)
+    kept = svc._kept.state
+    assert kept is not None and kept.rack_free == fresh.rack_free and kept.site_free == fresh.site_free
+    assert svc._kept.rebuilds == 1  # built once, then fed differences
