@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     submissions_per_minute: int = Field(default=600, ge=1, description="per-tenant submit rate limit")
     submission_burst: int = Field(default=100, ge=1)
     max_pending_jobs: int = Field(default=10_000, ge=1, description="per-tenant pending job quota")
+    auth_cache_s: float = Field(default=0.0, ge=0, le=60, description="trust a key checked valid this long "
+                                "(0: every request reads it; else changes from elsewhere count within it)")  # fmt: skip
     agent_timeout_s: float = Field(default=30.0, gt=0, description="silent agent -> node down, jobs lost")
     signing_key_file: Path | None = Field(default=None, description="platform Ed25519 key; default in home")
     kek: str | None = Field(default=None, description="key-encryption key, base64 of 32 bytes (or kek_file)")

@@ -129,7 +129,7 @@ def build_services(
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas, admission=[budgets.admission_check],
                       wake=loop.wake)  # fmt: skip
     services = Services(
-        health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock),
+        health=HealthService(db, fleet), fleet=fleet_service, tenancy=TenancyService(db, clock, auth_cache_s=settings.auth_cache_s),
         contracts=ContractService(db, clock, fleet), scheduling=scheduling, jobs=jobs, agents=agents,
         metering=metering, billing=billing, budgets=budgets, sovereignty=sov,
     )  # fmt: skip

@@ -46,7 +46,7 @@ from brique.store.repos import tenancy as repo
 
 BOOTSTRAP_EMAIL = "admin@operator.local"
 TOUCH_EVERY = timedelta(minutes=1)
-AUTH_CACHE_S = 1.0  # how long a key checked valid is trusted without reading it again
+AUTH_CACHE_S = 0.0  # how long a key checked valid is trusted without reading it again (0: never)
 MAX_KNOWN_KEYS = 10_000
 
 
@@ -98,7 +98,7 @@ class TenancyService:
         lookup, secret = parsed
         now = self.clock.now()
         known = self._known.get(lookup)
-        if (known is None or self.monotonic() - known.checked > self.auth_cache_s
+        if (known is None or self.monotonic() - known.checked >= self.auth_cache_s
                 or not apikeys.matches(secret, known.secret_hash) or not known.key.usable_at(now)):  # fmt: skip
             known = self._check(lookup, secret)
         return Principal(
