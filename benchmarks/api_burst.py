@@ -212,11 +212,13 @@ def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: i
             out["server_rss_mb_end"] = round(rss_mb(server.proc.pid))  # type: ignore[union-attr]
         finally:
             server.stop()
-            problems = [
-                line for line in server.all_logs().splitlines() if "Error" in line or "failed" in line
-            ]
-            if problems:
-                print(f"server log ({len(problems)} problem lines): {problems[:5]}", file=sys.stderr)
+            logs = server.all_logs()
+            if "Traceback" in logs:
+                first = logs[logs.index("Traceback") :].splitlines()[:80]
+                where = [line.strip() for line in first if "brique/" in line or "Error" in line]
+                print(
+                    f"server log: {logs.count('Traceback')} tracebacks; first: {where[:14]}", file=sys.stderr
+                )
     return out
 
 

@@ -89,7 +89,9 @@ class MeteringService:
         changed = 0
         while True:
             now = self.clock.now()
+            failed = False
             with self.db.transaction() as s:
+                jobs_repo.lock_for_writing(s)  # SQLite: read-then-write under the lock, not against it
                 start = repo.cursor(s)
                 after = max(0, start - LOOKBACK_EVENTS)
                 seen = {e for e in self._seen if e > after}  # what the lookback can still return
@@ -99,9 +101,11 @@ class MeteringService:
                         with s.begin_nested():
                             changed += self._refresh(s, job_id, now)
                     except Exception:
+                        failed = True
                         log.exception("usage of job %s cannot be computed; skipped", job_id)
                 repo.save_cursor(s, last, now)
-            self._seen = seen  # once committed
+            if not failed:  # once committed, and all applied: a failed job is read again next time
+                self._seen = seen
             if last - max(0, start - LOOKBACK_EVENTS) < BATCH_EVENTS:
                 return changed
 

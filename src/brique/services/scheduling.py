@@ -129,6 +129,7 @@ class SchedulingService:
             reports = self._poll()
             try:
                 with self.db.transaction() as s:
+                    repo.lock_for_writing(s)
                     live = self._view.refresh(s, now, self._specs)
                     jobs = {i: r for i, r in live.items() if r.state is not JobState.PENDING}
                     stats.finished = self._reconcile(s, jobs, reports, now, actions)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
@@ -258,6 +258,15 @@ def checksum(session: Session, states: Iterable[str]) -> tuple[int, int]:
     q = select(func.count(), func.coalesce(func.sum(JobRow.version), 0)).where(JobRow.state.in_(list(states)))
     count, total = session.execute(q).one()
     return int(count), int(total)
+
+
+def lock_for_writing(session: Session) -> None:
+    """Take SQLite's write lock now, before the first read: a transaction that reads and then
+    writes fails at once ("database is locked") if another writer committed in between, which a
+    busy timeout cannot cure; taken first, the others wait for it instead. PostgreSQL: nothing to do
+    (every change is a version-guarded UPDATE)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(JobRow).where(false()).values(version=JobRow.version))
 
 
 def count_pending(session: Session, org_id: str) -> int:
