@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -197,19 +198,27 @@ def array_burst(server: Server, tasks: int) -> dict:
 
 
 def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: int) -> dict:
+    out: dict = {"db": db, "run": run}
+    if args.jobs:
+        out.update(with_server(db, pg, f"b{run}", lambda srv: burst(srv, args.jobs, args.clients, seed=run)))
+    if args.array:  # on an empty fleet of its own: the burst leaves no GPU free
+        out.update(with_server(db, pg, f"a{run}", lambda srv: array_burst(srv, args.array)))
+    return out
+
+
+def with_server(db: str, pg: PostgresServer | None, name: str, measure: Callable[[Server], dict]) -> dict:
+    """`measure` against a fresh `brique up` on a new database; adds the server's RSS at the end."""
     with tempfile.TemporaryDirectory(prefix="brique-burst-") as tmp:
-        url = (
-            f"sqlite:///{tmp}/brique.db"
-            if db == "sqlite"
-            else pg.create_database(f"burst_{run}_{time.time_ns()}")
-        )  # type: ignore[union-attr]
+        if db == "sqlite":
+            url = f"sqlite:///{tmp}/brique.db"
+        else:
+            assert pg is not None
+            url = pg.create_database(f"burst_{name}_{time.time_ns()}")
         server = Server(home=Path(tmp) / "home", db_url=url, env=dict(UNLIMITED))
         server.start()
         try:
-            out = {"db": db, "run": run, **burst(server, args.jobs, args.clients, seed=run)}
-            if args.array:
-                out.update(array_burst(server, args.array))
-            out["server_rss_mb_end"] = round(rss_mb(server.proc.pid))  # type: ignore[union-attr]
+            out = measure(server)
+            out[f"server_rss_mb_end_{name[0]}"] = round(rss_mb(server.proc.pid))  # type: ignore[union-attr]
         finally:
             server.stop()
             logs = server.all_logs()
