@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford-style base32, no ambiguous letters
-PREFIXES = frozenset({"org", "prj", "usr", "key", "job", "evt", "req", "acc", "rep", "dep", "ikey", "rsv"})
+PREFIXES = frozenset({"org", "prj", "usr", "key", "job", "evt", "req", "acc", "rep", "dep", "ikey", "rsv", "arr"})
 
 IdFactory = Callable[[str], str]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -33,3 +34,19 @@ def window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
             f"'from' ({start.isoformat()}) is later than 'to' ({end.isoformat()})", field="from"
         )
     return start, end
+
+
+def encode_cursor(at: datetime, item_id: str) -> str:
+    """An opaque page cursor: where the previous page ended, in the list's order."""
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{item_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, item_id = raw.split("|", 1)
+        return _instant(datetime.fromisoformat(at)), item_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            "not a cursor this server gave (use the X-Next-Cursor header)", field="cursor"
+        ) from exc

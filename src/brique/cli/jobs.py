@@ -49,14 +49,23 @@ def submit(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="say what the scheduler would do; create nothing")
     ] = False,
+    array: Annotated[
+        str | None,
+        typer.Option("--array", help="a job array: 0-9999, 0-9:2, 1,3,5-7, with %N to run N at once"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit a job (or ask the scheduler's verdict with --dry-run)."""
     spec = _load_spec(file, project)
     with client() as c:
-        result = c.submit_job(spec, dry_run=dry_run)
+        result = c.submit_job(spec, dry_run=dry_run, array=array)
     if as_json:
         print_json(result)
+        return
+    if result.array is not None:
+        a, again = result.array, " (already submitted with this Idempotency-Key)" if result.replayed else ""
+        limit = f", at most {a.max_running} at once" if a.max_running else ""
+        out.print(f"submitted array {a.id} ({a.name}): {a.tasks} tasks{limit}{again}")
         return
     if result.dry_run is not None:
         out.print(result.dry_run.message, highlight=False)
@@ -95,7 +104,7 @@ def show(job_id: Annotated[str, typer.Argument(help="job id (job_…)")], as_jso
     if as_json:
         print_json(job)
         return
-    out.print(f"[bold]{job.id}[/bold] {job.name}  state={job.state.value}  tier={job.tier.value}  "
+    out.print(f"[bold]{job.id}[/bold] {job.name or '(name hidden)'}  state={job.state.value}  tier={job.tier.value}  "
               f"GPUs={job.gpus}  attempt={job.attempt}", highlight=False)  # fmt: skip
     if job.site:
         out.print(f"placement: {job.site} racks {', '.join(job.racks)}", highlight=False)
@@ -106,7 +115,8 @@ def show(job_id: Annotated[str, typer.Argument(help="job id (job_…)")], as_jso
         out.print(f"why pending: {job.why_pending}", highlight=False)
     if job.stopping:
         out.print(f"stopping: {job.stopping}")
-    out.print(f"command: {job.spec.get('command')}", highlight=False)
+    if "command" in job.spec:  # operators without a grant see no command
+        out.print(f"command: {job.spec['command']}", highlight=False)
     table = Table("at", "attempt", "from", "to", "code", "message")
     for e in job.events:
         table.add_row(e.at.strftime("%H:%M:%S"), str(e.attempt), e.from_state.value if e.from_state else "",
@@ -121,12 +131,18 @@ Reason = Annotated[str, typer.Option("--reason", help="why (the tenant is told i
 @job_app.command("cancel")
 @command
 def cancel(
-    job_id: JobId,
+    job_id: Annotated[str, typer.Argument(help="job id (job_…), or array id (arr_…): all its tasks")],
     reason: Annotated[str | None, typer.Option("--reason", help="why (operators must say; the tenant is told)")] = None,
 ) -> None:
     """Cancel a job: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period.
-    Members cancel their own jobs; tenant admins any of their org's; operators with --reason."""
+    An array id cancels every unfinished task. Members cancel their own jobs; tenant admins any of
+    their org's; operators with --reason."""
     with client() as c:
+        if job_id.startswith("arr_"):
+            a = c.cancel_array(job_id)
+            left = ", ".join(f"{n} {st}" for st, n in sorted(a.counts.items()))
+            out.print(f"{a.id}: cancelling its {a.tasks} tasks ({left})")
+            return
         job = c.cancel_job(job_id, reason)
     what = "cancelled" if job.state is JobState.CANCELLED else "stopping (grace period, then killed)"
     out.print(f"{job.id}: {what}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from brique.domain import merkle
@@ -40,9 +40,8 @@ class AuditRecord:
     hash: str = ""
 
     def body(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc.pop("hash")
-        return doc
+        # shallow, not asdict's deep copy: the same JSON, at a fraction of the cost (thousands per cycle)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "hash"}
 
 
 def record_hash(record: AuditRecord) -> str:
@@ -52,7 +51,7 @@ def record_hash(record: AuditRecord) -> str:
 
 def chain(record: AuditRecord) -> AuditRecord:
     """The record with its `hash` filled in."""
-    return AuditRecord(**{**asdict(record), "hash": record_hash(record)})
+    return replace(record, hash=record_hash(record))
 
 
 @dataclass(frozen=True, slots=True)

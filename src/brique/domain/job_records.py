@@ -88,6 +88,9 @@ class JobRecord:
     idempotency_key: str | None = None
     request_hash: str | None = None
     version: int = 1
+    array_id: str | None = None  # a task of a job array (domain/arrays.py)
+    array_index: int | None = None
+    array_max_running: int | None = None
 
     # -- derived ----------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ Messages start with the verdict (`waiting:`, `rejected:`, `reserved:`, `placed:`
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from brique.domain.jobs import Job
 from brique.scheduler.decisions import Reason, ReasonCode
 
@@ -13,6 +15,12 @@ from brique.scheduler.decisions import Reason, ReasonCode
 def _where(g: int, label: str, rack: bool) -> str:
     scope = "one rack (NVLink domain)" if rack else "one site"
     return f"{g} GPUs in {scope} meeting policy '{label}'"
+
+
+def _at(when: float) -> str:
+    """An absolute time: unlike a countdown, the sentence stays the same from cycle to cycle, so the
+    control plane rewrites a job's wait reason only when it really changes."""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def no_capacity(g: int, label: str, rack: bool, largest: int) -> Reason:
@@ -26,7 +34,7 @@ def behind_reservation(g: int, label: str, head: str, start: float, now: float) 
     return Reason(
         ReasonCode.BEHIND_RESERVATION,
         f"waiting: {g} GPUs meeting policy '{label}' are held for job {head}, "
-        f"reserved to start in {start - now:.0f} s; this job would not end before then",
+        f"reserved to start at {_at(start)}; this job would not end before then",
     )
 
 
@@ -80,7 +88,7 @@ def not_examined(depth: int) -> Reason:
 def reserved(g: int, label: str, start: float, now: float, rack: bool) -> Reason:
     return Reason(
         ReasonCode.RESERVED,
-        f"reserved: needs {_where(g, label, rack)}; earliest start in {start - now:.0f} s, "
+        f"reserved: needs {_where(g, label, rack)}; earliest start at {_at(start)}, "
         "when running jobs are expected to end",
     )
 

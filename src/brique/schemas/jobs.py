@@ -145,6 +145,8 @@ class JobResponse(BaseModel):
     stopping: str | None = Field(description="cancel | preempt | timeout | suspend while a stop is in progress")
     why_pending: str | None = None
     why_pending_code: str | None = None
+    array_id: str | None = Field(None, description="the job array this task belongs to (arr_…)")
+    array_index: int | None = Field(None, description="this task's index (BRIQUE_ARRAY_TASK_ID)")
 
     @classmethod
     def from_domain(cls, job: JobRecord, redact: bool = False) -> JobResponse:
@@ -178,7 +180,11 @@ class JobDetailResponse(JobResponse):
 
     @classmethod
     def from_domain(
-        cls, job: JobRecord, events: list[JobEvent], redact: bool, usage: tuple[int, float, float] = (0, 0.0, 0.0)
+        cls,
+        job: JobRecord,
+        events: list[JobEvent],
+        redact: bool,
+        usage: tuple[int, float, float] = (0, 0.0, 0.0),
     ) -> JobDetailResponse:
         """`redact`: operators without an approved grant see the job's size, placement, times and
         energy, never its name, command, image, env (names or values), secret names or labels."""
@@ -205,6 +211,7 @@ def _job_fields(job: JobRecord, redact: bool = False) -> dict[str, Any]:
         finished_at=job.finished_at, exit_code=job.exit_code,
         stopping=job.stop_reason.value if job.stop_reason else None,
         why_pending=job.wait_message if pending else None, why_pending_code=job.wait_code if pending else None,
+        array_id=job.array_id, array_index=job.array_index,
     )  # fmt: skip
 
 
@@ -216,7 +223,19 @@ class DryRunResponse(BaseModel):
     reasons: list[dict[str, str]] = Field(default_factory=list)
 
 
+class ArrayResponse(BaseModel):
+    """A job array as a whole (its tasks are jobs: list them with `GET /v1/jobs?array=arr_…`)."""
+
+    id: str
+    name: str
+    org_id: str
+    tasks: int
+    max_running: int | None = Field(description="at most this many tasks run at once (`%N`)")
+    counts: dict[str, int] = Field(description="tasks per state")
+
+
 class SubmitResponse(BaseModel):
     job: JobResponse | None = None
     dry_run: DryRunResponse | None = None
     replayed: bool = False
+    array: ArrayResponse | None = Field(None, description="with ?array=: the array created")

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     )
     from brique.schemas.inference import DeploymentRequest, DeploymentResponse, InferenceKeyResponse
     from brique.schemas.jobs import (
+        ArrayResponse,
         JobDetailResponse,
         JobEventResponse,
         JobResponse,
@@ -338,9 +339,11 @@ class Client(SovereigntyMixin, CommerceMixin):
         *,
         dry_run: bool = False,
         idempotency_key: str | None = None,
+        array: str | None = None,
     ) -> SubmitResponse:
-        """Submit a job. One Idempotency-Key per call, reused by the call's own retries, so a
-        network failure never creates the job twice."""
+        """Submit a job (with `array`, e.g. "0-9999%10", a job array: `.array` of the answer). One
+        Idempotency-Key per call, reused by the call's own retries, so a network failure never
+        creates the job twice."""
         from brique.schemas.jobs import JobSubmitRequest, SubmitResponse
 
         body = spec if isinstance(spec, JobSubmitRequest) else JobSubmitRequest.model_validate(spec)
@@ -353,14 +356,28 @@ class Client(SovereigntyMixin, CommerceMixin):
             headers={"Idempotency-Key": key},
             retries=5,
             dry_run=dry_run or None,
+            array=array,
         )
 
+    def get_array(self, array_id: str) -> ArrayResponse:
+        from brique.schemas.jobs import ArrayResponse
+
+        return self._call("GET", f"/v1/arrays/{array_id}", ArrayResponse)
+
+    def cancel_array(self, array_id: str) -> ArrayResponse:
+        """Cancel every task of the array not finished yet."""
+        from brique.schemas.jobs import ArrayResponse
+
+        return self._call("POST", f"/v1/arrays/{array_id}/cancel", ArrayResponse)
+
     def list_jobs(
-        self, project: str | None = None, states: list[str] | None = None, limit: int = 200
-    ) -> list[JobResponse]:
+        self, project: str | None = None, states: list[str] | None = None, limit: int = 200,
+        array: str | None = None,
+    ) -> list[JobResponse]:  # fmt: skip
         from brique.schemas.jobs import JobResponse
 
-        return self._call("GET", "/v1/jobs", list[JobResponse], project=project, state=states, limit=limit)
+        return self._call("GET", "/v1/jobs", list[JobResponse], project=project, state=states, limit=limit,
+                          array=array)  # fmt: skip
 
     def get_job(self, job_id: str) -> JobDetailResponse:
         from brique.schemas.jobs import JobDetailResponse

@@ -137,7 +137,8 @@ def build_services(
     relay = [StopRelay(db, clock, scheduling).relay] if leadership.shared else []  # stops asked on followers
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
                          housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
-                                       sov.checkpoints.maybe_checkpoint, *relay], leadership=leadership)  # fmt: skip
+                                       sov.checkpoints.maybe_checkpoint], leadership=leadership,
+                         every_round=relay)  # fmt: skip
     projects = ProjectGovernanceService(db, clock, sov.audit)
     quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,

@@ -80,6 +80,7 @@ class MeteringService:
         self.clock = clock
         self.fleet = fleet
         self.intensity = dict(intensity or {})
+        self._seen: set[int] = set()  # event ids behind the cursor already applied (re-read, not re-applied)
 
     # -- collection -----------------------------------------------------------------------------
 
@@ -88,16 +89,23 @@ class MeteringService:
         changed = 0
         while True:
             now = self.clock.now()
+            failed = False
             with self.db.transaction() as s:
+                jobs_repo.lock_for_writing(s)  # SQLite: read-then-write under the lock, not against it
                 start = repo.cursor(s)
-                jobs, last = repo.touched_jobs(s, max(0, start - LOOKBACK_EVENTS), BATCH_EVENTS)
+                after = max(0, start - LOOKBACK_EVENTS)
+                seen = {e for e in self._seen if e > after}  # what the lookback can still return
+                jobs, last = repo.touched_jobs(s, after, BATCH_EVENTS, seen)
                 for job_id in jobs:
                     try:  # one job's bad data is logged and skipped, never stops the others
                         with s.begin_nested():
                             changed += self._refresh(s, job_id, now)
                     except Exception:
+                        failed = True
                         log.exception("usage of job %s cannot be computed; skipped", job_id)
                 repo.save_cursor(s, last, now)
+            if not failed:  # once committed, and all applied: a failed job is read again next time
+                self._seen = seen
             if last - max(0, start - LOOKBACK_EVENTS) < BATCH_EVENTS:
                 return changed
 

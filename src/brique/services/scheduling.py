@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
+from brique.domain.arrays import LIMIT_CODE, held_by_limit, task_env
 from brique.domain.fleet import HealthState, gpus_by_node, node_of
 from brique.domain.inference import DEPLOYMENT_LABEL
 from brique.domain.job_lifecycle import JobState, StopReason
@@ -44,7 +45,7 @@ from brique.executors.base import (
     SupportsLogs,
     SupportsRestore,
 )  # fmt: skip
-from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule
+from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule, schedule_state
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
 from brique.services.projects import ProjectGovernanceService
@@ -75,6 +76,7 @@ class _Actions:
     done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
     audit: list[Entry] = field(default_factory=list)  # appended in one batch before commit
     waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message)
+    places: list[tuple[JobRecord, Place]] = field(default_factory=list)  # persisted in one batch
 
 
 def _dead_node(row: JobRecord, down: set[str]) -> str | None:
@@ -84,6 +86,10 @@ def _dead_node(row: JobRecord, down: set[str]) -> str | None:
         if node in down or gpu in down:
             return node
     return None
+
+
+def _array_env(row: JobRecord) -> dict[str, str]:
+    return task_env(row.array_id, row.array_index or 0) if row.array_id else {}
 
 
 class SchedulingService:
@@ -102,6 +108,8 @@ class SchedulingService:
         self._lock = threading.Lock()  # one cycle at a time in this process
         self._jobs = snapshots.JobCache()  # decoded core jobs, reused across cycles
         self._specs = repo.SpecCache()  # decoded specs, likewise
+        self._view = snapshots.JobView()  # pending and active jobs, fed by the rows changed since
+        self._kept = snapshots.KeptState(topology)  # the core's state, fed by differences in running work
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -126,13 +134,27 @@ class SchedulingService:
             actions = _Actions()
             now = self.clock.now()
             reports = self._poll()
-            with self.db.transaction() as s:
-                if fence is not None:
-                    fence(s)
-                jobs = {r.id: r for r in repo.in_states(s, repo.ACTIVE, self._specs)}
-                stats.finished = self._reconcile(s, jobs, reports, now, actions)
-                self._deadlines(s, jobs, now, actions)
-                self._decide(s, [r for r in jobs.values() if r.state.holds_gpus], now, stats, actions)
+            try:
+                with self.db.transaction() as s:
+                    if fence is not None:
+                        fence(s)
+                    repo.lock_for_writing(s)
+                    live = self._view.refresh(s, now, self._specs)
+                    jobs = {i: r for i, r in live.items() if r.state is not JobState.PENDING}
+                    stats.finished = self._reconcile(s, jobs, reports, now, actions)
+                    self._deadlines(s, jobs, now, actions)
+                    # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
+                    waiting = [*(r for r in live.values() if r.state is JobState.PENDING),
+                               *(r for r in jobs.values() if r.state is JobState.PENDING)]  # fmt: skip
+                    pending = sorted(waiting, key=lambda r: r.id)
+                    self._decide(
+                        s, [r for r in jobs.values() if r.state.holds_gpus], pending, now, stats, actions
+                    )
+            except BaseException:
+                self._view.drop()  # what it noted may not have been committed
+                self._kept.drop()
+                raise
+            self._view.note_waits(actions.waits)
             self._specs.end_cycle()
             self._act(actions)
             stats.duration_ms = (time.perf_counter() - started) * 1000
@@ -165,7 +187,7 @@ class SchedulingService:
             job_id=row.id, attempt=row.attempt, name=row.name, org_id=row.org_id, project_id=row.project_id,
             site_id=row.site_id or "", tier=row.tier.value, command=spec.command,
             gpus_by_node=gpus_by_node(row.gpu_ids),
-            env={**spec.env, **self.secrets(row.org_id, spec.secrets)}, image=spec.image,
+            env={**spec.env, **self.secrets(row.org_id, spec.secrets), **_array_env(row)}, image=spec.image,
             max_runtime_s=spec.max_runtime_s, grace_s=spec.grace_s, duration_s=spec.simulated_runtime_s,
             serves=DEPLOYMENT_LABEL in spec.labels,
         )  # fmt: skip
@@ -187,6 +209,7 @@ class SchedulingService:
         finished = 0
         down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
         unknown: list[str] = []
+        single: list[tuple[JobRecord, Transition, RunReport, Executor]] = []
         for row in list(jobs.values()):
             dead = _dead_node(row, down)
             found = reports.get((row.id, row.attempt))
@@ -197,9 +220,20 @@ class SchedulingService:
             else:
                 report, owner = found
                 steps = transitions(row, report, now)
+                if len(steps) == 1:  # the common case (started, ended): applied in one batch below
+                    single.append((row, steps[0], report, owner))
+                    continue
                 applied = self._apply(s, row, steps, now, jobs)
                 finished += applied
                 if report.state.finished and (applied or not steps):  # recorded (or nothing to record)
+                    actions.done.append((owner, report))
+        moved = repo.move_many(s, [(row, step) for row, step, _, _ in single], now)
+        for row, _, report, owner in single:
+            after = moved.get(row.id)  # None: another writer changed it first
+            if after is not None:
+                jobs[row.id] = after
+                finished += int(after.state is not JobState.RUNNING)
+                if report.state.finished:
                     actions.done.append((owner, report))
         # GPUs still held by jobs in their stop grace period (after this cycle's reports)
         stopping = {g for r in jobs.values() if r.stop_reason is not None and r.state.holds_gpus
@@ -211,7 +245,13 @@ class SchedulingService:
         return finished
 
     def _node_lost(
-        self, s: Session, jobs: dict[str, JobRecord], row: JobRecord, node: str, now: datetime, actions: _Actions
+        self,
+        s: Session,
+        jobs: dict[str, JobRecord],
+        row: JobRecord,
+        node: str,
+        now: datetime,
+        actions: _Actions,
     ) -> int:
         """A node under the job went down: the attempt is lost (requeued if retries remain)."""
         actions.stop.append((row.id, row.attempt, 0.0, row.site_id or ""))
@@ -276,26 +316,38 @@ class SchedulingService:
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
     def _decide(
-        self, s: Session, active: list[JobRecord], now: datetime, stats: CycleStats, actions: _Actions
-    ) -> None:
-        pending = repo.in_states(s, PENDING, self._specs)
+        self, s: Session, active: list[JobRecord], pending: list[JobRecord], now: datetime, stats: CycleStats,
+        actions: _Actions,
+    ) -> None:  # fmt: skip
+        every = pending
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
+        held = held_by_limit(pending, active)
+        for job_id, why in held.items():
+            actions.waits[job_id] = (LIMIT_CODE, why)
+        if held:
+            pending = [r for r in pending if r.id not in held]
         booked = reservations_repo.live(s, now)  # approved capacity reservations not over
         if not pending and not booked:
             return
-        jobs = self._in_reservations(booked, now)
-        snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, jobs)
-        snap = dataclasses.replace(snap, reservations=tuple(r.to_core() for r in booked))
         quotas, weights = ProjectGovernanceService.policy_terms(s)
         policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s), project_quotas=quotas,
                                      project_weights=weights)  # fmt: skip
-        result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
+        if booked:  # jobs (running ones too) are tagged with their org's reservation: a fresh snapshot
+            jobs = self._in_reservations(booked, now)
+            snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, jobs)
+            snap = dataclasses.replace(snap, reservations=tuple(r.to_core() for r in booked))
+            result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
+        else:  # the common case: the state kept across cycles, fed the differences in running work
+            running = [snapshots.running_job(r, now, self._jobs) for r in active if r.gpu_ids]
+            state = self._kept.update(running, snapshots.health(s))
+            result = schedule_state(state, [self._jobs(r) for r in pending], policy, now.timestamp(), usage=usage)
         self._jobs.end_cycle()
-        rows = {r.id: r for r in (*active, *pending)}
+        rows = {r.id: r for r in (*active, *every)}
         for decision in result.decisions:
             row = rows.get(decision.job_id)
             if row is not None:
                 self._persist(s, row, decision, now, stats, actions)
+        self._place_all(s, now, stats, actions)
         repo.set_waits(s, [(rows[j], code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
 
@@ -317,11 +369,7 @@ class SchedulingService:
     ) -> None:
         try:
             if isinstance(d, Place):
-                self._place(s, row, d, now, actions)
-                why = d.reasons[0].code.value if d.reasons else ""
-                self._audit(actions, row, "job.placed", d.site,
-                            {"attempt": row.attempt, "gpus": len(d.gpus), "reason": why})  # fmt: skip
-                stats.placed += 1
+                actions.places.append((row, d))  # persisted together, after the other decisions
             elif isinstance(d, Preempt):
                 self.request_stop(s, row, StopReason.PREEMPT, d.grace_s, "preempting", d.reason.message)
                 actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
@@ -344,12 +392,25 @@ class SchedulingService:
     def _audit(self, actions: _Actions, row: JobRecord, action: str, site: str | None, details: dict) -> None:
         actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
 
-    def _place(self, s: Session, row: JobRecord, d: Place, now: datetime, actions: _Actions) -> None:
-        why = d.reasons[0].message if d.reasons else "placed"
-        code = d.reasons[0].code.value if d.reasons else "placed"
-        placed = repo.move(s, row, row.place(d.site, tuple(d.gpus), now, code, why), now)
-        if not d.preempts:
-            actions.submit.append(self.launch(placed))
+    def _place_all(self, s: Session, now: datetime, stats: CycleStats, actions: _Actions) -> None:
+        """Persist every placement of the cycle in one batch; a job changed meanwhile is decided again."""
+        moves = []
+        for row, d in actions.places:
+            why = d.reasons[0].message if d.reasons else "placed"
+            code = d.reasons[0].code.value if d.reasons else "placed"
+            moves.append((row, row.place(d.site, tuple(d.gpus), now, code, why)))
+        moved = repo.move_many(s, moves, now)
+        for row, d in actions.places:
+            placed = moved.get(row.id)
+            if placed is None:
+                log.info("job %s changed during the cycle; deciding again next cycle", row.id)
+                continue
+            code = d.reasons[0].code.value if d.reasons else ""
+            self._audit(actions, row, "job.placed", d.site,
+                        {"attempt": row.attempt, "gpus": len(d.gpus), "reason": code})  # fmt: skip
+            stats.placed += 1
+            if not d.preempts:
+                actions.submit.append(self.launch(placed))
 
     # -- 5. act ---------------------------------------------------------------------------------
 

@@ -150,6 +150,7 @@ class JobRow(Base):
         UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency"),
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_org_submitted", "org_id", "submitted_at"),
+        Index("ix_jobs_updated_at", "updated_at"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -178,6 +179,10 @@ class JobRow(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # a task of a job array: the array's id, this task's index, the array's running limit
+    array_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    array_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    array_max_running: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class JobEventRow(Base):

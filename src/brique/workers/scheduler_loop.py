@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from brique.errors import NotLeader
@@ -27,17 +28,21 @@ class SchedulerLoop:
         interval_s: float = 1.0,
         housekeeping: Sequence[Callable[[], object]] = (),
         leadership: Leadership | None = None,
+        every_round: Sequence[Callable[[], object]] = (),
     ) -> None:
-        """housekeeping: called before each cycle (e.g. marking nodes of silent agents down).
+        """housekeeping: called at most once per interval, before a cycle (e.g. marking nodes of silent agents down).
+        every_round: called before every cycle, wake-ups included (e.g. relaying stops asked on followers).
         leadership: who leads among replicas (default: this process alone, always)."""
         self.scheduling = scheduling
         self.housekeeping = tuple(housekeeping)
+        self.every_round = tuple(every_round)  # cheap tasks a wake-up must not wait an interval for
         self.interval_s = interval_s
         self.leadership = leadership or Leadership(scheduling.db, scheduling.clock, "rep_local")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.leading = False
+        self._chores_at = float("-inf")  # monotonic time of the last housekeeping round
         self.cycles = 0
         self.last: CycleStats | None = None  # the latest cycle's figures, for /metrics
         self.placed_total = 0
@@ -90,14 +95,15 @@ class SchedulerLoop:
             self._wake.clear()
             if self._take_lead():
                 self._round()
+                # A burst of submissions wakes the loop over and over: resting as long as the last cycle
+                # took keeps scheduling to at most half the CPU, the other half serving the API.
+                took = self.last.duration_ms / 1000 if self.last else 0.0
+                self._stop.wait(min(took, self.interval_s / 2))
             self._wake.wait(self.interval_s)
 
     def _round(self) -> None:
-        for task in self.housekeeping:
-            try:
-                task()
-            except Exception:  # one failing chore must not stop scheduling
-                log.exception("housekeeping task %s failed", getattr(task, "__qualname__", task))
+        self._chores()
+        self._run_tasks(self.every_round)
         try:
             stats = self.scheduling.cycle(fence=self.leadership.fence)
             self.cycles += 1
@@ -112,3 +118,18 @@ class SchedulerLoop:
             self.leading = False
         except Exception:  # keep the loop alive; the next cycle retries from durable state
             log.exception("scheduling cycle failed")
+
+    def _chores(self) -> None:
+        """Housekeeping once per interval: a wake-up (a submission) asks for a cycle, not for chores."""
+        if time.monotonic() - self._chores_at < self.interval_s:
+            return
+        self._chores_at = time.monotonic()
+        self._run_tasks(self.housekeeping)
+
+    @staticmethod
+    def _run_tasks(tasks: Sequence[Callable[[], object]]) -> None:
+        for task in tasks:
+            try:
+                task()
+            except Exception:  # one failing chore must not stop scheduling
+                log.exception("housekeeping task %s failed", getattr(task, "__qualname__", task))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from scheduler_factories import NOW, cycle, make_fleet, make_job, make_site, place_of, rack_gpus, rack_of, run
 
 from brique.domain.contracts import AdvanceReservation
@@ -25,6 +27,10 @@ def busy() -> list:
     ]
 
 
+def at(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def test_head_gets_reservation_at_earliest_expected_end():
     res = cycle(FLEET, [make_job("head", 16)], busy())
     r = res.for_job("head")
@@ -34,7 +40,7 @@ def test_head_gets_reservation_at_earliest_expected_end():
     assert r.reasons[0].code == ReasonCode.RESERVED
     assert r.reasons[0].message == (
         "reserved: needs 16 GPUs in one rack (NVLink domain) meeting policy 'anywhere'; "
-        "earliest start in 3600 s, when running jobs are expected to end"
+        f"earliest start at {at(NOW + HOUR)}, when running jobs are expected to end"
     )
 
 
@@ -53,7 +59,7 @@ def test_long_job_does_not_delay_head():
     assert isinstance(w, Wait)
     assert [x.code for x in w.reasons] == [ReasonCode.NO_CAPACITY, ReasonCode.BEHIND_RESERVATION]
     assert w.reasons[1].message == (
-        "waiting: 16 GPUs meeting policy 'anywhere' are held for job head, reserved to start in 3600 s; "
+        f"waiting: 16 GPUs meeting policy 'anywhere' are held for job head, reserved to start at {at(NOW + HOUR)}; "
         "this job would not end before then"
     )
 

@@ -14,10 +14,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from brique.api.deps import Caller, Jobs, Metering
-from brique.api.params import MAX_OFFSET, Offset
+from brique.api.params import MAX_OFFSET, Offset, decode_cursor, encode_cursor
+from brique.domain.arrays import parse_array
 from brique.errors import InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import (
+    ArrayResponse,
     DryRunResponse,
     JobActionRequest,
     JobDetailResponse,
@@ -26,6 +28,7 @@ from brique.schemas.jobs import (
     JobSubmitRequest,
     SubmitResponse,
 )
+from brique.services.jobs import ArrayInfo
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 FOLLOW_POLL_S = 0.5
@@ -75,12 +78,20 @@ async def create_job(
     jobs: Jobs,
     dry_run: Annotated[bool, Query(description="only say what the scheduler would do")] = False,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    array: Annotated[
+        str | None,
+        Query(max_length=2000, description="a job array, Slurm's syntax: 0-9999, 0-9:2, 1,3,5-7, %N"),
+    ] = None,
 ) -> SubmitResponse:
     try:
         spec = (await _parse_spec(request)).to_domain()
     except InvalidInput:
         await run_in_threadpool(jobs.throttle, who)  # an invalid submission counts too (429 once over)
         raise
+    if array is not None and not dry_run:
+        made = await run_in_threadpool(jobs.submit_array, who, spec, parse_array(array), idempotency_key)
+        response.status_code = status.HTTP_200_OK if made.replayed else status.HTTP_201_CREATED
+        return SubmitResponse(array=_array(made.array), replayed=made.replayed)
     if dry_run:
         verdict = await run_in_threadpool(jobs.dry_run, who, spec)
         response.status_code = status.HTTP_200_OK
@@ -95,20 +106,50 @@ async def create_job(
 
 @router.get("/jobs", operation_id="listJobs")
 def list_jobs(
+    response: Response,
     who: Caller,
     jobs: Jobs,
     project: str | None = None,
     state: Annotated[list[str] | None, Query(description="repeat to match several")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    array: Annotated[str | None, Query(max_length=40, description="only the tasks of this array")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="X-Next-Cursor of the previous page")
+    ] = None,
+    offset: Offset = 0,
 ) -> list[JobResponse]:
-    return [JobResponse.from_domain(r, redact=who.is_operator) for r in jobs.list(who, project, state, limit)]
+    """Newest first. A full page carries `X-Next-Cursor`: pass it as `cursor` for the next one."""
+    found = jobs.list(
+        who, project, state, limit + 1, array, decode_cursor(cursor) if cursor else None, offset
+    )
+    if len(found) > limit:
+        found = found[:limit]
+        response.headers["X-Next-Cursor"] = encode_cursor(found[-1].submitted_at, found[-1].id)
+    return [JobResponse.from_domain(r, redact=who.is_operator) for r in found]
+
+
+@router.get("/arrays/{array_id}", operation_id="getArray")
+def get_array(array_id: str, who: Caller, jobs: Jobs) -> ArrayResponse:
+    return _array(jobs.get_array(who, array_id))
+
+
+@router.post("/arrays/{array_id}/cancel", operation_id="cancelArray")
+def cancel_array(array_id: str, who: Caller, jobs: Jobs) -> ArrayResponse:
+    return _array(jobs.cancel_array(who, array_id))
+
+
+def _array(a: ArrayInfo) -> ArrayResponse:
+    return ArrayResponse(id=a.id, name=a.name, org_id=a.org_id, tasks=a.tasks, max_running=a.max_running,
+                         counts=a.counts)  # fmt: skip
 
 
 @router.get("/jobs/{job_id}", operation_id="getJob")
 def get_job(job_id: str, who: Caller, jobs: Jobs, metering: Metering) -> JobDetailResponse:
     row, events, redact = jobs.get(who, job_id)
     gpu_s, fp = metering.job_usage(row)
-    return JobDetailResponse.from_domain(row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg))
+    return JobDetailResponse.from_domain(
+        row, events, redact=redact, usage=(gpu_s, fp.facility_kwh, fp.co2e_kg)
+    )
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="cancelJob")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
@@ -50,7 +50,8 @@ def job_row_to_domain(row: JobRow, specs: SpecCache | None = None) -> JobRecord:
         exit_code=row.exit_code, stop_reason=StopReason(row.stop_reason) if row.stop_reason else None,
         stop_requested_at=row.stop_requested_at, stop_deadline=row.stop_deadline, wait_code=row.wait_code,
         wait_message=row.wait_message, idempotency_key=row.idempotency_key, request_hash=row.request_hash,
-        version=row.version,
+        version=row.version, array_id=row.array_id, array_index=row.array_index,
+        array_max_running=row.array_max_running,
     )  # fmt: skip
 
 
@@ -68,21 +69,51 @@ def _column(value: Any) -> Any:
 
 
 def add_job(session: Session, job: JobRecord, message: str) -> None:
-    session.add(
-        JobRow(
-            id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
-            tier=job.tier.value, gpus=job.gpus, spec=spec_to_dict(job.spec), attempt=job.attempt,
-            retries_left=job.retries_left, gpu_ids=list(job.gpu_ids), submitted_at=job.submitted_at,
-            updated_at=job.updated_at, idempotency_key=job.idempotency_key, request_hash=job.request_hash,
-            created_by=job.created_by, version=job.version,
-        )
+    add_tasks(session, [job], message)  # core inserts: no ORM unit of work on the submit path
+
+
+def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
+    """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row statements."""
+    session.execute(insert(JobRow), [_insert_values(j) for j in tasks])
+    session.execute(insert(JobEventRow), [
+        dict(job_id=j.id, org_id=j.org_id, at=j.submitted_at, attempt=j.attempt, from_state=None,
+             to_state=j.state.value, code="submitted", message=message[:1000])
+        for j in tasks
+    ])  # fmt: skip
+
+
+def _insert_values(job: JobRecord) -> dict[str, Any]:
+    return dict(
+        id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
+        tier=job.tier.value, gpus=job.gpus, spec=spec_to_dict(job.spec), attempt=job.attempt,
+        retries_left=job.retries_left, gpu_ids=list(job.gpu_ids), submitted_at=job.submitted_at,
+        updated_at=job.updated_at, idempotency_key=job.idempotency_key, request_hash=job.request_hash,
+        created_by=job.created_by, version=job.version, array_id=job.array_id, array_index=job.array_index,
+        array_max_running=job.array_max_running,
     )  # fmt: skip
-    session.flush()
-    add_event(session, job, None, job.state, "submitted", message, job.submitted_at)
+
+
+def array_tasks(session: Session, array_id: str, states: Iterable[str] | None = None) -> list[JobRecord]:
+    q = select(JobRow).where(JobRow.array_id == array_id).order_by(JobRow.array_index)
+    if states:
+        q = q.where(JobRow.state.in_(list(states)))
+    return [job_row_to_domain(row) for row in session.scalars(q)]
+
+
+def array_counts(session: Session, array_id: str) -> dict[str, int]:
+    """Tasks of the array per state."""
+    q = select(JobRow.state, func.count()).where(JobRow.array_id == array_id).group_by(JobRow.state)
+    return {state: n for state, n in session.execute(q).all()}
 
 
 def add_event(
-    session: Session, job: JobRecord, src: JobState | None, dst: JobState, code: str, message: str, at: datetime
+    session: Session,
+    job: JobRecord,
+    src: JobState | None,
+    dst: JobState,
+    code: str,
+    message: str,
+    at: datetime,
 ) -> None:
     session.add(
         JobEventRow(job_id=job.id, org_id=job.org_id, at=at, attempt=job.attempt,
@@ -107,6 +138,57 @@ def move(session: Session, job: JobRecord, t: Transition, at: datetime) -> JobRe
     return after
 
 
+def move_many(
+    session: Session, moves: list[tuple[JobRecord, Transition]], at: datetime
+) -> dict[str, JobRecord]:
+    """`move` for many jobs at once: one UPDATE per shape of change and one multi-row event insert
+    (a cycle that places thousands of jobs). Returns the new versions of the jobs moved; a job
+    another writer changed first is left out (as `move` would raise `StaleWrite` for it)."""
+    groups: dict[tuple[str, ...], list[tuple[JobRecord, JobRecord, Transition]]] = {}
+    for job, t in moves:
+        keys = tuple(sorted({*t.values, "state", "updated_at", "version"}))
+        groups.setdefault(keys, []).append((job, job.moved(t, at), t))
+    out: dict[str, JobRecord] = {}
+    for keys, group in groups.items():
+        out.update(_update_group(session, keys, group, at))
+    return out
+
+
+def _update_group(
+    session: Session,
+    keys: tuple[str, ...],
+    group: list[tuple[JobRecord, JobRecord, Transition]],
+    at: datetime,
+) -> dict[str, JobRecord]:
+    table = JobRow.__table__
+    stmt = (update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
+            .values({k: bindparam(k) for k in keys}))  # fmt: skip
+    rows = [
+        {"_id": j.id, "_version": j.version, **{k: _column(getattr(a, k)) for k in keys}} for j, a, _ in group
+    ]
+    with session.begin_nested() as savepoint:
+        if session.execute(stmt, rows).rowcount == len(rows):  # type: ignore[attr-defined]
+            _add_events(session, [(a, j.state, t) for j, a, t in group if t.to != j.state or t.code], at)
+            return {a.id: a for _, a, _ in group}
+        savepoint.rollback()  # some job changed meanwhile: one by one, leaving the stale ones out
+    out = {}
+    for job, _, t in group:
+        try:
+            out[job.id] = move(session, job, t, at)
+        except StaleWrite:
+            continue
+    return out
+
+
+def _add_events(session: Session, moved: list[tuple[JobRecord, JobState, Transition]], at: datetime) -> None:
+    if moved:
+        session.execute(insert(JobEventRow), [
+            dict(job_id=a.id, org_id=a.org_id, at=at, attempt=a.attempt, from_state=src.value, to_state=t.to.value,
+                 code=t.code, message=t.message[:1000])
+            for a, src, t in moved
+        ])  # fmt: skip
+
+
 def move_all(session: Session, job: JobRecord, steps: Iterable[Transition], at: datetime) -> JobRecord:
     for step in steps:
         job = move(session, job, step, at)
@@ -121,7 +203,9 @@ def set_waits(session: Session, waits: list[tuple[JobRecord, str, str]]) -> None
         if (job.wait_code, job.wait_message) != (code, msg[:1000])
     ]
     if changed:
-        session.execute(update(JobRow), [{"id": j.id, "wait_code": c, "wait_message": m} for j, c, m in changed])
+        session.execute(
+            update(JobRow), [{"id": j.id, "wait_code": c, "wait_message": m} for j, c, m in changed]
+        )
 
 
 def get(session: Session, job_id: str) -> JobRecord | None:
@@ -140,21 +224,49 @@ def by_ids(session: Session, job_ids: Iterable[str]) -> dict[str, JobRecord]:
 
 
 def list_jobs(
-    session: Session, *, org_id: str | None, project_id: str | None, states: Iterable[str] | None, limit: int
-) -> list[JobRecord]:
-    q = select(JobRow).order_by(JobRow.submitted_at.desc(), JobRow.id).limit(limit)
+    session: Session, *, org_id: str | None, project_id: str | None, states: Iterable[str] | None, limit: int,
+    array_id: str | None = None, after: tuple[datetime, str] | None = None, offset: int = 0,
+) -> list[JobRecord]:  # fmt: skip
+    """Newest first (ties by id). `after`: the (submitted_at, id) of the last job of the previous page."""
+    q = select(JobRow).order_by(JobRow.submitted_at.desc(), JobRow.id).limit(limit).offset(offset)
     if org_id is not None:
         q = q.where(JobRow.org_id == org_id)
     if project_id is not None:
         q = q.where(JobRow.project_id == project_id)
     if states:
         q = q.where(JobRow.state.in_(list(states)))
+    if array_id is not None:
+        q = q.where(JobRow.array_id == array_id)
+    if after is not None:
+        at, job_id = after
+        q = q.where(or_(JobRow.submitted_at < at, and_(JobRow.submitted_at == at, JobRow.id > job_id)))
     return [job_row_to_domain(row) for row in session.scalars(q)]
 
 
 def in_states(session: Session, states: Iterable[str], specs: SpecCache | None = None) -> list[JobRecord]:
     q = select(JobRow).where(JobRow.state.in_(list(states))).order_by(JobRow.id)
     return [job_row_to_domain(row, specs) for row in session.scalars(q)]
+
+
+def changed_since(session: Session, since: datetime, specs: SpecCache | None = None) -> list[JobRecord]:
+    q = select(JobRow).where(JobRow.updated_at >= since)
+    return [job_row_to_domain(row, specs) for row in session.scalars(q)]
+
+
+def checksum(session: Session, states: Iterable[str]) -> tuple[int, int]:
+    """How many jobs are in `states`, and the sum of their versions (any change moves one or the other)."""
+    q = select(func.count(), func.coalesce(func.sum(JobRow.version), 0)).where(JobRow.state.in_(list(states)))
+    count, total = session.execute(q).one()
+    return int(count), int(total)
+
+
+def lock_for_writing(session: Session) -> None:
+    """Take SQLite's write lock now, before the first read: a transaction that reads and then
+    writes fails at once ("database is locked") if another writer committed in between, which a
+    busy timeout cannot cure; taken first, the others wait for it instead. PostgreSQL: nothing to do
+    (every change is a version-guarded UPDATE)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(JobRow).where(false()).values(version=JobRow.version))
 
 
 def count_pending(session: Session, org_id: str) -> int:

@@ -44,12 +44,19 @@ def save_cursor(session: Session, last_event_id: int, at: datetime) -> None:
         row.updated_at = at
 
 
-def touched_jobs(session: Session, after_id: int, limit: int) -> tuple[list[str], int]:
-    """Ids of jobs with events after `after_id` (at most `limit` events read), and the last id read."""
-    q = (select(JobEventRow.id, JobEventRow.job_id).where(JobEventRow.id > after_id)
+def touched_jobs(
+    session: Session, after_id: int, limit: int, seen: set[int] | None = None
+) -> tuple[list[str], int]:
+    """Ids of jobs with events after `after_id` (at most `limit` events read), and the last id read.
+
+    Events in `seen` (already applied) are skipped, and the others added to it."""
+    q = (select(JobEventRow.id, JobEventRow.job_id, JobEventRow.from_state).where(JobEventRow.id > after_id)
          .order_by(JobEventRow.id).limit(limit))  # fmt: skip
     rows = session.execute(q).all()
-    jobs = sorted({job for _, job in rows})
+    seen = set() if seen is None else seen
+    # a submission (no previous state) holds no GPU time: nothing to meter
+    jobs = sorted({job for eid, job, src in rows if src is not None and eid not in seen})
+    seen.update(eid for eid, _, _ in rows)
     return jobs, (rows[-1][0] if rows else after_id)
 
 

@@ -1,0 +1,267 @@
+"""A submission burst through the real API: `brique up` in its own process, real HTTP, 4 clients.
+
+The server runs on the default 18,000-GPU fleet (simulated executor) with a private data dir on a
+free loopback port, on SQLite and on a private PostgreSQL (Debian's server binaries, as in the
+tests). Clients submit single jobs (GPU mix 1-144, 20 % priority, long-running) as fast as the API
+accepts them; then the script waits until placement settles and reads every job back.
+
+Prints, per database, one JSON line: submissions/s, median/p95 submit latency, submit->running
+p50/p99 for the jobs that started, time until 90 % of the jobs that started had started, time of the
+last placement (both from the burst's start), server RSS (max sampled). With `--array N`, also a
+single N-task array submission: acceptance time and time until its placed tasks are running.
+
+    .venv/bin/python benchmarks/api_burst.py [--jobs 10000] [--clients 4] [--db sqlite,postgresql]
+        [--runs 1] [--array 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private-server helpers
+from tests.support.postgres import PostgresServer, find_bindir
+from tests.support.server import Server
+
+SIZES = [1, 1, 2, 4, 4, 8, 8, 8, 16, 32, 72, 144]
+UNLIMITED = {"BRIQUE_SUBMISSIONS_PER_MINUTE": "100000000", "BRIQUE_SUBMISSION_BURST": "100000000",
+             "BRIQUE_MAX_PENDING_JOBS": "100000000", "BRIQUE_LOG_LEVEL": "warning"}  # fmt: skip
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (a load-independent cost measure)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                self.peak = max(self.peak, rss_mb(self.pid))
+            except OSError:
+                return
+            self.done.wait(0.5)
+
+
+def setup_tenant(url: str, admin_key: str, name: str = "bench") -> str:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30) as http:
+        r = http.post("/v1/orgs", json={"name": name, "admin_email": f"admin@{name}.eu"})
+        r.raise_for_status()
+        body = r.json()
+        key = body["admin_key"]["token"]
+        r = http.post(f"/v1/orgs/{body['org']['id']}/projects", json={"name": "train"},
+                      headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        r.raise_for_status()
+    return key
+
+
+def spec(rng: random.Random, i: int) -> dict:
+    return {"name": f"j{i}", "project": "train", "command": "train.sh", "gpus": rng.choice(SIZES),
+            "tier": "priority" if rng.random() < 0.2 else "standard", "sleep_s": 36_000,
+            "estimated_runtime_s": 36_000, "grace_s": 0}  # fmt: skip
+
+
+def client(url: str, key: str, specs: list[dict], latencies: list[float], errors: list[str]) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        for body in specs:
+            t = time.perf_counter()
+            r = http.post("/v1/jobs", json=body)
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 201:
+                errors.append(f"{r.status_code} {r.text[:200]}")
+
+
+def all_jobs(url: str, key: str) -> list[dict]:
+    """Every job, page by page (cursor paging when the server offers it)."""
+    out: list[dict] = []
+    params: dict[str, str | int] = {"limit": 10_000}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+        while True:
+            r = http.get("/v1/jobs", params=params)
+            r.raise_for_status()
+            out.extend(r.json())
+            cursor = r.headers.get("x-next-cursor")
+            if not cursor:
+                return out
+            params["cursor"] = cursor
+
+
+def wait_settled(url: str, key: str, quiet_s: float = 3.0, limit_s: float = 120.0) -> None:
+    """Until the number of placed GPUs stopped changing for `quiet_s`."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        last, since, deadline = -1, time.monotonic(), time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            allocated = http.get("/v1/fleet/capacity").json()["gpus_allocated"]
+            if allocated != last:
+                last, since = allocated, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            time.sleep(0.5)
+
+
+def ts(value: str | None) -> float | None:
+    return datetime.fromisoformat(value).timestamp() if value else None
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def burst(server: Server, jobs: int, clients: int, seed: int) -> dict:
+    key = setup_tenant(server.url, server.admin_key())
+    rng = random.Random(seed)
+    specs = [spec(rng, i) for i in range(jobs)]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+    threads = [threading.Thread(target=client, args=(server.url, key, specs[c::clients], latencies[c], errors))
+               for c in range(clients)]  # fmt: skip
+    sampler = RssSampler(server.proc.pid)  # type: ignore[union-attr]
+    sampler.start()
+    pid = server.proc.pid  # type: ignore[union-attr]
+    cpu0, start_wall, t0 = cpu_s(pid), time.time(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    submit_s, submit_cpu = time.perf_counter() - t0, cpu_s(pid) - cpu0
+    wait_settled(server.url, key)
+    rows = all_jobs(server.url, key)
+    sampler.done.set()
+    sampler.join()
+    lat = [x for part in latencies for x in part]
+    started = [r for r in rows if r["started_at"]]
+    start_after = sorted(ts(r["started_at"]) - start_wall for r in started)  # type: ignore[operator]
+    to_running = [ts(r["started_at"]) - ts(r["submitted_at"]) for r in started]  # type: ignore[operator]
+    placed = [ts(r["scheduled_at"]) - start_wall for r in rows if r["scheduled_at"]]  # type: ignore[operator]
+    return {
+        "jobs": jobs, "clients": clients, "errors": len(errors), "first_error": errors[0] if errors else None,
+        "submissions_per_s": round(jobs / submit_s, 1),
+        "server_cpu_ms_per_submit": round(submit_cpu / jobs * 1000, 2),
+        "submit_ms_p50": round(statistics.median(lat) * 1000, 1), "submit_ms_p95": round(pct(lat, 95) * 1000, 1),
+        "started": len(started), "states": dict(Counter(r["state"] for r in rows)),
+        "to_running_s_p50": round(pct(to_running, 50), 2), "to_running_s_p99": round(pct(to_running, 99), 2),
+        "started_90pct_after_s": round(pct(start_after, 90), 1),
+        "last_placed_after_s": round(max(placed), 1) if placed else None,
+        "server_rss_mb": round(max(sampler.peak, rss_mb(server.proc.pid)), 0),  # type: ignore[union-attr]
+    }  # fmt: skip
+
+
+def array_burst(server: Server, tasks: int) -> dict:
+    """One `--array 0-(tasks-1)` submission: acceptance time, then until its placed tasks run."""
+    key = setup_tenant(server.url, server.admin_key(), "arrays")
+    body = {"name": "arr", "project": "train", "command": "task.sh", "gpus": 1, "sleep_s": 36_000}
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+        t0 = time.perf_counter()
+        r = http.post("/v1/jobs", json=body, params={"array": f"0-{tasks - 1}"})
+        accept_s = time.perf_counter() - t0
+        r.raise_for_status()
+        array_id = r.json()["array"]["id"]
+        running, last_change, deadline = -1, time.perf_counter(), time.monotonic() + 120
+        while time.monotonic() < deadline:
+            counts = http.get(f"/v1/arrays/{array_id}").json()["counts"]
+            if counts.get("running", 0) != running:
+                running, last_change = counts.get("running", 0), time.perf_counter()
+            elif not counts.get("scheduled") and (not counts.get("pending") or (
+                    running > 0 and time.perf_counter() - last_change > 5)):  # fmt: skip
+                break
+            time.sleep(0.1)
+    return {"array_tasks": tasks, "array_accept_s": round(accept_s, 3), "array_running": running,
+            "array_all_fitting_running_after_s": round(last_change - t0 - accept_s, 2)}  # fmt: skip
+
+
+def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: int) -> dict:
+    out: dict = {"db": db, "run": run}
+    if args.jobs:
+        out.update(with_server(db, pg, f"b{run}", lambda srv: burst(srv, args.jobs, args.clients, seed=run)))
+    if args.array:  # on an empty fleet of its own: the burst leaves no GPU free
+        out.update(with_server(db, pg, f"a{run}", lambda srv: array_burst(srv, args.array)))
+    return out
+
+
+def with_server(db: str, pg: PostgresServer | None, name: str, measure: Callable[[Server], dict]) -> dict:
+    """`measure` against a fresh `brique up` on a new database; adds the server's RSS at the end."""
+    with tempfile.TemporaryDirectory(prefix="brique-burst-") as tmp:
+        if db == "sqlite":
+            url = f"sqlite:///{tmp}/brique.db"
+        else:
+            assert pg is not None
+            url = pg.create_database(f"burst_{name}_{time.time_ns()}")
+        server = Server(home=Path(tmp) / "home", db_url=url, env=dict(UNLIMITED))
+        server.start()
+        try:
+            out = measure(server)
+            out[f"server_rss_mb_end_{name[0]}"] = round(rss_mb(server.proc.pid))  # type: ignore[union-attr]
+        finally:
+            server.stop()
+            logs = server.all_logs()
+            if "Traceback" in logs:
+                first = logs[logs.index("Traceback") :].splitlines()[:80]
+                where = [line.strip() for line in first if "brique/" in line or "Error" in line]
+                print(
+                    f"server log: {logs.count('Traceback')} tracebacks; first: {where[:14]}", file=sys.stderr
+                )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--runs", type=int, default=1, help="repeat and print medians")
+    parser.add_argument("--array", type=int, default=0, help="also submit one array of this many tasks")
+    args = parser.parse_args()
+    dbs = [d.strip() for d in args.db.split(",") if d.strip()]
+    pg = None
+    if "postgresql" in dbs:
+        bindir = find_bindir()
+        if bindir is None:
+            sys.exit("PostgreSQL server binaries not found (apt-get install postgresql)")
+        pg = PostgresServer(bindir)
+        pg.start()
+    try:
+        for db in dbs:
+            results = [run_one(db, args, pg, run) for run in range(args.runs)]
+            for r in results:
+                print(json.dumps(r), flush=True)
+            if args.runs > 1:
+                keys = [k for k, v in results[0].items() if isinstance(v, int | float) and k != "run"]
+                medians = {k: statistics.median(r[k] for r in results if r.get(k) is not None) for k in keys}
+                print(json.dumps({"db": db, "median_of": args.runs, **medians}), flush=True)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
