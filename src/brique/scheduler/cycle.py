@@ -229,7 +229,11 @@ class _Cycle:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
         # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
-        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("reclaim"))
+        limit = self.sites.rack_limit(sites)
+        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("reclaim"))
+        if plan is None and self.quota.guarantee_full(job):
+            # the tenant's own standard work fills its guarantee: the priority job comes first
+            plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("own:" + job.tenant))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -358,6 +362,10 @@ class _Cycle:
             protect, now = self.policy.preempt_protect_s, self.now
             if kind == "reclaim":
                 eligible = _reclaimable
+            elif kind.startswith("own:"):  # reclaimable, or the tenant's own unprotected work
+                self.quota.ready()
+                tenant = kind[4:]
+                eligible = lambda a: a.job.tenant == tenant or _reclaimable(a)  # noqa: E731
             elif protect <= 0:
                 eligible = _preemptible_tier
             else:  # recently (re)started work is protected from preemption by non-guarantee jobs
