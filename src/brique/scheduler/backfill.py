@@ -28,17 +28,24 @@ class HeadReservation:
     gpus: list[int]
 
 
-def earliest_start(cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int) -> HeadReservation | None:
-    """When and where `g` GPUs free up under the placement rule, or None if never."""
+def earliest_start(
+    cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int, before: float | None = None
+) -> HeadReservation | None:
+    """When and where `g` GPUs free up under the placement rule, or None if never.
+
+    before: only look for a start earlier than this (None: not before it, or never); the
+    answer is the same as without it whenever that start is earlier, at the cost of the
+    allocations ending before it only.
+    """
     topo = cap.topo
     site_set = set(sites)
     future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
     released: set[int] = set()
-    events = sorted(
-        (a.expected_end(cap.now), a.job.id, i)
-        for i, a in cap.allocs.items()
-        if _touches(cap, a.gpus, site_set)
+    now, horizon = cap.now, float("inf") if before is None else before
+    ends = (
+        (a.expected_end(now), a.job.id, i) for i, a in cap.allocs.items() if _touches(cap, a.gpus, site_set)
     )
+    events = sorted(e for e in ends if e[0] < horizon)
     k = 0
     while k < len(events):
         t = events[k][0]

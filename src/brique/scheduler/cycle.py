@@ -230,10 +230,10 @@ class _Cycle:
                 return True
         # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
         limit = self.sites.rack_limit(sites)
-        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("reclaim"))
-        if plan is None and self.quota.guarantee_full(job):
-            # the tenant's own standard work fills its guarantee: the priority job comes first
-            plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index("own:" + job.tenant))
+        # The tenant's own standard work filling its guarantee is a candidate too: the priority job
+        # comes first, and the cheapest victims win whoever they belong to.
+        kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
+        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index(kind))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -287,8 +287,10 @@ class _Cycle:
         if ratio <= 0:
             return True
         lost = sum(index.keys[v][1] for v in plan.victims)
-        res = earliest_start(self.cap, sites, job.gpus, self.sites.rack_limit(sites))
-        return res is None or lost <= ratio * job.gpus * (res.start - self.now)
+        worth_from = self.now + lost / (ratio * max(job.gpus, 1))  # killing pays if the wait is at least this long
+        return (
+            earliest_start(self.cap, sites, job.gpus, self.sites.rack_limit(sites), before=worth_from) is None
+        )
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
