@@ -21,6 +21,7 @@ leaves it as it found it. Phases:
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping
 
 from brique.domain.contracts import AdvanceReservation
@@ -28,7 +29,13 @@ from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
 from brique.scheduler import admit, explain, preempt, reservations
 from brique.scheduler.assign import place_fast
-from brique.scheduler.backfill import HeadReservation, could_use_holds, earliest_start, place_with_holds
+from brique.scheduler.backfill import (
+    HeadReservation,
+    could_use_holds,
+    earliest_start,
+    expected_ends,
+    place_with_holds,
+)
 from brique.scheduler.capacity import Alloc, Capacity, Hold
 from brique.scheduler.decisions import (
     CycleResult,
@@ -120,6 +127,7 @@ class _Cycle:
         self.preempt_heads = policy.preemption_heads
         self._victims: dict[str, preempt.VictimIndex] = {}  # built on first use, dropped on new holds
         self.examined: set[str] = set()
+        self._ends: list[tuple[float, str, int]] | None = None  # sorted once per cycle, kept on placements
 
     # ---------- phases ----------
 
@@ -287,16 +295,21 @@ class _Cycle:
         if ratio <= 0:
             return True
         lost = sum(index.keys[v][1] for v in plan.victims)
-        worth_from = self.now + lost / (ratio * max(job.gpus, 1))  # killing pays if the wait is at least this long
+        worth_from = self.now + lost / (
+            ratio * max(job.gpus, 1)
+        )  # killing pays if the wait is at least this long
         return (
-            earliest_start(self.cap, sites, job.gpus, self.sites.rack_limit(sites), before=worth_from) is None
+            earliest_start(
+                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now()
+            )
+            is None
         )
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
             return False
         limit = self.sites.rack_limit(sites)
-        res = earliest_start(self.cap, sites, job.gpus, limit)
+        res = earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now())
         if res is None:
             return False
         self.head = (job, res)
@@ -311,6 +324,8 @@ class _Cycle:
 
     def _place(self, job: Job, site: int, gpus: list[int], code: ReasonCode, within: bool = False) -> int:
         i = self.cap.place(job, gpus)
+        if self._ends is not None:
+            insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
         self.cap.allocs[i].protected = within and job.tier == Tier.PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         self.out.append(
@@ -375,6 +390,11 @@ class _Cycle:
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
             self._victims[kind] = got
         return got
+
+    def _ends_now(self) -> list[tuple[float, str, int]]:
+        if self._ends is None:
+            self._ends = expected_ends(self.cap)
+        return self._ends
 
     def _share_key(self, tenant: str) -> float:
         t = self.quota.terms(tenant)
