@@ -10,8 +10,9 @@ leaves it as it found it. Phases:
 2. holds      advance reservations hold GPUs and drain work ahead of their window
 3. admit      reject jobs that can never run (`admit.py`)
 4. reserved   jobs inside an active advance reservation go onto its GPUs
-5. guarantee  priority jobs within their tenant's guarantee start now, preempting
-              preemptible and borrowed work if needed (`preempt.py`)
+5. guarantee  priority jobs within their tenant's guarantee (counting its priority work
+              only) start now, preempting preemptible and borrowed work, or the tenant's
+              own standard work, if needed (`preempt.py`)
 6. share      other non-preemptible jobs in weighted fair-share order (`queue.py`);
               the first that cannot start gets a reservation (EASY head), later ones
               are backfilled around it (`backfill.py`)
