@@ -28,17 +28,35 @@ class HeadReservation:
     gpus: list[int]
 
 
-def earliest_start(cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int) -> HeadReservation | None:
-    """When and where `g` GPUs free up under the placement rule, or None if never."""
+def earliest_start(
+    cap: Capacity,
+    sites: tuple[int, ...],
+    g: int,
+    rack_limit: int,
+    before: float | None = None,
+    ends: list[tuple[float, str, int]] | None = None,
+) -> HeadReservation | None:
+    """When and where `g` GPUs free up under the placement rule, or None if never.
+
+    before: only look for a start earlier than this (None: not before it, or never); the
+    answer is the same as without it whenever that start is earlier, at the cost of the
+    allocations ending before it only.
+    ends: `expected_ends(cap)`, kept by a caller that asks several times in one cycle.
+    """
     topo = cap.topo
     site_set = set(sites)
     future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
     released: set[int] = set()
-    events = sorted(
-        (a.expected_end(cap.now), a.job.id, i)
-        for i, a in cap.allocs.items()
-        if _touches(cap, a.gpus, site_set)
-    )
+    horizon = float("inf") if before is None else before
+    if ends is None:
+        ends = expected_ends(cap)
+    allocs = cap.allocs
+    events = []
+    for e in ends:
+        if e[0] >= horizon:
+            break
+        if _touches(cap, allocs[e[2]].gpus, site_set):
+            events.append(e)
     k = 0
     while k < len(events):
         t = events[k][0]
@@ -57,6 +75,12 @@ def earliest_start(cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: in
         if got is not None:
             return _reserve(cap, got, released, t)
     return None
+
+
+def expected_ends(cap: Capacity) -> list[tuple[float, str, int]]:
+    """(expected end, job id, allocation) of everything holding GPUs, in time order."""
+    now = cap.now
+    return sorted((a.expected_end(now), a.job.id, i) for i, a in cap.allocs.items())
 
 
 def _touches(cap: Capacity, gpus: list[int], sites: set[int]) -> bool:

@@ -10,8 +10,9 @@ leaves it as it found it. Phases:
 2. holds      advance reservations hold GPUs and drain work ahead of their window
 3. admit      reject jobs that can never run (`admit.py`)
 4. reserved   jobs inside an active advance reservation go onto its GPUs
-5. guarantee  priority jobs within their tenant's guarantee start now, preempting
-              preemptible and borrowed work if needed (`preempt.py`)
+5. guarantee  priority jobs within their tenant's guarantee (counting its priority work
+              only) start now, preempting preemptible and borrowed work, or the tenant's
+              own standard work, if needed (`preempt.py`)
 6. share      other non-preemptible jobs in weighted fair-share order (`queue.py`);
               the first that cannot start gets a reservation (EASY head), later ones
               are backfilled around it (`backfill.py`)
@@ -21,6 +22,7 @@ leaves it as it found it. Phases:
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping
 
 from brique.domain.contracts import AdvanceReservation
@@ -28,7 +30,13 @@ from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
 from brique.scheduler import admit, explain, preempt, reservations
 from brique.scheduler.assign import place_fast
-from brique.scheduler.backfill import HeadReservation, could_use_holds, earliest_start, place_with_holds
+from brique.scheduler.backfill import (
+    HeadReservation,
+    could_use_holds,
+    earliest_start,
+    expected_ends,
+    place_with_holds,
+)
 from brique.scheduler.capacity import Alloc, Capacity, Hold
 from brique.scheduler.decisions import (
     CycleResult,
@@ -123,6 +131,7 @@ class _Cycle:
         self.project_quota = dict(policy.project_quotas)
         self.project_weight = dict(policy.project_weights)
         self.project_used = self._project_use() if self.project_quota or self.project_weight else {}
+        self._ends: list[tuple[float, str, int]] | None = None  # sorted once per cycle, kept on placements
 
     # ---------- phases ----------
 
@@ -242,7 +251,11 @@ class _Cycle:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
         # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
-        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), self._index("reclaim"))
+        limit = self.sites.rack_limit(sites)
+        # The tenant's own standard work filling its guarantee is a candidate too: the priority job
+        # comes first, and the cheapest victims win whoever they belong to.
+        kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
+        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index(kind))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -298,14 +311,21 @@ class _Cycle:
         if ratio <= 0:
             return True
         lost = sum(index.keys[v][1] for v in plan.victims)
-        res = earliest_start(self.cap, sites, job.gpus, self.sites.rack_limit(sites))
-        return res is None or lost <= ratio * job.gpus * (res.start - self.now)
+        worth_from = self.now + lost / (
+            ratio * max(job.gpus, 1)
+        )  # killing pays if the wait is at least this long
+        return (
+            earliest_start(
+                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now()
+            )
+            is None
+        )
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
             return False
         limit = self.sites.rack_limit(sites)
-        res = earliest_start(self.cap, sites, job.gpus, limit)
+        res = earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now())
         if res is None:
             return False
         self.head = (job, res)
@@ -322,6 +342,8 @@ class _Cycle:
         i = self.cap.place(job, gpus)
         if job.project in self.project_used or self.project_quota or self.project_weight:
             self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
+        if self._ends is not None:
+            insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
         self.cap.allocs[i].protected = within and job.tier == Tier.PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         self.out.append(
@@ -394,6 +416,10 @@ class _Cycle:
             protect, now = self.policy.preempt_protect_s, self.now
             if kind == "reclaim":
                 eligible = _reclaimable
+            elif kind.startswith("own:"):  # reclaimable, or the tenant's own unprotected work
+                self.quota.ready()
+                tenant = kind[4:]
+                eligible = lambda a: a.job.tenant == tenant or _reclaimable(a)  # noqa: E731
             elif protect <= 0:
                 eligible = _preemptible_tier
             else:  # recently (re)started work is protected from preemption by non-guarantee jobs
@@ -401,6 +427,11 @@ class _Cycle:
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
             self._victims[kind] = got
         return got
+
+    def _ends_now(self) -> list[tuple[float, str, int]]:
+        if self._ends is None:
+            self._ends = expected_ends(self.cap)
+        return self._ends
 
     def _share_key(self, tenant: str) -> float:
         t = self.quota.terms(tenant)

@@ -1,7 +1,8 @@
 """Preemption planning: the cheapest set of running jobs whose GPUs make a job fit.
 
 Who may be preempted is the caller's predicate (see `cycle.py`): for a job within
-its tenant's guarantee, preemptible-tier work and borrowed work; for other jobs
+its tenant's guarantee, preemptible-tier work and borrowed work (and the tenant's own
+standard work when it fills the guarantee); for other jobs
 (when the policy allows), preemptible-tier work only. Protected work (priority
 within guarantee), jobs already stopping and jobs placed in this cycle never are.
 

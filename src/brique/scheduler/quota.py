@@ -5,6 +5,12 @@ Running work of each tenant is walked oldest first, priority tier before others
 for its site first, then the fleet-wide budget) it is *in guarantee*, beyond that it
 is *borrowed*. In-guarantee priority work is *protected*: it is never preempted.
 Borrowed work and preemptible-tier work can be reclaimed for a within-guarantee job.
+
+A priority job is *within guarantee* when it fits what the tenant's in-guarantee
+*priority* work leaves of the guarantee (`prio_wide_left`/`prio_site_left`): the
+tenant's own standard work may fill its guarantee while priority demand is low, but
+it must not push the tenant's priority work out of it. Such a job may reclaim the
+tenant's own unprotected (standard) work too (`cycle.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class Ledger:
         self.held: dict[str, int] = {}
         self.site_left: dict[tuple[str, str], int] = {}
         self.wide_left: dict[str, int] = {}
+        self.prio_site_left: dict[tuple[str, str], int] = {}  # the same, counting priority work only
+        self.prio_wide_left: dict[str, int] = {}
         self.dirty: set[str] = set()
 
     def add(self, key: int, a: Alloc) -> None:
@@ -97,12 +105,17 @@ class Ledger:
         ranked = self.ranked.get(tenant)
         if not ranked:
             self.wide_left.pop(tenant, None)
+            self.prio_wide_left.pop(tenant, None)
             for site, _ in t.site_guarantees:
                 self.site_left.pop((tenant, site), None)
+                self.prio_site_left.pop((tenant, site), None)
             return
         wide = t.guarantee
         sites = {site: g for site, g in t.site_guarantees}
+        prio: tuple[int, dict[str, int]] | None = None
         for later, _, _, _, site, a in ranked:
+            if later and prio is None:  # priority work comes first: what it leaves is the priority budget
+                prio = (wide, dict(sites))
             if a.stop_at is not None:  # stopped before the cycle (a cycle's own stops don't count here)
                 a.protected = a.borrowed = False
                 continue
@@ -119,6 +132,10 @@ class Ledger:
         self.wide_left[tenant] = wide
         for site, g in sites.items():
             self.site_left[(tenant, site)] = g
+        prio_wide, prio_sites = prio if prio is not None else (wide, sites)
+        self.prio_wide_left[tenant] = prio_wide
+        for site, g in prio_sites.items():
+            self.prio_site_left[(tenant, site)] = g
 
 
 def site_of(topo: Topology, a: Alloc) -> str:
@@ -170,6 +187,9 @@ class Quota:
         self.site_left: dict[tuple[str, str], int] = {}
         self.wide_left: dict[str, int] = {}
         self._budget = _Budget(self.book, self.site_left, self.wide_left)
+        self.prio_site_left: dict[tuple[str, str], int] = {}
+        self.prio_wide_left: dict[str, int] = {}
+        self._prio = _Budget(self.book, self.prio_site_left, self.prio_wide_left)
         self._ready = False
 
     def ready(self) -> None:
@@ -180,6 +200,8 @@ class Quota:
         self._ledger.refresh()
         self.site_left.update(self._ledger.site_left)
         self.wide_left.update(self._ledger.wide_left)
+        self.prio_site_left.update(self._ledger.prio_site_left)
+        self.prio_wide_left.update(self._ledger.prio_wide_left)
 
     def terms(self, tenant: str) -> TenantTerms:
         return self.book.terms(tenant)
@@ -191,11 +213,17 @@ class Quota:
         if job.tier != Tier.PRIORITY:
             return frozenset()
         self.ready()
-        self._budget.ensure(job.tenant)
-        if self.wide_left[job.tenant] >= job.gpus:
+        self._prio.ensure(job.tenant)
+        if self.prio_wide_left[job.tenant] >= job.gpus:
             return None
         t = self.terms(job.tenant)
-        return frozenset(s for s, _ in t.site_guarantees if self.site_left[(job.tenant, s)] >= job.gpus)
+        return frozenset(s for s, _ in t.site_guarantees if self.prio_site_left[(job.tenant, s)] >= job.gpus)
+
+    def guarantee_full(self, job: Job) -> bool:
+        """The tenant's own standard work fills the guarantee `job` is within (it may reclaim it)."""
+        self.ready()
+        self._budget.ensure(job.tenant)
+        return self.wide_left[job.tenant] < job.gpus
 
     def borrow_block(self, job: Job) -> tuple[str, int, int, int | None] | None:
         """Why borrowing rules stop `job` now: (kind, would_borrow, guarantee, cap), or None."""
@@ -225,6 +253,8 @@ class Quota:
         if within_guarantee:
             self.ready()
             self._budget.consume(job.tenant, site, job.gpus)
+            if job.tier == Tier.PRIORITY:
+                self._prio.consume(job.tenant, site, job.gpus)
 
     def release(self, a: Alloc) -> None:
         """`a` is being preempted: it no longer counts for its tenant."""

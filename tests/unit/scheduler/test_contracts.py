@@ -77,6 +77,25 @@ def test_within_guarantee_priority_work_is_never_preempted():
     assert "a1" not in {p.job_id for p in res.preempts} and "b1" not in {p.job_id for p in res.preempts}
 
 
+def test_own_standard_work_filling_the_guarantee_yields_to_the_tenants_priority_job():
+    """acme's 8 guaranteed GPUs are held by its standard work: its priority job is still within."""
+    running = full_of(
+        ("s_old", "acme", 4, Tier.STANDARD, NOW - 5000),
+        ("s_young", "acme", 4, Tier.STANDARD, NOW - 60),
+        ("x", "bravo", 4, Tier.STANDARD, NOW - 10),  # in bravo's guarantee: not reclaimable
+        ("y", "cora", 4, Tier.STANDARD, NOW - 10),  # in cora's guarantee: not reclaimable
+    )
+    policy = contracts(*POLICY.contracts.contracts, Contract("cora", guaranteed_gpus=4))
+    res = cycle(FLEET, [make_job("p", 4, "acme", Tier.PRIORITY)], running, policy)
+    assert place_of(res, "p").preempts == ("s_young",)  # the cheapest of acme's own standard work
+    assert res.preempts[0].reason.code == ReasonCode.PREEMPTED_FOR_GUARANTEE
+    # beyond what acme's priority work leaves of the guarantee: nothing is preempted
+    running[0] = run(make_job("s_old", 4, "acme", Tier.PRIORITY), RACK[0:4], started_at=NOW - 5000)
+    res = cycle(FLEET, [make_job("p", 8, "acme", Tier.PRIORITY)], running, policy)
+    assert not isinstance(res.for_job("p"), Place)
+    assert res.preempts == ()
+
+
 def test_priority_beyond_guarantee_does_not_preempt_borrowed_work():
     running = full_of(("bor", "zed", 16, Tier.STANDARD, NOW - 10))
     res = cycle(FLEET, [make_job("p", 12, "acme", Tier.PRIORITY)], running, POLICY)  # guarantee is 8

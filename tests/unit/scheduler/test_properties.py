@@ -144,3 +144,25 @@ def test_protection_window_spares_recent_work_from_non_guarantee_preemption(sc, 
         if p.reason.code == ReasonCode.PREEMPTED_FOR_JOB:
             assert NOW - started[p.job_id] >= protect, p
     check_invariants(fleet, pending, running, result, policy, health)
+
+
+@SETTINGS
+@given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.data())
+def test_within_guarantee_priority_reclaims_its_own_tenants_standard_work(sc, data):
+    """The tenant's own standard work filling its guarantee never keeps its priority job waiting."""
+    fleet, _, running, _, _ = sc
+    running = [  # t0's running work becomes tenant g's: standard work inside g's guarantee
+        run(make_job(r.job.id, r.job.gpus, "g", r.job.tier, max_runtime_s=r.job.max_runtime_s), r.gpus,
+            started_at=r.started_at) if r.job.tenant == "t0" else r
+        for r in running
+    ]  # fmt: skip
+    site = data.draw(st.sampled_from(fleet.sites))
+    rack = max(r.gpu_count for r in site.racks)
+    size = data.draw(st.integers(1, max(rack, site.gpu_count)))
+    if size > rack:
+        size = site.gpu_count if size > site.gpu_count else size
+    policy = SchedulingPolicy(contracts=ContractBook.of([Contract("g", guaranteed_gpus=size)]))
+    job = make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
+    result = cycle(fleet, [job], running, policy)
+    assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
+    check_invariants(fleet, [job], running, result, policy, {})
