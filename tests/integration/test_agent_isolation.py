@@ -89,11 +89,19 @@ def test_job_without_image_sees_only_its_spec_env_and_none_of_the_agent(lab: Lab
 def test_job_with_image_sees_the_image_os_read_only_and_none_of_the_agent(lab: Lab) -> None:
     probe = "cat /etc/os-release; ls /usr/bin/python3 2>&1; echo x > /etc/x 2>&1 || echo rootfs-read-only; "
     probe += "echo ok > /work/out && cat /work/out; echo t > /tmp/t && echo tmp-writable; "
-    job_id = lab.submit(probe + snooping(lab), image=IMAGE)
+    job_id = lab.submit(probe + snooping(lab) + "; sleep 3", image=IMAGE)  # seen running: its image reported
     log = finished(lab, job_id)
     assert OS_NAME in log and "Debian" not in log
     assert "rootfs-read-only" in log and "ok\n" in log and "tmp-writable" in log
     assert_no_agent_secret(lab, log)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86_400))
+    with lab.tenant() as c:  # the signed evidence names the image that ran, by the id the node found
+        report = c.sovereignty_report("acme", today, tomorrow)
+        started = [e.message for e in c.get_job(job_id).events if e.code == "started"]
+    [entry] = [j for j in report["jobs"] if j["job_id"] == job_id]
+    image = entry["placements"][0]["image"]
+    assert image["ref"] == IMAGE and image["id"] and image["id"] in started[0], (image, started)
 
 
 def test_job_processes_run_as_the_tenants_own_non_root_host_uid(lab: Lab) -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from brique.domain.runs import image_note
 from brique.executors.base import Launch
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -82,7 +83,7 @@ class JobPlan:
 
     def image_note(self) -> str:
         """What ran, for the job's events: the reference asked for and the digest (else content id) found."""
-        return f"image {self.image} ({self.image_digest or self.image_id})" if self.image else ""
+        return image_note(self.image, self.image_digest or self.image_id or "unknown") if self.image else ""
 
     @classmethod
     def load(cls, path: Path) -> JobPlan:

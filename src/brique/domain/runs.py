@@ -7,6 +7,7 @@ plane that restarted converges by asking again (`domain/reconcile.py` turns them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,3 +80,18 @@ class Launch:
     def key(self) -> str:
         """Unique per attempt; executors use it as their own idempotency key."""
         return f"{self.job_id}.{self.attempt}"
+
+
+IMAGE_NOTE = re.compile(r"image (?P<ref>\S+) \((?P<id>[^)\s]+)\)")
+
+
+def image_note(ref: str, content_id: str) -> str:
+    """How a node reports the image a job ran (it ends the `started` event): the reference asked for
+    and the registry digest, else the content id, found in the node's store."""
+    return f"image {ref} ({content_id})"
+
+
+def image_in(message: str) -> tuple[str, str] | None:
+    """(reference, digest or content id) of the image a `started` event names, if any."""
+    found = IMAGE_NOTE.search(message)
+    return (found["ref"], found["id"]) if found else None

@@ -15,6 +15,7 @@ from brique.crypto.signing import SigningKey
 from brique.domain.audit import AuditRecord
 from brique.domain.fleet import Fleet
 from brique.domain.job_records import JobRecord
+from brique.domain.runs import image_in
 from brique.domain.tenancy import Action, Principal
 from brique.errors import InvalidInput, NotFound
 from brique.services.authz import require
@@ -50,8 +51,9 @@ class EvidenceService:
                 by_job.setdefault(p.object, []).append(p)
             job_ids = sorted(by_job)
             jobs = jobs_repo.by_ids(s, job_ids)
+            started = jobs_repo.started_messages(s, job_ids)
             grants = lockbox_repo.decided(s, org.id)
-        entries = [self._job_entry(job_id, jobs.get(job_id), by_job[job_id], grants) for job_id in job_ids]
+        entries = [self._job_entry(job_id, jobs.get(job_id), by_job[job_id], grants, started) for job_id in job_ids]
         if who.is_operator:  # blind by default: job names are tenant data
             entries = [{**e, "name": None} for e in entries]
         doc = {
@@ -69,11 +71,15 @@ class EvidenceService:
         }
         return self.signer.envelope(doc)
 
-    def _job_entry(self, job_id: str, job: JobRecord | None, placements: Any, grants: Any) -> dict[str, Any]:
+    def _job_entry(
+        self, job_id: str, job: JobRecord | None, placements: Any, grants: Any, started: dict[tuple[str, int], str]
+    ) -> dict[str, Any]:  # fmt: skip
         runs = []
         for p in placements:  # this job's, in audit order
             site = self.fleet.site(p.site or "")
+            image = image_in(started.get((job_id, p.details.get("attempt") or 0), ""))
             runs.append({
+                "image": {"ref": image[0], "id": image[1]} if image else None,  # what the node says ran
                 "at": p.at, "attempt": p.details.get("attempt"), "site": p.site, "gpus": p.details.get("gpus"),
                 "country": site.country if site else None, "jurisdiction": site.jurisdiction if site else None,
                 "operator": {"name": site.operator.name, "country": site.operator.country} if site else None,

@@ -288,6 +288,16 @@ def events(
     return [event_row_to_domain(e) for e in reversed(session.scalars(q).all())]
 
 
+def started_messages(session: Session, job_ids: list[str]) -> dict[tuple[str, int], str]:
+    """Each attempt's `started` event message, by (job id, attempt): what the node said ran."""
+    if not job_ids:
+        return {}
+    q = select(JobEventRow.job_id, JobEventRow.attempt, JobEventRow.message).where(
+        JobEventRow.job_id.in_(job_ids), JobEventRow.code == "started"
+    )
+    return {(j, a): m for j, a, m in session.execute(q)}
+
+
 def usage(session: Session) -> dict[str, TenantUsageRow]:
     return {row.org_id: row for row in session.scalars(select(TenantUsageRow))}
 
