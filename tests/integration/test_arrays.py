@@ -81,6 +81,19 @@ def test_cancelling_the_array_cancels_every_task_and_one_task_alone(cloud: Cloud
     assert set(final) <= {"cancelled"}, final
 
 
+def test_members_cancel_only_their_own_arrays(cloud: Cloud) -> None:
+    from tests.integration.conftest import Api, Tenant, make_member
+
+    array = submit_array(cloud, "0-3").json()["array"]  # the tenant-admin's
+    member = make_member(Api(cloud.http, cloud.admin), Tenant(cloud.org_id, "acme", cloud.tenant),
+                         "m@acme.eu", "tenant-member")  # fmt: skip
+    r = cloud.http.post(f"/v1/arrays/{array['id']}/cancel", headers=auth(member))
+    assert r.status_code == 403 and "members cancel only their own jobs" in r.json()["error"]["message"]
+    assert cloud.http.get(f"/v1/arrays/{array['id']}", headers=auth(cloud.tenant)).json()["counts"] == {"pending": 4}
+    mine = submit_array(cloud, "0-1", headers=auth(member)).json()["array"]
+    assert cloud.http.post(f"/v1/arrays/{mine['id']}/cancel", headers=auth(member)).status_code == 200
+
+
 def test_an_array_is_replayed_by_its_idempotency_key_and_refused_when_malformed(cloud: Cloud) -> None:
     first = submit_array(cloud, "0-3", headers={"Idempotency-Key": "sweep-1"})
     again = submit_array(cloud, "0-3", headers={"Idempotency-Key": "sweep-1"})

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
-from brique.domain.arrays import ArraySpec
 from brique.domain.fleet import Fleet, racks_of
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
 from brique.domain.job_records import JobEvent, JobRecord
@@ -27,16 +26,15 @@ from brique.errors import (
     InvalidInput,
     LockboxRequired,
     NotFound,
-    PermissionDenied,
     RateLimited,
-    TenantOnly,
 )  # fmt: skip
 from brique.executors.base import SupportsLogs
 from brique.ids import IdFactory, new_id
 from brique.scheduler import Decision, Place, Reject, Reserve, schedule
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
-from brique.services.authz import require
+from brique.services.authz import may_cancel, require, tenant_org
+from brique.services.job_arrays import JobArrays
 from brique.services.job_controls import JobControls, Notifier
 from brique.services.lockbox import Lockbox
 from brique.services.residency import ResidencyService
@@ -67,24 +65,6 @@ AdmissionCheck = Callable[[Session, Principal, JobSpec, str], None]
 class Submitted:
     job: JobRecord
     replayed: bool  # an Idempotency-Key matched an earlier submission
-
-
-@dataclass(frozen=True, slots=True)
-class ArrayInfo:
-    """A job array as a whole: its tasks counted per state."""
-
-    id: str
-    name: str
-    org_id: str
-    tasks: int
-    max_running: int | None
-    counts: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class SubmittedArray:
-    array: ArrayInfo
-    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +108,7 @@ class _Buckets:
             return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
 
-class JobService:
+class JobService(JobArrays):
     def __init__(
         self, db: Database, clock: Clock, fleet: Fleet, scheduling: SchedulingService, logs_archive: LogArchive,
         residency: ResidencyService, secrets: SecretsService, lockbox: Lockbox, audit: AuditLog,
@@ -181,7 +161,7 @@ class JobService:
 
     def submit(self, who: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Submitted:
         """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert."""
-        org_id = _tenant(who, Action.JOB_SUBMIT)
+        org_id = tenant_org(who, Action.JOB_SUBMIT)
         self.throttle(who)
         request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
         try:
@@ -261,88 +241,11 @@ class JobService:
             raise InvalidInput(f"asks {spec.gpus} GPUs; the largest site meeting policy "
                                f"'{spec.placement.label}' has {largest}", field="gpus")  # fmt: skip
 
-    # -- arrays ---------------------------------------------------------------------------------
-
-    def submit_array(
-        self, who: Principal, spec: JobSpec, array: ArraySpec, idempotency_key: str | None = None
-    ) -> SubmittedArray:
-        """N tasks of one spec in one transaction (two multi-row inserts); the key names the whole array."""
-        org_id = _tenant(who, Action.JOB_SUBMIT)
-        doc = {"spec": spec_to_dict(spec), "array": list(array.indices), "max_running": array.max_running}
-        request_hash = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-        key = idempotency_key
-        with self.db.transaction("this Idempotency-Key was just used; retry", field="Idempotency-Key") as s:
-            earlier = self._replay(s, org_id, key, request_hash) if key else None
-            if earlier is not None and earlier.array_id is not None:
-                return SubmittedArray(self._array(s, earlier.array_id), True)
-            self.throttle(who)  # one request, one token, whatever its size (refused ones count too)
-            array_id = self._insert_tasks(s, who, org_id, spec, array, key, request_hash)
-            info = ArrayInfo(array_id, spec.name, org_id, len(array.indices), array.max_running,
-                             {JobState.PENDING.value: len(array.indices)})  # fmt: skip
-        self.wake()
-        return SubmittedArray(info, False)
-
-    def _insert_tasks(
-        self, s: Session, who: Principal, org_id: str, spec: JobSpec, array: ArraySpec, key: str | None,
-        request_hash: str,
-    ) -> str:  # fmt: skip
-        project_id, spec = self._admit(s, who, org_id, spec)
-        pending = repo.count_pending(s, org_id)
-        if pending + len(array.indices) > self.quotas.max_pending:
-            raise RateLimited(f"{len(array.indices):,} more tasks would pass this organization's quota of "
-                              f"{self.quotas.max_pending:,} pending jobs ({pending:,} pending now)")  # fmt: skip
-        now, array_id = self.clock.now(), self.ids("arr")
-        tasks = [JobRecord(
-            id=self.ids("job"), org_id=org_id, project_id=project_id, name=spec.name, state=JobState.PENDING,
-            tier=spec.tier, gpus=spec.gpus, spec=spec, submitted_at=now, updated_at=now, created_by=who.user_id,
-            retries_left=spec.retries, idempotency_key=key if n == 0 else None,
-            request_hash=request_hash if n == 0 else None, array_id=array_id, array_index=index,
-            array_max_running=array.max_running,
-        ) for n, index in enumerate(array.indices)]  # fmt: skip
-        repo.add_tasks(s, tasks, f"submitted by {who.user_id} in array {array_id}: {spec.gpus} GPUs, "
-                                 f"tier {spec.tier.value}")  # fmt: skip
-        return array_id
-
-    def get_array(self, who: Principal, array_id: str) -> ArrayInfo:
-        require(who, Action.JOB_READ)
-        with self.db.transaction() as s:
-            info = self._array(s, array_id)
-        if not (who.is_operator or info.org_id == who.org_id):
-            raise NotFound(f"array '{array_id}' not found", field="array_id")
-        return info
-
-    def cancel_array(self, who: Principal, array_id: str) -> ArrayInfo:
-        """Cancel every task not finished yet (pending ones at once, running ones with their grace)."""
-        require(who, Action.JOB_CANCEL)
-        self.get_array(who, array_id)  # visibility first
-        now, stops = self.clock.now(), []
-        with self.db.transaction() as s:
-            for job in repo.array_tasks(s, array_id, [st.value for st in JobState if not st.terminal]):
-                if not job.state.holds_gpus:
-                    repo.move(s, job, job.cancel_pending(who.user_id, now), now)
-                elif job.stop_reason is not StopReason.CANCEL:
-                    job = self.scheduling.request_stop(s, job, StopReason.CANCEL, job.spec.grace_s, "cancelling",
-                                                       f"array cancelled by {who.user_id}; stopping")  # fmt: skip
-                    stops.append(job)
-        for job in stops:
-            self.scheduling.send_stop(job.id, job.attempt, job.spec.grace_s, job.site_id)
-        self.wake()
-        return self.get_array(who, array_id)
-
-    @staticmethod
-    def _array(s: Session, array_id: str) -> ArrayInfo:
-        first = repo.list_jobs(s, org_id=None, project_id=None, states=None, limit=1, array_id=array_id)
-        if not first:
-            raise NotFound(f"array '{array_id}' not found", field="array_id")
-        counts = repo.array_counts(s, array_id)
-        job = first[0]
-        return ArrayInfo(array_id, job.name, job.org_id, sum(counts.values()), job.array_max_running, counts)
-
     # -- dry run --------------------------------------------------------------------------------
 
     def dry_run(self, who: Principal, spec: JobSpec) -> DryRun:
         """What the scheduler would do with `spec` now (one read-only unit of work, nothing written)."""
-        org_id = _tenant(who, Action.JOB_SUBMIT)
+        org_id = tenant_org(who, Action.JOB_SUBMIT)
         self.throttle(who)
         now = self.clock.now()
         with self.db.transaction() as s:
@@ -433,7 +336,7 @@ class JobService:
         now = self.clock.now()
         with self.db.transaction() as s:
             job = self._visible(who, repo.get(s, job_id), job_id)
-            _may_cancel(who, job)
+            may_cancel(who, job)
             if job.state.terminal:
                 raise Conflict(f"job {job_id} is already {job.state.value}", field="state")
             grace = job.spec.grace_s
@@ -460,21 +363,6 @@ class JobService:
         if job is None or not (who.is_operator or job.org_id == who.org_id):
             raise NotFound(f"job '{job_id}' not found", field="job_id")
         return job
-
-
-def _tenant(who: Principal, action: Action) -> str:
-    """The org of a tenant identity allowed to take `action` (operators never submit)."""
-    require(who, action)
-    if who.org_id is None:
-        raise TenantOnly(f"'{action}' is a tenant action; operator keys cannot take it")
-    return who.org_id
-
-
-def _may_cancel(who: Principal, job: JobRecord) -> None:
-    if job.created_by != who.user_id and not can(who, Action.JOB_CANCEL_ANY):
-        raise PermissionDenied(f"job {job.id} was submitted by another member ({job.created_by}); members cancel "
-                               "only their own jobs, cancelling another member's job needs the tenant-admin role",
-                               field="job_id")  # fmt: skip
 
 
 def _verdict(decision: Decision | None) -> DryRun:

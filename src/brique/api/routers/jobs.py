@@ -28,7 +28,7 @@ from brique.schemas.jobs import (
     JobSubmitRequest,
     SubmitResponse,
 )
-from brique.services.jobs import ArrayInfo
+from brique.services.job_arrays import ArrayInfo
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 FOLLOW_POLL_S = 0.5
