@@ -7,13 +7,10 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
-from pydantic import ValidationError
 
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, back_to
-from brique.errors import InvalidInput
 from brique.schemas.billing import BudgetRequest
-from brique.schemas.errors import first_problem
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -43,11 +40,7 @@ def set_budget(
                               "hard_stop": hard_stop == "on"}  # fmt: skip
     if (levels := _thresholds(thresholds)) is not None:
         doc["thresholds"] = levels
-    try:
-        body = BudgetRequest.model_validate(doc)  # the API's own rules and messages
-    except ValidationError as exc:
-        field, rule = first_problem(exc.errors())
-        raise InvalidInput(f"{field}: {rule}", field=field) from None
+    body = BudgetRequest.model_validate(doc)  # the API's rules; a refusal is the 422 page with its message
     deps.budget_service(request).set(viewer.who, org or None, body.project, body.amount, body.thresholds,
                                      body.hard_stop, None)  # fmt: skip
     return back_to(_usage_page(org or None))

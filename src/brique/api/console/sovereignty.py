@@ -8,12 +8,10 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from pydantic import ValidationError
 
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
 from brique.errors import InvalidInput
-from brique.schemas.errors import first_problem
 from brique.schemas.sovereignty import PolicyModel
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -57,11 +55,7 @@ def set_policy(
     doc = {"countries": _codes(countries, True) or None, "certifications": _codes(certifications, False),
            "sites": _codes(sites, False) or None, "eu_only": eu_only == "on",
            "operator_in_eu": operator_in_eu == "on", "name": name.strip()}  # fmt: skip
-    try:
-        policy = PolicyModel.model_validate(doc).to_domain()
-    except ValidationError as exc:
-        field, rule = first_problem(exc.errors())
-        raise InvalidInput(f"{field}: {rule}", field=field) from None
+    policy = PolicyModel.model_validate(doc).to_domain()  # a refusal is the 422 page, with the API's message
     change = deps.sovereignty(request).residency.set(viewer.who, _org(viewer), None, policy)
     narrowed = len(change.pending_narrowed)
     return back_to("/console/sovereignty" + (f"?narrowed={narrowed}" if narrowed else ""))

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from brique.api import deps
 from brique.api.console.i18n import chosen, load_catalogues, translator
@@ -128,7 +129,8 @@ class ConsoleRoute(APIRoute):
             except LoginRequired:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return back_to(f"/console/login?next={quote(target)}")
-            except RequestValidationError as exc:
+            # a form's fields, or the API model a handler fills with them: the same 422 page
+            except (RequestValidationError, ValidationError) as exc:
                 field, rule = first_problem(exc.errors())
                 return _error(request, InvalidInput(f"{field}: {rule}" if field else rule, field=field), 422)
             except BriqueError as exc:
