@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from brique.api import deps
 from brique.api.console.web import ConsoleRoute, Posted, SignedIn, back_to, page
 from brique.domain.jobs import Tier
-from brique.domain.tenancy import Role
 from brique.errors import BriqueError, InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import JobDetailResponse, JobEventResponse, JobResponse, JobSubmitRequest
 from brique.services.billing import charges
+from brique.services.budgets import MANAGERS as BUDGET_MANAGERS
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 LOG_TAIL_BYTES = 32_768  # the page shows the end; `brique logs -f` streams it all
@@ -126,7 +126,7 @@ def usage_page(request: Request, viewer: SignedIn, days: Annotated[int, Query(ge
     rows = charges(deps.billing_service(request), report, regions)
     budgets = deps.budget_service(request).list(viewer.who, report.org.name)
     projects = [p.name for p in deps.tenancy_service(request).list_projects(viewer.who, report.org.name)]
-    may_budget = viewer.who.role in (Role.TENANT_ADMIN, Role.OPERATOR_ADMIN)  # the budget service's rule
+    may_budget = viewer.who.role in BUDGET_MANAGERS  # the budget service's own rule, not a copy
     return page(request, "usage.html", viewer, org=report.org, days=days, start=start, end=end, budgets=budgets,
                 projects=projects, may_budget=may_budget, org_param=org or "",
                 chart=_per_day(rows, start, days), rows=rows,
