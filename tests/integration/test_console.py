@@ -306,6 +306,8 @@ def test_the_job_log_streams_as_server_sent_events(cloud: Cloud, browser: TestCl
     ids = [int(line[4:]) for line in stream.text.splitlines() if line.startswith("id: ")]
     text = "".join(json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: \""))
     assert "python train.py" in text and ids and stream.text.rstrip().endswith("event: end\ndata: {}")
+    moved = browser.get(f"/console/jobs/{job}/log/stream", params={"state": "running"})  # the page is stale
+    assert 'event: state\ndata: "succeeded"' in moved.text  # said even though it moved before the stream opened
     resumed = browser.get(f"/console/jobs/{job}/log/stream", headers={"Last-Event-ID": str(ids[-1])})
     assert "id: " not in resumed.text and "event: end" in resumed.text  # nothing twice after a reconnect
     sign_in(browser, cloud.admin)

@@ -31,12 +31,12 @@ CHUNK = 65_536
 async def log_stream(
     request: Request, job_id: str, viewer: SignedIn,
     offset: Annotated[int, Query(ge=0, le=1 << 40)] = 0,
+    state: Annotated[str | None, Query(max_length=20, description="the state the page shows")] = None,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:  # fmt: skip
     start = int(last_event_id) if last_event_id and last_event_id.isdigit() else offset
     jobs = deps.job_service(request)
     first, done = await run_in_threadpool(jobs.logs, viewer.who, job_id, start)  # refusals answer here, not mid-stream
-    state = (await run_in_threadpool(jobs.get, viewer.who, job_id))[0].state
     events = _events(request, jobs, viewer, job_id, start, first, done, state)
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
@@ -44,8 +44,10 @@ async def log_stream(
 
 async def _events(
     request: Request, jobs: JobService, viewer: Viewer, job_id: str, offset: int, data: bytes, done: bool,
-    state: object,
+    seen: str | None,
 ) -> AsyncIterator[str]:  # fmt: skip
+    """`seen`: the state the page shows (None: the first reading); a move from it, even one made
+    before the stream opened, is a `state` event."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STREAM_S
     yield "retry: 2000\n\n"
@@ -54,6 +56,10 @@ async def _events(
             piece = data[i : i + CHUNK]
             offset += len(piece)
             yield f"id: {offset}\ndata: {json.dumps(piece.decode('utf-8', errors='replace'))}\n\n"
+        now = (await run_in_threadpool(jobs.get, viewer.who, job_id))[0].state.value
+        if seen is not None and now != seen:
+            yield f"event: state\ndata: {json.dumps(now)}\n\n"
+        seen = now
         if done:
             yield "event: end\ndata: {}\n\n"
             return
@@ -61,7 +67,3 @@ async def _events(
             return
         await asyncio.sleep(POLL_S)
         data, done = await run_in_threadpool(jobs.logs, viewer.who, job_id, offset)
-        now = (await run_in_threadpool(jobs.get, viewer.who, job_id))[0].state
-        if now != state:
-            yield f"event: state\ndata: {json.dumps(str(getattr(now, 'value', now)))}\n\n"
-            state = now
