@@ -134,8 +134,8 @@ def test_submit_a_job_from_the_form_and_watch_it_run(console: Console) -> None:
     assert "start" in verdict.text and "fr-par-1" in verdict.text
     console.shot("submit")
     d.find_element(By.ID, "submit").click()
-    state = console.wait(ec.presence_of_element_located((By.ID, "job-state")))
-    seen = {state.get_attribute("data-state")}
+    # read in one polled step: the page reloads itself when the job moves (the element goes stale)
+    seen = {console.wait(lambda d: d.find_element(By.ID, "job-state").get_attribute("data-state"))}
     console.wait(lambda d: d.find_element(By.ID, "job-state").get_attribute("data-state") == "running")
     events = d.find_element(By.ID, "events").text
     assert "pending" in events and "running" in events, events  # the timeline shows the way there
