@@ -11,8 +11,11 @@ tree first on PYTHONPATH, and the ratios before/after are printed.
 Targets (issue 13): `brique version` <= 150 ms and `brique jobs` <= 300 ms median.
 Measured 2026-12-01 on the 2-core dev machine, load average 0.6, 7 runs (before = f6c9fc0):
 version 1324 -> 19 ms, jobs 1321 -> 350 ms, jobs --json 1388 -> 370 ms, --help 1306 -> 492 ms (wall;
-CPU time within 2 %). What remains in `jobs`: typer (whose option parsing loads pydantic), httpx,
-the job schemas with the domain modules they build on, rich, and the request itself.
+CPU time within 2 %). Then httpcore's optional `import trio` (~170 ms; selenium installs trio) was made
+to miss in client commands: on the same machine at load average 5.5, 9 runs, before/after jobs CPU
+648 -> 402 ms (1.6x), wall 1349 -> 677 ms (2.0x); --help CPU 783 -> 647 ms. What remains in `jobs`:
+typer (whose option parsing loads pydantic), httpx, the job schemas with the domain modules they build
+on, rich, and the request itself.
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from brique.sdk import Client, ConnectionFailed
+from brique.sdk import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private-server helpers
+from tests.support.server import Server
 
 COMMANDS = {
     "version": ["version"],
@@ -90,53 +97,23 @@ def _brique() -> list[str]:
     return [str(script)] if script.exists() else [shutil.which("brique") or "brique"]
 
 
-class _server:
-    """`brique up` on a free loopback port with its own home; yields (url, tenant key)."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> tuple[str, str]:
-        log = (self.home / "server.log").open("w")
-        env = {**os.environ, "BRIQUE_HOME": str(self.home / "data")}
-        env.pop("PYTHONPATH", None)
-        self.proc = subprocess.Popen([*_brique(), "up", "--port", str(self.port)], env=env, stdout=log,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
-        admin = self._wait_ready()
-        with Client(self.url, admin) as c:
+@contextmanager
+def _server(home: Path) -> Iterator[tuple[str, str]]:
+    """`brique up` on a free loopback port with its own home; yields (url, tenant key) of an org with 50 jobs."""
+    server = Server(home=home / "data", db_url=f"sqlite:///{home}/brique.db")
+    server.start()
+    try:
+        with Client(server.url, server.admin_key()) as c:
             created = c.create_org("bench", admin_email="bench@example.eu")
             assert created.admin_key is not None
             key = created.admin_key.token
-        with Client(self.url, key) as c:
+        with Client(server.url, key) as c:
             c.create_project("bench", "llm")
             for i in range(50):
                 c.submit_job({"name": f"train-{i}", "project": "llm", "command": "sleep 3600", "gpus": 8})
-        return self.url, key
-
-    def _wait_ready(self) -> str:
-        deadline = time.monotonic() + 120
-        key_file = self.home / "data" / "admin.key"
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, (self.home / "server.log").read_text()
-            if key_file.exists():
-                with Client(self.url) as c:
-                    try:
-                        c.healthz()
-                        return key_file.read_text().strip()
-                    except ConnectionFailed:  # not listening yet
-                        pass
-            time.sleep(0.2)
-        raise SystemExit(f"server did not start: {(self.home / 'server.log').read_text()}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+        yield server.url, key
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -27,17 +27,20 @@ import json
 import multiprocessing as mp
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private-server helpers
+from tests.support.server import Server
 
 FLEET = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "small-fleet.yaml"
 SPEC = {"name": "bench", "project": "llm", "command": "python train.py", "gpus": 1, "sleep_s": 1}
@@ -57,8 +60,8 @@ def main() -> None:
     latencies: dict[str, list[float]] = {p: [] for p in PHASES}
     cpu: dict[str, list[float]] = {p: [0.0, 0.0] for p in PHASES}  # CPU s, wall s
     codes: dict[str, Counter[int]] = {p: Counter() for p in PHASES}
-    with tempfile.TemporaryDirectory() as tmp, Server(Path(tmp)) as server:
-        quiet, noisy = server.tenant("quiet"), server.tenant("noisy")
+    with tempfile.TemporaryDirectory() as tmp, private_server(Path(tmp)) as server:
+        quiet, noisy = tenant(server, "quiet"), tenant(server, "noisy")
         for _ in range(args.rounds):  # interleaved, so the shared machine's load changes hit all alike
             for phase in PHASES:
                 stop, results = mp.Event(), mp.Queue()
@@ -142,54 +145,26 @@ def report(latencies: dict[str, list[float]], cpu: dict[str, list[float]], codes
                       "target_p95_ratio": "<= 2"}))  # fmt: skip
 
 
-class Server:
-    """`brique up` on a free loopback port with its own home and SQLite database."""
+def tenant(server: Server, name: str) -> str:
+    """A new organization with project 'llm'; returns its tenant-admin key."""
+    r = httpx.post(f"{server.url}/v1/orgs", json={"name": name, "admin_email": f"a@{name}.eu"},
+                   headers={"Authorization": f"Bearer {server.admin_key()}"})  # fmt: skip
+    key = r.json()["admin_key"]["token"]
+    r = httpx.post(f"{server.url}/v1/orgs/{name}/projects", json={"name": "llm"},
+                   headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    r.raise_for_status()
+    return key
 
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Server:
-        env = {**os.environ, "BRIQUE_HOME": str(self.home / "data")}
-        cmd = [sys.executable, "-m", "brique.cli", "up", "--port", str(self.port), "--fleet", str(FLEET)]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=(self.home / "server.log").open("w"),
-                                     stderr=subprocess.STDOUT)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit((self.home / "server.log").read_text())
-        self.admin = (self.home / "data" / "admin.key").read_text().strip()
-        return self
-
-    def cpu_s(self) -> float:
-        """CPU seconds (user + system) the server process has used so far."""
-        assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def tenant(self, name: str) -> str:
-        """A new organization with project 'llm'; returns its tenant-admin key."""
-        r = httpx.post(f"{self.url}/v1/orgs", json={"name": name, "admin_email": f"a@{name}.eu"},
-                       headers={"Authorization": f"Bearer {self.admin}"})  # fmt: skip
-        key = r.json()["admin_key"]["token"]
-        r = httpx.post(f"{self.url}/v1/orgs/{name}/projects", json={"name": "llm"},
-                       headers={"Authorization": f"Bearer {key}"})  # fmt: skip
-        r.raise_for_status()
-        return key
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+@contextmanager
+def private_server(home: Path) -> Iterator[Server]:
+    """`brique up` on a free loopback port with its own home, the small fleet and SQLite."""
+    server = Server(home=home / "data", db_url=f"sqlite:///{home}/brique.db", fleet=FLEET)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -72,6 +72,12 @@ class Server:
     def admin_key(self) -> str:
         return (self.home / "admin.key").read_text().strip()
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def all_logs(self) -> str:
         return "".join(Path(p).read_text() for p in self.logs)
 

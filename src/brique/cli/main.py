@@ -24,6 +24,9 @@ def main() -> None:
         # A client command validates its own server's answers: skip pydantic's scan of every
         # installed package's entry points for plugins (20-35 ms here). Set it to "" to keep them.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+        # httpcore imports trio when it is installed (selenium brings it), ~250 ms; a client command's
+        # HTTP is synchronous and never runs under trio, so make that optional import miss.
+        sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
     from brique.cli.app import app  # the command tree; each command loads its own modules when run
 
     app()

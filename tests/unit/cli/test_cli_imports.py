@@ -50,3 +50,4 @@ def test_a_client_command_loads_its_own_module_and_the_sdk_only(tmp_path: Path) 
     assert {"brique.schemas.billing", "brique.schemas.agents"}.isdisjoint(
         modules
     )  # the SDK loads schemas per call
+    assert not any(m.startswith("trio.") for m in modules)  # httpcore's optional trio probe (~170 ms) misses
