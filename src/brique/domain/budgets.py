@@ -29,6 +29,29 @@ class BudgetTerms:
             raise ValueError("thresholds are percents in (0, 1000]")
 
 
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A monthly EUR budget of an org (`project_id` None) or one of its projects, as stored.
+
+    The terms are checked when read (`terms` raises ValueError), so one bad stored row can be
+    skipped by the loops that read every org's budgets instead of failing them all."""
+
+    id: int
+    org_id: str
+    project_id: str | None
+    amount: Decimal
+    thresholds: tuple[int, ...]
+    hard_stop: bool
+    webhook_url: str | None
+    created_by: str
+    updated_at: datetime
+    currency: str = "EUR"
+
+    @property
+    def terms(self) -> BudgetTerms:
+        return BudgetTerms(self.amount, self.thresholds, self.hard_stop)
+
+
 def percent_used(spent: Decimal, amount: Decimal) -> Decimal:
     return cents(spent * 100 / amount)
 

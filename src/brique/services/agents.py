@@ -13,7 +13,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brique.clock import Clock
@@ -27,9 +26,9 @@ from brique.services.authz import require
 from brique.services.scheduling import SchedulingService
 from brique.store.db import Database
 from brique.store.logs import LogArchive
+from brique.store.repos import agents as repo
 from brique.store.repos import fleet as fleet_repo
 from brique.store.repos import jobs as jobs_repo
-from brique.store.tables import NodeAgentRow
 
 AUTO = "agent: "  # prefix of node-state reasons set by liveness, cleared when the agent returns
 
@@ -77,14 +76,9 @@ class AgentService:
                                f"{gpus}", field="gpus")  # fmt: skip
         now = self.clock.now()
         with self.db.transaction() as s:
-            row = s.get(NodeAgentRow, node_id)
-            if row is not None and row.user_id != who.user_id:
+            if repo.owner(s, node_id) not in (None, who.user_id):
                 raise Conflict(f"node {node_id} is served by another agent identity", field="node_id")
-            if row is None:
-                s.add(NodeAgentRow(node_id=node_id, user_id=who.user_id, gpus=gpus, hostname=hostname,
-                                   registered_at=now, last_heartbeat_at=now))  # fmt: skip
-            else:
-                row.user_id, row.gpus, row.hostname, row.last_heartbeat_at = who.user_id, gpus, hostname, now
+            repo.register(s, node_id, who.user_id, gpus, hostname, now)
             self._revive(s, node_id)
         return node_id.split("/", 1)[0], expected
 
@@ -95,11 +89,10 @@ class AgentService:
         self._node(node_id)
         now = self.clock.now()
         with self.db.transaction() as s:
-            agent = s.get(NodeAgentRow, node_id)
-            if agent is None or agent.user_id != who.user_id:
+            if repo.owner(s, node_id) != who.user_id:
                 raise Conflict(f"node {node_id} has no agent registered under this identity; register first",
                                field="node_id")  # fmt: skip
-            agent.last_heartbeat_at = now
+            repo.heartbeat(s, node_id, now)
             self._revive(s, node_id)
             mine = {r.id: r for r in jobs_repo.in_states(s, jobs_repo.ACTIVE) if r.on_node(node_id)}
         self._store_logs(node_id, mine, chunks)
@@ -120,7 +113,7 @@ class AgentService:
         judge_silence = cutoff >= self.started_at
         downed = []
         with self.db.transaction() as s:
-            beats = dict(s.execute(select(NodeAgentRow.node_id, NodeAgentRow.last_heartbeat_at)).all())
+            beats = repo.last_heartbeats(s)
             for node_id in self._local_nodes:
                 last = beats.get(node_id)
                 if last is None:
@@ -129,8 +122,8 @@ class AgentService:
                     why = f"{AUTO}no heartbeat since {last:%Y-%m-%dT%H:%M:%SZ}"
                 else:
                     continue
-                row = fleet_repo.get_node(s, node_id)
-                if row is not None and row.state == HealthState.UP.value:
+                state = fleet_repo.node_state(s, node_id)
+                if state is not None and state[0] is HealthState.UP:
                     fleet_repo.set_node_state(s, node_id, HealthState.DOWN, why)
                     downed.append(node_id)
         return downed
@@ -144,12 +137,8 @@ class AgentService:
 
     @staticmethod
     def _revive(s: Session, node_id: str) -> None:
-        row = fleet_repo.get_node(s, node_id)
-        if (
-            row is not None
-            and row.state == HealthState.DOWN.value
-            and (row.state_reason or "").startswith(AUTO)
-        ):
+        state = fleet_repo.node_state(s, node_id)
+        if state is not None and state[0] is HealthState.DOWN and (state[1] or "").startswith(AUTO):
             fleet_repo.set_node_state(s, node_id, HealthState.UP, None)
 
     def _store_logs(self, node_id: str, mine: dict[str, JobRecord], chunks: list[Chunk]) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.domain.budgets import (
+    Budget,
     BudgetAlert,
     BudgetTerms,
     crossed,
@@ -40,7 +41,6 @@ from brique.domain.jobs import Tier
 from brique.domain.tenancy import Organization, Principal, Role
 from brique.errors import BudgetExceeded, Duplicate, InvalidInput, NotFound, PermissionDenied
 from brique.services.billing import BillingService
-from brique.store.billing_tables import BudgetAlertRow, BudgetRow
 from brique.store.db import Database
 from brique.store.repos import budgets as repo
 from brique.store.repos import contracts as contracts_repo
@@ -81,7 +81,7 @@ def post_webhook(url: str, payload: dict[str, Any], allow_private: bool = False)
 
 @dataclass(frozen=True, slots=True)
 class BudgetStatus:
-    row: BudgetRow
+    budget: Budget
     project: str | None
     month: str
     spent: Decimal
@@ -120,36 +120,27 @@ class BudgetService:
                 raise InvalidInput(f"webhook URL {problem}; it must be a public address", field="webhook_url")
         with self.db.transaction() as s:
             project_id = self._project_id(s, org, project)
-            row = repo.find(s, org.id, project_id)
-            if row is None:
-                row = BudgetRow(org_id=org.id, project_id=project_id)
-                s.add(row)
-            row.amount, row.currency, row.thresholds = terms.amount, "EUR", list(terms.thresholds)
-            row.hard_stop, row.webhook_url, row.created_by = terms.hard_stop, webhook_url, who.user_id
-            row.updated_at = self.clock.now()
-            s.flush()
-        return self._statuses(org, [row])[0]
+            budget = repo.upsert(s, org.id, project_id, terms, webhook_url, who.user_id, self.clock.now())
+        return self._statuses(org, [budget])[0]
 
     def list(self, who: Principal, org_ref: str | None) -> list[BudgetStatus]:
         org = self.billing.metering.org_for(who, org_ref)
         with self.db.transaction() as s:
-            rows = repo.for_org(s, org.id)
-        return self._statuses(org, rows)
+            budgets = repo.for_org(s, org.id)
+        return self._statuses(org, budgets)
 
     def delete(self, who: Principal, org_ref: str | None, project: str | None) -> None:
         org = self.billing.metering.org_for(who, org_ref)
         if who.role not in MANAGERS:
             raise PermissionDenied(f"role '{who.role}' may not delete budgets")
         with self.db.transaction() as s:
-            row = repo.find(s, org.id, self._project_id(s, org, project))
-            if row is None:
+            if not repo.delete(s, org.id, self._project_id(s, org, project)):
                 raise NotFound("no such budget", field="project")
-            s.delete(row)
 
     def alerts(self, who: Principal, org_ref: str | None, limit: int = 200) -> list[BudgetAlert]:
         org = self.billing.metering.org_for(who, org_ref)
         with self.db.transaction() as s:
-            return [repo.alert_row_to_domain(a) for a in repo.alerts(s, org.id, limit)]
+            return repo.alerts(s, org.id, limit)
 
     # -- housekeeping ---------------------------------------------------------------------------
 
@@ -167,7 +158,7 @@ class BudgetService:
         with self.db.transaction() as s:
             rows = repo.all_budgets(s)
             orgs = {r.org_id: tenancy_repo.find_org(s, r.org_id) for r in rows}
-        raised: list[tuple[BudgetAlertRow, str | None]] = []
+        raised: list[tuple[BudgetAlert, str | None]] = []
         for org_id, org in orgs.items():
             try:  # one org's failure must never hold back the other tenants' alerts
                 if org is not None:
@@ -180,50 +171,41 @@ class BudgetService:
         return len(raised)
 
     def _evaluate_org(
-        self, org: Organization, rows: list[BudgetRow], now: datetime
-    ) -> list[tuple[BudgetAlertRow, str | None]]:
+        self, org: Organization, budgets: list[Budget], now: datetime
+    ) -> list[tuple[BudgetAlert, str | None]]:
         out = []
-        for status in self._statuses(org, rows):
-            row = status.row
+        for status in self._statuses(org, budgets):
+            budget = status.budget
             with self.db.transaction() as s:
-                done = repo.alerted(s, row.id, status.month)
-            for threshold in crossed(status.spent, _terms_of(row), done):
+                done = repo.alerted(s, budget.id, status.month)
+            for threshold in crossed(status.spent, budget.terms, done):
                 alert = self._record(org, status, threshold, now)
                 if alert is not None:
-                    out.append((alert, row.webhook_url))
+                    out.append((alert, budget.webhook_url))
         return out
 
     def _record(
         self, org: Organization, st: BudgetStatus, threshold: int, now: datetime
-    ) -> BudgetAlertRow | None:
+    ) -> BudgetAlert | None:
         scope = f"project {st.project}" if st.project else f"organization {org.name}"
         msg = (
-            f"budget of {scope} reached {threshold}% in {st.month}: EUR {st.spent} of EUR {st.row.amount}"
-            + (
-                " (hard stop: new jobs are refused)"
-                if threshold >= 100 and st.row.hard_stop
-                else ""
-            )
+            f"budget of {scope} reached {threshold}% in {st.month}: EUR {st.spent} of EUR {st.budget.amount}"
+            + (" (hard stop: new jobs are refused)" if threshold >= 100 and st.budget.hard_stop else "")
         )
-        alert = BudgetAlertRow(budget_id=st.row.id, org_id=org.id, project_id=st.row.project_id, month=st.month,
-                               threshold=threshold, spent=st.spent, amount=st.row.amount, at=now, message=msg)  # fmt: skip
         try:
             with self.db.transaction() as s:
-                s.add(alert)
+                return repo.add_alert(s, st.budget, st.month, threshold, st.spent, now, msg)
         except Duplicate:  # another evaluator recorded it first
             return None
-        return alert
 
-    def _deliver(self, alert: BudgetAlertRow, url: str) -> None:
+    def _deliver(self, alert: BudgetAlert, url: str) -> None:
         payload = {"type": "budget.threshold", "org_id": alert.org_id, "project_id": alert.project_id,
                    "month": alert.month, "threshold": alert.threshold, "spent": str(alert.spent),
                    "amount": str(alert.amount), "currency": "EUR", "at": alert.at.isoformat(),
                    "message": alert.message}  # fmt: skip
         status = self.notify(url, payload)
         with self.db.transaction() as s:
-            row = s.get(BudgetAlertRow, alert.id)
-            if row is not None:
-                row.webhook_status = status[:200]
+            repo.set_webhook_status(s, alert.id, status)
 
     # -- admission ------------------------------------------------------------------------------
 
@@ -235,7 +217,7 @@ class BudgetService:
         the month so far (billing reads usage in its own short read)."""
         if who.org_id is None:
             return
-        rows = [r for r in repo.for_org(s, who.org_id) if r.hard_stop and r.project_id in (None, project_id)]
+        rows = [b for b in repo.for_org(s, who.org_id) if b.hard_stop and b.project_id in (None, project_id)]
         if rows and _exempt(s, who.org_id, spec.tier):
             return
         org = tenancy_repo.find_org(s, who.org_id) if rows else None
@@ -245,14 +227,14 @@ class BudgetService:
             if st.exceeded:
                 scope = f"project '{st.project}'" if st.project else f"organization '{org.name}'"
                 raise BudgetExceeded(
-                    f"the {st.month} budget of {scope} is spent (EUR {st.spent} of EUR {st.row.amount}); "
+                    f"the {st.month} budget of {scope} is spent (EUR {st.spent} of EUR {st.budget.amount}); "
                     f"new jobs ({spec.tier.value} tier included) are refused until the budget is raised or the month "
                     "ends",
                     field="budget")  # fmt: skip
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _statuses(self, org: Organization, rows: list[BudgetRow]) -> list[BudgetStatus]:
+    def _statuses(self, org: Organization, rows: list[Budget]) -> list[BudgetStatus]:
         if not rows:
             return []
         now = self.clock.now()
@@ -289,13 +271,9 @@ def _terms(amount: Decimal, thresholds: Sequence[int], hard_stop: bool) -> Budge
         raise InvalidInput(str(exc), field="amount" if "amount" in str(exc) else "thresholds") from exc
 
 
-def _terms_of(row: BudgetRow) -> BudgetTerms:
-    return BudgetTerms(Decimal(row.amount), tuple(row.thresholds), row.hard_stop)
-
-
-def _status(row: BudgetRow, project: str | None, invoice: Invoice) -> BudgetStatus:
-    spent = invoice.spend(project) if row.project_id else invoice.spend()
-    terms = _terms_of(row)
+def _status(budget: Budget, project: str | None, invoice: Invoice) -> BudgetStatus:
+    spent = invoice.spend(project) if budget.project_id else invoice.spend()
+    terms = budget.terms
     return BudgetStatus(
-        row, project, invoice.month, spent, percent_used(spent, terms.amount), exceeded(spent, terms)
+        budget, project, invoice.month, spent, percent_used(spent, terms.amount), exceeded(spent, terms)
     )

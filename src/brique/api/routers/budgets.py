@@ -15,9 +15,9 @@ router = APIRouter(prefix="/v1/orgs", tags=["budgets"])
 
 
 def budget_to_response(st: BudgetStatus) -> BudgetResponse:
-    r = st.row
-    return BudgetResponse(org_id=r.org_id, project=st.project, amount=r.amount, currency=r.currency,
-                          thresholds=list(r.thresholds), hard_stop=r.hard_stop, webhook_url=r.webhook_url,
+    b = st.budget
+    return BudgetResponse(org_id=b.org_id, project=st.project, amount=b.amount, currency=b.currency,
+                          thresholds=list(b.thresholds), hard_stop=b.hard_stop, webhook_url=b.webhook_url,
                           month=st.month, spent=st.spent, percent=st.percent, exceeded=st.exceeded)  # fmt: skip
 
 

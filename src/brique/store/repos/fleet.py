@@ -118,8 +118,10 @@ def list_nodes(
     ]
 
 
-def get_node(session: Session, node_id: str) -> NodeRow | None:
-    return session.get(NodeRow, node_id)
+def node_state(session: Session, node_id: str) -> tuple[HealthState, str | None] | None:
+    """(state, reason) of a node, None when the fleet has no such node."""
+    row = session.get(NodeRow, node_id)
+    return None if row is None else (HealthState(row.state), row.state_reason)
 
 
 def set_node_state(session: Session, node_id: str, state: HealthState, reason: str | None) -> bool:
