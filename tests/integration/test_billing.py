@@ -316,27 +316,6 @@ def test_billing_reads_are_scoped_to_the_tenant(cloud: Cloud) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "month"
 
 
-def test_migration_0003_matches_the_orm_rows(cloud: Cloud) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from brique.store.tables import Base
-
-    mine = {"usage_records", "metering_cursor", "budgets", "budget_alerts"}
-    with cloud.rt.db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = [d for d in compare_metadata(ctx, Base.metadata) if mine & set(map(str, _tables(d)))]
-    assert diffs == []
-
-
-def _tables(diff: Any) -> list[str]:
-    items = diff if isinstance(diff, list) else [diff]
-    out = []
-    for item in items:
-        for part in item[1:]:
-            name = getattr(part, "name", None) if not hasattr(part, "table") else getattr(part.table, "name", None)
-            out.append(str(part) if isinstance(part, str) else str(name))
-    return out
 
 
 def test_sdk_reads_usage_invoices_and_budgets(cloud: Cloud) -> None:

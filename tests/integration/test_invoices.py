@@ -137,28 +137,3 @@ def test_invoice_numbers_have_no_gaps_under_concurrent_generation(cloud: Any) ->
         t.join()
     assert not errors, errors
     assert sorted(numbers) == [f"F2026-{i:06d}" for i in range(1, len(names) * len(months) + 1)]
-
-
-def test_migration_0010_matches_the_orm_rows(cloud: Any) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from brique.store.tables import Base
-
-    rt = cloud[0]
-    mine = {"contracts", "contract_versions", "reservations", "project_governance", "project_members",
-            "invoice_counters", "issued_invoices", "billing_profiles"}  # fmt: skip
-    with rt.db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = [d for d in compare_metadata(ctx, Base.metadata) if mine & set(map(str, _tables(d)))]
-    assert diffs == []
-
-
-def _tables(diff: Any) -> list[str]:
-    items = diff if isinstance(diff, list) else [diff]
-    out = []
-    for item in items:
-        for part in item[1:]:
-            name = getattr(part, "name", None) if not hasattr(part, "table") else getattr(part.table, "name", None)
-            out.append(str(part) if isinstance(part, str) else str(name))
-    return out
