@@ -29,8 +29,9 @@ from brique.services.contracts import ContractService
 from brique.services.evidence import EvidenceService
 from brique.services.fleet import FleetService, load_fleet_file
 from brique.services.health import HealthService
-from brique.services.inference.deployments import DeploymentService, RuntimeConfig
+from brique.services.inference.deployments import DeploymentService
 from brique.services.inference.gateway import GatewayState, Limits
+from brique.services.inference.replicas import RuntimeConfig
 from brique.services.inference.usage import TokenMeter
 from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService, Quotas

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from brique.services.inference.deployments import Endpoint
+from brique.services.inference.replicas import Endpoint
 from brique.services.registry import Inference
 
 log = logging.getLogger("brique.inference_loop")

@@ -1,19 +1,12 @@
-"""Deployment use cases: deploy, list, show, delete, gateway keys, and the reconcile step.
+"""Deployment use cases: deploy, list, show, scale, delete, and the gateway's keys.
 
-A replica is a long-running job submitted through `JobService.submit` (so quotas, residency, budgets
-and the scheduler apply as to any job). `reconcile` runs in the inference loop: it replaces replicas
-whose job ended (restart on failure), applies the autoscale rule, and returns the running replicas
-for the gateway to health-check and route to.
+The replicas themselves are kept by `ReplicaSet` (services/inference/replicas.py), mixed in here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import shlex
-import socket
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,42 +14,20 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.crypto import apikeys
-from brique.domain.fleet import node_of
-from brique.domain.inference import (
-    DEPLOYMENT_LABEL,
-    REPLICA_PORT_ENV,
-    Deployment,
-    DeploymentState,
-    InferenceKey,
-    Load,
-    Replica,
-    desired_replicas,
-)
-from brique.domain.job_lifecycle import JobSpec, JobState
+from brique.domain.inference import Deployment, DeploymentState, InferenceKey, Replica
+from brique.domain.job_lifecycle import JobSpec
 from brique.domain.job_records import JobRecord
-from brique.domain.tenancy import Action, Principal, Role
-from brique.errors import BriqueError, Conflict, InvalidInput, NotFound, TenantOnly, Unauthenticated
+from brique.domain.tenancy import Action, Principal
+from brique.errors import InvalidInput, NotFound, TenantOnly, Unauthenticated
 from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
+from brique.services.inference.replicas import REPLICA_MAX_RUNTIME_S, ReplicaSet, RuntimeConfig
 from brique.services.jobs import JobService
 from brique.store.db import Database
-from brique.store.repos import fleet as fleet_repo
 from brique.store.repos import inference as repo
 from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import tenancy as tenancy_repo
-
-REPLICA_MAX_RUNTIME_S = 30 * 86_400.0  # a replica job is renewed by reconcile when it reaches the cap
-LIVE = frozenset({JobState.PENDING, JobState.SCHEDULED, JobState.RUNNING})
-LEAVING_NODE_STATES = frozenset({"draining", "down"})  # a replica there is replaced, then stopped
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeConfig:
-    """How replicas are started and reached (from Settings at the composition root)."""
-
-    python: str  # the interpreter that runs the built-in runtimes on nodes
-    replica_host: str = "127.0.0.1"  # where the gateway reaches replicas of local-executor sites
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +60,6 @@ class DeploymentView:
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A running replica the gateway may route to once it answers its health check."""
-
-    deployment: Deployment
-    job_id: str
-    url: str
-    site_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class GatewayCaller:
     """Who calls the gateway: an org, a key id, its scope (None: every deployment) and its limits."""
 
@@ -112,7 +73,7 @@ class GatewayCaller:
         return self.scope is None or not self.scope or deployment_id in self.scope
 
 
-class DeploymentService:
+class DeploymentService(ReplicaSet):
     def __init__(
         self, db: Database, clock: Clock, jobs: JobService, audit: AuditLog, runtime: RuntimeConfig,
         authenticate_tenant_key: object, ids: IdFactory = new_id,
@@ -133,7 +94,7 @@ class DeploymentService:
         """Create the deployment, or update the one of that name (its replicas are replaced as they end)."""
         org_id = _tenant(who, Action.JOB_SUBMIT)
         _check(spec)
-        verdict = self.jobs.dry_run(who, self._replica_spec_for(spec))  # a replica must be able to run somewhere
+        verdict = self.jobs.dry_run(who, _replica_probe(spec))  # a replica must be able to run somewhere
         if verdict.verdict == "reject":
             raise InvalidInput(f"no replica of this deployment could ever run: {verdict.message}", field="gpus")
         now = self.clock.now()
@@ -265,117 +226,6 @@ class DeploymentService:
         require(who, Action.JOB_READ)
         return GatewayCaller(who.org_id, who.key_id, None)
 
-    # -- reconcile (the inference loop) ---------------------------------------------------------
-
-    def reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
-        """Replace ended replicas, move those off draining or down nodes, scale to the autoscale rule;
-        the active deployments and the running replicas."""
-        with self._reconciling:
-            return self._reconcile(loads)
-
-    def _reconcile(self, loads: Mapping[str, Load]) -> tuple[list[Deployment], list[Endpoint]]:
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            deps = {d.id: d for d in repo.deployments(s, active_only=False)}
-            replicas = repo.replicas(s)
-            jobs = {r.job_id: jobs_repo.get(s, r.job_id) for r in replicas}
-            ended = [r.job_id for r in replicas if jobs[r.job_id] is None or jobs[r.job_id].state not in LIVE]
-            repo.drop_replicas(s, ended)
-            leaving_nodes = {n for n, st in fleet_repo.unhealthy_states(s)[0].items() if st in LEAVING_NODE_STATES}
-            live: dict[str, list[Replica]] = {}
-            for r in replicas:
-                if r.job_id not in ended:
-                    live.setdefault(r.deployment_id, []).append(r)
-            deps = {k: self._autoscale(s, d, loads.get(k), now) for k, d in deps.items()}
-        endpoints: list[Endpoint] = []
-        for dep in deps.values():
-            mine = live.get(dep.id, [])
-            want = dep.desired_replicas if dep.state is DeploymentState.ACTIVE else 0
-            leaving = [r for r in mine if _on(jobs[r.job_id], leaving_nodes)]
-            staying = [r for r in mine if r not in leaving]
-            for _ in range(want - len(staying)):
-                self._start_replica(dep)
-            # Stop the youngest extras first (the older ones are warm); never below `want`.
-            for r in sorted(staying, key=lambda r: r.created_at, reverse=True)[: max(0, len(staying) - want)]:
-                self._stop_replica(dep, r.job_id)
-                staying.remove(r)
-            ready = sum(1 for r in staying if jobs[r.job_id].state is JobState.RUNNING)  # type: ignore[union-attr]
-            if ready >= want:  # replacements serve: the replicas on leaving nodes may go
-                for r in leaving:
-                    self._stop_replica(dep, r.job_id)
-                leaving = []
-            endpoints += [self._endpoint(dep, r, jobs[r.job_id]) for r in [*staying, *leaving]
-                          if jobs[r.job_id].state is JobState.RUNNING]  # type: ignore[union-attr]
-        return [d for d in deps.values() if d.state is DeploymentState.ACTIVE], endpoints
-
-    def _autoscale(self, s: Session, dep: Deployment, load: Load | None, now: datetime) -> Deployment:
-        if dep.state is not DeploymentState.ACTIVE or load is None:
-            return dep
-        decision = desired_replicas(dep, load, now)
-        if decision.replicas == dep.desired_replicas:
-            return dep
-        scaled = dataclasses.replace(dep, desired_replicas=decision.replicas, updated_at=now)
-        repo.save_deployment(s, scaled)
-        self.audit.append(s, Entry("system:autoscaler", dep.org_id, "deployment.autoscale", dep.id,
-                                   details={"from": dep.desired_replicas, "to": decision.replicas,
-                                            "reason": decision.reason}))  # fmt: skip
-        return scaled
-
-    def _start_replica(self, dep: Deployment) -> None:
-        port = _free_port(self.runtime.replica_host)
-        spec = JobSpec(
-            name=f"{dep.name}-replica"[:100], project=dep.project_id, command=self._command(dep), gpus=dep.gpus,
-            tier=dep.tier, image=dep.image, env={REPLICA_PORT_ENV: str(port), "BRIQUE_MODEL": dep.model,
-                                                  "BRIQUE_DEPLOYMENT": dep.name},
-            placement=dep.placement, max_runtime_s=REPLICA_MAX_RUNTIME_S, grace_s=10.0, retries=0,
-            labels={DEPLOYMENT_LABEL: dep.id},
-        )  # fmt: skip
-        try:
-            job = self.jobs.submit(_acting_for(dep), spec).job
-        except BriqueError as exc:  # e.g. a budget hard stop: recorded once, tried again next step
-            if self._refused.get(dep.id) != str(exc):
-                self._refused[dep.id] = str(exc)
-                with self.db.transaction() as s:
-                    self.audit.append(s, Entry("system:deployments", dep.org_id, "deployment.replica", dep.id,
-                                               outcome="refused", details={"reason": str(exc)}))  # fmt: skip
-            return
-        self._refused.pop(dep.id, None)
-        with self.db.transaction() as s:
-            repo.add_replica(s, Replica(job.id, dep.id, port, self.clock.now()))
-
-    def replace_replica(self, job_id: str, why: str) -> None:
-        """Stop a replica that fails its health checks; the next step starts a fresh one."""
-        with self.db.transaction() as s:
-            found = [r for r in repo.replicas(s) if r.job_id == job_id]
-            dep = repo.get_deployment(s, found[0].deployment_id) if found else None
-            if dep is not None:
-                self.audit.append(s, Entry("system:deployments", dep.org_id, "deployment.replica.replace", job_id,
-                                           details={"deployment": dep.id, "reason": why}))  # fmt: skip
-        if dep is not None:
-            self._stop_replica(dep, job_id)
-
-    @staticmethod
-    def _replica_spec_for(spec: DeploymentSpec) -> JobSpec:
-        return JobSpec(name=f"{spec.name}-replica"[:100], project=spec.project, command="true", gpus=spec.gpus,
-                       tier=spec.tier, placement=spec.placement, max_runtime_s=REPLICA_MAX_RUNTIME_S)  # type: ignore[arg-type]
-
-    def _stop_replica(self, dep: Deployment, job_id: str) -> None:
-        with contextlib.suppress(Conflict):  # it ended on its own meanwhile; the next step drops it
-            self.jobs.cancel(_acting_for(dep), job_id)
-
-    def _command(self, dep: Deployment) -> str:
-        port = f"${REPLICA_PORT_ENV}"
-        model = shlex.quote(dep.model)
-        if dep.runtime in ("embeddings", "echo", "ngram"):
-            return (f"exec {shlex.quote(self.runtime.python)} -m brique.agent.serve --runtime {dep.runtime} "
-                    f"--model {model} --host {self.runtime.replica_host} --port {port}")  # fmt: skip
-        if dep.runtime == "vllm":
-            return f"exec vllm serve {model} --host 0.0.0.0 --port {port} --tensor-parallel-size {dep.gpus}"
-        return dep.command or ""
-
-    def _endpoint(self, dep: Deployment, r: Replica, job: JobRecord) -> Endpoint:
-        return Endpoint(dep, r.job_id, f"http://{self.runtime.replica_host}:{r.port}", job.site_id)
-
     def record_usage(self, records: list) -> None:
         """Persist token usage buffered by the gateway (one transaction per batch)."""
         if records:
@@ -387,8 +237,10 @@ class DeploymentService:
             return repo.token_totals(s, org_id, start, end)
 
 
-def _on(job: JobRecord | None, nodes: set[str]) -> bool:
-    return job is not None and any(node_of(g) in nodes for g in job.gpu_ids)
+def _replica_probe(spec: DeploymentSpec) -> JobSpec:
+    """A job shaped like the deployment's replicas, for the dry run that says whether one could ever run."""
+    return JobSpec(name=f"{spec.name}-replica"[:100], project=spec.project, command="true", gpus=spec.gpus,
+                   tier=spec.tier, placement=spec.placement, max_runtime_s=REPLICA_MAX_RUNTIME_S)  # type: ignore[arg-type]
 
 
 def _check(spec: DeploymentSpec) -> None:
@@ -406,21 +258,8 @@ def _check_replicas(lo: int, hi: int, tier: object) -> None:
                            field="replicas")  # fmt: skip
 
 
-def _acting_for(dep: Deployment) -> Principal:
-    """The deployment acts with its creator's org as a member (replicas are its creator's jobs)."""
-    return Principal(user_id=dep.created_by, key_id=f"deployment:{dep.id}", role=Role.TENANT_MEMBER,
-                     org_id=dep.org_id)  # fmt: skip
-
-
 def _tenant(who: Principal, action: Action) -> str:
     require(who, action)
     if who.org_id is None:
         raise TenantOnly(f"'{action}' is a tenant action; operator keys cannot take it")
     return who.org_id
-
-
-def _free_port(host: str) -> int:
-    """A port free right now on `host` (the replica binds it; if it lost a race it exits and is replaced)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

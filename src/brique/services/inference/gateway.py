@@ -16,7 +16,8 @@ from datetime import datetime
 
 from brique.domain.inference import Deployment, Load, TokenUsage
 from brique.errors import NotFound, RateLimited, Unavailable
-from brique.services.inference.deployments import Endpoint, GatewayCaller
+from brique.services.inference.deployments import GatewayCaller
+from brique.services.inference.replicas import Endpoint
 
 WINDOW_S = 60.0
 
