@@ -100,6 +100,19 @@ def test_the_started_event_carries_what_the_executor_says_ran() -> None:
     assert step.message.endswith("(3 GPUs); image x:1 (sha256:ab)")
 
 
+def test_a_run_that_ended_between_two_looks_still_records_its_start_and_image() -> None:
+    job = make_job(JobState.SCHEDULED, site_id="fr-par-1", gpu_ids=GPUS)
+    ended = report(RunState.SUCCEEDED, exit_code=0, started_at=T0, finished_at=T0 + timedelta(seconds=1),
+                   image="image x:1 (sha256:ab)")  # fmt: skip
+    start, done = transitions(job, ended, T0)
+    assert (start.code, start.to, done.code, done.to) == ("started", JobState.RUNNING, "succeeded", JobState.SUCCEEDED)
+    assert start.message.endswith("(3 GPUs); image x:1 (sha256:ab)") and start.values == {"started_at": T0}
+    assert run_through(job, [start, done], T0).started_at == T0
+    # an attempt stopped before it ever started has no start to record
+    never = transitions(job, report(RunState.STOPPED, message="stopped before it started"), T0)
+    assert [t.code for t in never] == ["cancelled"]
+
+
 def test_a_failure_reason_follows_the_exit_code() -> None:
     [step] = transitions(running(), report(RunState.FAILED, exit_code=137, message="out of memory"), T0)
     assert step.message.startswith("exited with code 137: out of memory;")

@@ -181,12 +181,12 @@ class ProcessRunner(Executor, SupportsLogs):
 
     def _report(self, root: Path, job_id: str, attempt: int) -> RunReport:
         started = _read_time(root / "started_at")
+        note = (root / "image").read_text() if (root / "image").exists() else ""
         code_file = root / "exit_code"
         if not code_file.exists():
             if _alive(int((root / "wrapper_pid").read_text())):
                 self._enforce_deadline(root)
-                note = (root / "image").read_text() if (root / "image").exists() else ""
-                return RunReport(job_id, attempt, RunState.RUNNING, started_at=started, message=note)
+                return RunReport(job_id, attempt, RunState.RUNNING, started_at=started, message=note, image=note)
             return RunReport(
                 job_id, attempt, RunState.LOST, started_at=started, message="its runner process died"
             )
@@ -198,7 +198,7 @@ class ProcessRunner(Executor, SupportsLogs):
             state = RunState.SUCCEEDED if code == 0 else RunState.FAILED
         reason = (root / "reason").read_text() if (root / "reason").exists() else ""
         return RunReport(job_id, attempt, state, exit_code=code, started_at=started, finished_at=finished,
-                         message=reason)  # fmt: skip
+                         message=reason, image=note)  # fmt: skip
 
     def _enforce_deadline(self, root: Path) -> None:
         deadline = root / "stop_deadline"

@@ -29,12 +29,14 @@ def transitions(job: JobRecord, report: RunReport, now: datetime) -> list[Transi
     if report.attempt != job.attempt or not job.state.holds_gpus:
         return []
     if report.state is RunState.RUNNING and job.state is JobState.SCHEDULED:
-        started = report.started_at or now
-        note = f"; {report.message}" if report.message else ""  # e.g. the image that ran
-        message = f"running on {job.where}{note}"
-        return [Transition(JobState.RUNNING, "started", message, {"started_at": started})]
+        return [_start(job, report, report.image or report.message, now)]
     if not report.state.finished:
         return []
+    if job.state is JobState.SCHEDULED and report.started_at is not None:
+        # It ran and ended between two looks: its start (and the image it ran) is recorded first,
+        # so the evidence of where and what ran does not depend on how often the node is polled.
+        start = _start(job, report, report.image, now)
+        return [start, *transitions(job.moved(start, now), report, now)]
     ended = {"finished_at": report.finished_at or now, "exit_code": report.exit_code}
     if report.state is RunState.SUCCEEDED:
         return [Transition(JobState.SUCCEEDED, "succeeded", "exited with code 0", ended | _started(job, report))]
@@ -79,6 +81,11 @@ def _retry_or_fail(
 def _next_attempt(job: JobRecord) -> dict[str, Any]:
     return RELEASE | {"attempt": job.attempt + 1, "scheduled_at": None, "started_at": None, "finished_at": None,
                       "exit_code": None}  # fmt: skip
+
+
+def _start(job: JobRecord, report: RunReport, note: str, now: datetime) -> Transition:
+    message = f"running on {job.where}" + (f"; {note}" if note else "")  # e.g. the image that ran
+    return Transition(JobState.RUNNING, "started", message, {"started_at": report.started_at or now})
 
 
 def _started(job: JobRecord, report: RunReport) -> dict[str, Any]:

@@ -42,6 +42,8 @@ class RunReport:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     message: str = ""
+    image: str = ""  # what a node says ran (`image_note`), on every report, so a run too short to be
+    # seen running still names its image
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ class RunReportModel(StrictModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     message: str = ""
+    image: str = Field(default="", max_length=2000)
 
     def to_domain(self) -> RunReport:
         return RunReport(
@@ -41,6 +42,7 @@ class RunReportModel(StrictModel):
             self.started_at,
             self.finished_at,
             self.message,
+            self.image,
         )
 
     @classmethod
@@ -53,6 +55,7 @@ class RunReportModel(StrictModel):
             started_at=r.started_at,
             finished_at=r.finished_at,
             message=r.message,
+            image=r.image,
         )
 
 

@@ -10,7 +10,7 @@ scheduling loop then marks its jobs `lost` (requeued while retries remain).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -186,15 +186,17 @@ class AgentService:
 
 
 def _combine(latest: RunReport, seen: dict[str, RunReport], nodes: set[str]) -> RunReport:
+    image = next((r.image for r in seen.values() if r.image), "")  # every node ran the same image
     states = [r.state for r in seen.values()]
     for bad in (RunState.FAILED, RunState.LOST):
         if bad in states:
-            return next(r for r in seen.values() if r.state is bad)
+            return replace(next(r for r in seen.values() if r.state is bad), image=image)
     if len(seen) == len(nodes) and all(s.finished for s in states):
         stopped = [r for r in seen.values() if r.state is RunState.STOPPED]
-        return stopped[0] if stopped else latest
+        return replace(stopped[0] if stopped else latest, image=image)
     if any(s is RunState.RUNNING or s.finished for s in states):
         started = min((r.started_at for r in seen.values() if r.started_at), default=None)
-        note = next((r.message for r in seen.values() if r.state is RunState.RUNNING and r.message), "")
-        return RunReport(latest.job_id, latest.attempt, RunState.RUNNING, started_at=started, message=note)
+        note = image or next((r.message for r in seen.values() if r.state is RunState.RUNNING and r.message), "")
+        return RunReport(latest.job_id, latest.attempt, RunState.RUNNING, started_at=started, message=note,
+                         image=image)  # fmt: skip
     return latest
