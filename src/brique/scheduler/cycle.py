@@ -35,6 +35,7 @@ from brique.scheduler.backfill import (
     could_use_holds,
     earliest_start,
     expected_ends,
+    hold_allows,
     place_with_holds,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
@@ -71,15 +72,19 @@ def schedule_state(
     now: float,
     usage: Mapping[str, float] | None = None,
     reservations: Iterable[AdvanceReservation] = (),
+    waits: bool = True,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
     Gives the decisions `schedule` gives for the snapshot with the same topology, running
     jobs, health, `usage` and `reservations`, at a cost that scales with the pending jobs
     and the racks they touch rather than with trays and running jobs.
+    waits: False leaves the `Wait` decisions (and the work of explaining them) out, for a
+    caller that acts only on starts, reservations, rejections and preemptions (the simulator);
+    every other decision, and `examined`, are the same.
     """
     state.use_contracts(policy.contracts)
-    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False)
+    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
 
 
 def _run(
@@ -90,8 +95,10 @@ def _run(
     usage: Mapping[str, float],
     reservations: tuple[AdvanceReservation, ...],
     owned: bool,
+    waits: bool = True,
 ) -> CycleResult:
     c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
+    c.explain_waits = waits
     try:
         c.hold_reservations()  # 2. holds
         jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
@@ -122,6 +129,7 @@ class _Cycle:
         self.reservations = {r.id: r for r in reservations}
         self.usage = usage
         self.out: list[Decision] = []
+        self.explain_waits = True  # False: no `Wait` decisions (see `schedule_state`)
         self.preempts: list[Preempt] = []
         self.waiting: list[tuple[Job, tuple[Reason, ...] | None]] = []
         self.head: tuple[Job, HeadReservation] | None = None
@@ -132,6 +140,11 @@ class _Cycle:
         self.project_weight = dict(policy.project_weights)
         self.project_used = self._project_use() if self.project_quota or self.project_weight else {}
         self._ends: list[tuple[float, str, int]] | None = None  # sorted once per cycle, kept on placements
+        # Fewest GPUs known not to fit in one rack of these sites (on hard-free GPUs; with these holds
+        # admitting the job): free capacity only shrinks within a cycle, so larger asks fail too.
+        self._no_fit: dict[tuple[int, ...], int] = {}
+        self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
+        self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
 
     # ---------- phases ----------
 
@@ -193,6 +206,9 @@ class _Cycle:
                 continue
             if self._over_project_quota(job):
                 continue
+            if self._guarantee_spent(job.tenant):
+                rest.append(job)  # nor any job behind it (the budget only shrinks): not examined
+                continue
             self.examined.add(job.id)
             gs = self.quota.guarantee_sites(job)
             allowed = self.sites.of(job.placement)
@@ -231,7 +247,7 @@ class _Cycle:
     def result(self) -> CycleResult:
         cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
         out, head = self.out, self.head
-        for job, why in self.waiting:
+        for job, why in self.waiting if self.explain_waits else ():
             if why is None:
                 late = head is not None and self.now + job.expected_runtime_s > head[1].start
                 why = cache.get((id(job.placement), job.gpus, late)) or self._capacity_reasons(job, cache)
@@ -255,7 +271,7 @@ class _Cycle:
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
-        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index(kind))
+        plan = self._plan(kind, job.gpus, sites, self._index(kind))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -287,9 +303,21 @@ class _Cycle:
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
-        got = place_fast(self.cap, sites, job.gpus, limit)
+        g = job.gpus
+        small = g <= limit  # one rack: a failure for g GPUs is a failure for more
+        if small and g >= self._no_fit.get(sites, g + 1):
+            got = None  # free capacity only shrinks within a cycle: known not to fit
+        else:
+            got = place_fast(self.cap, sites, g, limit)
+            if got is None and small:
+                self._no_fit[sites] = g
         if got is None and could_use_holds(self.cap, job, sites):
+            key = (sites, tuple(hold_allows(h, job, self.now) for h in self.cap.holds))
+            if small and g >= self._no_fit_held.get(key, g + 1):
+                return None  # the same holds admit it and held-free GPUs only shrink too
             got = place_with_holds(self.cap, job, sites, limit)
+            if got is None and small:
+                self._no_fit_held[key] = g
         return got
 
     def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
@@ -297,7 +325,7 @@ class _Cycle:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         index = self._index("tier")
-        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), index)
+        plan = self._plan("tier", job.gpus, sites, index)
         if plan is None or not self._worth_killing(job, sites, plan, index):
             return False
         self._place_over(job, plan, ReasonCode.FAIR_SHARE)
@@ -330,6 +358,7 @@ class _Cycle:
             return False
         self.head = (job, res)
         self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():
             index.exclude(self.cap, res.gpus)
         why = explain.reserved(job.gpus, job.placement.label, res.start, self.now, job.gpus <= limit)
@@ -374,6 +403,8 @@ class _Cycle:
         self.waiting.append((job, why))
 
     def _bulk_wait(self, jobs: list[Job]) -> None:
+        if not self.explain_waits:
+            return
         room: dict[str, int | None] = {}
         for job in jobs:
             if job.tenant not in room:
@@ -384,6 +415,8 @@ class _Cycle:
             self._wait(job, why)
 
     def _unexamined(self, jobs: list[Job]) -> None:
+        if not self.explain_waits:
+            return
         why = (explain.not_examined(self.policy.max_job_test),)  # one shared value: O(1) per job
         self.waiting.extend((job, why) for job in jobs)
 
@@ -428,6 +461,20 @@ class _Cycle:
             self._victims[kind] = got
         return got
 
+    def _plan(
+        self, kind: str, g: int, sites: tuple[int, ...], index: preempt.VictimIndex
+    ) -> preempt.PreemptionPlan | None:
+        """`preempt.plan`, skipped when a smaller ask already found no plan in this cycle: free GPUs and
+        eligible victims only shrink within a cycle (stops, placements, holds), so neither can a larger one."""
+        limit = self.sites.rack_limit(sites)
+        key = (kind, sites)
+        if g <= limit and g >= self._no_plan.get(key, g + 1):
+            return None
+        got = preempt.plan(self.cap, sites, g, limit, index)
+        if got is None and g <= limit:
+            self._no_plan[key] = g
+        return got
+
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:
             self._ends = expected_ends(self.cap)
@@ -437,6 +484,16 @@ class _Cycle:
         t = self.quota.terms(tenant)
         hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
         return share_key(self.quota.held.get(tenant, 0), hist, self.policy.history_weight, t.weight)
+
+    def _guarantee_spent(self, tenant: str) -> bool:
+        """No priority job of `tenant` can be within its guarantee for the rest of this cycle."""
+        if self.quota.terms(tenant).total_guarantee <= 0:
+            return True
+        q = self.quota
+        left = q.prio_wide_left.get(tenant)
+        if left is None or left > 0:  # unknown until its first priority job asks: examine
+            return False
+        return all(v <= 0 for (t, _), v in q.prio_site_left.items() if t == tenant)
 
     def _exhausted(self) -> bool:
         """No free GPU anywhere, none held-but-usable, no head to reserve, no preemption left."""

@@ -297,7 +297,7 @@ class Engine:
         width = self.window
         while True:
             jobs, last = self.pending.window(width)
-            result = schedule_state(self.state, jobs, self.policy, now, self.usage)
+            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False)
             if window_exact(result, last):
                 return result
             width *= 4
