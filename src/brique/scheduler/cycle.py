@@ -267,7 +267,6 @@ class _Cycle:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
         # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
-        limit = self.sites.rack_limit(sites)
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
