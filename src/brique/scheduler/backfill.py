@@ -14,6 +14,7 @@ same slow path serves advance reservations (`reservations.py`), judged by max ru
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from brique.domain.jobs import Job
@@ -51,12 +52,15 @@ def earliest_start(
     if ends is None:
         ends = expected_ends(cap)
     allocs = cap.allocs
-    events = []
-    for e in ends:
-        if e[0] >= horizon:
-            break
-        if _touches(cap, allocs[e[2]].gpus, site_set):
-            events.append(e)
+    if len(site_set) == len(topo.sites):  # every end touches the candidate sites
+        events = ends[: bisect_left(ends, (horizon,))]
+    else:
+        events = []
+        for e in ends:
+            if e[0] >= horizon:
+                break
+            if _touches(cap, allocs[e[2]].gpus, site_set):
+                events.append(e)
     k = 0
     while k < len(events):
         t = events[k][0]

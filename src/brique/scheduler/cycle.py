@@ -230,6 +230,9 @@ class _Cycle:
             if left <= 0:
                 self._unexamined([job, *q.drain()])
                 return
+            if self.head is not None and not self.policy.backfill:
+                self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
+                return
             left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: list[Job]) -> None:
@@ -284,9 +287,6 @@ class _Cycle:
         block = self.quota.borrow_block(job)
         if block is not None:
             self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
-            return False
-        if self.head is not None and not self.policy.backfill and may_head:
-            self._wait(job, (explain.head_blocked(self.head[0].id),))
             return False
         sites = self.sites.of(job.placement)
         got = self._try(job, sites)
@@ -411,6 +411,18 @@ class _Cycle:
             left = room[job.tenant]
             block = None if left is None or job.gpus <= left else self.quota.borrow_block(job)
             why = None if block is None else (explain.borrow(block[0], job, block[1], block[2], block[3]),)
+            self._wait(job, why)
+
+    def _head_blocked(self, jobs: list[Job]) -> None:
+        """Backfill is off and the head is reserved: the rest of the share phase waits behind it."""
+        if not self.explain_waits or self.head is None:
+            return
+        blocked = (explain.head_blocked(self.head[0].id),)
+        for job in jobs:
+            if self._over_project_quota(job):
+                continue
+            block = self.quota.borrow_block(job)
+            why = blocked if block is None else (explain.borrow(block[0], job, block[1], block[2], block[3]),)
             self._wait(job, why)
 
     def _unexamined(self, jobs: list[Job]) -> None:

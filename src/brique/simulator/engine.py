@@ -46,7 +46,7 @@ from brique.scheduler import (
     schedule_state,
 )
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
-from brique.simulator.pending import PendingIndex, window_exact
+from brique.simulator.pending import Group, PendingIndex, too_narrow
 from brique.simulator.policies import PolicySpec
 from brique.simulator.predict import Predictor
 from brique.simulator.timeline import Timeline
@@ -293,14 +293,17 @@ class Engine:
             self._stop(int(victim), p.grace_s, now, handover=False, guarantee=_for_guarantee(p))
 
     def _decide(self, now: float) -> CycleResult:
-        """One cycle over each group's first `window` jobs, widened until provably exact (`pending.py`)."""
-        width = self.window
+        """One cycle over each group's first `window` jobs, the too narrow ones widened until provably exact
+        (`pending.py`)."""
+        wider: dict[Group, int] = {}
         while True:
-            jobs, last = self.pending.window(width)
+            jobs, last = self.pending.window(self.window, wider)
             result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False)
-            if window_exact(result, last):
+            narrow = too_narrow(result, last)
+            if not narrow:
                 return result
-            width *= 4
+            for group in narrow:
+                wider[group] = wider.get(group, self.window) * 4
 
     def _place(self, d: Place, stops: dict[str, Preempt], now: float) -> None:
         delay = 0.0
