@@ -82,9 +82,26 @@ def earliest_start(
 
 
 def expected_ends(cap: Capacity) -> list[tuple[float, str, int]]:
-    """(expected end, job id, allocation) of everything holding GPUs, in time order."""
+    """(expected end, job id, allocation) of everything holding GPUs, in time order.
+
+    `Alloc.expected_end` inlined: this runs once per cycle over every running job.
+    """
     now = cap.now
-    return sorted((a.expected_end(now), a.job.id, i) for i, a in cap.allocs.items())
+    out = []
+    for i, a in cap.allocs.items():
+        job = a.job
+        if a.stop_at is not None:
+            end = a.stop_at if a.stop_at > now else now
+        else:
+            est, most = job.estimated_runtime_s, job.max_runtime_s
+            end = a.started_at + (most if est is None or est > most else est)
+            if end <= now:
+                end = a.started_at + most
+                if end < now:
+                    end = now
+        out.append((end, job.id, i))
+    out.sort()
+    return out
 
 
 def _touches(cap: Capacity, gpus: list[int], sites: set[int]) -> bool:

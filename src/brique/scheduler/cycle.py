@@ -145,6 +145,7 @@ class _Cycle:
         self._no_fit: dict[tuple[int, ...], int] = {}
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
+        self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
 
     # ---------- phases ----------
 
@@ -156,14 +157,16 @@ class _Cycle:
 
     def admit(self, jobs: list[Job]) -> list[Job]:
         keep = []
-        seen: dict[tuple[int, int, str], tuple[Reason, ...]] = {}  # the answer depends only on these
+        seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
         for job in jobs:
-            key = (id(job.placement), job.gpus, job.tenant)  # ids are stable: `jobs` keeps policies alive
-            why = seen.get(key) if job.reservation is None else None
-            if why is None:
+            key = (id(job.placement), job.gpus, job.tenant)  # without a reservation, the answer's inputs
+            hit = seen.get(key) if job.reservation is None else None
+            if hit is not None and hit[0] is job.placement:
+                why = hit[1]
+            else:
                 why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
                 if job.reservation is None:
-                    seen[key] = why
+                    seen[key] = (job.placement, why)  # keeps the policy alive, so its id stays unique
             if why:
                 self.out.append(Reject(job.id, why))
             else:
@@ -492,9 +495,15 @@ class _Cycle:
         return self._ends
 
     def _share_key(self, tenant: str) -> float:
+        held = self.quota.held.get(tenant, 0)
+        memo = self._keys.get(tenant)
+        if memo is not None and memo[0] == held:  # usage is fixed for the cycle: only `held` moves the key
+            return memo[1]
         t = self.quota.terms(tenant)
         hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
-        return share_key(self.quota.held.get(tenant, 0), hist, self.policy.history_weight, t.weight)
+        key = share_key(held, hist, self.policy.history_weight, t.weight)
+        self._keys[tenant] = (held, key)
+        return key
 
     def _guarantee_spent(self, tenant: str) -> bool:
         """No priority job of `tenant` can be within its guarantee for the rest of this cycle."""
