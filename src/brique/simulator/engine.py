@@ -129,6 +129,7 @@ class Engine:
         self.events = EventQueue()
         self.pending = PendingIndex()  # per (tenant, tier), canonical order: cycles see a window
         self.window = self.cfg.window
+        self.wider: dict[Group, int] = {}  # groups shown deeper than `window` (`_decide`)
         self.running: dict[int, RunningJob] = {}
         self.state = SchedulerState(topology, contracts=self.policy.contracts)  # kept by deltas
         self.attempt: list[int] = [0] * len(self.jobs)
@@ -295,7 +296,7 @@ class Engine:
     def _decide(self, now: float) -> CycleResult:
         """One cycle over each group's first `window` jobs, the too narrow ones widened until provably exact
         (`pending.py`)."""
-        wider: dict[Group, int] = {}
+        wider = self.wider  # kept across cycles: a group that needed depth once likely needs it again
         while True:
             jobs, last = self.pending.window(self.window, wider)
             result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False)
