@@ -180,6 +180,8 @@ class _Cycle:
         return [job for job in jobs if not self._over_project_quota(job)]
 
     def reserved_phase(self, jobs: list[Job]) -> list[Job]:
+        if not self.reservations:  # admission rejected every job naming one
+            return jobs
         rest = []
         for job in jobs:
             if job.reservation is None:
@@ -200,6 +202,11 @@ class _Cycle:
         return rest
 
     def guarantee_phase(self, jobs: list[Job]) -> list[Job]:
+        book = self.quota.book
+        if not self.project_quota and not (
+            book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
+        ):
+            return jobs  # no job can be within a guarantee: the walk would keep the order and examine none
         rest: list[Job] = []
         first: list[Job] = []
         left = self.policy.max_job_test
