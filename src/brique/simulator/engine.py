@@ -296,12 +296,13 @@ class Engine:
     def _decide(self, now: float) -> CycleResult:
         """One cycle over each group's first `window` jobs, the too narrow ones widened until provably exact
         (`pending.py`)."""
-        wider = self.wider  # kept across cycles: a group that needed depth once likely needs it again
+        wider = self.wider  # from the last cycle: a group that needed depth then likely needs it again
         while True:
             jobs, last = self.pending.window(self.window, wider)
             result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False)
             narrow = too_narrow(result, last)
             if not narrow:
+                self.wider = self.pending.depths(result.examined, self.window)
                 return result
             for group in narrow:
                 wider[group] = wider.get(group, self.window) * 4

@@ -14,7 +14,7 @@ queue's depth. The argument is per group, so groups may be shown to different de
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from brique.domain.jobs import Job, Tier
 from brique.scheduler import CycleResult
@@ -45,6 +45,20 @@ class PendingIndex:
         group = self.groups[(job.tenant, job.tier)]
         del group[bisect_left(group, (job.submitted_at, job.id, i))]
         return job
+
+    def depths(self, examined: Iterable[str], width: int) -> dict[Group, int]:
+        """Per group deeper than `width`: twice the depth of its deepest examined job (the next cycle's
+        window there, so a deep group is not shown twice at one instant, nor deeper than it needs)."""
+        deepest: dict[Group, int] = {}
+        for job_id in examined:
+            job = self.jobs.get(int(job_id))
+            if job is None:
+                continue
+            group = (job.tenant, job.tier)
+            at = bisect_left(self.groups[group], (job.submitted_at, job.id, int(job_id))) + 1
+            if at > deepest.get(group, 0):
+                deepest[group] = at
+        return {g: 2 * d for g, d in deepest.items() if 2 * d > width}
 
     def window(self, width: int, wider: dict[Group, int] | None = None) -> tuple[list[Job], dict[str, Group]]:
         """Each group's first `width` jobs (`wider[group]` for some), and the last one of every cut group."""
