@@ -36,6 +36,7 @@ def earliest_start(
     rack_limit: int,
     before: float | None = None,
     ends: list[tuple[float, str, int]] | None = None,
+    pick: bool = True,
 ) -> HeadReservation | None:
     """When and where `g` GPUs free up under the placement rule, or None if never.
 
@@ -43,6 +44,7 @@ def earliest_start(
     answer is the same as without it whenever that start is earlier, at the cost of the
     allocations ending before it only.
     ends: `expected_ends(cap)`, kept by a caller that asks several times in one cycle.
+    pick: False leaves the reservation's GPUs out (empty) for a caller that only asks when.
     """
     topo = cap.topo
     site_set = set(sites)
@@ -77,7 +79,7 @@ def earliest_start(
             continue
         got = _fit(cap, future, g, rack_limit)
         if got is not None:
-            return _reserve(cap, got, released, t)
+            return _reserve(cap, got, released, t) if pick else HeadReservation(t, got[0][0].site, [])
     return None
 
 

@@ -353,7 +353,7 @@ class _Cycle:
         )  # killing pays if the wait is at least this long
         return (
             earliest_start(
-                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now()
+                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now(), pick=False
             )
             is None
         )
