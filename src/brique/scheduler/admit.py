@@ -10,7 +10,7 @@ advance reservation that does not exist or is too small.
 
 from __future__ import annotations
 
-from brique.domain.contracts import AdvanceReservation
+from brique.domain.contracts import AdvanceReservation, ContractBook
 from brique.domain.jobs import Job
 from brique.domain.policy import PlacementPolicy
 from brique.scheduler import explain
@@ -28,6 +28,16 @@ class Sites:
         self._by_id: dict[int, tuple[PlacementPolicy, tuple[int, ...]]] = {}
         self._limit: dict[tuple[int, ...], int] = {}
         self._largest: dict[tuple[int, ...], int] = {}
+        self._admitted: dict[tuple[int, int, str], tuple[PlacementPolicy, tuple[Reason, ...]]] = {}
+        self._book: ContractBook | None = None
+
+    def admitted(self, book: ContractBook) -> dict[tuple[int, int, str], tuple[PlacementPolicy, tuple[Reason, ...]]]:
+        """Admission answers by (id of placement, GPUs, tenant) for jobs without a reservation, for the
+        cycle to read and fill: they depend only on the topology and `book`, so they are kept until it changes."""
+        if book is not self._book or len(self._admitted) >= 65_536:  # bounded for a long-lived state
+            self._admitted = {}
+            self._book = book
+        return self._admitted
 
     def of(self, policy: PlacementPolicy) -> tuple[int, ...]:
         hit = self._by_id.get(id(policy))  # identity first: hashing a policy costs more than this

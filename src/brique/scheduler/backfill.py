@@ -14,6 +14,7 @@ same slow path serves advance reservations (`reservations.py`), judged by max ru
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from brique.domain.jobs import Job
@@ -35,6 +36,7 @@ def earliest_start(
     rack_limit: int,
     before: float | None = None,
     ends: list[tuple[float, str, int]] | None = None,
+    pick: bool = True,
 ) -> HeadReservation | None:
     """When and where `g` GPUs free up under the placement rule, or None if never.
 
@@ -42,6 +44,7 @@ def earliest_start(
     answer is the same as without it whenever that start is earlier, at the cost of the
     allocations ending before it only.
     ends: `expected_ends(cap)`, kept by a caller that asks several times in one cycle.
+    pick: False leaves the reservation's GPUs out (empty) for a caller that only asks when.
     """
     topo = cap.topo
     site_set = set(sites)
@@ -51,12 +54,15 @@ def earliest_start(
     if ends is None:
         ends = expected_ends(cap)
     allocs = cap.allocs
-    events = []
-    for e in ends:
-        if e[0] >= horizon:
-            break
-        if _touches(cap, allocs[e[2]].gpus, site_set):
-            events.append(e)
+    if len(site_set) == len(topo.sites):  # every end touches the candidate sites
+        events = ends[: bisect_left(ends, (horizon,))]
+    else:
+        events = []
+        for e in ends:
+            if e[0] >= horizon:
+                break
+            if _touches(cap, allocs[e[2]].gpus, site_set):
+                events.append(e)
     k = 0
     while k < len(events):
         t = events[k][0]
@@ -73,14 +79,31 @@ def earliest_start(
             continue
         got = _fit(cap, future, g, rack_limit)
         if got is not None:
-            return _reserve(cap, got, released, t)
+            return _reserve(cap, got, released, t) if pick else HeadReservation(t, got[0][0].site, [])
     return None
 
 
 def expected_ends(cap: Capacity) -> list[tuple[float, str, int]]:
-    """(expected end, job id, allocation) of everything holding GPUs, in time order."""
+    """(expected end, job id, allocation) of everything holding GPUs, in time order.
+
+    `Alloc.expected_end` inlined: this runs once per cycle over every running job.
+    """
     now = cap.now
-    return sorted((a.expected_end(now), a.job.id, i) for i, a in cap.allocs.items())
+    out = []
+    for i, a in cap.allocs.items():
+        job = a.job
+        if a.stop_at is not None:
+            end = a.stop_at if a.stop_at > now else now
+        else:
+            est, most = job.estimated_runtime_s, job.max_runtime_s
+            end = a.started_at + (most if est is None or est > most else est)
+            if end <= now:
+                end = a.started_at + most
+                if end < now:
+                    end = now
+        out.append((end, job.id, i))
+    out.sort()
+    return out
 
 
 def _touches(cap: Capacity, gpus: list[int], sites: set[int]) -> bool:

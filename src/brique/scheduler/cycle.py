@@ -35,6 +35,7 @@ from brique.scheduler.backfill import (
     could_use_holds,
     earliest_start,
     expected_ends,
+    hold_allows,
     place_with_holds,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
@@ -71,15 +72,19 @@ def schedule_state(
     now: float,
     usage: Mapping[str, float] | None = None,
     reservations: Iterable[AdvanceReservation] = (),
+    waits: bool = True,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
     Gives the decisions `schedule` gives for the snapshot with the same topology, running
     jobs, health, `usage` and `reservations`, at a cost that scales with the pending jobs
     and the racks they touch rather than with trays and running jobs.
+    waits: False leaves the `Wait` decisions (and the work of explaining them) out, for a
+    caller that acts only on starts, reservations, rejections and preemptions (the simulator);
+    every other decision, and `examined`, are the same.
     """
     state.use_contracts(policy.contracts)
-    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False)
+    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
 
 
 def _run(
@@ -90,8 +95,10 @@ def _run(
     usage: Mapping[str, float],
     reservations: tuple[AdvanceReservation, ...],
     owned: bool,
+    waits: bool = True,
 ) -> CycleResult:
     c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
+    c.explain_waits = waits
     try:
         c.hold_reservations()  # 2. holds
         jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
@@ -122,6 +129,7 @@ class _Cycle:
         self.reservations = {r.id: r for r in reservations}
         self.usage = usage
         self.out: list[Decision] = []
+        self.explain_waits = True  # False: no `Wait` decisions (see `schedule_state`)
         self.preempts: list[Preempt] = []
         self.waiting: list[tuple[Job, tuple[Reason, ...] | None]] = []
         self.head: tuple[Job, HeadReservation] | None = None
@@ -132,6 +140,12 @@ class _Cycle:
         self.project_weight = dict(policy.project_weights)
         self.project_used = self._project_use() if self.project_quota or self.project_weight else {}
         self._ends: list[tuple[float, str, int]] | None = None  # sorted once per cycle, kept on placements
+        # Fewest GPUs known not to fit in one rack of these sites (on hard-free GPUs; with these holds
+        # admitting the job): free capacity only shrinks within a cycle, so larger asks fail too.
+        self._no_fit: dict[tuple[int, ...], int] = {}
+        self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
+        self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
+        self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
 
     # ---------- phases ----------
 
@@ -143,14 +157,16 @@ class _Cycle:
 
     def admit(self, jobs: list[Job]) -> list[Job]:
         keep = []
-        seen: dict[tuple[int, int, str], tuple[Reason, ...]] = {}  # the answer depends only on these
+        seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
         for job in jobs:
-            key = (id(job.placement), job.gpus, job.tenant)  # ids are stable: `jobs` keeps policies alive
-            why = seen.get(key) if job.reservation is None else None
-            if why is None:
+            key = (id(job.placement), job.gpus, job.tenant)  # without a reservation, the answer's inputs
+            hit = seen.get(key) if job.reservation is None else None
+            if hit is not None and hit[0] is job.placement:
+                why = hit[1]
+            else:
                 why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
                 if job.reservation is None:
-                    seen[key] = why
+                    seen[key] = (job.placement, why)  # keeps the policy alive, so its id stays unique
             if why:
                 self.out.append(Reject(job.id, why))
             else:
@@ -164,6 +180,8 @@ class _Cycle:
         return [job for job in jobs if not self._over_project_quota(job)]
 
     def reserved_phase(self, jobs: list[Job]) -> list[Job]:
+        if not self.reservations:  # admission rejected every job naming one
+            return jobs
         rest = []
         for job in jobs:
             if job.reservation is None:
@@ -184,6 +202,11 @@ class _Cycle:
         return rest
 
     def guarantee_phase(self, jobs: list[Job]) -> list[Job]:
+        book = self.quota.book
+        if not self.project_quota and not (
+            book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
+        ):
+            return jobs  # no job can be within a guarantee: the walk would keep the order and examine none
         rest: list[Job] = []
         first: list[Job] = []
         left = self.policy.max_job_test
@@ -192,6 +215,9 @@ class _Cycle:
                 rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
             if self._over_project_quota(job):
+                continue
+            if self._guarantee_spent(job.tenant):
+                rest.append(job)  # nor any job behind it (the budget only shrinks): not examined
                 continue
             self.examined.add(job.id)
             gs = self.quota.guarantee_sites(job)
@@ -214,6 +240,9 @@ class _Cycle:
             if left <= 0:
                 self._unexamined([job, *q.drain()])
                 return
+            if self.head is not None and not self.policy.backfill:
+                self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
+                return
             left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: list[Job]) -> None:
@@ -231,7 +260,7 @@ class _Cycle:
     def result(self) -> CycleResult:
         cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
         out, head = self.out, self.head
-        for job, why in self.waiting:
+        for job, why in self.waiting if self.explain_waits else ():
             if why is None:
                 late = head is not None and self.now + job.expected_runtime_s > head[1].start
                 why = cache.get((id(job.placement), job.gpus, late)) or self._capacity_reasons(job, cache)
@@ -251,11 +280,10 @@ class _Cycle:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
         # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
-        limit = self.sites.rack_limit(sites)
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
-        plan = preempt.plan(self.cap, sites, job.gpus, limit, self._index(kind))
+        plan = self._plan(kind, job.gpus, sites, self._index(kind))
         if plan is None:
             return False
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
@@ -269,9 +297,6 @@ class _Cycle:
         block = self.quota.borrow_block(job)
         if block is not None:
             self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
-            return False
-        if self.head is not None and not self.policy.backfill and may_head:
-            self._wait(job, (explain.head_blocked(self.head[0].id),))
             return False
         sites = self.sites.of(job.placement)
         got = self._try(job, sites)
@@ -287,9 +312,21 @@ class _Cycle:
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
-        got = place_fast(self.cap, sites, job.gpus, limit)
+        g = job.gpus
+        small = g <= limit  # one rack: a failure for g GPUs is a failure for more
+        if small and g >= self._no_fit.get(sites, g + 1):
+            got = None  # free capacity only shrinks within a cycle: known not to fit
+        else:
+            got = place_fast(self.cap, sites, g, limit)
+            if got is None and small:
+                self._no_fit[sites] = g
         if got is None and could_use_holds(self.cap, job, sites):
+            key = (sites, tuple(hold_allows(h, job, self.now) for h in self.cap.holds))
+            if small and g >= self._no_fit_held.get(key, g + 1):
+                return None  # the same holds admit it and held-free GPUs only shrink too
             got = place_with_holds(self.cap, job, sites, limit)
+            if got is None and small:
+                self._no_fit_held[key] = g
         return got
 
     def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
@@ -297,7 +334,7 @@ class _Cycle:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         index = self._index("tier")
-        plan = preempt.plan(self.cap, sites, job.gpus, self.sites.rack_limit(sites), index)
+        plan = self._plan("tier", job.gpus, sites, index)
         if plan is None or not self._worth_killing(job, sites, plan, index):
             return False
         self._place_over(job, plan, ReasonCode.FAIR_SHARE)
@@ -316,7 +353,7 @@ class _Cycle:
         )  # killing pays if the wait is at least this long
         return (
             earliest_start(
-                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now()
+                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now(), pick=False
             )
             is None
         )
@@ -330,6 +367,7 @@ class _Cycle:
             return False
         self.head = (job, res)
         self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():
             index.exclude(self.cap, res.gpus)
         why = explain.reserved(job.gpus, job.placement.label, res.start, self.now, job.gpus <= limit)
@@ -374,6 +412,8 @@ class _Cycle:
         self.waiting.append((job, why))
 
     def _bulk_wait(self, jobs: list[Job]) -> None:
+        if not self.explain_waits:
+            return
         room: dict[str, int | None] = {}
         for job in jobs:
             if job.tenant not in room:
@@ -383,7 +423,21 @@ class _Cycle:
             why = None if block is None else (explain.borrow(block[0], job, block[1], block[2], block[3]),)
             self._wait(job, why)
 
+    def _head_blocked(self, jobs: list[Job]) -> None:
+        """Backfill is off and the head is reserved: the rest of the share phase waits behind it."""
+        if not self.explain_waits or self.head is None:
+            return
+        blocked = (explain.head_blocked(self.head[0].id),)
+        for job in jobs:
+            if self._over_project_quota(job):
+                continue
+            block = self.quota.borrow_block(job)
+            why = blocked if block is None else (explain.borrow(block[0], job, block[1], block[2], block[3]),)
+            self._wait(job, why)
+
     def _unexamined(self, jobs: list[Job]) -> None:
+        if not self.explain_waits:
+            return
         why = (explain.not_examined(self.policy.max_job_test),)  # one shared value: O(1) per job
         self.waiting.extend((job, why) for job in jobs)
 
@@ -428,15 +482,45 @@ class _Cycle:
             self._victims[kind] = got
         return got
 
+    def _plan(
+        self, kind: str, g: int, sites: tuple[int, ...], index: preempt.VictimIndex
+    ) -> preempt.PreemptionPlan | None:
+        """`preempt.plan`, skipped when a smaller ask already found no plan in this cycle: free GPUs and
+        eligible victims only shrink within a cycle (stops, placements, holds), so neither can a larger one."""
+        limit = self.sites.rack_limit(sites)
+        key = (kind, sites)
+        if g <= limit and g >= self._no_plan.get(key, g + 1):
+            return None
+        got = preempt.plan(self.cap, sites, g, limit, index)
+        if got is None and g <= limit:
+            self._no_plan[key] = g
+        return got
+
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:
             self._ends = expected_ends(self.cap)
         return self._ends
 
     def _share_key(self, tenant: str) -> float:
+        held = self.quota.held.get(tenant, 0)
+        memo = self._keys.get(tenant)
+        if memo is not None and memo[0] == held:  # usage is fixed for the cycle: only `held` moves the key
+            return memo[1]
         t = self.quota.terms(tenant)
         hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
-        return share_key(self.quota.held.get(tenant, 0), hist, self.policy.history_weight, t.weight)
+        key = share_key(held, hist, self.policy.history_weight, t.weight)
+        self._keys[tenant] = (held, key)
+        return key
+
+    def _guarantee_spent(self, tenant: str) -> bool:
+        """No priority job of `tenant` can be within its guarantee for the rest of this cycle."""
+        if self.quota.terms(tenant).total_guarantee <= 0:
+            return True
+        q = self.quota
+        left = q.prio_wide_left.get(tenant)
+        if left is None or left > 0:  # unknown until its first priority job asks: examine
+            return False
+        return all(v <= 0 for (t, _), v in q.prio_site_left.items() if t == tenant)
 
     def _exhausted(self) -> bool:
         """No free GPU anywhere, none held-but-usable, no head to reserve, no preemption left."""

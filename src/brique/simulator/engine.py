@@ -46,7 +46,7 @@ from brique.scheduler import (
     schedule_state,
 )
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
-from brique.simulator.pending import PendingIndex, window_exact
+from brique.simulator.pending import Group, PendingIndex, too_narrow
 from brique.simulator.policies import PolicySpec
 from brique.simulator.predict import Predictor
 from brique.simulator.timeline import Timeline
@@ -129,6 +129,7 @@ class Engine:
         self.events = EventQueue()
         self.pending = PendingIndex()  # per (tenant, tier), canonical order: cycles see a window
         self.window = self.cfg.window
+        self.wider: dict[Group, int] = {}  # groups shown deeper than `window` (`_decide`)
         self.running: dict[int, RunningJob] = {}
         self.state = SchedulerState(topology, contracts=self.policy.contracts)  # kept by deltas
         self.attempt: list[int] = [0] * len(self.jobs)
@@ -293,14 +294,18 @@ class Engine:
             self._stop(int(victim), p.grace_s, now, handover=False, guarantee=_for_guarantee(p))
 
     def _decide(self, now: float) -> CycleResult:
-        """One cycle over each group's first `window` jobs, widened until provably exact (`pending.py`)."""
-        width = self.window
+        """One cycle over each group's first `window` jobs, the too narrow ones widened until provably exact
+        (`pending.py`)."""
+        wider = self.wider  # from the last cycle: a group that needed depth then likely needs it again
         while True:
-            jobs, last = self.pending.window(width)
-            result = schedule_state(self.state, jobs, self.policy, now, self.usage)
-            if window_exact(result, last):
+            jobs, last = self.pending.window(self.window, wider)
+            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False)
+            narrow = too_narrow(result, last)
+            if not narrow:
+                self.wider = self.pending.depths(result.examined, self.window)
                 return result
-            width *= 4
+            for group in narrow:
+                wider[group] = wider.get(group, self.window) * 4
 
     def _place(self, d: Place, stops: dict[str, Preempt], now: float) -> None:
         delay = 0.0

@@ -7,13 +7,14 @@ So if the last job a group shows the core was not examined (`CycleResult.examine
 no job behind it would have been either, and the decisions are exactly those of a
 cycle over the whole queue. The engine hands the core each group's first `window`
 jobs, checks that on the result and, in the rare case it fails, decides again with
-a wider window: a cycle's cost no longer grows with the queue's depth.
+the groups that were too narrow widened: a cycle's cost no longer grows with the
+queue's depth. The argument is per group, so groups may be shown to different depths.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from brique.domain.jobs import Job, Tier
 from brique.scheduler import CycleResult
@@ -45,19 +46,35 @@ class PendingIndex:
         del group[bisect_left(group, (job.submitted_at, job.id, i))]
         return job
 
-    def window(self, width: int) -> tuple[list[Job], list[str]]:
-        """Each group's first `width` jobs, and the id of the last one of every cut group."""
+    def depths(self, examined: Iterable[str], width: int) -> dict[Group, int]:
+        """Per group deeper than `width`: twice the depth of its deepest examined job (the next cycle's
+        window there, so a deep group is not shown twice at one instant, nor deeper than it needs)."""
+        deepest: dict[Group, int] = {}
+        for job_id in examined:
+            job = self.jobs.get(int(job_id))
+            if job is None:
+                continue
+            group = (job.tenant, job.tier)
+            at = bisect_left(self.groups[group], (job.submitted_at, job.id, int(job_id))) + 1
+            if at > deepest.get(group, 0):
+                deepest[group] = at
+        return {g: 2 * d for g, d in deepest.items() if 2 * d > width}
+
+    def window(self, width: int, wider: dict[Group, int] | None = None) -> tuple[list[Job], dict[str, Group]]:
+        """Each group's first `width` jobs (`wider[group]` for some), and the last one of every cut group."""
         jobs: list[Job] = []
-        last: list[str] = []
+        last: dict[str, Group] = {}
         by_i = self.jobs
-        for keys in self.groups.values():
-            head = keys[:width]
-            jobs.extend(by_i[k[2]] for k in head)
-            if len(keys) > width:
-                last.append(head[-1][1])
+        for group, keys in self.groups.items():
+            n = wider.get(group, width) if wider else width
+            head = keys[:n] if len(keys) > n else keys
+            jobs.extend([by_i[k[2]] for k in head])
+            if len(keys) > n:
+                last[head[-1][1]] = group
         return jobs, last
 
 
-def window_exact(result: CycleResult, last: list[str]) -> bool:
-    """True when no cut group's last job in the window was examined (see module doc)."""
-    return not any(job_id in result.examined for job_id in last)
+def too_narrow(result: CycleResult, last: dict[str, Group]) -> list[Group]:
+    """The cut groups whose last job in the window was examined: only they need widening (module doc)."""
+    examined = result.examined
+    return [group for job_id, group in last.items() if job_id in examined]

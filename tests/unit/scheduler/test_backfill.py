@@ -146,3 +146,29 @@ def test_reservation_full_reason():
     w = cycle(FLEET, [make_job("b", 4, reservation="rsv")], running, reservations=[res_]).for_job("b")
     assert isinstance(w, Wait)
     assert w.reasons[0].message == "waiting: needs 4 GPUs in reservation rsv; 2 of its GPUs are free"
+
+
+def test_expected_ends_follow_the_domain_rule():
+    """`expected_ends` inlines `Alloc.expected_end`: estimate, else max runtime, stop time, never before now."""
+    from brique.domain.jobs import Job
+    from brique.scheduler.alloc import Alloc
+    from brique.scheduler.backfill import expected_ends
+
+    now = 1_000.0
+    allocs = {
+        0: Alloc(
+            Job("a", "t", 1, estimated_runtime_s=500.0, max_runtime_s=900.0), [0], 800.0
+        ),  # estimate ahead
+        1: Alloc(Job("b", "t", 1, estimated_runtime_s=50.0, max_runtime_s=900.0), [1], 800.0),  # overdue: max
+        2: Alloc(Job("c", "t", 1, max_runtime_s=100.0), [2], 800.0),  # past its max runtime: now
+        3: Alloc(Job("d", "t", 1, max_runtime_s=100.0), [3], 990.0, stop_at=1_020.0),  # stopping
+        4: Alloc(Job("e", "t", 1, estimated_runtime_s=5_000.0, max_runtime_s=900.0), [4], 800.0),  # capped
+    }
+
+    class Cap:
+        pass
+
+    cap = Cap()
+    cap.now, cap.allocs = now, allocs
+    got = expected_ends(cap)  # type: ignore[arg-type]
+    assert got == sorted((a.expected_end(now), a.job.id, i) for i, a in allocs.items())
