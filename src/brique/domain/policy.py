@@ -112,8 +112,9 @@ class SchedulingPolicy:
     backfill: whether EASY backfill runs (off: strict order after the first blocked job).
     preempt_for_standard: non-guarantee jobs may preempt preemptible-tier work.
     preemption_heads: at most this many non-guarantee jobs per cycle may preempt.
-    preempt_protect_s: running work (re)started less than this long ago is never preempted,
-        so a restarted job gets to make progress before it can be chosen again (0: off).
+    preempt_protect_s: running work (re)started less than this long ago is never preempted by a
+        job outside its guarantee, and a restarted job (`RunningJob.restarts`) not even for a
+        guarantee, so it makes progress before it can be chosen again (0: off).
     preempt_wait_ratio: a job that is not within its guarantee preempts only if the GPU-seconds
         its victims would lose are at most this times its GPUs x its expected wait (0: always).
     preempt_by_cost: victims are the running work that loses the fewest GPU-seconds, whatever

@@ -25,6 +25,8 @@ tenant and tier, so the policies are compared on the same footing.
   (re)started less than `PROTECT_S` ago is protected, and a job preempts only if the
   GPU-seconds its victims would lose are at most `WAIT_RATIO` x its GPUs x its expected
   wait (`SchedulingPolicy.preempt_wait_ratio`): waiting a little beats killing a lot.
+  A job that was preempted before is never preempted again inside `PROTECT_S` of its
+  restart, not even for a guarantee (no job is preempted twice within its window).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def _slurm(book: ContractBook) -> SchedulingPolicy:
     return SchedulingPolicy(contracts=ContractBook.of(accounts), backfill=True, preempt_for_standard=True)
 
 
-PROTECT_S = 1800.0  # brique: a (re)started job runs at least this long before it may be preempted
+PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it may be preempted (see below)
 WAIT_RATIO = 0.01  # brique: preempt only if the work lost is <= 1 % of the GPU-seconds of waiting
 
 

@@ -10,7 +10,7 @@ from scheduler_factories import NOW, check_invariants, cycle, make_fleet, make_j
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.fleet import HealthState
-from brique.domain.jobs import Tier
+from brique.domain.jobs import RunningJob, Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
 from brique.scheduler import Place, ReasonCode
 
@@ -143,6 +143,22 @@ def test_protection_window_spares_recent_work_from_non_guarantee_preemption(sc, 
     for p in result.preempts:
         if p.reason.code == ReasonCode.PREEMPTED_FOR_JOB:
             assert NOW - started[p.job_id] >= protect, p
+    check_invariants(fleet, pending, running, result, policy, health)
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from([100.0, 500.0, 2000.0]), st.data())
+def test_restarted_work_inside_its_window_is_never_preempted(sc, protect, data):
+    """A job preempted before and restarted less than `preempt_protect_s` ago is never stopped, even for a guarantee."""
+    fleet, health, running, pending, policy = sc
+    running = [RunningJob(r.job, r.gpus, r.started_at, restarts=data.draw(st.integers(0, 2))) for r in running]
+    policy = SchedulingPolicy(contracts=policy.contracts, backfill=policy.backfill, preempt_protect_s=protect,
+                              preempt_by_cost=data.draw(st.booleans()))  # fmt: skip
+    result = cycle(fleet, pending, running, policy, health=health)
+    by_id = {r.job.id: r for r in running}
+    for p in result.preempts:
+        r = by_id[p.job_id]
+        assert r.restarts == 0 or NOW - r.started_at >= protect, p
     check_invariants(fleet, pending, running, result, policy, health)
 
 
