@@ -420,9 +420,10 @@ class _Cycle:
             else:
                 self.quota.ready()  # borrowed and protected flags
                 tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
+                wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
                 # A guarantee may stop young work, but never a restarted job inside its window.
                 eligible = lambda a: (  # noqa: E731
-                    (a.job.tenant == tenant or _reclaimable(a))
+                    (wide or a.job.tenant == tenant or _reclaimable(a))
                     and not (protect > 0 and a.restarted and now - a.started_at < protect)
                 )
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
