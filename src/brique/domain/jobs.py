@@ -63,12 +63,17 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class RunningJob:
-    """A job holding GPUs since `started_at`. `stopping_at`: a stop was sent; gone by then."""
+    """A job holding GPUs since `started_at`. `stopping_at`: a stop was sent; gone by then.
+
+    restarts: how often this job was preempted and requeued before this run; a restarted
+    job is never preempted again inside the policy's protection window (`preempt_protect_s`).
+    """
 
     job: Job
     gpus: tuple[str, ...]
     started_at: float
     stopping_at: float | None = None
+    restarts: int = 0
 
     def expected_end(self, now: float) -> float:
         return expected_end(self.job, self.started_at, self.stopping_at, now)

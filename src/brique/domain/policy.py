@@ -112,12 +112,16 @@ class SchedulingPolicy:
     backfill: whether EASY backfill runs (off: strict order after the first blocked job).
     preempt_for_standard: non-guarantee jobs may preempt preemptible-tier work.
     preemption_heads: at most this many non-guarantee jobs per cycle may preempt.
-    preempt_protect_s: running work (re)started less than this long ago is never preempted,
-        so a restarted job gets to make progress before it can be chosen again (0: off).
+    preempt_protect_s: running work (re)started less than this long ago is never preempted by a
+        job outside its guarantee, and a restarted job (`RunningJob.restarts`) not even for a
+        guarantee, so it makes progress before it can be chosen again (0: off).
     preempt_wait_ratio: a job that is not within its guarantee preempts only if the GPU-seconds
         its victims would lose are at most this times its GPUs x its expected wait (0: always).
     preempt_by_cost: victims are the running work that loses the fewest GPU-seconds, whatever
         its tier (off: the preemptible tier first, then the fewest GPU-seconds).
+    reclaim_standard: a priority job within its guarantee may also stop other tenants' standard
+        work inside their guarantees (a guarantee covers priority work only), cheapest first
+        (off: only preemptible, borrowed and its own tenant's standard work).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -137,5 +141,6 @@ class SchedulingPolicy:
     preempt_protect_s: float = 0.0
     preempt_wait_ratio: float = 0.0
     preempt_by_cost: bool = False
+    reclaim_standard: bool = False
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

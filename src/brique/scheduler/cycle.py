@@ -23,7 +23,7 @@ leaves it as it found it. Phases:
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.jobs import Job, Tier
@@ -279,7 +279,7 @@ class _Cycle:
             if got is not None:
                 self._place(job, got[0], got[1], ReasonCode.FAIR_SHARE)
                 return True
-        # A guarantee outranks the protection window: its victims are simply the cheapest to lose.
+        # Victims: the cheapest to lose, never a restarted job inside its protection window.
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
@@ -465,19 +465,21 @@ class _Cycle:
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            if kind == "reclaim":
-                self.quota.ready()  # borrowed and protected flags
             protect, now = self.policy.preempt_protect_s, self.now
-            if kind == "reclaim":
-                eligible = _reclaimable
-            elif kind.startswith("own:"):  # reclaimable, or the tenant's own unprotected work
-                self.quota.ready()
-                tenant = kind[4:]
-                eligible = lambda a: a.job.tenant == tenant or _reclaimable(a)  # noqa: E731
-            elif protect <= 0:
+            eligible: Callable[[Alloc], bool]
+            if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
                 eligible = _preemptible_tier
-            else:  # recently (re)started work is protected from preemption by non-guarantee jobs
-                eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
+                if protect > 0:
+                    eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
+            else:
+                self.quota.ready()  # borrowed and protected flags
+                tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
+                wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
+                # A guarantee may stop young work, but never a restarted job inside its window.
+                eligible = lambda a: (  # noqa: E731
+                    (wide or a.job.tenant == tenant or _reclaimable(a))
+                    and not (protect > 0 and a.restarted and now - a.started_at < protect)
+                )
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
             self._victims[kind] = got
         return got

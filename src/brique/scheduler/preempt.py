@@ -2,9 +2,12 @@
 
 Who may be preempted is the caller's predicate (see `cycle.py`): for a job within
 its tenant's guarantee, preemptible-tier work and borrowed work (and the tenant's own
-standard work when it fills the guarantee); for other jobs
+standard work when it fills the guarantee; with `SchedulingPolicy.reclaim_standard`, any
+standard work); for other jobs
 (when the policy allows), preemptible-tier work only. Protected work (priority
-within guarantee), jobs already stopping and jobs placed in this cycle never are.
+within guarantee), jobs already stopping and jobs placed in this cycle never are;
+with `SchedulingPolicy.preempt_protect_s`, neither is work (re)started less than that
+long ago for a non-guarantee job, nor a restarted job inside that window for anyone.
 
 Victim order: preemptible tier first, then fewest GPU-seconds lost (GPUs x time run
 so far), then youngest first, then id; with `SchedulingPolicy.preempt_by_cost` the tier

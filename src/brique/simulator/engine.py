@@ -224,7 +224,7 @@ class Engine:
     def _start(self, i: int, gpus: tuple[str, ...], at: float, now: float) -> None:
         job = self.pending.pop(i)
         tj, rec = self.jobs[i], self.run.records[i]
-        self.running[i] = rj = RunningJob(job, gpus, at)
+        self.running[i] = rj = RunningJob(job, gpus, at, restarts=rec.preempted)
         self.state.apply_started(rj)
         self.run.timeline.waited(tj.tenant, rec.waiting_since, at, tj.gpus)
         if rec.first_start < 0:
@@ -331,7 +331,7 @@ class Engine:
         natural = rj.started_at + self.jobs[i].duration_s
         if not handover:
             self.signal_at[i] = now
-            self.running[i] = RunningJob(rj.job, rj.gpus, rj.started_at, stopping_at=kill)
+            self.running[i] = RunningJob(rj.job, rj.gpus, rj.started_at, stopping_at=kill, restarts=rj.restarts)
             self.state.apply_stopping(rj.job.id, kill)
             if kill < natural:
                 self.attempt[i] += 1  # the END at `natural` is stale; the kill ends it

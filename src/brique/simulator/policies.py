@@ -19,12 +19,14 @@ tenant and tier, so the policies are compared on the same footing.
   accounts instead of one weighted sum over all jobs, and placement is the core's
   topology-aware best fit (Slurm's select/cons_tres with topology/tree is similar).
 - `brique`: the production policy: contracts with guarantees (within-guarantee
-  priority jobs start at once, preempting the preemptible and borrowed work that loses
-  least), weighted fair share of idle capacity, EASY backfill on runtimes predicted
+  priority jobs start at once, preempting the non-priority work that loses least:
+  preemptible, borrowed or standard, `reclaim_standard`), weighted fair share of idle capacity, EASY backfill on runtimes predicted
   from history (`predict.py`), and cost-aware preemption by standard jobs: work
   (re)started less than `PROTECT_S` ago is protected, and a job preempts only if the
   GPU-seconds its victims would lose are at most `WAIT_RATIO` x its GPUs x its expected
   wait (`SchedulingPolicy.preempt_wait_ratio`): waiting a little beats killing a lot.
+  A job that was preempted before is never preempted again inside `PROTECT_S` of its
+  restart, not even for a guarantee (no job is preempted twice within its window).
 """
 
 from __future__ import annotations
@@ -67,14 +69,14 @@ def _slurm(book: ContractBook) -> SchedulingPolicy:
     return SchedulingPolicy(contracts=ContractBook.of(accounts), backfill=True, preempt_for_standard=True)
 
 
-PROTECT_S = 1800.0  # brique: a (re)started job runs at least this long before it may be preempted
+PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it may be preempted (see below)
 WAIT_RATIO = 0.01  # brique: preempt only if the work lost is <= 1 % of the GPU-seconds of waiting
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
     return SchedulingPolicy(
         contracts=book, backfill=True, preempt_for_standard=True, preempt_protect_s=PROTECT_S,
-        preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True,
+        preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True, reclaim_standard=True,
     )  # fmt: skip
 
 

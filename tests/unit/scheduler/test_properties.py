@@ -10,7 +10,7 @@ from scheduler_factories import NOW, check_invariants, cycle, make_fleet, make_j
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.fleet import HealthState
-from brique.domain.jobs import Tier
+from brique.domain.jobs import RunningJob, Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
 from brique.scheduler import Place, ReasonCode
 
@@ -143,6 +143,44 @@ def test_protection_window_spares_recent_work_from_non_guarantee_preemption(sc, 
     for p in result.preempts:
         if p.reason.code == ReasonCode.PREEMPTED_FOR_JOB:
             assert NOW - started[p.job_id] >= protect, p
+    check_invariants(fleet, pending, running, result, policy, health)
+
+
+@SETTINGS
+@given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.data())
+def test_reclaim_standard_starts_a_guaranteed_job_over_any_standard_work(sc, data):
+    """With `reclaim_standard`, a within-guarantee priority job starts now over any non-priority work,
+    even other tenants' standard work inside their own guarantees; protected work stays untouched."""
+    fleet, _, running, _, _ = sc
+    running = [r for r in running if r.job.tenant != "g"]
+    site = data.draw(st.sampled_from(fleet.sites))
+    rack = max(r.gpu_count for r in site.racks)
+    size = data.draw(st.integers(1, max(rack, site.gpu_count)))
+    if size > rack:
+        size = site.gpu_count if size > site.gpu_count else size
+    book = ContractBook.of([Contract("g", guaranteed_gpus=size)]
+                           + [Contract(t, guaranteed_gpus=data.draw(st.integers(0, 64))) for t in TENANTS])  # fmt: skip
+    policy = SchedulingPolicy(contracts=book, reclaim_standard=True, preempt_by_cost=data.draw(st.booleans()))
+    job = make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
+    result = cycle(fleet, [job], running, policy)
+    assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
+    check_invariants(fleet, [job], running, result, policy, {})
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from([100.0, 500.0, 2000.0]), st.data())
+def test_restarted_work_inside_its_window_is_never_preempted(sc, protect, data):
+    """A job preempted before and restarted less than `preempt_protect_s` ago is never stopped, even for a guarantee."""
+    fleet, health, running, pending, policy = sc
+    running = [RunningJob(r.job, r.gpus, r.started_at, restarts=data.draw(st.integers(0, 2))) for r in running]
+    policy = SchedulingPolicy(contracts=policy.contracts, backfill=policy.backfill, preempt_protect_s=protect,
+                              preempt_by_cost=data.draw(st.booleans()),
+                              reclaim_standard=data.draw(st.booleans()))  # fmt: skip
+    result = cycle(fleet, pending, running, policy, health=health)
+    by_id = {r.job.id: r for r in running}
+    for p in result.preempts:
+        r = by_id[p.job_id]
+        assert r.restarts == 0 or NOW - r.started_at >= protect, p
     check_invariants(fleet, pending, running, result, policy, health)
 
 
