@@ -79,7 +79,7 @@ def main() -> None:
         "last_cycle": {"placed": stats.placed, "waiting": stats.waiting}, "runs": args.runs,
     }))  # fmt: skip
     if profile:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profile).sort_stats(__import__("os").environ.get("SORT","cumulative")).print_stats(int(__import__("os").environ.get("TOP","25")))
 
 
 if __name__ == "__main__":
