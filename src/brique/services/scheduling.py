@@ -103,6 +103,22 @@ def _array_env(row: JobRecord) -> dict[str, str]:
     return task_env(row.array_id, row.array_index or 0) if row.array_id else {}
 
 
+class _Rows:
+    """Every live job by id, as of now: those that held GPUs this cycle first (their new versions)."""
+
+    def __init__(self, first: dict[str, JobRecord], then: dict[str, JobRecord]) -> None:
+        self.first, self.then = first, then
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self.first.get(job_id) or self.then.get(job_id)
+
+    def __getitem__(self, job_id: str) -> JobRecord:
+        row = self.get(job_id)
+        if row is None:
+            raise KeyError(job_id)
+        return row
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection during a cycle: its thousands of short-lived objects (decisions,
@@ -135,6 +151,7 @@ class SchedulingService:
         self._view = snapshots.JobView()  # pending and active jobs, fed by the rows changed since
         self._quiet: dict[str, tuple[int, RunReport]] = {}  # job -> (version, report) that moved nothing
         self._deadline: dict[str, tuple[int, datetime | None]] = {}  # job -> (version, when it times out)
+        self._queue: tuple[list[JobRecord], list[Job]] | None = None  # the last queue handed to the core
         self._kept = snapshots.KeptState(topology)  # the core's state, fed by differences in running work
 
     # -- public ---------------------------------------------------------------------------------
@@ -154,38 +171,50 @@ class SchedulingService:
     def cycle(self, fence: Callable[[Session], None] | None = None) -> CycleStats:
         """One cycle. Executors are polled before, and told after, a single short transaction.
         `fence` runs first in that transaction: it raises if this replica no longer leads."""
-        with self._lock, _gc_paused():
+        with self._lock:
             started = time.perf_counter()
-            stats = CycleStats()
-            actions = _Actions()
-            now = self.clock.now()
-            reports = self._poll()
-            try:
-                with self.db.transaction() as s:
-                    if fence is not None:
-                        fence(s)
-                    repo.lock_for_writing(s)
-                    live = self._view.refresh(s, now)
-                    hl = snapshots.health(s)
-                    jobs = {i: r for i, r in live.items() if r.state is not JobState.PENDING}
-                    stats.finished = self._reconcile(s, jobs, reports, hl, now, actions)
-                    self._deadlines(s, jobs, now, actions)
-                    # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
-                    waiting = [*(r for r in live.values() if r.state is JobState.PENDING),
-                               *(r for r in jobs.values() if r.state is JobState.PENDING)]  # fmt: skip
-                    pending = sorted(waiting, key=_by_id)
-                    live.update(jobs)
-                    active = [r for r in jobs.values() if r.state.holds_gpus]
-                    self._decide(s, active, pending, live, hl, now, stats, actions)
-            except BaseException:
-                self._view.drop()  # what it noted may not have been committed
-                self._kept.drop()
-                raise
-            self._view.note(actions.moved.values())
-            self._view.note_waits(actions.waits)
-            self._act(actions)
+            with _gc_paused():  # the cycle's objects are gone when collection resumes
+                stats = self._cycle(fence)
             stats.duration_ms = (time.perf_counter() - started) * 1000
             return stats
+
+    def _cycle(self, fence: Callable[[Session], None] | None) -> CycleStats:
+        stats = CycleStats()
+        actions = _Actions()
+        now = self.clock.now()
+        reports = self._poll()
+        try:
+            with self.db.transaction() as s:
+                if fence is not None:
+                    fence(s)
+                repo.lock_for_writing(s)
+                self._work(s, reports, now, stats, actions)
+        except BaseException:
+            self._view.drop()  # what it noted may not have been committed
+            self._kept.drop()
+            raise
+        self._view.note(actions.moved.values())
+        self._view.note_waits(actions.waits)
+        self._act(actions)
+        return stats
+
+    def _work(
+        self, s: Session, reports: dict[tuple[str, int], tuple[RunReport, Executor]], now: datetime,
+        stats: CycleStats, actions: _Actions,
+    ) -> None:  # fmt: skip
+        """Phases 1-4 in the cycle's transaction."""
+        view = self._view
+        view.refresh(s, now)
+        hl = snapshots.health(s)
+        jobs = dict(view.active)  # updated in place with each job's new version
+        stats.finished = self._reconcile(s, jobs, reports, hl, now, actions)
+        self._deadlines(s, jobs, now, actions)
+        # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
+        requeued = [r for r in jobs.values() if r.state is JobState.PENDING]
+        pending = sorted([*view.queue(), *requeued], key=_by_id) if requeued else view.queue()
+        rows = _Rows(jobs, view.pending)
+        active = [r for r in jobs.values() if r.state.holds_gpus]
+        self._decide(s, active, pending, rows, hl, now, stats, actions)
 
     def apply_reports(self, reports: list[RunReport]) -> None:
         """Apply reports pushed by agents (the same convergence rules as polled ones)."""
@@ -366,10 +395,10 @@ class SchedulingService:
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
     def _decide(
-        self, s: Session, active: list[JobRecord], pending: list[JobRecord], rows: dict[str, JobRecord],
+        self, s: Session, active: list[JobRecord], pending: list[JobRecord], rows: _Rows,
         hl: dict[str, HealthState], now: datetime, stats: CycleStats, actions: _Actions,
     ) -> None:  # fmt: skip
-        """Decide for `pending` (`rows`: every live job by id, as of now) and persist the decisions."""
+        """Decide for `pending` and persist the decisions."""
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
         held = held_by_limit(pending, active)
         for job_id, why in held.items():
@@ -388,16 +417,22 @@ class SchedulingService:
                 result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
             else:  # the common case: the state kept across cycles, fed the differences in running work
                 state = self._kept.update(active, hl, now, self._jobs)
-                core = [self._jobs(r) for r in pending]
-                result = schedule_state(state, core, policy, now.timestamp(), usage=usage)
+                result = schedule_state(state, self._core_queue(pending), policy, now.timestamp(), usage=usage)
             self._jobs.end_cycle()
-            for decision in result.decisions:
-                row = rows.get(decision.job_id)
-                if row is not None:
-                    self._persist(s, row, decision, now, stats, actions)
+            self._persist_all(s, rows, result.decisions, now, stats, actions)
             self._place_all(s, now, stats, actions)
         job_cycle.set_waits(s, [(j, code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
+
+    def _core_queue(self, pending: list[JobRecord]) -> list[Job]:
+        """The core's jobs for `pending`: the same list as last cycle's when `pending` is (no job changed)."""
+        last = self._queue
+        if last is not None and last[0] is pending:
+            return last[1]
+        known = {(r.id, r.version): j for r, j in zip(*last, strict=True)} if last is not None else {}
+        core = [known.get((r.id, r.version)) or self._jobs(r) for r in pending]
+        self._queue = (pending, core)
+        return core
 
     def _in_reservations(self, booked: list[Reservation], now: datetime) -> Callable[[JobRecord], Job]:
         """Core jobs, each of an org with an active reservation run in it (issue 16)."""
@@ -412,15 +447,32 @@ class SchedulingService:
 
         return job
 
+    def _persist_all(
+        self, s: Session, rows: _Rows, decisions: tuple[object, ...], now: datetime, stats: CycleStats,
+        actions: _Actions,
+    ) -> None:  # fmt: skip
+        waits = actions.waits
+        for d in decisions:
+            row = rows.get(d.job_id)  # type: ignore[attr-defined]
+            if row is None:
+                continue
+            kind = type(d)
+            if kind is Wait or kind is Reserve:  # by far the most: nothing written unless the reason changed
+                reasons = d.reasons  # type: ignore[attr-defined]
+                stats.waiting += 1
+                if not reasons:
+                    code, message = "waiting", "waiting"
+                else:
+                    code = reasons[0].code
+                    message = reasons[0].message if len(reasons) == 1 else "; ".join(r.message for r in reasons)
+                if row.wait_code != code or row.wait_message != message[:1000]:
+                    waits[row.id] = (str(code), message)
+            else:
+                self._persist(s, row, d, now, stats, actions)
+
     def _persist(
         self, s: Session, row: JobRecord, d: object, now: datetime, stats: CycleStats, actions: _Actions
     ) -> None:
-        if isinstance(d, Wait | Reserve):  # the common case, by far: no write unless the reason changed
-            reasons = d.reasons
-            code = reasons[0].code.value if reasons else "waiting"
-            actions.wait(row, code, "; ".join(r.message for r in reasons) or "waiting")
-            stats.waiting += 1
-            return
         try:
             if isinstance(d, Place):
                 actions.places.append((row, d))  # persisted together, after the other decisions

@@ -118,26 +118,34 @@ class JobView:
     def __init__(self, margin_s: float = 5.0) -> None:
         self.margin = timedelta(seconds=margin_s)
         self.specs = job_cycle.SpecTexts()
-        self._jobs: dict[str, JobRecord] = {}
-        self._sum = 0  # the sum of their versions
+        self.pending: dict[str, JobRecord] = {}  # read-only for callers, like `active`
+        self.active: dict[str, JobRecord] = {}
+        self._queue: list[JobRecord] | None = None  # `pending` by id, until it changes
+        self._sum = 0  # the sum of the versions of the jobs held
         self._since: datetime | None = None
         self.reloads = 0  # full loads so far (first one included), for tests and metrics
         self.read = 0  # rows read whole so far, for tests and metrics
 
-    def refresh(self, session: Session, now: datetime) -> dict[str, JobRecord]:
+    def refresh(self, session: Session, now: datetime) -> None:
         if self._since is not None:
             self._catch_up(session, self._since)
             count, total = repo.checksum(session, LIVE)
-            if count != len(self._jobs) or total != self._sum:
+            if count != len(self.pending) + len(self.active) or total != self._sum:
                 self._since = None
         if self._since is None:
+            self.pending, self.active, self._queue, self._sum = {}, {}, None, 0
             rows = job_cycle.in_states(session, LIVE, self.specs)
-            self._jobs, self._sum = {row.id: row for row in rows}, sum(row.version for row in rows)
+            self.note(rows)
             self.reloads += 1
             self.read += len(rows)
         self._since = now - self.margin
         self.specs.end_cycle()
-        return dict(self._jobs)
+
+    def queue(self) -> list[JobRecord]:
+        """The pending jobs by id (the same list object while none changed: callers must not modify it)."""
+        if self._queue is None:
+            self._queue = sorted(self.pending.values(), key=lambda r: r.id)
+        return self._queue
 
     def _catch_up(self, session: Session, since: datetime) -> None:
         stale = []
@@ -145,7 +153,7 @@ class JobView:
             if state not in LIVE:
                 self._drop(job_id)
                 continue
-            known = self._jobs.get(job_id)
+            known = self.pending.get(job_id) or self.active.get(job_id)
             if known is None or known.version != version:
                 stale.append(job_id)
         rows = job_cycle.by_ids(session, stale, self.specs)
@@ -155,24 +163,32 @@ class JobView:
     def note(self, rows: Iterable[JobRecord]) -> None:
         """Jobs as now stored (read, or written by this cycle and committed)."""
         for row in rows:
-            if row.state.value in LIVE:
-                old = self._jobs.get(row.id)
-                self._sum += row.version - (old.version if old is not None else 0)
-                self._jobs[row.id] = row
+            self._drop(row.id)
+            if row.state is JobState.PENDING:
+                self.pending[row.id] = row
+                self._queue = None
+            elif row.state.value in LIVE:
+                self.active[row.id] = row
             else:
-                self._drop(row.id)
+                continue
+            self._sum += row.version
 
     def _drop(self, job_id: str) -> None:
-        old = self._jobs.pop(job_id, None)
+        old = self.pending.pop(job_id, None)
+        if old is not None:
+            self._queue = None
+        else:
+            old = self.active.pop(job_id, None)
         if old is not None:
             self._sum -= old.version
 
     def note_waits(self, waits: dict[str, tuple[str, str]]) -> None:
         """Wait reasons written without a new version: keep them, so unchanged ones are not rewritten."""
         for job_id, (code, message) in waits.items():
-            job = self._jobs.get(job_id)
+            job = self.pending.get(job_id)
             if job is not None and (job.wait_code, job.wait_message) != (code, message[:1000]):
-                self._jobs[job_id] = dataclasses.replace(job, wait_code=code, wait_message=message[:1000])
+                self.pending[job_id] = dataclasses.replace(job, wait_code=code, wait_message=message[:1000])
+                self._queue = None
 
     def drop(self) -> None:
         self._since = None
