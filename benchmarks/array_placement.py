@@ -4,10 +4,12 @@ Times `JobService.submit_array` (one transaction: admission, quota, two multi-ro
 runs scheduling cycles back to back, as the woken loop does, until every task that fits is
 running (the simulated executor reports a launched task running at the next cycle). Each cycle
 goes through the whole service: load the changes, reconcile, decide, persist, launch. Prints one
-JSON line of medians over `--runs` fresh databases, and each cycle's duration of the last run.
-The same through HTTP and a real server process: `benchmarks/api_burst.py --jobs 0 --array 10000`.
+JSON line per database of medians over `--runs` fresh databases (SQLite files, databases of a
+private PostgreSQL), and each cycle's duration of the last run. The same through HTTP and a real
+server process: `benchmarks/api_burst.py --jobs 0 --array 10000`.
 
-    .venv/bin/python benchmarks/array_placement.py [--tasks 10000] [--gpus 1] [--runs 3] [--profile]
+    .venv/bin/python benchmarks/array_placement.py [--tasks 10000] [--gpus 1] [--runs 3]
+        [--db sqlite,postgresql] [--profile] [--sort cumulative]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cProfile
 import json
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,11 +31,15 @@ from brique.domain.arrays import parse_array
 from brique.domain.job_lifecycle import JobSpec
 from brique.server.runtime import build_runtime
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private PostgreSQL
+from tests.support.postgres import PostgresServer, find_bindir
 
-def one_run(tasks: int, gpus: int, db_url: str | None, profile: cProfile.Profile | None) -> dict:
+
+def one_run(tasks: int, gpus: int, pg: PostgresServer | None, profile: cProfile.Profile | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock(datetime(2026, 11, 2, tzinfo=UTC))
-        settings = Settings(home=Path(tmp), db_url=db_url or f"sqlite:///{tmp}/b.db", fleet_file=DEFAULT_FLEET,
+        db_url = pg.create_database(f"arrays_{time.time_ns()}") if pg else f"sqlite:///{tmp}/b.db"
+        settings = Settings(home=Path(tmp), db_url=db_url, fleet_file=DEFAULT_FLEET,
                             submissions_per_minute=10**6, submission_burst=10**6, max_pending_jobs=10**6)  # fmt: skip
         rt = build_runtime(settings, clock=clock)
         tenancy, jobs, scheduling = rt.services.tenancy, rt.services.jobs, rt.services.scheduling
@@ -44,9 +51,9 @@ def one_run(tasks: int, gpus: int, db_url: str | None, profile: cProfile.Profile
         spec = JobSpec(name="arr", project="train", command="task.sh", gpus=gpus, sleep_s=36_000)
         if profile:
             profile.enable()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         submitted = jobs.submit_array(tenant, spec, parse_array(f"0-{tasks - 1}"))
-        accept_s = time.perf_counter() - t0
+        accept_s, accept_cpu_s = time.perf_counter() - t0, time.thread_time() - c0
         cycles: list[float] = []
         running = 0
         while len(cycles) < 50:
@@ -58,32 +65,54 @@ def one_run(tasks: int, gpus: int, db_url: str | None, profile: cProfile.Profile
             running = counts.get("running", 0)
             if not counts.get("scheduled") and (not counts.get("pending") or not stats.placed):
                 break
-        placed_s = time.perf_counter() - t0 - accept_s
+        placed_s, placed_cpu_s = time.perf_counter() - t0 - accept_s, time.thread_time() - c0 - accept_cpu_s
         if profile:
             profile.disable()
         rt.close()
-    return {"accept_s": accept_s, "running_after_s": placed_s, "running": running, "cycles_ms": cycles}
+    return {"accept_s": accept_s, "accept_cpu_s": accept_cpu_s, "running_after_s": placed_s,
+            "running_after_cpu_s": placed_cpu_s, "running": running, "cycles_ms": cycles}  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per task")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--db", default=None, help="a database URL (default: a fresh SQLite file per run)")
+    parser.add_argument("--db", default="sqlite", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the last run")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime)")
     args = parser.parse_args()
+    for db in [d.strip() for d in args.db.split(",") if d.strip()]:
+        pg = None
+        if db == "postgresql":
+            bindir = find_bindir()
+            if bindir is None:
+                sys.exit("PostgreSQL server binaries not found (apt-get install postgresql)")
+            pg = PostgresServer(bindir)
+            pg.start()
+        try:
+            measure(db, pg, args)
+        finally:
+            if pg is not None:
+                pg.stop()
+
+
+def measure(db: str, pg: PostgresServer | None, args: argparse.Namespace) -> None:
     profile = cProfile.Profile() if args.profile else None
-    runs = [one_run(args.tasks, args.gpus, args.db, profile if i == args.runs - 1 else None)
-            for i in range(args.runs)]  # fmt: skip
+    runs = [one_run(args.tasks, args.gpus, pg, profile if i == args.runs - 1 else None) for i in range(args.runs)]
+
+    def median(key: str, digits: int = 2) -> float:
+        return round(statistics.median(r[key] for r in runs), digits)
+
     print(json.dumps({
-        "tasks": args.tasks, "gpus_per_task": args.gpus, "runs": args.runs,
-        "accept_s_median": round(statistics.median(r["accept_s"] for r in runs), 3),
-        "all_fitting_running_after_s_median": round(statistics.median(r["running_after_s"] for r in runs), 2),
+        "db": db, "tasks": args.tasks, "gpus_per_task": args.gpus, "runs": args.runs,
+        "accept_s_median": median("accept_s", 3), "accept_cpu_s_median": median("accept_cpu_s", 3),
+        "all_fitting_running_after_s_median": median("running_after_s"),
+        "running_after_cpu_s_median": median("running_after_cpu_s"),
         "running": runs[-1]["running"], "last_run_cycles_ms": [round(c) for c in runs[-1]["cycles_ms"]],
     }))  # fmt: skip
     if profile:
-        pstats.Stats(profile).sort_stats(__import__("os").environ.get("SORT", "cumulative")).print_stats(int(__import__("os").environ.get("TOP", "40")))
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(40)
 
 
 if __name__ == "__main__":
