@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -48,9 +47,10 @@ from brique.executors.base import (
     SupportsLogs,
     SupportsRestore,
 )  # fmt: skip
-from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule, schedule_state
+from brique.scheduler import Topology, schedule, schedule_state
 from brique.services import snapshots
-from brique.services.audit import AuditLog, Entry
+from brique.services.audit import AuditLog
+from brique.services.cycle_writes import Actions, CycleStats, DecisionWrites, Rows
 from brique.services.projects import ProjectGovernanceService
 from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
@@ -64,32 +64,6 @@ PENDING = (JobState.PENDING.value,)
 _by_id = operator.attrgetter("id")
 
 
-@dataclass
-class CycleStats:
-    placed: int = 0
-    preempted: int = 0
-    waiting: int = 0
-    rejected: int = 0
-    finished: int = 0
-    duration_ms: float = 0.0
-
-
-@dataclass
-class _Actions:
-    submit: list[Launch] = field(default_factory=list)
-    stop: list[tuple[str, int, float, str]] = field(default_factory=list)  # job, attempt, grace, site
-    done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
-    audit: list[Entry] = field(default_factory=list)  # appended in one batch before commit
-    waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message), changed ones
-    places: list[tuple[JobRecord, Place]] = field(default_factory=list)  # persisted in one batch
-    moved: dict[str, JobRecord] = field(default_factory=dict)  # jobs written this cycle, as written
-
-    def wait(self, row: JobRecord, code: str, message: str) -> None:
-        """Note why `row` waits, if that is not what it says already (unchanged reasons are not rewritten)."""
-        if row.wait_code != code or row.wait_message != message[:1000]:
-            self.waits[row.id] = (code, message)
-
-
 def _dead_node(row: JobRecord, down: set[str]) -> str | None:
     """The first node (or GPU) under the job that is down, if any."""
     for gpu in row.gpu_ids:
@@ -101,22 +75,6 @@ def _dead_node(row: JobRecord, down: set[str]) -> str | None:
 
 def _array_env(row: JobRecord) -> dict[str, str]:
     return task_env(row.array_id, row.array_index or 0) if row.array_id else {}
-
-
-class _Rows:
-    """Every live job by id, as of now: those that held GPUs this cycle first (their new versions)."""
-
-    def __init__(self, first: dict[str, JobRecord], then: dict[str, JobRecord]) -> None:
-        self.first, self.then = first, then
-
-    def get(self, job_id: str) -> JobRecord | None:
-        return self.first.get(job_id) or self.then.get(job_id)
-
-    def __getitem__(self, job_id: str) -> JobRecord:
-        row = self.get(job_id)
-        if row is None:
-            raise KeyError(job_id)
-        return row
 
 
 @contextmanager
@@ -133,7 +91,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class SchedulingService:
+class SchedulingService(DecisionWrites):
     def __init__(
         self, db: Database, clock: Clock, topology: Topology, executors: dict[str, Executor],
         secrets: SecretResolver, logs: LogArchive, audit: AuditLog, policy: SchedulingPolicy | None = None,
@@ -180,7 +138,7 @@ class SchedulingService:
 
     def _cycle(self, fence: Callable[[Session], None] | None) -> CycleStats:
         stats = CycleStats()
-        actions = _Actions()
+        actions = Actions()
         now = self.clock.now()
         reports = self._poll()
         try:
@@ -200,7 +158,7 @@ class SchedulingService:
 
     def _work(
         self, s: Session, reports: dict[tuple[str, int], tuple[RunReport, Executor]], now: datetime,
-        stats: CycleStats, actions: _Actions,
+        stats: CycleStats, actions: Actions,
     ) -> None:  # fmt: skip
         """Phases 1-4 in the cycle's transaction."""
         view = self._view
@@ -212,7 +170,7 @@ class SchedulingService:
         # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
         requeued = [r for r in jobs.values() if r.state is JobState.PENDING]
         pending = sorted([*view.queue(), *requeued], key=_by_id) if requeued else view.queue()
-        rows = _Rows(jobs, view.pending)
+        rows = Rows(jobs, view.pending)
         active = [r for r in jobs.values() if r.state.holds_gpus]
         self._decide(s, active, pending, rows, hl, now, stats, actions)
 
@@ -259,7 +217,7 @@ class SchedulingService:
 
     def _reconcile(
         self, s: Session, jobs: dict[str, JobRecord], reports: dict[tuple[str, int], tuple[RunReport, Executor]],
-        hl: dict[str, HealthState], now: datetime, actions: _Actions,
+        hl: dict[str, HealthState], now: datetime, actions: Actions,
     ) -> int:  # fmt: skip
         """Apply reports to `jobs` (updated in place with each job's new version)."""
         finished = 0
@@ -305,7 +263,7 @@ class SchedulingService:
         return finished
 
     def _unknowns(
-        self, s: Session, jobs: dict[str, JobRecord], unknown: list[str], now: datetime, actions: _Actions
+        self, s: Session, jobs: dict[str, JobRecord], unknown: list[str], now: datetime, actions: Actions
     ) -> None:
         # GPUs still held by jobs in their stop grace period (after this cycle's reports)
         stopping = {g for r in jobs.values() if r.stop_reason is not None and r.state.holds_gpus
@@ -322,7 +280,7 @@ class SchedulingService:
         row: JobRecord,
         node: str,
         now: datetime,
-        actions: _Actions,
+        actions: Actions,
     ) -> int:
         """A node under the job went down: the attempt is lost (requeued if retries remain)."""
         actions.stop.append((row.id, row.attempt, 0.0, row.site_id or ""))
@@ -336,7 +294,7 @@ class SchedulingService:
 
     def _unknown(
         self, s: Session, jobs: dict[str, JobRecord], row: JobRecord, executor: Executor | None, now: datetime,
-        actions: _Actions,
+        actions: Actions,
     ) -> None:  # fmt: skip
         """An active job its executor does not know: submit it if scheduled, else it was lost.
 
@@ -359,7 +317,7 @@ class SchedulingService:
     @staticmethod
     def _apply(
         s: Session, row: JobRecord, steps: list[Transition], now: datetime,
-        jobs: dict[str, JobRecord] | None = None, actions: _Actions | None = None,
+        jobs: dict[str, JobRecord] | None = None, actions: Actions | None = None,
     ) -> int:  # fmt: skip
         """Persist `steps`; 1 if the job left the running states. `jobs` and `actions` get its new version."""
         try:
@@ -374,7 +332,7 @@ class SchedulingService:
 
     # -- 2. deadlines ---------------------------------------------------------------------------
 
-    def _deadlines(self, s: Session, jobs: dict[str, JobRecord], now: datetime, actions: _Actions) -> None:
+    def _deadlines(self, s: Session, jobs: dict[str, JobRecord], now: datetime, actions: Actions) -> None:
         known, self._deadline = self._deadline, {}
         for row in list(jobs.values()):
             due = known.get(row.id)  # a job's deadline changes only with its version
@@ -395,8 +353,8 @@ class SchedulingService:
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
     def _decide(
-        self, s: Session, active: list[JobRecord], pending: list[JobRecord], rows: _Rows,
-        hl: dict[str, HealthState], now: datetime, stats: CycleStats, actions: _Actions,
+        self, s: Session, active: list[JobRecord], pending: list[JobRecord], rows: Rows,
+        hl: dict[str, HealthState], now: datetime, stats: CycleStats, actions: Actions,
     ) -> None:  # fmt: skip
         """Decide for `pending` and persist the decisions."""
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
@@ -447,77 +405,9 @@ class SchedulingService:
 
         return job
 
-    def _persist_all(
-        self, s: Session, rows: _Rows, decisions: tuple[object, ...], now: datetime, stats: CycleStats,
-        actions: _Actions,
-    ) -> None:  # fmt: skip
-        waits = actions.waits
-        for d in decisions:
-            row = rows.get(d.job_id)  # type: ignore[attr-defined]
-            if row is None:
-                continue
-            kind = type(d)
-            if kind is Wait or kind is Reserve:  # by far the most: nothing written unless the reason changed
-                reasons = d.reasons  # type: ignore[attr-defined]
-                stats.waiting += 1
-                if not reasons:
-                    code, message = "waiting", "waiting"
-                else:
-                    code = reasons[0].code
-                    message = reasons[0].message if len(reasons) == 1 else "; ".join(r.message for r in reasons)
-                if row.wait_code != code or row.wait_message != message[:1000]:
-                    waits[row.id] = (str(code), message)
-            else:
-                self._persist(s, row, d, now, stats, actions)
-
-    def _persist(
-        self, s: Session, row: JobRecord, d: object, now: datetime, stats: CycleStats, actions: _Actions
-    ) -> None:
-        try:
-            if isinstance(d, Place):
-                actions.places.append((row, d))  # persisted together, after the other decisions
-            elif isinstance(d, Preempt):
-                after = self.request_stop(s, row, StopReason.PREEMPT, d.grace_s, "preempting", d.reason.message)
-                actions.moved[row.id] = after
-                actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
-                self._audit(actions, row, "job.preempted", row.site_id, {"attempt": row.attempt, "grace_s": d.grace_s,
-                                                                   "reason": d.reason.message})  # fmt: skip
-                stats.preempted += 1
-            elif isinstance(d, Reject):
-                msg = "; ".join(r.message for r in d.reasons)
-                actions.moved[row.id] = repo.move(s, row, row.reject(d.reasons[0].code.value, msg, now), now)
-                self._audit(actions, row, "job.rejected", None, {"reason": msg})
-                stats.rejected += 1
-        except StaleWrite:
-            log.info("job %s changed during the cycle; deciding again next cycle", row.id)
-
-    def _audit(self, actions: _Actions, row: JobRecord, action: str, site: str | None, details: dict) -> None:
-        actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
-
-    def _place_all(self, s: Session, now: datetime, stats: CycleStats, actions: _Actions) -> None:
-        """Persist every placement of the cycle in one batch; a job changed meanwhile is decided again."""
-        moves = []
-        for row, d in actions.places:
-            why = d.reasons[0].message if d.reasons else "placed"
-            code = d.reasons[0].code.value if d.reasons else "placed"
-            moves.append((row, row.place(d.site, tuple(d.gpus), now, code, why)))
-        moved = job_cycle.move_many(s, moves, now)
-        actions.moved.update(moved)
-        for row, d in actions.places:
-            placed = moved.get(row.id)
-            if placed is None:
-                log.info("job %s changed during the cycle; deciding again next cycle", row.id)
-                continue
-            code = d.reasons[0].code.value if d.reasons else ""
-            self._audit(actions, row, "job.placed", d.site,
-                        {"attempt": row.attempt, "gpus": len(d.gpus), "reason": code})  # fmt: skip
-            stats.placed += 1
-            if not d.preempts:
-                actions.submit.append(self.launch(placed))
-
     # -- 5. act ---------------------------------------------------------------------------------
 
-    def _act(self, actions: _Actions) -> None:
+    def _act(self, actions: Actions) -> None:
         for owner, report in actions.done:  # recorded durably: the executor may drop it now
             self._archive_logs(owner, report)
             owner.forget(report.job_id, report.attempt)
