@@ -180,9 +180,10 @@ def test_the_cycle_keeps_its_view_and_state_and_reloads_on_drift(cloud: Cloud) -
 
 def test_the_cycle_reads_back_only_rows_others_changed(cloud: Cloud) -> None:
     svc = cloud.rt.services.scheduling
-    running = cloud.submit(gpus=8, sleep_s=600).json()["job"]["id"]
-    waiting = cloud.submit(gpus=288, sleep_s=60).json()["job"]["id"]  # fr-tst-1 is 288 GPUs: it waits
+    fr = {"countries": ["FR"], "name": "FR only"}
+    running = cloud.submit(gpus=8, sleep_s=600, placement=fr).json()["job"]["id"]
     cloud.tick()
+    waiting = cloud.submit(gpus=288, sleep_s=60, placement=fr).json()["job"]["id"]  # fr-tst-1: 288 GPUs
     cloud.tick(1)
     assert cloud.job(running)["state"] == "running" and cloud.job(waiting)["state"] == "pending"
     read, reloads = svc._view.read, svc._view.reloads
