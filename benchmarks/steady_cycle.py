@@ -3,9 +3,11 @@
 The default 18,000-GPU fleet (simulated executor) on SQLite, filled by 5,000 running jobs
 (3,000 x 4 GPUs + 2,000 x 3 GPUs), with 10,000 more 8-GPU jobs waiting. Each measured cycle
 goes through the whole service: load, reconcile, decide, persist wait reasons that changed,
-audit. Prints one JSON line: setup figures and the steady cycle's p50 and max.
+audit. Prints one JSON line per database: setup figures, the steady cycle's p50 and max, and its
+p50 in CPU time of the cycle's thread (the load-independent figure on a shared machine).
 
-    .venv/bin/python benchmarks/steady_cycle.py [--pending 10000] [--runs 7] [--profile]
+    .venv/bin/python benchmarks/steady_cycle.py [--pending 10000] [--runs 7] [--db sqlite,postgresql]
+        [--profile] [--sort cumulative]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import cProfile
 import json
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,16 +29,38 @@ from brique.domain.arrays import parse_array
 from brique.domain.job_lifecycle import JobSpec
 from brique.server.runtime import build_runtime
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private PostgreSQL
+from tests.support.postgres import PostgresServer, find_bindir
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--db", default="sqlite", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the cycles")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime)")
     args = parser.parse_args()
+    for db in [d.strip() for d in args.db.split(",") if d.strip()]:
+        pg = None
+        if db == "postgresql":
+            bindir = find_bindir()
+            if bindir is None:
+                sys.exit("PostgreSQL server binaries not found (apt-get install postgresql)")
+            pg = PostgresServer(bindir)
+            pg.start()
+        try:
+            measure(db, pg, args)
+        finally:
+            if pg is not None:
+                pg.stop()
+
+
+def measure(db: str, pg: PostgresServer | None, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock(datetime(2026, 11, 2, tzinfo=UTC))
-        settings = Settings(home=Path(tmp), db_url=f"sqlite:///{tmp}/b.db", fleet_file=DEFAULT_FLEET,
+        db_url = pg.create_database(f"steady_{time.time_ns()}") if pg else f"sqlite:///{tmp}/b.db"
+        settings = Settings(home=Path(tmp), db_url=db_url, fleet_file=DEFAULT_FLEET,
                             submissions_per_minute=10**6, submission_burst=10**6, max_pending_jobs=10**6)  # fmt: skip
         rt = build_runtime(settings, clock=clock)
         tenancy, jobs = rt.services.tenancy, rt.services.jobs
@@ -61,25 +86,27 @@ def main() -> None:
         rt.services.scheduling.cycle()
         setup_s = time.perf_counter() - started
         profile = cProfile.Profile() if args.profile else None
-        steady = []
+        steady, cpu = [], []
         for _ in range(args.runs):
             clock.at += timedelta(seconds=1)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             if profile:
                 profile.enable()
             stats = rt.services.scheduling.cycle()
             if profile:
                 profile.disable()
             steady.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.thread_time() - c) * 1000)
         cap = rt.services.fleet.capacity(admin)
         rt.close()
     print(json.dumps({
-        "pending": args.pending, "running_gpus": sum(c.allocated for c in cap), "setup_s": round(setup_s, 1),
+        "db": db, "pending": args.pending, "running_gpus": sum(c.allocated for c in cap), "setup_s": round(setup_s, 1),
         "steady_cycle_ms_p50": round(statistics.median(steady), 1), "steady_cycle_ms_max": round(max(steady), 1),
+        "steady_cycle_cpu_ms_p50": round(statistics.median(cpu), 1),
         "last_cycle": {"placed": stats.placed, "waiting": stats.waiting}, "runs": args.runs,
     }))  # fmt: skip
     if profile:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(25)
 
 
 if __name__ == "__main__":

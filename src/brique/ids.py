@@ -18,7 +18,8 @@ IdFactory = Callable[[str], str]
 def new_id(prefix: str, length: int = 16) -> str:
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    return f"{prefix}_" + "".join(secrets.choice(ALPHABET) for _ in range(length))
+    bits = int.from_bytes(secrets.token_bytes((length * 5 + 7) // 8))  # 5 random bits per character
+    return f"{prefix}_" + "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(length))
 
 
 def has_prefix(value: str, prefix: str) -> bool:

@@ -176,3 +176,24 @@ def test_the_cycle_keeps_its_view_and_state_and_reloads_on_drift(cloud: Cloud) -
     kept = svc._kept.state
     assert kept is not None and kept.rack_free == fresh.rack_free and kept.site_free == fresh.site_free
     assert svc._kept.rebuilds == 1  # built once, then fed differences
+
+
+def test_the_cycle_reads_back_only_rows_others_changed(cloud: Cloud) -> None:
+    svc = cloud.rt.services.scheduling
+    fr = {"countries": ["FR"], "name": "FR only"}
+    running = cloud.submit(gpus=8, sleep_s=600, placement=fr).json()["job"]["id"]
+    cloud.tick()
+    waiting = cloud.submit(gpus=288, sleep_s=60, placement=fr).json()["job"]["id"]  # fr-tst-1: 288 GPUs
+    cloud.tick(1)
+    assert cloud.job(running)["state"] == "running" and cloud.job(waiting)["state"] == "pending"
+    read, reloads = svc._view.read, svc._view.reloads
+    cloud.tick(1)
+    cloud.tick(1)
+    assert svc._view.read == read  # its own placements, starts and wait reasons are not read back
+    r = cloud.http.post(f"/v1/jobs/{waiting}/cancel", headers=auth(cloud.tenant))
+    assert r.status_code == 200, r.text
+    cloud.tick(1)
+    assert svc._view.read == read  # cancelled: gone from the view by its stamp alone, nothing read whole
+    cloud.submit(gpus=8, sleep_s=600)
+    cloud.tick(1)
+    assert svc._view.read == read + 1 and svc._view.reloads == reloads  # the new job, and only it

@@ -117,12 +117,15 @@ class JobRecord:
 
     def past_max_runtime(self, now: datetime) -> bool:
         """Running, not yet asked to stop, and past its max runtime."""
-        return (
-            self.state is JobState.RUNNING
-            and self.stop_reason is None
-            and self.started_at is not None
-            and now >= self.started_at + timedelta(seconds=self.spec.max_runtime_s)
-        )
+        at = self.times_out_at
+        return at is not None and now >= at
+
+    @property
+    def times_out_at(self) -> datetime | None:
+        """When it reaches its max runtime: None unless running and not yet asked to stop."""
+        if self.state is not JobState.RUNNING or self.stop_reason is not None or self.started_at is None:
+            return None
+        return self.started_at + timedelta(seconds=self.spec.max_runtime_s)
 
     # -- moves ------------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ class _Run:
     started_at: datetime
     ends_at: datetime
     stopped_at: datetime | None = None
+    report: RunReport | None = None  # the last one polled, still true until `changes_at`
+    changes_at: datetime | None = None
 
     def state(self, now: datetime) -> tuple[RunState, datetime | None]:
         if self.stopped_at is not None and self.stopped_at <= self.ends_at:
@@ -63,21 +65,31 @@ class SimulatedExecutor(Executor, SupportsLogs, SupportsRestore):
             run = self._runs.get((job_id, attempt))
             if run is not None and run.stopped_at is None:
                 run.stopped_at = self.clock.now() + timedelta(seconds=min(grace_s, self.stop_after_s))
+                run.report = None
 
     def poll(self) -> list[RunReport]:
         now = self.clock.now()
-        with self._lock:
-            runs = list(self._runs.values())
-        return [self._report(run, now) for run in runs]
+        with self._lock:  # held while reports are cached: a stop clears the cached one
+            return [self._report(run, now) for run in self._runs.values()]
 
     @staticmethod
     def _report(run: _Run, now: datetime) -> RunReport:
+        """The same report object while nothing changed (a control plane skips reports it has seen)."""
+        report = run.report
+        if report is not None and (run.changes_at is None or now < run.changes_at):
+            return report
         state, finished = run.state(now)
-        return RunReport(
+        report = RunReport(
             job_id=run.launch.job_id, attempt=run.launch.attempt, state=state,
             exit_code=0 if state is RunState.SUCCEEDED else None, started_at=run.started_at,
             finished_at=finished,
         )  # fmt: skip
+        if state is RunState.RUNNING:
+            ends = run.ends_at if run.stopped_at is None else min(run.ends_at, run.stopped_at)
+            run.report, run.changes_at = report, ends
+        else:
+            run.report, run.changes_at = report, None  # finished: final
+        return report
 
     def forget(self, job_id: str, attempt: int) -> None:
         with self._lock:

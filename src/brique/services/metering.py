@@ -89,20 +89,14 @@ class MeteringService:
         changed = 0
         while True:
             now = self.clock.now()
-            failed = False
             with self.db.transaction() as s:
                 jobs_repo.lock_for_writing(s)  # SQLite: read-then-write under the lock, not against it
                 start = repo.cursor(s)
                 after = max(0, start - LOOKBACK_EVENTS)
                 seen = {e for e in self._seen if e > after}  # what the lookback can still return
                 jobs, last = repo.touched_jobs(s, after, BATCH_EVENTS, seen)
-                for job_id in jobs:
-                    try:  # one job's bad data is logged and skipped, never stops the others
-                        with s.begin_nested():
-                            changed += self._refresh(s, job_id, now)
-                    except Exception:
-                        failed = True
-                        log.exception("usage of job %s cannot be computed; skipped", job_id)
+                done, failed = self._refresh_all(s, jobs, now)
+                changed += done
                 repo.save_cursor(s, last, now)
             if not failed:  # once committed, and all applied: a failed job is read again next time
                 self._seen = seen
@@ -110,12 +104,43 @@ class MeteringService:
                 return changed
 
     @staticmethod
-    def _refresh(s: Session, job_id: str, now: datetime) -> int:
-        job = jobs_repo.get(s, job_id)
-        if job is None:
-            return 0
-        intervals = attempt_intervals(repo.job_events(s, job_id), repo.row_times(job))
-        return repo.upsert(s, job, intervals, now)
+    def _refresh_all(s: Session, job_ids: list[str], now: datetime) -> tuple[int, bool]:
+        """Recompute the usage records of these jobs, read and written in bulk; (records changed, any failed).
+        One job's bad data is logged and skipped, never stops the others."""
+        jobs = repo.usage_jobs(s, job_ids)
+        events, kept = repo.events_of(s, job_ids), repo.kept_records(s, job_ids)
+        plans: dict[str, tuple[list[dict], list[dict]]] = {}
+        failed = False
+        for job_id in job_ids:
+            job = jobs.get(job_id)
+            if job is None:
+                continue
+            try:
+                intervals = attempt_intervals(events[job_id], repo.row_times(job))
+                plans[job_id] = repo.plan_upsert(job, intervals, kept.get(job_id, {}), now)
+            except Exception:
+                failed = True
+                log.exception("usage of job %s cannot be computed; skipped", job_id)
+        try:
+            with s.begin_nested():
+                repo.write(s, [r for i, _ in plans.values() for r in i], [r for _, u in plans.values() for r in u])
+        except Exception:  # some job's row cannot be written: each on its own, the bad ones skipped
+            plans, failed = MeteringService._write_each(s, plans), True
+        return sum(len(i) + len(u) for i, u in plans.values()), failed
+
+    @staticmethod
+    def _write_each(
+        s: Session, plans: dict[str, tuple[list[dict], list[dict]]]
+    ) -> dict[str, tuple[list[dict], list[dict]]]:
+        written = {}
+        for job_id, (inserts, updates) in plans.items():
+            try:
+                with s.begin_nested():
+                    repo.write(s, inserts, updates)
+                written[job_id] = (inserts, updates)
+            except Exception:
+                log.exception("usage of job %s cannot be written; skipped", job_id)
+        return written
 
     # -- footprint ------------------------------------------------------------------------------
 

@@ -16,11 +16,13 @@ the rest. No accepted job is lost and none runs twice.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
+import operator
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -45,38 +47,21 @@ from brique.executors.base import (
     SupportsLogs,
     SupportsRestore,
 )  # fmt: skip
-from brique.scheduler import Place, Preempt, Reject, Reserve, Topology, Wait, schedule, schedule_state
+from brique.scheduler import Topology, schedule, schedule_state
 from brique.services import snapshots
-from brique.services.audit import AuditLog, Entry
+from brique.services.audit import AuditLog
+from brique.services.cycle_writes import Actions, CycleStats, DecisionWrites, Rows
 from brique.services.projects import ProjectGovernanceService
 from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
 from brique.store.logs import LogArchive
+from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
 from brique.store.repos import reservations as reservations_repo
 
 log = logging.getLogger("brique.scheduling")
 PENDING = (JobState.PENDING.value,)
-
-
-@dataclass
-class CycleStats:
-    placed: int = 0
-    preempted: int = 0
-    waiting: int = 0
-    rejected: int = 0
-    finished: int = 0
-    duration_ms: float = 0.0
-
-
-@dataclass
-class _Actions:
-    submit: list[Launch] = field(default_factory=list)
-    stop: list[tuple[str, int, float, str]] = field(default_factory=list)  # job, attempt, grace, site
-    done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
-    audit: list[Entry] = field(default_factory=list)  # appended in one batch before commit
-    waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message)
-    places: list[tuple[JobRecord, Place]] = field(default_factory=list)  # persisted in one batch
+_by_id = operator.attrgetter("id")
 
 
 def _dead_node(row: JobRecord, down: set[str]) -> str | None:
@@ -92,7 +77,21 @@ def _array_env(row: JobRecord) -> dict[str, str]:
     return task_env(row.array_id, row.array_index or 0) if row.array_id else {}
 
 
-class SchedulingService:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a cycle: its thousands of short-lived objects (decisions,
+    reports) would otherwise be promoted and trigger full collections of the whole heap (100+ ms
+    each with 15,000 live jobs). They die by reference counting when the cycle ends."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class SchedulingService(DecisionWrites):
     def __init__(
         self, db: Database, clock: Clock, topology: Topology, executors: dict[str, Executor],
         secrets: SecretResolver, logs: LogArchive, audit: AuditLog, policy: SchedulingPolicy | None = None,
@@ -107,8 +106,10 @@ class SchedulingService:
         self.audit = audit
         self._lock = threading.Lock()  # one cycle at a time in this process
         self._jobs = snapshots.JobCache()  # decoded core jobs, reused across cycles
-        self._specs = repo.SpecCache()  # decoded specs, likewise
         self._view = snapshots.JobView()  # pending and active jobs, fed by the rows changed since
+        self._quiet: dict[str, tuple[int, RunReport]] = {}  # job -> (version, report) that moved nothing
+        self._deadline: dict[str, tuple[int, datetime | None]] = {}  # job -> (version, when it times out)
+        self._queue: tuple[list[JobRecord], list[Job]] | None = None  # the last queue handed to the core
         self._kept = snapshots.KeptState(topology)  # the core's state, fed by differences in running work
 
     # -- public ---------------------------------------------------------------------------------
@@ -130,35 +131,48 @@ class SchedulingService:
         `fence` runs first in that transaction: it raises if this replica no longer leads."""
         with self._lock:
             started = time.perf_counter()
-            stats = CycleStats()
-            actions = _Actions()
-            now = self.clock.now()
-            reports = self._poll()
-            try:
-                with self.db.transaction() as s:
-                    if fence is not None:
-                        fence(s)
-                    repo.lock_for_writing(s)
-                    live = self._view.refresh(s, now, self._specs)
-                    jobs = {i: r for i, r in live.items() if r.state is not JobState.PENDING}
-                    stats.finished = self._reconcile(s, jobs, reports, now, actions)
-                    self._deadlines(s, jobs, now, actions)
-                    # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
-                    waiting = [*(r for r in live.values() if r.state is JobState.PENDING),
-                               *(r for r in jobs.values() if r.state is JobState.PENDING)]  # fmt: skip
-                    pending = sorted(waiting, key=lambda r: r.id)
-                    self._decide(
-                        s, [r for r in jobs.values() if r.state.holds_gpus], pending, now, stats, actions
-                    )
-            except BaseException:
-                self._view.drop()  # what it noted may not have been committed
-                self._kept.drop()
-                raise
-            self._view.note_waits(actions.waits)
-            self._specs.end_cycle()
-            self._act(actions)
+            with _gc_paused():  # the cycle's objects are gone when collection resumes
+                stats = self._cycle(fence)
             stats.duration_ms = (time.perf_counter() - started) * 1000
             return stats
+
+    def _cycle(self, fence: Callable[[Session], None] | None) -> CycleStats:
+        stats = CycleStats()
+        actions = Actions()
+        now = self.clock.now()
+        reports = self._poll()
+        try:
+            with self.db.transaction() as s:
+                if fence is not None:
+                    fence(s)
+                repo.lock_for_writing(s)
+                self._work(s, reports, now, stats, actions)
+        except BaseException:
+            self._view.drop()  # what it noted may not have been committed
+            self._kept.drop()
+            raise
+        self._view.note(actions.moved.values())
+        self._view.note_waits(actions.waits)
+        self._act(actions)
+        return stats
+
+    def _work(
+        self, s: Session, reports: dict[tuple[str, int], tuple[RunReport, Executor]], now: datetime,
+        stats: CycleStats, actions: Actions,
+    ) -> None:  # fmt: skip
+        """Phases 1-4 in the cycle's transaction."""
+        view = self._view
+        view.refresh(s, now)
+        hl = snapshots.health(s)
+        jobs = dict(view.active)  # updated in place with each job's new version
+        stats.finished = self._reconcile(s, jobs, reports, hl, now, actions)
+        self._deadlines(s, jobs, now, actions)
+        # waiting jobs, with those requeued just now (lost, retried): placed again this cycle
+        requeued = [r for r in jobs.values() if r.state is JobState.PENDING]
+        pending = sorted([*view.queue(), *requeued], key=_by_id) if requeued else view.queue()
+        rows = Rows(jobs, view.pending)
+        active = [r for r in jobs.values() if r.state.holds_gpus]
+        self._decide(s, active, pending, rows, hl, now, stats, actions)
 
     def apply_reports(self, reports: list[RunReport]) -> None:
         """Apply reports pushed by agents (the same convergence rules as polled ones)."""
@@ -203,15 +217,16 @@ class SchedulingService:
 
     def _reconcile(
         self, s: Session, jobs: dict[str, JobRecord], reports: dict[tuple[str, int], tuple[RunReport, Executor]],
-        now: datetime, actions: _Actions,
+        hl: dict[str, HealthState], now: datetime, actions: Actions,
     ) -> int:  # fmt: skip
         """Apply reports to `jobs` (updated in place with each job's new version)."""
         finished = 0
-        down = {k for k, v in snapshots.health(s).items() if v is HealthState.DOWN}
+        down = {k for k, v in hl.items() if v is HealthState.DOWN}
         unknown: list[str] = []
         single: list[tuple[JobRecord, Transition, RunReport, Executor]] = []
+        quiet, self._quiet = self._quiet, {}
         for row in list(jobs.values()):
-            dead = _dead_node(row, down)
+            dead = _dead_node(row, down) if down else None
             found = reports.get((row.id, row.attempt))
             if dead is not None:
                 finished += self._node_lost(s, jobs, row, dead, now, actions)
@@ -219,15 +234,23 @@ class SchedulingService:
                 unknown.append(row.id)
             else:
                 report, owner = found
+                last = quiet.get(row.id)  # the same report on the same version moves nothing again
+                if last is not None and last[0] == row.version and (last[1] is report or last[1] == report):
+                    self._quiet[row.id] = last
+                    continue
                 steps = transitions(row, report, now)
+                if not steps and not report.state.finished:
+                    self._quiet[row.id] = (row.version, report)
+                    continue
                 if len(steps) == 1:  # the common case (started, ended): applied in one batch below
                     single.append((row, steps[0], report, owner))
                     continue
-                applied = self._apply(s, row, steps, now, jobs)
+                applied = self._apply(s, row, steps, now, jobs, actions)
                 finished += applied
                 if report.state.finished and (applied or not steps):  # recorded (or nothing to record)
                     actions.done.append((owner, report))
-        moved = repo.move_many(s, [(row, step) for row, step, _, _ in single], now)
+        moved = job_cycle.move_many(s, [(row, step) for row, step, _, _ in single], now)
+        actions.moved.update(moved)
         for row, _, report, owner in single:
             after = moved.get(row.id)  # None: another writer changed it first
             if after is not None:
@@ -235,6 +258,13 @@ class SchedulingService:
                 finished += int(after.state is not JobState.RUNNING)
                 if report.state.finished:
                     actions.done.append((owner, report))
+        if unknown:
+            self._unknowns(s, jobs, unknown, now, actions)
+        return finished
+
+    def _unknowns(
+        self, s: Session, jobs: dict[str, JobRecord], unknown: list[str], now: datetime, actions: Actions
+    ) -> None:
         # GPUs still held by jobs in their stop grace period (after this cycle's reports)
         stopping = {g for r in jobs.values() if r.stop_reason is not None and r.state.holds_gpus
                     for g in r.gpu_ids}  # fmt: skip
@@ -242,7 +272,6 @@ class SchedulingService:
             row = jobs[job_id]
             if row.stop_reason is not None or not stopping.intersection(row.gpu_ids):
                 self._unknown(s, jobs, row, self.executors.get(row.site_id or ""), now, actions)
-        return finished
 
     def _node_lost(
         self,
@@ -251,12 +280,12 @@ class SchedulingService:
         row: JobRecord,
         node: str,
         now: datetime,
-        actions: _Actions,
+        actions: Actions,
     ) -> int:
         """A node under the job went down: the attempt is lost (requeued if retries remain)."""
         actions.stop.append((row.id, row.attempt, 0.0, row.site_id or ""))
         lost = RunReport(row.id, row.attempt, RunState.LOST, message=f"node {node} went down")
-        return self._apply(s, row, transitions(row, lost, now), now, jobs)
+        return self._apply(s, row, transitions(row, lost, now), now, jobs, actions)
 
     def _archive_logs(self, executor: Executor, report: RunReport) -> None:
         if self.logs is not None and isinstance(executor, SupportsLogs):
@@ -265,7 +294,7 @@ class SchedulingService:
 
     def _unknown(
         self, s: Session, jobs: dict[str, JobRecord], row: JobRecord, executor: Executor | None, now: datetime,
-        actions: _Actions,
+        actions: Actions,
     ) -> None:  # fmt: skip
         """An active job its executor does not know: submit it if scheduled, else it was lost.
 
@@ -275,7 +304,7 @@ class SchedulingService:
         """
         if row.state is JobState.SCHEDULED and row.stop_reason is not None:
             never_ran = RunReport(row.id, row.attempt, RunState.STOPPED, message="stopped before it started")
-            self._apply(s, row, transitions(row, never_ran, now), now, jobs)
+            self._apply(s, row, transitions(row, never_ran, now), now, jobs, actions)
             return
         if executor is None or isinstance(executor, PushedReports):
             return
@@ -283,27 +312,34 @@ class SchedulingService:
             actions.submit.append(self.launch(row))
             return
         lost = RunReport(row.id, row.attempt, RunState.LOST, message="its executor no longer knows this job")
-        self._apply(s, row, transitions(row, lost, now), now, jobs)
+        self._apply(s, row, transitions(row, lost, now), now, jobs, actions)
 
     @staticmethod
     def _apply(
         s: Session, row: JobRecord, steps: list[Transition], now: datetime,
-        jobs: dict[str, JobRecord] | None = None,
+        jobs: dict[str, JobRecord] | None = None, actions: Actions | None = None,
     ) -> int:  # fmt: skip
-        """Persist `steps`; 1 if the job left the running states. `jobs` gets the job's new version."""
+        """Persist `steps`; 1 if the job left the running states. `jobs` and `actions` get its new version."""
         try:
             after = repo.move_all(s, row, steps, now)
         except StaleWrite:
             return 0
         if jobs is not None:
             jobs[row.id] = after
+        if actions is not None and after is not row:
+            actions.moved[row.id] = after
         return int(bool(steps) and after.state is not JobState.RUNNING)
 
     # -- 2. deadlines ---------------------------------------------------------------------------
 
-    def _deadlines(self, s: Session, jobs: dict[str, JobRecord], now: datetime, actions: _Actions) -> None:
+    def _deadlines(self, s: Session, jobs: dict[str, JobRecord], now: datetime, actions: Actions) -> None:
+        known, self._deadline = self._deadline, {}
         for row in list(jobs.values()):
-            if not row.past_max_runtime(now):
+            due = known.get(row.id)  # a job's deadline changes only with its version
+            if due is None or due[0] != row.version:
+                due = (row.version, row.times_out_at)
+            self._deadline[row.id] = due
+            if due[1] is None or now < due[1]:
                 continue
             grace, limit = row.spec.grace_s, row.spec.max_runtime_s
             try:
@@ -311,45 +347,50 @@ class SchedulingService:
                                                  f"max runtime of {limit:g} s reached; stopping")  # fmt: skip
             except StaleWrite:
                 continue
+            actions.moved[row.id] = jobs[row.id]
             actions.stop.append((row.id, row.attempt, grace, row.site_id or ""))
 
     # -- 3-4. decide and persist ----------------------------------------------------------------
 
     def _decide(
-        self, s: Session, active: list[JobRecord], pending: list[JobRecord], now: datetime, stats: CycleStats,
-        actions: _Actions,
+        self, s: Session, active: list[JobRecord], pending: list[JobRecord], rows: Rows,
+        hl: dict[str, HealthState], now: datetime, stats: CycleStats, actions: Actions,
     ) -> None:  # fmt: skip
-        every = pending
+        """Decide for `pending` and persist the decisions."""
         usage = snapshots.advance_usage(s, active, now, self.policy.fair_share_half_life_s)
         held = held_by_limit(pending, active)
         for job_id, why in held.items():
-            actions.waits[job_id] = (LIMIT_CODE, why)
+            actions.wait(rows[job_id], LIMIT_CODE, why)
         if held:
             pending = [r for r in pending if r.id not in held]
         booked = reservations_repo.live(s, now)  # approved capacity reservations not over
-        if not pending and not booked:
-            return
-        quotas, weights = ProjectGovernanceService.policy_terms(s)
-        policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s), project_quotas=quotas,
-                                     project_weights=weights)  # fmt: skip
-        if booked:  # jobs (running ones too) are tagged with their org's reservation: a fresh snapshot
-            jobs = self._in_reservations(booked, now)
-            snap = snapshots.snapshot(self.topology, active, usage, snapshots.health(s), now, jobs)
-            snap = dataclasses.replace(snap, reservations=tuple(r.to_core() for r in booked))
-            result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
-        else:  # the common case: the state kept across cycles, fed the differences in running work
-            running = [snapshots.running_job(r, now, self._jobs) for r in active if r.gpu_ids]
-            state = self._kept.update(running, snapshots.health(s))
-            result = schedule_state(state, [self._jobs(r) for r in pending], policy, now.timestamp(), usage=usage)
-        self._jobs.end_cycle()
-        rows = {r.id: r for r in (*active, *every)}
-        for decision in result.decisions:
-            row = rows.get(decision.job_id)
-            if row is not None:
-                self._persist(s, row, decision, now, stats, actions)
-        self._place_all(s, now, stats, actions)
-        repo.set_waits(s, [(rows[j], code, msg) for j, (code, msg) in actions.waits.items()])
+        if pending or booked:
+            quotas, weights = ProjectGovernanceService.policy_terms(s)
+            policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s), project_quotas=quotas,
+                                         project_weights=weights)  # fmt: skip
+            if booked:  # jobs (running ones too) are tagged with their org's reservation: a fresh snapshot
+                jobs = self._in_reservations(booked, now)
+                snap = snapshots.snapshot(self.topology, active, usage, hl, now, jobs)
+                snap = dataclasses.replace(snap, reservations=tuple(r.to_core() for r in booked))
+                result = schedule(snap, [jobs(r) for r in pending], policy, now.timestamp())
+            else:  # the common case: the state kept across cycles, fed the differences in running work
+                state = self._kept.update(active, hl, now, self._jobs)
+                result = schedule_state(state, self._core_queue(pending), policy, now.timestamp(), usage=usage)
+            self._jobs.end_cycle()
+            self._persist_all(s, rows, result.decisions, now, stats, actions)
+            self._place_all(s, now, stats, actions)
+        job_cycle.set_waits(s, [(j, code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
+
+    def _core_queue(self, pending: list[JobRecord]) -> list[Job]:
+        """The core's jobs for `pending`: the same list as last cycle's when `pending` is (no job changed)."""
+        last = self._queue
+        if last is not None and last[0] is pending:
+            return last[1]
+        known = {(r.id, r.version): j for r, j in zip(*last, strict=True)} if last is not None else {}
+        core = [known.get((r.id, r.version)) or self._jobs(r) for r in pending]
+        self._queue = (pending, core)
+        return core
 
     def _in_reservations(self, booked: list[Reservation], now: datetime) -> Callable[[JobRecord], Job]:
         """Core jobs, each of an org with an active reservation run in it (issue 16)."""
@@ -364,57 +405,9 @@ class SchedulingService:
 
         return job
 
-    def _persist(
-        self, s: Session, row: JobRecord, d: object, now: datetime, stats: CycleStats, actions: _Actions
-    ) -> None:
-        try:
-            if isinstance(d, Place):
-                actions.places.append((row, d))  # persisted together, after the other decisions
-            elif isinstance(d, Preempt):
-                self.request_stop(s, row, StopReason.PREEMPT, d.grace_s, "preempting", d.reason.message)
-                actions.stop.append((row.id, row.attempt, d.grace_s, row.site_id or ""))
-                self._audit(actions, row, "job.preempted", row.site_id, {"attempt": row.attempt, "grace_s": d.grace_s,
-                                                                   "reason": d.reason.message})  # fmt: skip
-                stats.preempted += 1
-            elif isinstance(d, Reject):
-                msg = "; ".join(r.message for r in d.reasons)
-                repo.move(s, row, row.reject(d.reasons[0].code.value, msg, now), now)
-                self._audit(actions, row, "job.rejected", None, {"reason": msg})
-                stats.rejected += 1
-            elif isinstance(d, Wait | Reserve):
-                reasons = d.reasons
-                code = reasons[0].code.value if reasons else "waiting"
-                actions.waits[row.id] = (code, "; ".join(r.message for r in reasons) or "waiting")
-                stats.waiting += 1
-        except StaleWrite:
-            log.info("job %s changed during the cycle; deciding again next cycle", row.id)
-
-    def _audit(self, actions: _Actions, row: JobRecord, action: str, site: str | None, details: dict) -> None:
-        actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
-
-    def _place_all(self, s: Session, now: datetime, stats: CycleStats, actions: _Actions) -> None:
-        """Persist every placement of the cycle in one batch; a job changed meanwhile is decided again."""
-        moves = []
-        for row, d in actions.places:
-            why = d.reasons[0].message if d.reasons else "placed"
-            code = d.reasons[0].code.value if d.reasons else "placed"
-            moves.append((row, row.place(d.site, tuple(d.gpus), now, code, why)))
-        moved = repo.move_many(s, moves, now)
-        for row, d in actions.places:
-            placed = moved.get(row.id)
-            if placed is None:
-                log.info("job %s changed during the cycle; deciding again next cycle", row.id)
-                continue
-            code = d.reasons[0].code.value if d.reasons else ""
-            self._audit(actions, row, "job.placed", d.site,
-                        {"attempt": row.attempt, "gpus": len(d.gpus), "reason": code})  # fmt: skip
-            stats.placed += 1
-            if not d.preempts:
-                actions.submit.append(self.launch(placed))
-
     # -- 5. act ---------------------------------------------------------------------------------
 
-    def _act(self, actions: _Actions) -> None:
+    def _act(self, actions: Actions) -> None:
         for owner, report in actions.done:  # recorded durably: the executor may drop it now
             self._archive_logs(owner, report)
             owner.forget(report.job_id, report.attempt)

@@ -18,6 +18,7 @@ from brique.scheduler import ClusterSnapshot, Topology, decay_usage
 from brique.scheduler.state import SchedulerState
 from brique.store.repos import contracts as contracts_repo
 from brique.store.repos import fleet as fleet_repo
+from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
 
 LIVE = (JobState.PENDING.value, *repo.ACTIVE)  # the jobs a scheduling cycle works on
@@ -106,40 +107,88 @@ def snapshot(
 class JobView:
     """The jobs a cycle works on (pending, and those holding GPUs), kept across cycles.
 
-    Each cycle reads only the rows changed since the last one (`updated_at`, re-reading a margin
-    behind for transactions that committed late), then checks the count and version sum of the
-    live jobs against the database; on any mismatch (a write it could not see by time: another
-    clock, a late commit) it reloads everything. A failed cycle also drops the view.
+    Each cycle asks which rows changed since the last one (`updated_at`, re-reading a margin behind
+    for transactions that committed late): their id, version and state only, and reads whole only
+    those at a version it does not hold. The cycle's own writes are noted after its commit (`note`),
+    so they are not read back. Then it checks the count and version sum of the live jobs against
+    the database; on any mismatch (a write it could not see by time: another clock, a late commit)
+    it reloads everything. A failed cycle also drops the view.
     """
 
     def __init__(self, margin_s: float = 5.0) -> None:
         self.margin = timedelta(seconds=margin_s)
-        self._jobs: dict[str, JobRecord] = {}
+        self.specs = job_cycle.SpecTexts()
+        self.pending: dict[str, JobRecord] = {}  # read-only for callers, like `active`
+        self.active: dict[str, JobRecord] = {}
+        self._queue: list[JobRecord] | None = None  # `pending` by id, until it changes
+        self._sum = 0  # the sum of the versions of the jobs held
         self._since: datetime | None = None
         self.reloads = 0  # full loads so far (first one included), for tests and metrics
+        self.read = 0  # rows read whole so far, for tests and metrics
 
-    def refresh(self, session: Session, now: datetime, specs: repo.SpecCache) -> dict[str, JobRecord]:
+    def refresh(self, session: Session, now: datetime) -> None:
         if self._since is not None:
-            for row in repo.changed_since(session, self._since, specs):
-                if row.state.value in LIVE:
-                    self._jobs[row.id] = row
-                else:
-                    self._jobs.pop(row.id, None)
+            self._catch_up(session, self._since)
             count, total = repo.checksum(session, LIVE)
-            if count != len(self._jobs) or total != sum(j.version for j in self._jobs.values()):
+            if count != len(self.pending) + len(self.active) or total != self._sum:
                 self._since = None
         if self._since is None:
-            self._jobs = {row.id: row for row in repo.in_states(session, LIVE, specs)}
+            self.pending, self.active, self._queue, self._sum = {}, {}, None, 0
+            rows = job_cycle.in_states(session, LIVE, self.specs)
+            self.note(rows)
             self.reloads += 1
+            self.read += len(rows)
         self._since = now - self.margin
-        return dict(self._jobs)
+        self.specs.end_cycle()
+
+    def queue(self) -> list[JobRecord]:
+        """The pending jobs by id (the same list object while none changed: callers must not modify it)."""
+        if self._queue is None:
+            self._queue = sorted(self.pending.values(), key=lambda r: r.id)
+        return self._queue
+
+    def _catch_up(self, session: Session, since: datetime) -> None:
+        stale = []
+        for job_id, version, state in job_cycle.stamps_since(session, since):
+            if state not in LIVE:
+                self._drop(job_id)
+                continue
+            known = self.pending.get(job_id) or self.active.get(job_id)
+            if known is None or known.version != version:
+                stale.append(job_id)
+        rows = job_cycle.by_ids(session, stale, self.specs)
+        self.note(rows)
+        self.read += len(rows)
+
+    def note(self, rows: Iterable[JobRecord]) -> None:
+        """Jobs as now stored (read, or written by this cycle and committed)."""
+        for row in rows:
+            self._drop(row.id)
+            if row.state is JobState.PENDING:
+                self.pending[row.id] = row
+                self._queue = None
+            elif row.state.value in LIVE:
+                self.active[row.id] = row
+            else:
+                continue
+            self._sum += row.version
+
+    def _drop(self, job_id: str) -> None:
+        old = self.pending.pop(job_id, None)
+        if old is not None:
+            self._queue = None
+        else:
+            old = self.active.pop(job_id, None)
+        if old is not None:
+            self._sum -= old.version
 
     def note_waits(self, waits: dict[str, tuple[str, str]]) -> None:
         """Wait reasons written without a new version: keep them, so unchanged ones are not rewritten."""
         for job_id, (code, message) in waits.items():
-            job = self._jobs.get(job_id)
+            job = self.pending.get(job_id)
             if job is not None and (job.wait_code, job.wait_message) != (code, message[:1000]):
-                self._jobs[job_id] = dataclasses.replace(job, wait_code=code, wait_message=message[:1000])
+                self.pending[job_id] = dataclasses.replace(job, wait_code=code, wait_message=message[:1000])
+                self._queue = None
 
     def drop(self) -> None:
         self._since = None
@@ -147,31 +196,47 @@ class JobView:
 
 class KeptState:
     """The scheduler core's `SchedulerState`, kept across cycles and fed the differences in running
-    work (started, finished, stop requested); rebuilt when node health changes or after a failure."""
+    work (started, finished, stop requested: a job at another version); rebuilt when node health
+    changes or after a failure."""
 
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.state: SchedulerState | None = None
-        self._held: dict[str, RunningJob] = {}
+        self._held: dict[str, tuple[int, RunningJob]] = {}  # job id -> (its version, what it holds)
         self._health: dict[str, HealthState] = {}
         self.rebuilds = 0
 
-    def update(self, running: Iterable[RunningJob], hl: dict[str, HealthState]) -> SchedulerState:
-        want = {rj.job.id: rj for rj in running}
+    def update(
+        self, active: Iterable[JobRecord], hl: dict[str, HealthState], now: datetime, jobs: Callable[[JobRecord], Job]
+    ) -> SchedulerState:
+        """`active`: the jobs holding GPUs (those without GPU ids are skipped)."""
+        held = self._held
         if self.state is None or hl != self._health:
-            self.state = SchedulerState(self.topology, want.values(), hl)
-            self._held, self._health = want, dict(hl)
+            self._held = {r.id: (r.version, running_job(r, now, jobs)) for r in active if r.gpu_ids}
+            self.state = SchedulerState(self.topology, (rj for _, rj in self._held.values()), hl)
+            self._health = dict(hl)
             self.rebuilds += 1
             return self.state
-        for job_id, rj in list(self._held.items()):
-            if want.get(job_id) != rj:  # gone, or changed (a stop requested, another attempt)
-                self.state.apply_finished(job_id)
-                del self._held[job_id]
-        for job_id, rj in want.items():
-            if job_id not in self._held:
-                self.state.apply_started(rj)
-                self._held[job_id] = rj
-        return self.state
+        state, seen = self.state, set()
+        for r in active:
+            if not r.gpu_ids:
+                continue
+            seen.add(r.id)
+            kept = held.get(r.id)
+            if kept is not None and kept[0] == r.version:
+                continue
+            rj = running_job(r, now, jobs)
+            if kept is not None:
+                if kept[1] == rj:  # a new version holding the same (e.g. it started running)
+                    held[r.id] = (r.version, kept[1])
+                    continue
+                state.apply_finished(r.id)  # a stop requested, another attempt: fed again
+            state.apply_started(rj)
+            held[r.id] = (r.version, rj)
+        for job_id in held.keys() - seen:
+            state.apply_finished(job_id)
+            del held[job_id]
+        return state
 
     def drop(self) -> None:
         self.state = None

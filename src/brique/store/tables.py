@@ -148,7 +148,7 @@ class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency"),
-        Index("ix_jobs_state", "state"),
+        Index("ix_jobs_state_version", "state", "version"),  # covers the loop's count and version sum
         Index("ix_jobs_org_submitted", "org_id", "submitted_at"),
         Index("ix_jobs_updated_at", "updated_at"),
     )

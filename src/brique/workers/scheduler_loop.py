@@ -19,6 +19,7 @@ from brique.services.scheduling import CycleStats, SchedulingService
 from brique.workers.cycle_history import CycleHistory
 
 log = logging.getLogger("brique.scheduler_loop")
+SETTLE_S = 0.05
 
 
 class SchedulerLoop:
@@ -99,7 +100,10 @@ class SchedulerLoop:
                 # took keeps scheduling to at most half the CPU, the other half serving the API.
                 took = self.last.duration_ms / 1000 if self.last else 0.0
                 self._stop.wait(min(took, self.interval_s / 2))
-            self._wake.wait(self.interval_s)
+            if self._wake.wait(self.interval_s):
+                # Woken by a request (a submission): let it finish its own writes (its audit record)
+                # before the cycle takes SQLite's write lock for as long as it decides and persists.
+                self._stop.wait(SETTLE_S)
 
     def _round(self) -> None:
         self._chores()

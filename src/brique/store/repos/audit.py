@@ -55,7 +55,7 @@ def size(session: Session) -> int:
 
 def append(session: Session, records: list[AuditRecord]) -> None:
     """Insert records (one multi-row insert) and move the head, locked by `lock_head`, to the last one."""
-    session.execute(insert(AuditRecordRow), [_fields(r) for r in records])
+    session.execute(insert(AuditRecordRow.__table__), [_fields(r) for r in records])  # core: no ORM per row
     row = session.get(AuditHeadRow, 1)
     assert row is not None  # lock_head created it
     row.seq, row.hash = records[-1].seq, records[-1].hash

@@ -73,19 +73,21 @@ def add_job(session: Session, job: JobRecord, message: str) -> None:
 
 
 def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
-    """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row statements."""
-    session.execute(insert(JobRow), [_insert_values(j) for j in tasks])
-    session.execute(insert(JobEventRow), [
+    """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row core statements."""
+    docs: dict[int, dict[str, Any]] = {}  # spec dicts by spec object: an array's tasks share one
+    session.execute(insert(JobRow.__table__), [_insert_values(j, docs) for j in tasks])
+    session.execute(insert(JobEventRow.__table__), [
         dict(job_id=j.id, org_id=j.org_id, at=j.submitted_at, attempt=j.attempt, from_state=None,
              to_state=j.state.value, code="submitted", message=message[:1000])
         for j in tasks
     ])  # fmt: skip
 
 
-def _insert_values(job: JobRecord) -> dict[str, Any]:
+def _insert_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    spec = docs.get(id(job.spec)) or docs.setdefault(id(job.spec), spec_to_dict(job.spec))
     return dict(
         id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
-        tier=job.tier.value, gpus=job.gpus, spec=spec_to_dict(job.spec), attempt=job.attempt,
+        tier=job.tier.value, gpus=job.gpus, spec=spec, attempt=job.attempt,
         retries_left=job.retries_left, gpu_ids=list(job.gpu_ids), submitted_at=job.submitted_at,
         updated_at=job.updated_at, idempotency_key=job.idempotency_key, request_hash=job.request_hash,
         created_by=job.created_by, version=job.version, array_id=job.array_id, array_index=job.array_index,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_records import JobRecord
 from brique.domain.metering import AttemptInterval, EventFact, RowTimes, UsageRecord
 from brique.store.billing_tables import MeteringCursorRow, UsageRecordRow
-from brique.store.tables import JobEventRow
+from brique.store.tables import JobEventRow, JobRow
 
 CURSOR = "job_events"
 
@@ -26,7 +27,7 @@ def event_to_fact(row: JobEventRow) -> EventFact:
     return EventFact(row.at, row.attempt, row.from_state, row.to_state, row.code, row.message)
 
 
-def row_times(job: JobRecord) -> RowTimes:
+def row_times(job: JobRecord | UsageJob) -> RowTimes:
     return RowTimes(job.attempt, job.state, job.started_at, job.finished_at, job.site_id)
 
 
@@ -65,39 +66,91 @@ def job_events(session: Session, job_id: str) -> list[EventFact]:
     return [event_to_fact(e) for e in session.scalars(q)]
 
 
-def existing(session: Session, job_id: str) -> dict[int, UsageRecordRow]:
-    q = select(UsageRecordRow).where(UsageRecordRow.job_id == job_id)
-    return {r.attempt: r for r in session.scalars(q)}
+# -- in bulk: the collector refreshes thousands of jobs at once (an array placed in one cycle) -------
+
+_CHUNK = 900  # ids per IN list
+_USAGE = UsageRecordRow.__table__
+Kept = tuple[int, datetime, datetime | None, str | None, str]  # row id, started, ended, end code, site
 
 
-def upsert(session: Session, job: JobRecord, intervals: Iterable[AttemptInterval], now: datetime) -> int:
-    """Insert or update one record per attempt; returns how many rows changed."""
-    have = existing(session, job.id)
-    changed = 0
+class UsageJob(Protocol):
+    """The columns of a job that its usage records copy (a row of `usage_jobs`)."""
+
+    id: str
+    name: str
+    org_id: str
+    project_id: str
+    tier: str
+    gpus: int
+    site_id: str | None
+    attempt: int
+    state: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def usage_jobs(session: Session, job_ids: list[str]) -> dict[str, UsageJob]:
+    """Those columns of these jobs (not whole rows: thousands are read at once)."""
+    j = JobRow.__table__.c
+    cols = (j.id, j.name, j.org_id, j.project_id, j.tier, j.gpus, j.site_id, j.attempt, j.state, j.started_at,
+            j.finished_at)  # fmt: skip
+    out: dict[str, UsageJob] = {}
+    for i in range(0, len(job_ids), _CHUNK):
+        out.update((r.id, r) for r in session.execute(select(*cols).where(j.id.in_(job_ids[i : i + _CHUNK]))))
+    return out
+
+
+def events_of(session: Session, job_ids: list[str]) -> dict[str, list[EventFact]]:
+    """Each job's events in order, in one query per chunk of ids."""
+    e = JobEventRow.__table__.c
+    out: dict[str, list[EventFact]] = {j: [] for j in job_ids}
+    for i in range(0, len(job_ids), _CHUNK):
+        q = (select(e.job_id, e.at, e.attempt, e.from_state, e.to_state, e.code, e.message)
+             .where(e.job_id.in_(job_ids[i : i + _CHUNK])).order_by(e.id))  # fmt: skip
+        for job_id, *fact in session.execute(q):
+            out[job_id].append(EventFact(*fact))
+    return out
+
+
+def kept_records(session: Session, job_ids: list[str]) -> dict[str, dict[int, Kept]]:
+    """The usage records already stored for these jobs: job -> attempt -> its fields."""
+    u = _USAGE.c
+    out: dict[str, dict[int, Kept]] = {}
+    for i in range(0, len(job_ids), _CHUNK):
+        q = select(u.job_id, u.attempt, u.id, u.started_at, u.ended_at, u.end_code, u.site_id).where(
+            u.job_id.in_(job_ids[i : i + _CHUNK])
+        )
+        for job_id, attempt, *kept in session.execute(q):
+            out.setdefault(job_id, {})[attempt] = (kept[0], kept[1], kept[2], kept[3], kept[4])
+    return out
+
+
+def plan_upsert(
+    job: UsageJob, intervals: Iterable[AttemptInterval], have: dict[int, Kept], now: datetime
+) -> tuple[list[dict], list[dict]]:
+    """One record per attempt: rows to insert (new attempts) and to update by id (those that changed)."""
+    inserts, updates = [], []
     for i in intervals:
         row = have.get(i.attempt)
-        site = i.site_id or (row.site_id if row else None) or job.site_id or ""
+        site = i.site_id or (row[4] if row else None) or job.site_id or ""
         if row is None:
-            session.add(UsageRecordRow(job_id=job.id, job_name=job.name, attempt=i.attempt, org_id=job.org_id,
-                                       project_id=job.project_id, tier=job.tier.value, site_id=site, gpus=job.gpus,
-                                       started_at=i.started_at, ended_at=i.ended_at, end_code=i.end_code,
-                                       updated_at=now))  # fmt: skip
-            changed += 1
-        elif (row.started_at, row.ended_at, row.end_code, row.site_id) != (
-            i.started_at,
-            i.ended_at,
-            i.end_code,
-            site,
-        ):
-            row.started_at, row.ended_at, row.end_code, row.site_id = (
-                i.started_at,
-                i.ended_at,
-                i.end_code,
-                site,
-            )
-            row.updated_at = now
-            changed += 1
-    return changed
+            inserts.append(dict(job_id=job.id, job_name=job.name, attempt=i.attempt, org_id=job.org_id,
+                                project_id=job.project_id, tier=job.tier, site_id=site, gpus=job.gpus,
+                                started_at=i.started_at, ended_at=i.ended_at, end_code=i.end_code, updated_at=now))  # fmt: skip
+        elif row[1:] != (i.started_at, i.ended_at, i.end_code, site):
+            updates.append(dict(_id=row[0], started_at=i.started_at, ended_at=i.ended_at, end_code=i.end_code,
+                                site_id=site, updated_at=now))  # fmt: skip
+    return inserts, updates
+
+
+def write(session: Session, inserts: list[dict], updates: list[dict]) -> None:
+    """Planned inserts and updates, one core statement each."""
+    if inserts:
+        session.execute(insert(_USAGE), inserts)
+    if updates:
+        keys = ("started_at", "ended_at", "end_code", "site_id", "updated_at")
+        stmt = update(_USAGE).where(_USAGE.c.id == bindparam("_id")).values({k: bindparam(k) for k in keys})
+        session.execute(stmt, updates)
 
 
 def records(
