@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from brique.domain.tenancy import Principal
@@ -69,11 +70,14 @@ def budget_service(request: Request) -> BudgetService:
     return services(request).budgets
 
 
-def principal(
+async def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
+    """A key verified a moment ago is answered from memory on the event loop; any other is
+    verified against the database in a worker thread."""
     token = creds.credentials if creds else request.headers.get("x-api-key")
-    who = services(request).tenancy.authenticate(token)
+    tenancy = services(request).tenancy
+    who = tenancy.cached(token) or await run_in_threadpool(tenancy.authenticate, token)
     request.state.principal = who  # for the audit middleware
     return who
 

@@ -34,6 +34,7 @@ from brique.services.inference.gateway import GatewayState, Limits
 from brique.services.inference.usage import TokenMeter
 from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService, Quotas
+from brique.services.key_cache import KeyCache
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
 from brique.services.projects import ProjectGovernanceService
@@ -145,7 +146,7 @@ def build_services(
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas,
                       admission=[budgets.admission_check, projects.admission_check],
                       wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
-    tenancy = TenancyService(db, clock, audit=sov.audit)
+    tenancy = TenancyService(db, clock, audit=sov.audit, keys=KeyCache(settings.api_key_cache_s))
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,
         contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
