@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     submissions_per_minute: int = Field(default=600, ge=1, description="per-tenant submit rate limit")
     submission_burst: int = Field(default=100, ge=1)
     max_pending_jobs: int = Field(default=10_000, ge=1, description="per-tenant pending job quota")
+    sqlite_synchronous: Literal["full", "normal"] = Field(default="full", description=(
+        "SQLite durability: full (every accepted write is on disk before the answer) or normal (WAL: "
+        "survives a crash of the server process, not of the machine; faster)"))
     api_key_cache_s: float = Field(default=5.0, ge=0, le=60, description=(
         "how long a verified API key is trusted without a database read; a revocation or org suspension "
         "takes effect at once on the replica that made it, within this bound on the others (0: never cached)"))

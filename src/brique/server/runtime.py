@@ -107,7 +107,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     started = time.perf_counter()
     clock = clock or SystemClock()
     fleet = load_fleet_file(settings.fleet_file)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.sqlite_synchronous)
     try:
         with startup_lock(db.url):  # replicas starting together migrate one at a time
             migrate(db.engine)

@@ -74,8 +74,8 @@ def add_job(session: Session, job: JobRecord, message: str) -> None:
 
 def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
     """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row statements."""
-    session.execute(insert(JobRow), [_insert_values(j) for j in tasks])
-    session.execute(insert(JobEventRow), [
+    session.execute(insert(JobRow.__table__), [_insert_values(j) for j in tasks])  # Core: no ORM bulk layer
+    session.execute(insert(JobEventRow.__table__), [
         dict(job_id=j.id, org_id=j.org_id, at=j.submitted_at, attempt=j.attempt, from_state=None,
              to_state=j.state.value, code="submitted", message=message[:1000])
         for j in tasks
