@@ -64,6 +64,7 @@ async def _parse_spec(request: Request) -> JobSubmitRequest:
     "/jobs",
     operation_id="createJob",
     status_code=status.HTTP_201_CREATED,
+    response_model=SubmitResponse,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -85,7 +86,7 @@ async def create_job(
         str | None,
         Query(max_length=2000, description="a job array, Slurm's syntax: 0-9999, 0-9:2, 1,3,5-7, %N"),
     ] = None,
-) -> SubmitResponse:
+) -> SubmitResponse | Response:
     try:
         spec = (await _parse_spec(request)).to_domain()
     except InvalidInput:
@@ -104,9 +105,10 @@ async def create_job(
     audit = _request_audit(request, who)
     submitted = await run_in_threadpool(jobs.submit, who, spec, idempotency_key, audit)
     setattr(request.state, AUDITED, True)  # its record was written with the job, in the same transaction
-    if submitted.replayed:
-        response.status_code = status.HTTP_200_OK
-    return SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
+    body = SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
+    # serialized here once: returned as a model, it would be validated again against response_model
+    return Response(body.model_dump_json(), media_type="application/json",
+                    status_code=status.HTTP_200_OK if submitted.replayed else status.HTTP_201_CREATED)  # fmt: skip
 
 
 def _request_audit(request: Request, who: Principal) -> RequestAudit:
