@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["full", "normal"] = Field(default="full", description=(
         "SQLite durability: full (every accepted write is on disk before the answer) or normal (WAL: "
         "survives a crash of the server process, not of the machine; faster)"))
-    api_key_cache_s: float = Field(default=5.0, ge=0, le=60, description=(
+    auth_cache_s: float = Field(default=5.0, ge=0, le=60, description=(
         "how long a verified API key is trusted without a database read; a revocation or org suspension "
         "takes effect at once on the replica that made it, within this bound on the others (0: never cached)"))
     agent_timeout_s: float = Field(default=30.0, gt=0, description="silent agent -> node down, jobs lost")

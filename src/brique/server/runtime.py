@@ -146,7 +146,7 @@ def build_services(
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas,
                       admission=[budgets.admission_check, projects.admission_check],
                       wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
-    tenancy = TenancyService(db, clock, audit=sov.audit, keys=KeyCache(settings.api_key_cache_s))
+    tenancy = TenancyService(db, clock, audit=sov.audit, keys=KeyCache(settings.auth_cache_s))
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,
         contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,
