@@ -7,8 +7,10 @@ accepts them; then the script waits until placement settles and reads every job 
 
 Prints, per database, one JSON line: submissions/s, median/p95 submit latency, submit->running
 p50/p99 for the jobs that started, time until 90 % of the jobs that started had started, time of the
-last placement (both from the burst's start), server RSS (max sampled). With `--array N`, also a
-single N-task array submission: acceptance time and time until its placed tasks are running.
+last placement (both from the burst's start), server RSS (max sampled); then the medians of each
+database as the Markdown table of issue 13. With `--array N`, also a single N-task array
+submission: acceptance time and time until its placed tasks are running. SQLite runs with the
+server's default durability (`synchronous=FULL`); set BRIQUE_SQLITE_SYNCHRONOUS=normal to compare.
 
     .venv/bin/python benchmarks/api_burst.py [--jobs 10000] [--clients 4] [--db sqlite,postgresql]
         [--runs 1] [--array 0]
