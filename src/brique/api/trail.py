@@ -46,15 +46,13 @@ class Trail:
         started = time.perf_counter()
         rid = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = rid
-        status = 500
 
         async def send_with_trail(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
                 MutableHeaders(scope=message)["X-Request-ID"] = rid
-                await self.audit.after(scope, status)
+                await self.audit.after(scope, message["status"])
+                # latency to the response's start, as before (a followed log stream is not one long request)
+                self.metrics.observe(scope, message["status"], time.perf_counter() - started)
             await send(message)
 
         await self.app(scope, receive, send_with_trail)
-        self.metrics.observe(scope, status, time.perf_counter() - started)
