@@ -7,8 +7,10 @@ accepts them; then the script waits until placement settles and reads every job 
 
 Prints, per database, one JSON line: submissions/s, median/p95 submit latency, submit->running
 p50/p99 for the jobs that started, time until 90 % of the jobs that started had started, time of the
-last placement (both from the burst's start), server RSS (max sampled). With `--array N`, also a
-single N-task array submission: acceptance time and time until its placed tasks are running.
+last placement (both from the burst's start), server RSS (max sampled); then the medians of each
+database as the Markdown table of issue 13. With `--array N`, also a single N-task array
+submission: acceptance time and time until its placed tasks are running. SQLite runs with the
+server's default durability (`synchronous=FULL`); set BRIQUE_SQLITE_SYNCHRONOUS=normal to compare.
 
     .venv/bin/python benchmarks/api_burst.py [--jobs 10000] [--clients 4] [--db sqlite,postgresql]
         [--runs 1] [--array 0]
@@ -249,18 +251,43 @@ def main() -> None:
             sys.exit("PostgreSQL server binaries not found (apt-get install postgresql)")
         pg = PostgresServer(bindir)
         pg.start()
+    summary: dict[str, dict] = {}
     try:
         for db in dbs:
             results = [run_one(db, args, pg, run) for run in range(args.runs)]
             for r in results:
                 print(json.dumps(r), flush=True)
+            keys = [k for k, v in results[0].items() if isinstance(v, int | float) and k != "run"]
+            summary[db] = {k: statistics.median(r[k] for r in results if r.get(k) is not None) for k in keys}
             if args.runs > 1:
-                keys = [k for k, v in results[0].items() if isinstance(v, int | float) and k != "run"]
-                medians = {k: statistics.median(r[k] for r in results if r.get(k) is not None) for k in keys}
-                print(json.dumps({"db": db, "median_of": args.runs, **medians}), flush=True)
+                print(json.dumps({"db": db, "median_of": args.runs, **summary[db]}), flush=True)
     finally:
         if pg is not None:
             pg.stop()
+    if args.jobs:
+        print(table(summary, args), flush=True)
+
+
+ROWS = (  # the issue's table: (row, how to show one database's medians)
+    ("submissions accepted per second ({clients} clients)", lambda m: f"{m['submissions_per_s']:.0f}"),
+    ("median / p95 submit latency", lambda m: f"{m['submit_ms_p50']:.0f} ms / {m['submit_ms_p95']:.0f} ms"),
+    ("server CPU per submission", lambda m: f"{m['server_cpu_ms_per_submit']:.1f} ms"),
+    ("submit -> running p50 / p99 (jobs that started)",
+     lambda m: f"{m['to_running_s_p50']:.2f} s / {m['to_running_s_p99']:.2f} s"),
+    ("90 % of the jobs that started, started after", lambda m: f"{m['started_90pct_after_s']:.0f} s"),
+    ("last job placed after", lambda m: f"{m.get('last_placed_after_s', float('nan')):.0f} s"),
+    ("controller memory (RSS, peak)", lambda m: f"{m['server_rss_mb']:.0f} MB"),
+)  # fmt: skip
+
+
+def table(summary: dict[str, dict], args: argparse.Namespace) -> str:
+    """A Markdown table of the medians, one column per database."""
+    dbs = list(summary)
+    head = f"| {args.jobs:,}-job burst, median of {args.runs} | " + " | ".join(dbs) + " |"
+    lines = [head, "|---" * (len(dbs) + 1) + "|"]
+    for label, show in ROWS:
+        lines.append(f"| {label.format(clients=args.clients)} | " + " | ".join(show(summary[d]) for d in dbs) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     submissions_per_minute: int = Field(default=600, ge=1, description="per-tenant submit rate limit")
     submission_burst: int = Field(default=100, ge=1)
     max_pending_jobs: int = Field(default=10_000, ge=1, description="per-tenant pending job quota")
+    sqlite_synchronous: Literal["full", "normal"] = Field(default="full", description=(
+        "SQLite durability: full (every accepted write is on disk before the answer) or normal (WAL: "
+        "survives a crash of the server process, not of the machine; faster)"))
+    auth_cache_s: float = Field(default=5.0, ge=0, le=60, description=(
+        "how long a verified API key is trusted without a database read; a revocation or org suspension "
+        "takes effect at once on the replica that made it, within this bound on the others (0: never cached)"))
     agent_timeout_s: float = Field(default=30.0, gt=0, description="silent agent -> node down, jobs lost")
     signing_key_file: Path | None = Field(default=None, description="platform Ed25519 key; default in home")
     kek: str | None = Field(default=None, description="key-encryption key, base64 of 32 bytes (or kek_file)")

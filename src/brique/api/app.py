@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -38,6 +36,7 @@ from brique.api.routers import (
     usage,
 )
 from brique.api.throttle import SubmitThrottle
+from brique.api.trail import Trail
 from brique.clock import Clock
 from brique.config import Settings
 from brique.schemas.jobs import JobSubmitRequest
@@ -46,7 +45,6 @@ from brique.workers.inference_loop import InferenceLoop
 from brique.workers.scheduler_loop import SchedulerLoop
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a client's own id is echoed only if it is sane
 DESCRIPTION = """Brique: an open-source control plane for a sovereign AI compute cloud.
 
 Authenticate every `/v1` call with `Authorization: Bearer <API key>`.
@@ -113,9 +111,8 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         app.include_router(router, responses=ERROR_RESPONSES)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers,
                   rt.services.sovereignty.secrets.platform_key(CONSOLE_COOKIE_KEY))  # fmt: skip
-    app.middleware("http")(AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))
-    app.middleware("http")(app.state.metrics.middleware)
-    app.middleware("http")(_request_id)
+    app.add_middleware(Trail, metrics=app.state.metrics,
+                       audit=AuditMiddleware(rt.services.sovereignty.audit, rt.services.tenancy.org_id_of))  # fmt: skip
     app.add_middleware(BodyLimit, limit=rt.settings.max_request_bytes)  # before any parsing
     app.add_middleware(SubmitThrottle, tenancy=rt.services.tenancy, jobs=rt.services.jobs)  # outermost: cheapest 429
     # The gateway is its own small app in front of everything: per-call audit records, request ids and
@@ -137,12 +134,3 @@ def _declare_models(app: FastAPI, *models: type[BaseModel]) -> None:
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-async def _request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    given = request.headers.get("x-request-id", "")
-    rid = given if REQUEST_ID.match(given) else f"req_{secrets.token_hex(8)}"
-    request.state.request_id = rid
-    response = await call_next(request)
-    response.headers["X-Request-ID"] = rid
-    return response

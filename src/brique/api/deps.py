@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from brique.domain.tenancy import Principal
@@ -21,6 +23,7 @@ from brique.services.replicas import Leadership
 from brique.services.tenancy import TenancyService
 from brique.workers.scheduler_loop import SchedulerLoop
 
+T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="an API key: `brq_…`")
 
 
@@ -69,11 +72,14 @@ def budget_service(request: Request) -> BudgetService:
     return services(request).budgets
 
 
-def principal(
+async def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
+    """A key verified a moment ago is answered from memory on the event loop; any other is
+    verified against the database in a worker thread."""
     token = creds.credentials if creds else request.headers.get("x-api-key")
-    who = services(request).tenancy.authenticate(token)
+    tenancy = services(request).tenancy
+    who = tenancy.cached(token) or await run_in_threadpool(tenancy.authenticate, token)
     request.state.principal = who  # for the audit middleware
     return who
 
@@ -88,15 +94,25 @@ def sovereignty(request: Request) -> Sovereignty:
     return services(request).sovereignty
 
 
+def _inline(get: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+    """`get` as a dependency run on the event loop: FastAPI sends a plain `def` dependency to a
+    worker thread, a thread hop per request for what is an attribute read."""
+
+    async def dependency(request: Request) -> T:
+        return get(request)
+
+    return dependency
+
+
 Caller = Annotated[Principal, Depends(principal)]
-Fleet = Annotated[FleetService, Depends(fleet_service)]
-Tenancy = Annotated[TenancyService, Depends(tenancy_service)]
-Jobs = Annotated[JobService, Depends(job_service)]
-Contracts = Annotated[ContractService, Depends(contract_service)]
-Agents = Annotated[AgentService, Depends(agent_service)]
-Metering = Annotated[MeteringService, Depends(metering_service)]
-Billing = Annotated[BillingService, Depends(billing_service)]
-Budgets = Annotated[BudgetService, Depends(budget_service)]
-Sov = Annotated[Sovereignty, Depends(sovereignty)]
-Replicas = Annotated[Leadership, Depends(replicas)]
-InferenceDep = Annotated[Inference, Depends(inference)]
+Fleet = Annotated[FleetService, Depends(_inline(fleet_service))]
+Tenancy = Annotated[TenancyService, Depends(_inline(tenancy_service))]
+Jobs = Annotated[JobService, Depends(_inline(job_service))]
+Contracts = Annotated[ContractService, Depends(_inline(contract_service))]
+Agents = Annotated[AgentService, Depends(_inline(agent_service))]
+Metering = Annotated[MeteringService, Depends(_inline(metering_service))]
+Billing = Annotated[BillingService, Depends(_inline(billing_service))]
+Budgets = Annotated[BudgetService, Depends(_inline(budget_service))]
+Sov = Annotated[Sovereignty, Depends(_inline(sovereignty))]
+Replicas = Annotated[Leadership, Depends(_inline(replicas))]
+InferenceDep = Annotated[Inference, Depends(_inline(inference))]

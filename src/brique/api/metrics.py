@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.types import Scope
 
 from brique.services.registry import Services
 from brique.workers.scheduler_loop import SchedulerLoop
@@ -55,13 +54,8 @@ class Metrics:
             startup_s
         )
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        self.requests.labels(request.method, path, str(response.status_code)).inc()
-        self.latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one served request under its route template (not its concrete path)."""
+        path = getattr(scope.get("route"), "path", "unmatched")
+        self.requests.labels(scope["method"], path, str(status)).inc()
+        self.latency.labels(scope["method"], path).observe(seconds)

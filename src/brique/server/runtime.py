@@ -35,6 +35,7 @@ from brique.services.inference.replicas import RuntimeConfig
 from brique.services.inference.usage import TokenMeter
 from brique.services.invoicing import InvoicingService
 from brique.services.jobs import JobService, Quotas
+from brique.services.key_cache import KeyCache
 from brique.services.lockbox import Lockbox
 from brique.services.metering import MeteringService, load_intensity
 from brique.services.projects import ProjectGovernanceService
@@ -107,7 +108,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     started = time.perf_counter()
     clock = clock or SystemClock()
     fleet = load_fleet_file(settings.fleet_file)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.sqlite_synchronous)
     try:
         with startup_lock(db.url):  # replicas starting together migrate one at a time
             migrate(db.engine)
@@ -146,7 +147,7 @@ def build_services(
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas,
                       admission=[budgets.admission_check, projects.admission_check],
                       wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
-    tenancy = TenancyService(db, clock, audit=sov.audit)
+    tenancy = TenancyService(db, clock, audit=sov.audit, keys=KeyCache(settings.auth_cache_s))
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,
         contracts=ContractService(db, clock, fleet, sov.audit), scheduling=scheduling, jobs=jobs, agents=agents,

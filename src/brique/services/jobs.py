@@ -55,6 +55,10 @@ class Quotas:
     max_pending: int = 10_000
 
 
+# The audit record of the request that submits, given whether it replayed an earlier submission:
+# written in the submission's own transaction (one transaction per submission, not two).
+RequestAudit = Callable[[bool], Entry]
+
 # A check run inside the submission's transaction, once the project is known; it raises a
 # BriqueError to refuse (e.g. a budget's hard stop). Arguments: the session, who submits, the
 # spec (held to its residency policy), the project id.
@@ -159,16 +163,21 @@ class JobService(JobArrays):
 
     # -- submit ---------------------------------------------------------------------------------
 
-    def submit(self, who: Principal, spec: JobSpec, idempotency_key: str | None = None) -> Submitted:
-        """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert."""
+    def submit(
+        self, who: Principal, spec: JobSpec, idempotency_key: str | None = None, audit: RequestAudit | None = None
+    ) -> Submitted:
+        """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert,
+        and the request's audit record (`audit`) when the caller has one."""
         org_id = tenant_org(who, Action.JOB_SUBMIT)
         self.throttle(who)
         request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
         try:
-            submitted = self._submit(who, org_id, spec, idempotency_key, request_hash)
+            submitted = self._submit(who, org_id, spec, idempotency_key, request_hash, audit)
         except Duplicate:  # a concurrent retry with the same key won the race
             with self.db.transaction() as s:
                 earlier = self._replay(s, org_id, idempotency_key or "", request_hash)
+                if earlier is not None and audit is not None:
+                    self.audit.append(s, audit(True))
             if earlier is None:
                 raise Conflict("could not record the job; retry") from None
             return Submitted(earlier, True)
@@ -176,14 +185,20 @@ class JobService(JobArrays):
             self.wake()
         return submitted
 
-    def _submit(self, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str) -> Submitted:
+    def _submit(
+        self, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str,
+        audit: RequestAudit | None,
+    ) -> Submitted:  # fmt: skip
         now = self.clock.now()
         with self.db.transaction() as s:
             earlier = self._replay(s, org_id, key, request_hash) if key else None
-            if earlier is not None:
-                return Submitted(earlier, True)
-            job = self._insert(s, who, org_id, spec, key, request_hash, now)
-        return Submitted(job, False)
+            if earlier is None:
+                submitted = Submitted(self._insert(s, who, org_id, spec, key, request_hash, now), False)
+            else:
+                submitted = Submitted(earlier, True)
+            if audit is not None:  # last: the audit head's lock is held only until the commit
+                self.audit.append(s, audit(submitted.replayed))
+        return submitted
 
     def _insert(
         self, s: Session, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str,

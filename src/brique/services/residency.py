@@ -38,9 +38,8 @@ class ResidencyService:
         self.audit = audit
 
     def effective(self, s: Session, org_id: str, project_id: str) -> PlacementPolicy:
-        org = self._stored(s, org_id, None) or ANYWHERE
-        project = self._stored(s, org_id, project_id) or ANYWHERE
-        return narrow(org, project)
+        org, project = residency_repo.org_and_project(s, org_id, project_id)
+        return narrow(org or ANYWHERE, project or ANYWHERE)
 
     def get(
         self, who: Principal, org_ref: str, project_ref: str | None

@@ -41,6 +41,7 @@ from brique.errors import (
 from brique.ids import IdFactory, new_id
 from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require, require_scope
+from brique.services.key_cache import KeyCache, token_digest
 from brique.store.db import Database
 from brique.store.repos import tenancy as repo
 
@@ -63,25 +64,37 @@ class NewOrg:
 
 
 class TenancyService:
-    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id, audit: AuditLog | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, ids: IdFactory = new_id, audit: AuditLog | None = None,
+                 keys: KeyCache | None = None) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.ids = ids
         self.audit = audit
+        self.keys = keys or KeyCache()  # keys verified in the last few seconds (no database read per request)
         # API key lookup -> org id, learnt at each successful tenant authentication: a key never changes
         # org, so the rate limiter can refuse a flooding org's key before any database work.
         self._org_of_lookup: dict[str, str] = {}
 
     # -- authentication -------------------------------------------------------------------------
 
+    def cached(self, token: str | None) -> Principal | None:
+        """The principal of a token this replica verified a moment ago (memory only), else None:
+        then call `authenticate`."""
+        return self.keys.get(token_digest(token), self.clock.now()) if token else None
+
     def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+        digest = token_digest(token)
+        now = self.clock.now()
+        hit = self.keys.get(digest, now)
+        if hit is not None:
+            return hit
         parsed = apikeys.parse(token)
         if parsed is None:
             raise Unauthenticated("malformed API key")
         lookup, secret = parsed
-        now = self.clock.now()
+        epoch = self.keys.epoch
         with self.db.transaction() as s:
             found = repo.key_by_lookup(s, lookup)
             if found is None or not apikeys.matches(secret, found[1]):
@@ -95,7 +108,9 @@ class TenancyService:
                 repo.touch_key(s, key.id, now)
         if user.org_id is not None and len(self._org_of_lookup) < MAX_REMEMBERED_KEYS:
             self._org_of_lookup[lookup] = user.org_id
-        return Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
+        who = Principal(user_id=user.id, key_id=key.id, role=user.role, org_id=user.org_id)
+        self.keys.put(digest, who, key.expires_at, epoch)
+        return who
 
     def org_of_token(self, token: str | None) -> str | None:
         """The org of a tenant key seen authenticating before, from memory alone (None: unknown).
@@ -172,7 +187,9 @@ class TenancyService:
                 action = "org.suspend" if reason else "org.resume"
                 details = {"reason": reason or resume_reason or ""}
                 self.audit.append(s, Entry(who.user_id, org.id, action, org.id, "ok", details=details))
-            return repo.find_org(s, org.id)  # type: ignore[return-value]
+            changed = repo.find_org(s, org.id)
+        self.keys.forget(lambda p: p.org_id == org.id)  # after commit: the next request reads it anew
+        return changed  # type: ignore[return-value]
 
     # -- projects -------------------------------------------------------------------------------
 
@@ -292,7 +309,9 @@ class TenancyService:
             if owner.id != who.user_id:
                 require(who, Action.KEY_MANAGE)
             repo.revoke_key(s, key.id, self.clock.now())
-            return repo.get_key(s, key_id)[0]  # type: ignore[index]
+            revoked = repo.get_key(s, key_id)[0]  # type: ignore[index]
+        self.keys.forget(lambda p: p.key_id == key.id)  # after commit: the next request reads it anew
+        return revoked
 
     def org_id_of(self, ref: str) -> str | None:
         """The id of an org named by id or name (for the audit log), without authorization."""

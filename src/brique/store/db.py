@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,20 +21,82 @@ from brique.errors import Duplicate, InvalidInput, Unavailable
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+SQLITE_SYNCHRONOUS = ("full", "normal")
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)  # what opens a write transaction
+
+
+class _Connection(sqlite3.Connection):
+    """A SQLite connection whose writers queue on a lock of this process (one per database file)
+    instead of SQLite's busy handler, which polls with sleeps of up to 100 ms: the next writer starts
+    the moment the previous one commits. pysqlite opens the transaction at the first INSERT, UPDATE,
+    DELETE or REPLACE (reads before it take no lock), so that is where the lock is taken; it is
+    released after the commit or rollback. Other processes (the CLI, another replica) still meet
+    SQLite's own lock and busy timeout."""
+
+    writers: threading.Lock
+    owner: list[int | None]  # thread holding `writers` (shared by every connection of the file)
+    _holds = False
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or _Cursor)
+
+    def will_run(self, sql: str) -> None:
+        if self._holds or not _WRITES.match(sql) or self.owner[0] == threading.get_ident():
+            return  # already writing, not a write, or this thread's other connection writes (SQLite decides)
+        self.writers.acquire()
+        self.owner[0], self._holds = threading.get_ident(), True
+
+    def done(self) -> None:
+        if self._holds:
+            self._holds, self.owner[0] = False, None
+            self.writers.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.done()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.done()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.done()
+
+
+class _Cursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.will_run(sql)  # type: ignore[attr-defined]
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        self.connection.will_run(sql)  # type: ignore[attr-defined]
+        return super().executemany(sql, seq_of_parameters)
+
+
+def make_engine(url: str, sqlite_synchronous: str = "full") -> Engine:
     """Create an engine; for SQLite, the parent dir is created and WAL is switched on."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, sqlite_synchronous)
     if url.startswith("postgresql"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise InvalidInput(f"unsupported database URL scheme in {url.split(':', 1)[0]!r}", field="db_url")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise InvalidInput(f"must be one of {', '.join(SQLITE_SYNCHRONOUS)}", field="sqlite_synchronous")
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    factory = type("Connection", (_Connection,), {"writers": threading.Lock(), "owner": [None]})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30, "factory": factory})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -39,7 +104,10 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: each commit reaches the disk before the API answers (an accepted job survives a power
+        # loss); NORMAL in WAL mode survives a crash of the process but not of the machine
+        # (docs/operations.md)
+        cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.close()
 
     return engine
@@ -60,9 +128,9 @@ def migrate(engine: Engine) -> None:
 class Database:
     """Owns the engine and hands out short transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_synchronous: str = "full") -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_synchronous)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -150,6 +150,7 @@ class JobRow(Base):
         UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency"),
         Index("ix_jobs_state_version", "state", "version"),  # covers the loop's count and version sum
         Index("ix_jobs_org_submitted", "org_id", "submitted_at"),
+        Index("ix_jobs_org_state", "org_id", "state"),  # the pending quota, counted on every submission
         Index("ix_jobs_updated_at", "updated_at"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -7,11 +7,12 @@ Content-Security-Policy would block it (docs/console.md).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brique.api.console import access, auth, billing, budgets, docs, logs, operator, sovereignty, tenant
 from brique.api.console.web import STATIC, Console
@@ -49,23 +50,37 @@ def mount(
     ):
         app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
-    app.middleware("http")(_security_headers)
+    app.add_middleware(_SecurityHeaders)
 
 
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    path = request.url.path
+class _SecurityHeaders:
+    """Pure ASGI (no task group per request): console and docs responses get their headers; every
+    other request passes straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path.startswith("/console") or path in ("/docs", "/redoc")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _secure(MutableHeaders(scope=message), path)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _secure(headers: MutableHeaders, path: str) -> None:
     if path.startswith("/console"):  # a route with a stricter policy of its own keeps it
-        response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
-    elif path in ("/docs", "/redoc"):
-        response.headers["Content-Security-Policy"] = DOCS_CSP
+        headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
     else:
-        return response
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
+        headers["Content-Security-Policy"] = DOCS_CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
     if not path.startswith("/console/static"):
-        response.headers["Cache-Control"] = "no-store"  # pages show tenant data
-    return response
+        headers["Cache-Control"] = "no-store"  # pages show tenant data

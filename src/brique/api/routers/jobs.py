@@ -13,9 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
+from brique.api.audit import AUDITED, request_entry
 from brique.api.deps import Caller, Jobs, Metering
 from brique.api.params import MAX_OFFSET, Offset, decode_cursor, encode_cursor
 from brique.domain.arrays import parse_array
+from brique.domain.tenancy import Principal
 from brique.errors import InvalidInput
 from brique.schemas.errors import first_problem
 from brique.schemas.jobs import (
@@ -29,6 +31,7 @@ from brique.schemas.jobs import (
     SubmitResponse,
 )
 from brique.services.job_arrays import ArrayInfo
+from brique.services.jobs import RequestAudit
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 FOLLOW_POLL_S = 0.5
@@ -61,6 +64,7 @@ async def _parse_spec(request: Request) -> JobSubmitRequest:
     "/jobs",
     operation_id="createJob",
     status_code=status.HTTP_201_CREATED,
+    response_model=SubmitResponse,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -82,7 +86,7 @@ async def create_job(
         str | None,
         Query(max_length=2000, description="a job array, Slurm's syntax: 0-9999, 0-9:2, 1,3,5-7, %N"),
     ] = None,
-) -> SubmitResponse:
+) -> SubmitResponse | Response:
     try:
         spec = (await _parse_spec(request)).to_domain()
     except InvalidInput:
@@ -98,10 +102,18 @@ async def create_job(
         return SubmitResponse(dry_run=DryRunResponse(
             verdict=verdict.verdict, message=verdict.message, site=verdict.site, racks=list(verdict.racks),
             reasons=[{"code": c, "message": m} for c, m in verdict.reasons]))  # fmt: skip
-    submitted = await run_in_threadpool(jobs.submit, who, spec, idempotency_key)
-    if submitted.replayed:
-        response.status_code = status.HTTP_200_OK
-    return SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
+    audit = _request_audit(request, who)
+    submitted = await run_in_threadpool(jobs.submit, who, spec, idempotency_key, audit)
+    setattr(request.state, AUDITED, True)  # its record was written with the job, in the same transaction
+    body = SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
+    # serialized here once: returned as a model, it would be validated again against response_model
+    return Response(body.model_dump_json(), media_type="application/json",
+                    status_code=status.HTTP_200_OK if submitted.replayed else status.HTTP_201_CREATED)  # fmt: skip
+
+
+def _request_audit(request: Request, who: Principal) -> RequestAudit:
+    """This call's audit record as the trail would write it, for the submission's own transaction."""
+    return lambda replayed: request_entry(request.scope, who, "200" if replayed else "201", who.org_id)
 
 
 @router.get("/jobs", operation_id="listJobs")

@@ -27,16 +27,16 @@ def checkpoint_row_to_domain(cp: AuditCheckpointRow) -> TreeHead:
 
 
 def lock_head(session: Session) -> tuple[int, str]:
-    """Take the write lock (SQLite) or the row lock (PostgreSQL) on the head, then read it (creating it
-    on first use): (seq, hash) of the last record."""
-    lock = update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
-    session.execute(lock.execution_options(synchronize_session=False))
-    head = session.get(AuditHeadRow, 1, populate_existing=True)
-    if head is None:
-        head = AuditHeadRow(id=1, seq=0, hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head.seq, head.hash
+    """Take the write lock (SQLite) or the row lock (PostgreSQL) on the head and read it in the same
+    statement (creating it on first use): (seq, hash) of the last record."""
+    lock = (update(AuditHeadRow.__table__).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
+            .returning(AuditHeadRow.seq, AuditHeadRow.hash))  # fmt: skip
+    row = session.execute(lock).first()
+    if row is not None:
+        return row.seq, row.hash
+    session.execute(insert(AuditHeadRow.__table__).values(id=1, seq=0, hash=GENESIS, anchor_seq=0,
+                                                          anchor_hash=GENESIS))  # fmt: skip
+    return 0, GENESIS
 
 
 def head(session: Session) -> tuple[int, str] | None:
@@ -54,12 +54,14 @@ def size(session: Session) -> int:
 
 
 def append(session: Session, records: list[AuditRecord]) -> None:
-    """Insert records (one multi-row insert) and move the head, locked by `lock_head`, to the last one."""
-    session.execute(insert(AuditRecordRow.__table__), [_fields(r) for r in records])  # core: no ORM per row
-    row = session.get(AuditHeadRow, 1)
-    assert row is not None  # lock_head created it
-    row.seq, row.hash = records[-1].seq, records[-1].hash
-    session.flush()
+    """Insert records (one multi-row insert) and move the head, locked by `lock_head`, to the last one.
+    Core statements (no unit of work on the submit path); a head row the session holds is expired."""
+    session.execute(insert(AuditRecordRow.__table__), [_fields(r) for r in records])
+    session.execute(update(AuditHeadRow.__table__).where(AuditHeadRow.id == 1)
+                    .values(seq=records[-1].seq, hash=records[-1].hash))  # fmt: skip
+    held = session.identity_map.get(session.identity_key(AuditHeadRow, 1))
+    if held is not None:
+        session.expire(held)
 
 
 def records_after(session: Session, after: int, limit: int) -> list[AuditRecord]:

@@ -70,12 +70,11 @@ def add_project(session: Session, project: Project) -> None:
 
 
 def find_project(session: Session, org_id: str, ref: str) -> Project | None:
-    row = session.scalar(
-        select(ProjectRow).where(
-            ProjectRow.org_id == org_id, or_(ProjectRow.id == ref, ProjectRow.name == ref)
-        )
-    )
-    return project_row_to_domain(row) if row else None
+    q = select(ProjectRow.id, ProjectRow.org_id, ProjectRow.name, ProjectRow.description, ProjectRow.created_at)
+    row = session.execute(  # columns, not an ORM entity: read on every submission
+        q.where(ProjectRow.org_id == org_id, or_(ProjectRow.id == ref, ProjectRow.name == ref))
+    ).first()
+    return Project(*row) if row else None
 
 
 def project_by_id(session: Session, project_id: str) -> Project | None:
