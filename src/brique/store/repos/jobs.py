@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
+from sqlalchemy import and_, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
@@ -140,74 +140,10 @@ def move(session: Session, job: JobRecord, t: Transition, at: datetime) -> JobRe
     return after
 
 
-def move_many(
-    session: Session, moves: list[tuple[JobRecord, Transition]], at: datetime
-) -> dict[str, JobRecord]:
-    """`move` for many jobs at once: one UPDATE per shape of change and one multi-row event insert
-    (a cycle that places thousands of jobs). Returns the new versions of the jobs moved; a job
-    another writer changed first is left out (as `move` would raise `StaleWrite` for it)."""
-    groups: dict[tuple[str, ...], list[tuple[JobRecord, JobRecord, Transition]]] = {}
-    for job, t in moves:
-        keys = tuple(sorted({*t.values, "state", "updated_at", "version"}))
-        groups.setdefault(keys, []).append((job, job.moved(t, at), t))
-    out: dict[str, JobRecord] = {}
-    for keys, group in groups.items():
-        out.update(_update_group(session, keys, group, at))
-    return out
-
-
-def _update_group(
-    session: Session,
-    keys: tuple[str, ...],
-    group: list[tuple[JobRecord, JobRecord, Transition]],
-    at: datetime,
-) -> dict[str, JobRecord]:
-    table = JobRow.__table__
-    stmt = (update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
-            .values({k: bindparam(k) for k in keys}))  # fmt: skip
-    rows = [
-        {"_id": j.id, "_version": j.version, **{k: _column(getattr(a, k)) for k in keys}} for j, a, _ in group
-    ]
-    with session.begin_nested() as savepoint:
-        if session.execute(stmt, rows).rowcount == len(rows):  # type: ignore[attr-defined]
-            _add_events(session, [(a, j.state, t) for j, a, t in group if t.to != j.state or t.code], at)
-            return {a.id: a for _, a, _ in group}
-        savepoint.rollback()  # some job changed meanwhile: one by one, leaving the stale ones out
-    out = {}
-    for job, _, t in group:
-        try:
-            out[job.id] = move(session, job, t, at)
-        except StaleWrite:
-            continue
-    return out
-
-
-def _add_events(session: Session, moved: list[tuple[JobRecord, JobState, Transition]], at: datetime) -> None:
-    if moved:
-        session.execute(insert(JobEventRow), [
-            dict(job_id=a.id, org_id=a.org_id, at=at, attempt=a.attempt, from_state=src.value, to_state=t.to.value,
-                 code=t.code, message=t.message[:1000])
-            for a, src, t in moved
-        ])  # fmt: skip
-
-
 def move_all(session: Session, job: JobRecord, steps: Iterable[Transition], at: datetime) -> JobRecord:
     for step in steps:
         job = move(session, job, step, at)
     return job
-
-
-def set_waits(session: Session, waits: list[tuple[JobRecord, str, str]]) -> None:
-    """Record why pending jobs wait, in one statement for those whose reason changed."""
-    changed = [
-        (job, code, msg[:1000])
-        for job, code, msg in waits
-        if (job.wait_code, job.wait_message) != (code, msg[:1000])
-    ]
-    if changed:
-        session.execute(
-            update(JobRow), [{"id": j.id, "wait_code": c, "wait_message": m} for j, c, m in changed]
-        )
 
 
 def get(session: Session, job_id: str) -> JobRecord | None:
@@ -247,11 +183,6 @@ def list_jobs(
 
 def in_states(session: Session, states: Iterable[str], specs: SpecCache | None = None) -> list[JobRecord]:
     q = select(JobRow).where(JobRow.state.in_(list(states))).order_by(JobRow.id)
-    return [job_row_to_domain(row, specs) for row in session.scalars(q)]
-
-
-def changed_since(session: Session, since: datetime, specs: SpecCache | None = None) -> list[JobRecord]:
-    q = select(JobRow).where(JobRow.updated_at >= since)
     return [job_row_to_domain(row, specs) for row in session.scalars(q)]
 
 
