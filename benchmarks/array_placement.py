@@ -32,7 +32,7 @@ from brique.domain.job_lifecycle import JobSpec
 from brique.server.runtime import build_runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' private PostgreSQL
-from tests.support.postgres import PostgresServer, find_bindir
+from tests.support.postgres import PostgresServer, server_for
 
 
 def one_run(tasks: int, gpus: int, pg: PostgresServer | None, profile: cProfile.Profile | None) -> dict:
@@ -83,18 +83,8 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime)")
     args = parser.parse_args()
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
-        pg = None
-        if db == "postgresql":
-            bindir = find_bindir()
-            if bindir is None:
-                sys.exit("PostgreSQL server binaries not found (apt-get install postgresql)")
-            pg = PostgresServer(bindir)
-            pg.start()
-        try:
+        with server_for(db) as pg:
             measure(db, pg, args)
-        finally:
-            if pg is not None:
-                pg.stop()
 
 
 def measure(db: str, pg: PostgresServer | None, args: argparse.Namespace) -> None:

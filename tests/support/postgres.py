@@ -15,6 +15,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -85,3 +87,21 @@ class PostgresServer:
             self._cmd("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "stop"), capture_output=True
         )
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def server_for(db: str) -> Iterator[PostgresServer | None]:
+    """A private PostgreSQL, started and stopped, when `db` is "postgresql"; None for SQLite.
+    For benchmarks: exits with a message when the server binaries are missing."""
+    if db != "postgresql":
+        yield None
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL server binaries not found (apt-get install postgresql)")
+    pg = PostgresServer(bindir)
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
