@@ -13,7 +13,10 @@ Measured 2026-12-01 on the 2-core dev machine, load average 0.6, 7 runs (before 
 version 1324 -> 19 ms, jobs 1321 -> 350 ms, jobs --json 1388 -> 370 ms, --help 1306 -> 492 ms (wall;
 CPU time within 2 %). Then httpcore's optional `import trio` (~170 ms; selenium installs trio) was made
 to miss in client commands: on the same machine at load average 5.5, 9 runs, before/after jobs CPU
-648 -> 402 ms (1.6x), wall 1349 -> 677 ms (2.0x); --help CPU 783 -> 647 ms. What remains in `jobs`:
+648 -> 402 ms (1.6x), wall 1349 -> 677 ms (2.0x); --help CPU 783 -> 647 ms. Then (2026-12-01) client commands end with os._exit after flushing
+(no interpreter teardown, ~45 ms) and a plaintext URL skips loading the CA bundle (~19 ms): load average
+5.5, 15 runs, before/after jobs CPU 433 -> 309 ms (1.4x), wall 679 -> 500 ms; at load 0.4 `jobs` was
+346 ms of CPU before, so about 250 ms after. What remains in `jobs`:
 typer (whose option parsing loads pydantic), httpx, the job schemas with the domain modules they build
 on, rich, and the request itself.
 """

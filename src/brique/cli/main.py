@@ -5,6 +5,7 @@ Kept tiny so a command pays only for what it uses (benchmarks/cli_latency.py mea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -12,6 +13,8 @@ from brique import __version__
 
 # Long-running commands, where pydantic plugins (observability) may matter and startup does not.
 SERVER_COMMANDS = ("up", "agent")
+# Commands that end through the interpreter's full teardown (servers, the simulator's files).
+FULL_EXIT = (*SERVER_COMMANDS, "serve", "simulate")
 
 
 def main() -> None:
@@ -29,4 +32,25 @@ def main() -> None:
         sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
     from brique.cli.app import app  # the command tree; each command loads its own modules when run
 
-    app()
+    if args and args[0] in FULL_EXIT:
+        app()
+        return
+    try:
+        app()
+    except SystemExit as done:
+        _exit_now(done.code)
+    _exit_now(0)
+
+
+def _exit_now(code: object) -> None:
+    """End a client command without the interpreter's teardown of ~600 modules (~40 ms, a sixth of
+    `brique jobs`). A client command holds nothing that needs it: its HTTP client is closed in a
+    `with`, its files are closed, it starts no threads; only the standard streams need a flush."""
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe (`brique jobs | head`) has nothing left to say.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)

@@ -8,10 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Writes sorted(sys.modules) when the interpreter exits, whatever the exit code.
+# Writes sorted(sys.modules) when the interpreter exits, whatever the exit code: client commands
+# end with os._exit (no teardown, so no atexit), the others normally.
 PROBE = """
 import atexit, json, os, sys
-atexit.register(lambda: open(os.environ["BRIQUE_PROBE_OUT"], "w").write(json.dumps(sorted(sys.modules))))
+def probe():
+    open(os.environ["BRIQUE_PROBE_OUT"], "w").write(json.dumps(sorted(sys.modules)))
+def probe_exit(code, _exit=os._exit):
+    probe()
+    _exit(code)
+os._exit = probe_exit
+atexit.register(probe)
 sys.argv = ["brique", *sys.argv[1:]]
 from brique.cli.main import main
 main()
