@@ -73,3 +73,52 @@ def test_a_project_quota_makes_a_job_wait_with_its_reason_and_roles_gate_submiss
                             headers=auth(boss))  # fmt: skip
         assert too_much.status_code == 422 and "contract guarantees 0" in too_much.text
     rt.close()
+
+
+def test_a_projects_guaranteed_share_is_kept_for_it_against_a_sibling_project(settings: Settings) -> None:
+    """A full fleet; the org's 16-GPU guarantee is held by one project's priority work; the project
+    given an 8-GPU share of it gets its job started by reclaiming its sibling's newer job."""
+    clock = FixedClock(T0)
+    rt = build_runtime(settings.model_copy(update={"submission_burst": 50}), clock=clock)
+    admin = rt.services.tenancy.bootstrap(settings.admin_key_file)
+    assert admin is not None
+    with TestClient(create_app(rt, run_scheduler=False)) as http:
+        keys = {}
+        for name, guarantee in (("ministere", 16), ("other", 344)):
+            org = http.post("/v1/orgs", json={"name": name, "admin_email": f"a@{name}.fr", "country": "FR"},
+                            headers=auth(admin)).json()  # fmt: skip
+            keys[name] = org["admin_key"]["token"]
+            r = http.put(f"/v1/orgs/{name}/contracts", json={"contracts": [{"guaranteed_gpus": guarantee}]},
+                         headers=auth(admin))  # fmt: skip
+            assert r.status_code == 200, r.text
+        for org, project in (("ministere", "llm"), ("ministere", "ocr"), ("other", "main")):
+            r = http.post(f"/v1/orgs/{org}/projects", json={"name": project}, headers=auth(keys[org]))
+            assert r.status_code == 201, r.text
+
+        def submit(org: str, project: str, gpus: int) -> str:
+            r = http.post("/v1/jobs", headers=auth(keys[org]), json={
+                "name": "j", "project": project, "command": "python x.py", "gpus": gpus, "tier": "priority",
+                "sleep_s": 100_000})  # fmt: skip
+            assert r.status_code == 201, r.text
+            clock.at += timedelta(seconds=1)
+            return str(r.json()["job"]["id"])
+
+        def state(job: str) -> str:
+            return str(http.get(f"/v1/jobs/{job}", headers=auth(keys["ministere"])).json()["state"])
+
+        older, newer = submit("ministere", "llm", 8), submit("ministere", "llm", 8)
+        for gpus in (72, 72, 72, 72, 56):
+            submit("other", "main", gpus)
+        rt.services.scheduling.cycle()
+        assert state(older) == state(newer) == "scheduled"
+        r = http.put("/v1/orgs/ministere/projects/ocr/governance", json={"guaranteed_gpus": 8},
+                     headers=auth(keys["ministere"]))  # fmt: skip
+        assert r.status_code == 200 and r.json()["guaranteed_gpus"] == 8, r.text
+        ocr = submit("ministere", "ocr", 8)
+        for _ in range(3):
+            rt.services.scheduling.cycle()
+            clock.at += timedelta(seconds=60)
+        assert state(ocr) in ("scheduled", "running"), http.get(f"/v1/jobs/{ocr}", headers=auth(keys["ministere"])).json()
+        assert state(older) in ("scheduled", "running")  # within llm's part of the guarantee: kept
+        assert state(newer) not in ("scheduled", "running")  # beyond it: reclaimed for ocr's share
+    rt.close()

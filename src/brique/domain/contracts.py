@@ -167,6 +167,8 @@ class TenantTerms:
     may_borrow: bool
     borrow_cap: int | None
     total_guarantee: int  # fleet-wide plus every per-site guarantee
+    # (project id, GPUs of the guarantee kept for that project's priority work), counted fleet-wide
+    project_shares: tuple[tuple[str, int], ...] = ()
 
     @property
     def most_at_once(self) -> int | None:
@@ -182,6 +184,8 @@ class ContractBook:
 
     contracts: tuple[Contract, ...] = ()
     default: Contract = field(default_factory=lambda: Contract(tenant="*"))
+    # (tenant, project id, GPUs): a project's guaranteed share of its tenant's guarantee
+    project_shares: tuple[tuple[str, str, int], ...] = ()
     _terms: dict[str, TenantTerms] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -189,21 +193,30 @@ class ContractBook:
         for c in self.contracts:
             by_tenant.setdefault(c.tenant, []).append(c)
         for tenant, items in by_tenant.items():
-            self._terms[tenant] = _fold(tenant, items, self.default)
+            self._terms[tenant] = _fold(tenant, items, self.default, self._shares(tenant))
 
     @classmethod
-    def of(cls, contracts: Iterable[Contract], default: Contract | None = None) -> ContractBook:
-        return cls(contracts=tuple(contracts), default=default or Contract(tenant="*"))
+    def of(
+        cls,
+        contracts: Iterable[Contract],
+        default: Contract | None = None,
+        project_shares: Iterable[tuple[str, str, int]] = (),
+    ) -> ContractBook:
+        shares = tuple(sorted(x for x in project_shares if x[2] > 0))
+        return cls(contracts=tuple(contracts), default=default or Contract(tenant="*"), project_shares=shares)
 
     def terms(self, tenant: str) -> TenantTerms:
         found = self._terms.get(tenant)
         if found is None:
-            found = _fold(tenant, [], self.default)
+            found = _fold(tenant, [], self.default, self._shares(tenant))
             self._terms[tenant] = found
         return found
 
+    def _shares(self, tenant: str) -> list[tuple[str, int]]:
+        return [(project, gpus) for t, project, gpus in self.project_shares if t == tenant]
 
-def _fold(tenant: str, items: list[Contract], default: Contract) -> TenantTerms:
+
+def _fold(tenant: str, items: list[Contract], default: Contract, shares: list[tuple[str, int]]) -> TenantTerms:
     wide = [c for c in items if c.site is None]
     base = wide[0] if wide else (items[0] if items else default)
     sites: dict[str, int] = {}
@@ -211,6 +224,7 @@ def _fold(tenant: str, items: list[Contract], default: Contract) -> TenantTerms:
         if c.site is not None:
             sites[c.site] = sites.get(c.site, 0) + c.guaranteed_gpus
     guarantee = sum(c.guaranteed_gpus for c in wide)
+    total = guarantee + sum(sites.values())
     return TenantTerms(
         tenant=tenant,
         guarantee=guarantee,
@@ -218,8 +232,20 @@ def _fold(tenant: str, items: list[Contract], default: Contract) -> TenantTerms:
         weight=base.weight,
         may_borrow=base.may_borrow,
         borrow_cap=base.borrow_cap,
-        total_guarantee=guarantee + sum(sites.values()),
+        total_guarantee=total,
+        project_shares=_within(shares, total),
     )
+
+
+def _within(shares: list[tuple[str, int]], guarantee: int) -> tuple[tuple[str, int], ...]:
+    """The shares that fit the guarantee (a contract cut below its projects' shares cuts the last ones)."""
+    kept: list[tuple[str, int]] = []
+    for project, gpus in shares:
+        take = min(gpus, guarantee)
+        if take > 0:
+            kept.append((project, take))
+        guarantee -= take
+    return tuple(kept)
 
 
 @dataclass(frozen=True, slots=True)

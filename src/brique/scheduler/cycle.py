@@ -522,6 +522,8 @@ class _Cycle:
         left = q.prio_wide_left.get(tenant)
         if left is None or left > 0:  # unknown until its first priority job asks: examine
             return False
+        if any(v > 0 for (t, _), v in q.share_left.items() if t == tenant):
+            return False  # a project's guaranteed share is left
         return all(v <= 0 for (t, _), v in q.prio_site_left.items() if t == tenant)
 
     def _exhausted(self) -> bool:

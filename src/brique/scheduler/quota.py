@@ -43,6 +43,7 @@ class Ledger:
         self.wide_left: dict[str, int] = {}
         self.prio_site_left: dict[tuple[str, str], int] = {}  # the same, counting priority work only
         self.prio_wide_left: dict[str, int] = {}
+        self.share_left: dict[tuple[str, str], int] = {}  # (tenant, project): share its priority work leaves
         self.dirty: set[str] = set()
 
     def add(self, key: int, a: Alloc) -> None:
@@ -100,9 +101,16 @@ class Ledger:
         self.dirty.clear()
 
     def _classify(self, tenant: str) -> None:
-        """Oldest first, priority before others (preemptible excluded): in guarantee while it fits."""
+        """Oldest first, priority before others (preemptible excluded): in guarantee while it fits.
+
+        With project shares, each project's priority work up to its share is classified first, and
+        the shares its projects leave unused are held back from the other projects' priority work
+        (that work is borrowed beyond what remains): a project's share is there when it asks. The
+        tenant's standard work may still fill the unused shares."""
         t = self.book.terms(tenant)
         ranked = self.ranked.get(tenant)
+        for key in [k for k in self.share_left if k[0] == tenant]:
+            del self.share_left[key]
         if not ranked:
             self.wide_left.pop(tenant, None)
             self.prio_wide_left.pop(tenant, None)
@@ -110,32 +118,94 @@ class Ledger:
                 self.site_left.pop((tenant, site), None)
                 self.prio_site_left.pop((tenant, site), None)
             return
-        wide = t.guarantee
-        sites = {site: g for site, g in t.site_guarantees}
-        prio: tuple[int, dict[str, int]] | None = None
-        for later, _, _, _, site, a in ranked:
+        budget = _Left(t.guarantee, dict(t.site_guarantees))
+        shares = dict(t.project_shares)
+        first, rest = _in_shares(ranked, shares) if shares else ([], ranked)
+        for _, _, _, _, site, a in first:
+            budget.classify(a, site, later=False)
+        held_back = budget.hold(sum(shares.values()))
+        prio: _Left | None = None
+        for later, _, _, _, site, a in rest:
             if later and prio is None:  # priority work comes first: what it leaves is the priority budget
-                prio = (wide, dict(sites))
-            if a.stop_at is not None:  # stopped before the cycle (a cycle's own stops don't count here)
-                a.protected = a.borrowed = False
-                continue
-            n = len(a.gpus)
-            left = sites.get(site, 0) if sites else 0
-            if left >= n:
-                sites[site] = left - n
-            elif wide >= n:
-                wide -= n
-            else:
-                a.protected, a.borrowed = False, True
-                continue
-            a.protected, a.borrowed = not later, False
-        self.wide_left[tenant] = wide
-        for site, g in sites.items():
+                prio = budget.copy()
+                budget.release(held_back)
+            budget.classify(a, site, later)
+        if prio is None:
+            prio = budget.copy()
+            budget.release(held_back)
+        self.wide_left[tenant] = budget.wide
+        for site, g in budget.sites.items():
             self.site_left[(tenant, site)] = g
-        prio_wide, prio_sites = prio if prio is not None else (wide, sites)
-        self.prio_wide_left[tenant] = prio_wide
-        for site, g in prio_sites.items():
+        self.prio_wide_left[tenant] = prio.wide
+        for site, g in prio.sites.items():
             self.prio_site_left[(tenant, site)] = g
+        for project, left in shares.items():
+            self.share_left[(tenant, project)] = left
+
+
+class _Left:
+    """A tenant's guarantee left while its running work is classified: fleet-wide and per site."""
+
+    def __init__(self, wide: int, sites: dict[str, int]) -> None:
+        self.wide = wide
+        self.sites = sites
+
+    def copy(self) -> _Left:
+        return _Left(self.wide, dict(self.sites))
+
+    def classify(self, a: Alloc, site: str, later: bool) -> None:
+        """`a` is in guarantee (protected if priority) while it fits, else borrowed."""
+        if a.stop_at is not None:  # stopped before the cycle (a cycle's own stops don't count here)
+            a.protected = a.borrowed = False
+            return
+        n = len(a.gpus)
+        left = self.sites.get(site, 0) if self.sites else 0
+        if left >= n:
+            self.sites[site] = left - n
+        elif self.wide >= n:
+            self.wide -= n
+        else:
+            a.protected, a.borrowed = False, True
+            return
+        a.protected, a.borrowed = not later, False
+
+    def hold(self, gpus: int) -> tuple[int, dict[str, int]]:
+        """Set aside up to `gpus` (fleet-wide budget first); what was set aside."""
+        wide = min(gpus, max(self.wide, 0))
+        self.wide -= wide
+        gpus -= wide
+        sites: dict[str, int] = {}
+        for site in sorted(self.sites):
+            take = min(gpus, max(self.sites[site], 0))
+            if take:
+                self.sites[site] -= take
+                sites[site] = take
+                gpus -= take
+        return wide, sites
+
+    def release(self, held: tuple[int, dict[str, int]]) -> None:
+        self.wide += held[0]
+        for site, gpus in held[1].items():
+            self.sites[site] += gpus
+
+
+Entry = tuple[bool, float, str, int, str, Alloc]  # (not priority, started, job id, key, site, alloc)
+
+
+def _in_shares(ranked: list[Entry], shares: dict[str, int]) -> tuple[list[Entry], list[Entry]]:
+    """Each project's live priority work that fits its share (oldest first; `shares` is charged),
+    and the rest in rank order."""
+    first: list[Entry] = []
+    rest: list[Entry] = []
+    for entry in ranked:
+        a = entry[-1]
+        p, n = a.job.project, len(a.gpus)
+        if not entry[0] and a.stop_at is None and shares.get(p, 0) >= n:
+            shares[p] -= n
+            first.append(entry)
+        else:
+            rest.append(entry)
+    return first, rest
 
 
 def site_of(topo: Topology, a: Alloc) -> str:
@@ -146,18 +216,26 @@ class _Budget:
     """Guarantee left per tenant (fleet-wide) and per (tenant, site); created on first use."""
 
     def __init__(
-        self, book: ContractBook, site_left: dict[tuple[str, str], int], wide_left: dict[str, int]
+        self,
+        book: ContractBook,
+        site_left: dict[tuple[str, str], int],
+        wide_left: dict[str, int],
+        hold_shares: bool = False,
     ) -> None:
         self.book = book
         self.site_left = site_left
         self.wide_left = wide_left
+        self.hold_shares = hold_shares  # the priority budget: projects' shares are not in it
 
     def ensure(self, tenant: str) -> None:
         if tenant in self.wide_left:
             return
         t = self.book.terms(tenant)
-        self.wide_left[tenant] = t.guarantee
-        for site, g in t.site_guarantees:
+        left = _Left(t.guarantee, dict(t.site_guarantees))
+        if self.hold_shares:
+            left.hold(sum(g for _, g in t.project_shares))
+        self.wide_left[tenant] = left.wide
+        for site, g in left.sites.items():
             self.site_left[(tenant, site)] = g
 
     def consume(self, tenant: str, site: str, gpus: int) -> bool:
@@ -189,7 +267,8 @@ class Quota:
         self._budget = _Budget(self.book, self.site_left, self.wide_left)
         self.prio_site_left: dict[tuple[str, str], int] = {}
         self.prio_wide_left: dict[str, int] = {}
-        self._prio = _Budget(self.book, self.prio_site_left, self.prio_wide_left)
+        self._prio = _Budget(self.book, self.prio_site_left, self.prio_wide_left, hold_shares=True)
+        self.share_left: dict[tuple[str, str], int] = {}
         self._ready = False
 
     def ready(self) -> None:
@@ -202,6 +281,7 @@ class Quota:
         self.wide_left.update(self._ledger.wide_left)
         self.prio_site_left.update(self._ledger.prio_site_left)
         self.prio_wide_left.update(self._ledger.prio_wide_left)
+        self.share_left.update(self._ledger.share_left)
 
     def terms(self, tenant: str) -> TenantTerms:
         return self.book.terms(tenant)
@@ -213,11 +293,24 @@ class Quota:
         if job.tier != Tier.PRIORITY:
             return frozenset()
         self.ready()
+        if self._in_share(job):
+            return None  # a project's share is counted fleet-wide
         self._prio.ensure(job.tenant)
         if self.prio_wide_left[job.tenant] >= job.gpus:
             return None
         t = self.terms(job.tenant)
         return frozenset(s for s, _ in t.site_guarantees if self.prio_site_left[(job.tenant, s)] >= job.gpus)
+
+    def _in_share(self, job: Job) -> bool:
+        """`job` fits what its project's share leaves (shares are held back from the tenant's budget)."""
+        if self.book.project_shares:
+            self._ledger_shares(job.tenant)
+        return self.share_left.get((job.tenant, job.project), 0) >= job.gpus
+
+    def _ledger_shares(self, tenant: str) -> None:
+        """A tenant with shares and no running work has no ledger entry yet: its shares are whole."""
+        for project, gpus in self.book.terms(tenant).project_shares:
+            self.share_left.setdefault((tenant, project), gpus)
 
     def guarantee_full(self, job: Job) -> bool:
         """The tenant's own standard work fills the guarantee `job` is within (it may reclaim it)."""
@@ -253,7 +346,11 @@ class Quota:
         if within_guarantee:
             self.ready()
             self._budget.consume(job.tenant, site, job.gpus)
-            if job.tier == Tier.PRIORITY:
+            if job.tier != Tier.PRIORITY:
+                return
+            if self._in_share(job):
+                self.share_left[(job.tenant, job.project)] -= job.gpus
+            else:
                 self._prio.consume(job.tenant, site, job.gpus)
 
     def release(self, a: Alloc) -> None:

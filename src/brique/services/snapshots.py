@@ -20,6 +20,7 @@ from brique.store.repos import contracts as contracts_repo
 from brique.store.repos import fleet as fleet_repo
 from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
+from brique.store.repos import projects as projects_repo
 
 LIVE = (JobState.PENDING.value, *repo.ACTIVE)  # the jobs a scheduling cycle works on
 
@@ -68,7 +69,9 @@ def health(session: Session) -> dict[str, HealthState]:
 
 
 def contract_book(session: Session) -> ContractBook:
-    return ContractBook.of(contracts_repo.all_contracts(session))
+    """Every contract in force, with the guaranteed shares orgs gave their projects."""
+    shares = [(g.org_id, g.project_id, g.guaranteed_gpus) for g in projects_repo.all_governance(session)]
+    return ContractBook.of(contracts_repo.all_contracts(session), project_shares=shares)
 
 
 def advance_usage(

@@ -6,7 +6,7 @@ from tests.unit.scheduler.scheduler_factories import NOW, make_fleet, make_job, 
 
 from brique.domain.policy import SchedulingPolicy
 from brique.scheduler import ClusterSnapshot, Place, Wait, schedule
-from brique.scheduler.decisions import ReasonCode
+from brique.scheduler.decisions import Preempt, ReasonCode
 
 
 def decisions(result, kind):  # type: ignore[no-untyped-def]
@@ -42,3 +42,50 @@ def test_project_weights_share_the_tenants_turns() -> None:
     weighted = SchedulingPolicy(project_weights=(("prj_big", 1.0), ("prj_small", 1.0)))
     placed = [d.job_id for d in schedule(snap, pending, weighted, NOW).decisions if isinstance(d, Place)]
     assert placed == ["small1", "big1"]  # the project holding nothing gets the tenant's turn first
+
+
+def _full_fleet_with_shares(shares: tuple[tuple[str, str, int], ...]):  # type: ignore[no-untyped-def]
+    """144 GPUs, all held by priority work: tenant `min` (guarantee 16) runs two 8-GPU jobs of
+    project `prj_b`; tenant `other` (guarantee 128) holds the rest in guarantee."""
+    from brique.domain.contracts import Contract, ContractBook
+
+    fleet = make_fleet()
+    r1, r2 = rack_gpus(fleet, "fr-1/r001"), rack_gpus(fleet, "fr-1/r002")
+    running = [
+        run(make_job("b1", 8, tenant="min", tier="priority", project="prj_b"), r1[:8], started_at=NOW - 900),
+        run(make_job("b2", 8, tenant="min", tier="priority", project="prj_b"), r1[8:16], started_at=NOW - 800),
+        run(make_job("o1", 56, tenant="other", tier="priority"), r1[16:], started_at=NOW - 700),
+        run(make_job("o2", 72, tenant="other", tier="priority"), r2, started_at=NOW - 700),
+    ]
+    book = ContractBook.of([Contract(tenant="min", guaranteed_gpus=16), Contract(tenant="other", guaranteed_gpus=128)],
+                           project_shares=shares)  # fmt: skip
+    return ClusterSnapshot.of(fleet, running=running), SchedulingPolicy(contracts=book)
+
+
+def test_a_projects_guaranteed_share_reclaims_what_a_sibling_project_holds_beyond_its_own() -> None:
+    pending = [make_job("a1", 8, tenant="min", tier="priority", project="prj_a")]
+    snap, policy = _full_fleet_with_shares((("min", "prj_a", 8),))
+    result = schedule(snap, pending, policy, NOW)
+    [place] = decisions(result, Place).values()
+    assert place.job_id == "a1" and place.preempts == ("b2",)  # prj_b's newer job is beyond the unshared 8
+    assert [p.job_id for p in result.decisions if isinstance(p, Preempt)] == ["b2"]
+    # Without the share, prj_b's two jobs fill the org's guarantee and are protected: prj_a waits.
+    snap, policy = _full_fleet_with_shares(())
+    assert not decisions(schedule(snap, pending, policy, NOW), Place)
+
+
+def test_a_project_within_its_share_is_never_reclaimed_by_its_sibling() -> None:
+    # prj_b holds its whole 16-GPU share: a sibling's priority job is beyond the guarantee and waits.
+    pending = [make_job("a1", 8, tenant="min", tier="priority", project="prj_a")]
+    snap, policy = _full_fleet_with_shares((("min", "prj_b", 16),))
+    result = schedule(snap, pending, policy, NOW)
+    assert not decisions(result, Place) and not decisions(result, Preempt)  # it waits (holding the head)
+
+
+def test_shares_beyond_a_cut_contract_are_cut() -> None:
+    from brique.domain.contracts import Contract, ContractBook
+
+    book = ContractBook.of([Contract(tenant="min", guaranteed_gpus=10)],
+                           project_shares=[("min", "prj_a", 8), ("min", "prj_b", 8), ("min", "prj_c", 0)])  # fmt: skip
+    assert book.terms("min").project_shares == (("prj_a", 8), ("prj_b", 2))
+    assert book.terms("nobody").project_shares == ()
