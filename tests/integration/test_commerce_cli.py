@@ -68,12 +68,15 @@ def test_contract_terms_and_project_quota_commands(server: Server) -> None:
                       headers={"Authorization": f"Bearer {tenant}"}).status_code == 201  # fmt: skip
     done = cli(server, admin, "contract", "set", "labo", "--guaranteed", "8", "--commitment", "17520.00",
                "--rate", "priority=3.00", "--overage-rate", "3.30", "--from", "2026-01-01", "--budget-exempt",
-               "priority")  # fmt: skip
+               "priority", "--inference-rpm", "600")  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     listed = cli(server, admin, "contract", "list", "labo", "--as-json")
     [c] = json.loads(listed.stdout)
     assert (c["monthly_commitment"], c["rates"], c["version"], c["budget_exempt_tiers"]) == (
         "17520.00", {"priority": "3.00"}, 1, ["priority"])
+    assert (c["inference_requests_per_min"], c["inference_tokens_per_min"]) == (600, None)
+    table = cli(server, admin, "contract", "list", "labo")
+    assert "600 / default" in table.stdout, table.stdout
     bad = cli(server, admin, "contract", "set", "labo", "--commitment", "10")
     assert bad.returncode != 0 and "priority rate" in (bad.stderr + bad.stdout)
     quota = cli(server, tenant, "project", "quota", "labo", "ocr", "--max-gpus", "8", "--weight", "2")

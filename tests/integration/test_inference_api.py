@@ -103,3 +103,28 @@ def test_gateway_limits_per_key_and_org_with_exact_retry_after() -> None:
     now[0] += 50.01
     gw.admit(b, dep, T0)
     assert [u.prompt_tokens for u in gw.drain_usage()] == [40] and gw.drain_usage() == []
+
+
+def test_an_orgs_contract_sets_its_gateway_limits_over_the_operators_default(cloud: Cloud) -> None:
+    terms = {"guaranteed_gpus": 0, "inference_requests_per_min": 2, "inference_tokens_per_min": 5000}
+    r = cloud.http.put("/v1/orgs/acme/contracts", json={"contracts": [terms]}, headers=auth(cloud.admin))
+    assert r.status_code == 200, r.text
+    shown = cloud.http.get("/v1/orgs/acme/contracts", headers=auth(cloud.tenant)).json()
+    assert [(c["inference_requests_per_min"], c["inference_tokens_per_min"]) for c in shown] == [(2, 5000)]
+    caller = cloud.rt.services.inference.deployments.authenticate(cloud.tenant)
+    assert (caller.org_requests_per_min, caller.org_tokens_per_min) == (2, 5000)
+    now = [1000.0]
+    gw = GatewayState(Limits(org_requests_per_min=100, org_tokens_per_min=None), monotonic=lambda: now[0])
+    dep = make_dep()
+    gw.admit(caller, dep, T0)
+    gw.admit(caller, dep, T0)
+    with pytest.raises(RateLimited, match="organization's requests per minute"):
+        gw.admit(caller, dep, T0)  # the contract's 2, not the operator's 100
+    other = GatewayCaller("org_2", "ikey_x", None)
+    for _ in range(3):
+        gw.admit(other, dep, T0)  # an org without its own limit gets the operator's default
+    bad = cloud.http.put("/v1/orgs/acme/contracts", json={"contracts": [{"inference_requests_per_min": 0}]},
+                         headers=auth(cloud.admin))  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["error"]["field"].endswith("inference_requests_per_min"), bad.text
+    versions = cloud.http.get("/v1/orgs/acme/contracts/versions", headers=auth(cloud.tenant)).json()
+    assert versions[0]["contracts"][0]["inference_requests_per_min"] == 2, versions

@@ -15,7 +15,8 @@ from brique.simulator.contracts_file import ContractsInvalid, parse_contracts
 contract_app = typer.Typer(help="Capacity contracts: guaranteed priority GPUs, fair-share weight, borrowing.",
                            no_args_is_help=True)  # fmt: skip
 CONTRACT_FIELDS = ("guaranteed_gpus", "weight", "may_borrow", "borrow_cap", "site", "monthly_commitment", "rates",
-                   "overage_rate", "currency", "starts_on", "ends_on", "budget_exempt_tiers")  # fmt: skip
+                   "overage_rate", "currency", "starts_on", "ends_on", "budget_exempt_tiers",
+                   "inference_requests_per_min", "inference_tokens_per_min")  # fmt: skip
 
 
 @contract_app.command("set")
@@ -33,6 +34,10 @@ def set_contract(
     starts_on: Annotated[str | None, typer.Option("--from", help="first day of the term (YYYY-MM-DD)")] = None,
     ends_on: Annotated[str | None, typer.Option("--to", help="last day of the term (YYYY-MM-DD)")] = None,
     exempt: Annotated[list[str] | None, typer.Option("--budget-exempt", help="tier a budget hard stop spares")] = None,
+    inference_rpm: Annotated[int | None, typer.Option("--inference-rpm", min=1,
+                             help="the org's inference gateway requests per minute (default: the operator's)")] = None,
+    inference_tpm: Annotated[int | None, typer.Option("--inference-tpm", min=1,
+                             help="the org's inference gateway tokens per minute (default: the operator's)")] = None,
 ) -> None:
     """Set the org's contract for one site (or fleet-wide), keeping its others (a new version)."""
     with client() as c:
@@ -40,7 +45,8 @@ def set_contract(
         new = {"guaranteed_gpus": guaranteed, "weight": weight, "may_borrow": borrow, "borrow_cap": borrow_cap,
                "site": site, "monthly_commitment": commitment, "rates": _rates(rate or []),
                "overage_rate": overage_rate, "starts_on": starts_on, "ends_on": ends_on,
-               "budget_exempt_tiers": exempt or []}  # fmt: skip
+               "budget_exempt_tiers": exempt or [], "inference_requests_per_min": inference_rpm,
+               "inference_tokens_per_min": inference_tpm}  # fmt: skip
         c.set_contracts(org, [*others, new])
     out.print(f"contract set for {org}" + (f" in {site}" if site else " (fleet-wide)"))
 
@@ -55,13 +61,15 @@ def list_contracts(org: Annotated[str, typer.Argument(help="org name or id")], a
         print_json(found)
         return
     table = Table("site", "guaranteed GPUs", "weight", "may borrow", "borrow cap", "commitment EUR/month", "rates",
-                  "term", "version")  # fmt: skip
+                  "term", "gateway req/tokens per min", "version")  # fmt: skip
     for x in found:
         rates = ", ".join(f"{t}={p}" for t, p in sorted(x.rates.items()))
         term = f"{x.starts_on or '…'} to {x.ends_on or '…'}" if x.starts_on or x.ends_on else ""
+        gateway = " / ".join("default" if v is None else str(v)
+                             for v in (x.inference_requests_per_min, x.inference_tokens_per_min))  # fmt: skip
         table.add_row(x.site or "(fleet-wide)", str(x.guaranteed_gpus), f"{x.weight:g}", str(x.may_borrow),
                       "" if x.borrow_cap is None else str(x.borrow_cap), str(x.monthly_commitment), rates, term,
-                      str(x.version))  # fmt: skip
+                      gateway, str(x.version))  # fmt: skip
     out.print(table)
 
 

@@ -33,7 +33,9 @@ class Contract:
     (EUR, billed whether used or not, drawn down by priority usage at the priority rate),
     `rates` (tier -> agreed EUR per GPU-hour; tiers without one are billed at list price),
     `overage_rate` (priority beyond the commitment; default the priority rate), term dates
-    (inclusive; None: open), `budget_exempt_tiers` (tiers a budget hard stop does not refuse).
+    (inclusive; None: open), `budget_exempt_tiers` (tiers a budget hard stop does not refuse),
+    `inference_requests_per_min` / `inference_tokens_per_min` (the org's inference gateway limits;
+    None: the operator's default, see `inference_limits`).
     """
 
     tenant: str
@@ -49,6 +51,8 @@ class Contract:
     starts_on: date | None = None
     ends_on: date | None = None
     budget_exempt_tiers: frozenset[str] = frozenset()
+    inference_requests_per_min: int | None = None
+    inference_tokens_per_min: int | None = None
 
     def __post_init__(self) -> None:
         if self.guaranteed_gpus < 0:
@@ -83,9 +87,25 @@ def _check_commercial(c: Contract) -> None:
         raise ValueError("overage_rate must be >= 0")
     if c.starts_on and c.ends_on and c.ends_on < c.starts_on:
         raise ValueError("ends_on must not be before starts_on")
+    for name in ("inference_requests_per_min", "inference_tokens_per_min"):
+        limit = getattr(c, name)
+        if limit is not None and limit < 1:
+            raise ValueError(f"{name} must be >= 1 (or unset: the operator's default)")
     unknown = set(c.budget_exempt_tiers) - set(TIER_NAMES)
     if unknown:
         raise ValueError(f"budget_exempt_tiers: unknown tier '{sorted(unknown)[0]}'")
+
+
+def inference_limits(contracts: Iterable[Contract], today: date) -> tuple[int | None, int | None]:
+    """An org's gateway limits (requests, tokens per minute) from its contracts in force today: the
+    fleet-wide contract's when it sets one, else the largest a site contract sets (None: unset)."""
+    live = sorted((c for c in contracts if c.in_force(today, today)), key=lambda c: c.site is not None)
+
+    def pick(name: str) -> int | None:
+        values = [(c.site is None, getattr(c, name)) for c in live if getattr(c, name) is not None]
+        return max(values)[1] if values else None
+
+    return pick("inference_requests_per_min"), pick("inference_tokens_per_min")
 
 
 def rates_of(mapping: Mapping[str, Decimal]) -> tuple[tuple[str, Decimal], ...]:

@@ -146,6 +146,10 @@ class ContractRequest(StrictModel):
     ends_on: date | None = Field(default=None, description="last day of the term (inclusive)")
     budget_exempt_tiers: list[Literal["priority", "standard", "preemptible"]] = Field(
         default_factory=list, description="tiers a budget hard stop does not refuse")
+    inference_requests_per_min: Int | None = Field(
+        default=None, ge=1, description="the org's inference gateway requests per minute (unset: operator default)")
+    inference_tokens_per_min: Int | None = Field(
+        default=None, ge=1, description="the org's inference gateway tokens per minute (unset: operator default)")
 
     @model_validator(mode="after")
     def _consistent(self) -> ContractRequest:
@@ -158,6 +162,8 @@ class ContractRequest(StrictModel):
             borrow_cap=self.borrow_cap, site=self.site, monthly_commitment=self.monthly_commitment,
             rates=rates_of(self.rates), overage_rate=self.overage_rate, currency=self.currency,
             starts_on=self.starts_on, ends_on=self.ends_on, budget_exempt_tiers=frozenset(self.budget_exempt_tiers),
+            inference_requests_per_min=self.inference_requests_per_min,
+            inference_tokens_per_min=self.inference_tokens_per_min,
         )  # fmt: skip
 
 
@@ -177,7 +183,9 @@ class ContractResponse(ContractRequest):
                    may_borrow=t.may_borrow, borrow_cap=t.borrow_cap, updated_at=c.updated_at, version=c.version,
                    monthly_commitment=t.monthly_commitment, rates=dict(t.rates), overage_rate=t.overage_rate,
                    currency="EUR", starts_on=t.starts_on, ends_on=t.ends_on,
-                   budget_exempt_tiers=sorted(t.budget_exempt_tiers))  # type: ignore[arg-type]  # fmt: skip
+                   budget_exempt_tiers=sorted(t.budget_exempt_tiers),  # type: ignore[arg-type]
+                   inference_requests_per_min=t.inference_requests_per_min,
+                   inference_tokens_per_min=t.inference_tokens_per_min)  # fmt: skip
 
 
 class ContractVersionResponse(BaseModel):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from brique.clock import Clock
 from brique.crypto import apikeys
+from brique.domain.contracts import inference_limits
 from brique.domain.inference import Deployment, DeploymentState, InferenceKey, Replica
 from brique.domain.job_lifecycle import JobSpec
 from brique.domain.job_records import JobRecord
@@ -25,6 +26,7 @@ from brique.services.authz import require
 from brique.services.inference.replicas import REPLICA_MAX_RUNTIME_S, ReplicaSet, RuntimeConfig
 from brique.services.jobs import JobService
 from brique.store.db import Database
+from brique.store.repos import contracts as contracts_repo
 from brique.store.repos import inference as repo
 from brique.store.repos import jobs as jobs_repo
 from brique.store.repos import tenancy as tenancy_repo
@@ -61,13 +63,16 @@ class DeploymentView:
 
 @dataclass(frozen=True, slots=True)
 class GatewayCaller:
-    """Who calls the gateway: an org, a key id, its scope (None: every deployment) and its limits."""
+    """Who calls the gateway: an org, a key id, its scope (None: every deployment), the key's limits
+    and its org's (from the org's contract; None: the operator's default)."""
 
     org_id: str
     key_id: str
     scope: tuple[str, ...] | None
     requests_per_min: int | None = None
     tokens_per_min: int | None = None
+    org_requests_per_min: int | None = None
+    org_tokens_per_min: int | None = None
 
     def allows(self, deployment_id: str) -> bool:
         return self.scope is None or not self.scope or deployment_id in self.scope
@@ -215,16 +220,25 @@ class DeploymentService(ReplicaSet):
         if parsed is not None:
             with self.db.transaction() as s:
                 found = repo.key_by_lookup(s, parsed[0])
+                limits = self._org_limits(s, found[0].org_id) if found is not None else (None, None)
             if found is not None:
                 key, secret_hash = found
                 if not apikeys.matches(parsed[1], secret_hash) or key.revoked_at is not None:
                     raise Unauthenticated("invalid or revoked inference key")
-                return GatewayCaller(key.org_id, key.id, key.deployments, key.requests_per_min, key.tokens_per_min)
+                return GatewayCaller(key.org_id, key.id, key.deployments, key.requests_per_min, key.tokens_per_min,
+                                     *limits)  # fmt: skip
         who: Principal = self._tenant_auth(token)  # type: ignore[operator]
         if who.org_id is None:
             raise TenantOnly("the inference gateway serves tenant keys; operator keys cannot call it")
         require(who, Action.JOB_READ)
-        return GatewayCaller(who.org_id, who.key_id, None)
+        with self.db.transaction() as s:
+            limits = self._org_limits(s, who.org_id)
+        return GatewayCaller(who.org_id, who.key_id, None, None, None, *limits)
+
+    def _org_limits(self, s: Session, org_id: str) -> tuple[int | None, int | None]:
+        """The org's gateway limits from its contracts in force (the edge keeps a caller, limits
+        included, for a few seconds: a contract change reaches the gateway within that)."""
+        return inference_limits([c.terms for c in contracts_repo.for_org(s, org_id)], self.clock.now().date())
 
     def record_usage(self, records: list) -> None:
         """Persist token usage buffered by the gateway (one transaction per batch)."""

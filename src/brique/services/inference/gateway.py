@@ -31,7 +31,8 @@ class _Replica:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Org-wide gateway limits (per minute); a key's own limits come with its `GatewayCaller`."""
+    """The operator's default org-wide gateway limits (per minute): an org's contract may set its
+    own, and a key's own limits come with its `GatewayCaller` (as do its org's)."""
 
     org_requests_per_min: int | None = None
     org_tokens_per_min: int | None = None
@@ -122,6 +123,8 @@ class GatewayState:
     def admit(self, caller: GatewayCaller, dep: Deployment, now_utc: datetime) -> None:
         """Count the request against the key's and the org's limits, or refuse it (429, Retry-After)."""
         now = self.monotonic()
+        org_rpm = _first(caller.org_requests_per_min, self.limits.org_requests_per_min)
+        org_tpm = _first(caller.org_tokens_per_min, self.limits.org_tokens_per_min)
         with self._lock:
             key = self._windows.setdefault(f"key:{caller.key_id}", _Window())
             org = self._windows.setdefault(f"org:{caller.org_id}", _Window())
@@ -130,8 +133,8 @@ class GatewayState:
             waits = [
                 ("this key's requests per minute", key.wait_for_request(now, caller.requests_per_min)),
                 ("this key's tokens per minute", key.wait_for_tokens(now, caller.tokens_per_min)),
-                ("the organization's requests per minute", org.wait_for_request(now, self.limits.org_requests_per_min)),
-                ("the organization's tokens per minute", org.wait_for_tokens(now, self.limits.org_tokens_per_min)),
+                ("the organization's requests per minute", org.wait_for_request(now, org_rpm)),
+                ("the organization's tokens per minute", org.wait_for_tokens(now, org_tpm)),
             ]  # fmt: skip
             what, wait = max(waits, key=lambda w: w[1])
             if wait > 0:
@@ -180,6 +183,10 @@ class GatewayState:
                 w.tokens.append((now, n))
                 w.token_sum += n
             self._usage.append(usage)
+
+
+def _first(*limits: int | None) -> int | None:
+    return next((x for x in limits if x is not None), None)
 
 
 def no_replica(dep: Deployment) -> Unavailable:

@@ -31,7 +31,9 @@ def _row_dict(row: ContractRow) -> dict[str, Any]:
             "currency": row.currency or "EUR",
             "starts_on": row.starts_on.isoformat() if row.starts_on else None,
             "ends_on": row.ends_on.isoformat() if row.ends_on else None,
-            "budget_exempt_tiers": list(row.budget_exempt_tiers or [])}  # fmt: skip
+            "budget_exempt_tiers": list(row.budget_exempt_tiers or []),
+            "inference_requests_per_min": row.inference_requests_per_min,
+            "inference_tokens_per_min": row.inference_tokens_per_min}  # fmt: skip
 
 
 def contract_to_dict(c: Contract) -> dict[str, Any]:
@@ -41,7 +43,9 @@ def contract_to_dict(c: Contract) -> dict[str, Any]:
             "overage_rate": None if c.overage_rate is None else str(c.overage_rate),
             "starts_on": c.starts_on.isoformat() if c.starts_on else None,
             "ends_on": c.ends_on.isoformat() if c.ends_on else None,
-            "budget_exempt_tiers": sorted(c.budget_exempt_tiers)}  # fmt: skip
+            "budget_exempt_tiers": sorted(c.budget_exempt_tiers),
+            "inference_requests_per_min": c.inference_requests_per_min,
+            "inference_tokens_per_min": c.inference_tokens_per_min}  # fmt: skip
 
 
 def contract_from_dict(org_id: str, d: dict[str, Any]) -> Contract:
@@ -53,6 +57,9 @@ def contract_from_dict(org_id: str, d: dict[str, Any]) -> Contract:
         overage_rate=None if d["overage_rate"] is None else Decimal(d["overage_rate"]), currency=d["currency"],
         starts_on=day(d["starts_on"]) if d["starts_on"] else None, ends_on=day(d["ends_on"]) if d["ends_on"] else None,
         budget_exempt_tiers=frozenset(d["budget_exempt_tiers"]),
+        # versions stored before migration 0014 have no gateway limits
+        inference_requests_per_min=d.get("inference_requests_per_min"),
+        inference_tokens_per_min=d.get("inference_tokens_per_min"),
     )  # fmt: skip
 
 
@@ -101,7 +108,9 @@ def replace_for_org(
                     may_borrow=c.may_borrow, borrow_cap=c.borrow_cap, updated_at=at,
                     monthly_commitment=c.monthly_commitment, rates={t: str(r) for t, r in c.rates},
                     overage_rate=c.overage_rate, currency=c.currency, starts_on=c.starts_on, ends_on=c.ends_on,
-                    budget_exempt_tiers=sorted(c.budget_exempt_tiers), version=version)
+                    budget_exempt_tiers=sorted(c.budget_exempt_tiers), version=version,
+                    inference_requests_per_min=c.inference_requests_per_min,
+                    inference_tokens_per_min=c.inference_tokens_per_min)
         for c in items
     ]  # fmt: skip
     session.add_all(rows)
