@@ -146,19 +146,28 @@ def check_invariants(
 
 
 def protected_ids(running: Sequence[RunningJob], policy: SchedulingPolicy) -> set[str]:
-    """Independent re-derivation (fleet-wide contracts only)."""
+    """Independent re-derivation (fleet-wide contracts only): oldest priority work first, each
+    project's up to its guaranteed share, then the rest of the guarantee less the unused shares."""
     out = set()
     by_tenant: dict[str, list[RunningJob]] = {}
     for r in running:
-        if r.stopping_at is None and r.job.tier != Tier.PREEMPTIBLE:
+        if r.stopping_at is None and r.job.tier == Tier.PRIORITY:
             by_tenant.setdefault(r.job.tenant, []).append(r)
     for tenant, rs in by_tenant.items():
-        left = policy.contracts.terms(tenant).guarantee
-        for r in sorted(rs, key=lambda r: (r.job.tier != Tier.PRIORITY, r.started_at, r.job.id)):
+        terms = policy.contracts.terms(tenant)
+        left, shares, rest = terms.guarantee, dict(terms.project_shares), []
+        for r in sorted(rs, key=lambda r: (r.started_at, r.job.id)):
+            if len(r.gpus) <= min(shares.get(r.job.project, 0), left):
+                shares[r.job.project] -= len(r.gpus)
+                left -= len(r.gpus)
+                out.add(r.job.id)
+            else:
+                rest.append(r)
+        left -= min(left, sum(shares.values()))
+        for r in rest:
             if len(r.gpus) <= left:
                 left -= len(r.gpus)
-                if r.job.tier == Tier.PRIORITY:
-                    out.add(r.job.id)
+                out.add(r.job.id)
     return out
 
 
