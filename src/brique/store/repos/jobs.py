@@ -69,18 +69,29 @@ def _column(value: Any) -> Any:
 
 
 def add_job(session: Session, job: JobRecord, message: str) -> None:
-    add_tasks(session, [job], message)  # core inserts: no ORM unit of work on the submit path
+    add_jobs(session, [(job, message)])
+
+
+def add_jobs(session: Session, jobs: list[tuple[JobRecord, str]]) -> None:
+    """Insert jobs (a group commit's submissions) and their `submitted` events (message each): two
+    multi-row core statements, no ORM unit of work on the submit path."""
+    if not jobs:
+        return
+    docs: dict[int, dict[str, Any]] = {}
+    session.execute(insert(JobRow.__table__), [_insert_values(j, docs) for j, _ in jobs])
+    session.execute(insert(JobEventRow.__table__), [_submitted_event(j, m) for j, m in jobs])
 
 
 def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
     """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row core statements."""
     docs: dict[int, dict[str, Any]] = {}  # spec dicts by spec object: an array's tasks share one
     session.execute(insert(JobRow.__table__), [_insert_values(j, docs) for j in tasks])
-    session.execute(insert(JobEventRow.__table__), [
-        dict(job_id=j.id, org_id=j.org_id, at=j.submitted_at, attempt=j.attempt, from_state=None,
-             to_state=j.state.value, code="submitted", message=message[:1000])
-        for j in tasks
-    ])  # fmt: skip
+    session.execute(insert(JobEventRow.__table__), [_submitted_event(j, message) for j in tasks])
+
+
+def _submitted_event(job: JobRecord, message: str) -> dict[str, Any]:
+    return dict(job_id=job.id, org_id=job.org_id, at=job.submitted_at, attempt=job.attempt, from_state=None,
+                to_state=job.state.value, code="submitted", message=message[:1000])  # fmt: skip
 
 
 def _insert_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
