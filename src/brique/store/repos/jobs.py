@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
@@ -21,6 +21,13 @@ from brique.errors import StaleWrite
 from brique.store.tables import JobEventRow, JobRow, TenantUsageRow
 
 ACTIVE = (JobState.SCHEDULED.value, JobState.RUNNING.value)
+
+# Statements of the submit path, built once: building one per call costs more than running it.
+_BY_KEY = select(JobRow).where(JobRow.org_id == bindparam("org_id"), JobRow.idempotency_key == bindparam("key"))
+_INSERT_JOBS, _INSERT_EVENTS = insert(JobRow.__table__), insert(JobEventRow.__table__)
+_COUNT_PENDING = select(func.count()).select_from(JobRow).where(
+    JobRow.org_id == bindparam("org_id"), JobRow.state == JobState.PENDING.value
+)
 
 
 class SpecCache:
@@ -78,8 +85,9 @@ def add_jobs(session: Session, jobs: list[tuple[JobRecord, str]]) -> None:
     if not jobs:
         return
     docs: dict[int, dict[str, Any]] = {}
-    session.execute(insert(JobRow.__table__), [_insert_values(j, docs) for j, _ in jobs])
-    session.execute(insert(JobEventRow.__table__), [_submitted_event(j, m) for j, m in jobs])
+    conn = session.connection()  # Core on the session's connection: no ORM bulk-insert bookkeeping
+    conn.execute(_INSERT_JOBS, [_insert_values(j, docs) for j, _ in jobs])
+    conn.execute(_INSERT_EVENTS, [_submitted_event(j, m) for j, m in jobs])
 
 
 def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
@@ -163,7 +171,7 @@ def get(session: Session, job_id: str) -> JobRecord | None:
 
 
 def by_idempotency_key(session: Session, org_id: str, key: str) -> JobRecord | None:
-    row = session.scalar(select(JobRow).where(JobRow.org_id == org_id, JobRow.idempotency_key == key))
+    row = session.scalar(_BY_KEY, {"org_id": org_id, "key": key})
     return job_row_to_domain(row) if row is not None else None
 
 
@@ -214,8 +222,7 @@ def lock_for_writing(session: Session) -> None:
 
 
 def count_pending(session: Session, org_id: str) -> int:
-    q = select(func.count()).select_from(JobRow).where(JobRow.org_id == org_id, JobRow.state == "pending")
-    return session.scalar(q) or 0
+    return session.scalar(_COUNT_PENDING, {"org_id": org_id}) or 0
 
 
 def events(
