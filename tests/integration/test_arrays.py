@@ -13,6 +13,7 @@ from sqlalchemy import event
 from brique.domain.arrays import ARRAY_ID_ENV, TASK_ID_ENV
 from brique.scheduler.state import SchedulerState
 from brique.services import snapshots
+from brique.store.repos import audit as audit_repo
 from brique.store.repos import jobs as repo
 from tests.integration.conftest import Cloud, auth
 
@@ -104,6 +105,9 @@ def test_an_array_is_replayed_by_its_idempotency_key_and_refused_when_malformed(
     assert bad.status_code in (400, 422) and bad.json()["error"]["field"] == "array"
     other = cloud.http.get(f"/v1/arrays/{first.json()['array']['id']}", headers=auth(cloud.admin))
     assert other.status_code == 200  # operators see every array; another tenant would get 404
+    with cloud.rt.db.transaction() as s:  # one audit record per request (with the tasks when accepted)
+        records = [r for r in audit_repo.records_after(s, 0, 10_000) if r.action == "createJob"]
+    assert [r.outcome for r in records] == ["201", "200", str(bad.status_code)]
 
 
 def test_job_lists_page_by_cursor_and_by_offset(cloud: Cloud) -> None:

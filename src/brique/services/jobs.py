@@ -18,9 +18,11 @@ from brique.clock import Clock
 from brique.domain.fleet import Fleet, racks_of
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_to_dict
 from brique.domain.job_records import JobEvent, JobRecord
+from brique.domain.policy import PlacementPolicy
 from brique.domain.residency import closest_site, narrow
 from brique.domain.tenancy import Action, Principal, Project, can
 from brique.errors import (
+    BriqueError,
     Conflict,
     Duplicate,
     InvalidInput,
@@ -34,6 +36,7 @@ from brique.scheduler import Decision, Place, Reject, Reserve, schedule
 from brique.services import snapshots
 from brique.services.audit import AuditLog, Entry
 from brique.services.authz import may_cancel, require, tenant_org
+from brique.services.group_commit import GroupCommit
 from brique.services.job_arrays import JobArrays
 from brique.services.job_controls import JobControls, Notifier
 from brique.services.lockbox import Lockbox
@@ -69,6 +72,29 @@ AdmissionCheck = Callable[[Session, Principal, JobSpec, str], None]
 class Submitted:
     job: JobRecord
     replayed: bool  # an Idempotency-Key matched an earlier submission
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A submission waiting for its group commit, checked and ready to be written."""
+
+    who: Principal
+    org_id: str
+    spec: JobSpec
+    key: str | None
+    request_hash: str
+    audit: RequestAudit | None
+    at: datetime  # submitted_at: when the request came in
+
+
+@dataclass(slots=True)
+class _BatchMemo:
+    """What one transaction already read for earlier submissions of its batch (same transaction: no
+    staleness): the project and its residency policy per (org, project ref), the pending count per org
+    (the batch's own jobs included)."""
+
+    places: dict[tuple[str, str], tuple[str, PlacementPolicy]] = dataclasses.field(default_factory=dict)
+    pending: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +160,7 @@ class JobService(JobArrays):
         self.wake = wake
         self.ids = ids
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
+        self._writer: GroupCommit[_Pending, Submitted] = GroupCommit(self._submit_batch)
         # operators' suspend / resume / cancel (tenant webhooks told through `notify`)
         self.controls = JobControls(db, clock, scheduling, audit, notify or (lambda url, payload: "not sent"),
                                     wake)  # fmt: skip
@@ -167,12 +194,14 @@ class JobService(JobArrays):
         self, who: Principal, spec: JobSpec, idempotency_key: str | None = None, audit: RequestAudit | None = None
     ) -> Submitted:
         """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert,
-        and the request's audit record (`audit`) when the caller has one."""
+        and the request's audit record (`audit`) when the caller has one. Concurrent submissions are
+        committed together (`GroupCommit`): the answer comes once the commit that holds this one is done."""
         org_id = tenant_org(who, Action.JOB_SUBMIT)
         self.throttle(who)
         request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
+        pending = _Pending(who, org_id, spec, idempotency_key, request_hash, audit, self.clock.now())
         try:
-            submitted = self._submit(who, org_id, spec, idempotency_key, request_hash, audit)
+            submitted = self._writer.run(pending)
         except Duplicate:  # a concurrent retry with the same key won the race
             with self.db.transaction() as s:
                 earlier = self._replay(s, org_id, idempotency_key or "", request_hash)
@@ -185,40 +214,103 @@ class JobService(JobArrays):
             self.wake()
         return submitted
 
-    def _submit(
-        self, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str,
-        audit: RequestAudit | None,
-    ) -> Submitted:  # fmt: skip
-        now = self.clock.now()
+    def _submit_batch(self, batch: Sequence[_Pending]) -> list[Submitted | BaseException]:
+        """Submissions in one transaction: each is checked on its own (a refused one gets its error
+        and writes nothing), the accepted ones are inserted with one statement per table and their
+        audit records appended under one lock of the audit head. If the transaction itself fails,
+        each submission is tried again alone, so one bad submission never fails the others."""
+        if len(batch) == 1:
+            return [self._alone(batch[0])]
+        outcomes: list[Submitted | BaseException | None] = [None] * len(batch)
+        later: list[int] = []  # a key already used in this batch: after it, alone (a replay)
+        try:
+            with self.db.transaction() as s:
+                admitted = self._check_batch(s, batch, outcomes, later)
+                repo.add_jobs(s, admitted)
+                entries = [p.audit(o.replayed) for p, o in zip(batch, outcomes, strict=True)
+                           if p.audit is not None and isinstance(o, Submitted)]  # fmt: skip
+                self.audit.append_many(s, entries)  # last: the head's lock is held only until the commit
+        except Exception:
+            return [self._alone(p) for p in batch]
+        for i in later:
+            outcomes[i] = self._alone(batch[i])
+        return outcomes  # type: ignore[return-value]
+
+    def _check_batch(
+        self, s: Session, batch: Sequence[_Pending], outcomes: list[Submitted | BaseException | None],
+        later: list[int],
+    ) -> list[tuple[JobRecord, str]]:  # fmt: skip
+        """Each submission's checks (reads only), in order: the jobs to insert; refusals in `outcomes`."""
+        keys: set[tuple[str, str]] = set()
+        memo = _BatchMemo()
+        admitted: list[tuple[JobRecord, str]] = []
+        for i, p in enumerate(batch):
+            if p.key is not None:
+                if (p.org_id, p.key) in keys:
+                    later.append(i)
+                    continue
+                keys.add((p.org_id, p.key))
+            try:
+                earlier = self._replay(s, p.org_id, p.key, p.request_hash) if p.key else None
+                if earlier is not None:
+                    outcomes[i] = Submitted(earlier, True)
+                    continue
+                job, message = self._prepare(s, p, memo)
+            except BriqueError as exc:
+                outcomes[i] = exc
+                continue
+            outcomes[i] = Submitted(job, False)
+            admitted.append((job, message))
+        return admitted
+
+    def _alone(self, p: _Pending) -> Submitted | BaseException:
+        try:
+            return self._submit(p)
+        except Exception as exc:
+            return exc
+
+    def _submit(self, p: _Pending) -> Submitted:
         with self.db.transaction() as s:
-            earlier = self._replay(s, org_id, key, request_hash) if key else None
+            earlier = self._replay(s, p.org_id, p.key, p.request_hash) if p.key else None
             if earlier is None:
-                submitted = Submitted(self._insert(s, who, org_id, spec, key, request_hash, now), False)
+                job, message = self._prepare(s, p, _BatchMemo())
+                repo.add_jobs(s, [(job, message)])
+                submitted = Submitted(job, False)
             else:
                 submitted = Submitted(earlier, True)
-            if audit is not None:  # last: the audit head's lock is held only until the commit
-                self.audit.append(s, audit(submitted.replayed))
+            if p.audit is not None:  # last: the audit head's lock is held only until the commit
+                self.audit.append(s, p.audit(submitted.replayed))
         return submitted
 
-    def _insert(
-        self, s: Session, who: Principal, org_id: str, spec: JobSpec, key: str | None, request_hash: str,
-        now: datetime,
-    ) -> JobRecord:  # fmt: skip
-        project_id, spec = self._admit(s, who, org_id, spec)
-        if repo.count_pending(s, org_id) >= self.quotas.max_pending:
+    def _prepare(self, s: Session, p: _Pending, memo: _BatchMemo) -> tuple[JobRecord, str]:
+        """The job to insert and its `submitted` event's message, or refuse (reads only)."""
+        who, org_id, spec = p.who, p.org_id, p.spec
+        project_id, spec = self._admit(s, who, org_id, spec, memo)
+        pending = memo.pending.get(org_id)
+        if pending is None:
+            pending = repo.count_pending(s, org_id)
+        if pending >= self.quotas.max_pending:
             raise RateLimited(f"this organization already has {self.quotas.max_pending} pending jobs (quota)")
+        memo.pending[org_id] = pending + 1  # the batch's own jobs count for the next ones
         job = JobRecord(
             id=self.ids("job"), org_id=org_id, project_id=project_id, name=spec.name, state=JobState.PENDING,
-            tier=spec.tier, gpus=spec.gpus, spec=spec, submitted_at=now, updated_at=now,
-            created_by=who.user_id, retries_left=spec.retries, idempotency_key=key, request_hash=request_hash,
+            tier=spec.tier, gpus=spec.gpus, spec=spec, submitted_at=p.at, updated_at=p.at,
+            created_by=who.user_id, retries_left=spec.retries, idempotency_key=p.key, request_hash=p.request_hash,
         )  # fmt: skip
-        repo.add_job(s, job, f"submitted by {who.user_id}: {spec.gpus} GPUs, tier {spec.tier.value}")
-        return job
+        return job, f"submitted by {who.user_id}: {spec.gpus} GPUs, tier {spec.tier.value}"
 
-    def _admit(self, s: Session, who: Principal, org_id: str, spec: JobSpec) -> tuple[str, JobSpec]:
-        """The project id and the spec held to its residency policy as of this transaction, or refuse."""
-        project = self._project(s, org_id, spec.project)
-        policy = self.residency.effective(s, org_id, project.id)
+    def _admit(
+        self, s: Session, who: Principal, org_id: str, spec: JobSpec, memo: _BatchMemo | None = None
+    ) -> tuple[str, JobSpec]:
+        """The project id and the spec held to its residency policy as of this transaction, or refuse.
+        `memo`: what this transaction already read for an earlier submission of the same batch."""
+        memo = memo or _BatchMemo()
+        place = memo.places.get((org_id, spec.project))
+        if place is None:
+            project = self._project(s, org_id, spec.project)
+            policy = self.residency.effective(s, org_id, project.id)
+            place = memo.places[(org_id, spec.project)] = (project.id, policy)
+        project_id, policy = place
         spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))  # a job can only narrow
         self._check_fits_somewhere(spec)
         missing = self.secrets.missing(s, org_id, spec.secrets)
@@ -226,8 +318,8 @@ class JobService(JobArrays):
             raise InvalidInput(f"unknown secret(s): {', '.join(missing)} (set them with `brique secret set`)",
                                field="secrets")  # fmt: skip
         for check in self.admission:
-            check(s, who, spec, project.id)
-        return project.id, spec
+            check(s, who, spec, project_id)
+        return project_id, spec
 
     @staticmethod
     def _project(s: Session, org_id: str, ref: str) -> Project:

@@ -19,7 +19,12 @@ from brique.services.scheduling import CycleStats, SchedulingService
 from brique.workers.cycle_history import CycleHistory
 
 log = logging.getLogger("brique.scheduler_loop")
-SETTLE_S = 0.05
+# After a round the loop rests REST_FACTOR times as long as the round took, at least MIN_REST_S and at
+# most half an interval: wake-ups that arrive meanwhile (a burst of submissions) are coalesced into
+# the next round, which keeps scheduling to about a quarter of one core during a burst while a job
+# that fits still waits well under a second for its placement.
+REST_FACTOR = 3.0
+MIN_REST_S = 0.1
 
 
 class SchedulerLoop:
@@ -96,14 +101,14 @@ class SchedulerLoop:
             self._wake.clear()
             if self._take_lead():
                 self._round()
-                # A burst of submissions wakes the loop over and over: resting as long as the last cycle
-                # took keeps scheduling to at most half the CPU, the other half serving the API.
-                took = self.last.duration_ms / 1000 if self.last else 0.0
-                self._stop.wait(min(took, self.interval_s / 2))
-            if self._wake.wait(self.interval_s):
-                # Woken by a request (a submission): let it finish its own writes (its audit record)
-                # before the cycle takes SQLite's write lock for as long as it decides and persists.
-                self._stop.wait(SETTLE_S)
+                self._stop.wait(self._rest_s())
+            # A submission commits its job and its audit record in one transaction before it wakes us:
+            # there is nothing left for a woken cycle to wait for.
+            self._wake.wait(self.interval_s)
+
+    def _rest_s(self) -> float:
+        took = self.last.duration_ms / 1000 if self.last else 0.0
+        return min(max(REST_FACTOR * took, MIN_REST_S), self.interval_s / 2)
 
     def _round(self) -> None:
         self._chores()

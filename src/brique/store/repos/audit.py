@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.audit import GENESIS, PURGED, AuditRecord, TreeHead
@@ -26,12 +26,18 @@ def checkpoint_row_to_domain(cp: AuditCheckpointRow) -> TreeHead:
 # -- the head ------------------------------------------------------------------------------------
 
 
+# Built once (every submission appends): building a statement costs more than running it.
+_LOCK_HEAD = (update(AuditHeadRow.__table__).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
+              .returning(AuditHeadRow.seq, AuditHeadRow.hash))  # fmt: skip
+_MOVE_HEAD = (update(AuditHeadRow.__table__).where(AuditHeadRow.id == 1)
+              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))  # fmt: skip
+_INSERT_RECORDS = insert(AuditRecordRow.__table__)
+
+
 def lock_head(session: Session) -> tuple[int, str]:
     """Take the write lock (SQLite) or the row lock (PostgreSQL) on the head and read it in the same
     statement (creating it on first use): (seq, hash) of the last record."""
-    lock = (update(AuditHeadRow.__table__).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
-            .returning(AuditHeadRow.seq, AuditHeadRow.hash))  # fmt: skip
-    row = session.execute(lock).first()
+    row = session.connection().execute(_LOCK_HEAD).first()  # Core: no ORM bulk-update bookkeeping
     if row is not None:
         return row.seq, row.hash
     session.execute(insert(AuditHeadRow.__table__).values(id=1, seq=0, hash=GENESIS, anchor_seq=0,
@@ -56,9 +62,9 @@ def size(session: Session) -> int:
 def append(session: Session, records: list[AuditRecord]) -> None:
     """Insert records (one multi-row insert) and move the head, locked by `lock_head`, to the last one.
     Core statements (no unit of work on the submit path); a head row the session holds is expired."""
-    session.execute(insert(AuditRecordRow.__table__), [_fields(r) for r in records])
-    session.execute(update(AuditHeadRow.__table__).where(AuditHeadRow.id == 1)
-                    .values(seq=records[-1].seq, hash=records[-1].hash))  # fmt: skip
+    conn = session.connection()  # Core on the session's connection: no ORM bulk bookkeeping
+    conn.execute(_INSERT_RECORDS, [_fields(r) for r in records])
+    conn.execute(_MOVE_HEAD, {"new_seq": records[-1].seq, "new_hash": records[-1].hash})
     held = session.identity_map.get(session.identity_key(AuditHeadRow, 1))
     if held is not None:
         session.expire(held)

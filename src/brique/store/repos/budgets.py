@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from brique.domain.budgets import Budget, BudgetAlert, BudgetTerms
@@ -47,9 +47,12 @@ def delete(session: Session, org_id: str, project_id: str | None) -> bool:
     return True
 
 
+_FOR_ORG = select(BudgetRow).where(BudgetRow.org_id == bindparam("org_id")).order_by(BudgetRow.project_id, BudgetRow.id)
+
+
 def for_org(session: Session, org_id: str) -> list[Budget]:
-    q = select(BudgetRow).where(BudgetRow.org_id == org_id).order_by(BudgetRow.project_id, BudgetRow.id)
-    return [budget_row_to_domain(r) for r in session.scalars(q)]
+    """(Read on every submission: the statement is built once.)"""
+    return [budget_row_to_domain(r) for r in session.scalars(_FOR_ORG, {"org_id": org_id})]
 
 
 def all_budgets(session: Session) -> list[Budget]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
@@ -21,6 +21,13 @@ from brique.errors import StaleWrite
 from brique.store.tables import JobEventRow, JobRow, TenantUsageRow
 
 ACTIVE = (JobState.SCHEDULED.value, JobState.RUNNING.value)
+
+# Statements of the submit path, built once: building one per call costs more than running it.
+_BY_KEY = select(JobRow).where(JobRow.org_id == bindparam("org_id"), JobRow.idempotency_key == bindparam("key"))
+_INSERT_JOBS, _INSERT_EVENTS = insert(JobRow.__table__), insert(JobEventRow.__table__)
+_COUNT_PENDING = select(func.count()).select_from(JobRow).where(
+    JobRow.org_id == bindparam("org_id"), JobRow.state == JobState.PENDING.value
+)
 
 
 class SpecCache:
@@ -69,18 +76,30 @@ def _column(value: Any) -> Any:
 
 
 def add_job(session: Session, job: JobRecord, message: str) -> None:
-    add_tasks(session, [job], message)  # core inserts: no ORM unit of work on the submit path
+    add_jobs(session, [(job, message)])
+
+
+def add_jobs(session: Session, jobs: list[tuple[JobRecord, str]]) -> None:
+    """Insert jobs (a group commit's submissions) and their `submitted` events (message each): two
+    multi-row core statements, no ORM unit of work on the submit path."""
+    if not jobs:
+        return
+    docs: dict[int, dict[str, Any]] = {}
+    conn = session.connection()  # Core on the session's connection: no ORM bulk-insert bookkeeping
+    conn.execute(_INSERT_JOBS, [_insert_values(j, docs) for j, _ in jobs])
+    conn.execute(_INSERT_EVENTS, [_submitted_event(j, m) for j, m in jobs])
 
 
 def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
     """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row core statements."""
     docs: dict[int, dict[str, Any]] = {}  # spec dicts by spec object: an array's tasks share one
     session.execute(insert(JobRow.__table__), [_insert_values(j, docs) for j in tasks])
-    session.execute(insert(JobEventRow.__table__), [
-        dict(job_id=j.id, org_id=j.org_id, at=j.submitted_at, attempt=j.attempt, from_state=None,
-             to_state=j.state.value, code="submitted", message=message[:1000])
-        for j in tasks
-    ])  # fmt: skip
+    session.execute(insert(JobEventRow.__table__), [_submitted_event(j, message) for j in tasks])
+
+
+def _submitted_event(job: JobRecord, message: str) -> dict[str, Any]:
+    return dict(job_id=job.id, org_id=job.org_id, at=job.submitted_at, attempt=job.attempt, from_state=None,
+                to_state=job.state.value, code="submitted", message=message[:1000])  # fmt: skip
 
 
 def _insert_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -152,7 +171,7 @@ def get(session: Session, job_id: str) -> JobRecord | None:
 
 
 def by_idempotency_key(session: Session, org_id: str, key: str) -> JobRecord | None:
-    row = session.scalar(select(JobRow).where(JobRow.org_id == org_id, JobRow.idempotency_key == key))
+    row = session.scalar(_BY_KEY, {"org_id": org_id, "key": key})
     return job_row_to_domain(row) if row is not None else None
 
 
@@ -203,8 +222,7 @@ def lock_for_writing(session: Session) -> None:
 
 
 def count_pending(session: Session, org_id: str) -> int:
-    q = select(func.count()).select_from(JobRow).where(JobRow.org_id == org_id, JobRow.state == "pending")
-    return session.scalar(q) or 0
+    return session.scalar(_COUNT_PENDING, {"org_id": org_id}) or 0
 
 
 def events(

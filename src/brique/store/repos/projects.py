@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from brique.domain.projects import ProjectGovernance, ProjectMember, ProjectRole
@@ -53,9 +53,12 @@ def role_of(session: Session, project_id: str, user_id: str) -> ProjectRole | No
     return None if role is None else ProjectRole(role)
 
 
+_HAS_MEMBERS = select(ProjectMemberRow.id).where(ProjectMemberRow.project_id == bindparam("project_id")).limit(1)
+
+
 def has_members(session: Session, project_id: str) -> bool:
-    q = select(ProjectMemberRow.id).where(ProjectMemberRow.project_id == project_id).limit(1)
-    return session.scalar(q) is not None
+    """(Read on every submission: the statement is built once.)"""
+    return session.scalar(_HAS_MEMBERS, {"project_id": project_id}) is not None
 
 
 def set_member(session: Session, project_id: str, user_id: str, role: ProjectRole, at: datetime) -> None:

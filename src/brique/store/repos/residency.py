@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import placement_from_dict, placement_to_dict
@@ -18,15 +18,18 @@ def find(session: Session, org_id: str, project_id: str | None) -> PlacementPoli
     return placement_from_dict(row.policy) if row else None
 
 
+_ORG_AND_PROJECT = select(PlacementPolicyRow.project_id, PlacementPolicyRow.policy).where(
+    PlacementPolicyRow.org_id == bindparam("org_id"),
+    or_(PlacementPolicyRow.project_id.is_(None), PlacementPolicyRow.project_id == bindparam("project_id")),
+)  # built once: read on every submission
+
+
 def org_and_project(
     session: Session, org_id: str, project_id: str
 ) -> tuple[PlacementPolicy | None, PlacementPolicy | None]:
     """The org's policy and the project's, in one read (a submission needs both)."""
-    q = select(PlacementPolicyRow.project_id, PlacementPolicyRow.policy).where(
-        PlacementPolicyRow.org_id == org_id,
-        or_(PlacementPolicyRow.project_id.is_(None), PlacementPolicyRow.project_id == project_id),
-    )  # fmt: skip
-    found = {pid: placement_from_dict(doc) for pid, doc in session.execute(q)}
+    rows = session.execute(_ORG_AND_PROJECT, {"org_id": org_id, "project_id": project_id})
+    found = {pid: placement_from_dict(doc) for pid, doc in rows}
     return found.get(None), found.get(project_id)
 
 

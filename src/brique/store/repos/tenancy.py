@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.tenancy import ApiKey, Organization, Project, Role, User
@@ -69,11 +69,14 @@ def add_project(session: Session, project: Project) -> None:
     session.flush()
 
 
+# read on every submission: columns (not an ORM entity), the statement built once
+_FIND_PROJECT = select(
+    ProjectRow.id, ProjectRow.org_id, ProjectRow.name, ProjectRow.description, ProjectRow.created_at
+).where(ProjectRow.org_id == bindparam("org_id"), or_(ProjectRow.id == bindparam("ref"), ProjectRow.name == bindparam("ref")))
+
+
 def find_project(session: Session, org_id: str, ref: str) -> Project | None:
-    q = select(ProjectRow.id, ProjectRow.org_id, ProjectRow.name, ProjectRow.description, ProjectRow.created_at)
-    row = session.execute(  # columns, not an ORM entity: read on every submission
-        q.where(ProjectRow.org_id == org_id, or_(ProjectRow.id == ref, ProjectRow.name == ref))
-    ).first()
+    row = session.execute(_FIND_PROJECT, {"org_id": org_id, "ref": ref}).first()
     return Project(*row) if row else None
 
 
