@@ -23,6 +23,8 @@ from brique.store.repos import jobs as repo
 if TYPE_CHECKING:
     from brique.clock import Clock
     from brique.ids import IdFactory
+    from brique.services.audit import AuditLog
+    from brique.services.jobs import RequestAudit
     from brique.services.scheduling import SchedulingService
     from brique.store.db import Database
 
@@ -50,6 +52,7 @@ class JobArrays:
 
     db: Database
     clock: Clock
+    audit: AuditLog
     ids: IdFactory
     quotas: Any
     scheduling: SchedulingService
@@ -59,9 +62,12 @@ class JobArrays:
     _replay: Callable[..., JobRecord | None]
 
     def submit_array(
-        self, who: Principal, spec: JobSpec, array: ArraySpec, idempotency_key: str | None = None
+        self, who: Principal, spec: JobSpec, array: ArraySpec, idempotency_key: str | None = None,
+        audit: RequestAudit | None = None,
     ) -> SubmittedArray:
-        """N tasks of one spec in one transaction (two multi-row inserts); the key names the whole array."""
+        """N tasks of one spec in one transaction (two multi-row inserts); the key names the whole array.
+        The request's audit record (`audit`) is written in that transaction too: written after it, it
+        would wait behind the placement cycle the submission wakes (SQLite's write lock)."""
         org_id = tenant_org(who, Action.JOB_SUBMIT)
         doc = {"spec": spec_to_dict(spec), "array": list(array.indices), "max_running": array.max_running}
         request_hash = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -69,9 +75,13 @@ class JobArrays:
         with self.db.transaction("this Idempotency-Key was just used; retry", field="Idempotency-Key") as s:
             earlier = self._replay(s, org_id, key, request_hash) if key else None
             if earlier is not None and earlier.array_id is not None:
+                if audit is not None:
+                    self.audit.append(s, audit(True))
                 return SubmittedArray(self._array(s, earlier.array_id), True)
             self.throttle(who)  # one request, one token, whatever its size (refused ones count too)
             array_id = self._insert_tasks(s, who, org_id, spec, array, key, request_hash)
+            if audit is not None:  # last: the audit head's lock is held only until the commit
+                self.audit.append(s, audit(False))
             info = ArrayInfo(array_id, spec.name, org_id, len(array.indices), array.max_running,
                              {JobState.PENDING.value: len(array.indices)})  # fmt: skip
         self.wake()

@@ -47,10 +47,10 @@ from brique.executors.base import (
     SupportsLogs,
     SupportsRestore,
 )  # fmt: skip
-from brique.scheduler import Topology, schedule, schedule_state
+from brique.scheduler import Place, Topology, schedule, schedule_state
 from brique.services import snapshots
 from brique.services.audit import AuditLog
-from brique.services.cycle_writes import Actions, CycleStats, DecisionWrites, Rows
+from brique.services.cycle_writes import PLACE_CHUNK, Actions, CycleStats, DecisionWrites, Rows
 from brique.services.projects import ProjectGovernanceService
 from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
@@ -146,7 +146,7 @@ class SchedulingService(DecisionWrites):
                 if fence is not None:
                     fence(s)
                 repo.lock_for_writing(s)
-                self._work(s, reports, now, stats, actions)
+                hl = self._work(s, reports, now, stats, actions)
         except BaseException:
             self._view.drop()  # what it noted may not have been committed
             self._kept.drop()
@@ -154,13 +154,44 @@ class SchedulingService(DecisionWrites):
         self._view.note(actions.moved.values())
         self._view.note_waits(actions.waits)
         self._act(actions)
+        if actions.later:
+            self._place_rest(fence, actions.later, hl, now, stats)
         return stats
+
+    def _place_rest(
+        self, fence: Callable[[Session], None] | None, places: list[tuple[JobRecord, Place]],
+        hl: dict[str, HealthState], now: datetime, stats: CycleStats,
+    ) -> None:  # fmt: skip
+        """The cycle's placements after the first batch, `PLACE_CHUNK` per transaction, each launched
+        after its commit. A crash between two leaves the rest pending (decided again; none launched
+        unrecorded, none twice); a job changed meanwhile is left out by its version guard; if node
+        health changed, the rest waits for the next cycle (decided on the new health)."""
+        for i in range(0, len(places), PLACE_CHUNK):
+            time.sleep(0)  # let a writer waiting on the lock in before the next batch
+            part = Actions()
+            try:
+                with self.db.transaction() as s:
+                    if fence is not None:
+                        fence(s)
+                    repo.lock_for_writing(s)
+                    if snapshots.health(s) != hl:
+                        log.info("node health changed during the cycle; %d placements left to the next",
+                                 len(places) - i)  # fmt: skip
+                        return
+                    self._place_all(s, now, stats, part, places[i : i + PLACE_CHUNK])
+                    self.audit.append_many(s, part.audit)
+            except BaseException:
+                self._view.drop()
+                self._kept.drop()
+                raise
+            self._view.note(part.moved.values())
+            self._act(part)
 
     def _work(
         self, s: Session, reports: dict[tuple[str, int], tuple[RunReport, Executor]], now: datetime,
         stats: CycleStats, actions: Actions,
-    ) -> None:  # fmt: skip
-        """Phases 1-4 in the cycle's transaction."""
+    ) -> dict[str, HealthState]:  # fmt: skip
+        """Phases 1-4 in the cycle's transaction; the node health they decided on."""
         view = self._view
         view.refresh(s, now)
         hl = snapshots.health(s)
@@ -173,6 +204,7 @@ class SchedulingService(DecisionWrites):
         rows = Rows(jobs, view.pending)
         active = [r for r in jobs.values() if r.state.holds_gpus]
         self._decide(s, active, pending, rows, hl, now, stats, actions)
+        return hl
 
     def apply_reports(self, reports: list[RunReport]) -> None:
         """Apply reports pushed by agents (the same convergence rules as polled ones)."""
@@ -378,7 +410,8 @@ class SchedulingService(DecisionWrites):
                 result = schedule_state(state, self._core_queue(pending), policy, now.timestamp(), usage=usage)
             self._jobs.end_cycle()
             self._persist_all(s, rows, result.decisions, now, stats, actions)
-            self._place_all(s, now, stats, actions)
+            first, actions.later = actions.places[:PLACE_CHUNK], actions.places[PLACE_CHUNK:]
+            self._place_all(s, now, stats, actions, first)
         job_cycle.set_waits(s, [(j, code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
 
