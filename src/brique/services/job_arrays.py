@@ -18,6 +18,7 @@ from brique.domain.job_records import JobRecord
 from brique.domain.tenancy import Action, Principal
 from brique.errors import NotFound, RateLimited
 from brique.services.authz import may_cancel, require, tenant_org
+from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class JobArrays:
             request_hash=request_hash if n == 0 else None, array_id=array_id, array_index=index,
             array_max_running=array.max_running,
         ) for n, index in enumerate(array.indices)]  # fmt: skip
-        repo.add_tasks(s, tasks, f"submitted by {who.user_id} in array {array_id}: {spec.gpus} GPUs, "
+        job_cycle.add_tasks(s, tasks, f"submitted by {who.user_id} in array {array_id}: {spec.gpus} GPUs, "
                                  f"tier {spec.tier.value}")  # fmt: skip
         return array_id
 
