@@ -56,6 +56,7 @@ def test_a_large_placement_is_written_in_batches_and_launched_once(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cloud.rt.db, "transaction", counting)
+    reloads, read = svc._view.reloads, svc._view.read
     r = cloud.http.post("/v1/jobs", json=SPEC, params={"array": "0-17"}, headers=auth(cloud.tenant))
     assert r.status_code == 201, r.text
     array_id = r.json()["array"]["id"]
@@ -64,7 +65,7 @@ def test_a_large_placement_is_written_in_batches_and_launched_once(
     assert commits["transactions"] - before == 1 + 4  # the cycle's own (4 placed), then 4 + 4 + 4 + 2
     assert states(cloud, array_id) == {"scheduled": 18}
     assert sorted(sent.values()) == [1] * 18  # every task launched, once
-    reloads, read = svc._view.reloads, svc._view.read
+    assert svc._view.reloads == reloads and svc._view.read == read  # the tasks were taken as committed
     cloud.tick(1)
     assert states(cloud, array_id) == {"running": 18}
     assert svc._view.reloads == reloads and svc._view.read == read  # its versions were noted right: no reload
@@ -122,3 +123,18 @@ def test_a_health_change_between_batches_leaves_the_rest_to_the_next_cycle(
     cloud.tick(1)
     assert states(cloud, array_id) == {"running": 18}
     assert sorted(sent.values()) == [1] * 18
+
+
+def test_a_job_noted_late_never_replaces_a_newer_version(cloud: Cloud) -> None:
+    svc = cloud.rt.services.scheduling
+    cloud.tick()
+    r = cloud.http.post("/v1/jobs", json=SPEC, params={"array": "0-2"}, headers=auth(cloud.tenant))
+    array_id = r.json()["array"]["id"]
+    with cloud.rt.db.transaction() as s:
+        as_submitted = repo.array_tasks(s, array_id)
+    cloud.tick(1)  # placed: version 2
+    svc.noted(as_submitted)  # version 1, as if noted after the cycle had read and placed them
+    reloads = svc._view.reloads
+    cloud.tick(1)
+    assert states(cloud, array_id) == {"running": 3}
+    assert svc._view.reloads == reloads  # the view kept the newer versions: its checksum agreed

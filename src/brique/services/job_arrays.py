@@ -80,18 +80,19 @@ class JobArrays:
                     self.audit.append(s, audit(True))
                 return SubmittedArray(self._array(s, earlier.array_id), True)
             self.throttle(who)  # one request, one token, whatever its size (refused ones count too)
-            array_id = self._insert_tasks(s, who, org_id, spec, array, key, request_hash)
+            array_id, tasks = self._insert_tasks(s, who, org_id, spec, array, key, request_hash)
             if audit is not None:  # last: the audit head's lock is held only until the commit
                 self.audit.append(s, audit(False))
             info = ArrayInfo(array_id, spec.name, org_id, len(array.indices), array.max_running,
                              {JobState.PENDING.value: len(array.indices)})  # fmt: skip
+        self.scheduling.noted(tasks)  # committed: the loop takes them as they are, without reading them back
         self.wake()
         return SubmittedArray(info, False)
 
     def _insert_tasks(
         self, s: Session, who: Principal, org_id: str, spec: JobSpec, array: ArraySpec, key: str | None,
         request_hash: str,
-    ) -> str:  # fmt: skip
+    ) -> tuple[str, list[JobRecord]]:  # fmt: skip
         project_id, spec = self._admit(s, who, org_id, spec)
         pending = repo.count_pending(s, org_id)
         if pending + len(array.indices) > self.quotas.max_pending:
@@ -107,7 +108,7 @@ class JobArrays:
         ) for n, index in enumerate(array.indices)]  # fmt: skip
         job_cycle.add_tasks(s, tasks, f"submitted by {who.user_id} in array {array_id}: {spec.gpus} GPUs, "
                                  f"tier {spec.tier.value}")  # fmt: skip
-        return array_id
+        return array_id, tasks
 
     def get_array(self, who: Principal, array_id: str) -> ArrayInfo:
         require(who, Action.JOB_READ)

@@ -62,6 +62,7 @@ from brique.store.repos import reservations as reservations_repo
 log = logging.getLogger("brique.scheduling")
 PENDING = (JobState.PENDING.value,)
 _by_id = operator.attrgetter("id")
+INBOX_MAX = 100_000  # jobs noted by this process between two cycles (more are read back instead)
 
 
 def _dead_node(row: JobRecord, down: set[str]) -> str | None:
@@ -111,6 +112,8 @@ class SchedulingService(DecisionWrites):
         self._deadline: dict[str, tuple[int, datetime | None]] = {}  # job -> (version, when it times out)
         self._queue: tuple[list[JobRecord], list[Job]] | None = None  # the last queue handed to the core
         self._kept = snapshots.KeptState(topology)  # the core's state, fed by differences in running work
+        self._inbox: list[JobRecord] = []  # jobs this process just committed, for the view (`noted`)
+        self._inbox_lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -125,6 +128,14 @@ class SchedulingService(DecisionWrites):
             if row.stop_deadline is not None and executor is not None:
                 remaining = max(0.0, (row.stop_deadline - self.clock.now()).total_seconds())
                 executor.stop(row.id, row.attempt, remaining)
+
+    def noted(self, rows: list[JobRecord]) -> None:
+        """Jobs another use case of this process just committed (an array's 10,000 tasks): the next
+        cycle's view takes them as they are instead of reading them back (its stamps and checksum
+        still check them). Bounded: a replica that does not lead keeps no more than `INBOX_MAX`."""
+        with self._inbox_lock:
+            if len(self._inbox) + len(rows) <= INBOX_MAX:
+                self._inbox.extend(rows)
 
     def cycle(self, fence: Callable[[Session], None] | None = None) -> CycleStats:
         """One cycle. Executors are polled before, and told after, a single short transaction.
@@ -193,7 +204,9 @@ class SchedulingService(DecisionWrites):
     ) -> dict[str, HealthState]:  # fmt: skip
         """Phases 1-4 in the cycle's transaction; the node health they decided on."""
         view = self._view
-        view.refresh(s, now)
+        with self._inbox_lock:
+            inbox, self._inbox = self._inbox, []
+        view.refresh(s, now, inbox)
         hl = snapshots.health(s)
         jobs = dict(view.active)  # updated in place with each job's new version
         stats.finished = self._reconcile(s, jobs, reports, hl, now, actions)
