@@ -167,21 +167,21 @@ def _execute_many(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> in
     dialect = conn.dialect
     compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
     names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
-    converters: list[tuple[str, Any, dict[int, tuple[Any, Any]]]] = [
-        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect), {}) for name in names
-    ]
+    converters: list[tuple[int, Any, dict[int, tuple[Any, Any]]]] = []
+    for i, name in enumerate(names):
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            converters.append((i, process, {}))
     params: list[Any] = []
     for row in rows:
-        values = []
-        for key, process, seen in converters:
-            raw = row[key]
-            if process is None or raw is None:
-                values.append(raw)
-                continue
-            memo = seen.get(id(raw))  # by identity (the memo keeps `raw` alive, so its id is not reused)
-            if memo is None:
-                memo = seen[id(raw)] = (raw, process(raw))
-            values.append(memo[1])
+        values = [row[name] for name in names]
+        for i, process, seen in converters:
+            raw = values[i]
+            if raw is not None:
+                memo = seen.get(id(raw))  # by identity (the memo keeps `raw` alive: its id is not reused)
+                if memo is None:
+                    memo = seen[id(raw)] = (raw, process(raw))
+                values[i] = memo[1]
         params.append(tuple(values) if compiled.positional else dict(zip(names, values, strict=True)))
     return conn.exec_driver_sql(compiled.string, params).rowcount
 
