@@ -7,7 +7,9 @@ audit. Prints one JSON line per database: setup figures, the steady cycle's p50 
 p50 in CPU time of the cycle's thread (the load-independent figure on a shared machine). On
 PostgreSQL, the cycles are measured twice: as loaded (`before_vacuum_*`: no planner statistics, no
 visibility map, so the cycle's two reads of `jobs` scan its heap), then after `VACUUM ANALYZE jobs`,
-the state autovacuum leaves within its first minute (the steady figures).
+the state autovacuum leaves within its first minute (the steady figures). `per_cycle`: the
+statements each cycle sent and, on PostgreSQL, the server's CPU per cycle (its processes' CPU time
+from /proc: the other half of the cycle's cost, load-independent too).
 
     .venv/bin/python benchmarks/steady_cycle.py [--pending 10000] [--runs 7] [--db sqlite,postgresql]
         [--profile] [--sort cumulative]
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import statistics
 import sys
@@ -27,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from brique.clock import FixedClock
 from brique.config import DEFAULT_FLEET, Settings
@@ -85,26 +88,54 @@ def measure(db: str, pg: PostgresServer | None, args: argparse.Namespace) -> Non
         profile = cProfile.Profile() if args.profile else None
         fresh = None
         if pg and not args.no_vacuum:  # first as loaded (no statistics yet), then as autovacuum leaves it
-            fresh = cycles(rt, clock, args.runs, None)
+            fresh = cycles(rt, clock, args.runs, None, pg)
             vacuum(rt)
-        steady, cpu, stats = cycles(rt, clock, args.runs, profile)
+        steady, cpu, stats, per = cycles(rt, clock, args.runs, profile, pg)
         cap = rt.services.fleet.capacity(admin)
         rt.close()
     print(json.dumps({
         "db": db, "pending": args.pending, "running_gpus": sum(c.allocated for c in cap), "setup_s": round(setup_s, 1),
         "steady_cycle_ms_p50": round(statistics.median(steady), 1), "steady_cycle_ms_max": round(max(steady), 1),
         "steady_cycle_cpu_ms_p50": round(statistics.median(cpu), 1),
+        "per_cycle": per,
         **({"before_vacuum_ms_p50": round(statistics.median(fresh[0]), 1),
-            "before_vacuum_cpu_ms_p50": round(statistics.median(fresh[1]), 1)} if fresh else {}),
+            "before_vacuum_cpu_ms_p50": round(statistics.median(fresh[1]), 1), "before_vacuum_per_cycle": fresh[3]}
+           if fresh else {}),
         "last_cycle": {"placed": stats.placed, "waiting": stats.waiting}, "runs": args.runs,
     }))  # fmt: skip
     if profile:
         pstats.Stats(profile).sort_stats(args.sort).print_stats(25)
 
 
-def cycles(rt: Runtime, clock: FixedClock, runs: int, profile: cProfile.Profile | None) -> tuple[list, list, Any]:
-    """`runs` steady cycles: their wall and thread-CPU times (ms), and the last one's figures."""
+def server_cpu_s(pg: PostgresServer | None) -> float:
+    """CPU seconds used so far by the private PostgreSQL's processes (the postmaster and its backends)."""
+    if pg is None:
+        return 0.0
+    root = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(stat.parent.name) == root or int(fields[1]) == root:  # fields[1]: the parent's pid
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cycles(
+    rt: Runtime, clock: FixedClock, runs: int, profile: cProfile.Profile | None, pg: PostgresServer | None = None
+) -> tuple[list, list, Any, dict]:
+    """`runs` steady cycles: their wall and thread-CPU times (ms), the last one's figures, and per cycle
+    the statements sent and the database server's CPU (PostgreSQL)."""
     steady, cpu, stats = [], [], None
+    sent = [0]
+
+    def count(*_: Any) -> None:
+        sent[0] += 1
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
+    server = server_cpu_s(pg)
     for _ in range(runs):
         clock.at += timedelta(seconds=1)
         t, c = time.perf_counter(), time.thread_time()
@@ -115,7 +146,11 @@ def cycles(rt: Runtime, clock: FixedClock, runs: int, profile: cProfile.Profile 
             profile.disable()
         steady.append((time.perf_counter() - t) * 1000)
         cpu.append((time.thread_time() - c) * 1000)
-    return steady, cpu, stats
+    event.remove(rt.db.engine, "before_cursor_execute", count)
+    per = {"statements": round(sent[0] / runs, 1)}
+    if pg is not None:
+        per["db_server_cpu_ms"] = round((server_cpu_s(pg) - server) / runs * 1000, 1)
+    return steady, cpu, stats, per
 
 
 def vacuum(rt: Runtime) -> None:
