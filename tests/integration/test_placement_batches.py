@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from brique.errors import NotLeader
@@ -138,3 +139,12 @@ def test_a_job_noted_late_never_replaces_a_newer_version(cloud: Cloud) -> None:
     cloud.tick(1)
     assert states(cloud, array_id) == {"running": 3}
     assert svc._view.reloads == reloads  # the view kept the newer versions: its checksum agreed
+
+
+def test_postgresql_vacuums_and_analyzes_the_jobs_table_early(cloud: Cloud) -> None:
+    with cloud.rt.db.transaction() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            return  # SQLite has no autovacuum: nothing is set
+        options = s.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'jobs'")).scalar_one()
+    assert set(options) == {"autovacuum_vacuum_scale_factor=0.02", "autovacuum_vacuum_insert_scale_factor=0.02",
+                            "autovacuum_analyze_scale_factor=0.02"}  # fmt: skip
