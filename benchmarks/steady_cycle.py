@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import statistics
 import sys
@@ -108,19 +107,7 @@ def measure(db: str, pg: PostgresServer | None, args: argparse.Namespace) -> Non
 
 
 def server_cpu_s(pg: PostgresServer | None) -> float:
-    """CPU seconds used so far by the private PostgreSQL's processes (the postmaster and its backends)."""
-    if pg is None:
-        return 0.0
-    root = int((pg.datadir / "postmaster.pid").read_text().split()[0])
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        if int(stat.parent.name) == root or int(fields[1]) == root:  # fields[1]: the parent's pid
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
+    return pg.cpu_s() if pg is not None else 0.0
 
 
 def cycles(
