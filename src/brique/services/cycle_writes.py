@@ -30,8 +30,8 @@ from brique.store.repos import jobs as repo
 log = logging.getLogger("brique.scheduling")
 # Placements written per transaction: the first batch with the cycle's other decisions, the rest
 # (a 10,000-task array placed at once) in transactions of their own, each holding SQLite's write
-# lock for ~0.1 s instead of the cycle holding it for seconds (docs/operations.md).
-PLACE_CHUNK = 1000
+# lock for ~0.2 s instead of the cycle holding it for seconds (docs/operations.md).
+PLACE_CHUNK = 2000
 
 
 @dataclass
