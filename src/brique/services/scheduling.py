@@ -5,7 +5,8 @@ One `cycle()`:
   2. deadlines  - jobs past their max runtime get a stop (reason: timeout)
   3. decide     - build a snapshot from the store, run the pure core `schedule()`
   4. persist    - write Place/Preempt/Wait/Reserve/Reject in one transaction, with events
-  5. act        - only then tell executors to start or stop attempts
+                  (placements beyond the first `PLACE_CHUNK`: in transactions of their own after it)
+  5. act        - only then tell executors to start or stop attempts (each batch after its commit)
 
 Crash safety follows from the order: a decision is durable before any executor hears of it;
 a job left `scheduled` by a crash is submitted again (executors make submit idempotent per
@@ -138,8 +139,9 @@ class SchedulingService(DecisionWrites):
                 self._inbox.extend(rows)
 
     def cycle(self, fence: Callable[[Session], None] | None = None) -> CycleStats:
-        """One cycle. Executors are polled before, and told after, a single short transaction.
-        `fence` runs first in that transaction: it raises if this replica no longer leads."""
+        """One cycle. Executors are polled before, and told after, a single short transaction (and
+        one more per `PLACE_CHUNK` placements past the first). `fence` runs first in each: it raises
+        if this replica no longer leads."""
         with self._lock:
             started = time.perf_counter()
             with _gc_paused():  # the cycle's objects are gone when collection resumes
