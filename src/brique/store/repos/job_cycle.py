@@ -108,9 +108,8 @@ def _update_group(
     stmt = (update(_JOBS).where(_JOBS.c.id == bindparam("_id"), _JOBS.c.version == bindparam("_version"))
             .values({k: bindparam(k) for k in keys}))  # fmt: skip
     rows = [{"_id": j.id, "_version": j.version, **{k: _column(getattr(a, k)) for k in keys}} for j, a, _ in group]
-    many = _update_unnest if session.get_bind().dialect.name == "postgresql" else _execute_many
     with session.begin_nested() as savepoint:
-        if many(session, stmt, rows) == len(rows):
+        if _execute_many(session, stmt, rows) == len(rows):
             add_events(session, [(a, j.state, t) for j, a, t in group if t.to != j.state or t.code], at)
             return {a.id: a for _, a, _ in group}
         savepoint.rollback()  # some job changed meanwhile: one by one, leaving the stale ones out
@@ -121,38 +120,6 @@ def _update_group(
         except StaleWrite:
             continue
     return out
-
-
-def _update_unnest(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> int:
-    """PostgreSQL: the version-guarded UPDATE of many jobs as one statement joined with the new values
-    as arrays (`unnest`): one statement for the server to run instead of one per job. `stmt` (the
-    same UPDATE per row) is left unused: the rows carry the columns to set."""
-    keys = [k for k in rows[0] if k not in ("_id", "_version")]
-    dialect = session.get_bind().dialect
-    arrays, sets = ["%(_id)s::text[]", "%(_version)s::integer[]"], []
-    columns: dict[str, list[Any]] = {name: [] for name in rows[0]}
-    encoded = set()
-    for k in keys:
-        kind = _JOBS.c[k].type
-        if isinstance(kind, JSON):  # as text (a list of lists would be a 2-D array), cast back when set
-            arrays.append(f"%({k})s::text[]")
-            sets.append(f"{k} = v.{k}::json")
-            encoded.add(k)
-        else:
-            arrays.append(f"%({k})s::{kind.compile(dialect=dialect)}[]")
-            sets.append(f"{k} = v.{k}")
-    texts: dict[int, tuple[Any, str]] = {}
-    for row in rows:
-        for name, value in row.items():
-            if name in encoded and value is not None:
-                memo = texts.get(id(value))
-                if memo is None:
-                    memo = texts[id(value)] = (value, json.dumps(value))
-                value = memo[1]
-            columns[name].append(value)
-    sql = (f"UPDATE jobs SET {', '.join(sets)} FROM unnest({', '.join(arrays)}) AS v({', '.join(columns)}) "
-           "WHERE jobs.id = v._id AND jobs.version = v._version")  # fmt: skip
-    return session.connection().exec_driver_sql(sql, columns).rowcount  # type: ignore[arg-type]
 
 
 def add_events(session: Session, moved: list[tuple[JobRecord, JobState, Transition]], at: datetime) -> None:
