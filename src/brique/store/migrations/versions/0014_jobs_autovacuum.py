@@ -1,7 +1,7 @@
 """PostgreSQL: autovacuum and analyze the jobs table after 2 % of its rows changed (the default waits
 for 10-20 %). The scheduling loop reads the live jobs every cycle (their count and version sum by an
 index-only scan, and the rows changed since the last cycle): without fresh statistics and visibility
-map, the first reads the table's heap and the second may scan it whole (3.5x the server's CPU per
+map, the first reads the table's heap and the second may scan it whole (5x the server's CPU per
 cycle at 15,000 live jobs, docs/operations.md). The live jobs are the rows that change, so a large
 table left to the default thresholds keeps them out of the visibility map. SQLite: nothing to do.
 
