@@ -5,7 +5,8 @@ runs scheduling cycles back to back, as the woken loop does, until every task th
 running (the simulated executor reports a launched task running at the next cycle). Each cycle
 goes through the whole service: load the changes, reconcile, decide, persist, launch. Prints one
 JSON line per database of medians over `--runs` fresh databases (SQLite files, databases of a
-private PostgreSQL), and each cycle's duration of the last run. The same through HTTP and a real
+private PostgreSQL), with the CPU time of this thread and, on PostgreSQL, of the database server's
+processes (the steadier figures on a shared machine), and each cycle's duration of the last run. The same through HTTP and a real
 server process: `benchmarks/api_burst.py --jobs 0 --array 10000`.
 
     .venv/bin/python benchmarks/array_placement.py [--tasks 10000] [--gpus 1] [--runs 3]
@@ -51,9 +52,10 @@ def one_run(tasks: int, gpus: int, pg: PostgresServer | None, profile: cProfile.
         spec = JobSpec(name="arr", project="train", command="task.sh", gpus=gpus, sleep_s=36_000)
         if profile:
             profile.enable()
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0, c0, d0 = time.perf_counter(), time.thread_time(), pg.cpu_s() if pg else 0.0
         submitted = jobs.submit_array(tenant, spec, parse_array(f"0-{tasks - 1}"))
         accept_s, accept_cpu_s = time.perf_counter() - t0, time.thread_time() - c0
+        d1 = pg.cpu_s() if pg else 0.0
         cycles: list[float] = []
         running = 0
         while len(cycles) < 50:
@@ -66,11 +68,13 @@ def one_run(tasks: int, gpus: int, pg: PostgresServer | None, profile: cProfile.
             if not counts.get("scheduled") and (not counts.get("pending") or not stats.placed):
                 break
         placed_s, placed_cpu_s = time.perf_counter() - t0 - accept_s, time.thread_time() - c0 - accept_cpu_s
+        d2 = pg.cpu_s() if pg else 0.0
         if profile:
             profile.disable()
         rt.close()
     return {"accept_s": accept_s, "accept_cpu_s": accept_cpu_s, "running_after_s": placed_s,
-            "running_after_cpu_s": placed_cpu_s, "running": running, "cycles_ms": cycles}  # fmt: skip
+            "running_after_cpu_s": placed_cpu_s, "running": running, "cycles_ms": cycles,
+            "accept_db_cpu_s": d1 - d0, "running_after_db_cpu_s": d2 - d1}  # fmt: skip
 
 
 def main() -> None:
@@ -99,6 +103,8 @@ def measure(db: str, pg: PostgresServer | None, args: argparse.Namespace) -> Non
         "accept_s_median": median("accept_s", 3), "accept_cpu_s_median": median("accept_cpu_s", 3),
         "all_fitting_running_after_s_median": median("running_after_s"),
         "running_after_cpu_s_median": median("running_after_cpu_s"),
+        **({"accept_db_server_cpu_s_median": median("accept_db_cpu_s"),
+            "running_after_db_server_cpu_s_median": median("running_after_db_cpu_s")} if pg else {}),
         "running": runs[-1]["running"], "last_run_cycles_ms": [round(c) for c in runs[-1]["cycles_ms"]],
     }))  # fmt: skip
     if profile:

@@ -82,6 +82,20 @@ class PostgresServer:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by this server's processes (the postmaster and its children), from
+        /proc: for benchmarks, the database's share of the work, steadier than wall time on a shared machine."""
+        root = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            if int(stat.parent.name) == root or int(fields[1]) == root:  # fields[1]: the parent's pid
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         subprocess.run(
             self._cmd("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "stop"), capture_output=True

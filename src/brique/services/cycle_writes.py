@@ -1,9 +1,11 @@
 """Phase 4 of a scheduling cycle: persist the core's decisions (mixed into `SchedulingService`).
 
 Waits are the bulk (10,000 waiting jobs a cycle): compared with the reason each job already
-carries, only changed ones are written (one statement). Placements are written in one batch
+carries, only changed ones are written (one statement). Placements are written in batches
 (`job_cycle.move_many`: version-guarded, with their events), each with its `job.placed` audit
-record (the sovereignty report reads them per job); preemptions and rejections one by one.
+record (the sovereignty report reads them per job): the first `PLACE_CHUNK` with the cycle's
+other decisions, the rest in transactions of their own after its commit (`SchedulingService`);
+preemptions and rejections one by one.
 What the cycle wrote is kept in `Actions.moved`, so its view takes it without reading it back.
 """
 
@@ -26,6 +28,10 @@ from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
 
 log = logging.getLogger("brique.scheduling")
+# Placements written per transaction: the first batch with the cycle's other decisions, the rest
+# (a 10,000-task array placed at once) in transactions of their own, each holding SQLite's write
+# lock for ~0.2 s instead of the cycle holding it for seconds (docs/operations.md).
+PLACE_CHUNK = 2000
 
 
 @dataclass
@@ -45,7 +51,8 @@ class Actions:
     done: list[tuple[Executor, RunReport]] = field(default_factory=list)  # finished: archive logs, forget
     audit: list[Entry] = field(default_factory=list)  # appended in one batch before commit
     waits: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id -> (code, message), changed ones
-    places: list[tuple[JobRecord, Place]] = field(default_factory=list)  # persisted in one batch
+    places: list[tuple[JobRecord, Place]] = field(default_factory=list)  # persisted in batches of PLACE_CHUNK
+    later: list[tuple[JobRecord, Place]] = field(default_factory=list)  # those after the first batch
     moved: dict[str, JobRecord] = field(default_factory=dict)  # jobs written this cycle, as written
 
     def wait(self, row: JobRecord, code: str, message: str) -> None:
@@ -123,16 +130,18 @@ class DecisionWrites:
     def _audit(self, actions: Actions, row: JobRecord, action: str, site: str | None, details: dict) -> None:
         actions.audit.append(Entry("scheduler", row.org_id, action, row.id, site=site, details=details))
 
-    def _place_all(self, s: Session, now: datetime, stats: CycleStats, actions: Actions) -> None:
-        """Persist every placement of the cycle in one batch; a job changed meanwhile is decided again."""
+    def _place_all(
+        self, s: Session, now: datetime, stats: CycleStats, actions: Actions, places: list[tuple[JobRecord, Place]]
+    ) -> None:
+        """Persist `places` in one batch; a job changed meanwhile is decided again next cycle."""
         moves = []
-        for row, d in actions.places:
+        for row, d in places:
             why = d.reasons[0].message if d.reasons else "placed"
             code = d.reasons[0].code.value if d.reasons else "placed"
             moves.append((row, row.place(d.site, tuple(d.gpus), now, code, why)))
         moved = job_cycle.move_many(s, moves, now)
         actions.moved.update(moved)
-        for row, d in actions.places:
+        for row, d in places:
             placed = moved.get(row.id)
             if placed is None:
                 log.info("job %s changed during the cycle; deciding again next cycle", row.id)

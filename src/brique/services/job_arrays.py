@@ -18,12 +18,14 @@ from brique.domain.job_records import JobRecord
 from brique.domain.tenancy import Action, Principal
 from brique.errors import NotFound, RateLimited
 from brique.services.authz import may_cancel, require, tenant_org
+from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
 
 if TYPE_CHECKING:
     from brique.clock import Clock
     from brique.ids import IdFactory
-    from brique.services.audit import AuditLog, Entry
+    from brique.services.audit import AuditLog
+    from brique.services.jobs import RequestAudit
     from brique.services.scheduling import SchedulingService
     from brique.store.db import Database
 
@@ -51,6 +53,7 @@ class JobArrays:
 
     db: Database
     clock: Clock
+    audit: AuditLog
     ids: IdFactory
     quotas: Any
     scheduling: SchedulingService
@@ -58,15 +61,14 @@ class JobArrays:
     throttle: Callable[[Principal], None]
     _admit: Callable[..., tuple[str, JobSpec]]
     _replay: Callable[..., JobRecord | None]
-    audit: AuditLog
 
     def submit_array(
         self, who: Principal, spec: JobSpec, array: ArraySpec, idempotency_key: str | None = None,
-        audit: Callable[[bool], Entry] | None = None,
+        audit: RequestAudit | None = None,
     ) -> SubmittedArray:
         """N tasks of one spec in one transaction (two multi-row inserts); the key names the whole array.
-        `audit`: the request's audit record, written in the same transaction (as for one job), so the
-        scheduling cycle this submission wakes never makes it wait."""
+        The request's audit record (`audit`) is written in that transaction too: written after it, it
+        would wait behind the placement cycle the submission wakes (SQLite's write lock)."""
         org_id = tenant_org(who, Action.JOB_SUBMIT)
         doc = {"spec": spec_to_dict(spec), "array": list(array.indices), "max_running": array.max_running}
         request_hash = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -78,18 +80,19 @@ class JobArrays:
                     self.audit.append(s, audit(True))
                 return SubmittedArray(self._array(s, earlier.array_id), True)
             self.throttle(who)  # one request, one token, whatever its size (refused ones count too)
-            array_id = self._insert_tasks(s, who, org_id, spec, array, key, request_hash)
-            info = ArrayInfo(array_id, spec.name, org_id, len(array.indices), array.max_running,
-                             {JobState.PENDING.value: len(array.indices)})  # fmt: skip
+            array_id, tasks = self._insert_tasks(s, who, org_id, spec, array, key, request_hash)
             if audit is not None:  # last: the audit head's lock is held only until the commit
                 self.audit.append(s, audit(False))
+            info = ArrayInfo(array_id, spec.name, org_id, len(array.indices), array.max_running,
+                             {JobState.PENDING.value: len(array.indices)})  # fmt: skip
+        self.scheduling.noted(tasks)  # committed: the loop takes them as they are, without reading them back
         self.wake()
         return SubmittedArray(info, False)
 
     def _insert_tasks(
         self, s: Session, who: Principal, org_id: str, spec: JobSpec, array: ArraySpec, key: str | None,
         request_hash: str,
-    ) -> str:  # fmt: skip
+    ) -> tuple[str, list[JobRecord]]:  # fmt: skip
         project_id, spec = self._admit(s, who, org_id, spec)
         pending = repo.count_pending(s, org_id)
         if pending + len(array.indices) > self.quotas.max_pending:
@@ -103,9 +106,9 @@ class JobArrays:
             request_hash=request_hash if n == 0 else None, array_id=array_id, array_index=index,
             array_max_running=array.max_running,
         ) for n, index in enumerate(array.indices)]  # fmt: skip
-        repo.add_tasks(s, tasks, f"submitted by {who.user_id} in array {array_id}: {spec.gpus} GPUs, "
+        job_cycle.add_tasks(s, tasks, f"submitted by {who.user_id} in array {array_id}: {spec.gpus} GPUs, "
                                  f"tier {spec.tier.value}")  # fmt: skip
-        return array_id
+        return array_id, tasks
 
     def get_array(self, who: Principal, array_id: str) -> ArrayInfo:
         require(who, Action.JOB_READ)

@@ -5,7 +5,8 @@ One `cycle()`:
   2. deadlines  - jobs past their max runtime get a stop (reason: timeout)
   3. decide     - build a snapshot from the store, run the pure core `schedule()`
   4. persist    - write Place/Preempt/Wait/Reserve/Reject in one transaction, with events
-  5. act        - only then tell executors to start or stop attempts
+                  (placements beyond the first `PLACE_CHUNK`: in transactions of their own after it)
+  5. act        - only then tell executors to start or stop attempts (each batch after its commit)
 
 Crash safety follows from the order: a decision is durable before any executor hears of it;
 a job left `scheduled` by a crash is submitted again (executors make submit idempotent per
@@ -47,10 +48,10 @@ from brique.executors.base import (
     SupportsLogs,
     SupportsRestore,
 )  # fmt: skip
-from brique.scheduler import Topology, schedule, schedule_state
+from brique.scheduler import Place, Topology, schedule, schedule_state
 from brique.services import snapshots
 from brique.services.audit import AuditLog
-from brique.services.cycle_writes import Actions, CycleStats, DecisionWrites, Rows
+from brique.services.cycle_writes import PLACE_CHUNK, Actions, CycleStats, DecisionWrites, Rows
 from brique.services.projects import ProjectGovernanceService
 from brique.services.secrets_hook import SecretResolver
 from brique.store.db import Database
@@ -62,6 +63,7 @@ from brique.store.repos import reservations as reservations_repo
 log = logging.getLogger("brique.scheduling")
 PENDING = (JobState.PENDING.value,)
 _by_id = operator.attrgetter("id")
+INBOX_MAX = 100_000  # jobs noted by this process between two cycles (more are read back instead)
 
 
 def _dead_node(row: JobRecord, down: set[str]) -> str | None:
@@ -111,6 +113,8 @@ class SchedulingService(DecisionWrites):
         self._deadline: dict[str, tuple[int, datetime | None]] = {}  # job -> (version, when it times out)
         self._queue: tuple[list[JobRecord], list[Job]] | None = None  # the last queue handed to the core
         self._kept = snapshots.KeptState(topology)  # the core's state, fed by differences in running work
+        self._inbox: list[JobRecord] = []  # jobs this process just committed, for the view (`noted`)
+        self._inbox_lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -126,9 +130,18 @@ class SchedulingService(DecisionWrites):
                 remaining = max(0.0, (row.stop_deadline - self.clock.now()).total_seconds())
                 executor.stop(row.id, row.attempt, remaining)
 
+    def noted(self, rows: list[JobRecord]) -> None:
+        """Jobs another use case of this process just committed (an array's 10,000 tasks): the next
+        cycle's view takes them as they are instead of reading them back (its stamps and checksum
+        still check them). Bounded: a replica that does not lead keeps no more than `INBOX_MAX`."""
+        with self._inbox_lock:
+            if len(self._inbox) + len(rows) <= INBOX_MAX:
+                self._inbox.extend(rows)
+
     def cycle(self, fence: Callable[[Session], None] | None = None) -> CycleStats:
-        """One cycle. Executors are polled before, and told after, a single short transaction.
-        `fence` runs first in that transaction: it raises if this replica no longer leads."""
+        """One cycle. Executors are polled before, and told after, a single short transaction (and
+        one more per `PLACE_CHUNK` placements past the first). `fence` runs first in each: it raises
+        if this replica no longer leads."""
         with self._lock:
             started = time.perf_counter()
             with _gc_paused():  # the cycle's objects are gone when collection resumes
@@ -146,7 +159,7 @@ class SchedulingService(DecisionWrites):
                 if fence is not None:
                     fence(s)
                 repo.lock_for_writing(s)
-                self._work(s, reports, now, stats, actions)
+                hl = self._work(s, reports, now, stats, actions)
         except BaseException:
             self._view.drop()  # what it noted may not have been committed
             self._kept.drop()
@@ -154,15 +167,48 @@ class SchedulingService(DecisionWrites):
         self._view.note(actions.moved.values())
         self._view.note_waits(actions.waits)
         self._act(actions)
+        if actions.later:
+            self._place_rest(fence, actions.later, hl, now, stats)
         return stats
+
+    def _place_rest(
+        self, fence: Callable[[Session], None] | None, places: list[tuple[JobRecord, Place]],
+        hl: dict[str, HealthState], now: datetime, stats: CycleStats,
+    ) -> None:  # fmt: skip
+        """The cycle's placements after the first batch, `PLACE_CHUNK` per transaction, each launched
+        after its commit. A crash between two leaves the rest pending (decided again; none launched
+        unrecorded, none twice); a job changed meanwhile is left out by its version guard; if node
+        health changed, the rest waits for the next cycle (decided on the new health)."""
+        for i in range(0, len(places), PLACE_CHUNK):
+            time.sleep(0)  # let a writer waiting on the lock in before the next batch
+            part = Actions()
+            try:
+                with self.db.transaction() as s:
+                    if fence is not None:
+                        fence(s)
+                    repo.lock_for_writing(s)
+                    if snapshots.health(s) != hl:
+                        log.info("node health changed during the cycle; %d placements left to the next",
+                                 len(places) - i)  # fmt: skip
+                        return
+                    self._place_all(s, now, stats, part, places[i : i + PLACE_CHUNK])
+                    self.audit.append_many(s, part.audit)
+            except BaseException:
+                self._view.drop()
+                self._kept.drop()
+                raise
+            self._view.note(part.moved.values())
+            self._act(part)
 
     def _work(
         self, s: Session, reports: dict[tuple[str, int], tuple[RunReport, Executor]], now: datetime,
         stats: CycleStats, actions: Actions,
-    ) -> None:  # fmt: skip
-        """Phases 1-4 in the cycle's transaction."""
+    ) -> dict[str, HealthState]:  # fmt: skip
+        """Phases 1-4 in the cycle's transaction; the node health they decided on."""
         view = self._view
-        view.refresh(s, now)
+        with self._inbox_lock:
+            inbox, self._inbox = self._inbox, []
+        view.refresh(s, now, inbox)
         hl = snapshots.health(s)
         jobs = dict(view.active)  # updated in place with each job's new version
         stats.finished = self._reconcile(s, jobs, reports, hl, now, actions)
@@ -173,6 +219,7 @@ class SchedulingService(DecisionWrites):
         rows = Rows(jobs, view.pending)
         active = [r for r in jobs.values() if r.state.holds_gpus]
         self._decide(s, active, pending, rows, hl, now, stats, actions)
+        return hl
 
     def apply_reports(self, reports: list[RunReport]) -> None:
         """Apply reports pushed by agents (the same convergence rules as polled ones)."""
@@ -378,7 +425,8 @@ class SchedulingService(DecisionWrites):
                 result = schedule_state(state, self._core_queue(pending), policy, now.timestamp(), usage=usage)
             self._jobs.end_cycle()
             self._persist_all(s, rows, result.decisions, now, stats, actions)
-            self._place_all(s, now, stats, actions)
+            first, actions.later = actions.places[:PLACE_CHUNK], actions.places[PLACE_CHUNK:]
+            self._place_all(s, now, stats, actions, first)
         job_cycle.set_waits(s, [(j, code, msg) for j, (code, msg) in actions.waits.items()])
         self.audit.append_many(s, actions.audit)
 

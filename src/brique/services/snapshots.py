@@ -129,8 +129,10 @@ class JobView:
         self.reloads = 0  # full loads so far (first one included), for tests and metrics
         self.read = 0  # rows read whole so far, for tests and metrics
 
-    def refresh(self, session: Session, now: datetime) -> None:
+    def refresh(self, session: Session, now: datetime, fresh: Iterable[JobRecord] = ()) -> None:
+        """`fresh`: jobs this process committed since the last refresh, taken without reading them back."""
         if self._since is not None:
+            self._take(fresh)
             self._catch_up(session, self._since)
             count, total = repo.checksum(session, LIVE)
             if count != len(self.pending) + len(self.active) or total != self._sum:
@@ -149,6 +151,13 @@ class JobView:
         if self._queue is None:
             self._queue = sorted(self.pending.values(), key=lambda r: r.id)
         return self._queue
+
+    def _take(self, fresh: Iterable[JobRecord]) -> None:
+        """Jobs as committed by this process, unless the view holds them at that version or later
+        (the stamps that follow drop or re-read any that changed since; the checksum checks the rest)."""
+        held = [r for r in fresh if (known := self.pending.get(r.id) or self.active.get(r.id)) is None
+                or known.version < r.version]  # fmt: skip
+        self.note(held)
 
     def _catch_up(self, session: Session, since: datetime) -> None:
         stale = []

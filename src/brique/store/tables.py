@@ -224,7 +224,7 @@ class ContractRow(Base):
     ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     budget_exempt_tiers: Mapped[list[str]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # the org's inference gateway limits (migration 0014; NULL: the operator's default)
+    # the org's inference gateway limits (migration 0015; NULL: the operator's default)
     inference_requests_per_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     inference_tokens_per_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
 

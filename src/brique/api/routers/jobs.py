@@ -95,7 +95,7 @@ async def create_job(
     if array is not None and not dry_run:
         made = await run_in_threadpool(jobs.submit_array, who, spec, parse_array(array), idempotency_key,
                                        _request_audit(request, who))  # fmt: skip
-        setattr(request.state, AUDITED, True)  # its record was written with the tasks, in one transaction
+        setattr(request.state, AUDITED, True)  # written with the tasks, in the same transaction
         response.status_code = status.HTTP_200_OK if made.replayed else status.HTTP_201_CREATED
         return SubmitResponse(array=_array(made.array), replayed=made.replayed)
     if dry_run:

@@ -57,7 +57,7 @@ def contract_from_dict(org_id: str, d: dict[str, Any]) -> Contract:
         overage_rate=None if d["overage_rate"] is None else Decimal(d["overage_rate"]), currency=d["currency"],
         starts_on=day(d["starts_on"]) if d["starts_on"] else None, ends_on=day(d["ends_on"]) if d["ends_on"] else None,
         budget_exempt_tiers=frozenset(d["budget_exempt_tiers"]),
-        # versions stored before migration 0014 have no gateway limits
+        # versions stored before migration 0015 have no gateway limits
         inference_requests_per_min=d.get("inference_requests_per_min"),
         inference_tokens_per_min=d.get("inference_tokens_per_min"),
     )  # fmt: skip

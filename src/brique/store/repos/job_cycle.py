@@ -14,10 +14,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, insert, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
-from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict
+from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
 from brique.domain.job_records import JobRecord, Transition
 from brique.domain.jobs import Tier
 from brique.errors import StaleWrite
@@ -109,7 +109,7 @@ def _update_group(
             .values({k: bindparam(k) for k in keys}))  # fmt: skip
     rows = [{"_id": j.id, "_version": j.version, **{k: _column(getattr(a, k)) for k in keys}} for j, a, _ in group]
     with session.begin_nested() as savepoint:
-        if session.execute(stmt, rows).rowcount == len(rows):  # type: ignore[attr-defined]
+        if _execute_many(session, stmt, rows) == len(rows):
             add_events(session, [(a, j.state, t) for j, a, t in group if t.to != j.state or t.code], at)
             return {a.id: a for _, a, _ in group}
         savepoint.rollback()  # some job changed meanwhile: one by one, leaving the stale ones out
@@ -125,11 +125,89 @@ def _update_group(
 def add_events(session: Session, moved: list[tuple[JobRecord, JobState, Transition]], at: datetime) -> None:
     """The event rows of many moves, in one core multi-row insert."""
     if moved:
-        session.execute(insert(_EVENTS), [
+        _execute_many(session, insert(_EVENTS), [
             {"job_id": a.id, "org_id": a.org_id, "at": at, "attempt": a.attempt, "from_state": src.value,
              "to_state": t.to.value, "code": t.code, "message": t.message[:1000]}
             for a, src, t in moved
         ])  # fmt: skip
+
+
+def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
+    """`jobs.add_tasks` for a large batch (an array's tasks): the same rows, bound by the driver in
+    one `executemany` per table. Each distinct value is converted for the database once (the tasks
+    share their spec, times and owner), not once per row and column as a compiled statement does."""
+    if not tasks:
+        return
+    docs: dict[int, dict[str, Any]] = {}  # spec dicts by spec object: the tasks share one
+    _insert_rows(session, _JOBS, [_job_values(j, docs) for j in tasks])
+    _insert_rows(session, _EVENTS, [
+        {"job_id": j.id, "org_id": j.org_id, "at": j.submitted_at, "attempt": j.attempt, "from_state": None,
+         "to_state": j.state.value, "code": "submitted", "message": message[:1000]}
+        for j in tasks
+    ])  # fmt: skip
+
+
+def _job_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    spec = docs.get(id(job.spec)) or docs.setdefault(id(job.spec), spec_to_dict(job.spec))
+    return dict(
+        id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
+        tier=job.tier.value, gpus=job.gpus, spec=spec, attempt=job.attempt, retries_left=job.retries_left,
+        gpu_ids=_column(job.gpu_ids), submitted_at=job.submitted_at, updated_at=job.updated_at,
+        idempotency_key=job.idempotency_key, request_hash=job.request_hash, created_by=job.created_by,
+        version=job.version, array_id=job.array_id, array_index=job.array_index,
+        array_max_running=job.array_max_running,
+    )  # fmt: skip
+
+
+def _insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Many rows into `table`: PostgreSQL takes them by COPY (one stream, no statement per row: a
+    third of the server's time of an `executemany` of INSERTs), SQLite by one `executemany`."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        _execute_many(session, insert(table), rows)
+        return
+    keys = list(rows[0])
+    encoded = [k for k in keys if isinstance(table.c[k].type, JSON)]  # COPY takes JSON as its text
+    texts: dict[int, tuple[Any, str]] = {}
+    copy_sql = f"COPY {table.name} ({', '.join(keys)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            for k in encoded:
+                value = row[k]
+                if value is None:  # SQL NULL, not JSON null
+                    continue
+                memo = texts.get(id(value))
+                if memo is None:
+                    memo = texts[id(value)] = (value, json.dumps(value))
+                row[k] = memo[1]
+            copy.write_row([row[k] for k in keys])
+
+
+def _execute_many(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> int:
+    """`stmt` for every row in one driver-level `executemany`; the rows modified. Each distinct value is
+    converted for the database once (the rows of a batch share their times, spec, owner, message),
+    not once per row and column as the compiled statement's parameters are; the same SQL either way."""
+    conn = session.connection()
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+    converters: list[tuple[int, Any, dict[int, tuple[Any, Any]]]] = []
+    for i, name in enumerate(names):
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            converters.append((i, process, {}))
+    params: list[Any] = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, process, seen in converters:
+            raw = values[i]
+            if raw is not None:
+                memo = seen.get(id(raw))  # by identity (the memo keeps `raw` alive: its id is not reused)
+                if memo is None:
+                    memo = seen[id(raw)] = (raw, process(raw))
+                values[i] = memo[1]
+        params.append(tuple(values) if compiled.positional else dict(zip(names, values, strict=True)))
+    return conn.exec_driver_sql(compiled.string, params).rowcount
 
 
 def set_waits(session: Session, waits: list[tuple[str, str, str]]) -> None:
