@@ -34,4 +34,5 @@ def heartbeat(session: Session, node_id: str, now: datetime) -> None:
 
 def last_heartbeats(session: Session) -> dict[str, datetime]:
     """Each registered node's last heartbeat."""
-    return dict(session.execute(select(NodeAgentRow.node_id, NodeAgentRow.last_heartbeat_at)).tuples().all())
+    rows = session.execute(select(NodeAgentRow.node_id, NodeAgentRow.last_heartbeat_at))
+    return {node_id: at for node_id, at in rows}
