@@ -122,6 +122,10 @@ class SchedulingPolicy:
     reclaim_standard: a priority job within its guarantee may also stop other tenants' standard
         work inside their guarantees (a guarantee covers priority work only), cheapest first
         (off: only preemptible, borrowed and its own tenant's standard work).
+    guarantee_start_s: the start promise of a priority job within its guarantee, seconds after its
+        submission. When only preempting makes room, the job waits for GPUs to free up by themselves
+        until its victims' grace periods would break the promise (1 s of margin), then preempts;
+        `CycleResult.wake_at` says when the deferred decision falls due (0: preempt at once).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -142,5 +146,6 @@ class SchedulingPolicy:
     preempt_wait_ratio: float = 0.0
     preempt_by_cost: bool = False
     reclaim_standard: bool = False
+    guarantee_start_s: float = 0.0
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

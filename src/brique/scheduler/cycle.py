@@ -146,6 +146,7 @@ class _Cycle:
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
         self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
+        self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_wait_s`)
 
     # ---------- phases ----------
 
@@ -265,7 +266,9 @@ class _Cycle:
                 late = head is not None and self.now + job.expected_runtime_s > head[1].start
                 why = cache.get((id(job.placement), job.gpus, late)) or self._capacity_reasons(job, cache)
             out.append(Wait(job.id, why))
-        return CycleResult(tuple(self.out) + tuple(self.preempts), examined=frozenset(self.examined))
+        return CycleResult(
+            tuple(self.out) + tuple(self.preempts), examined=frozenset(self.examined), wake_at=self.wake_at
+        )
 
     # ---------- one job ----------
 
@@ -286,8 +289,23 @@ class _Cycle:
         plan = self._plan(kind, job.gpus, sites, self._index(kind))
         if plan is None:
             return False
+        if self._defer(job, plan):
+            return True
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
         return True
+
+    def _defer(self, job: Job, plan: preempt.PreemptionPlan) -> bool:
+        """Wait rather than preempt while the start promise allows it: GPUs often free up by themselves."""
+        promise = self.policy.guarantee_start_s
+        if promise <= 0:
+            return False
+        grace = max(self.cap.allocs[v].job.preemption_grace_s for v in plan.victims)
+        due = job.submitted_at + promise - grace - DEFER_MARGIN_S
+        if self.now < due:
+            self.wake_at = due if self.wake_at is None else min(self.wake_at, due)
+            self._wait(job, None)
+            return True
+        return False
 
     def _consider(self, job: Job, may_head: bool) -> bool:
         """Place, preempt for, reserve or keep `job` waiting; True when it was placed."""
@@ -558,6 +576,9 @@ class _Cycle:
                 got += (explain.behind_reservation(len(r.gpus), h.placement.label, h.id, r.start, self.now),)
             cache[key] = got
         return got
+
+
+DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 
 def _reclaimable(a: Alloc) -> bool:

@@ -1,0 +1,67 @@
+"""Cost-aware reclaims (issue 18): wait while the start promise allows it, and lose the least work."""
+
+from __future__ import annotations
+
+from scheduler_factories import NOW, cycle, make_fleet, make_job, make_site, rack_gpus, run
+
+from brique.domain.contracts import Contract, ContractBook
+from brique.domain.jobs import Tier
+from brique.domain.policy import SchedulingPolicy
+from brique.scheduler import Place
+
+FLEET = make_fleet(make_site("fr-1", racks=1, nodes=2, gpus=4))  # one rack of 8 GPUs
+BOOK = ContractBook.of([Contract("g", guaranteed_gpus=4)])
+PROMISED = SchedulingPolicy(contracts=BOOK, preempt_by_cost=True, guarantee_start_s=60.0)
+
+
+def _full(started_at: float = NOW - 600) -> list:
+    gpus = rack_gpus(FLEET, next(FLEET.racks()).id)
+    return [
+        run(make_job(f"b{i}", 4, "other"), gpus[4 * i : 4 * i + 4], started_at=started_at) for i in range(2)
+    ]
+
+
+def test_a_guaranteed_job_waits_for_gpus_to_free_up_while_its_promise_allows() -> None:
+    vip = make_job("vip", 4, "g", Tier.PRIORITY, submitted_at=NOW - 10)
+    result = cycle(FLEET, [vip], _full(), PROMISED)
+    assert not result.preempts and not isinstance(result.for_job("vip"), Place)
+    # due when preempting now still starts it within 60 s of its submission: 60 - 30 s grace - 1 s margin
+    assert result.wake_at == NOW - 10 + 60 - 30 - 1
+    due = cycle(FLEET, [vip], _full(), PROMISED, now=NOW + 19)
+    placed = due.for_job("vip")
+    assert isinstance(placed, Place) and len(placed.preempts) == 1 and due.wake_at is None
+
+
+def test_a_guaranteed_job_preempts_at_once_when_its_promise_is_due_or_off() -> None:
+    late = make_job("vip", 4, "g", Tier.PRIORITY, submitted_at=NOW - 40)
+    assert isinstance(cycle(FLEET, [late], _full(), PROMISED).for_job("vip"), Place)
+    fresh = make_job("vip", 4, "g", Tier.PRIORITY, submitted_at=NOW)
+    off = SchedulingPolicy(contracts=BOOK, preempt_by_cost=True)
+    result = cycle(FLEET, [fresh], _full(), off)
+    assert isinstance(result.for_job("vip"), Place) and result.wake_at is None
+
+
+def _mixed() -> list:
+    gpus = rack_gpus(FLEET, next(FLEET.racks()).id)
+
+    def job(jid: str, n: int) -> object:
+        return make_job(jid, n, "other", Tier.PREEMPTIBLE)
+
+    return [run(job("x1", 1), gpus[0:1], started_at=NOW - 100),  # 100 GPU-s
+            run(job("x2", 1), gpus[1:2], started_at=NOW - 200),  # 200 GPU-s
+            run(job("y", 2), gpus[2:4], started_at=NOW - 5000),  # 10,000 GPU-s
+            run(job("big", 4), gpus[4:8], started_at=NOW - 1000)]  # 4,000 GPU-s  # fmt: skip
+
+
+def test_by_cost_victims_are_the_set_losing_least_not_the_cheapest_first() -> None:
+    vip = make_job("vip", 4, "g", Tier.PRIORITY)
+    placed = cycle(FLEET, [vip], _mixed(), SchedulingPolicy(contracts=BOOK, preempt_by_cost=True)).for_job(
+        "vip"
+    )
+    assert isinstance(placed, Place) and placed.preempts == ("big",)  # 4,000 GPU-s, not 4,300 with x1 and x2
+
+
+def test_default_victim_order_stays_cheapest_first() -> None:
+    vip = make_job("vip", 4, "g", Tier.PRIORITY)
+    placed = cycle(FLEET, [vip], _mixed(), SchedulingPolicy(contracts=BOOK)).for_job("vip")
+    assert isinstance(placed, Place) and set(placed.preempts) == {"x1", "x2", "big"}
