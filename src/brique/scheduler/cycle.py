@@ -146,7 +146,8 @@ class _Cycle:
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
         self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
-        self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_wait_s`)
+        self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
+        self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
 
     # ---------- phases ----------
 
@@ -299,10 +300,14 @@ class _Cycle:
         promise = self.policy.guarantee_start_s
         if promise <= 0:
             return False
+        deferred = self._deferred.get(job.tenant, 0)
+        if self.quota.prio_room(job.tenant) - deferred - job.gpus < job.gpus:
+            return False  # a near-full guarantee: a like job arriving during the wait would find no room
         grace = max(self.cap.allocs[v].job.preemption_grace_s for v in plan.victims)
         due = job.submitted_at + promise - grace - DEFER_MARGIN_S
         if self.now < due:
             self.wake_at = due if self.wake_at is None else min(self.wake_at, due)
+            self._deferred[job.tenant] = deferred + job.gpus
             self._wait(job, None)
             return True
         return False
