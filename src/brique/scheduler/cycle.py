@@ -50,7 +50,7 @@ from brique.scheduler.decisions import (
     Reserve,
     Wait,
 )
-from brique.scheduler.fairshare import history_gpus, share_key
+from brique.scheduler.fairshare import history_gpus, share_key, waterfill
 from brique.scheduler.queue import FairQueue, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
@@ -104,6 +104,7 @@ def _run(
         jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
+        c.entitle(jobs)
         c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
         c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
         return c.result()  # 8. explain
@@ -147,6 +148,8 @@ class _Cycle:
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
         self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
         self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
+        self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
+        self._under: set[str] = set()  # tenants holding less than their entitlement
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
 
     # ---------- phases ----------
@@ -231,6 +234,24 @@ class _Cycle:
                 first.append(job)  # within guarantee yet no room even by preempting: head candidate
                 left -= 1
         return first + rest
+
+    def entitle(self, jobs: list[Job]) -> None:
+        """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
+        if not self.policy.entitlement_cap:
+            return
+        demand = {t: float(n) for t, n in self.quota.held.items()}
+        for job in jobs:
+            demand[job.tenant] = demand.get(job.tenant, 0.0) + job.gpus
+        weight = {t: self.quota.terms(t).weight for t in demand}
+        self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
+        self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
+
+    def _over_entitled(self, job: Job) -> bool:
+        """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
+        ent = self._ent
+        if ent is None or job.tier == Tier.PRIORITY or not self._under - {job.tenant}:
+            return False
+        return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
 
     def share_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
@@ -320,6 +341,9 @@ class _Cycle:
         block = self.quota.borrow_block(job)
         if block is not None:
             self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
+            return False
+        if self._over_entitled(job):
+            self._wait(job, None)
             return False
         sites = self.sites.of(job.placement)
         got = self._try(job, sites)

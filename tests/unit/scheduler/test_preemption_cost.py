@@ -11,7 +11,8 @@ from brique.scheduler import Place
 
 FLEET = make_fleet(make_site("fr-1", racks=1, nodes=2, gpus=4))  # one rack of 8 GPUs
 BOOK = ContractBook.of([Contract("g", guaranteed_gpus=4)])
-PROMISED = SchedulingPolicy(contracts=BOOK, preempt_by_cost=True, guarantee_start_s=60.0)
+ROOMY = ContractBook.of([Contract("g", guaranteed_gpus=8)])  # room left for a like job arriving meanwhile
+PROMISED = SchedulingPolicy(contracts=ROOMY, preempt_by_cost=True, guarantee_start_s=60.0)
 
 
 def _full(started_at: float = NOW - 600) -> list:
@@ -36,8 +37,11 @@ def test_a_guaranteed_job_preempts_at_once_when_its_promise_is_due_or_off() -> N
     late = make_job("vip", 4, "g", Tier.PRIORITY, submitted_at=NOW - 40)
     assert isinstance(cycle(FLEET, [late], _full(), PROMISED).for_job("vip"), Place)
     fresh = make_job("vip", 4, "g", Tier.PRIORITY, submitted_at=NOW)
-    off = SchedulingPolicy(contracts=BOOK, preempt_by_cost=True)
+    off = SchedulingPolicy(contracts=ROOMY, preempt_by_cost=True)
     result = cycle(FLEET, [fresh], _full(), off)
+    assert isinstance(result.for_job("vip"), Place) and result.wake_at is None
+    tight = SchedulingPolicy(contracts=BOOK, preempt_by_cost=True, guarantee_start_s=60.0)
+    result = cycle(FLEET, [fresh], _full(), tight)  # its guarantee would keep no room for another such job
     assert isinstance(result.for_job("vip"), Place) and result.wake_at is None
 
 
@@ -65,3 +69,18 @@ def test_default_victim_order_stays_cheapest_first() -> None:
     vip = make_job("vip", 4, "g", Tier.PRIORITY)
     placed = cycle(FLEET, [vip], _mixed(), SchedulingPolicy(contracts=BOOK)).for_job("vip")
     assert isinstance(placed, Place) and set(placed.preempts) == {"x1", "x2", "big"}
+
+
+def test_entitlement_cap_holds_a_tenant_at_its_share_while_another_waits() -> None:
+    gpus = rack_gpus(FLEET, next(FLEET.racks()).id)
+    book = ContractBook.of([Contract("big", weight=1), Contract("small", weight=1)])
+    running = [
+        run(make_job("b0", 4, "big"), gpus[:4])
+    ]  # big holds 4 of 8: its entitlement with small waiting
+    pending = [make_job("b1", 1, "big", submitted_at=NOW - 200, max_runtime_s=60), make_job("s1", 8, "small")]
+    capped = cycle(FLEET, pending, running, SchedulingPolicy(contracts=book, entitlement_cap=True))
+    assert not isinstance(capped.for_job("b1"), Place)  # small (entitled to 4) gets the free GPUs first
+    free = cycle(FLEET, pending, running, SchedulingPolicy(contracts=book))
+    assert isinstance(free.for_job("b1"), Place)  # backfilled: s1 cannot start anyway
+    alone = cycle(FLEET, pending[:1], running, SchedulingPolicy(contracts=book, entitlement_cap=True))
+    assert isinstance(alone.for_job("b1"), Place)  # nobody below its entitlement waits
