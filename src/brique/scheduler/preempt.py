@@ -151,8 +151,8 @@ def _greedy(free: int, need: int, per: dict[int, int], keys: dict[int, tuple]) -
 def _cover(free: int, need: int, per: dict[int, int], keys: dict[int, tuple], exact: bool) -> list[int]:
     """Victims giving `need` GPUs with `free` ones: cheapest first, or (`exact`) the set losing least."""
     chosen = _greedy(free, need, per, keys)
-    if not exact or len(chosen) < 2:
-        return chosen  # one victim: the cheapest one that suffices is the cheapest set
+    if not exact or len(chosen) < 2 or free + sum(per.values()) < need:
+        return chosen  # one victim: the cheapest one that suffices is the cheapest set (or: all are needed)
     return _least_loss(need - free, per, keys)
 
 

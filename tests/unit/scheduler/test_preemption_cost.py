@@ -84,3 +84,23 @@ def test_entitlement_cap_holds_a_tenant_at_its_share_while_another_waits() -> No
     assert isinstance(free.for_job("b1"), Place)  # backfilled: s1 cannot start anyway
     alone = cycle(FLEET, pending[:1], running, SchedulingPolicy(contracts=book, entitlement_cap=True))
     assert isinstance(alone.for_job("b1"), Place)  # nobody below its entitlement waits
+
+
+def test_by_cost_plans_for_multi_rack_jobs_take_what_partly_reclaimable_racks_give() -> None:
+    fleet = make_fleet(make_site("fr-1", racks=2, nodes=2, gpus=4))  # two racks of 8 GPUs
+    racks = [r.id for r in fleet.racks()]
+    a, b = rack_gpus(fleet, racks[0]), rack_gpus(fleet, racks[1])
+    running = [run(make_job("mine", 6, "g", Tier.PRIORITY), a[2:]),  # protected: rack a is not wholly reclaimable
+               run(make_job("a1", 1, "other", Tier.PREEMPTIBLE), a[:1], started_at=NOW - 100),
+               run(make_job("a2", 1, "other", Tier.PREEMPTIBLE), a[1:2], started_at=NOW - 200),
+               run(make_job("b1", 8, "other", Tier.PREEMPTIBLE), b, started_at=NOW - 50)]  # fmt: skip
+    vip = make_job("vip", 10, "g", Tier.PRIORITY)
+    book = ContractBook.of([Contract("g", guaranteed_gpus=16)])
+    placed = cycle(fleet, [vip], running, SchedulingPolicy(contracts=book, preempt_by_cost=True)).for_job(
+        "vip"
+    )
+    assert isinstance(placed, Place) and set(placed.preempts) == {
+        "a1",
+        "a2",
+        "b1",
+    }  # rack b whole, 2 of rack a
