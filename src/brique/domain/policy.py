@@ -126,9 +126,10 @@ class SchedulingPolicy:
         submission. When only preempting makes room, the job waits for GPUs to free up by themselves
         until its victims' grace periods would break the promise (1 s of margin), then preempts;
         `CycleResult.wake_at` says when the deferred decision falls due (0: preempt at once).
-    entitlement_cap: while some tenant holds fewer GPUs than its entitlement (weighted max-min share
+    entitlement_cap_s: while some tenant holds fewer GPUs than its entitlement (weighted max-min share
         of the fleet, capped by its demand: GPUs held + asked by its pending jobs), a tenant at or
-        above its own entitlement starts no new non-priority work (off: fair share only orders).
+        above its own entitlement starts no new non-priority work expected to run longer than this
+        (seconds; 0: any work; None: off, fair share only orders).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -150,6 +151,6 @@ class SchedulingPolicy:
     preempt_by_cost: bool = False
     reclaim_standard: bool = False
     guarantee_start_s: float = 0.0
-    entitlement_cap: bool = False
+    entitlement_cap_s: float | None = None
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

@@ -237,7 +237,7 @@ class _Cycle:
 
     def entitle(self, jobs: list[Job]) -> None:
         """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
-        if not self.policy.entitlement_cap:
+        if self.policy.entitlement_cap_s is None:
             return
         demand = {t: float(n) for t, n in self.quota.held.items()}
         for job in jobs:
@@ -251,6 +251,8 @@ class _Cycle:
         ent = self._ent
         if ent is None or job.tier == Tier.PRIORITY or not self._under - {job.tenant}:
             return False
+        if job.expected_runtime_s <= (self.policy.entitlement_cap_s or 0.0):
+            return False  # short work holds its GPUs briefly: let it fill gaps
         return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
 
     def share_phase(self, jobs: list[Job]) -> None:

@@ -78,11 +78,11 @@ def test_entitlement_cap_holds_a_tenant_at_its_share_while_another_waits() -> No
         run(make_job("b0", 4, "big"), gpus[:4])
     ]  # big holds 4 of 8: its entitlement with small waiting
     pending = [make_job("b1", 1, "big", submitted_at=NOW - 200, max_runtime_s=60), make_job("s1", 8, "small")]
-    capped = cycle(FLEET, pending, running, SchedulingPolicy(contracts=book, entitlement_cap=True))
+    capped = cycle(FLEET, pending, running, SchedulingPolicy(contracts=book, entitlement_cap_s=0.0))
     assert not isinstance(capped.for_job("b1"), Place)  # small (entitled to 4) gets the free GPUs first
     free = cycle(FLEET, pending, running, SchedulingPolicy(contracts=book))
     assert isinstance(free.for_job("b1"), Place)  # backfilled: s1 cannot start anyway
-    alone = cycle(FLEET, pending[:1], running, SchedulingPolicy(contracts=book, entitlement_cap=True))
+    alone = cycle(FLEET, pending[:1], running, SchedulingPolicy(contracts=book, entitlement_cap_s=0.0))
     assert isinstance(alone.for_job("b1"), Place)  # nobody below its entitlement waits
 
 
