@@ -115,6 +115,8 @@ class SchedulingPolicy:
     preempt_protect_s: running work (re)started less than this long ago is never preempted by a
         job outside its guarantee, and a restarted job (`RunningJob.restarts`) not even for a
         guarantee, so it makes progress before it can be chosen again (0: off).
+    restart_protect_s: the window of a restarted job for a guarantee's reclaim (None: `preempt_protect_s`);
+        preemption by a job outside its guarantee still waits out `preempt_protect_s` (the longer one).
     preempt_wait_ratio: a job that is not within its guarantee preempts only if the GPU-seconds
         its victims would lose are at most this times its GPUs x its expected wait (0: always).
     preempt_by_cost: victims are the running work that loses the fewest GPU-seconds, whatever
@@ -147,6 +149,7 @@ class SchedulingPolicy:
     preemption_heads: int = 4
     max_job_test: int = 100
     preempt_protect_s: float = 0.0
+    restart_protect_s: float | None = None
     preempt_wait_ratio: float = 0.0
     preempt_by_cost: bool = False
     reclaim_standard: bool = False

@@ -515,6 +515,7 @@ class _Cycle:
         got = self._victims.get(kind)
         if got is None:
             protect, now = self.policy.preempt_protect_s, self.now
+            again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
             eligible: Callable[[Alloc], bool]
             if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
                 eligible = _preemptible_tier
@@ -527,7 +528,7 @@ class _Cycle:
                 # A guarantee may stop young work, but never a restarted job inside its window.
                 eligible = lambda a: (  # noqa: E731
                     (wide or a.job.tenant == tenant or _reclaimable(a))
-                    and not (protect > 0 and a.restarted and now - a.started_at < protect)
+                    and not (again > 0 and a.restarted and now - a.started_at < again)
                 )
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
             self._victims[kind] = got
