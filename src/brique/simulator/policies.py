@@ -26,7 +26,11 @@ tenant and tier, so the policies are compared on the same footing.
   GPU-seconds its victims would lose are at most `WAIT_RATIO` x its GPUs x its expected
   wait (`SchedulingPolicy.preempt_wait_ratio`): waiting a little beats killing a lot.
   A job that was preempted before is never preempted again inside `PROTECT_S` of its
-  restart, not even for a guarantee (no job is preempted twice within its window).
+  restart by a non-guarantee job, nor inside `RESTART_PROTECT_S` for a guarantee (no job is
+  preempted twice within its window). A within-guarantee job waits for GPUs to free up while
+  its `PROMISE_S` start promise allows, then reclaims the victim set that loses least; a
+  tenant at its weighted entitlement starts no work expected to run over `CAP_S` while another
+  tenant is below its own (`SchedulingPolicy.entitlement_cap_s`).
 """
 
 from __future__ import annotations
