@@ -74,7 +74,7 @@ def _slurm(book: ContractBook) -> SchedulingPolicy:
 
 
 PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it may be preempted (see below)
-RESTART_PROTECT_S = 120.0  # brique: a guarantee may preempt a restarted job again after this
+RESTART_PROTECT_S = 60.0  # brique: a guarantee may preempt a restarted job again after this
 PROMISE_S = 60.0  # brique: a within-guarantee priority job starts within this (the metric's SLO window)
 CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is at its entitlement
 WAIT_RATIO = 0.01  # brique: preempt only if the work lost is <= 1 % of the GPU-seconds of waiting
