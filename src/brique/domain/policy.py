@@ -115,6 +115,8 @@ class SchedulingPolicy:
     preempt_protect_s: running work (re)started less than this long ago is never preempted by a
         job outside its guarantee, and a restarted job (`RunningJob.restarts`) not even for a
         guarantee, so it makes progress before it can be chosen again (0: off).
+    restart_protect_s: the window of a restarted job for a guarantee's reclaim (None: `preempt_protect_s`);
+        preemption by a job outside its guarantee still waits out `preempt_protect_s` (the longer one).
     preempt_wait_ratio: a job that is not within its guarantee preempts only if the GPU-seconds
         its victims would lose are at most this times its GPUs x its expected wait (0: always).
     preempt_by_cost: victims are the running work that loses the fewest GPU-seconds, whatever
@@ -122,6 +124,14 @@ class SchedulingPolicy:
     reclaim_standard: a priority job within its guarantee may also stop other tenants' standard
         work inside their guarantees (a guarantee covers priority work only), cheapest first
         (off: only preemptible, borrowed and its own tenant's standard work).
+    guarantee_start_s: the start promise of a priority job within its guarantee, seconds after its
+        submission. When only preempting makes room, the job waits for GPUs to free up by themselves
+        until its victims' grace periods would break the promise (1 s of margin), then preempts;
+        `CycleResult.wake_at` says when the deferred decision falls due (0: preempt at once).
+    entitlement_cap_s: while some tenant holds fewer GPUs than its entitlement (weighted max-min share
+        of the fleet, capped by its demand: GPUs held + asked by its pending jobs), a tenant at or
+        above its own entitlement starts no new non-priority work expected to run longer than this
+        (seconds; 0: any work; None: off, fair share only orders).
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -139,8 +149,11 @@ class SchedulingPolicy:
     preemption_heads: int = 4
     max_job_test: int = 100
     preempt_protect_s: float = 0.0
+    restart_protect_s: float | None = None
     preempt_wait_ratio: float = 0.0
     preempt_by_cost: bool = False
     reclaim_standard: bool = False
+    guarantee_start_s: float = 0.0
+    entitlement_cap_s: float | None = None
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

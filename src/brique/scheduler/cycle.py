@@ -50,7 +50,7 @@ from brique.scheduler.decisions import (
     Reserve,
     Wait,
 )
-from brique.scheduler.fairshare import history_gpus, share_key
+from brique.scheduler.fairshare import history_gpus, share_key, waterfill
 from brique.scheduler.queue import FairQueue, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
@@ -104,6 +104,7 @@ def _run(
         jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
+        c.entitle(jobs)
         c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
         c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
         return c.result()  # 8. explain
@@ -146,6 +147,10 @@ class _Cycle:
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
         self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
+        self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
+        self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
+        self._under: set[str] = set()  # tenants holding less than their entitlement
+        self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
 
     # ---------- phases ----------
 
@@ -230,6 +235,26 @@ class _Cycle:
                 left -= 1
         return first + rest
 
+    def entitle(self, jobs: list[Job]) -> None:
+        """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
+        if self.policy.entitlement_cap_s is None:
+            return
+        demand = {t: float(n) for t, n in self.quota.held.items()}
+        for job in jobs:
+            demand[job.tenant] = demand.get(job.tenant, 0.0) + job.gpus
+        weight = {t: self.quota.terms(t).weight for t in demand}
+        self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
+        self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
+
+    def _over_entitled(self, job: Job) -> bool:
+        """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
+        ent = self._ent
+        if ent is None or job.tier == Tier.PRIORITY or not self._under - {job.tenant}:
+            return False
+        if job.expected_runtime_s <= (self.policy.entitlement_cap_s or 0.0):
+            return False  # short work holds its GPUs briefly: let it fill gaps
+        return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
+
     def share_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
@@ -265,7 +290,9 @@ class _Cycle:
                 late = head is not None and self.now + job.expected_runtime_s > head[1].start
                 why = cache.get((id(job.placement), job.gpus, late)) or self._capacity_reasons(job, cache)
             out.append(Wait(job.id, why))
-        return CycleResult(tuple(self.out) + tuple(self.preempts), examined=frozenset(self.examined))
+        return CycleResult(
+            tuple(self.out) + tuple(self.preempts), examined=frozenset(self.examined), wake_at=self.wake_at
+        )
 
     # ---------- one job ----------
 
@@ -286,8 +313,27 @@ class _Cycle:
         plan = self._plan(kind, job.gpus, sites, self._index(kind))
         if plan is None:
             return False
+        if self._defer(job, plan):
+            return True
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
         return True
+
+    def _defer(self, job: Job, plan: preempt.PreemptionPlan) -> bool:
+        """Wait rather than preempt while the start promise allows it: GPUs often free up by themselves."""
+        promise = self.policy.guarantee_start_s
+        if promise <= 0:
+            return False
+        deferred = self._deferred.get(job.tenant, 0)
+        if self.quota.prio_room(job.tenant) - deferred - job.gpus < job.gpus:
+            return False  # a near-full guarantee: a like job arriving during the wait would find no room
+        grace = max(self.cap.allocs[v].job.preemption_grace_s for v in plan.victims)
+        due = job.submitted_at + promise - grace - DEFER_MARGIN_S
+        if self.now < due:
+            self.wake_at = due if self.wake_at is None else min(self.wake_at, due)
+            self._deferred[job.tenant] = deferred + job.gpus
+            self._wait(job, None)
+            return True
+        return False
 
     def _consider(self, job: Job, may_head: bool) -> bool:
         """Place, preempt for, reserve or keep `job` waiting; True when it was placed."""
@@ -297,6 +343,9 @@ class _Cycle:
         block = self.quota.borrow_block(job)
         if block is not None:
             self._wait(job, (explain.borrow(block[0], job, block[1], block[2], block[3]),))
+            return False
+        if self._over_entitled(job):
+            self._wait(job, None)
             return False
         sites = self.sites.of(job.placement)
         got = self._try(job, sites)
@@ -466,6 +515,7 @@ class _Cycle:
         got = self._victims.get(kind)
         if got is None:
             protect, now = self.policy.preempt_protect_s, self.now
+            again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
             eligible: Callable[[Alloc], bool]
             if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
                 eligible = _preemptible_tier
@@ -478,7 +528,7 @@ class _Cycle:
                 # A guarantee may stop young work, but never a restarted job inside its window.
                 eligible = lambda a: (  # noqa: E731
                     (wide or a.job.tenant == tenant or _reclaimable(a))
-                    and not (protect > 0 and a.restarted and now - a.started_at < protect)
+                    and not (again > 0 and a.restarted and now - a.started_at < again)
                 )
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
             self._victims[kind] = got
@@ -560,6 +610,9 @@ class _Cycle:
                 got += (explain.behind_reservation(len(r.gpus), h.placement.label, h.id, r.start, self.now),)
             cache[key] = got
         return got
+
+
+DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 
 def _reclaimable(a: Alloc) -> bool:

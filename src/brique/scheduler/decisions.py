@@ -109,11 +109,14 @@ class CycleResult:
     examined: ids of the pending jobs the cycle tried to start (the others waited
     unexamined: behind the queue depth or with the fleet full); callers that hand the
     core only the head of a deep queue use it to know the head was enough.
+    wake_at: when a decision deferred by this cycle falls due (`SchedulingPolicy.guarantee_wait_s`):
+    decide again then, even if nothing else happens; None when nothing was deferred.
     """
 
     decisions: tuple[Decision, ...]
     _by_job: dict[str, Decision] = field(default_factory=dict, compare=False, repr=False)
     examined: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    wake_at: float | None = None
 
     def __post_init__(self) -> None:
         for d in self.decisions:

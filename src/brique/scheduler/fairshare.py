@@ -37,3 +37,23 @@ def history_gpus(usage_gpu_s: float, half_life_s: float) -> float:
 
 def share_key(held_now: float, history: float, history_weight: float, weight: float) -> float:
     return (held_now + history_weight * history) / weight
+
+
+def waterfill(capacity: float, demand: dict[str, float], weight: dict[str, float]) -> dict[str, float]:
+    """Weighted max-min split of `capacity`, each tenant capped at its demand (its entitlement)."""
+    out = dict.fromkeys(demand, 0.0)
+    live = {t for t, d in demand.items() if d > 0}
+    left = capacity
+    while live and left > 1e-9:
+        wsum = sum(weight[t] for t in live)
+        fill = {t: left * weight[t] / wsum for t in live}
+        capped = {t for t in live if demand[t] - out[t] <= fill[t]}
+        if not capped:
+            for t in live:
+                out[t] += fill[t]
+            break
+        for t in sorted(capped):
+            left -= demand[t] - out[t]
+            out[t] = demand[t]
+        live -= capped
+    return out

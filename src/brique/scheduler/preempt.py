@@ -53,6 +53,7 @@ class VictimIndex:
         self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
         self.site_total = [0] * len(topo.sites)
         self.keys: dict[int, tuple[int, float, float, str, int]] = {}
+        self.exact = by_cost  # per rack, the victim set losing least in total (not cheapest-first)
         held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
         in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
         for i, a in cap.allocs.items():
@@ -104,15 +105,15 @@ def plan(
     if sum(index.site_total[s] + cap.site_free[s] for s in sites) < g:
         return None
     in_rack, keys = index.in_rack, index.keys
-    views = [
-        _view(cap, r, in_rack.get(r, {}), keys, g, rack_limit) for s in sites for r in topo.site_racks[s]
-    ]
+    exact = index.exact
+    racks = [r for s in sites for r in topo.site_racks[s]]
+    views = [_view(cap, r, in_rack.get(r, {}), keys, g, rack_limit, exact) for r in racks]
     got = choose([v for v in views if v.avail], g, rack_limit)
     if got is None:
         return None
     victims: set[int] = set()
     for v, n in got:
-        victims.update(_victims_for(cap, v.rack, n, in_rack.get(v.rack, {}), keys))
+        victims.update(_cover(cap.rack_free[v.rack], n, in_rack.get(v.rack, {}), keys, exact))
     gpus: list[int] = []
     for v, n in got:
         gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or _reclaims(cap, x, victims)))
@@ -124,12 +125,12 @@ def _reclaims(cap: Capacity, x: int, victims: set[int]) -> bool:
 
 
 def _view(
-    cap: Capacity, r: int, per: dict[int, int], keys: dict[int, tuple], g: int, rack_limit: int
+    cap: Capacity, r: int, per: dict[int, int], keys: dict[int, tuple], g: int, rack_limit: int, exact: bool
 ) -> RackView:
     free = cap.rack_free[r]
     avail = free + sum(per.values())
     need = cap.rack_usable[r] if g > rack_limit else min(g, avail)
-    chosen = _greedy(free, need, per, keys)
+    chosen = _cover(free, need, per, keys, exact)
     cost = (max((keys[i][0] for i in chosen), default=-1), sum(keys[i][1] for i in chosen), len(chosen))
     if g > rack_limit and avail < cap.rack_usable[r]:
         avail = min(avail, cap.rack_usable[r] - 1)  # not wholly reclaimable: only a remainder rack
@@ -147,5 +148,33 @@ def _greedy(free: int, need: int, per: dict[int, int], keys: dict[int, tuple]) -
     return chosen
 
 
-def _victims_for(cap: Capacity, r: int, n: int, per: dict[int, int], keys: dict[int, tuple]) -> list[int]:
-    return _greedy(cap.rack_free[r], n, per, keys)
+def _cover(free: int, need: int, per: dict[int, int], keys: dict[int, tuple], exact: bool) -> list[int]:
+    """Victims giving `need` GPUs with `free` ones: cheapest first, or (`exact`) the set losing least."""
+    chosen = _greedy(free, need, per, keys)
+    if not exact or len(chosen) < 2 or free + sum(per.values()) < need:
+        return chosen  # one victim: the cheapest one that suffices is the cheapest set (or: all are needed)
+    return _least_loss(need - free, per, keys)
+
+
+def _least_loss(need: int, per: dict[int, int], keys: dict[int, tuple]) -> list[int]:
+    """The set of victims with at least `need` GPUs losing the fewest GPU-seconds (min-cost covering
+    knapsack over GPU counts, O(victims x need)); ties: fewer victims, then cheapest-first order.
+
+    Cheapest-first overshoots: with 8 GPUs to free, two 1-GPU jobs of an hour and then an 8-GPU job of
+    a day lose more than the 8-GPU job alone, or than six 1-GPU jobs of two hours.
+    """
+    best: list[tuple[float, int, tuple[int, ...]] | None] = [None] * (need + 1)
+    best[0] = (0.0, 0, ())
+    for i in sorted(per, key=lambda i: keys[i]):
+        w, lost = per[i], keys[i][1]
+        for c in range(need, 0, -1):
+            prev = best[max(0, c - w)]
+            if prev is None:
+                continue
+            cand = (prev[0] + lost, prev[1] + 1, (*prev[2], i))
+            cur = best[c]
+            if cur is None or cand[:2] < cur[:2]:
+                best[c] = cand
+    got = best[need]
+    assert got is not None, "the rack view promised enough victims"
+    return sorted(got[2], key=lambda i: keys[i])

@@ -312,6 +312,13 @@ class Quota:
         for project, gpus in self.book.terms(tenant).project_shares:
             self.share_left.setdefault((tenant, project), gpus)
 
+    def prio_room(self, tenant: str) -> int:
+        """The most GPUs a priority job of `tenant` could take within its guarantee now (any site)."""
+        self.ready()
+        self._prio.ensure(tenant)
+        sites = [v for (t, _), v in self.prio_site_left.items() if t == tenant]
+        return max([self.prio_wide_left[tenant], *sites])
+
     def guarantee_full(self, job: Job) -> bool:
         """The tenant's own standard work fills the guarantee `job` is within (it may reclaim it)."""
         self.ready()

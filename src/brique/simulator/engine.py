@@ -53,6 +53,7 @@ from brique.simulator.timeline import Timeline
 from brique.simulator.traces import Trace
 
 Timer = Callable[[], float]
+DUE = -2  # the job field of a WAKE for a deferred decision (`CycleResult.wake_at`), always honoured
 Progress = Callable[[int, int], None]
 
 
@@ -138,6 +139,7 @@ class Engine:
         self.held: dict[str, int] = {}  # core tenant -> GPUs held (for usage decay)
         self.prio_held: dict[str, int] = {}  # real tenant -> priority-tier GPUs held
         self.wake_at = -1.0
+        self.due: set[float] = set()  # times of pending WAKEs for deferred decisions
         self.blocked = False  # fifo: the head is blocked, so only a freed GPU can change anything
         self.signal_at: dict[int, float] = {}
         self.clock = 0.0
@@ -198,7 +200,8 @@ class Engine:
             elif kind == REQUEUE and attempt == self.attempt[i]:
                 self._requeue(i, now)
                 got = 2
-            elif kind == WAKE and now == self.wake_at:
+            elif kind == WAKE and (now == self.wake_at or i == DUE):
+                self.due.discard(now)
                 got = max(got, 1)
         return got
 
@@ -290,6 +293,10 @@ class Engine:
                 self._wake(d.start_at, now)
             elif isinstance(d, Reject):
                 self._reject(int(d.job_id), d, now)
+        due = result.wake_at
+        if due is not None and due > now and due not in self.due:  # a deferred reclaim falls due then
+            self.due.add(due)
+            self.events.push(due, WAKE, DUE)
         for victim, p in stops.items():  # stop signals not tied to a placement (reservation drains)
             self._stop(int(victim), p.grace_s, now, handover=False, guarantee=_for_guarantee(p))
 

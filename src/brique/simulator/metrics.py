@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from brique.domain.energy import PowerModel, co2e_kg, facility_kwh
+from brique.scheduler.fairshare import waterfill  # the same entitlement the core caps starts by
 from brique.simulator.engine import Run
 from brique.simulator.timeline import padded
 
@@ -167,26 +168,6 @@ def _energy(run: Run) -> tuple[float, float]:
 
 
 # ---------- fairness ----------
-
-
-def waterfill(capacity: float, demand: dict[str, float], weight: dict[str, float]) -> dict[str, float]:
-    """Weighted max-min split of `capacity`, each tenant capped at its demand."""
-    out = {t: 0.0 for t in demand}
-    live = {t for t, d in demand.items() if d > 0}
-    left = capacity
-    while live and left > 1e-9:
-        wsum = sum(weight[t] for t in live)
-        fill = {t: left * weight[t] / wsum for t in live}
-        capped = {t for t in live if demand[t] - out[t] <= fill[t]}
-        if not capped:
-            for t in live:
-                out[t] += fill[t]
-            break
-        for t in sorted(capped):
-            left -= demand[t] - out[t]
-            out[t] = demand[t]
-        live -= capped
-    return out
 
 
 def _bucket_rows(run: Run, makespan: float) -> tuple[int, dict[str, list[float]], dict[str, list[float]]]:

@@ -26,7 +26,11 @@ tenant and tier, so the policies are compared on the same footing.
   GPU-seconds its victims would lose are at most `WAIT_RATIO` x its GPUs x its expected
   wait (`SchedulingPolicy.preempt_wait_ratio`): waiting a little beats killing a lot.
   A job that was preempted before is never preempted again inside `PROTECT_S` of its
-  restart, not even for a guarantee (no job is preempted twice within its window).
+  restart by a non-guarantee job, nor inside `RESTART_PROTECT_S` for a guarantee (no job is
+  preempted twice within its window). A within-guarantee job waits for GPUs to free up while
+  its `PROMISE_S` start promise allows, then reclaims the victim set that loses least; a
+  tenant at its weighted entitlement starts no work expected to run over `CAP_S` while another
+  tenant is below its own (`SchedulingPolicy.entitlement_cap_s`).
 """
 
 from __future__ import annotations
@@ -70,13 +74,18 @@ def _slurm(book: ContractBook) -> SchedulingPolicy:
 
 
 PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it may be preempted (see below)
+RESTART_PROTECT_S = 60.0  # brique: a guarantee may preempt a restarted job again after this
+PROMISE_S = 60.0  # brique: a within-guarantee priority job starts within this (the metric's SLO window)
+CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is at its entitlement
 WAIT_RATIO = 0.01  # brique: preempt only if the work lost is <= 1 % of the GPU-seconds of waiting
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
     return SchedulingPolicy(
         contracts=book, backfill=True, preempt_for_standard=True, preempt_protect_s=PROTECT_S,
+        restart_protect_s=RESTART_PROTECT_S,
         preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True, reclaim_standard=True,
+        guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S,
     )  # fmt: skip
 
 

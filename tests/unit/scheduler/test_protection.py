@@ -44,3 +44,11 @@ def test_guarantee_waits_when_only_restarted_work_inside_its_window_could_make_r
     assert not result.preempts
     later = cycle(FLEET, [make_job("vip", 4, "g", Tier.PRIORITY)], running, POLICY, now=NOW + 300)
     assert isinstance(later.for_job("vip"), Place)  # the window over, the guarantee is honoured
+
+
+def test_a_shorter_restart_window_binds_guarantees_and_the_longer_one_the_rest() -> None:
+    split = SchedulingPolicy(contracts=POLICY.contracts, preempt_protect_s=300.0, restart_protect_s=30.0,
+                             preempt_by_cost=True)  # fmt: skip
+    result = cycle(FLEET, [make_job("vip", 4, "g", Tier.PRIORITY)], _fill(1), split)
+    placed = result.for_job("vip")
+    assert isinstance(placed, Place) and placed.preempts == ("young",)  # restarted 60 s ago: past 30 s

@@ -1,6 +1,6 @@
 """Property: under brique, no job is preempted twice within its protection window, whatever the
-reason (a guarantee included); non-guarantee preemption never stops work inside its first window
-either; runs stay whole."""
+reason (a guarantee included: `RESTART_PROTECT_S`); non-guarantee preemption never stops work inside
+its first window (`PROTECT_S`) either; runs stay whole."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brique.domain.contracts import Contract, ContractBook
-from brique.simulator.policies import PROTECT_S
+from brique.simulator.policies import PROTECT_S, RESTART_PROTECT_S
 from tests.unit.simulator.sim_factories import job, make_fleet, run, trace
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
@@ -40,8 +40,8 @@ def test_no_job_preempted_twice_within_its_protection_window(case) -> None:
         assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
     stopped: set[int] = set()
     for i, started, signal, _ in sorted(r.stops, key=lambda s: s[2]):
-        if i in stopped:  # preempted before: its restart's window binds every preemption
-            assert signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
+        if i in stopped:  # preempted before: its restart's window binds every preemption, a guarantee's too
+            assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
         stopped.add(i)
     done = [rec for rec in r.records if rec.end >= 0]
     assert len(done) + sum(1 for rec in r.records if rec.rejected) == len(tr.jobs)  # everything ends
