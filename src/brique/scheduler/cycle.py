@@ -157,20 +157,25 @@ class _Cycle:
 
     def admit(self, jobs: list[Job]) -> list[Job]:
         keep = []
+        append = keep.append
         seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
         for job in jobs:
-            key = (id(job.placement), job.gpus, job.tenant)  # without a reservation, the answer's inputs
-            hit = seen.get(key) if job.reservation is None else None
-            if hit is not None and hit[0] is job.placement:
-                why = hit[1]
-            else:
-                why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
-                if job.reservation is None:
-                    seen[key] = (job.placement, why)  # keeps the policy alive, so its id stays unique
+            placement = job.placement
+            if job.reservation is None:
+                hit = seen.get((id(placement), job.gpus, job.tenant))  # the answer's inputs
+                if hit is not None and hit[0] is placement:
+                    if hit[1]:
+                        self.out.append(Reject(job.id, hit[1]))
+                    else:
+                        append(job)
+                    continue
+            why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
+            if job.reservation is None:
+                seen[(id(placement), job.gpus, job.tenant)] = (placement, why)  # keeps the policy alive
             if why:
                 self.out.append(Reject(job.id, why))
             else:
-                keep.append(job)
+                append(job)
         return keep
 
     def project_phase(self, jobs: list[Job]) -> list[Job]:
