@@ -238,6 +238,7 @@ class _Cycle:
     def share_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
+        examined, preempts = self.examined, self.policy.preempt_for_standard
         while (job := q.pop()) is not None:
             if self._exhausted():
                 self._bulk_wait([job, *q.drain()])
@@ -248,11 +249,21 @@ class _Cycle:
             if self.head is not None and not self.policy.backfill:
                 self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
                 return
+            if (
+                self.head is not None
+                and (self.preempt_heads <= 0 or not preempts or job.tier == Tier.PREEMPTIBLE)
+                and self._cannot_start(job)
+            ):  # what `_consider` would conclude: no placement, no preemption, no second head
+                examined.add(job.id)
+                self._wait(job, None)
+                left -= 1
+                continue
             left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
+        examined = self.examined
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
                 self._bulk_wait([job, *q.drain()])
@@ -260,6 +271,11 @@ class _Cycle:
             if left <= 0:
                 self._unexamined([job, *q.drain()])
                 return
+            if self._cannot_start(job):  # what `_consider` would conclude, sooner
+                examined.add(job.id)
+                self._wait(job, None)
+                left -= 1
+                continue
             left -= not self._consider(job, may_head=False)
 
     def result(self) -> CycleResult:
@@ -314,6 +330,20 @@ class _Cycle:
         if not (may_head and self._reserve_head(job, sites)):
             self._wait(job, None)
         return False
+
+    def _cannot_start(self, job: Job) -> bool:
+        """Known, without side effects, that `_consider` would find no GPUs for `job` now: no project
+        quota or borrowing rule speaks, it fits one rack, a job as large already failed there in this
+        cycle (`_no_fit`) and no hold could take it. False: not known (the full path decides)."""
+        if self.project_quota:
+            return False
+        sites = self.sites.of(job.placement)
+        g = job.gpus
+        if g < self._no_fit.get(sites, g + 1) or g > self.sites.rack_limit(sites):
+            return False
+        if self.quota.borrow_block(job) is not None:
+            return False
+        return not (self.cap.held_free and could_use_holds(self.cap, job, sites))
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -414,7 +444,8 @@ class _Cycle:
         self.preempts.append(Preempt(a.job.id, a.job.preemption_grace_s, why, for_job))
 
     def _wait(self, job: Job, why: tuple[Reason, ...] | None) -> None:
-        self.waiting.append((job, why))
+        if self.explain_waits:  # only `result` reads them, and only to explain
+            self.waiting.append((job, why))
 
     def _bulk_wait(self, jobs: list[Job]) -> None:
         if not self.explain_waits:
