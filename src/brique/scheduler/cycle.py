@@ -146,6 +146,7 @@ class _Cycle:
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
         self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
+        self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
 
     # ---------- phases ----------
 
@@ -341,7 +342,11 @@ class _Cycle:
         g = job.gpus
         if g < self._no_fit.get(sites, g + 1) or g > self.sites.rack_limit(sites):
             return False
-        if self.quota.borrow_block(job) is not None:
+        free = self._borrow_free.get(job.tenant)
+        if free is None:  # may borrow without a cap: `borrow_block` is None whatever the ask
+            t = self.quota.terms(job.tenant)
+            free = self._borrow_free[job.tenant] = t.may_borrow and t.borrow_cap is None
+        if not free and self.quota.borrow_block(job) is not None:
             return False
         return not (self.cap.held_free and could_use_holds(self.cap, job, sites))
 
