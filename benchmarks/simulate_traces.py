@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/simulate_traces.py                   # every trace, its loaded fleet cut
     .venv/bin/python benchmarks/simulate_traces.py --trace philly --limit 20000
     .venv/bin/python benchmarks/simulate_traces.py --json            # one JSON line per run as well
+    .venv/bin/python benchmarks/simulate_traces.py --digest          # + a digest of every job record
+                                                                     #   (speed work: same digest, same results)
 
 Settings (offered load = trace GPU-seconds / (GPUs x submission span)): Philly on 7 racks
 (504 GPUs, load ~0.74), Helios on 13 racks (936 GPUs, load ~0.79). Contract guarantees
