@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/simulate_traces.py                   # every trace, its loaded fleet cut
     .venv/bin/python benchmarks/simulate_traces.py --trace philly --limit 20000
     .venv/bin/python benchmarks/simulate_traces.py --json            # one JSON line per run as well
+    .venv/bin/python benchmarks/simulate_traces.py --digest          # + a digest of every job record
+                                                                     #   (speed work: same digest, same results)
 
 Settings (offered load = trace GPU-seconds / (GPUs x submission span)): Philly on 7 racks
 (504 GPUs, load ~0.74), Helios on 13 racks (936 GPUs, load ~0.79). Contract guarantees
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -26,7 +29,7 @@ from brique.domain.contracts import ContractBook
 from brique.domain.fleet_spec import parse_fleet
 from brique.scheduler import Topology
 from brique.simulator.contracts_file import parse_contracts
-from brique.simulator.engine import Engine
+from brique.simulator.engine import Engine, Run
 from brique.simulator.metrics import summarise
 from brique.simulator.policies import POLICIES
 from brique.simulator.run import first_racks
@@ -80,6 +83,19 @@ def ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or not b else f"{a / b:.2f}"
 
 
+def digest(run: Run) -> str:
+    """sha256 of every job record, stop signal and the loss: equal digests, equal results (speed work)."""
+    h = hashlib.sha256()
+    for r in run.records:
+        h.update(
+            repr(
+                (r.first_start, r.end, r.rejected, r.preempted, r.within_guarantee, r.site, r.waiting_since)
+            ).encode()
+        )
+    h.update(repr((run.stops, run.lost_gpu_s, run.preemptions, run.site_gpu_s)).encode())
+    return h.hexdigest()[:16]
+
+
 def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
     path, fmt, contracts, racks = TRACES[name]
     trace = load_trace(ROOT / path, fmt, seed=0)
@@ -97,9 +113,14 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
     print("|---" * (len(COLUMNS) + 1) + "|", flush=True)
     docs = []
     for policy in args.policies.split(","):
-        doc = summarise(Engine(trace, topo, POLICIES[policy], book, timer=time.perf_counter).simulate())
+        run = Engine(trace, topo, POLICIES[policy], book, timer=time.perf_counter).simulate()
+        doc = summarise(run)
+        if args.digest:
+            doc["digest"] = digest(run)
         docs.append(doc)
         print(f"| {policy} | " + " | ".join(cell(doc, k, nd) for k, _, nd in COLUMNS) + " |", flush=True)
+        if args.digest:
+            print(f"digest ({policy}): {doc['digest']}", flush=True)
         if args.json:
             print(json.dumps({k: v for k, v in doc.items() if k not in ("per_tier", "per_tenant")}))
     base = next((d for d in docs if d["policy"] == "slurm-like"), None)
@@ -124,6 +145,9 @@ def main() -> None:
     ap.add_argument("--policies", default="fifo,slurm-like,brique")
     ap.add_argument("--limit", type=int, default=0, help="replay only the first N jobs (0: all)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--digest", action="store_true", help="print a digest of every job record (same digest: same results)"
+    )
     ap.add_argument("--guaranteed", type=float, default=0.5,
                     help="scale contract guarantees down to at most this share of the fleet cut")  # fmt: skip
     args = ap.parse_args()

@@ -151,6 +151,7 @@ class _Cycle:
         self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
         self._under: set[str] = set()  # tenants holding less than their entitlement
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
+        self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
 
     # ---------- phases ----------
 
@@ -162,20 +163,25 @@ class _Cycle:
 
     def admit(self, jobs: list[Job]) -> list[Job]:
         keep = []
+        append = keep.append
         seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
         for job in jobs:
-            key = (id(job.placement), job.gpus, job.tenant)  # without a reservation, the answer's inputs
-            hit = seen.get(key) if job.reservation is None else None
-            if hit is not None and hit[0] is job.placement:
-                why = hit[1]
-            else:
-                why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
-                if job.reservation is None:
-                    seen[key] = (job.placement, why)  # keeps the policy alive, so its id stays unique
+            placement = job.placement
+            if job.reservation is None:
+                hit = seen.get((id(placement), job.gpus, job.tenant))  # the answer's inputs
+                if hit is not None and hit[0] is placement:
+                    if hit[1]:
+                        self.out.append(Reject(job.id, hit[1]))
+                    else:
+                        append(job)
+                    continue
+            why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
+            if job.reservation is None:
+                seen[(id(placement), job.gpus, job.tenant)] = (placement, why)  # keeps the policy alive
             if why:
                 self.out.append(Reject(job.id, why))
             else:
-                keep.append(job)
+                append(job)
         return keep
 
     def project_phase(self, jobs: list[Job]) -> list[Job]:
@@ -258,6 +264,7 @@ class _Cycle:
     def share_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
+        examined, preempts = self.examined, self.policy.preempt_for_standard
         while (job := q.pop()) is not None:
             if self._exhausted():
                 self._bulk_wait([job, *q.drain()])
@@ -268,11 +275,21 @@ class _Cycle:
             if self.head is not None and not self.policy.backfill:
                 self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
                 return
+            if (
+                self.head is not None
+                and (self.preempt_heads <= 0 or not preempts or job.tier == Tier.PREEMPTIBLE)
+                and self._cannot_start(job)
+            ):  # what `_consider` would conclude: no placement, no preemption, no second head
+                examined.add(job.id)
+                self._wait(job, None)
+                left -= 1
+                continue
             left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
+        examined = self.examined
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
                 self._bulk_wait([job, *q.drain()])
@@ -280,6 +297,11 @@ class _Cycle:
             if left <= 0:
                 self._unexamined([job, *q.drain()])
                 return
+            if self._cannot_start(job):  # what `_consider` would conclude, sooner
+                examined.add(job.id)
+                self._wait(job, None)
+                left -= 1
+                continue
             left -= not self._consider(job, may_head=False)
 
     def result(self) -> CycleResult:
@@ -358,6 +380,24 @@ class _Cycle:
         if not (may_head and self._reserve_head(job, sites)):
             self._wait(job, None)
         return False
+
+    def _cannot_start(self, job: Job) -> bool:
+        """Known, without side effects, that `_consider` would find no GPUs for `job` now: no project
+        quota or borrowing rule speaks, it fits one rack, a job as large already failed there in this
+        cycle (`_no_fit`) and no hold could take it. False: not known (the full path decides)."""
+        if self.project_quota:
+            return False
+        sites = self.sites.of(job.placement)
+        g = job.gpus
+        if g < self._no_fit.get(sites, g + 1) or g > self.sites.rack_limit(sites):
+            return False
+        free = self._borrow_free.get(job.tenant)
+        if free is None:  # may borrow without a cap: `borrow_block` is None whatever the ask
+            t = self.quota.terms(job.tenant)
+            free = self._borrow_free[job.tenant] = t.may_borrow and t.borrow_cap is None
+        if not free and self.quota.borrow_block(job) is not None:
+            return False
+        return not (self.cap.held_free and could_use_holds(self.cap, job, sites))
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -458,7 +498,8 @@ class _Cycle:
         self.preempts.append(Preempt(a.job.id, a.job.preemption_grace_s, why, for_job))
 
     def _wait(self, job: Job, why: tuple[Reason, ...] | None) -> None:
-        self.waiting.append((job, why))
+        if self.explain_waits:  # only `result` reads them, and only to explain
+            self.waiting.append((job, why))
 
     def _bulk_wait(self, jobs: list[Job]) -> None:
         if not self.explain_waits:

@@ -69,7 +69,7 @@ class SimConfig:
     slo_window_s: float = 60.0
     buckets: int = 200
     elide_blocked: bool = True
-    window: int = 64  # pending jobs per (tenant, tier) a cycle sees first (`pending.py`); widened when needed
+    window: int = 8  # pending jobs per (tenant, tier) a cycle sees first (`pending.py`); widened when needed
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ Group = tuple[str, Tier]
 class PendingIndex:
     def __init__(self) -> None:
         self.jobs: dict[int, Job] = {}
-        self.groups: dict[Group, list[tuple[float, str, int]]] = {}
+        self.groups: dict[Group, list[tuple[float, str, int, Job]]] = {}  # the job rides along: no look-up
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -38,7 +38,7 @@ class PendingIndex:
 
     def add(self, i: int, job: Job) -> None:
         self.jobs[i] = job
-        insort(self.groups.setdefault((job.tenant, job.tier), []), (job.submitted_at, job.id, i))
+        insort(self.groups.setdefault((job.tenant, job.tier), []), (job.submitted_at, job.id, i, job))
 
     def pop(self, i: int) -> Job:
         job = self.jobs.pop(i)
@@ -48,29 +48,32 @@ class PendingIndex:
 
     def depths(self, examined: Iterable[str], width: int) -> dict[Group, int]:
         """Per group deeper than `width`: twice the depth of its deepest examined job (the next cycle's
-        window there, so a deep group is not shown twice at one instant, nor deeper than it needs)."""
-        deepest: dict[Group, int] = {}
+        window there, so a deep group is not shown twice at one instant, nor deeper than it needs).
+
+        The depth is counted, not looked up: a cycle examines each group's jobs from its head on, so
+        the count of its examined jobs is the depth of the deepest. A hint only: `too_narrow` keeps the
+        decisions exact whatever the window."""
+        count: dict[Group, int] = {}
+        jobs = self.jobs
         for job_id in examined:
-            job = self.jobs.get(int(job_id))
-            if job is None:
-                continue
-            group = (job.tenant, job.tier)
-            at = bisect_left(self.groups[group], (job.submitted_at, job.id, int(job_id))) + 1
-            if at > deepest.get(group, 0):
-                deepest[group] = at
-        return {g: 2 * d for g, d in deepest.items() if 2 * d > width}
+            job = jobs.get(int(job_id))
+            if job is not None:
+                group = (job.tenant, job.tier)
+                count[group] = count.get(group, 0) + 1
+        return {g: 2 * d for g, d in count.items() if 2 * d > width}
 
     def window(self, width: int, wider: dict[Group, int] | None = None) -> tuple[list[Job], dict[str, Group]]:
         """Each group's first `width` jobs (`wider[group]` for some), and the last one of every cut group."""
         jobs: list[Job] = []
         last: dict[str, Group] = {}
-        by_i = self.jobs
         for group, keys in self.groups.items():
             n = wider.get(group, width) if wider else width
-            head = keys[:n] if len(keys) > n else keys
-            jobs.extend([by_i[k[2]] for k in head])
             if len(keys) > n:
+                head = keys[:n]
                 last[head[-1][1]] = group
+            else:
+                head = keys
+            jobs.extend([k[3] for k in head])
         return jobs, last
 
 
