@@ -52,7 +52,8 @@ def test_a_job_within_its_projects_share_starts_over_its_siblings_beyond_theirs(
     others = [dataclasses.replace(r, job=dataclasses.replace(r.job, tier=Tier.STANDARD)) for r in running]
     siblings = data.draw(st.integers(1, 3))
     # pb's work runs outside the job's site, so everything there is free or reclaimable by pa
-    take = [r for r in others if r.job.tenant == "t0" and not r.gpus[0].startswith(f"{site.id}/")][:siblings]
+    take = [r for r in others if r.job.tenant == "t0" and not any(g.startswith(f"{site.id}/") for g in r.gpus)]
+    take = take[:siblings]
     mine = [dataclasses.replace(r, job=dataclasses.replace(r.job, tenant="g", tier=Tier.PRIORITY, project="pb"))
             for r in take]  # fmt: skip
     running = [r for r in others if r not in take] + mine
