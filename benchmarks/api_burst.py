@@ -11,12 +11,15 @@ their CPU per submission is printed too.
 Prints, per database, one JSON line: submissions/s, median/p95 submit latency, submit->running
 p50/p99 for the jobs that started, time until 90 % of the jobs that started had started, time of the
 last placement (both from the burst's start), server RSS (max sampled); then the medians of each
-database as the Markdown table of issue 13. With `--array N`, also a single N-task array
+database as the Markdown table of issue 13. With `--replicas N` (PostgreSQL only), N `brique up`
+processes serve the same database (one leads the scheduling loop; wake-ups cross by LISTEN/NOTIFY)
+and client c talks to replica c mod N, as an L4 load balancer would spread connections; server CPU
+and RSS are then the replicas' sum and largest. With `--array N`, also a single N-task array
 submission: acceptance time and time until its placed tasks are running. SQLite runs with the
 server's default durability (`synchronous=FULL`); set BRIQUE_SQLITE_SYNCHRONOUS=normal to compare.
 
     .venv/bin/python benchmarks/api_burst.py [--jobs 10000] [--clients 4] [--db sqlite,postgresql]
-        [--runs 1] [--array 0]
+        [--runs 1] [--array 0] [--replicas 1]
 """
 
 from __future__ import annotations
@@ -127,10 +130,11 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return int(head[9:12]), await reader.readexactly(length)
 
 
-async def clients(url: str, requests: list[bytes], n: int) -> tuple[list[float], list[str]]:
+async def clients(urls: list[str], requests: list[bytes], n: int) -> tuple[list[float], list[str]]:
+    """`n` clients, client c on replica c mod len(urls)."""
     latencies: list[list[float]] = [[] for _ in range(n)]
     errors: list[str] = []
-    await asyncio.gather(*(client(url, requests[c::n], latencies[c], errors) for c in range(n)))
+    await asyncio.gather(*(client(urls[c % len(urls)], requests[c::n], latencies[c], errors) for c in range(n)))
     return [x for part in latencies for x in part], errors
 
 
@@ -173,27 +177,30 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def burst(server: Server, jobs: int, n_clients: int, seed: int) -> dict:
+def burst(servers: list[Server], jobs: int, n_clients: int, seed: int) -> dict:
+    server = servers[0]
     key = setup_tenant(server.url, server.admin_key())
     rng = random.Random(seed)
     requests = [post(server.url, key, spec(rng, i)) for i in range(jobs)]
-    sampler = RssSampler(server.proc.pid)  # type: ignore[union-attr]
-    sampler.start()
-    pid = server.proc.pid  # type: ignore[union-attr]
-    cpu0, own0, start_wall, t0 = cpu_s(pid), time.process_time(), time.time(), time.perf_counter()
-    lat, errors = asyncio.run(clients(server.url, requests, n_clients))
-    submit_s, submit_cpu = time.perf_counter() - t0, cpu_s(pid) - cpu0
+    pids = [s.proc.pid for s in servers]  # type: ignore[union-attr]
+    samplers = [RssSampler(pid) for pid in pids]
+    for sampler in samplers:
+        sampler.start()
+    cpu0, own0, start_wall, t0 = sum(map(cpu_s, pids)), time.process_time(), time.time(), time.perf_counter()
+    lat, errors = asyncio.run(clients([s.url for s in servers], requests, n_clients))
+    submit_s, submit_cpu = time.perf_counter() - t0, sum(map(cpu_s, pids)) - cpu0
     clients_cpu = time.process_time() - own0
     wait_settled(server.url, key)
     rows = all_jobs(server.url, key)
-    sampler.done.set()
-    sampler.join()
+    for sampler in samplers:
+        sampler.done.set()
+        sampler.join()
     started = [r for r in rows if r["started_at"]]
     start_after = sorted(ts(r["started_at"]) - start_wall for r in started)  # type: ignore[operator]
     to_running = [ts(r["started_at"]) - ts(r["submitted_at"]) for r in started]  # type: ignore[operator]
     placed = [ts(r["scheduled_at"]) - start_wall for r in rows if r["scheduled_at"]]  # type: ignore[operator]
     return {
-        "jobs": jobs, "clients": n_clients, "errors": len(errors), "first_error": errors[0] if errors else None,
+        "jobs": jobs, "clients": n_clients, "replicas": len(servers), "errors": len(errors), "first_error": errors[0] if errors else None,
         "submissions_per_s": round(jobs / submit_s, 1),
         "server_cpu_ms_per_submit": round(submit_cpu / jobs * 1000, 2),
         "clients_cpu_ms_per_submit": round(clients_cpu / jobs * 1000, 2),
@@ -202,12 +209,13 @@ def burst(server: Server, jobs: int, n_clients: int, seed: int) -> dict:
         "to_running_s_p50": round(pct(to_running, 50), 2), "to_running_s_p99": round(pct(to_running, 99), 2),
         "started_90pct_after_s": round(pct(start_after, 90), 1),
         "last_placed_after_s": round(max(placed), 1) if placed else None,
-        "server_rss_mb": round(max(sampler.peak, rss_mb(server.proc.pid)), 0),  # type: ignore[union-attr]
+        "server_rss_mb": round(max(max(s.peak, rss_mb(pid)) for s, pid in zip(samplers, pids, strict=True)), 0),
     }  # fmt: skip
 
 
-def array_burst(server: Server, tasks: int) -> dict:
+def array_burst(servers: list[Server], tasks: int) -> dict:
     """One `--array 0-(tasks-1)` submission: acceptance time, then until its placed tasks run."""
+    server = servers[0]
     key = setup_tenant(server.url, server.admin_key(), "arrays")
     body = {"name": "arr", "project": "train", "command": "task.sh", "gpus": 1, "sleep_s": 36_000}
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
@@ -232,28 +240,38 @@ def array_burst(server: Server, tasks: int) -> dict:
 def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: int) -> dict:
     out: dict = {"db": db, "run": run}
     if args.jobs:
-        out.update(with_server(db, pg, f"b{run}", lambda srv: burst(srv, args.jobs, args.clients, seed=run)))
+        out.update(with_servers(db, pg, f"b{run}", args.replicas,
+                                lambda srv: burst(srv, args.jobs, args.clients, seed=run)))  # fmt: skip
     if args.array:  # on an empty fleet of its own: the burst leaves no GPU free
-        out.update(with_server(db, pg, f"a{run}", lambda srv: array_burst(srv, args.array)))
+        out.update(with_servers(db, pg, f"a{run}", args.replicas, lambda srv: array_burst(srv, args.array)))
     return out
 
 
-def with_server(db: str, pg: PostgresServer | None, name: str, measure: Callable[[Server], dict]) -> dict:
-    """`measure` against a fresh `brique up` on a new database; adds the server's RSS at the end."""
+def with_servers(
+    db: str, pg: PostgresServer | None, name: str, replicas: int, measure: Callable[[list[Server]], dict]
+) -> dict:
+    """`measure` against fresh `brique up` replicas of a new database; adds the largest RSS at the end."""
     with tempfile.TemporaryDirectory(prefix="brique-burst-") as tmp:
         if db == "sqlite":
             url = f"sqlite:///{tmp}/brique.db"
         else:
             assert pg is not None
             url = pg.create_database(f"burst_{name}_{time.time_ns()}")
-        server = Server(home=Path(tmp) / "home", db_url=url, env=dict(UNLIMITED))
-        server.start()
+        keys = Path(tmp) / "keys"  # replicas share the platform keys (a secret store, in production)
+        env = {**UNLIMITED, "BRIQUE_KEK_FILE": str(keys / "kek"), "BRIQUE_SIGNING_KEY_FILE": str(keys / "signing.key")}
+        servers = [Server(home=Path(tmp) / f"home{i}", db_url=url, env={**env, "BRIQUE_REPLICA_ID": f"r{i}"})
+                   for i in range(replicas)]  # fmt: skip
+        keys.mkdir()
         try:
-            out = measure(server)
-            out[f"server_rss_mb_end_{name[0]}"] = round(rss_mb(server.proc.pid))  # type: ignore[union-attr]
+            for server in servers:  # one at a time: the first creates the schema, the fleet and the keys
+                server.start()
+            out = measure(servers)
+            out[f"server_rss_mb_end_{name[0]}"] = round(max(rss_mb(s.proc.pid) for s in servers))  # type: ignore[union-attr]
         finally:
-            server.stop()
-            logs = server.all_logs()
+            for server in servers:
+                if server.proc is not None:
+                    server.stop()
+            logs = "".join(s.all_logs() for s in servers)
             if "Traceback" in logs:
                 first = logs[logs.index("Traceback") :].splitlines()[:80]
                 where = [line.strip() for line in first if "brique/" in line or "Error" in line]
@@ -272,8 +290,12 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--runs", type=int, default=1, help="repeat and print medians")
     parser.add_argument("--array", type=int, default=0, help="also submit one array of this many tasks")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="brique up processes on the same database (PostgreSQL only; clients spread over them)")
     args = parser.parse_args()
     dbs = [d.strip() for d in args.db.split(",") if d.strip()]
+    if args.replicas < 1 or (args.replicas > 1 and "sqlite" in dbs):
+        parser.error("--replicas: at least 1, and more than 1 only with --db postgresql (a SQLite database has one)")
     pg = None
     if "postgresql" in dbs:
         bindir = find_bindir()
@@ -314,7 +336,8 @@ ROWS = (  # the issue's table: (row, how to show one database's medians)
 def table(summary: dict[str, dict], args: argparse.Namespace) -> str:
     """A Markdown table of the medians, one column per database."""
     dbs = list(summary)
-    head = f"| {args.jobs:,}-job burst, median of {args.runs} | " + " | ".join(dbs) + " |"
+    where = f", {args.replicas} replicas" if args.replicas > 1 else ""
+    head = f"| {args.jobs:,}-job burst{where}, median of {args.runs} | " + " | ".join(dbs) + " |"
     lines = [head, "|---" * (len(dbs) + 1) + "|"]
     for label, show in ROWS:
         lines.append(f"| {label.format(clients=args.clients)} | " + " | ".join(show(summary[d]) for d in dbs) + " |")
