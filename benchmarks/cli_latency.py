@@ -16,7 +16,9 @@ to miss in client commands: on the same machine at load average 5.5, 9 runs, bef
 648 -> 402 ms (1.6x), wall 1349 -> 677 ms (2.0x); --help CPU 783 -> 647 ms. Then (2026-12-01) client commands end with os._exit after flushing
 (no interpreter teardown, ~45 ms) and a plaintext URL skips loading the CA bundle (~19 ms): load average
 5.5, 15 runs, before/after jobs CPU 433 -> 309 ms (1.4x), wall 679 -> 500 ms; at load 0.4 `jobs` was
-346 ms of CPU before, so about 250 ms after. What remains in `jobs`:
+346 ms of CPU before. Then httpx's own command line (click, pygments, rich.progress; ~19 ms) was made
+to miss too: load average 0.6, 11 runs, before (= 2340734) / after: `jobs` wall 367 -> 272 ms (CPU
+360 -> 266 ms), `version` 14-18 ms. What remains in `jobs`:
 typer (whose option parsing loads pydantic), httpx, the job schemas with the domain modules they build
 on, rich, and the request itself.
 """

@@ -5,7 +5,6 @@ Kept tiny so a command pays only for what it uses (benchmarks/cli_latency.py mea
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -30,6 +29,9 @@ def main() -> None:
         # httpcore imports trio when it is installed (selenium brings it), ~250 ms; a client command's
         # HTTP is synchronous and never runs under trio, so make that optional import miss.
         sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+        # httpx imports its own command line (click, pygments, rich.progress: ~19 ms) when it can;
+        # it falls back to a stub when that import fails, and nothing here runs `httpx` the command.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from brique.cli.app import app  # the command tree; each command loads its own modules when run
 
     if args and args[0] in FULL_EXIT:
@@ -46,6 +48,8 @@ def _exit_now(code: object) -> None:
     """End a client command without the interpreter's teardown of ~600 modules (~40 ms, a sixth of
     `brique jobs`). A client command holds nothing that needs it: its HTTP client is closed in a
     `with`, its files are closed, it starts no threads; only the standard streams need a flush."""
+    import contextlib  # here, not at the top: `brique version` answers before needing it
+
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1

@@ -51,3 +51,4 @@ def test_a_client_command_loads_its_own_module_and_the_sdk_only(tmp_path: Path) 
         modules
     )  # the SDK loads schemas per call
     assert not any(m.startswith("trio.") for m in modules)  # httpcore's optional trio probe (~170 ms) misses
+    assert {"click", "pygments"}.isdisjoint(modules)  # httpx's own command line (~19 ms) is not loaded
