@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import JSON, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
-from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict, spec_to_dict
+from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict
 from brique.domain.job_records import JobRecord, Transition
 from brique.domain.jobs import Tier
 from brique.errors import StaleWrite
-from brique.store.repos.jobs import move
+from brique.store.repos.jobs import as_column, move, row_values, submitted_event
 from brique.store.tables import JobEventRow, JobRow
 
 _JOBS = JobRow.__table__
@@ -107,7 +107,7 @@ def _update_group(
 ) -> dict[str, JobRecord]:
     stmt = (update(_JOBS).where(_JOBS.c.id == bindparam("_id"), _JOBS.c.version == bindparam("_version"))
             .values({k: bindparam(k) for k in keys}))  # fmt: skip
-    rows = [{"_id": j.id, "_version": j.version, **{k: _column(getattr(a, k)) for k in keys}} for j, a, _ in group]
+    rows = [{"_id": j.id, "_version": j.version, **{k: as_column(getattr(a, k)) for k in keys}} for j, a, _ in group]
     with session.begin_nested() as savepoint:
         if _execute_many(session, stmt, rows) == len(rows):
             add_events(session, [(a, j.state, t) for j, a, t in group if t.to != j.state or t.code], at)
@@ -133,30 +133,14 @@ def add_events(session: Session, moved: list[tuple[JobRecord, JobState, Transiti
 
 
 def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
-    """`jobs.add_tasks` for a large batch (an array's tasks): the same rows, bound by the driver in
-    one `executemany` per table. Each distinct value is converted for the database once (the tasks
+    """New jobs in a large batch (an array's tasks): the rows of `jobs.add_jobs`, bound by the driver in
+    one `executemany` per table (COPY on PostgreSQL). Each distinct value is converted for the database once (the tasks
     share their spec, times and owner), not once per row and column as a compiled statement does."""
     if not tasks:
         return
     docs: dict[int, dict[str, Any]] = {}  # spec dicts by spec object: the tasks share one
-    _insert_rows(session, _JOBS, [_job_values(j, docs) for j in tasks])
-    _insert_rows(session, _EVENTS, [
-        {"job_id": j.id, "org_id": j.org_id, "at": j.submitted_at, "attempt": j.attempt, "from_state": None,
-         "to_state": j.state.value, "code": "submitted", "message": message[:1000]}
-        for j in tasks
-    ])  # fmt: skip
-
-
-def _job_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    spec = docs.get(id(job.spec)) or docs.setdefault(id(job.spec), spec_to_dict(job.spec))
-    return dict(
-        id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
-        tier=job.tier.value, gpus=job.gpus, spec=spec, attempt=job.attempt, retries_left=job.retries_left,
-        gpu_ids=_column(job.gpu_ids), submitted_at=job.submitted_at, updated_at=job.updated_at,
-        idempotency_key=job.idempotency_key, request_hash=job.request_hash, created_by=job.created_by,
-        version=job.version, array_id=job.array_id, array_index=job.array_index,
-        array_max_running=job.array_max_running,
-    )  # fmt: skip
+    _insert_rows(session, _JOBS, [row_values(j, docs) for j in tasks])
+    _insert_rows(session, _EVENTS, [submitted_event(j, message) for j in tasks])
 
 
 def _insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -217,7 +201,3 @@ def set_waits(session: Session, waits: list[tuple[str, str, str]]) -> None:
                                                                           wait_message=bindparam("m"))  # fmt: skip
         session.execute(stmt, [{"_id": j, "c": c, "m": m[:1000]} for j, c, m in waits])
 
-
-def _column(value: Any) -> Any:
-    """A domain value as its column holds it (tuples as JSON lists; str enums are str already)."""
-    return list(value) if isinstance(value, tuple) else value

@@ -30,27 +30,10 @@ _COUNT_PENDING = select(func.count()).select_from(JobRow).where(
 )
 
 
-class SpecCache:
-    """Decoded specs by job id, for callers that read the same jobs again and again (the cycle)."""
-
-    def __init__(self) -> None:
-        self._specs: dict[str, JobSpec] = {}
-        self._seen: dict[str, JobSpec] = {}
-
-    def __call__(self, job_id: str, doc: dict[str, Any]) -> JobSpec:
-        spec = self._seen.get(job_id) or self._specs.get(job_id) or spec_from_dict(doc)
-        self._seen[job_id] = spec
-        return spec
-
-    def end_cycle(self) -> None:
-        """Forget the specs of jobs not read since the last call (finished jobs)."""
-        self._specs, self._seen = self._seen, {}
-
-
-def job_row_to_domain(row: JobRow, specs: SpecCache | None = None) -> JobRecord:
+def job_row_to_domain(row: JobRow) -> JobRecord:
     return JobRecord(
         id=row.id, org_id=row.org_id, project_id=row.project_id, name=row.name, state=JobState(row.state),
-        tier=Tier(row.tier), gpus=row.gpus, spec=specs(row.id, row.spec) if specs else spec_from_dict(row.spec),
+        tier=Tier(row.tier), gpus=row.gpus, spec=spec_from_dict(row.spec),
         submitted_at=row.submitted_at, updated_at=row.updated_at, created_by=row.created_by,
         attempt=row.attempt, retries_left=row.retries_left, site_id=row.site_id, gpu_ids=tuple(row.gpu_ids),
         scheduled_at=row.scheduled_at, started_at=row.started_at, finished_at=row.finished_at,
@@ -70,13 +53,9 @@ def event_row_to_domain(row: JobEventRow) -> JobEvent:
     )  # fmt: skip
 
 
-def _column(value: Any) -> Any:
+def as_column(value: Any) -> Any:
     """A domain value as its column holds it (tuples as JSON lists; str enums are str already)."""
     return list(value) if isinstance(value, tuple) else value
-
-
-def add_job(session: Session, job: JobRecord, message: str) -> None:
-    add_jobs(session, [(job, message)])
 
 
 def add_jobs(session: Session, jobs: list[tuple[JobRecord, str]]) -> None:
@@ -86,23 +65,18 @@ def add_jobs(session: Session, jobs: list[tuple[JobRecord, str]]) -> None:
         return
     docs: dict[int, dict[str, Any]] = {}
     conn = session.connection()  # Core on the session's connection: no ORM bulk-insert bookkeeping
-    conn.execute(_INSERT_JOBS, [_insert_values(j, docs) for j, _ in jobs])
-    conn.execute(_INSERT_EVENTS, [_submitted_event(j, m) for j, m in jobs])
+    conn.execute(_INSERT_JOBS, [row_values(j, docs) for j, _ in jobs])
+    conn.execute(_INSERT_EVENTS, [submitted_event(j, m) for j, m in jobs])
 
 
-def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
-    """Insert many jobs (an array's tasks) and their `submitted` events: two multi-row core statements."""
-    docs: dict[int, dict[str, Any]] = {}  # spec dicts by spec object: an array's tasks share one
-    session.execute(insert(JobRow.__table__), [_insert_values(j, docs) for j in tasks])
-    session.execute(insert(JobEventRow.__table__), [_submitted_event(j, message) for j in tasks])
-
-
-def _submitted_event(job: JobRecord, message: str) -> dict[str, Any]:
+def submitted_event(job: JobRecord, message: str) -> dict[str, Any]:
+    """The `submitted` event row of a new job."""
     return dict(job_id=job.id, org_id=job.org_id, at=job.submitted_at, attempt=job.attempt, from_state=None,
                 to_state=job.state.value, code="submitted", message=message[:1000])  # fmt: skip
 
 
-def _insert_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def row_values(job: JobRecord, docs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A new job's row; `docs` keeps spec dicts by spec object (an array's tasks share one)."""
     spec = docs.get(id(job.spec)) or docs.setdefault(id(job.spec), spec_to_dict(job.spec))
     return dict(
         id=job.id, org_id=job.org_id, project_id=job.project_id, name=job.name, state=job.state.value,
@@ -148,7 +122,7 @@ def move(session: Session, job: JobRecord, t: Transition, at: datetime) -> JobRe
     Raises `StaleWrite` when another writer changed the job first (reload and decide again).
     """
     after = job.moved(t, at)
-    values = {key: _column(getattr(after, key)) for key in (*t.values, "state", "updated_at", "version")}
+    values = {key: as_column(getattr(after, key)) for key in (*t.values, "state", "updated_at", "version")}
     # synchronize_session=False: the ORM must not scan every loaded job to sync them (O(n) per update)
     stmt = update(JobRow).where(JobRow.id == job.id, JobRow.version == job.version).values(**values)
     result = session.execute(stmt.execution_options(synchronize_session=False))
@@ -200,9 +174,9 @@ def list_jobs(
     return [job_row_to_domain(row) for row in session.scalars(q)]
 
 
-def in_states(session: Session, states: Iterable[str], specs: SpecCache | None = None) -> list[JobRecord]:
+def in_states(session: Session, states: Iterable[str]) -> list[JobRecord]:
     q = select(JobRow).where(JobRow.state.in_(list(states))).order_by(JobRow.id)
-    return [job_row_to_domain(row, specs) for row in session.scalars(q)]
+    return [job_row_to_domain(row) for row in session.scalars(q)]
 
 
 def checksum(session: Session, states: Iterable[str]) -> tuple[int, int]:
