@@ -99,7 +99,7 @@ def _check_commercial(c: Contract) -> None:
 def inference_limits(contracts: Iterable[Contract], today: date) -> tuple[int | None, int | None]:
     """An org's gateway limits (requests, tokens per minute) from its contracts in force today: the
     fleet-wide contract's when it sets one, else the largest a site contract sets (None: unset)."""
-    live = sorted((c for c in contracts if c.in_force(today, today)), key=lambda c: c.site is not None)
+    live = [c for c in contracts if c.in_force(today, today)]
 
     def pick(name: str) -> int | None:
         values = [(c.site is None, getattr(c, name)) for c in live if getattr(c, name) is not None]

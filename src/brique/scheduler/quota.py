@@ -109,8 +109,8 @@ class Ledger:
         tenant's standard work may still fill the unused shares."""
         t = self.book.terms(tenant)
         ranked = self.ranked.get(tenant)
-        for key in [k for k in self.share_left if k[0] == tenant]:
-            del self.share_left[key]
+        for project, _ in t.project_shares:
+            self.share_left.pop((tenant, project), None)
         if not ranked:
             self.wide_left.pop(tenant, None)
             self.prio_wide_left.pop(tenant, None)

@@ -82,9 +82,10 @@ class ProjectGovernanceService:
     # -- scheduler and admission ----------------------------------------------------------------
 
     @staticmethod
-    def policy_terms(s: Session) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, float], ...]]:
-        """(project quotas, project weights) for the scheduling policy."""
-        found = repo.all_governance(s)
+    def policy_terms(
+        found: list[ProjectGovernance],
+    ) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, float], ...]]:
+        """(project quotas, project weights) for the scheduling policy, from every project's governance."""
         quotas = tuple((g.project_id, g.max_gpus) for g in found if g.max_gpus is not None)
         weights = tuple((g.project_id, g.weight) for g in found)
         return quotas, weights

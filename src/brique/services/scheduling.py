@@ -58,6 +58,7 @@ from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
+from brique.store.repos import projects as projects_repo
 from brique.store.repos import reservations as reservations_repo
 
 log = logging.getLogger("brique.scheduling")
@@ -412,9 +413,10 @@ class SchedulingService(DecisionWrites):
             pending = [r for r in pending if r.id not in held]
         booked = reservations_repo.live(s, now)  # approved capacity reservations not over
         if pending or booked:
-            quotas, weights = ProjectGovernanceService.policy_terms(s)
-            policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s), project_quotas=quotas,
-                                         project_weights=weights)  # fmt: skip
+            governance = projects_repo.all_governance(s)  # read once: quotas, weights and shares
+            quotas, weights = ProjectGovernanceService.policy_terms(governance)
+            policy = dataclasses.replace(self.policy, contracts=snapshots.contract_book(s, governance),
+                                         project_quotas=quotas, project_weights=weights)  # fmt: skip
             if booked:  # jobs (running ones too) are tagged with their org's reservation: a fresh snapshot
                 jobs = self._in_reservations(booked, now)
                 snap = snapshots.snapshot(self.topology, active, usage, hl, now, jobs)

@@ -14,6 +14,7 @@ from brique.domain.fleet import HealthState
 from brique.domain.job_lifecycle import JobState
 from brique.domain.job_records import JobRecord
 from brique.domain.jobs import Job, RunningJob
+from brique.domain.projects import ProjectGovernance
 from brique.scheduler import ClusterSnapshot, Topology, decay_usage
 from brique.scheduler.state import SchedulerState
 from brique.store.repos import contracts as contracts_repo
@@ -68,9 +69,11 @@ def health(session: Session) -> dict[str, HealthState]:
     return {k: HealthState(v) for k, v in {**nodes, **gpus}.items()}
 
 
-def contract_book(session: Session) -> ContractBook:
-    """Every contract in force, with the guaranteed shares orgs gave their projects."""
-    shares = [(g.org_id, g.project_id, g.guaranteed_gpus) for g in projects_repo.all_governance(session)]
+def contract_book(session: Session, governance: list[ProjectGovernance] | None = None) -> ContractBook:
+    """Every contract in force, with the guaranteed shares orgs gave their projects (from
+    `governance`, every project's, when the caller has read it already)."""
+    found = projects_repo.all_governance(session) if governance is None else governance
+    shares = [(g.org_id, g.project_id, g.guaranteed_gpus) for g in found]
     return ContractBook.of(contracts_repo.all_contracts(session), project_shares=shares)
 
 
