@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import sys
@@ -48,12 +47,6 @@ from tests.support.server import Server
 SIZES = [1, 1, 2, 4, 4, 8, 8, 8, 16, 32, 72, 144]
 UNLIMITED = {"BRIQUE_SUBMISSIONS_PER_MINUTE": "100000000", "BRIQUE_SUBMISSION_BURST": "100000000",
              "BRIQUE_MAX_PENDING_JOBS": "100000000", "BRIQUE_LOG_LEVEL": "warning"}  # fmt: skip
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used (a load-independent cost measure)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -186,9 +179,9 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int) -> dict:
     samplers = [RssSampler(pid) for pid in pids]
     for sampler in samplers:
         sampler.start()
-    cpu0, own0, start_wall, t0 = sum(map(cpu_s, pids)), time.process_time(), time.time(), time.perf_counter()
+    cpu0, own0, start_wall, t0 = sum(s.cpu_s() for s in servers), time.process_time(), time.time(), time.perf_counter()
     lat, errors = asyncio.run(clients([s.url for s in servers], requests, n_clients))
-    submit_s, submit_cpu = time.perf_counter() - t0, sum(map(cpu_s, pids)) - cpu0
+    submit_s, submit_cpu = time.perf_counter() - t0, sum(s.cpu_s() for s in servers) - cpu0
     clients_cpu = time.process_time() - own0
     wait_settled(server.url, key)
     rows = all_jobs(server.url, key)
