@@ -1,15 +1,20 @@
-"""Replicas on one PostgreSQL: one leader by advisory lock, fencing by lease term, wake-ups by NOTIFY.
+"""Replicas of one database: one leader by lock, fencing by lease term, wake-ups by a channel.
 
-In-process runtimes against the suite's private PostgreSQL (the failover through a real load
-balancer and real processes is in test_failover.py). Pins: exactly one replica leads; a replica
-whose lock session dies is fenced out (its cycle's writes are refused) and another takes over
-with the next term; a submit on a follower wakes the leader at once; `GET /v1/system/status`
-is for operators and tells who answered and who leads; on SQLite the only replica leads.
+On PostgreSQL the lock is an advisory lock and wake-ups go by NOTIFY; on a SQLite file the lock is
+an flock beside it and wake-ups go by a Unix datagram socket. In-process runtimes against the
+suite's private PostgreSQL or a SQLite file (the failover through a real load balancer and real
+processes is in test_failover.py; `brique up --workers` in test_workers.py). Pins: exactly one
+replica leads; a replica whose lock dies is fenced out (its cycle's writes are refused) and another
+takes over with the next term; a submit on a follower wakes the leader at once;
+`GET /v1/system/status` is for operators and tells who answered and who leads; an in-memory
+database has one replica, which leads.
 """
 
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +28,7 @@ from brique.config import Settings
 from brique.domain.tenancy import Principal
 from brique.errors import NotLeader
 from brique.server.runtime import Runtime, build_runtime
-from brique.services.replicas import LOCK_KEY, PostgresLeadership
+from brique.services.replicas import LOCK_KEY, SharedLeadership
 from tests.conftest import SMALL_FLEET
 from tests.integration.conftest import auth
 from tests.support.postgres import PostgresServer
@@ -38,12 +43,17 @@ def pg_url(postgres: PostgresServer) -> str:
     return postgres.create_database(f"r_{secrets.token_hex(6)}")
 
 
-@pytest.fixture
-def pair(pg_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
+@pytest.fixture(params=["postgresql", "sqlite"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
     """Two replicas of one control plane (shared keys dir, as replicas must share their keys)."""
     home = tmp_path / "home"
-    a = build_runtime(_settings(home, pg_url, "rep-a", cycle_interval_s=30))
-    b = build_runtime(_settings(home, pg_url, "rep-b", cycle_interval_s=30))
+    url = (
+        request.getfixturevalue("pg_url")
+        if request.param == "postgresql"
+        else f"sqlite:///{tmp_path / 'r.db'}"
+    )
+    a = build_runtime(_settings(home, url, "rep-a", cycle_interval_s=30))
+    b = build_runtime(_settings(home, url, "rep-b", cycle_interval_s=30))
     yield a, b
     b.close()
     a.close()
@@ -65,12 +75,22 @@ def _terminate(pg_url: str, pid: int) -> None:
         assert c.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
 
 
+@pytest.fixture
+def pg_pair(pg_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
+    home = tmp_path / "home"
+    a = build_runtime(_settings(home, pg_url, "rep-a", cycle_interval_s=30))
+    b = build_runtime(_settings(home, pg_url, "rep-b", cycle_interval_s=30))
+    yield a, b
+    b.close()
+    a.close()
+
+
 def test_exactly_one_replica_leads_and_a_fenced_leader_cannot_write(
-    pair: tuple[Runtime, Runtime], pg_url: str
+    pg_pair: tuple[Runtime, Runtime], pg_url: str
 ) -> None:
-    a, b = pair
+    a, b = pg_pair
     la, lb = a.services.replicas, b.services.replicas
-    assert isinstance(la, PostgresLeadership) and isinstance(lb, PostgresLeadership)
+    assert isinstance(la, SharedLeadership) and isinstance(lb, SharedLeadership)
     assert la.ensure() is True
     assert lb.ensure() is False  # the lock is taken
     assert la.ensure() is True  # still ours, same term
@@ -142,7 +162,7 @@ def test_system_status_is_for_operators_and_names_the_leader(pair: tuple[Runtime
         assert (
             body["leader"]["id"] == "rep-a"
             and body["leader"]["term"] >= 1
-            and body["database"] == "postgresql"
+            and body["database"] == b.db.engine.dialect.name
         )
         org = http.post(
             "/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu"}, headers=auth(key)
@@ -153,7 +173,7 @@ def test_system_status_is_for_operators_and_names_the_leader(pair: tuple[Runtime
         assert "brique_scheduler_leader 0.0" in http.get("/metrics").text
 
 
-def test_on_sqlite_the_only_replica_always_leads(tmp_path: Path) -> None:
+def test_a_lone_sqlite_replica_leads(tmp_path: Path) -> None:
     rt = build_runtime(_settings(tmp_path / "home", f"sqlite:///{tmp_path / 'b.db'}", "solo"))
     try:
         with TestClient(create_app(rt)) as http:
@@ -174,9 +194,13 @@ def test_a_cancel_on_a_follower_stops_a_run_only_the_leader_holds(pair: tuple[Ru
     b.loop.start()
     with TestClient(create_app(b, run_scheduler=False)) as http:
         key = admin_key(b)
-        org = http.post("/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu"}, headers=auth(key)).json()
+        org = http.post(
+            "/v1/orgs", json={"name": "acme", "admin_email": "a@acme.eu"}, headers=auth(key)
+        ).json()
         tenant = org["admin_key"]["token"]
-        assert http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant)).status_code == 201
+        assert (
+            http.post("/v1/orgs/acme/projects", json={"name": "llm"}, headers=auth(tenant)).status_code == 201
+        )
         body = {"name": "long", "project": "llm", "command": "x", "gpus": 4, "sleep_s": 3600, "grace_s": 0}
         job_id = http.post("/v1/jobs", json=body, headers=auth(tenant)).json()["job"]["id"]
 
@@ -208,3 +232,49 @@ def test_migration_0005_matches_the_lease_row(tmp_path: Path) -> None:
         assert diffs == []
     finally:
         rt.close()
+
+
+def test_sqlite_replicas_elect_by_flock_and_a_dead_leaders_lock_goes_with_its_process(tmp_path: Path) -> None:
+    """The flock beside the database is the election: held by another process, nobody here leads;
+    that process SIGKILLed, the kernel drops its lock and a replica takes the next term at once.
+    A replica that lost its lock (forced here) is fenced out of the next term's writes."""
+    home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'f.db'}"
+    a = build_runtime(_settings(home, url, "rep-a", cycle_interval_s=30))
+    b = build_runtime(_settings(home, url, "rep-b", cycle_interval_s=30))
+    la, lb = a.services.replicas, b.services.replicas
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "f.db-leader.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert isinstance(la, SharedLeadership) and isinstance(lb, SharedLeadership)
+        assert (la.ensure(), lb.ensure()) == (False, False)  # another process holds the lock
+        holder.kill()
+        holder.wait()
+        assert la.ensure() is True and lb.ensure() is False
+        term = la.status(_operator(a)).leader.term  # type: ignore[union-attr]
+        a.services.scheduling.cycle(fence=la.fence)
+        la._lock.release()  # as if A's lock were gone while A still runs (not possible with flock)
+        assert lb.ensure() is True
+        with pytest.raises(NotLeader):
+            a.services.scheduling.cycle(fence=la.fence)
+        status = lb.status(_operator(b))
+        assert status.leader is not None and (status.leader.replica_id, status.leader.term) == (
+            "rep-b",
+            term + 1,
+        )
+    finally:
+        holder.kill()
+        b.close()
+        a.close()
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""

@@ -9,7 +9,12 @@ term. The lock dies with its session: a SIGKILLed leader's socket closes and the
 it at once; a partitioned one loses it once TCP keepalives give up (~11 s).
 
 Wake-ups cross replicas by LISTEN/NOTIFY: a submit on any replica notifies the channel, and the
-leader's listener wakes its loop. On SQLite there is one replica and it always leads.
+leader's listener wakes its loop.
+
+Replicas of one SQLite file run on one host (`brique up --workers N`, or several `brique up` on
+other ports): an `flock` beside the database elects (the kernel drops it with a dead process), the
+same lease term fences, and a Unix datagram socket carries wake-ups (`brique.store.host_coordination`).
+An in-memory database has one replica, which always leads.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +32,7 @@ from brique.domain.tenancy import Principal
 from brique.errors import NotLeader, OperatorOnly
 from brique.store.coordination import Channel, SessionLock, conninfo
 from brique.store.db import Database
+from brique.store.host_coordination import FileLock, LocalChannel, beside, sqlite_path
 from brique.store.repos import leases
 
 log = logging.getLogger("brique.replicas")
@@ -34,8 +41,22 @@ WAKE_CHANNEL = "brique_wake"
 NOTIFY_GAP_S = 0.01  # one NOTIFY per this much time at most, however many submits wake us
 
 
+class _Lock(Protocol):
+    def try_acquire(self) -> bool: ...
+    def held(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class _Channel(Protocol):
+    def notify(self, payload: str = "") -> None: ...
+    def listen(
+        self, on_message: Callable[[str], None], stop: threading.Event, active: Callable[[], bool]
+    ) -> None: ...
+    def close(self) -> None: ...
+
+
 class Leadership:
-    """Base: the single replica of a SQLite database, which always leads."""
+    """Base: the single replica of an in-memory database, which always leads."""
 
     shared = False  # whether other replicas may serve the same database
 
@@ -71,16 +92,16 @@ class Leadership:
         return ReplicaStatus(self.replica_id, True, self.db.engine.dialect.name, me)
 
 
-class PostgresLeadership(Leadership):
-    """Several replicas on one PostgreSQL: an advisory lock elects, the lease term fences."""
+class SharedLeadership(Leadership):
+    """Several replicas of one database: a lock elects (PostgreSQL's advisory lock, or an flock
+    beside a SQLite file), the lease term fences, a channel carries wake-ups."""
 
     shared = True
 
-    def __init__(self, db: Database, clock: Clock, replica_id: str) -> None:
+    def __init__(self, db: Database, clock: Clock, replica_id: str, lock: _Lock, channel: _Channel) -> None:
         super().__init__(db, clock, replica_id)
-        dsn = conninfo(db.url)
-        self._lock = SessionLock(dsn, LOCK_KEY)
-        self._channel = Channel(dsn, WAKE_CHANNEL)
+        self._lock = lock
+        self._channel = channel
         self._term: int | None = None
         self._stop = threading.Event()
         self._pending = threading.Event()
@@ -127,7 +148,8 @@ class PostgresLeadership(Leadership):
                 on_wake()
 
         self._threads = [
-            threading.Thread(target=self._channel.listen, args=(wake, self._stop), name="brique-listen", daemon=True),
+            threading.Thread(target=self._channel.listen, args=(wake, self._stop, lambda: self.leading),
+                             name="brique-listen", daemon=True),
             threading.Thread(target=self._notifier, name="brique-notify", daemon=True),
         ]  # fmt: skip
         for t in self._threads:
@@ -159,5 +181,10 @@ class PostgresLeadership(Leadership):
 
 def build_leadership(db: Database, clock: Clock, replica_id: str) -> Leadership:
     if db.engine.dialect.name == "postgresql":
-        return PostgresLeadership(db, clock, replica_id)
+        dsn = conninfo(db.url)
+        return SharedLeadership(db, clock, replica_id, SessionLock(dsn, LOCK_KEY), Channel(dsn, WAKE_CHANNEL))
+    db_file = sqlite_path(db.url)
+    if db_file is not None:
+        lock = FileLock(beside(db_file, "leader.lock"))
+        return SharedLeadership(db, clock, replica_id, lock, LocalChannel(db_file, WAKE_CHANNEL))
     return Leadership(db, clock, replica_id)

@@ -16,6 +16,8 @@ from contextlib import contextmanager, suppress
 import psycopg
 from sqlalchemy.engine import make_url
 
+from brique.store.host_coordination import beside, file_lock, sqlite_path
+
 log = logging.getLogger("brique.coordination")
 
 # Both ends give up on a silent peer after ~5 s idle + 3 probes 2 s apart, or 10 s of unacked data.
@@ -99,8 +101,14 @@ class Channel:
                 log.warning("notify on %s failed: %s", self.name, exc)
                 self._send = None
 
-    def listen(self, on_message: Callable[[str], None], stop: threading.Event) -> None:
-        """Blocks until `stop` is set; reconnects after a lost connection."""
+    def listen(
+        self,
+        on_message: Callable[[str], None],
+        stop: threading.Event,
+        active: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Blocks until `stop` is set; reconnects after a lost connection. Every replica listens
+        (`active` is not needed: a notification reaches all of them, and followers ignore it)."""
         while not stop.is_set():
             try:
                 with _connect(self.dsn) as conn:
@@ -124,9 +132,16 @@ STARTUP_KEY = 0x42726970  # serializes migrations and the fleet sync of replicas
 
 @contextmanager
 def startup_lock(sqlalchemy_url: str) -> Iterator[None]:
-    """On PostgreSQL, one replica at a time migrates and syncs the fleet; elsewhere a no-op."""
+    """One replica at a time migrates and syncs the fleet: on PostgreSQL by an advisory lock, on a
+    SQLite file by an flock beside it; a no-op for an in-memory database."""
     if not sqlalchemy_url.startswith("postgresql"):
-        yield
+        db_file = sqlite_path(sqlalchemy_url)
+        if db_file is None:
+            yield
+            return
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(beside(db_file, "startup.lock")):
+            yield
         return
     with _connect(conninfo(sqlalchemy_url)) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (STARTUP_KEY,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
 import threading
@@ -17,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brique.errors import Duplicate, InvalidInput, Unavailable
+from brique.store.host_coordination import beside, sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -30,12 +33,21 @@ class _Connection(sqlite3.Connection):
     instead of SQLite's busy handler, which polls with sleeps of up to 100 ms: the next writer starts
     the moment the previous one commits. pysqlite opens the transaction at the first INSERT, UPDATE,
     DELETE or REPLACE (reads before it take no lock), so that is where the lock is taken; it is
-    released after the commit or rollback. Other processes (the CLI, another replica) still meet
-    SQLite's own lock and busy timeout."""
+    released after the commit or rollback. Between processes (`brique up --workers`, replicas of one
+    file) the writer then also takes an `flock` beside the database, so a writer of another process
+    likewise starts the moment the previous one commits; a process that takes no flock (the sqlite3
+    shell, say) still meets SQLite's own lock and busy timeout."""
 
     writers: threading.Lock
     owner: list[int | None]  # thread holding `writers` (shared by every connection of the file)
+    lock_path: str | None  # the file whose flock orders writers across processes
     _holds = False
+    _lock_fd: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.lock_path is not None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
         return super().cursor(factory or _Cursor)
@@ -44,11 +56,19 @@ class _Connection(sqlite3.Connection):
         if self._holds or not _WRITES.match(sql) or self.owner[0] == threading.get_ident():
             return  # already writing, not a write, or this thread's other connection writes (SQLite decides)
         self.writers.acquire()
+        if self._lock_fd is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            except BaseException:
+                self.writers.release()
+                raise
         self.owner[0], self._holds = threading.get_ident(), True
 
     def done(self) -> None:
         if self._holds:
             self._holds, self.owner[0] = False, None
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             self.writers.release()
 
     def commit(self) -> None:
@@ -68,6 +88,9 @@ class _Connection(sqlite3.Connection):
             super().close()
         finally:
             self.done()
+            fd, self._lock_fd = self._lock_fd, None
+            if fd is not None:
+                os.close(fd)
 
 
 class _Cursor(sqlite3.Cursor):
@@ -92,10 +115,13 @@ def make_engine(url: str, sqlite_synchronous: str = "full") -> Engine:
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise InvalidInput(f"must be one of {', '.join(SQLITE_SYNCHRONOUS)}", field="sqlite_synchronous")
-    path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    factory = type("Connection", (_Connection,), {"writers": threading.Lock(), "owner": [None]})
+    db_file = sqlite_path(url)
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = str(beside(db_file, "writer.lock")) if db_file is not None else None
+    factory = type(
+        "Connection", (_Connection,), {"writers": threading.Lock(), "owner": [None], "lock_path": lock_path}
+    )
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30, "factory": factory})
 
     @event.listens_for(engine, "connect")

@@ -24,7 +24,7 @@ log = logging.getLogger("brique.scheduler_loop")
 # the next round, which keeps scheduling to about a quarter of one core during a burst while a job
 # that fits still waits well under a second for its placement.
 REST_FACTOR = 3.0
-MIN_REST_S = 0.1
+MIN_REST_S = 0.25
 
 
 class SchedulerLoop:
