@@ -11,7 +11,7 @@ their CPU per submission is printed too.
 Prints, per database, one JSON line: submissions/s, median/p95 submit latency, submit->running
 p50/p99 for the jobs that started, time until 90 % of the jobs that started had started, time of the
 last placement (both from the burst's start), server RSS (max sampled); then the medians of each
-database as the Markdown table of issue 13. With `--replicas N` (PostgreSQL only), N `brique up`
+database as the Markdown table of issue 13. With `--replicas N`, N `brique up`
 processes serve the same database (one leads the scheduling loop; wake-ups cross by LISTEN/NOTIFY)
 and client c talks to replica c mod N, as an L4 load balancer would spread connections; server CPU
 and RSS are then the replicas' sum and largest. With `--array N`, also a single N-task array
@@ -233,16 +233,18 @@ def array_burst(servers: list[Server], tasks: int) -> dict:
 def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: int) -> dict:
     out: dict = {"db": db, "run": run}
     if args.jobs:
-        out.update(with_servers(db, pg, f"b{run}", args.replicas,
+        out.update(with_servers(db, pg, f"b{run}", args.replicas, args.workers,
                                 lambda srv: burst(srv, args.jobs, args.clients, seed=run)))  # fmt: skip
     if args.array:  # on an empty fleet of its own: the burst leaves no GPU free
-        out.update(with_servers(db, pg, f"a{run}", args.replicas, lambda srv: array_burst(srv, args.array)))
+        out.update(with_servers(db, pg, f"a{run}", args.replicas, args.workers,
+                                lambda srv: array_burst(srv, args.array)))  # fmt: skip
     return out
 
 
 def with_servers(
-    db: str, pg: PostgresServer | None, name: str, replicas: int, measure: Callable[[list[Server]], dict]
-) -> dict:
+    db: str, pg: PostgresServer | None, name: str, replicas: int, workers: int,
+    measure: Callable[[list[Server]], dict],
+) -> dict:  # fmt: skip
     """`measure` against fresh `brique up` replicas of a new database; adds the largest RSS at the end."""
     with tempfile.TemporaryDirectory(prefix="brique-burst-") as tmp:
         if db == "sqlite":
@@ -252,7 +254,8 @@ def with_servers(
             url = pg.create_database(f"burst_{name}_{time.time_ns()}")
         keys = Path(tmp) / "keys"  # replicas share the platform keys (a secret store, in production)
         env = {**UNLIMITED, "BRIQUE_KEK_FILE": str(keys / "kek"), "BRIQUE_SIGNING_KEY_FILE": str(keys / "signing.key")}
-        servers = [Server(home=Path(tmp) / f"home{i}", db_url=url, env={**env, "BRIQUE_REPLICA_ID": f"r{i}"})
+        servers = [Server(home=Path(tmp) / f"home{i}", db_url=url, env={**env, "BRIQUE_REPLICA_ID": f"r{i}"},
+                          args=["--workers", str(workers)] if workers > 1 else [])
                    for i in range(replicas)]  # fmt: skip
         keys.mkdir()
         try:
@@ -283,12 +286,15 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--runs", type=int, default=1, help="repeat and print medians")
     parser.add_argument("--array", type=int, default=0, help="also submit one array of this many tasks")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="`brique up --workers N`: processes per replica sharing its port (the kernel "
+                             "spreads the clients' connections)")
     parser.add_argument("--replicas", type=int, default=1,
-                        help="brique up processes on the same database (PostgreSQL only; clients spread over them)")
+                        help="brique up processes on the same database (clients spread over them)")
     args = parser.parse_args()
     dbs = [d.strip() for d in args.db.split(",") if d.strip()]
-    if args.replicas < 1 or (args.replicas > 1 and "sqlite" in dbs):
-        parser.error("--replicas: at least 1, and more than 1 only with --db postgresql (a SQLite database has one)")
+    if args.replicas < 1 or args.workers < 1:
+        parser.error("--replicas and --workers: at least 1")
     pg = None
     if "postgresql" in dbs:
         bindir = find_bindir()
@@ -330,6 +336,7 @@ def table(summary: dict[str, dict], args: argparse.Namespace) -> str:
     """A Markdown table of the medians, one column per database."""
     dbs = list(summary)
     where = f", {args.replicas} replicas" if args.replicas > 1 else ""
+    where += f", {args.workers} workers each" if args.workers > 1 else ""
     head = f"| {args.jobs:,}-job burst{where}, median of {args.runs} | " + " | ".join(dbs) + " |"
     lines = [head, "|---" * (len(dbs) + 1) + "|"]
     for label, show in ROWS:

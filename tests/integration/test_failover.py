@@ -1,4 +1,7 @@
-"""Failover for real: three `brique up` replicas on one PostgreSQL behind HAProxy, two `brique agent`s.
+"""Failover for real: three `brique up` replicas of one database behind HAProxy, two `brique agent`s.
+
+On PostgreSQL (advisory-lock election, NOTIFY wake-ups) and on one SQLite file (flock election,
+Unix-socket wake-ups: replicas on one host).
 
 A burst of jobs is submitted through the load balancer with the SDK (each job's command leaves a
 marker, so a second launch would show); the leading replica is SIGKILLed mid-burst. Pins: no
@@ -21,8 +24,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-import psycopg
 import pytest
+from sqlalchemy import create_engine, text
 
 from brique.config import Settings
 from brique.domain.tenancy import Role
@@ -30,7 +33,6 @@ from brique.sdk import Client
 from brique.server.runtime import build_runtime
 from tests.conftest import FIXTURES, IN_CI
 from tests.support.haproxy import HAProxy, find_haproxy
-from tests.support.postgres import PostgresServer
 from tests.support.server import Agent, Server
 
 FLEET = FIXTURES / "failover-fleet.yaml"
@@ -82,6 +84,7 @@ class Cluster:
         self.markers = tmp / "markers"
         self.markers.mkdir()
         self.agents: list[Agent] = []
+        self.engine = create_engine(db_url)
 
     def prepare(self) -> str:
         """What an operator does once (here in-process, to keep the test short): the schema, the
@@ -125,9 +128,9 @@ class Cluster:
         with Client(self.lb.url, self.admin) as op:
             return op.fleet_capacity().gpus.up
 
-    def sql(self, query: str, *args: object) -> list[tuple]:
-        with psycopg.connect(self.db_url.replace("postgresql+psycopg", "postgresql")) as c:
-            return c.execute(query, args).fetchall()
+    def sql(self, query: str, **params: object) -> list[tuple]:
+        with self.engine.connect() as c:
+            return [tuple(row) for row in c.execute(text(query), params)]
 
     def close(self) -> None:
         for agent in self.agents:
@@ -135,6 +138,7 @@ class Cluster:
         for server in self.replicas.values():
             server.stop(signal.SIGKILL if server.proc and server.proc.poll() is None else signal.SIGTERM)
         self.lb.stop()
+        self.engine.dispose()
 
 
 def wait(cond: Callable[[], bool], what: str, timeout: float) -> None:
@@ -149,14 +153,18 @@ def wait(cond: Callable[[], bool], what: str, timeout: float) -> None:
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-@pytest.fixture
-def cluster(postgres: PostgresServer, tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["postgresql", "sqlite"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     haproxy = find_haproxy()
     if haproxy is None:
         if IN_CI:
             pytest.fail("haproxy not found; scripts/system-deps.sh must install it")
         pytest.skip("haproxy not installed (apt-get install haproxy)")
-    cluster = Cluster(tmp_path, postgres.create_database("failover"), haproxy)
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("postgres").create_database("failover")
+    else:
+        db_url = f"sqlite:///{tmp_path / 'failover.db'}"
+    cluster = Cluster(tmp_path, db_url, haproxy)
     try:
         started = time.monotonic()
         cluster.boot()
@@ -206,9 +214,8 @@ def test_sigkill_of_the_leader_mid_burst_loses_and_duplicates_nothing(cluster: C
     wait(lambda: cluster.sql("SELECT count(*) FROM jobs WHERE state = 'succeeded'")[0][0] == JOBS,
          "every accepted job to succeed", 40)  # fmt: skip
     done_s = time.monotonic() - begun
-    (first_placement,) = cluster.sql(
-        "SELECT min(at) FROM job_events WHERE to_state = 'scheduled' AND at > %s", killed_at
-    )[0]
+    placements = cluster.sql("SELECT at FROM job_events WHERE to_state = 'scheduled'")
+    first_placement = min(at for at in map(_utc, (r[0] for r in placements)) if at > killed_at)
     resumed_s = (first_placement - killed_at).total_seconds()
     print(f"\nfailover: leader {leader} killed; {status['leader']['id']} leads after {takeover_s:.2f} s "
           f"(term {status['leader']['term']}); placement resumed after {resumed_s:.2f} s; "
@@ -225,3 +232,9 @@ def test_sigkill_of_the_leader_mid_burst_loses_and_duplicates_nothing(cluster: C
                        "HAVING count(*) > 1") == []  # fmt: skip
     assert cluster.sql("SELECT max(attempt) FROM jobs") == [(1,)]
     assert 0 < takeover_s < 10 and 0 < resumed_s < 10
+
+
+def _utc(at: datetime | str) -> datetime:
+    """A timestamp as the database returns it (PostgreSQL: aware datetime; SQLite: naive UTC text)."""
+    value = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

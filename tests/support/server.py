@@ -18,6 +18,33 @@ from tests.support.postgres import free_port
 BRIQUE = [sys.executable, "-m", "brique.cli"]
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name (field 3, the state, first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = _stat(pid)
+    except FileNotFoundError:  # it just ended
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of `pid`."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = _stat(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out
+
+
 @dataclass
 class Server:
     home: Path
@@ -30,6 +57,7 @@ class Server:
     tls: list[str] = field(default_factory=list)  # `brique up` TLS options (--tls-cert ...)
     ca: Path | None = None  # CA to verify the server with, when it serves HTTPS
     client_cert: tuple[str, str] | None = None  # (cert, key) when it asks for mutual TLS
+    args: list[str] = field(default_factory=list)  # more `brique up` options (--workers 2, …)
 
     @property
     def url(self) -> str:
@@ -46,7 +74,7 @@ class Server:
     def start(self) -> str:
         log = self.home / f"server-{len(self.logs)}.log"
         self.home.mkdir(parents=True, exist_ok=True)
-        args = [*BRIQUE, "up", "--port", str(self.port), "--db", self.db_url, *self.tls]
+        args = [*BRIQUE, "up", "--port", str(self.port), "--db", self.db_url, *self.tls, *self.args]
         if self.fleet:
             args += ["--fleet", str(self.fleet)]
         self.proc = subprocess.Popen(
@@ -73,10 +101,14 @@ class Server:
         return (self.home / "admin.key").read_text().strip()
 
     def cpu_s(self) -> float:
-        """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+        """CPU seconds (user + system) the server has used so far, its `--workers` included (Linux /proc)."""
         assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(_cpu_s(pid) for pid in [self.proc.pid, *self.children()])
+
+    def children(self) -> list[int]:
+        """The pids of the processes `brique up` started itself (its other `--workers`)."""
+        assert self.proc is not None
+        return children(self.proc.pid)
 
     def all_logs(self) -> str:
         return "".join(Path(p).read_text() for p in self.logs)

@@ -9,6 +9,7 @@ TLS (and mutual TLS) goes through uvicorn's own ssl options, on this same protoc
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +72,14 @@ class ServerTls:
         return options
 
 
-def serve(app: Any, settings: Settings, tls: ServerTls | None = None) -> None:
-    """Run `app` on the settings' host and port until interrupted; over HTTPS when `tls` is given."""
+def serve(
+    app: Any, settings: Settings, tls: ServerTls | None = None, sock: socket.socket | None = None
+) -> None:
+    """Run `app` on the settings' host and port until interrupted; over HTTPS when `tls` is given.
+    With `sock`, on that listening socket instead (workers sharing a port)."""
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level,
         http=JsonErrorsH11Protocol, h11_max_incomplete_event_size=settings.max_header_bytes,
         **(tls.uvicorn_options() if tls else {}),
     )  # fmt: skip
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)

@@ -44,22 +44,52 @@ def up(
     tls_client_ca: Annotated[
         Path | None, typer.Option(help="mutual TLS: every client must present a certificate from this CA")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="processes serving this port, as replicas of one database: one "
+            "schedules, all serve the API (needs a database file or PostgreSQL) [default: 1]",
+        ),
+    ] = 1,
 ) -> None:
     """Start the control plane: migrate the database, load the fleet, serve the API."""
     # The server's modules load here, not at import: `brique --help` and client commands skip them.
     from brique.api.app import create_app
     from brique.api.server import serve
     from brique.config import Settings
+    from brique.server import workers as pool
     from brique.server.runtime import build_runtime
 
+    index = pool.worker_index()
+    if index:
+        pool.die_with_parent()
     tls = _server_tls(tls_cert, tls_key, tls_client_ca)
     overrides = {
         k: v for k, v in dict(host=host, port=port, db_url=db, fleet_file=fleet, home=home).items() if v
     }
     with user_errors():
         settings = Settings(**overrides)
+        if workers > 1 and not pool.shares_database(settings.database_url):
+            raise fail(
+                "--workers: more than 1 needs a database file or PostgreSQL (not an in-memory database)"
+            )
         private_files(settings.home)
         rt = build_runtime(settings)
+    sock = None
+    if workers > 1 or index:
+        try:
+            sock = pool.listening_socket(settings.host, settings.port, reuse_port=True)
+        except OSError as exc:
+            rt.close()
+            raise fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    if index:  # a worker started by the first one: it only serves
+        try:
+            serve(create_app(rt), settings, tls, sock)
+        finally:
+            rt.close()
+        return
     fleet_obj = rt.services.fleet.fleet
     action = "loaded" if rt.fleet_written else "found"
     out.print(
@@ -73,16 +103,36 @@ def up(
         out.print(token, highlight=False, soft_wrap=True)
     feed = _start_demo(rt, settings, demo_trace, demo_load, demo_speed) if demo else None
     url = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
+    on = f"{url} with {workers} workers" if workers > 1 else url
     out.print(
-        f"serving on {url}  (try: BRIQUE_URL={url} BRIQUE_API_KEY=$(cat {settings.admin_key_file}) brique fleet)"
+        f"serving on {on}  (try: BRIQUE_URL={url} BRIQUE_API_KEY=$(cat {settings.admin_key_file}) brique fleet)"
     )
     logging.basicConfig(level=settings.log_level.upper())
+    others = None
+    if workers > 1:
+        args = _worker_args(settings, db, fleet, home, tls_cert, tls_key, tls_client_ca)
+        others = pool.WorkerPool(workers, args, settings.replica_id)
+        others.start()
     try:
-        serve(create_app(rt), settings, tls)
+        serve(create_app(rt), settings, tls, sock)
     finally:
+        if others is not None:
+            others.stop()
         if feed is not None:
             feed.stop()
         rt.close()
+
+
+def _worker_args(
+    settings: Settings, db: str | None, fleet: Path | None, home: Path | None, *tls: Path | None
+) -> list[str]:
+    """The options every other worker is started with: this one's address and data, no demo."""
+    args = ["--host", settings.host, "--port", str(settings.port)]
+    for name, value in (("--db", db), ("--fleet", fleet), ("--home", home), ("--tls-cert", tls[0]),
+                        ("--tls-key", tls[1]), ("--tls-client-ca", tls[2])):  # fmt: skip
+        if value is not None:
+            args += [name, str(value)]
+    return args
 
 
 def private_files(home: Path) -> None:

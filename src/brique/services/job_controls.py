@@ -32,6 +32,7 @@ from brique.errors import Conflict, InvalidInput, NotFound
 from brique.services.audit import AuditLog, Entry
 from brique.services.authz import require
 from brique.services.scheduling import SchedulingService
+from brique.services.stale import redecide_on_stale
 from brique.store.db import Database
 from brique.store.repos import budgets as budgets_repo
 from brique.store.repos import jobs as repo
@@ -73,18 +74,24 @@ class JobControls:
     def _act(self, who: Principal, job_id: str, action: str, reason: str) -> JobRecord:
         require(who, Action.JOB_OPERATE)
         reason = _reason(reason, required=action != "resume")
+        done = redecide_on_stale(lambda: self._decide(who, job_id, action, reason))
+        job = done.job
+        if done.stop:
+            self.scheduling.send_stop(job.id, job.attempt, job.spec.grace_s, job.site_id)
+        self._notify(done, action, reason, who)
+        self.wake()
+        return done.job
+
+    def _decide(self, who: Principal, job_id: str, action: str, reason: str) -> _Done:
         with self.db.transaction() as s:
             job = repo.get(s, job_id)
             if job is None:
                 raise NotFound(f"job '{job_id}' not found", field="job_id")
             done = self._move(s, who, job, action, reason)
             details = {"reason": reason, "state": done.job.state.value}
-            self.audit.append(s, Entry(who.user_id, job.org_id, f"job.{action}", job.id, "ok", details=details))
-        if done.stop:
-            self.scheduling.send_stop(job.id, job.attempt, job.spec.grace_s, job.site_id)
-        self._notify(done, action, reason, who)
-        self.wake()
-        return done.job
+            entry = Entry(who.user_id, job.org_id, f"job.{action}", job.id, "ok", details=details)
+            self.audit.append(s, entry)
+        return done
 
     def _move(self, s: Session, who: Principal, job: JobRecord, action: str, reason: str) -> _Done:
         now = self.clock.now()

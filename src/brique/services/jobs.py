@@ -43,6 +43,7 @@ from brique.services.lockbox import Lockbox
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
+from brique.services.stale import redecide_on_stale
 from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import jobs as repo
@@ -440,22 +441,25 @@ class JobService(JobArrays):
             return self.controls.cancel(who, job_id, reason)
         require(who, Action.JOB_CANCEL)
         why = f": {reason.strip()[:500]}" if reason and reason.strip() else ""
+        job = redecide_on_stale(lambda: self._cancel(who, job_id, why))
+        if job.state.holds_gpus:
+            self.scheduling.send_stop(job.id, job.attempt, job.spec.grace_s, job.site_id)
+        self.wake()
+        return job
+
+    def _cancel(self, who: Principal, job_id: str, why: str) -> JobRecord:
         now = self.clock.now()
         with self.db.transaction() as s:
             job = self._visible(who, repo.get(s, job_id), job_id)
             may_cancel(who, job)
             if job.state.terminal:
                 raise Conflict(f"job {job_id} is already {job.state.value}", field="state")
-            grace = job.spec.grace_s
             if not job.state.holds_gpus:
-                job = repo.move(s, job, job.cancel_pending(who.user_id + why, now), now)
-            elif job.stop_reason is not StopReason.CANCEL:
-                job = self.scheduling.request_stop(s, job, StopReason.CANCEL, grace, "cancelling",
-                                                   f"cancel requested by {who.user_id}{why}; stopping")  # fmt: skip
-        if job.state.holds_gpus:
-            self.scheduling.send_stop(job.id, job.attempt, grace, job.site_id)
-        self.wake()
-        return job
+                return repo.move(s, job, job.cancel_pending(who.user_id + why, now), now)
+            if job.stop_reason is not StopReason.CANCEL:
+                return self.scheduling.request_stop(s, job, StopReason.CANCEL, job.spec.grace_s, "cancelling",
+                                                    f"cancel requested by {who.user_id}{why}; stopping")  # fmt: skip
+            return job
 
     def _operator_may_read(self, s: Session, who: Principal, job: JobRecord, what: str) -> bool:
         """An operator reads tenant data only under a live, tenant-approved grant; each read is audited."""
