@@ -95,7 +95,9 @@ class WorkerPool:
         if self.replica_id:
             env["BRIQUE_REPLICA_ID"] = f"{self.replica_id}-{index}"[:40]
         cmd = [sys.executable, "-m", "brique.cli", "up", *self.args]
-        self._procs[index] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        # Its own process group: a Ctrl-C on the terminal reaches the first worker alone, which then
+        # stops the others in order (rather than racing its own supervision to restart them).
+        self._procs[index] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, process_group=0)
         self._started_at[index] = time.monotonic()
 
     def _supervise(self) -> None:
