@@ -170,7 +170,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def burst(servers: list[Server], jobs: int, n_clients: int, seed: int) -> dict:
+def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: Callable[[], float]) -> dict:
     server = servers[0]
     key = setup_tenant(server.url, server.admin_key())
     rng = random.Random(seed)
@@ -180,8 +180,10 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int) -> dict:
     for sampler in samplers:
         sampler.start()
     cpu0, own0, start_wall, t0 = sum(s.cpu_s() for s in servers), time.process_time(), time.time(), time.perf_counter()
+    db0 = db_cpu()
     lat, errors = asyncio.run(clients([s.url for s in servers], requests, n_clients))
     submit_s, submit_cpu = time.perf_counter() - t0, sum(s.cpu_s() for s in servers) - cpu0
+    submit_db_cpu = db_cpu() - db0
     clients_cpu = time.process_time() - own0
     wait_settled(server.url, key)
     rows = all_jobs(server.url, key)
@@ -197,6 +199,7 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int) -> dict:
         "submissions_per_s": round(jobs / submit_s, 1),
         "server_cpu_ms_per_submit": round(submit_cpu / jobs * 1000, 2),
         "clients_cpu_ms_per_submit": round(clients_cpu / jobs * 1000, 2),
+        "db_cpu_ms_per_submit": round(submit_db_cpu / jobs * 1000, 2),
         "submit_ms_p50": round(statistics.median(lat) * 1000, 1), "submit_ms_p95": round(pct(lat, 95) * 1000, 1),
         "started": len(started), "states": dict(Counter(r["state"] for r in rows)),
         "to_running_s_p50": round(pct(to_running, 50), 2), "to_running_s_p99": round(pct(to_running, 99), 2),
@@ -232,9 +235,13 @@ def array_burst(servers: list[Server], tasks: int) -> dict:
 
 def run_one(db: str, args: argparse.Namespace, pg: PostgresServer | None, run: int) -> dict:
     out: dict = {"db": db, "run": run}
+
+    def db_cpu() -> float:  # the database server's processes (none for SQLite: it runs in the server's)
+        return pg.cpu_s() if pg is not None and db == "postgresql" else 0.0
+
     if args.jobs:
         out.update(with_servers(db, pg, f"b{run}", args.replicas, args.workers,
-                                lambda srv: burst(srv, args.jobs, args.clients, seed=run)))  # fmt: skip
+                                lambda srv: burst(srv, args.jobs, args.clients, run, db_cpu)))  # fmt: skip
     if args.array:  # on an empty fleet of its own: the burst leaves no GPU free
         out.update(with_servers(db, pg, f"a{run}", args.replicas, args.workers,
                                 lambda srv: array_burst(srv, args.array)))  # fmt: skip
@@ -324,6 +331,7 @@ ROWS = (  # the issue's table: (row, how to show one database's medians)
     ("median / p95 submit latency", lambda m: f"{m['submit_ms_p50']:.0f} ms / {m['submit_ms_p95']:.0f} ms"),
     ("server CPU per submission", lambda m: f"{m['server_cpu_ms_per_submit']:.1f} ms"),
     ("clients' CPU per submission", lambda m: f"{m.get('clients_cpu_ms_per_submit', float('nan')):.2f} ms"),
+    ("database server's CPU per submission (PostgreSQL)", lambda m: f"{m.get('db_cpu_ms_per_submit', 0.0):.2f} ms"),
     ("submit -> running p50 / p99 (jobs that started)",
      lambda m: f"{m['to_running_s_p50']:.2f} s / {m['to_running_s_p99']:.2f} s"),
     ("90 % of the jobs that started, started after", lambda m: f"{m['started_90pct_after_s']:.0f} s"),

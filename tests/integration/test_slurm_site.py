@@ -90,10 +90,12 @@ def test_jobs_run_on_slurm_and_cancel_reaches_it(plane: tuple[Runtime, TestClien
         "project": "hpc",
         "gpus": 4,
         "grace_s": 5,
-        "command": "trap 'echo got TERM; exit 0' TERM; sleep 120 & wait",
+        "command": "trap 'echo got TERM; exit 0' TERM; echo started; sleep 120 & wait",
     }
     long = http.post("/v1/jobs", json=body, headers=auth(key)).json()["job"]["id"]
     _until(rt, lambda: job(long)["state"] == "running", "job runs")
+    # Slurm says running once the job is allocated; its script traps TERM a moment later
+    _until(rt, lambda: "started" in http.get(f"/v1/jobs/{long}/logs", headers=auth(key)).text, "the trap is set")
     http.post(f"/v1/jobs/{long}/cancel", headers=auth(key))
     _until(rt, lambda: job(long)["state"] == "cancelled", "job cancelled in Slurm")
     assert "got TERM" in http.get(f"/v1/jobs/{long}/logs", headers=auth(key)).text
