@@ -14,6 +14,7 @@ from brique.domain.fleet import HealthState
 from brique.domain.job_lifecycle import JobState
 from brique.domain.job_records import JobRecord
 from brique.domain.jobs import Job, RunningJob
+from brique.domain.policy import PlacementPolicy
 from brique.domain.projects import ProjectGovernance
 from brique.scheduler import ClusterSnapshot, Topology, decay_usage
 from brique.scheduler.state import SchedulerState
@@ -30,11 +31,15 @@ def ts(at: datetime) -> float:
     return at.timestamp()
 
 
-def core_job(row: JobRecord) -> Job:
+def core_job(row: JobRecord, placements: dict[PlacementPolicy, PlacementPolicy] | None = None) -> Job:
+    """The scheduler core's view of a job. With `placements`, equal placement policies become one
+    object: the core's caches key on the policy's identity (cheaper than hashing it), and each job's
+    spec decoded from the database carries its own copy."""
     spec = row.spec
+    placement = spec.placement if placements is None else placements.setdefault(spec.placement, spec.placement)
     return Job(
         id=row.id, tenant=row.org_id, gpus=row.gpus, tier=row.tier, project=row.project_id,
-        placement=spec.placement, submitted_at=ts(row.submitted_at), max_runtime_s=spec.max_runtime_s,
+        placement=placement, submitted_at=ts(row.submitted_at), max_runtime_s=spec.max_runtime_s,
         estimated_runtime_s=spec.estimated_runtime_s, preemption_grace_s=spec.grace_s,
     )  # fmt: skip
 
@@ -46,16 +51,19 @@ class JobCache:
     def __init__(self) -> None:
         self._jobs: dict[tuple[str, int], Job] = {}
         self._seen: dict[tuple[str, int], Job] = {}
+        self._placements: dict[PlacementPolicy, PlacementPolicy] = {}  # one object per distinct policy
 
     def __call__(self, row: JobRecord) -> Job:
         key = (row.id, row.version)
-        job = self._seen.get(key) or self._jobs.get(key) or core_job(row)
+        job = self._seen.get(key) or self._jobs.get(key) or core_job(row, self._placements)
         self._seen[key] = job
         return job
 
     def end_cycle(self) -> None:
         """Forget jobs not used in this cycle (finished, or changed)."""
         self._jobs, self._seen = self._seen, {}
+        if len(self._placements) > 4096:  # stays small (policies per project), but stays bounded
+            self._placements.clear()
 
 
 def running_job(row: JobRecord, now: datetime, jobs: Callable[[JobRecord], Job] = core_job) -> RunningJob:
