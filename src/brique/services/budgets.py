@@ -215,7 +215,7 @@ class BudgetService:
 
         Runs in the submission's transaction; only when a hard-stop budget applies does it price
         the month so far (billing reads usage in its own short read)."""
-        if who.org_id is None:
+        if who.org_id is None or not any(p in (None, project_id) for p in repo.hard_stop_scopes(s, who.org_id)):
             return
         rows = [b for b in repo.for_org(s, who.org_id) if b.hard_stop and b.project_id in (None, project_id)]
         if rows and _exempt(s, who.org_id, spec.tier):

@@ -47,11 +47,22 @@ def delete(session: Session, org_id: str, project_id: str | None) -> bool:
     return True
 
 
+_BUDGETS = BudgetRow.__table__
+_HARD_STOP_SCOPES = select(_BUDGETS.c.project_id).where(
+    _BUDGETS.c.org_id == bindparam("org_id"), _BUDGETS.c.hard_stop.is_(True)
+)
+
+
+def hard_stop_scopes(session: Session, org_id: str) -> list[str | None]:
+    """The scopes of an org's hard-stop budgets (None: the whole org). Read on every submission, so
+    a Core select built once, not an ORM load: most orgs have none and the check ends here."""
+    return [r[0] for r in session.connection().execute(_HARD_STOP_SCOPES, {"org_id": org_id})]
+
+
 _FOR_ORG = select(BudgetRow).where(BudgetRow.org_id == bindparam("org_id")).order_by(BudgetRow.project_id, BudgetRow.id)
 
 
 def for_org(session: Session, org_id: str) -> list[Budget]:
-    """(Read on every submission: the statement is built once.)"""
     return [budget_row_to_domain(r) for r in session.scalars(_FOR_ORG, {"org_id": org_id})]
 
 
