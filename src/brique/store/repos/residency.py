@@ -18,17 +18,18 @@ def find(session: Session, org_id: str, project_id: str | None) -> PlacementPoli
     return placement_from_dict(row.policy) if row else None
 
 
-_ORG_AND_PROJECT = select(PlacementPolicyRow.project_id, PlacementPolicyRow.policy).where(
-    PlacementPolicyRow.org_id == bindparam("org_id"),
-    or_(PlacementPolicyRow.project_id.is_(None), PlacementPolicyRow.project_id == bindparam("project_id")),
-)  # built once: read on every submission
+_POLICIES = PlacementPolicyRow.__table__
+_ORG_AND_PROJECT = select(_POLICIES.c.project_id, _POLICIES.c.policy).where(
+    _POLICIES.c.org_id == bindparam("org_id"),
+    or_(_POLICIES.c.project_id.is_(None), _POLICIES.c.project_id == bindparam("project_id")),
+)  # read on every submission: Core, built once, run on the session's connection
 
 
 def org_and_project(
     session: Session, org_id: str, project_id: str
 ) -> tuple[PlacementPolicy | None, PlacementPolicy | None]:
     """The org's policy and the project's, in one read (a submission needs both)."""
-    rows = session.execute(_ORG_AND_PROJECT, {"org_id": org_id, "project_id": project_id})
+    rows = session.connection().execute(_ORG_AND_PROJECT, {"org_id": org_id, "project_id": project_id})
     found = {pid: placement_from_dict(doc) for pid, doc in rows}
     return found.get(None), found.get(project_id)
 

@@ -70,13 +70,16 @@ def add_project(session: Session, project: Project) -> None:
 
 
 # read on every submission: columns (not an ORM entity), the statement built once
+_PROJECTS = ProjectRow.__table__
+# Read on every submission: a Core select built once, run on the session's connection (an ORM-enabled
+# select costs about 100 µs more per call in the Session's execution path).
 _FIND_PROJECT = select(
-    ProjectRow.id, ProjectRow.org_id, ProjectRow.name, ProjectRow.description, ProjectRow.created_at
-).where(ProjectRow.org_id == bindparam("org_id"), or_(ProjectRow.id == bindparam("ref"), ProjectRow.name == bindparam("ref")))
+    _PROJECTS.c.id, _PROJECTS.c.org_id, _PROJECTS.c.name, _PROJECTS.c.description, _PROJECTS.c.created_at
+).where(_PROJECTS.c.org_id == bindparam("org_id"), or_(_PROJECTS.c.id == bindparam("ref"), _PROJECTS.c.name == bindparam("ref")))
 
 
 def find_project(session: Session, org_id: str, ref: str) -> Project | None:
-    row = session.execute(_FIND_PROJECT, {"org_id": org_id, "ref": ref}).first()
+    row = session.connection().execute(_FIND_PROJECT, {"org_id": org_id, "ref": ref}).first()
     return Project(*row) if row else None
 
 
