@@ -6,6 +6,7 @@ Through the API (in-process) on SQLite and PostgreSQL, on the small test fleet (
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from brique.errors import NotLeader
 from brique.executors.base import Launch
 from brique.services import scheduling
+from brique.store.repos import job_cycle
 from brique.store.repos import jobs as repo
 from tests.integration.conftest import Cloud, auth
 
@@ -148,3 +150,42 @@ def test_postgresql_vacuums_and_analyzes_the_jobs_table_early(cloud: Cloud) -> N
         options = s.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'jobs'")).scalar_one()
     assert set(options) == {"autovacuum_vacuum_scale_factor=0.02", "autovacuum_vacuum_insert_scale_factor=0.02",
                             "autovacuum_analyze_scale_factor=0.02"}  # fmt: skip
+
+
+def test_submissions_committed_while_a_cycle_reads_never_make_the_view_reload(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL (READ COMMITTED) each statement sees every commit made before it: the view's
+    changes and its count/version checksum come from one statement, so a submission committing right
+    after that read (as in a burst) is simply taken by the next cycle, never a full reload. (SQLite
+    holds the write lock through the cycle: the submission commits after it.)"""
+    svc = cloud.rt.services.scheduling
+    cloud.tick()
+    reloads = svc._view.reloads
+    real = job_cycle.stamps_since
+    submitted: list[str] = []
+
+    def submit() -> None:
+        r = cloud.http.post("/v1/jobs", json={**SPEC, "name": f"j{len(submitted)}"}, headers=auth(cloud.tenant))
+        assert r.status_code == 201, r.text
+        submitted.append(r.json()["job"]["id"])
+
+    def racing(session: Session, since: Any, states: Any) -> Any:
+        out = real(session, since, states)
+        thread = threading.Thread(target=submit)
+        thread.start()
+        if session.get_bind().dialect.name == "postgresql":
+            thread.join()  # committed before the cycle reads anything else
+        threads.append(thread)
+        return out
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(job_cycle, "stamps_since", racing)
+    for _ in range(6):
+        cloud.tick(1)
+    for thread in threads:
+        thread.join()
+    monkeypatch.setattr(job_cycle, "stamps_since", real)
+    cloud.tick(1)
+    assert svc._view.reloads == reloads
+    assert len(submitted) == 6 and set(submitted) <= set(svc._view.pending) | set(svc._view.active)

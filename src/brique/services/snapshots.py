@@ -144,8 +144,7 @@ class JobView:
         """`fresh`: jobs this process committed since the last refresh, taken without reading them back."""
         if self._since is not None:
             self._take(fresh)
-            self._catch_up(session, self._since)
-            count, total = repo.checksum(session, LIVE)
+            count, total = self._catch_up(session, self._since)
             if count != len(self.pending) + len(self.active) or total != self._sum:
                 self._since = None
         if self._since is None:
@@ -170,9 +169,11 @@ class JobView:
                 or known.version < r.version]  # fmt: skip
         self.note(held)
 
-    def _catch_up(self, session: Session, since: datetime) -> None:
+    def _catch_up(self, session: Session, since: datetime) -> tuple[int, int]:
+        """Apply the changes since `since`; the live jobs' count and version sum as of the same read."""
         stale = []
-        for job_id, version, state in job_cycle.stamps_since(session, since):
+        stamps, count, total = job_cycle.stamps_since(session, since, LIVE)
+        for job_id, version, state in stamps:
             if state not in LIVE:
                 self._drop(job_id)
                 continue
@@ -182,6 +183,7 @@ class JobView:
         rows = job_cycle.by_ids(session, stale, self.specs)
         self.note(rows)
         self.read += len(rows)
+        return count, total
 
     def note(self, rows: Iterable[JobRecord]) -> None:
         """Jobs as now stored (read, or written by this cycle and committed)."""

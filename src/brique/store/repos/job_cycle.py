@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, bindparam, cast, insert, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict
@@ -82,10 +82,21 @@ def by_ids(session: Session, job_ids: Sequence[str], specs: SpecTexts) -> list[J
     return out
 
 
-def stamps_since(session: Session, since: datetime) -> list[tuple[str, int, str]]:
-    """(id, version, state) of every job changed at or after `since`: enough to tell which to read."""
-    q = select(_JOBS.c.id, _JOBS.c.version, _JOBS.c.state).where(_JOBS.c.updated_at >= since)
-    return [(r[0], r[1], r[2]) for r in session.execute(q)]
+def stamps_since(
+    session: Session, since: datetime, states: Iterable[str]
+) -> tuple[list[tuple[str, int, str]], int, int]:
+    """(id, version, state) of every job changed at or after `since` (enough to tell which to read),
+    and the count and version sum of the jobs in `states` (what a full read would count), in one statement: one
+    snapshot even under PostgreSQL's READ COMMITTED, where two statements would each see the commits
+    made before it and so disagree during a burst of submissions."""
+    live = (select(func.count().label("n"), func.coalesce(func.sum(_JOBS.c.version), 0).label("total"))
+            .where(_JOBS.c.state.in_(list(states))).subquery())  # fmt: skip
+    q = select(live.c.n, live.c.total, _JOBS.c.id, _JOBS.c.version, _JOBS.c.state).select_from(
+        live.outerjoin(_JOBS, _JOBS.c.updated_at >= since)
+    )
+    rows = session.connection().execute(q).all()
+    stamps = [(r[2], r[3], r[4]) for r in rows if r[2] is not None]
+    return stamps, int(rows[0][0]), int(rows[0][1])
 
 
 def move_many(session: Session, moves: list[tuple[JobRecord, Transition]], at: datetime) -> dict[str, JobRecord]:

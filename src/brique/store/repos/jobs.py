@@ -179,13 +179,6 @@ def in_states(session: Session, states: Iterable[str]) -> list[JobRecord]:
     return [job_row_to_domain(row) for row in session.scalars(q)]
 
 
-def checksum(session: Session, states: Iterable[str]) -> tuple[int, int]:
-    """How many jobs are in `states`, and the sum of their versions (any change moves one or the other)."""
-    q = select(func.count(), func.coalesce(func.sum(JobRow.version), 0)).where(JobRow.state.in_(list(states)))
-    count, total = session.execute(q).one()
-    return int(count), int(total)
-
-
 def lock_for_writing(session: Session) -> None:
     """Take SQLite's write lock now, before the first read: a transaction that reads and then
     writes fails at once ("database is locked") if another writer committed in between, which a
