@@ -423,6 +423,8 @@ class _Cycle:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         index = self._index("tier")
+        if self._surely_not_worth(job, sites, index):
+            return False
         plan = self._plan("tier", job.gpus, sites, index)
         if plan is None or not self._worth_killing(job, sites, plan, index):
             return False
@@ -445,6 +447,23 @@ class _Cycle:
                 self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now(), pick=False
             )
             is None
+        )
+
+    def _surely_not_worth(self, job: Job, sites: tuple[int, ...], index: preempt.VictimIndex) -> bool:
+        """`_worth_killing` would say no whatever the plan, known before planning: a job within one rack
+        frees at least (its GPUs - the most free in one rack) GPUs, each losing `index.min_age` seconds
+        or more, and it can start before even that loss says killing pays."""
+        ratio = self.policy.preempt_wait_ratio
+        limit = self.sites.rack_limit(sites)
+        if ratio <= 0 or job.gpus > limit or index.min_age <= 0:
+            return False
+        least = (job.gpus - self.cap.largest_rack_block(sites)) * index.min_age * (1 - 1e-9)  # float margin
+        if least <= 0:
+            return False
+        worth_from = self.now + least / (ratio * max(job.gpus, 1))
+        return (
+            earliest_start(self.cap, sites, job.gpus, limit, worth_from, self._ends_now(), pick=False)
+            is not None
         )
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
@@ -481,10 +500,11 @@ class _Cycle:
     def _place_over(
         self, job: Job, plan: preempt.PreemptionPlan, code: ReasonCode, within: bool = False
     ) -> None:
+        gpus = plan.gpus(self.cap)  # picked as the plan saw the GPUs, before its victims stop
         why = explain.preempted_for(job, within)
         for v in plan.victims:
             self._stop(v, why, job.id)
-        self._place(job, plan.site, plan.gpus, code, within)
+        self._place(job, plan.site, gpus, code, within)
         last = self.out[-1]
         assert isinstance(last, Place)
         victims = tuple(self.cap.allocs[v].job.id for v in plan.victims)

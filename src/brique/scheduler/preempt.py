@@ -32,8 +32,18 @@ from brique.scheduler.capacity import Alloc, Capacity
 @dataclass(frozen=True, slots=True)
 class PreemptionPlan:
     site: int
-    gpus: list[int]
+    racks: list[tuple[int, int]]  # (rack, GPUs there)
     victims: list[int]  # allocation indices
+
+    def gpus(self, cap: Capacity) -> list[int]:
+        """The job's GPUs: free ones and its victims' (picked only for a plan that is acted on).
+
+        Read before anything in the cycle changes which GPUs are free or whose they are."""
+        victims = set(self.victims)
+        out: list[int] = []
+        for r, n in self.racks:
+            out.extend(pick_from(cap, r, n, lambda x: bool(cap.free[x]) or _reclaims(cap, x, victims)))
+        return out
 
 
 def victim_key(a: Alloc, now: float, idx: int, by_cost: bool = False) -> tuple[int, float, float, str, int]:
@@ -56,9 +66,12 @@ class VictimIndex:
         self.exact = by_cost  # per rack, the victim set losing least in total (not cheapest-first)
         held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
         in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
+        youngest = float("inf")
         for i, a in cap.allocs.items():
             if a.stopping or a.placed_now or a.protected or not eligible(a):
                 continue
+            if now - a.started_at < youngest:
+                youngest = now - a.started_at
             if held:
                 counts: dict[int, int] = {}
                 for x in a.gpus:
@@ -74,6 +87,9 @@ class VictimIndex:
                 per[i] = n
                 site_total[rack_site[r]] += n
             keys[i] = victim_key(a, now, i, by_cost)
+        # Least time any candidate has run: each GPU a plan frees loses at least this many seconds.
+        # Kept as candidates leave (a bound for fewer candidates too).
+        self.min_age = max(0.0, youngest)
 
     def exclude(self, cap: Capacity, gpus: list[int]) -> None:
         """`gpus` are now held: they can no longer be reclaimed."""
@@ -114,10 +130,8 @@ def plan(
     victims: set[int] = set()
     for v, n in got:
         victims.update(_cover(cap.rack_free[v.rack], n, in_rack.get(v.rack, {}), keys, exact))
-    gpus: list[int] = []
-    for v, n in got:
-        gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or _reclaims(cap, x, victims)))
-    return PreemptionPlan(site=got[0][0].site, gpus=gpus, victims=sorted(victims, key=lambda i: keys[i]))
+    racks = [(v.rack, n) for v, n in got]
+    return PreemptionPlan(site=got[0][0].site, racks=racks, victims=sorted(victims, key=lambda i: keys[i]))
 
 
 def _reclaims(cap: Capacity, x: int, victims: set[int]) -> bool:
