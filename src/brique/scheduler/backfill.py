@@ -185,6 +185,12 @@ def could_use_holds(cap: Capacity, job: Job, sites: tuple[int, ...]) -> bool:
     """Cheap test before `place_with_holds`: some hold admits the job and has free GPUs in `sites`."""
     if not cap.held_free or not any(hold_allows(h, job, cap.now) for h in cap.holds):
         return False
+    return hold_room(cap, job.gpus, sites)
+
+
+def hold_room(cap: Capacity, g: int, sites: tuple[int, ...]) -> bool:
+    """Held-free GPUs in `sites`, and with the free ones at least `g` (the part of `could_use_holds`
+    that does not depend on the job's runtime)."""
     site_of = cap.topo.rack_site
     room = sum(n for r, n in cap.held_free.items() if site_of[r] in sites)
-    return room > 0 and room + sum(cap.site_free[s] for s in sites) >= job.gpus
+    return room > 0 and room + sum(cap.site_free[s] for s in sites) >= g

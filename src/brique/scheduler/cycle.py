@@ -36,6 +36,7 @@ from brique.scheduler.backfill import (
     earliest_start,
     expected_ends,
     hold_allows,
+    hold_room,
     place_with_holds,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
@@ -51,7 +52,7 @@ from brique.scheduler.decisions import (
     Wait,
 )
 from brique.scheduler.fairshare import history_gpus, share_key, waterfill
-from brique.scheduler.queue import FairQueue, canonical
+from brique.scheduler.queue import FairQueue, by_tenant, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
 from brique.scheduler.state import SchedulerState
@@ -105,8 +106,9 @@ def _run(
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
         c.entitle(jobs)
-        c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
-        c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
+        share, scavenge = by_tenant(jobs)
+        c.share_phase(share)  # 6. share (+ backfill)
+        c.scavenge_phase(scavenge)  # 7. scavenge
         return c.result()  # 8. explain
     finally:
         c.cap.revert()
@@ -152,6 +154,9 @@ class _Cycle:
         self._under: set[str] = set()  # tenants holding less than their entitlement
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
         self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
+        # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
+        # Valid until something is placed, stopped or held (`_changed`).
+        self._stuck: dict[tuple[int, int, str], bool] = {}
 
     # ---------- phases ----------
 
@@ -222,7 +227,7 @@ class _Cycle:
         first: list[Job] = []
         left = self.policy.max_job_test
         for job in jobs:
-            if job.tier != Tier.PRIORITY or left <= 0:
+            if job.tier != _PRIORITY or left <= 0:
                 rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
             if self._over_project_quota(job):
@@ -255,14 +260,14 @@ class _Cycle:
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
         ent = self._ent
-        if ent is None or job.tier == Tier.PRIORITY or not self._under - {job.tenant}:
+        if ent is None or job.tier == _PRIORITY or not self._under - {job.tenant}:
             return False
         if job.expected_runtime_s <= (self.policy.entitlement_cap_s or 0.0):
             return False  # short work holds its GPUs briefly: let it fill gaps
         return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
 
-    def share_phase(self, jobs: list[Job]) -> None:
-        q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def share_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
+        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
         while (job := q.pop()) is not None:
@@ -277,17 +282,17 @@ class _Cycle:
                 return
             if (
                 self.head is not None
-                and (self.preempt_heads <= 0 or not preempts or job.tier == Tier.PREEMPTIBLE)
+                and (self.preempt_heads <= 0 or not preempts or job.tier == _PREEMPTIBLE)
                 and self._cannot_start(job)
             ):  # what `_consider` would conclude: no placement, no preemption, no second head
                 examined.add(job.id)
                 self._wait(job, None)
-                left -= 1
+                left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=True)
 
-    def scavenge_phase(self, jobs: list[Job]) -> None:
-        q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def scavenge_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
+        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
         examined = self.examined
         while (job := q.pop()) is not None:
@@ -300,9 +305,25 @@ class _Cycle:
             if self._cannot_start(job):  # what `_consider` would conclude, sooner
                 examined.add(job.id)
                 self._wait(job, None)
-                left -= 1
+                left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=False)
+
+    def _stuck_run(self, q: FairQueue, left: int) -> int:
+        """After a job of the tenant just popped could not start: its next jobs that cannot start either,
+        examined in one go; returns the depth left. Nothing changed, so each pop would give the same
+        tenant again (its key did not move) and every check before `_cannot_start` would pass as it did."""
+        jobs, at = q.rest()
+        if jobs is None:
+            return left
+        k, n, examined = at, len(jobs), self.examined
+        while k < n and left > 0 and self._cannot_start(jobs[k]):
+            examined.add(jobs[k].id)
+            self._wait(jobs[k], None)
+            left -= 1
+            k += 1
+        q.skip(k - at)
+        return left
 
     def result(self) -> CycleResult:
         cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
@@ -384,7 +405,24 @@ class _Cycle:
     def _cannot_start(self, job: Job) -> bool:
         """Known, without side effects, that `_consider` would find no GPUs for `job` now: no project
         quota or borrowing rule speaks, it fits one rack, a job as large already failed there in this
-        cycle (`_no_fit`) and no hold could take it. False: not known (the full path decides)."""
+        cycle (`_no_fit`) and no hold could take it. False: not known (the full path decides).
+
+        Memoised per (placement, GPUs, tenant) until something is placed, stopped or held (`_stuck`);
+        only whether a hold admits the job (its runtime) is asked per job."""
+        key = (id(job.placement), job.gpus, job.tenant)
+        room = self._stuck.get(key)
+        if room is None:
+            if not self._no_room(job):
+                return False
+            sites = self.sites.of(job.placement)
+            room = self._stuck[key] = bool(self.cap.held_free) and hold_room(self.cap, job.gpus, sites)
+        if not room:
+            return True
+        now = self.now
+        return not any(hold_allows(h, job, now) for h in self.cap.holds)
+
+    def _no_room(self, job: Job) -> bool:
+        """`_cannot_start` but for the holds."""
         if self.project_quota:
             return False
         sites = self.sites.of(job.placement)
@@ -395,9 +433,7 @@ class _Cycle:
         if free is None:  # may borrow without a cap: `borrow_block` is None whatever the ask
             t = self.quota.terms(job.tenant)
             free = self._borrow_free[job.tenant] = t.may_borrow and t.borrow_cap is None
-        if not free and self.quota.borrow_block(job) is not None:
-            return False
-        return not (self.cap.held_free and could_use_holds(self.cap, job, sites))
+        return free or self.quota.borrow_block(job) is None
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -419,7 +455,7 @@ class _Cycle:
         return got
 
     def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
-        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == Tier.PREEMPTIBLE:
+        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         index = self._index("tier")
@@ -475,6 +511,7 @@ class _Cycle:
             return False
         self.head = (job, res)
         self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        self._stuck.clear()
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():
             index.exclude(self.cap, res.gpus)
@@ -486,11 +523,12 @@ class _Cycle:
 
     def _place(self, job: Job, site: int, gpus: list[int], code: ReasonCode, within: bool = False) -> int:
         i = self.cap.place(job, gpus)
+        self._stuck.clear()
         if job.project in self.project_used or self.project_quota or self.project_weight:
             self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
         if self._ends is not None:
             insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
-        self.cap.allocs[i].protected = within and job.tier == Tier.PRIORITY
+        self.cap.allocs[i].protected = within and job.tier == _PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         self.out.append(
             Place(job.id, self._ids(gpus), self.cap.topo.sites[site].id, (explain.placed(code, job),))
@@ -512,6 +550,7 @@ class _Cycle:
 
     def _stop(self, alloc: int, why: Reason, for_job: str | None) -> None:
         a = self.cap.stop(alloc)
+        self._stuck.clear()
         self.quota.release(a)
         for index in self._victims.values():
             index.remove(self.cap, alloc)
@@ -673,12 +712,13 @@ class _Cycle:
         return got
 
 
+_PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 
 def _reclaimable(a: Alloc) -> bool:
-    return a.job.tier == Tier.PREEMPTIBLE or a.borrowed
+    return a.job.tier == _PREEMPTIBLE or a.borrowed
 
 
 def _preemptible_tier(a: Alloc) -> bool:
-    return a.job.tier == Tier.PREEMPTIBLE
+    return a.job.tier == _PREEMPTIBLE
