@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from brique.domain.jobs import Job
 from brique.scheduler.assign import RackView, choose, pick_from
 from brique.scheduler.capacity import Capacity, Hold
+from brique.scheduler.state import SchedulerState
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,21 @@ def earliest_start(
     return None
 
 
-def expected_ends(cap: Capacity) -> list[tuple[float, str, int]]:
+def expected_ends(cap: Capacity, state: SchedulerState | None = None) -> list[tuple[float, str, int]]:
     """(expected end, job id, allocation) of everything holding GPUs, in time order.
 
-    `Alloc.expected_end` inlined: this runs once per cycle over every running job.
+    `Alloc.expected_end` inlined. state: the `SchedulerState` under `cap`, whose sorted ends give the
+    running work's without a pass over it (`SchedulerState.ends_at`); only this cycle's placements
+    are added.
     """
     now = cap.now
+    if state is not None:
+        out = state.ends_at(now)
+        placed = [(a.expected_end(now), a.job.id, k) for k, a in cap.placed()]
+        if placed:
+            out.extend(placed)
+            out.sort()
+        return out
     out = []
     for i, a in cap.allocs.items():
         job = a.job

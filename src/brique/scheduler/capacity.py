@@ -44,6 +44,7 @@ class Capacity:
         self.held: dict[int, int] = {}  # GPU -> hold index
         self.held_free: dict[int, int] = {}  # rack -> held GPUs still free
         self._next = state.next_key
+        self._first = state.next_key  # allocations from here on were placed in this cycle
         self._cow = not owned
         if owned:
             self.free, self.rack_free, self.site_free = state.free, state.rack_free, state.site_free
@@ -73,6 +74,11 @@ class Capacity:
         self._owners.clear()
         self._stopped.clear()
         self._next = self._base.next_key
+
+    def placed(self) -> list[tuple[int, Alloc]]:
+        """(allocation, Alloc) of the jobs placed in this cycle so far."""
+        allocs = self.allocs
+        return [(k, allocs[k]) for k in range(self._first, self._next) if k in allocs]
 
     def stop(self, alloc: int) -> Alloc:
         """Mark allocation `alloc` stopping for the rest of this cycle."""

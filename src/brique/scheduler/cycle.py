@@ -127,6 +127,7 @@ class _Cycle:
         self.policy = policy
         self.now = now
         self.cap = Capacity(state, now, owned)
+        self.state = state
         self.quota = Quota(state.ledger)
         self.sites = state.sites
         self.reservations = {r.id: r for r in reservations}
@@ -617,8 +618,10 @@ class _Cycle:
             protect, now = self.policy.preempt_protect_s, self.now
             again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
             eligible: Callable[[Alloc], bool]
+            among: Iterable[int] | None = None
             if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
                 eligible = _preemptible_tier
+                among = self.state.preemptible  # the state keeps them: no pass over other work
                 if protect > 0:
                     eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
             else:
@@ -630,7 +633,7 @@ class _Cycle:
                     (wide or a.job.tenant == tenant or _reclaimable(a))
                     and not (again > 0 and a.restarted and now - a.started_at < again)
                 )
-            got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
+            got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost, among)
             self._victims[kind] = got
         return got
 
@@ -650,7 +653,7 @@ class _Cycle:
 
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:
-            self._ends = expected_ends(self.cap)
+            self._ends = expected_ends(self.cap, self.state)
         return self._ends
 
     def _share_key(self, tenant: str) -> float:

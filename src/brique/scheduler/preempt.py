@@ -21,7 +21,7 @@ busy for the rest of this cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from brique.domain.jobs import Tier
@@ -58,7 +58,15 @@ class VictimIndex:
     Rebuild it (make a new one) after GPUs are newly held: held GPUs are never reclaimed.
     """
 
-    def __init__(self, cap: Capacity, eligible: Callable[[Alloc], bool], by_cost: bool = False) -> None:
+    def __init__(
+        self,
+        cap: Capacity,
+        eligible: Callable[[Alloc], bool],
+        by_cost: bool = False,
+        among: Iterable[int] | None = None,
+    ) -> None:
+        """among: the only allocations `eligible` can accept, when the caller keeps them (e.g. the
+        preemptible tier's, `SchedulerState.preemptible`); None: every allocation is asked."""
         topo = cap.topo
         self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
         self.site_total = [0] * len(topo.sites)
@@ -67,7 +75,8 @@ class VictimIndex:
         held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
         in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
         youngest = float("inf")
-        for i, a in cap.allocs.items():
+        allocs = cap.allocs
+        for i, a in allocs.items() if among is None else ((i, allocs[i]) for i in among):
             if a.stopping or a.placed_now or a.protected or not eligible(a):
                 continue
             if now - a.started_at < youngest:

@@ -21,6 +21,9 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
   `masks[s]` the non-empty buckets; `full[s]`: racks whose every usable GPU is free
 - `tray_usable`, `rack_usable`: usable GPUs per tray/rack, recomputed only on health changes
 - `ledger`: contract classification per tenant (`quota.Ledger`), refreshed per dirty tenant
+- `ends`: (stop time, else start + expected runtime; job id; allocation) of every allocation,
+  sorted: backfill's expected ends at any `now` (`ends_at`) without a pass over running work
+- `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates)
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
 change recounts everything (rare).
@@ -28,11 +31,13 @@ change recounts everything (rare).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 
 from brique.domain.contracts import ContractBook
 from brique.domain.fleet import HealthState
-from brique.domain.jobs import RunningJob
+from brique.domain.jobs import RunningJob, Tier
 from brique.scheduler.admit import Sites
 from brique.scheduler.alloc import Alloc
 from brique.scheduler.quota import Ledger
@@ -55,6 +60,9 @@ class SchedulerState:
         self.next_key = 0
         self.unknown_gpus: list[str] = []
         self.gpu_alloc: list[int] = [-1] * topo.gpu_count
+        self.ends: list[tuple[float, str, int]] = []
+        self._end_of: dict[int, tuple[float, str, int]] = {}  # allocation -> its entry in `ends`
+        self.preemptible: dict[int, None] = {}
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
         self.free = bytearray(self.usable)
@@ -85,6 +93,8 @@ class SchedulerState:
         key = self.by_job.pop(job_id)
         a = self.allocs.pop(key)
         self.ledger.remove(key, a)
+        self._drop_end(key)
+        self.preemptible.pop(key, None)
         free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
         for g in a.gpus:
             if owner[g] != key:
@@ -99,10 +109,13 @@ class SchedulerState:
 
     def apply_stopping(self, job_id: str, stopping_at: float) -> None:
         """A stop signal was sent to `job_id`: it keeps its GPUs until it is gone, by `stopping_at`."""
-        a = self.allocs[self.by_job[job_id]]
+        key = self.by_job[job_id]
+        a = self.allocs[key]
         self.ledger.stop(a)
         a.stop_at = stopping_at
         a.stopping = True
+        self._drop_end(key)
+        self._keep_end(key, a)
 
     def set_health(self, key: str, state: HealthState) -> None:
         """Override a node's or GPU's health (draining/down never get new work); recounts all."""
@@ -127,6 +140,30 @@ class SchedulerState:
     def running_ids(self) -> set[str]:
         return set(self.by_job)
 
+    def ends_at(self, now: float) -> list[tuple[float, str, int]]:
+        """(expected end at `now`, job id, allocation) of every allocation, in time order: a new list.
+
+        `backfill.expected_ends` over these allocations: only the entries already due by `now` are
+        recomputed (overdue estimate: the max runtime; a stop or max runtime passed: `now`)."""
+        ends = self.ends
+        k = bisect_right(ends, now, key=_END)
+        if not k:
+            return ends[:]
+        allocs = self.allocs
+        out = []
+        for e in ends[:k]:
+            a = allocs[e[2]]
+            if a.stop_at is not None:
+                end = now
+            else:
+                end = a.started_at + a.job.max_runtime_s
+                if end < now:
+                    end = now
+            out.append((end, e[1], e[2]))
+        out.extend(ends[k:])
+        out.sort()  # two sorted runs: one merge
+        return out
+
     # ---------- building ----------
 
     def _add(self, rj: RunningJob) -> int:
@@ -145,7 +182,25 @@ class SchedulerState:
         self.allocs[key] = a
         self.by_job[rj.job.id] = key
         self.ledger.add(key, a)
+        self._keep_end(key, a)
+        if rj.job.tier == Tier.PREEMPTIBLE:
+            self.preemptible[key] = None
         return key
+
+    def _keep_end(self, key: int, a: Alloc) -> None:
+        if a.stop_at is not None:
+            base = a.stop_at
+        else:
+            job = a.job
+            est, most = job.estimated_runtime_s, job.max_runtime_s
+            base = a.started_at + (most if est is None or est > most else est)
+        entry = self._end_of[key] = (base, a.job.id, key)
+        insort(self.ends, entry)
+
+    def _drop_end(self, key: int) -> None:
+        entry = self._end_of.pop(key)
+        ends = self.ends
+        del ends[bisect_left(ends, entry)]
 
     def _usable_from_health(self) -> None:
         topo = self.topo
@@ -194,6 +249,9 @@ class SchedulerState:
         self.masks[s] |= 1 << new
         if new and new == self.rack_usable[r]:
             self.full[s] = _insert_sorted(self.full[s], r)
+
+
+_END = itemgetter(0)
 
 
 def _insert_sorted(d: dict[int, None], r: int) -> dict[int, None]:
