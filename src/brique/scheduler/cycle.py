@@ -63,7 +63,7 @@ def schedule(
 ) -> CycleResult:
     """Decide, for one instant `now` (POSIX seconds), what starts, waits, is reserved or preempted."""
     state = SchedulerState(snapshot.topology, snapshot.running, snapshot.health, policy.contracts)
-    return _run(state, pending, policy, now, snapshot.usage, snapshot.reservations, owned=True)
+    return _run(state, canonical(pending), policy, now, snapshot.usage, snapshot.reservations, owned=True)
 
 
 def schedule_state(
@@ -74,6 +74,7 @@ def schedule_state(
     usage: Mapping[str, float] | None = None,
     reservations: Iterable[AdvanceReservation] = (),
     waits: bool = True,
+    ordered: bool = False,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
@@ -83,14 +84,17 @@ def schedule_state(
     waits: False leaves the `Wait` decisions (and the work of explaining them) out, for a
     caller that acts only on starts, reservations, rejections and preemptions (the simulator);
     every other decision, and `examined`, are the same.
+    ordered: `pending` is a list already in canonical order (submit time, id), as `queue.canonical`
+    would sort it (the caller vouches for it; the sort is skipped).
     """
     state.use_contracts(policy.contracts)
-    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
+    jobs = pending if ordered and isinstance(pending, list) else canonical(pending)
+    return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
 
 
 def _run(
     state: SchedulerState,
-    pending: Iterable[Job],
+    pending: list[Job],
     policy: SchedulingPolicy,
     now: float,
     usage: Mapping[str, float],
@@ -102,7 +106,7 @@ def _run(
     c.explain_waits = waits
     try:
         c.hold_reservations()  # 2. holds
-        jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
+        jobs = c.project_phase(c.admit(pending))  # 3. admit (+ project quotas); `pending` in canonical order
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
         c.entitle(jobs)
@@ -171,19 +175,29 @@ class _Cycle:
         keep = []
         append = keep.append
         seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
+        known = self.sites.admitted_jobs()  # the same answers by job object: one look-up for a job seen before
         for job in jobs:
+            hit = known.get(id(job))
+            if hit is not None and hit[0] is job:
+                if hit[1]:
+                    self.out.append(Reject(job.id, hit[1]))
+                else:
+                    append(job)
+                continue
             placement = job.placement
             if job.reservation is None:
-                hit = seen.get((id(placement), job.gpus, job.tenant))  # the answer's inputs
-                if hit is not None and hit[0] is placement:
-                    if hit[1]:
-                        self.out.append(Reject(job.id, hit[1]))
+                got = seen.get((id(placement), job.gpus, job.tenant))  # the answer's inputs
+                if got is not None and got[0] is placement:
+                    known[id(job)] = (job, got[1])
+                    if got[1]:
+                        self.out.append(Reject(job.id, got[1]))
                     else:
                         append(job)
                     continue
             why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
             if job.reservation is None:
                 seen[(id(placement), job.gpus, job.tenant)] = (placement, why)  # keeps the policy alive
+                known[id(job)] = (job, why)
             if why:
                 self.out.append(Reject(job.id, why))
             else:
