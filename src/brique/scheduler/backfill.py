@@ -50,13 +50,13 @@ def earliest_start(
     topo = cap.topo
     site_set = set(sites)
     future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
-    released: set[int] = set()
     horizon = float("inf") if before is None else before
     if ends is None:
         ends = expected_ends(cap)
     allocs = cap.allocs
     if len(site_set) == len(topo.sites):  # every end touches the candidate sites
-        events = ends[: bisect_left(ends, (horizon,))]
+        events = ends
+        n = bisect_left(ends, (horizon,))
     else:
         events = []
         for e in ends:
@@ -64,23 +64,43 @@ def earliest_start(
                 break
             if _touches(cap, allocs[e[2]].gpus, site_set):
                 events.append(e)
+        n = len(events)
+    usable, held, owner, gpu_rack = cap.usable, cap.held, cap.gpu_alloc, topo.gpu_rack
+    # An allocation's GPUs are all its own unless it was stopped in this cycle (a placement may have
+    # taken them) or the running work overlapped; with no holds, its per-rack spread is what it releases.
+    spread_ok = not held and not cap.overlap
     k = 0
-    while k < len(events):
+    while k < n:
         t = events[k][0]
         touched: set[int] = set()
-        while k < len(events) and events[k][0] == t:
-            for x in cap.allocs[events[k][2]].gpus:
-                r = topo.gpu_rack[x]
-                if r in future and cap.usable[x] and x not in cap.held and cap.gpu_alloc[x] == events[k][2]:
-                    future[r] += 1
-                    released.add(x)
-                    touched.add(r)
+        while k < n and events[k][0] == t:
+            i = events[k][2]
+            a = allocs[i]
+            if spread_ok and (not a.stopping or a.stop_at is not None):
+                for r, c in a.spread(usable, gpu_rack):
+                    if r in future:
+                        future[r] += c
+                        touched.add(r)
+            else:
+                for x in a.gpus:
+                    r = gpu_rack[x]
+                    if r in future and usable[x] and x not in held and owner[x] == i:
+                        future[r] += 1
+                        touched.add(r)
             k += 1
         if g <= rack_limit and not any(future[r] >= g for r in touched):
             continue
         got = _fit(cap, future, g, rack_limit)
         if got is not None:
-            return _reserve(cap, got, released, t) if pick else HeadReservation(t, got[0][0].site, [])
+            if not pick:
+                return HeadReservation(t, got[0][0].site, [])
+            released = {  # the GPUs counted above
+                x
+                for e in events[:k]
+                for x in allocs[e[2]].gpus
+                if gpu_rack[x] in future and usable[x] and x not in held and owner[x] == e[2]
+            }
+            return _reserve(cap, got, released, t)
     return None
 
 

@@ -39,6 +39,7 @@ class Capacity:
         self.tray_usable = state.tray_usable
         self.rack_usable = state.rack_usable
         self.allocs: dict[int, Alloc] = state.allocs
+        self.overlap = state.overlap  # some running jobs were given the same GPUs
         self.gpu_alloc: list[int] = state.gpu_alloc
         self.holds: list[Hold] = []
         self.held: dict[int, int] = {}  # GPU -> hold index

@@ -59,6 +59,7 @@ class SchedulerState:
         self.by_job: dict[str, int] = {}
         self.next_key = 0
         self.unknown_gpus: list[str] = []
+        self.overlap = False  # two running jobs were ever said to hold the same GPU (sticky)
         self.gpu_alloc: list[int] = [-1] * topo.gpu_count
         self.ends: list[tuple[float, str, int]] = []
         self._end_of: dict[int, tuple[float, str, int]] = {}  # allocation -> its entry in `ends`
@@ -176,6 +177,8 @@ class SchedulerState:
             gpus = [idx[gid] for gid in rj.gpus if gid in idx]
             self.unknown_gpus.extend(gid for gid in rj.gpus if gid not in idx)
         for g in gpus:
+            if owner[g] >= 0:
+                self.overlap = True
             owner[g] = key
         stopping = rj.stopping_at is not None
         a = Alloc(rj.job, gpus, rj.started_at, rj.stopping_at, stopping=stopping, restarted=rj.restarts > 0)
