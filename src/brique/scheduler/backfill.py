@@ -67,8 +67,10 @@ def earliest_start(
         n = len(events)
     usable, held, owner, gpu_rack = cap.usable, cap.held, cap.gpu_alloc, topo.gpu_rack
     # An allocation's GPUs are all its own unless it was stopped in this cycle (a placement may have
-    # taken them) or the running work overlapped; with no holds, its per-rack spread is what it releases.
-    spread_ok = not held and not cap.overlap
+    # taken them) or the running work overlapped; if none is held either, its per-rack spread is what
+    # it releases.
+    spread_ok = not cap.overlap
+    held_by = {owner[x] for x in held} if held else ()
     k = 0
     while k < n:
         t = events[k][0]
@@ -76,7 +78,7 @@ def earliest_start(
         while k < n and events[k][0] == t:
             i = events[k][2]
             a = allocs[i]
-            if spread_ok and (not a.stopping or a.stop_at is not None):
+            if spread_ok and (not a.stopping or a.stop_at is not None) and i not in held_by:
                 for r, c in a.spread(usable, gpu_rack):
                     if r in future:
                         future[r] += c
