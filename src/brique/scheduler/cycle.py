@@ -162,6 +162,7 @@ class _Cycle:
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
         # Valid until something is placed, stopped or held (`_changed`).
         self._stuck: dict[tuple[int, int, str], bool] = {}
+        self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
 
     # ---------- phases ----------
 
@@ -493,12 +494,7 @@ class _Cycle:
         worth_from = self.now + lost / (
             ratio * max(job.gpus, 1)
         )  # killing pays if the wait is at least this long
-        return (
-            earliest_start(
-                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now(), pick=False
-            )
-            is None
-        )
+        return not self._starts_before(sites, job.gpus, worth_from)
 
     def _surely_not_worth(self, job: Job, sites: tuple[int, ...], index: preempt.VictimIndex) -> bool:
         """`_worth_killing` would say no whatever the plan, known before planning: a job within one rack
@@ -512,10 +508,19 @@ class _Cycle:
         if least <= 0:
             return False
         worth_from = self.now + least / (ratio * max(job.gpus, 1))
-        return (
-            earliest_start(self.cap, sites, job.gpus, limit, worth_from, self._ends_now(), pick=False)
-            is not None
-        )
+        return self._starts_before(sites, job.gpus, worth_from)
+
+    def _starts_before(self, sites: tuple[int, ...], g: int, t: float) -> bool:
+        """`earliest_start` finds room for `g` GPUs in `sites` before `t`; memoised until something is
+        placed, stopped or held (`_stuck`'s epoch): jobs of one size often ask the same."""
+        key = (sites, g, t)
+        got = self._before.get(key)
+        if got is None:
+            limit = self.sites.rack_limit(sites)
+            got = self._before[key] = (
+                earliest_start(self.cap, sites, g, limit, t, self._ends_now(), pick=False) is not None
+            )
+        return got
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
@@ -526,7 +531,7 @@ class _Cycle:
             return False
         self.head = (job, res)
         self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
-        self._stuck.clear()
+        self._changed()
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():
             index.exclude(self.cap, res.gpus)
@@ -538,7 +543,7 @@ class _Cycle:
 
     def _place(self, job: Job, site: int, gpus: list[int], code: ReasonCode, within: bool = False) -> int:
         i = self.cap.place(job, gpus)
-        self._stuck.clear()
+        self._changed()
         if job.project in self.project_used or self.project_quota or self.project_weight:
             self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
         if self._ends is not None:
@@ -565,11 +570,16 @@ class _Cycle:
 
     def _stop(self, alloc: int, why: Reason, for_job: str | None) -> None:
         a = self.cap.stop(alloc)
-        self._stuck.clear()
+        self._changed()
         self.quota.release(a)
         for index in self._victims.values():
             index.remove(self.cap, alloc)
         self.preempts.append(Preempt(a.job.id, a.job.preemption_grace_s, why, for_job))
+
+    def _changed(self) -> None:
+        """Something was placed, stopped or held: answers memoised on the cycle's capacity are stale."""
+        self._stuck.clear()
+        self._before.clear()
 
     def _wait(self, job: Job, why: tuple[Reason, ...] | None) -> None:
         if self.explain_waits:  # only `result` reads them, and only to explain

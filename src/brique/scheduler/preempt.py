@@ -186,18 +186,26 @@ def _least_loss(need: int, per: dict[int, int], keys: dict[int, tuple]) -> list[
     Cheapest-first overshoots: with 8 GPUs to free, two 1-GPU jobs of an hour and then an 8-GPU job of
     a day lose more than the 8-GPU job alone, or than six 1-GPU jobs of two hours.
     """
-    best: list[tuple[float, int, tuple[int, ...]] | None] = [None] * (need + 1)
-    best[0] = (0.0, 0, ())
-    for i in sorted(per, key=lambda i: keys[i]):
+    # best set for >= c GPUs: its loss, its size and its victims as a linked list (victim, rest)
+    cost: list[float | None] = [None] * (need + 1)
+    size = [0] * (need + 1)
+    chain: list[tuple[int, object] | None] = [None] * (need + 1)
+    cost[0] = 0.0
+    for i in sorted(per, key=keys.__getitem__):
         w, lost = per[i], keys[i][1]
-        for c in range(need, 0, -1):
-            prev = best[max(0, c - w)]
+        for c in range(need, 0, -1):  # downwards: cost[c - w] is still the previous victims' answer
+            p = c - w if c > w else 0
+            prev = cost[p]
             if prev is None:
                 continue
-            cand = (prev[0] + lost, prev[1] + 1, (*prev[2], i))
-            cur = best[c]
-            if cur is None or cand[:2] < cur[:2]:
-                best[c] = cand
-    got = best[need]
-    assert got is not None, "the rack view promised enough victims"
-    return sorted(got[2], key=lambda i: keys[i])
+            new = prev + lost
+            cur = cost[c]
+            if cur is None or new < cur or (new == cur and size[p] + 1 < size[c]):
+                cost[c], size[c], chain[c] = new, size[p] + 1, (i, chain[p])
+    assert cost[need] is not None, "the rack view promised enough victims"
+    got: list[int] = []
+    link = chain[need]
+    while link is not None:
+        got.append(link[0])
+        link = link[1]  # type: ignore[assignment]
+    return sorted(got, key=keys.__getitem__)
