@@ -106,6 +106,50 @@ def earliest_start(
     return None
 
 
+def starts_before(
+    cap: Capacity,
+    sites: tuple[int, ...],
+    g: int,
+    rack_limit: int,
+    before: float,
+    ends: list[tuple[float, str, int]],
+) -> bool:
+    """`earliest_start(cap, sites, g, rack_limit, before, ends) is not None`, sooner: a job within one
+    rack fits as soon as one rack of `sites` has `g` GPUs free or released, so the walk stops there
+    (no placement rule to apply, no reservation to build)."""
+    if g > rack_limit:
+        return earliest_start(cap, sites, g, rack_limit, before, ends, pick=False) is not None
+    topo = cap.topo
+    site_set = set(sites)
+    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
+    every = len(site_set) == len(topo.sites)
+    allocs, usable, held, owner, gpu_rack = cap.allocs, cap.usable, cap.held, cap.gpu_alloc, topo.gpu_rack
+    spread_ok = not cap.overlap  # as in `earliest_start`
+    held_by = {owner[x] for x in held} if held else ()
+    for e in ends:
+        if e[0] >= before:
+            return False
+        i = e[2]
+        a = allocs[i]
+        if not every and not _touches(cap, a.gpus, site_set):
+            continue
+        if spread_ok and (not a.stopping or a.stop_at is not None) and i not in held_by:
+            for r, c in a.spread(usable, gpu_rack):
+                f = future.get(r)
+                if f is not None:
+                    future[r] = f = f + c
+                    if f >= g:
+                        return True
+        else:
+            for x in a.gpus:
+                r = gpu_rack[x]
+                if r in future and usable[x] and x not in held and owner[x] == i:
+                    future[r] += 1
+                    if future[r] >= g:
+                        return True
+    return False
+
+
 def expected_ends(cap: Capacity, state: SchedulerState | None = None) -> list[tuple[float, str, int]]:
     """(expected end, job id, allocation) of everything holding GPUs, in time order.
 

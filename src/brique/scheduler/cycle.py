@@ -38,6 +38,7 @@ from brique.scheduler.backfill import (
     hold_allows,
     hold_room,
     place_with_holds,
+    starts_before,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
 from brique.scheduler.decisions import (
@@ -517,9 +518,7 @@ class _Cycle:
         got = self._before.get(key)
         if got is None:
             limit = self.sites.rack_limit(sites)
-            got = self._before[key] = (
-                earliest_start(self.cap, sites, g, limit, t, self._ends_now(), pick=False) is not None
-            )
+            got = self._before[key] = starts_before(self.cap, sites, g, limit, t, self._ends_now())
         return got
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
