@@ -164,6 +164,7 @@ class _Cycle:
         # Valid until something is placed, stopped or held (`_changed`).
         self._stuck: dict[tuple[int, int, str], bool] = {}
         self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
+        self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
 
     # ---------- phases ----------
 
@@ -475,9 +476,9 @@ class _Cycle:
         if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
-        index = self._index("tier")
-        if self._surely_not_worth(job, sites, index):
+        if self._surely_not_worth(job, sites, self._min_age("tier")):
             return False
+        index = self._index("tier")
         plan = self._plan("tier", job.gpus, sites, index)
         if plan is None or not self._worth_killing(job, sites, plan, index):
             return False
@@ -497,15 +498,18 @@ class _Cycle:
         )  # killing pays if the wait is at least this long
         return not self._starts_before(sites, job.gpus, worth_from)
 
-    def _surely_not_worth(self, job: Job, sites: tuple[int, ...], index: preempt.VictimIndex) -> bool:
+    def _surely_not_worth(self, job: Job, sites: tuple[int, ...], min_age: float) -> bool:
         """`_worth_killing` would say no whatever the plan, known before planning: a job within one rack
-        frees at least (its GPUs - the most free in one rack) GPUs, each losing `index.min_age` seconds
-        or more, and it can start before even that loss says killing pays."""
+        frees at least (its GPUs - the most free in one rack) GPUs, each losing `min_age` seconds or
+        more (`_min_age`), and it can start before even that loss says killing pays."""
         ratio = self.policy.preempt_wait_ratio
         limit = self.sites.rack_limit(sites)
-        if ratio <= 0 or job.gpus > limit or index.min_age <= 0:
+        if ratio <= 0 or job.gpus > limit or min_age <= 0:
             return False
-        least = (job.gpus - self.cap.largest_rack_block(sites)) * index.min_age * (1 - 1e-9)  # float margin
+        short = job.gpus - self.cap.largest_rack_block(sites)
+        if short <= 0:
+            return False
+        least = short * min_age * (1 - 1e-9)  # float margin
         if least <= 0:
             return False
         worth_from = self.now + least / (ratio * max(job.gpus, 1))
@@ -635,30 +639,54 @@ class _Cycle:
     def _project_key(self, job: Job) -> float:
         return self.project_used.get(job.project, 0) / self.project_weight.get(job.project, 1.0)
 
+    def _min_age(self, kind: str) -> float:
+        """Least time any candidate victim of `kind` has run (inf: none), without building the index;
+        kept for the cycle: candidates only leave, so it stays a lower bound."""
+        index = self._victims.get(kind)
+        if index is not None:
+            return index.min_age
+        got = self._ages.get(kind)
+        if got is None:
+            eligible, among = self._eligible(kind)
+            allocs, now = self.cap.allocs, self.now
+            youngest = float("inf")
+            for a in allocs.values() if among is None else (allocs[i] for i in among):
+                if a.stopping or a.placed_now or a.protected or not eligible(a):
+                    continue
+                if now - a.started_at < youngest:
+                    youngest = now - a.started_at
+            got = self._ages[kind] = max(0.0, youngest)
+        return got
+
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            protect, now = self.policy.preempt_protect_s, self.now
-            again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
-            eligible: Callable[[Alloc], bool]
-            among: Iterable[int] | None = None
-            if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
-                eligible = _preemptible_tier
-                among = self.state.preemptible  # the state keeps them: no pass over other work
-                if protect > 0:
-                    eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
-            else:
-                self.quota.ready()  # borrowed and protected flags
-                tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
-                wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
-                # A guarantee may stop young work, but never a restarted job inside its window.
-                eligible = lambda a: (  # noqa: E731
-                    (wide or a.job.tenant == tenant or _reclaimable(a))
-                    and not (again > 0 and a.restarted and now - a.started_at < again)
-                )
+            eligible, among = self._eligible(kind)
             got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost, among)
             self._victims[kind] = got
         return got
+
+    def _eligible(self, kind: str) -> tuple[Callable[[Alloc], bool], Iterable[int] | None]:
+        """Who a victim index of `kind` may hold, and the only allocations to ask (None: all)."""
+        protect, now = self.policy.preempt_protect_s, self.now
+        again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
+        eligible: Callable[[Alloc], bool]
+        among: Iterable[int] | None = None
+        if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
+            eligible = _preemptible_tier
+            among = self.state.preemptible  # the state keeps them: no pass over other work
+            if protect > 0:
+                eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
+        else:
+            self.quota.ready()  # borrowed and protected flags
+            tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
+            wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
+            # A guarantee may stop young work, but never a restarted job inside its window.
+            eligible = lambda a: (  # noqa: E731
+                (wide or a.job.tenant == tenant or _reclaimable(a))
+                and not (again > 0 and a.restarted and now - a.started_at < again)
+            )
+        return eligible, among
 
     def _plan(
         self, kind: str, g: int, sites: tuple[int, ...], index: preempt.VictimIndex
