@@ -18,7 +18,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from brique.domain.jobs import Job
-from brique.scheduler.assign import RackView, choose, pick_from
+from brique.scheduler.assign import RackView, choose, pick_free_or, pick_from
 from brique.scheduler.capacity import Capacity, Hold
 from brique.scheduler.state import SchedulerState
 
@@ -201,7 +201,7 @@ def _fit(cap: Capacity, future: dict[int, int], g: int, rack_limit: int) -> list
 def _reserve(cap: Capacity, got: list[tuple[RackView, int]], released: set[int], t: float) -> HeadReservation:
     gpus: list[int] = []
     for v, n in got:
-        gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or x in released))
+        gpus.extend(pick_free_or(cap, v.rack, n, released))
     return HeadReservation(start=t, site=got[0][0].site, gpus=gpus)
 
 

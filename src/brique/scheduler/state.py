@@ -21,8 +21,9 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
   `masks[s]` the non-empty buckets; `full[s]`: racks whose every usable GPU is free
 - `tray_usable`, `rack_usable`: usable GPUs per tray/rack, recomputed only on health changes
 - `ledger`: contract classification per tenant (`quota.Ledger`), refreshed per dirty tenant
-- `ends`: (stop time, else start + expected runtime; job id; allocation) of every allocation,
-  sorted: backfill's expected ends at any `now` (`ends_at`) without a pass over running work
+- `ends`: (stop time, else start + expected runtime; job id; allocation), sorted, and `late`:
+  (start + max runtime; ...) of the running jobs already past their estimate when last asked:
+  backfill's expected ends at any `now` (`ends_at`) without a pass over running work
 - `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates)
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
@@ -62,7 +63,9 @@ class SchedulerState:
         self.overlap = False  # two running jobs were ever said to hold the same GPU (sticky)
         self.gpu_alloc: list[int] = [-1] * topo.gpu_count
         self.ends: list[tuple[float, str, int]] = []
-        self._end_of: dict[int, tuple[float, str, int]] = {}  # allocation -> its entry in `ends`
+        self.late: list[tuple[float, str, int]] = []
+        self._moved = float("-inf")  # every entry of `ends` due by then (but stops) is in `late`
+        self._end_of: dict[int, tuple[tuple[float, str, int], bool]] = {}  # allocation -> (entry, in `late`)
         self.preemptible: dict[int, None] = {}
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
@@ -146,23 +149,29 @@ class SchedulerState:
 
         `backfill.expected_ends` over these allocations: only the entries already due by `now` are
         recomputed (overdue estimate: the max runtime; a stop or max runtime passed: `now`)."""
-        ends = self.ends
+        if now < self._moved:  # asked about an earlier instant: from scratch
+            return sorted((a.expected_end(now), a.job.id, k) for k, a in self.allocs.items())
+        ends, late, allocs = self.ends, self.late, self.allocs
         k = bisect_right(ends, now, key=_END)
-        if not k:
-            return ends[:]
-        allocs = self.allocs
-        out = []
-        for e in ends[:k]:
-            a = allocs[e[2]]
-            if a.stop_at is not None:
-                end = now
-            else:
-                end = a.started_at + a.job.max_runtime_s
-                if end < now:
-                    end = now
-            out.append((end, e[1], e[2]))
-        out.extend(ends[k:])
-        out.sort()  # two sorted runs: one merge
+        if k:  # past their estimate: expected at their max runtime from now on (a constant), moved once
+            stops = []
+            for e in ends[:k]:
+                a = allocs[e[2]]
+                if a.stop_at is None:
+                    entry = (a.started_at + a.job.max_runtime_s, e[1], e[2])
+                    insort(late, entry)
+                    self._end_of[e[2]] = (entry, True)
+                else:
+                    stops.append(e)
+            ends[:k] = stops
+        self._moved = now
+        k = len(stops) if k else 0  # due stops: gone by now
+        m = bisect_left(late, now, key=_END)  # past even their max runtime: now
+        out = [(now, e[1], e[2]) for e in ends[:k]]
+        out += [(now, e[1], e[2]) for e in late[:m]]
+        out += late[m:]
+        out += ends[k:]
+        out.sort()  # a few sorted runs: merges
         return out
 
     # ---------- building ----------
@@ -197,13 +206,19 @@ class SchedulerState:
             job = a.job
             est, most = job.estimated_runtime_s, job.max_runtime_s
             base = a.started_at + (most if est is None or est > most else est)
-        entry = self._end_of[key] = (base, a.job.id, key)
-        insort(self.ends, entry)
+        entry = (base, a.job.id, key)
+        if base <= self._moved and a.stop_at is None:  # already past its estimate when last asked
+            entry = (a.started_at + a.job.max_runtime_s, a.job.id, key)
+            self._end_of[key] = (entry, True)
+            insort(self.late, entry)
+        else:
+            self._end_of[key] = (entry, False)
+            insort(self.ends, entry)
 
     def _drop_end(self, key: int) -> None:
-        entry = self._end_of.pop(key)
-        ends = self.ends
-        del ends[bisect_left(ends, entry)]
+        entry, late = self._end_of.pop(key)
+        entries = self.late if late else self.ends
+        del entries[bisect_left(entries, entry)]
 
     def _usable_from_health(self) -> None:
         topo = self.topo
