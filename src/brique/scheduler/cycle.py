@@ -178,7 +178,7 @@ class _Cycle:
         keep = []
         append = keep.append
         seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
-        known = self.sites.admitted_jobs()  # the same answers by job object: one look-up for a job seen before
+        known = self.sites.admitted_jobs()  # the same answers by job object: one look-up when seen before
         for job in jobs:
             hit = known.get(id(job))
             if hit is not None and hit[0] is job:

@@ -184,7 +184,8 @@ def test_starts_before_agrees_with_earliest_start():
     from brique.scheduler.backfill import earliest_start, expected_ends, starts_before
     from brique.scheduler.capacity import Capacity, Hold
 
-    fleet = make_fleet(make_site("fr-1", racks=3, nodes=2, gpus=4), make_site("de-1", "DE", racks=2, nodes=2, gpus=4))
+    fr, de = make_site("fr-1", racks=3, nodes=2, gpus=4), make_site("de-1", "DE", racks=2, nodes=2, gpus=4)
+    fleet = make_fleet(fr, de)
     topo = Topology.from_fleet(fleet)
     gpus = [g.id for g in fleet.gpus()]
     rng = random.Random(7)
@@ -206,12 +207,14 @@ def test_starts_before_agrees_with_earliest_start():
         if rng.random() < 0.5:
             free = [x for x in range(topo.gpu_count) if cap.free[x]]
             busy_gpus = [x for x in range(topo.gpu_count) if cap.gpu_alloc[x] >= 0]
-            cap.hold(Hold("h", NOW + 900.0, False, gpus=rng.sample(free + busy_gpus, min(6, len(free + busy_gpus)))))
+            some = rng.sample(free + busy_gpus, min(6, len(free + busy_gpus)))
+            cap.hold(Hold("h", NOW + 900.0, False, gpus=some))
         ends = expected_ends(cap, state)
         for sites in ((0,), (1,), (0, 1)):
             limit = max(topo.max_rack(s) for s in sites)
             for g in (1, 2, 4, 6, 8, 12, 20):
                 for before in (NOW + 1.0, NOW + 400.0, NOW + 4000.0, NOW + 1e6):
                     want = earliest_start(cap, sites, g, limit, before, ends, pick=False) is not None
-                    assert starts_before(cap, sites, g, limit, before, ends) == want, (trial, sites, g, before)
+                    got = starts_before(cap, sites, g, limit, before, ends)
+                    assert got == want, (trial, sites, g, before)
         cap.revert()

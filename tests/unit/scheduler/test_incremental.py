@@ -137,7 +137,8 @@ def test_incremental_matches_from_scratch(world, data):
         state.ledger.refresh()
         assert state_view(state) == state_view(fresh)
         # the kept ends are backfill's expected ends, from scratch
-        assert [e[:2] for e in state.ends_at(now)] == sorted((a.expected_end(now), a.job.id) for a in state.allocs.values())
+        scratch = sorted((a.expected_end(now), a.job.id) for a in state.allocs.values())
+        assert [e[:2] for e in state.ends_at(now)] == scratch
 
 
 def _apply(result, jobs, running, state, now):
