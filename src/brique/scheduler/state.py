@@ -149,8 +149,9 @@ class SchedulerState:
 
         `backfill.expected_ends` over these allocations: only the entries already due by `now` are
         recomputed (overdue estimate: the max runtime; a stop or max runtime passed: `now`)."""
-        if now < self._moved:  # asked about an earlier instant: from scratch
-            return sorted((a.expected_end(now), a.job.id, k) for k, a in self.allocs.items())
+        if now < self._moved:  # asked about an earlier instant: from scratch (not a cycle's placements)
+            first = self.next_key
+            return sorted((a.expected_end(now), a.job.id, k) for k, a in self.allocs.items() if k < first)
         ends, late, allocs = self.ends, self.late, self.allocs
         k = bisect_right(ends, now, key=_END)
         if k:  # past their estimate: expected at their max runtime from now on (a constant), moved once
