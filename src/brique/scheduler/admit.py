@@ -30,14 +30,23 @@ class Sites:
         self._largest: dict[tuple[int, ...], int] = {}
         self._admitted: dict[tuple[int, int, str], tuple[PlacementPolicy, tuple[Reason, ...]]] = {}
         self._book: ContractBook | None = None
+        self._jobs: dict[int, tuple[Job, tuple[Reason, ...]]] = {}
 
     def admitted(self, book: ContractBook) -> dict[tuple[int, int, str], tuple[PlacementPolicy, tuple[Reason, ...]]]:
         """Admission answers by (id of placement, GPUs, tenant) for jobs without a reservation, for the
         cycle to read and fill: they depend only on the topology and `book`, so they are kept until it changes."""
         if book is not self._book or len(self._admitted) >= 65_536:  # bounded for a long-lived state
             self._admitted = {}
+            self._jobs = {}
             self._book = book
         return self._admitted
+
+    def admitted_jobs(self) -> dict[int, tuple[Job, tuple[Reason, ...]]]:
+        """The same answers by id of the job object (kept alive by its entry), for callers that hand
+        the same `Job` objects cycle after cycle; valid as long as `admitted`'s (call that first)."""
+        if len(self._jobs) >= 16_384:  # bounded: a caller building new objects each cycle only refills it
+            self._jobs = {}
+        return self._jobs
 
     def of(self, policy: PlacementPolicy) -> tuple[int, ...]:
         hit = self._by_id.get(id(policy))  # identity first: hashing a policy costs more than this

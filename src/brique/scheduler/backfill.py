@@ -18,8 +18,9 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from brique.domain.jobs import Job
-from brique.scheduler.assign import RackView, choose, pick_from
+from brique.scheduler.assign import RackView, choose, pick_free_or, pick_from
 from brique.scheduler.capacity import Capacity, Hold
+from brique.scheduler.state import SchedulerState
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +50,13 @@ def earliest_start(
     topo = cap.topo
     site_set = set(sites)
     future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
-    released: set[int] = set()
     horizon = float("inf") if before is None else before
     if ends is None:
         ends = expected_ends(cap)
     allocs = cap.allocs
     if len(site_set) == len(topo.sites):  # every end touches the candidate sites
-        events = ends[: bisect_left(ends, (horizon,))]
+        events = ends
+        n = bisect_left(ends, (horizon,))
     else:
         events = []
         for e in ends:
@@ -63,32 +64,107 @@ def earliest_start(
                 break
             if _touches(cap, allocs[e[2]].gpus, site_set):
                 events.append(e)
+        n = len(events)
+    usable, held, owner, gpu_rack = cap.usable, cap.held, cap.gpu_alloc, topo.gpu_rack
+    # An allocation's GPUs are all its own unless it was stopped in this cycle (a placement may have
+    # taken them) or the running work overlapped; if none is held either, its per-rack spread is what
+    # it releases.
+    spread_ok = not cap.overlap
+    held_by = {owner[x] for x in held} if held else ()
     k = 0
-    while k < len(events):
+    while k < n:
         t = events[k][0]
         touched: set[int] = set()
-        while k < len(events) and events[k][0] == t:
-            for x in cap.allocs[events[k][2]].gpus:
-                r = topo.gpu_rack[x]
-                if r in future and cap.usable[x] and x not in cap.held and cap.gpu_alloc[x] == events[k][2]:
-                    future[r] += 1
-                    released.add(x)
-                    touched.add(r)
+        while k < n and events[k][0] == t:
+            i = events[k][2]
+            a = allocs[i]
+            if spread_ok and (not a.stopping or a.stop_at is not None) and i not in held_by:
+                for r, c in a.spread(usable, gpu_rack):
+                    if r in future:
+                        future[r] += c
+                        touched.add(r)
+            else:
+                for x in a.gpus:
+                    r = gpu_rack[x]
+                    if r in future and usable[x] and x not in held and owner[x] == i:
+                        future[r] += 1
+                        touched.add(r)
             k += 1
         if g <= rack_limit and not any(future[r] >= g for r in touched):
             continue
         got = _fit(cap, future, g, rack_limit)
         if got is not None:
-            return _reserve(cap, got, released, t) if pick else HeadReservation(t, got[0][0].site, [])
+            if not pick:
+                return HeadReservation(t, got[0][0].site, [])
+            released = {  # the GPUs counted above
+                x
+                for e in events[:k]
+                for x in allocs[e[2]].gpus
+                if gpu_rack[x] in future and usable[x] and x not in held and owner[x] == e[2]
+            }
+            return _reserve(cap, got, released, t)
     return None
 
 
-def expected_ends(cap: Capacity) -> list[tuple[float, str, int]]:
+def starts_before(
+    cap: Capacity,
+    sites: tuple[int, ...],
+    g: int,
+    rack_limit: int,
+    before: float,
+    ends: list[tuple[float, str, int]],
+) -> bool:
+    """`earliest_start(cap, sites, g, rack_limit, before, ends) is not None`, sooner: a job within one
+    rack fits as soon as one rack of `sites` has `g` GPUs free or released, so the walk stops there
+    (no placement rule to apply, no reservation to build)."""
+    if g > rack_limit:
+        return earliest_start(cap, sites, g, rack_limit, before, ends, pick=False) is not None
+    topo = cap.topo
+    site_set = set(sites)
+    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
+    every = len(site_set) == len(topo.sites)
+    allocs, usable, held, owner, gpu_rack = cap.allocs, cap.usable, cap.held, cap.gpu_alloc, topo.gpu_rack
+    spread_ok = not cap.overlap  # as in `earliest_start`
+    held_by = {owner[x] for x in held} if held else ()
+    for e in ends:
+        if e[0] >= before:
+            return False
+        i = e[2]
+        a = allocs[i]
+        if not every and not _touches(cap, a.gpus, site_set):
+            continue
+        if spread_ok and (not a.stopping or a.stop_at is not None) and i not in held_by:
+            for r, c in a.spread(usable, gpu_rack):
+                f = future.get(r)
+                if f is not None:
+                    future[r] = f = f + c
+                    if f >= g:
+                        return True
+        else:
+            for x in a.gpus:
+                r = gpu_rack[x]
+                if r in future and usable[x] and x not in held and owner[x] == i:
+                    future[r] += 1
+                    if future[r] >= g:
+                        return True
+    return False
+
+
+def expected_ends(cap: Capacity, state: SchedulerState | None = None) -> list[tuple[float, str, int]]:
     """(expected end, job id, allocation) of everything holding GPUs, in time order.
 
-    `Alloc.expected_end` inlined: this runs once per cycle over every running job.
+    `Alloc.expected_end` inlined. state: the `SchedulerState` under `cap`, whose sorted ends give the
+    running work's without a pass over it (`SchedulerState.ends_at`); only this cycle's placements
+    are added.
     """
     now = cap.now
+    if state is not None:
+        out = state.ends_at(now)
+        placed = [(a.expected_end(now), a.job.id, k) for k, a in cap.placed()]
+        if placed:
+            out.extend(placed)
+            out.sort()
+        return out
     out = []
     for i, a in cap.allocs.items():
         job = a.job
@@ -125,7 +201,7 @@ def _fit(cap: Capacity, future: dict[int, int], g: int, rack_limit: int) -> list
 def _reserve(cap: Capacity, got: list[tuple[RackView, int]], released: set[int], t: float) -> HeadReservation:
     gpus: list[int] = []
     for v, n in got:
-        gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or x in released))
+        gpus.extend(pick_free_or(cap, v.rack, n, released))
     return HeadReservation(start=t, site=got[0][0].site, gpus=gpus)
 
 
@@ -185,6 +261,12 @@ def could_use_holds(cap: Capacity, job: Job, sites: tuple[int, ...]) -> bool:
     """Cheap test before `place_with_holds`: some hold admits the job and has free GPUs in `sites`."""
     if not cap.held_free or not any(hold_allows(h, job, cap.now) for h in cap.holds):
         return False
+    return hold_room(cap, job.gpus, sites)
+
+
+def hold_room(cap: Capacity, g: int, sites: tuple[int, ...]) -> bool:
+    """Held-free GPUs in `sites`, and with the free ones at least `g` (the part of `could_use_holds`
+    that does not depend on the job's runtime)."""
     site_of = cap.topo.rack_site
     room = sum(n for r, n in cap.held_free.items() if site_of[r] in sites)
-    return room > 0 and room + sum(cap.site_free[s] for s in sites) >= job.gpus
+    return room > 0 and room + sum(cap.site_free[s] for s in sites) >= g

@@ -39,11 +39,13 @@ class Capacity:
         self.tray_usable = state.tray_usable
         self.rack_usable = state.rack_usable
         self.allocs: dict[int, Alloc] = state.allocs
+        self.overlap = state.overlap  # some running jobs were given the same GPUs
         self.gpu_alloc: list[int] = state.gpu_alloc
         self.holds: list[Hold] = []
         self.held: dict[int, int] = {}  # GPU -> hold index
         self.held_free: dict[int, int] = {}  # rack -> held GPUs still free
         self._next = state.next_key
+        self._first = state.next_key  # allocations from here on were placed in this cycle
         self._cow = not owned
         if owned:
             self.free, self.rack_free, self.site_free = state.free, state.rack_free, state.site_free
@@ -73,6 +75,11 @@ class Capacity:
         self._owners.clear()
         self._stopped.clear()
         self._next = self._base.next_key
+
+    def placed(self) -> list[tuple[int, Alloc]]:
+        """(allocation, Alloc) of the jobs placed in this cycle so far."""
+        allocs = self.allocs
+        return [(k, allocs[k]) for k in range(self._first, self._next) if k in allocs]
 
     def stop(self, alloc: int) -> Alloc:
         """Mark allocation `alloc` stopping for the rest of this cycle."""

@@ -36,7 +36,9 @@ from brique.scheduler.backfill import (
     earliest_start,
     expected_ends,
     hold_allows,
+    hold_room,
     place_with_holds,
+    starts_before,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
 from brique.scheduler.decisions import (
@@ -51,7 +53,7 @@ from brique.scheduler.decisions import (
     Wait,
 )
 from brique.scheduler.fairshare import history_gpus, share_key, waterfill
-from brique.scheduler.queue import FairQueue, canonical
+from brique.scheduler.queue import FairQueue, by_tenant, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
 from brique.scheduler.state import SchedulerState
@@ -62,7 +64,7 @@ def schedule(
 ) -> CycleResult:
     """Decide, for one instant `now` (POSIX seconds), what starts, waits, is reserved or preempted."""
     state = SchedulerState(snapshot.topology, snapshot.running, snapshot.health, policy.contracts)
-    return _run(state, pending, policy, now, snapshot.usage, snapshot.reservations, owned=True)
+    return _run(state, canonical(pending), policy, now, snapshot.usage, snapshot.reservations, owned=True)
 
 
 def schedule_state(
@@ -73,6 +75,7 @@ def schedule_state(
     usage: Mapping[str, float] | None = None,
     reservations: Iterable[AdvanceReservation] = (),
     waits: bool = True,
+    ordered: bool = False,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
@@ -82,14 +85,17 @@ def schedule_state(
     waits: False leaves the `Wait` decisions (and the work of explaining them) out, for a
     caller that acts only on starts, reservations, rejections and preemptions (the simulator);
     every other decision, and `examined`, are the same.
+    ordered: `pending` is a list already in canonical order (submit time, id), as `queue.canonical`
+    would sort it (the caller vouches for it; the sort is skipped).
     """
     state.use_contracts(policy.contracts)
-    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
+    jobs = pending if ordered and isinstance(pending, list) else canonical(pending)
+    return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
 
 
 def _run(
     state: SchedulerState,
-    pending: Iterable[Job],
+    pending: list[Job],
     policy: SchedulingPolicy,
     now: float,
     usage: Mapping[str, float],
@@ -101,12 +107,13 @@ def _run(
     c.explain_waits = waits
     try:
         c.hold_reservations()  # 2. holds
-        jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
+        jobs = c.project_phase(c.admit(pending))  # 3. admit (+ project quotas); `pending` in canonical order
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
         c.entitle(jobs)
-        c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
-        c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
+        share, scavenge = by_tenant(jobs)
+        c.share_phase(share)  # 6. share (+ backfill)
+        c.scavenge_phase(scavenge)  # 7. scavenge
         return c.result()  # 8. explain
     finally:
         c.cap.revert()
@@ -125,6 +132,7 @@ class _Cycle:
         self.policy = policy
         self.now = now
         self.cap = Capacity(state, now, owned)
+        self.state = state
         self.quota = Quota(state.ledger)
         self.sites = state.sites
         self.reservations = {r.id: r for r in reservations}
@@ -152,6 +160,11 @@ class _Cycle:
         self._under: set[str] = set()  # tenants holding less than their entitlement
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
         self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
+        # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
+        # Valid until something is placed, stopped or held (`_changed`).
+        self._stuck: dict[tuple[int, int, str], bool] = {}
+        self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
+        self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
 
     # ---------- phases ----------
 
@@ -165,19 +178,29 @@ class _Cycle:
         keep = []
         append = keep.append
         seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
+        known = self.sites.admitted_jobs()  # the same answers by job object: one look-up when seen before
         for job in jobs:
+            hit = known.get(id(job))
+            if hit is not None and hit[0] is job:
+                if hit[1]:
+                    self.out.append(Reject(job.id, hit[1]))
+                else:
+                    append(job)
+                continue
             placement = job.placement
             if job.reservation is None:
-                hit = seen.get((id(placement), job.gpus, job.tenant))  # the answer's inputs
-                if hit is not None and hit[0] is placement:
-                    if hit[1]:
-                        self.out.append(Reject(job.id, hit[1]))
+                got = seen.get((id(placement), job.gpus, job.tenant))  # the answer's inputs
+                if got is not None and got[0] is placement:
+                    known[id(job)] = (job, got[1])
+                    if got[1]:
+                        self.out.append(Reject(job.id, got[1]))
                     else:
                         append(job)
                     continue
             why = admit.reject_reasons(job, self.sites, self.quota, self.reservations, self.now)
             if job.reservation is None:
                 seen[(id(placement), job.gpus, job.tenant)] = (placement, why)  # keeps the policy alive
+                known[id(job)] = (job, why)
             if why:
                 self.out.append(Reject(job.id, why))
             else:
@@ -222,7 +245,7 @@ class _Cycle:
         first: list[Job] = []
         left = self.policy.max_job_test
         for job in jobs:
-            if job.tier != Tier.PRIORITY or left <= 0:
+            if job.tier != _PRIORITY or left <= 0:
                 rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
             if self._over_project_quota(job):
@@ -255,14 +278,14 @@ class _Cycle:
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
         ent = self._ent
-        if ent is None or job.tier == Tier.PRIORITY or not self._under - {job.tenant}:
+        if ent is None or job.tier == _PRIORITY or not self._under - {job.tenant}:
             return False
         if job.expected_runtime_s <= (self.policy.entitlement_cap_s or 0.0):
             return False  # short work holds its GPUs briefly: let it fill gaps
         return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
 
-    def share_phase(self, jobs: list[Job]) -> None:
-        q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def share_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
+        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
         while (job := q.pop()) is not None:
@@ -277,17 +300,17 @@ class _Cycle:
                 return
             if (
                 self.head is not None
-                and (self.preempt_heads <= 0 or not preempts or job.tier == Tier.PREEMPTIBLE)
+                and (self.preempt_heads <= 0 or not preempts or job.tier == _PREEMPTIBLE)
                 and self._cannot_start(job)
             ):  # what `_consider` would conclude: no placement, no preemption, no second head
                 examined.add(job.id)
                 self._wait(job, None)
-                left -= 1
+                left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=True)
 
-    def scavenge_phase(self, jobs: list[Job]) -> None:
-        q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def scavenge_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
+        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
         left = self.policy.max_job_test
         examined = self.examined
         while (job := q.pop()) is not None:
@@ -300,9 +323,25 @@ class _Cycle:
             if self._cannot_start(job):  # what `_consider` would conclude, sooner
                 examined.add(job.id)
                 self._wait(job, None)
-                left -= 1
+                left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=False)
+
+    def _stuck_run(self, q: FairQueue, left: int) -> int:
+        """After a job of the tenant just popped could not start: its next jobs that cannot start either,
+        examined in one go; returns the depth left. Nothing changed, so each pop would give the same
+        tenant again (its key did not move) and every check before `_cannot_start` would pass as it did."""
+        jobs, at = q.rest()
+        if jobs is None:
+            return left
+        k, n, examined = at, len(jobs), self.examined
+        while k < n and left > 0 and self._cannot_start(jobs[k]):
+            examined.add(jobs[k].id)
+            self._wait(jobs[k], None)
+            left -= 1
+            k += 1
+        q.skip(k - at)
+        return left
 
     def result(self) -> CycleResult:
         cache: dict[tuple[object, ...], tuple[Reason, ...]] = {}
@@ -384,7 +423,24 @@ class _Cycle:
     def _cannot_start(self, job: Job) -> bool:
         """Known, without side effects, that `_consider` would find no GPUs for `job` now: no project
         quota or borrowing rule speaks, it fits one rack, a job as large already failed there in this
-        cycle (`_no_fit`) and no hold could take it. False: not known (the full path decides)."""
+        cycle (`_no_fit`) and no hold could take it. False: not known (the full path decides).
+
+        Memoised per (placement, GPUs, tenant) until something is placed, stopped or held (`_stuck`);
+        only whether a hold admits the job (its runtime) is asked per job."""
+        key = (id(job.placement), job.gpus, job.tenant)
+        room = self._stuck.get(key)
+        if room is None:
+            if not self._no_room(job):
+                return False
+            sites = self.sites.of(job.placement)
+            room = self._stuck[key] = bool(self.cap.held_free) and hold_room(self.cap, job.gpus, sites)
+        if not room:
+            return True
+        now = self.now
+        return not any(hold_allows(h, job, now) for h in self.cap.holds)
+
+    def _no_room(self, job: Job) -> bool:
+        """`_cannot_start` but for the holds."""
         if self.project_quota:
             return False
         sites = self.sites.of(job.placement)
@@ -395,9 +451,7 @@ class _Cycle:
         if free is None:  # may borrow without a cap: `borrow_block` is None whatever the ask
             t = self.quota.terms(job.tenant)
             free = self._borrow_free[job.tenant] = t.may_borrow and t.borrow_cap is None
-        if not free and self.quota.borrow_block(job) is not None:
-            return False
-        return not (self.cap.held_free and could_use_holds(self.cap, job, sites))
+        return free or self.quota.borrow_block(job) is None
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -419,9 +473,11 @@ class _Cycle:
         return got
 
     def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
-        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == Tier.PREEMPTIBLE:
+        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
+        if self._surely_not_worth(job, sites, self._min_age("tier")):
+            return False
         index = self._index("tier")
         plan = self._plan("tier", job.gpus, sites, index)
         if plan is None or not self._worth_killing(job, sites, plan, index):
@@ -440,12 +496,34 @@ class _Cycle:
         worth_from = self.now + lost / (
             ratio * max(job.gpus, 1)
         )  # killing pays if the wait is at least this long
-        return (
-            earliest_start(
-                self.cap, sites, job.gpus, self.sites.rack_limit(sites), worth_from, self._ends_now(), pick=False
-            )
-            is None
-        )
+        return not self._starts_before(sites, job.gpus, worth_from)
+
+    def _surely_not_worth(self, job: Job, sites: tuple[int, ...], min_age: float) -> bool:
+        """`_worth_killing` would say no whatever the plan, known before planning: a job within one rack
+        frees at least (its GPUs - the most free in one rack) GPUs, each losing `min_age` seconds or
+        more (`_min_age`), and it can start before even that loss says killing pays."""
+        ratio = self.policy.preempt_wait_ratio
+        limit = self.sites.rack_limit(sites)
+        if ratio <= 0 or job.gpus > limit or min_age <= 0:
+            return False
+        short = job.gpus - self.cap.largest_rack_block(sites)
+        if short <= 0:
+            return False
+        least = short * min_age * (1 - 1e-9)  # float margin
+        if least <= 0:
+            return False
+        worth_from = self.now + least / (ratio * max(job.gpus, 1))
+        return self._starts_before(sites, job.gpus, worth_from)
+
+    def _starts_before(self, sites: tuple[int, ...], g: int, t: float) -> bool:
+        """`earliest_start` finds room for `g` GPUs in `sites` before `t`; memoised until something is
+        placed, stopped or held (`_stuck`'s epoch): jobs of one size often ask the same."""
+        key = (sites, g, t)
+        got = self._before.get(key)
+        if got is None:
+            limit = self.sites.rack_limit(sites)
+            got = self._before[key] = starts_before(self.cap, sites, g, limit, t, self._ends_now())
+        return got
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
@@ -456,6 +534,7 @@ class _Cycle:
             return False
         self.head = (job, res)
         self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        self._changed()
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():
             index.exclude(self.cap, res.gpus)
@@ -467,11 +546,12 @@ class _Cycle:
 
     def _place(self, job: Job, site: int, gpus: list[int], code: ReasonCode, within: bool = False) -> int:
         i = self.cap.place(job, gpus)
+        self._changed()
         if job.project in self.project_used or self.project_quota or self.project_weight:
             self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
         if self._ends is not None:
             insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
-        self.cap.allocs[i].protected = within and job.tier == Tier.PRIORITY
+        self.cap.allocs[i].protected = within and job.tier == _PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         self.out.append(
             Place(job.id, self._ids(gpus), self.cap.topo.sites[site].id, (explain.placed(code, job),))
@@ -481,10 +561,11 @@ class _Cycle:
     def _place_over(
         self, job: Job, plan: preempt.PreemptionPlan, code: ReasonCode, within: bool = False
     ) -> None:
+        gpus = plan.gpus(self.cap)  # picked as the plan saw the GPUs, before its victims stop
         why = explain.preempted_for(job, within)
         for v in plan.victims:
             self._stop(v, why, job.id)
-        self._place(job, plan.site, plan.gpus, code, within)
+        self._place(job, plan.site, gpus, code, within)
         last = self.out[-1]
         assert isinstance(last, Place)
         victims = tuple(self.cap.allocs[v].job.id for v in plan.victims)
@@ -492,10 +573,16 @@ class _Cycle:
 
     def _stop(self, alloc: int, why: Reason, for_job: str | None) -> None:
         a = self.cap.stop(alloc)
+        self._changed()
         self.quota.release(a)
         for index in self._victims.values():
             index.remove(self.cap, alloc)
         self.preempts.append(Preempt(a.job.id, a.job.preemption_grace_s, why, for_job))
+
+    def _changed(self) -> None:
+        """Something was placed, stopped or held: answers memoised on the cycle's capacity are stale."""
+        self._stuck.clear()
+        self._before.clear()
 
     def _wait(self, job: Job, why: tuple[Reason, ...] | None) -> None:
         if self.explain_waits:  # only `result` reads them, and only to explain
@@ -552,28 +639,54 @@ class _Cycle:
     def _project_key(self, job: Job) -> float:
         return self.project_used.get(job.project, 0) / self.project_weight.get(job.project, 1.0)
 
+    def _min_age(self, kind: str) -> float:
+        """Least time any candidate victim of `kind` has run (inf: none), without building the index;
+        kept for the cycle: candidates only leave, so it stays a lower bound."""
+        index = self._victims.get(kind)
+        if index is not None:
+            return index.min_age
+        got = self._ages.get(kind)
+        if got is None:
+            eligible, among = self._eligible(kind)
+            allocs, now = self.cap.allocs, self.now
+            youngest = float("inf")
+            for a in allocs.values() if among is None else (allocs[i] for i in among):
+                if a.stopping or a.placed_now or a.protected or not eligible(a):
+                    continue
+                if now - a.started_at < youngest:
+                    youngest = now - a.started_at
+            got = self._ages[kind] = max(0.0, youngest)
+        return got
+
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            protect, now = self.policy.preempt_protect_s, self.now
-            again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
-            eligible: Callable[[Alloc], bool]
-            if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
-                eligible = _preemptible_tier
-                if protect > 0:
-                    eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
-            else:
-                self.quota.ready()  # borrowed and protected flags
-                tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
-                wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
-                # A guarantee may stop young work, but never a restarted job inside its window.
-                eligible = lambda a: (  # noqa: E731
-                    (wide or a.job.tenant == tenant or _reclaimable(a))
-                    and not (again > 0 and a.restarted and now - a.started_at < again)
-                )
-            got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost)
+            eligible, among = self._eligible(kind)
+            got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost, among)
             self._victims[kind] = got
         return got
+
+    def _eligible(self, kind: str) -> tuple[Callable[[Alloc], bool], Iterable[int] | None]:
+        """Who a victim index of `kind` may hold, and the only allocations to ask (None: all)."""
+        protect, now = self.policy.preempt_protect_s, self.now
+        again = protect if self.policy.restart_protect_s is None else self.policy.restart_protect_s
+        eligible: Callable[[Alloc], bool]
+        among: Iterable[int] | None = None
+        if kind == "tier":  # recently (re)started work is protected from non-guarantee preemption
+            eligible = _preemptible_tier
+            among = self.state.preemptible  # the state keeps them: no pass over other work
+            if protect > 0:
+                eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
+        else:
+            self.quota.ready()  # borrowed and protected flags
+            tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
+            wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
+            # A guarantee may stop young work, but never a restarted job inside its window.
+            eligible = lambda a: (  # noqa: E731
+                (wide or a.job.tenant == tenant or _reclaimable(a))
+                and not (again > 0 and a.restarted and now - a.started_at < again)
+            )
+        return eligible, among
 
     def _plan(
         self, kind: str, g: int, sites: tuple[int, ...], index: preempt.VictimIndex
@@ -591,7 +704,7 @@ class _Cycle:
 
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:
-            self._ends = expected_ends(self.cap)
+            self._ends = expected_ends(self.cap, self.state)
         return self._ends
 
     def _share_key(self, tenant: str) -> float:
@@ -653,12 +766,13 @@ class _Cycle:
         return got
 
 
+_PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 
 def _reclaimable(a: Alloc) -> bool:
-    return a.job.tier == Tier.PREEMPTIBLE or a.borrowed
+    return a.job.tier == _PREEMPTIBLE or a.borrowed
 
 
 def _preemptible_tier(a: Alloc) -> bool:
-    return a.job.tier == Tier.PREEMPTIBLE
+    return a.job.tier == _PREEMPTIBLE

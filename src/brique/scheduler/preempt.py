@@ -21,7 +21,7 @@ busy for the rest of this cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from brique.domain.jobs import Tier
@@ -32,8 +32,18 @@ from brique.scheduler.capacity import Alloc, Capacity
 @dataclass(frozen=True, slots=True)
 class PreemptionPlan:
     site: int
-    gpus: list[int]
+    racks: list[tuple[int, int]]  # (rack, GPUs there)
     victims: list[int]  # allocation indices
+
+    def gpus(self, cap: Capacity) -> list[int]:
+        """The job's GPUs: free ones and its victims' (picked only for a plan that is acted on).
+
+        Read before anything in the cycle changes which GPUs are free or whose they are."""
+        victims = set(self.victims)
+        out: list[int] = []
+        for r, n in self.racks:
+            out.extend(pick_from(cap, r, n, lambda x: bool(cap.free[x]) or _reclaims(cap, x, victims)))
+        return out
 
 
 def victim_key(a: Alloc, now: float, idx: int, by_cost: bool = False) -> tuple[int, float, float, str, int]:
@@ -48,7 +58,15 @@ class VictimIndex:
     Rebuild it (make a new one) after GPUs are newly held: held GPUs are never reclaimed.
     """
 
-    def __init__(self, cap: Capacity, eligible: Callable[[Alloc], bool], by_cost: bool = False) -> None:
+    def __init__(
+        self,
+        cap: Capacity,
+        eligible: Callable[[Alloc], bool],
+        by_cost: bool = False,
+        among: Iterable[int] | None = None,
+    ) -> None:
+        """among: the only allocations `eligible` can accept, when the caller keeps them (e.g. the
+        preemptible tier's, `SchedulerState.preemptible`); None: every allocation is asked."""
         topo = cap.topo
         self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
         self.site_total = [0] * len(topo.sites)
@@ -56,9 +74,13 @@ class VictimIndex:
         self.exact = by_cost  # per rack, the victim set losing least in total (not cheapest-first)
         held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
         in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
-        for i, a in cap.allocs.items():
+        youngest = float("inf")
+        allocs = cap.allocs
+        for i, a in allocs.items() if among is None else ((i, allocs[i]) for i in among):
             if a.stopping or a.placed_now or a.protected or not eligible(a):
                 continue
+            if now - a.started_at < youngest:
+                youngest = now - a.started_at
             if held:
                 counts: dict[int, int] = {}
                 for x in a.gpus:
@@ -74,6 +96,9 @@ class VictimIndex:
                 per[i] = n
                 site_total[rack_site[r]] += n
             keys[i] = victim_key(a, now, i, by_cost)
+        # Least time any candidate has run: each GPU a plan frees loses at least this many seconds.
+        # Kept as candidates leave (a bound for fewer candidates too).
+        self.min_age = max(0.0, youngest)
 
     def exclude(self, cap: Capacity, gpus: list[int]) -> None:
         """`gpus` are now held: they can no longer be reclaimed."""
@@ -114,10 +139,8 @@ def plan(
     victims: set[int] = set()
     for v, n in got:
         victims.update(_cover(cap.rack_free[v.rack], n, in_rack.get(v.rack, {}), keys, exact))
-    gpus: list[int] = []
-    for v, n in got:
-        gpus.extend(pick_from(cap, v.rack, n, lambda x: bool(cap.free[x]) or _reclaims(cap, x, victims)))
-    return PreemptionPlan(site=got[0][0].site, gpus=gpus, victims=sorted(victims, key=lambda i: keys[i]))
+    racks = [(v.rack, n) for v, n in got]
+    return PreemptionPlan(site=got[0][0].site, racks=racks, victims=sorted(victims, key=lambda i: keys[i]))
 
 
 def _reclaims(cap: Capacity, x: int, victims: set[int]) -> bool:
@@ -163,18 +186,26 @@ def _least_loss(need: int, per: dict[int, int], keys: dict[int, tuple]) -> list[
     Cheapest-first overshoots: with 8 GPUs to free, two 1-GPU jobs of an hour and then an 8-GPU job of
     a day lose more than the 8-GPU job alone, or than six 1-GPU jobs of two hours.
     """
-    best: list[tuple[float, int, tuple[int, ...]] | None] = [None] * (need + 1)
-    best[0] = (0.0, 0, ())
-    for i in sorted(per, key=lambda i: keys[i]):
+    # best set for >= c GPUs: its loss, its size and its victims as a linked list (victim, rest)
+    cost: list[float | None] = [None] * (need + 1)
+    size = [0] * (need + 1)
+    chain: list[tuple[int, object] | None] = [None] * (need + 1)
+    cost[0] = 0.0
+    for i in sorted(per, key=keys.__getitem__):
         w, lost = per[i], keys[i][1]
-        for c in range(need, 0, -1):
-            prev = best[max(0, c - w)]
+        for c in range(need, 0, -1):  # downwards: cost[c - w] is still the previous victims' answer
+            p = c - w if c > w else 0
+            prev = cost[p]
             if prev is None:
                 continue
-            cand = (prev[0] + lost, prev[1] + 1, (*prev[2], i))
-            cur = best[c]
-            if cur is None or cand[:2] < cur[:2]:
-                best[c] = cand
-    got = best[need]
-    assert got is not None, "the rack view promised enough victims"
-    return sorted(got[2], key=lambda i: keys[i])
+            new = prev + lost
+            cur = cost[c]
+            if cur is None or new < cur or (new == cur and size[p] + 1 < size[c]):
+                cost[c], size[c], chain[c] = new, size[p] + 1, (i, chain[p])
+    assert cost[need] is not None, "the rack view promised enough victims"
+    got: list[int] = []
+    link = chain[need]
+    while link is not None:
+        got.append(link[0])
+        link = link[1]  # type: ignore[assignment]
+    return sorted(got, key=keys.__getitem__)

@@ -27,6 +27,24 @@ def canonical(jobs: Iterable[Job]) -> list[Job]:
     return sorted(jobs, key=_CANONICAL)
 
 
+def by_tenant(
+    jobs: Iterable[Job],
+) -> tuple[dict[str, tuple[list[Job], list[Job]]], dict[str, tuple[list[Job], list[Job]]]]:
+    """One pass over `jobs` (canonical order): per tenant, (priority, standard) jobs for the share
+    phase, and ([], preemptible) for the scavenge phase, each list in input order (as `FairQueue` splits)."""
+    share: dict[str, tuple[list[Job], list[Job]]] = {}
+    scavenge: dict[str, tuple[list[Job], list[Job]]] = {}
+    prio, pre = Tier.PRIORITY, Tier.PREEMPTIBLE
+    for j in jobs:
+        tier = j.tier
+        into = scavenge if tier == pre else share
+        pair = into.get(j.tenant)
+        if pair is None:
+            pair = into[j.tenant] = ([], [])
+        pair[tier is not prio].append(j)
+    return share, scavenge
+
+
 def tenant_order(job: Job) -> tuple[bool, float, str]:
     return (job.tier != Tier.PRIORITY, job.submitted_at, job.id)
 
@@ -50,6 +68,26 @@ class FairQueue:
             if pair is None:
                 pair = per[j.tenant] = ([], [])
             pair[j.tier is not prio].append(j)
+        self._setup(per, key, project_key)
+
+    @classmethod
+    def of_tenants(
+        cls,
+        per: dict[str, tuple[list[Job], list[Job]]],
+        key: Callable[[str], float],
+        project_key: Callable[[Job], float] | None = None,
+    ) -> FairQueue:
+        """The queue over jobs already split per tenant into (priority, other) lists (`by_tenant`)."""
+        q = cls.__new__(cls)
+        q._setup(per, key, project_key)
+        return q
+
+    def _setup(
+        self,
+        per: dict[str, tuple[list[Job], list[Job]]],
+        key: Callable[[str], float],
+        project_key: Callable[[Job], float] | None,
+    ) -> None:
         self._key = key
         self._project_key = project_key
         self._queues = {t: first + second if second else first for t, (first, second) in per.items()}
@@ -89,6 +127,22 @@ class FairQueue:
             heads.setdefault(queue[i].project, i)
         i = min(heads.values(), key=lambda n: (queue[n].tier != Tier.PRIORITY, key(queue[n]), queue[n].project))
         return queue.pop(i)
+
+    def rest(self) -> tuple[list[Job] | None, int]:
+        """The list and cursor of the tenant just popped (None with project keys: they reorder it).
+
+        For a caller that knows that tenant's key has not changed since: its next pops are the list's
+        next jobs, in order (see `pop`), and it may take them directly and `skip` over them."""
+        t = self._current
+        if t is None or self._project_key is not None:
+            return None, 0
+        return self._queues[t], self._at[t]
+
+    def skip(self, n: int) -> None:
+        """The tenant just popped gave its next `n` jobs (taken through `rest`)."""
+        if n:
+            assert self._current is not None
+            self._at[self._current] += n
 
     def done(self) -> None:
         """Put the tenant of the last popped job back, with its key recomputed."""

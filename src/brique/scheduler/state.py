@@ -21,6 +21,10 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
   `masks[s]` the non-empty buckets; `full[s]`: racks whose every usable GPU is free
 - `tray_usable`, `rack_usable`: usable GPUs per tray/rack, recomputed only on health changes
 - `ledger`: contract classification per tenant (`quota.Ledger`), refreshed per dirty tenant
+- `ends`: (stop time, else start + expected runtime; job id; allocation), sorted, and `late`:
+  (start + max runtime; ...) of the running jobs already past their estimate when last asked:
+  backfill's expected ends at any `now` (`ends_at`) without a pass over running work
+- `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates)
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
 change recounts everything (rare).
@@ -28,11 +32,13 @@ change recounts everything (rare).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 
 from brique.domain.contracts import ContractBook
 from brique.domain.fleet import HealthState
-from brique.domain.jobs import RunningJob
+from brique.domain.jobs import RunningJob, Tier
 from brique.scheduler.admit import Sites
 from brique.scheduler.alloc import Alloc
 from brique.scheduler.quota import Ledger
@@ -54,7 +60,13 @@ class SchedulerState:
         self.by_job: dict[str, int] = {}
         self.next_key = 0
         self.unknown_gpus: list[str] = []
+        self.overlap = False  # two running jobs were ever said to hold the same GPU (sticky)
         self.gpu_alloc: list[int] = [-1] * topo.gpu_count
+        self.ends: list[tuple[float, str, int]] = []
+        self.late: list[tuple[float, str, int]] = []
+        self._moved = float("-inf")  # every entry of `ends` due by then (but stops) is in `late`
+        self._end_of: dict[int, tuple[tuple[float, str, int], bool]] = {}  # allocation -> (entry, in `late`)
+        self.preemptible: dict[int, None] = {}
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
         self.free = bytearray(self.usable)
@@ -85,6 +97,8 @@ class SchedulerState:
         key = self.by_job.pop(job_id)
         a = self.allocs.pop(key)
         self.ledger.remove(key, a)
+        self._drop_end(key)
+        self.preemptible.pop(key, None)
         free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
         for g in a.gpus:
             if owner[g] != key:
@@ -99,10 +113,13 @@ class SchedulerState:
 
     def apply_stopping(self, job_id: str, stopping_at: float) -> None:
         """A stop signal was sent to `job_id`: it keeps its GPUs until it is gone, by `stopping_at`."""
-        a = self.allocs[self.by_job[job_id]]
+        key = self.by_job[job_id]
+        a = self.allocs[key]
         self.ledger.stop(a)
         a.stop_at = stopping_at
         a.stopping = True
+        self._drop_end(key)
+        self._keep_end(key, a)
 
     def set_health(self, key: str, state: HealthState) -> None:
         """Override a node's or GPU's health (draining/down never get new work); recounts all."""
@@ -127,6 +144,37 @@ class SchedulerState:
     def running_ids(self) -> set[str]:
         return set(self.by_job)
 
+    def ends_at(self, now: float) -> list[tuple[float, str, int]]:
+        """(expected end at `now`, job id, allocation) of every allocation, in time order: a new list.
+
+        `backfill.expected_ends` over these allocations: only the entries already due by `now` are
+        recomputed (overdue estimate: the max runtime; a stop or max runtime passed: `now`)."""
+        if now < self._moved:  # asked about an earlier instant: from scratch (not a cycle's placements)
+            first = self.next_key
+            return sorted((a.expected_end(now), a.job.id, k) for k, a in self.allocs.items() if k < first)
+        ends, late, allocs = self.ends, self.late, self.allocs
+        k = bisect_right(ends, now, key=_END)
+        if k:  # past their estimate: expected at their max runtime from now on (a constant), moved once
+            stops = []
+            for e in ends[:k]:
+                a = allocs[e[2]]
+                if a.stop_at is None:
+                    entry = (a.started_at + a.job.max_runtime_s, e[1], e[2])
+                    insort(late, entry)
+                    self._end_of[e[2]] = (entry, True)
+                else:
+                    stops.append(e)
+            ends[:k] = stops
+        self._moved = now
+        k = len(stops) if k else 0  # due stops: gone by now
+        m = bisect_left(late, now, key=_END)  # past even their max runtime: now
+        out = [(now, e[1], e[2]) for e in ends[:k]]
+        out += [(now, e[1], e[2]) for e in late[:m]]
+        out += late[m:]
+        out += ends[k:]
+        out.sort()  # a few sorted runs: merges
+        return out
+
     # ---------- building ----------
 
     def _add(self, rj: RunningJob) -> int:
@@ -139,13 +187,39 @@ class SchedulerState:
             gpus = [idx[gid] for gid in rj.gpus if gid in idx]
             self.unknown_gpus.extend(gid for gid in rj.gpus if gid not in idx)
         for g in gpus:
+            if owner[g] >= 0:
+                self.overlap = True
             owner[g] = key
         stopping = rj.stopping_at is not None
         a = Alloc(rj.job, gpus, rj.started_at, rj.stopping_at, stopping=stopping, restarted=rj.restarts > 0)
         self.allocs[key] = a
         self.by_job[rj.job.id] = key
         self.ledger.add(key, a)
+        self._keep_end(key, a)
+        if rj.job.tier == Tier.PREEMPTIBLE:
+            self.preemptible[key] = None
         return key
+
+    def _keep_end(self, key: int, a: Alloc) -> None:
+        if a.stop_at is not None:
+            base = a.stop_at
+        else:
+            job = a.job
+            est, most = job.estimated_runtime_s, job.max_runtime_s
+            base = a.started_at + (most if est is None or est > most else est)
+        entry = (base, a.job.id, key)
+        if base <= self._moved and a.stop_at is None:  # already past its estimate when last asked
+            entry = (a.started_at + a.job.max_runtime_s, a.job.id, key)
+            self._end_of[key] = (entry, True)
+            insort(self.late, entry)
+        else:
+            self._end_of[key] = (entry, False)
+            insort(self.ends, entry)
+
+    def _drop_end(self, key: int) -> None:
+        entry, late = self._end_of.pop(key)
+        entries = self.late if late else self.ends
+        del entries[bisect_left(entries, entry)]
 
     def _usable_from_health(self) -> None:
         topo = self.topo
@@ -194,6 +268,9 @@ class SchedulerState:
         self.masks[s] |= 1 << new
         if new and new == self.rack_usable[r]:
             self.full[s] = _insert_sorted(self.full[s], r)
+
+
+_END = itemgetter(0)
 
 
 def _insert_sorted(d: dict[int, None], r: int) -> dict[int, None]:

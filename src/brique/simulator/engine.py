@@ -306,7 +306,7 @@ class Engine:
         wider = self.wider  # from the last cycle: a group that needed depth then likely needs it again
         while True:
             jobs, last = self.pending.window(self.window, wider)
-            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False)
+            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False, ordered=True)
             narrow = too_narrow(result, last)
             if not narrow:
                 self.wider = self.pending.depths(result.examined, self.window)

@@ -26,6 +26,7 @@ class PendingIndex:
     def __init__(self) -> None:
         self.jobs: dict[int, Job] = {}
         self.groups: dict[Group, list[tuple[float, str, int, Job]]] = {}  # the job rides along: no look-up
+        self.group_of: dict[str, Group] = {}  # job id -> its group
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -38,11 +39,12 @@ class PendingIndex:
 
     def add(self, i: int, job: Job) -> None:
         self.jobs[i] = job
-        insort(self.groups.setdefault((job.tenant, job.tier), []), (job.submitted_at, job.id, i, job))
+        group = self.group_of[job.id] = (job.tenant, job.tier)
+        insort(self.groups.setdefault(group, []), (job.submitted_at, job.id, i, job))
 
     def pop(self, i: int) -> Job:
         job = self.jobs.pop(i)
-        group = self.groups[(job.tenant, job.tier)]
+        group = self.groups[self.group_of.pop(job.id)]
         del group[bisect_left(group, (job.submitted_at, job.id, i))]
         return job
 
@@ -54,27 +56,27 @@ class PendingIndex:
         the count of its examined jobs is the depth of the deepest. A hint only: `too_narrow` keeps the
         decisions exact whatever the window."""
         count: dict[Group, int] = {}
-        jobs = self.jobs
+        group_of = self.group_of
         for job_id in examined:
-            job = jobs.get(int(job_id))
-            if job is not None:
-                group = (job.tenant, job.tier)
+            group = group_of.get(job_id)
+            if group is not None:
                 count[group] = count.get(group, 0) + 1
         return {g: 2 * d for g, d in count.items() if 2 * d > width}
 
     def window(self, width: int, wider: dict[Group, int] | None = None) -> tuple[list[Job], dict[str, Group]]:
-        """Each group's first `width` jobs (`wider[group]` for some), and the last one of every cut group."""
-        jobs: list[Job] = []
+        """Each group's first `width` jobs (`wider[group]` for some), in canonical order (submit time, id:
+        the core's), and the last one of every cut group."""
+        entries: list[tuple[float, str, int, Job]] = []
         last: dict[str, Group] = {}
         for group, keys in self.groups.items():
             n = wider.get(group, width) if wider else width
             if len(keys) > n:
-                head = keys[:n]
-                last[head[-1][1]] = group
+                entries += keys[:n]
+                last[keys[n - 1][1]] = group
             else:
-                head = keys
-            jobs.extend([k[3] for k in head])
-        return jobs, last
+                entries += keys
+        entries.sort()  # (submit time, id) decide: ids are unique, so jobs are never compared
+        return [e[3] for e in entries], last
 
 
 def too_narrow(result: CycleResult, last: dict[str, Group]) -> list[Group]:

@@ -172,3 +172,49 @@ def test_expected_ends_follow_the_domain_rule():
     cap.now, cap.allocs = now, allocs
     got = expected_ends(cap)  # type: ignore[arg-type]
     assert got == sorted((a.expected_end(now), a.job.id, i) for i, a in allocs.items())
+
+
+def test_starts_before_agrees_with_earliest_start():
+    """`starts_before` (the cost-aware preemption check's early-exit walk) answers as `earliest_start`
+    does, with and without holds, stopping work, jobs within a rack, across racks and sites."""
+    import random
+
+    from brique.domain.jobs import Tier
+    from brique.scheduler import SchedulerState, Topology
+    from brique.scheduler.backfill import earliest_start, expected_ends, starts_before
+    from brique.scheduler.capacity import Capacity, Hold
+
+    fr, de = make_site("fr-1", racks=3, nodes=2, gpus=4), make_site("de-1", "DE", racks=2, nodes=2, gpus=4)
+    fleet = make_fleet(fr, de)
+    topo = Topology.from_fleet(fleet)
+    gpus = [g.id for g in fleet.gpus()]
+    rng = random.Random(7)
+    for trial in range(300):
+        state = SchedulerState(topo)
+        idle = list(gpus)
+        rng.shuffle(idle)
+        for k in range(rng.randint(0, 12)):
+            n = min(len(idle), rng.choice([1, 2, 3, 4, 8]))
+            if not n:
+                break
+            job = make_job(f"j{trial}-{k}", n, tier=rng.choice(list(Tier)), max_runtime_s=rng.choice([600.0, 7200.0]),
+                           estimated_runtime_s=rng.choice([None, 300.0, 3000.0]))  # fmt: skip
+            state.apply_started(run(job, idle[:n], started_at=NOW - rng.choice([0.0, 400.0, 5000.0])))
+            idle = idle[n:]
+        for jid in list(state.by_job)[: rng.randint(0, 2)]:
+            state.apply_stopping(jid, NOW + 30.0)
+        cap = Capacity(state, NOW)
+        if rng.random() < 0.5:
+            free = [x for x in range(topo.gpu_count) if cap.free[x]]
+            busy_gpus = [x for x in range(topo.gpu_count) if cap.gpu_alloc[x] >= 0]
+            some = rng.sample(free + busy_gpus, min(6, len(free + busy_gpus)))
+            cap.hold(Hold("h", NOW + 900.0, False, gpus=some))
+        ends = expected_ends(cap, state)
+        for sites in ((0,), (1,), (0, 1)):
+            limit = max(topo.max_rack(s) for s in sites)
+            for g in (1, 2, 4, 6, 8, 12, 20):
+                for before in (NOW + 1.0, NOW + 400.0, NOW + 4000.0, NOW + 1e6):
+                    want = earliest_start(cap, sites, g, limit, before, ends, pick=False) is not None
+                    got = starts_before(cap, sites, g, limit, before, ends)
+                    assert got == want, (trial, sites, g, before)
+        cap.revert()

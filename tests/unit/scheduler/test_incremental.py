@@ -42,6 +42,8 @@ def state_view(state: SchedulerState) -> dict:
         "owner": [ids.get(k) for k in state.gpu_alloc],
         "allocs": sorted((a.job.id, a.gpus, a.stopping, a.stop_at, a.protected, a.borrowed) for a in state.allocs.values()),
         "ledger": (state.ledger.held, state.ledger.wide_left, state.ledger.site_left),
+        "ends": [[e[:2] for e in state.ends_at(t)] for t in (NOW, NOW + 400.0, NOW + 4_000.0)],
+        "preemptible": sorted(ids[k] for k in state.preemptible),
     }  # fmt: skip
 
 
@@ -134,6 +136,9 @@ def test_incremental_matches_from_scratch(world, data):
         fresh.ledger.refresh()
         state.ledger.refresh()
         assert state_view(state) == state_view(fresh)
+        # the kept ends are backfill's expected ends, from scratch
+        scratch = sorted((a.expected_end(now), a.job.id) for a in state.allocs.values())
+        assert [e[:2] for e in state.ends_at(now)] == scratch
 
 
 def _apply(result, jobs, running, state, now):
