@@ -132,6 +132,13 @@ class SchedulingPolicy:
         of the fleet, capped by its demand: GPUs held + asked by its pending jobs), a tenant at or
         above its own entitlement starts no new non-priority work expected to run longer than this
         (seconds; 0: any work; None: off, fair share only orders).
+    entitled_preemptible: with `entitlement_cap_s`, preemptible jobs of a tenant holding less than its
+        entitlement take their tenant's fair-share turn with its other work (they may hold the EASY
+        reservation; they still never preempt) instead of only scavenging idle GPUs.
+    firm_under_entitled: with `entitlement_cap_s`, the EASY head of a tenant holding less than its
+        entitlement gets a firm reservation: its GPUs drain (nothing is backfilled onto them, as if every
+        job ran to its time limit), so runtimes predicted too short cannot push its start back cycle
+        after cycle.
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -155,5 +162,7 @@ class SchedulingPolicy:
     reclaim_standard: bool = False
     guarantee_start_s: float = 0.0
     entitlement_cap_s: float | None = None
+    entitled_preemptible: bool = False
+    firm_under_entitled: bool = False
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

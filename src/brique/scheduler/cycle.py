@@ -73,6 +73,7 @@ def schedule_state(
     usage: Mapping[str, float] | None = None,
     reservations: Iterable[AdvanceReservation] = (),
     waits: bool = True,
+    hidden_demand: Mapping[str, float] | None = None,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
@@ -82,9 +83,12 @@ def schedule_state(
     waits: False leaves the `Wait` decisions (and the work of explaining them) out, for a
     caller that acts only on starts, reservations, rejections and preemptions (the simulator);
     every other decision, and `examined`, are the same.
+    hidden_demand: GPUs asked per tenant by pending jobs left out of `pending` (a caller that shows the
+    core only the head of a deep queue): entitlements (`entitlement_cap_s`) count them as demand.
     """
     state.use_contracts(policy.contracts)
-    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
+    return _run(state, pending, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits,
+                hidden=hidden_demand)  # fmt: skip
 
 
 def _run(
@@ -96,17 +100,20 @@ def _run(
     reservations: tuple[AdvanceReservation, ...],
     owned: bool,
     waits: bool = True,
+    hidden: Mapping[str, float] | None = None,
 ) -> CycleResult:
     c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
     c.explain_waits = waits
+    c.hidden = hidden or {}
     try:
         c.hold_reservations()  # 2. holds
         jobs = c.project_phase(c.admit(canonical(pending)))  # 3. admit (+ project quotas)
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
         c.entitle(jobs)
-        c.share_phase([j for j in jobs if j.tier != Tier.PREEMPTIBLE])  # 6. share (+ backfill)
-        c.scavenge_phase([j for j in jobs if j.tier == Tier.PREEMPTIBLE])  # 7. scavenge
+        share, scavenge = c.by_tier(jobs)
+        c.share_phase(share)  # 6. share (+ backfill)
+        c.scavenge_phase(scavenge)  # 7. scavenge
         return c.result()  # 8. explain
     finally:
         c.cap.revert()
@@ -150,6 +157,7 @@ class _Cycle:
         self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
         self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
         self._under: set[str] = set()  # tenants holding less than their entitlement
+        self.hidden: Mapping[str, float] = {}  # GPUs asked by pending jobs not shown (`schedule_state`)
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
         self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
 
@@ -246,11 +254,20 @@ class _Cycle:
         if self.policy.entitlement_cap_s is None:
             return
         demand = {t: float(n) for t, n in self.quota.held.items()}
+        for t, g in self.hidden.items():
+            demand[t] = demand.get(t, 0.0) + g
         for job in jobs:
             demand[job.tenant] = demand.get(job.tenant, 0.0) + job.gpus
         weight = {t: self.quota.terms(t).weight for t in demand}
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
+
+    def by_tier(self, jobs: list[Job]) -> tuple[list[Job], list[Job]]:
+        """(share phase, scavenge phase): preemptible jobs scavenge, but with `entitled_preemptible`
+        those of a tenant below its entitlement join its fair-share turn (a reservation, never a preemption)."""
+        under = self._under if self.policy.entitled_preemptible else set()
+        share = [j for j in jobs if j.tier != Tier.PREEMPTIBLE or j.tenant in under]
+        return share, [j for j in jobs if j.tier == Tier.PREEMPTIBLE and j.tenant not in under]
 
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
@@ -455,7 +472,8 @@ class _Cycle:
         if res is None:
             return False
         self.head = (job, res)
-        self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        firm = self.policy.firm_under_entitled and job.tenant in self._under  # drains: no backfill slides it
+        self.cap.hold(Hold(job.id, res.start, firm, gpus=res.gpus))
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():
             index.exclude(self.cap, res.gpus)

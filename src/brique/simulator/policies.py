@@ -77,7 +77,7 @@ PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it
 RESTART_PROTECT_S = 60.0  # brique: a guarantee may preempt a restarted job again after this
 PROMISE_S = 60.0  # brique: a within-guarantee priority job starts within this (the metric's SLO window)
 CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is at its entitlement
-WAIT_RATIO = 0.01  # brique: preempt only if the work lost is <= 1 % of the GPU-seconds of waiting
+WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -85,7 +85,8 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
         contracts=book, backfill=True, preempt_for_standard=True, preempt_protect_s=PROTECT_S,
         restart_protect_s=RESTART_PROTECT_S,
         preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True, reclaim_standard=True,
-        guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S,
+        guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S, entitled_preemptible=True,
+        firm_under_entitled=True,
     )  # fmt: skip
 
 
