@@ -139,6 +139,10 @@ class SchedulingPolicy:
         entitlement gets a firm reservation: its GPUs drain (nothing is backfilled onto them, as if every
         job ran to its time limit), so runtimes predicted too short cannot push its start back cycle
         after cycle.
+    cap_priority: the entitlement cap holds back priority jobs too, unless they are within their
+        tenant's guarantee (priority beyond the guarantee is fair-share work like any other).
+    entitlement_far_over, entitlement_far_cap_s: a tenant holding at least `entitlement_far_over` times
+        its entitlement gets the shorter cap `entitlement_far_cap_s` instead of `entitlement_cap_s`.
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -164,5 +168,8 @@ class SchedulingPolicy:
     entitlement_cap_s: float | None = None
     entitled_preemptible: bool = False
     firm_under_entitled: bool = False
+    cap_priority: bool = False
+    entitlement_far_over: float | None = None
+    entitlement_far_cap_s: float = 0.0
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

@@ -272,11 +272,22 @@ class _Cycle:
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
         ent = self._ent
-        if ent is None or job.tier == Tier.PRIORITY or not self._under - {job.tenant}:
+        if ent is None or not self._under - {job.tenant}:
             return False
-        if job.expected_runtime_s <= (self.policy.entitlement_cap_s or 0.0):
+        if job.tier == Tier.PRIORITY and (not self.policy.cap_priority or self._within(job)):
+            return False
+        held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
+        cap = self.policy.entitlement_cap_s or 0.0
+        far = self.policy.entitlement_far_over
+        if far is not None and held >= far * mine:
+            cap = self.policy.entitlement_far_cap_s
+        if job.expected_runtime_s <= cap:
             return False  # short work holds its GPUs briefly: let it fill gaps
-        return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
+        return held >= mine - 0.5
+
+    def _within(self, job: Job) -> bool:
+        gs = self.quota.guarantee_sites(job)
+        return gs is None or bool(gs)
 
     def share_phase(self, jobs: list[Job]) -> None:
         q = FairQueue(jobs, self._share_key, self._project_key if self.project_weight else None)

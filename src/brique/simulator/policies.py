@@ -77,6 +77,8 @@ PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it
 RESTART_PROTECT_S = 60.0  # brique: a guarantee may preempt a restarted job again after this
 PROMISE_S = 60.0  # brique: a within-guarantee priority job starts within this (the metric's SLO window)
 CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is at its entitlement
+FAR_OVER = 1.5  # brique: a tenant holding this many times its entitlement ...
+FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another tenant is below its own
 WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
 
 
@@ -86,7 +88,7 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
         restart_protect_s=RESTART_PROTECT_S,
         preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True, reclaim_standard=True,
         guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S, entitled_preemptible=True,
-        firm_under_entitled=True,
+        firm_under_entitled=True, cap_priority=True, entitlement_far_over=FAR_OVER, entitlement_far_cap_s=FAR_CAP_S,
     )  # fmt: skip
 
 
