@@ -136,9 +136,9 @@ class SchedulingPolicy:
         entitlement take their tenant's fair-share turn with its other work (they may hold the EASY
         reservation; they still never preempt) instead of only scavenging idle GPUs.
     firm_under_entitled: with `entitlement_cap_s`, the EASY head of a tenant holding less than its
-        entitlement gets a firm reservation: its GPUs drain (nothing is backfilled onto them, as if every
-        job ran to its time limit), so runtimes predicted too short cannot push its start back cycle
-        after cycle.
+        entitlement, asking at most half a rack, gets a firm reservation: its GPUs drain (nothing is
+        backfilled onto them, as if every job ran to its time limit), so runtimes predicted too short
+        cannot push its start back cycle after cycle (larger gangs would idle too much while draining).
     cap_priority: the entitlement cap holds back priority jobs too, unless they are within their
         tenant's guarantee (priority beyond the guarantee is fair-share work like any other).
     entitlement_far_over, entitlement_far_cap_s: a tenant holding at least `entitlement_far_over` times

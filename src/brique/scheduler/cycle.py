@@ -483,7 +483,8 @@ class _Cycle:
         if res is None:
             return False
         self.head = (job, res)
-        firm = self.policy.firm_under_entitled and job.tenant in self._under  # drains: no backfill slides it
+        # drains, so no backfill slides it; not for a gang over half a rack (it would idle too much)
+        firm = self.policy.firm_under_entitled and job.tenant in self._under and 2 * job.gpus <= limit
         self.cap.hold(Hold(job.id, res.start, firm, gpus=res.gpus))
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():

@@ -23,13 +23,19 @@ def _policy(**kw: object) -> SchedulingPolicy:
 
 
 def test_the_head_of_a_tenant_below_its_entitlement_gets_a_firm_reservation() -> None:
-    head = make_job("s1", 8, "small", submitted_at=NOW - 200)
-    loose = cycle(FLEET, [head, SHORT], BIG, _policy())
+    head = make_job("s1", 4, "small", submitted_at=NOW - 200)  # half a rack: node 2's 2 free GPUs + b0b's
+    split = [run(make_job("b0a", 4, "big", estimated_runtime_s=100_000), GPUS[:4], started_at=NOW - 100),
+             run(make_job("b0b", 2, "big", estimated_runtime_s=1000), GPUS[4:6], started_at=NOW - 100)]  # fmt: skip
+    loose = cycle(FLEET, [head, SHORT], split, _policy())
     assert isinstance(loose.for_job("s1"), Reserve)
     assert isinstance(loose.for_job("b1"), Place)  # EASY: backfilled onto held GPUs by its estimate
-    firm = cycle(FLEET, [head, SHORT], BIG, _policy(firm_under_entitled=True))
+    firm = cycle(FLEET, [head, SHORT], split, _policy(firm_under_entitled=True))
     assert isinstance(firm.for_job("s1"), Reserve)
     assert not isinstance(firm.for_job("b1"), Place)  # the held GPUs drain for small's head
+    gang = make_job("s1", 8, "small", submitted_at=NOW - 200)  # over half a rack: the usual EASY hold
+    assert isinstance(
+        cycle(FLEET, [gang, SHORT], BIG, _policy(firm_under_entitled=True)).for_job("b1"), Place
+    )
 
 
 def test_a_firm_reservation_is_only_for_a_tenant_below_its_entitlement() -> None:
