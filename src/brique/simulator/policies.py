@@ -29,8 +29,11 @@ tenant and tier, so the policies are compared on the same footing.
   restart by a non-guarantee job, nor inside `RESTART_PROTECT_S` for a guarantee (no job is
   preempted twice within its window). A within-guarantee job waits for GPUs to free up while
   its `PROMISE_S` start promise allows, then reclaims the victim set that loses least; a
-  tenant at its weighted entitlement starts no work expected to run over `CAP_S` while another
-  tenant is below its own (`SchedulingPolicy.entitlement_cap_s`).
+  tenant at its weighted entitlement starts no work expected to run over `CAP_S` (`FAR_CAP_S` at
+  `FAR_OVER` times it; priority work beyond the guarantee included) while another tenant is below
+  its own (`SchedulingPolicy.entitlement_cap_s`); a tenant below its entitlement gets a firm EASY
+  reservation for a head of at most half a rack, and its preemptible jobs take its fair-share turn
+  (`firm_under_entitled`, `entitled_preemptible`).
 """
 
 from __future__ import annotations
