@@ -132,6 +132,17 @@ class SchedulingPolicy:
         of the fleet, capped by its demand: GPUs held + asked by its pending jobs), a tenant at or
         above its own entitlement starts no new non-priority work expected to run longer than this
         (seconds; 0: any work; None: off, fair share only orders).
+    entitled_preemptible: with `entitlement_cap_s`, preemptible jobs of a tenant holding less than its
+        entitlement take their tenant's fair-share turn with its other work (they may hold the EASY
+        reservation; they still never preempt) instead of only scavenging idle GPUs.
+    firm_under_entitled: with `entitlement_cap_s`, the EASY head of a tenant holding less than its
+        entitlement, asking at most half a rack, gets a firm reservation: its GPUs drain (nothing is
+        backfilled onto them, as if every job ran to its time limit), so runtimes predicted too short
+        cannot push its start back cycle after cycle (larger gangs would idle too much while draining).
+    cap_priority: the entitlement cap holds back priority jobs too, unless they are within their
+        tenant's guarantee (priority beyond the guarantee is fair-share work like any other).
+    entitlement_far_over, entitlement_far_cap_s: a tenant holding at least `entitlement_far_over` times
+        its entitlement gets the shorter cap `entitlement_far_cap_s` instead of `entitlement_cap_s`.
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -155,5 +166,10 @@ class SchedulingPolicy:
     reclaim_standard: bool = False
     guarantee_start_s: float = 0.0
     entitlement_cap_s: float | None = None
+    entitled_preemptible: bool = False
+    firm_under_entitled: bool = False
+    cap_priority: bool = False
+    entitlement_far_over: float | None = None
+    entitlement_far_cap_s: float = 0.0
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()

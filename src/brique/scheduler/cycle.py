@@ -53,7 +53,7 @@ from brique.scheduler.decisions import (
     Wait,
 )
 from brique.scheduler.fairshare import history_gpus, share_key, waterfill
-from brique.scheduler.queue import FairQueue, by_tenant, canonical
+from brique.scheduler.queue import FairQueue, TenantLists, by_tenant, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
 from brique.scheduler.state import SchedulerState
@@ -76,6 +76,7 @@ def schedule_state(
     reservations: Iterable[AdvanceReservation] = (),
     waits: bool = True,
     ordered: bool = False,
+    hidden_demand: Mapping[str, float] | None = None,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
@@ -87,10 +88,13 @@ def schedule_state(
     every other decision, and `examined`, are the same.
     ordered: `pending` is a list already in canonical order (submit time, id), as `queue.canonical`
     would sort it (the caller vouches for it; the sort is skipped).
+    hidden_demand: GPUs asked per tenant by pending jobs left out of `pending` (a caller that shows the
+    core only the head of a deep queue): entitlements (`entitlement_cap_s`) count them as demand.
     """
     state.use_contracts(policy.contracts)
     jobs = pending if ordered and isinstance(pending, list) else canonical(pending)
-    return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits)
+    return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits,
+                hidden=hidden_demand)  # fmt: skip
 
 
 def _run(
@@ -102,16 +106,18 @@ def _run(
     reservations: tuple[AdvanceReservation, ...],
     owned: bool,
     waits: bool = True,
+    hidden: Mapping[str, float] | None = None,
 ) -> CycleResult:
     c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
     c.explain_waits = waits
+    c.hidden = hidden or {}
     try:
         c.hold_reservations()  # 2. holds
         jobs = c.project_phase(c.admit(pending))  # 3. admit (+ project quotas); `pending` in canonical order
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
         c.entitle(jobs)
-        share, scavenge = by_tenant(jobs)
+        share, scavenge = c.by_tier(jobs)
         c.share_phase(share)  # 6. share (+ backfill)
         c.scavenge_phase(scavenge)  # 7. scavenge
         return c.result()  # 8. explain
@@ -158,6 +164,7 @@ class _Cycle:
         self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
         self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
         self._under: set[str] = set()  # tenants holding less than their entitlement
+        self.hidden: Mapping[str, float] = {}  # GPUs asked by pending jobs not shown (`schedule_state`)
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
         self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
@@ -269,20 +276,39 @@ class _Cycle:
         if self.policy.entitlement_cap_s is None:
             return
         demand = {t: float(n) for t, n in self.quota.held.items()}
+        for t, g in self.hidden.items():
+            demand[t] = demand.get(t, 0.0) + g
         for job in jobs:
             demand[job.tenant] = demand.get(job.tenant, 0.0) + job.gpus
         weight = {t: self.quota.terms(t).weight for t in demand}
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
 
+    def by_tier(self, jobs: list[Job]) -> tuple[TenantLists, TenantLists]:
+        """(share phase, scavenge phase) per tenant (`queue.by_tenant`): preemptible jobs scavenge, but
+        with `entitled_preemptible` those of a tenant below its entitlement join its fair-share turn
+        (a reservation, never a preemption)."""
+        return by_tenant(jobs, self._under if self.policy.entitled_preemptible else frozenset())
+
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
         ent = self._ent
-        if ent is None or job.tier == _PRIORITY or not self._under - {job.tenant}:
+        if ent is None or not self._under - {job.tenant}:
             return False
-        if job.expected_runtime_s <= (self.policy.entitlement_cap_s or 0.0):
+        if job.tier == Tier.PRIORITY and (not self.policy.cap_priority or self._within(job)):
+            return False
+        held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
+        cap = self.policy.entitlement_cap_s or 0.0
+        far = self.policy.entitlement_far_over
+        if far is not None and held >= far * mine:
+            cap = self.policy.entitlement_far_cap_s
+        if job.expected_runtime_s <= cap:
             return False  # short work holds its GPUs briefly: let it fill gaps
-        return self.quota.held.get(job.tenant, 0) >= ent.get(job.tenant, 0.0) - 0.5
+        return held >= mine - 0.5
+
+    def _within(self, job: Job) -> bool:
+        gs = self.quota.guarantee_sites(job)
+        return gs is None or bool(gs)
 
     def share_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
         q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
@@ -305,7 +331,10 @@ class _Cycle:
             ):  # what `_consider` would conclude: no placement, no preemption, no second head
                 examined.add(job.id)
                 self._wait(job, None)
-                left = self._stuck_run(q, left - 1)
+                # the tenant's next jobs skip `_consider` only on the same grounds (with
+                # `entitled_preemptible` a standard job, which may preempt, can follow a preemptible one)
+                no_preempt = None if self.preempt_heads <= 0 or not preempts else _PREEMPTIBLE
+                left = self._stuck_run(q, left - 1, no_preempt)
                 continue
             left -= not self._consider(job, may_head=True)
 
@@ -327,15 +356,16 @@ class _Cycle:
                 continue
             left -= not self._consider(job, may_head=False)
 
-    def _stuck_run(self, q: FairQueue, left: int) -> int:
+    def _stuck_run(self, q: FairQueue, left: int, tier: Tier | None = None) -> int:
         """After a job of the tenant just popped could not start: its next jobs that cannot start either,
         examined in one go; returns the depth left. Nothing changed, so each pop would give the same
-        tenant again (its key did not move) and every check before `_cannot_start` would pass as it did."""
+        tenant again (its key did not move) and every check before `_cannot_start` would pass as it did;
+        with `tier`, only while the jobs are of that tier (the check the caller made on it)."""
         jobs, at = q.rest()
         if jobs is None:
             return left
         k, n, examined = at, len(jobs), self.examined
-        while k < n and left > 0 and self._cannot_start(jobs[k]):
+        while k < n and left > 0 and (tier is None or jobs[k].tier == tier) and self._cannot_start(jobs[k]):
             examined.add(jobs[k].id)
             self._wait(jobs[k], None)
             left -= 1
@@ -533,7 +563,9 @@ class _Cycle:
         if res is None:
             return False
         self.head = (job, res)
-        self.cap.hold(Hold(job.id, res.start, False, gpus=res.gpus))
+        # drains, so no backfill slides it; not for a gang over half a rack (it would idle too much)
+        firm = self.policy.firm_under_entitled and job.tenant in self._under and 2 * job.gpus <= limit
+        self.cap.hold(Hold(job.id, res.start, firm, gpus=res.gpus))
         self._changed()
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
         for index in self._victims.values():

@@ -14,7 +14,7 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from operator import attrgetter
 
 from brique.domain.jobs import Job, Tier
@@ -27,17 +27,19 @@ def canonical(jobs: Iterable[Job]) -> list[Job]:
     return sorted(jobs, key=_CANONICAL)
 
 
-def by_tenant(
-    jobs: Iterable[Job],
-) -> tuple[dict[str, tuple[list[Job], list[Job]]], dict[str, tuple[list[Job], list[Job]]]]:
+TenantLists = dict[str, tuple[list[Job], list[Job]]]  # per tenant: (priority jobs, the others)
+
+
+def by_tenant(jobs: Iterable[Job], share_preemptible: Collection[str] = frozenset()) -> tuple[TenantLists, TenantLists]:
     """One pass over `jobs` (canonical order): per tenant, (priority, standard) jobs for the share
-    phase, and ([], preemptible) for the scavenge phase, each list in input order (as `FairQueue` splits)."""
-    share: dict[str, tuple[list[Job], list[Job]]] = {}
-    scavenge: dict[str, tuple[list[Job], list[Job]]] = {}
+    phase, and ([], preemptible) for the scavenge phase, each list in input order (as `FairQueue` splits).
+    The preemptible jobs of the tenants in `share_preemptible` go with their share-phase turn instead."""
+    share: TenantLists = {}
+    scavenge: TenantLists = {}
     prio, pre = Tier.PRIORITY, Tier.PREEMPTIBLE
     for j in jobs:
         tier = j.tier
-        into = scavenge if tier == pre else share
+        into = scavenge if tier == pre and j.tenant not in share_preemptible else share
         pair = into.get(j.tenant)
         if pair is None:
             pair = into[j.tenant] = ([], [])

@@ -306,7 +306,9 @@ class Engine:
         wider = self.wider  # from the last cycle: a group that needed depth then likely needs it again
         while True:
             jobs, last = self.pending.window(self.window, wider)
-            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False, ordered=True)
+            hidden = self.pending.hidden(jobs) if self.policy.entitlement_cap_s is not None else None
+            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False, ordered=True,
+                                    hidden_demand=hidden)  # fmt: skip
             narrow = too_narrow(result, last)
             if not narrow:
                 self.wider = self.pending.depths(result.examined, self.window)

@@ -27,6 +27,7 @@ class PendingIndex:
         self.jobs: dict[int, Job] = {}
         self.groups: dict[Group, list[tuple[float, str, int, Job]]] = {}  # the job rides along: no look-up
         self.group_of: dict[str, Group] = {}  # job id -> its group
+        self.gpus: dict[str, int] = {}  # GPUs asked by pending jobs, per tenant (`hidden`)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -39,14 +40,24 @@ class PendingIndex:
 
     def add(self, i: int, job: Job) -> None:
         self.jobs[i] = job
+        self.gpus[job.tenant] = self.gpus.get(job.tenant, 0) + job.gpus
         group = self.group_of[job.id] = (job.tenant, job.tier)
         insort(self.groups.setdefault(group, []), (job.submitted_at, job.id, i, job))
 
     def pop(self, i: int) -> Job:
         job = self.jobs.pop(i)
+        self.gpus[job.tenant] -= job.gpus
         group = self.groups[self.group_of.pop(job.id)]
         del group[bisect_left(group, (job.submitted_at, job.id, i))]
         return job
+
+    def hidden(self, shown: list[Job]) -> dict[str, float]:
+        """GPUs asked by pending jobs a window leaves out, per tenant: the core's entitlements count the
+        whole queue's demand (`schedule_state`'s `hidden_demand`), so they do not depend on the window."""
+        out = {t: float(g) for t, g in self.gpus.items() if g}
+        for job in shown:
+            out[job.tenant] -= job.gpus
+        return {t: g for t, g in out.items() if g > 0}
 
     def depths(self, examined: Iterable[str], width: int) -> dict[Group, int]:
         """Per group deeper than `width`: twice the depth of its deepest examined job (the next cycle's

@@ -29,8 +29,11 @@ tenant and tier, so the policies are compared on the same footing.
   restart by a non-guarantee job, nor inside `RESTART_PROTECT_S` for a guarantee (no job is
   preempted twice within its window). A within-guarantee job waits for GPUs to free up while
   its `PROMISE_S` start promise allows, then reclaims the victim set that loses least; a
-  tenant at its weighted entitlement starts no work expected to run over `CAP_S` while another
-  tenant is below its own (`SchedulingPolicy.entitlement_cap_s`).
+  tenant at its weighted entitlement starts no work expected to run over `CAP_S` (`FAR_CAP_S` at
+  `FAR_OVER` times it; priority work beyond the guarantee included) while another tenant is below
+  its own (`SchedulingPolicy.entitlement_cap_s`); a tenant below its entitlement gets a firm EASY
+  reservation for a head of at most half a rack, and its preemptible jobs take its fair-share turn
+  (`firm_under_entitled`, `entitled_preemptible`).
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ PROTECT_S = 300.0  # brique: a (re)started job runs at least this long before it
 RESTART_PROTECT_S = 60.0  # brique: a guarantee may preempt a restarted job again after this
 PROMISE_S = 60.0  # brique: a within-guarantee priority job starts within this (the metric's SLO window)
 CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is at its entitlement
-WAIT_RATIO = 0.01  # brique: preempt only if the work lost is <= 1 % of the GPU-seconds of waiting
+FAR_OVER = 1.5  # brique: a tenant holding this many times its entitlement ...
+FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another tenant is below its own
+WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -85,7 +90,8 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
         contracts=book, backfill=True, preempt_for_standard=True, preempt_protect_s=PROTECT_S,
         restart_protect_s=RESTART_PROTECT_S,
         preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True, reclaim_standard=True,
-        guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S,
+        guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S, entitled_preemptible=True,
+        firm_under_entitled=True, cap_priority=True, entitlement_far_over=FAR_OVER, entitlement_far_cap_s=FAR_CAP_S,
     )  # fmt: skip
 
 

@@ -159,8 +159,9 @@ def test_fifo_cycle_elision_changes_nothing_but_the_cycle_count() -> None:
 
 
 @pytest.mark.parametrize(("p1_runs", "expected_jct"), [
-    # p1 has run 1,800 s (72 GPUs: 129,600 GPU-s to lose); s2 would wait ~498,000 s: worth killing
-    pytest.param(500_000, {"p1": 501_930, "s2": 130}, id="long-wait-preempts"),  # p1 reruns after s2
+    # p1 has run 1,800 s (72 GPUs: 129,600 GPU-s to lose); s2 would wait ~2,000,000 s: worth killing
+    # (36 x 1,998,200 x WAIT_RATIO 0.002 = 143,870 GPU-s of waiting)
+    pytest.param(2_000_000, {"p1": 2_001_930, "s2": 130}, id="long-wait-preempts"),  # p1 reruns after s2
     # s2 would wait 2,200 s: 36 x 2,200 x WAIT_RATIO is far below 129,600 GPU-s lost: it waits
     pytest.param(4_000, {"p1": 4_000, "s2": 2_300}, id="short-wait-waits"),
 ])  # fmt: skip
