@@ -170,6 +170,18 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
+def group_commits(servers: list[Server]) -> tuple[float, float]:
+    """(transactions, submissions) of group commit, summed over the servers' /metrics (with
+    `--workers`, only the worker that answers each scrape: then not the whole server's)."""
+    totals = [0.0, 0.0]
+    for server in servers:
+        for line in httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines():
+            for i, name in enumerate(("brique_submission_transactions_total ", "brique_submissions_committed_total ")):
+                if line.startswith(name):
+                    totals[i] += float(line.split()[1])
+    return totals[0], totals[1]
+
+
 def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: Callable[[], float]) -> dict:
     server = servers[0]
     key = setup_tenant(server.url, server.admin_key())
@@ -180,10 +192,10 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: C
     for sampler in samplers:
         sampler.start()
     cpu0, own0, start_wall, t0 = sum(s.cpu_s() for s in servers), time.process_time(), time.time(), time.perf_counter()
-    db0 = db_cpu()
+    db0, commits0 = db_cpu(), group_commits(servers)
     lat, errors = asyncio.run(clients([s.url for s in servers], requests, n_clients))
     submit_s, submit_cpu = time.perf_counter() - t0, sum(s.cpu_s() for s in servers) - cpu0
-    submit_db_cpu = db_cpu() - db0
+    submit_db_cpu, commits = db_cpu() - db0, [b - a for a, b in zip(commits0, group_commits(servers), strict=True)]
     clients_cpu = time.process_time() - own0
     wait_settled(server.url, key)
     rows = all_jobs(server.url, key)
@@ -200,6 +212,7 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: C
         "server_cpu_ms_per_submit": round(submit_cpu / jobs * 1000, 2),
         "clients_cpu_ms_per_submit": round(clients_cpu / jobs * 1000, 2),
         "db_cpu_ms_per_submit": round(submit_db_cpu / jobs * 1000, 2),
+        "submissions_per_transaction": round(commits[1] / commits[0], 2) if commits[0] else None,
         "submit_ms_p50": round(statistics.median(lat) * 1000, 1), "submit_ms_p95": round(pct(lat, 95) * 1000, 1),
         "started": len(started), "states": dict(Counter(r["state"] for r in rows)),
         "to_running_s_p50": round(pct(to_running, 50), 2), "to_running_s_p99": round(pct(to_running, 99), 2),
@@ -331,6 +344,7 @@ ROWS = (  # the issue's table: (row, how to show one database's medians)
     ("median / p95 submit latency", lambda m: f"{m['submit_ms_p50']:.0f} ms / {m['submit_ms_p95']:.0f} ms"),
     ("server CPU per submission", lambda m: f"{m['server_cpu_ms_per_submit']:.1f} ms"),
     ("clients' CPU per submission", lambda m: f"{m.get('clients_cpu_ms_per_submit', float('nan')):.2f} ms"),
+    ("submissions per group commit (one worker's)", lambda m: f"{m.get('submissions_per_transaction') or 0:.2f}"),
     ("database server's CPU per submission (PostgreSQL)", lambda m: f"{m.get('db_cpu_ms_per_submit', 0.0):.2f} ms"),
     ("submit -> running p50 / p99 (jobs that started)",
      lambda m: f"{m['to_running_s_p50']:.2f} s / {m['to_running_s_p99']:.2f} s"),

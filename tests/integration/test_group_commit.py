@@ -97,3 +97,12 @@ def test_concurrent_submissions_through_the_api_all_land(api: Api, runtime: Runt
     listed = api.http.get("/v1/jobs", headers=auth(acme.admin_key)).json()
     assert len(listed) == 48 and len({j["id"] for j in listed}) == 48
     assert runtime.services.sovereignty.audit.verify().ok
+    metrics = api.http.get("/metrics").text
+    transactions, committed = (_sample(metrics, name) for name in
+                               ("brique_submission_transactions_total", "brique_submissions_committed_total"))  # fmt: skip
+    assert committed == 60 and 0 < transactions <= committed  # every attempt went through group commit
+
+
+def _sample(metrics: str, name: str) -> float:
+    (line,) = [line for line in metrics.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[1])

@@ -166,6 +166,10 @@ class JobService(JobArrays):
         self.controls = JobControls(db, clock, scheduling, audit, notify or (lambda url, payload: "not sent"),
                                     wake)  # fmt: skip
 
+    def submission_batches(self) -> tuple[int, int]:
+        """(transactions, submissions) group commit has run in this process (for /metrics)."""
+        return self._writer.batches, self._writer.items
+
     # -- rate limit -----------------------------------------------------------------------------
 
     def throttle(self, who: Principal) -> None:
