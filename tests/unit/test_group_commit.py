@@ -92,3 +92,40 @@ def test_a_failing_batch_fails_its_members_only_and_the_writer_goes_on() -> None
     with pytest.raises(RuntimeError, match="database away"):
         writer.run(1)
     assert writer.run(2) == 2
+
+
+
+def _stream(gather_s: float) -> list[int]:
+    """Five callers: one alone, two arriving during its commit, two more a little later."""
+    sizes: list[int] = []
+
+    def run_batch(items: Sequence[int]) -> list[int]:
+        sizes.append(len(items))
+        time.sleep(0.02)  # a commit in flight
+        return list(items)
+
+    gc = GroupCommit(run_batch, gather_s=gather_s)
+
+    def caller(i: int, delay: float) -> None:
+        time.sleep(delay)
+        assert gc.run(i) == i
+
+    threads = [threading.Thread(target=caller, args=(i, d)) for i, d in enumerate((0, 0.004, 0.008, 0.03, 0.045))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sizes
+
+
+def test_gather_lets_callers_on_their_way_join_a_stream() -> None:
+    assert len(_stream(0.0)) >= 3  # without it: the late callers commit on their own
+    gathered = _stream(0.1)
+    assert len(gathered) == 2 and sum(gathered) == 5  # the second batch waited for them
+
+
+def test_gather_never_delays_a_lone_caller() -> None:
+    gc: GroupCommit[int, int] = GroupCommit(lambda items: list(items), gather_s=0.5)
+    started = time.perf_counter()
+    assert [gc.run(i) for i in range(3)] == [0, 1, 2]
+    assert time.perf_counter() - started < 0.25

@@ -142,7 +142,8 @@ def build_services(
                                        sov.checkpoints.maybe_checkpoint], leadership=leadership,
                          every_round=relay)  # fmt: skip
     projects = ProjectGovernanceService(db, clock, sov.audit)
-    quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
+    quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs,
+                    settings.submit_gather_ms / 1000)  # fmt: skip
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas,
                       admission=[budgets.admission_check, projects.admission_check],
