@@ -14,7 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -55,7 +59,17 @@ class Console:
 
     def wait(self, until, timeout: float = 20):  # type: ignore[no-untyped-def]
         ignored = (NoSuchElementException, StaleElementReferenceException)  # pages reload under us
-        return WebDriverWait(self.d, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(until)
+
+        def polled(d):  # type: ignore[no-untyped-def]
+            try:
+                return until(d)
+            except WebDriverException as exc:
+                # Chrome's words for an element of a page replaced between finding and reading it
+                if "does not belong to the document" in (exc.msg or ""):
+                    raise StaleElementReferenceException(exc.msg) from exc
+                raise
+
+        return WebDriverWait(self.d, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(polled)
 
     def shot(self, name: str) -> None:
         if SHOTS:
