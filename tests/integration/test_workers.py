@@ -18,6 +18,7 @@ import httpx
 
 from tests.conftest import SMALL_FLEET
 from tests.support.postgres import free_port
+from tests.support.procs import gone
 from tests.support.server import BRIQUE, Server
 
 WORKERS = 2
@@ -91,17 +92,9 @@ def test_sigkill_of_the_first_worker_takes_the_others_with_it(tmp_path: Path) ->
         _wait(lambda: len(server.children()) == 2, "two more workers")
         workers = server.children()
         server.stop(signal.SIGKILL)
-        _wait(lambda: all(_gone(p) for p in workers), "the orphaned workers to stop")
+        _wait(lambda: all(gone(p) for p in workers), "the orphaned workers to stop")
     finally:
         server.stop(signal.SIGKILL)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 def test_workers_need_a_database_other_processes_can_open(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 
+from tests.support.procs import tree_cpu_s
+
 
 def find_bindir() -> Path | None:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
@@ -85,16 +87,7 @@ class PostgresServer:
     def cpu_s(self) -> float:
         """CPU seconds used so far by this server's processes (the postmaster and its children), from
         /proc: for benchmarks, the database's share of the work, steadier than wall time on a shared machine."""
-        root = int((self.datadir / "postmaster.pid").read_text().split()[0])
-        ticks = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended meanwhile
-                continue
-            if int(stat.parent.name) == root or int(fields[1]) == root:  # fields[1]: the parent's pid
-                ticks += int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_s(int((self.datadir / "postmaster.pid").read_text().split()[0]))
 
     def stop(self) -> None:
         subprocess.run(

@@ -14,35 +14,9 @@ from pathlib import Path
 import httpx
 
 from tests.support.postgres import free_port
+from tests.support.procs import children, tree_cpu_s
 
 BRIQUE = [sys.executable, "-m", "brique.cli"]
-
-
-def _stat(pid: int) -> list[str]:
-    """/proc/PID/stat's fields after the command name (field 3, the state, first)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _cpu_s(pid: int) -> float:
-    try:
-        fields = _stat(pid)
-    except FileNotFoundError:  # it just ended
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    """Live child processes of `pid`."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = _stat(int(entry.name))
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
 
 
 @dataclass
@@ -103,7 +77,7 @@ class Server:
     def cpu_s(self) -> float:
         """CPU seconds (user + system) the server has used so far, its `--workers` included (Linux /proc)."""
         assert self.proc is not None
-        return sum(_cpu_s(pid) for pid in [self.proc.pid, *self.children()])
+        return tree_cpu_s(self.proc.pid)
 
     def children(self) -> list[int]:
         """The pids of the processes `brique up` started itself (its other `--workers`)."""

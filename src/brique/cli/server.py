@@ -80,7 +80,7 @@ def up(
     sock = None
     if workers > 1 or index:
         try:
-            sock = pool.listening_socket(settings.host, settings.port, reuse_port=True)
+            sock = pool.listening_socket(settings.host, settings.port)
         except OSError as exc:
             rt.close()
             raise fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None

@@ -46,20 +46,18 @@ def worker_index() -> int:
     return int(os.environ.get(WORKER_ENV, "0") or 0)
 
 
-def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
-    """A listening TCP socket on (host, port); with `reuse_port`, one that other workers share."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port) that the other workers bind too (`SO_REUSEPORT`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(False)
     return sock
 
 
@@ -131,6 +129,3 @@ class WorkerPool:
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S + 5)
             self._thread = None
-
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._procs.values() if p.poll() is None]

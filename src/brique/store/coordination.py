@@ -139,8 +139,7 @@ def startup_lock(sqlalchemy_url: str) -> Iterator[None]:
         if db_file is None:
             yield
             return
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(beside(db_file, "startup.lock")):
+        with file_lock(beside(db_file, "startup.lock")):  # the engine made the database's dir
             yield
         return
     with _connect(conninfo(sqlalchemy_url)) as conn:

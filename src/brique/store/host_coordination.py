@@ -46,7 +46,9 @@ def beside(db_file: Path, suffix: str) -> Path:
     return db_file.with_name(f"{db_file.name}-{suffix}")
 
 
-def _open_private(path: Path) -> int:
+def open_private(path: Path | str) -> int:
+    """A companion file opened (created 0600) for an flock, not inherited by child processes (a
+    job started by the local executor must not keep the leader's lock alive after the leader)."""
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
@@ -65,7 +67,7 @@ class FileLock:
                 return True
             try:
                 if self._fd is None:
-                    self._fd = _open_private(self.path)
+                    self._fd = open_private(self.path)
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
@@ -89,7 +91,7 @@ class FileLock:
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive `flock` on `path` for the block, waiting for it (startup, one at a time)."""
-    fd = _open_private(path)
+    fd = open_private(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
