@@ -142,12 +142,12 @@ def build_services(
                                        sov.checkpoints.maybe_checkpoint], leadership=leadership,
                          every_round=relay)  # fmt: skip
     projects = ProjectGovernanceService(db, clock, sov.audit)
-    quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs,
-                    settings.submit_gather_ms / 1000)  # fmt: skip
+    quotas = Quotas(settings.submissions_per_minute, settings.submission_burst, settings.max_pending_jobs)
     jobs = JobService(db, clock, fleet, scheduling, logs, residency=sov.residency, secrets=sov.secrets,
                       lockbox=sov.lockbox, audit=sov.audit, quotas=quotas,
                       admission=[budgets.admission_check, projects.admission_check],
-                      wake=loop.request_cycle, notify=budgets.notify)  # fmt: skip
+                      wake=loop.request_cycle, notify=budgets.notify,
+                      gather_s=settings.submit_gather_ms / 1000)  # fmt: skip
     tenancy = TenancyService(db, clock, audit=sov.audit, keys=KeyCache(settings.auth_cache_s))
     services = Services(
         health=HealthService(db, fleet), fleet=fleet_service, tenancy=tenancy,

@@ -57,7 +57,6 @@ class Quotas:
     submissions_per_minute: int = 600
     burst: int = 100
     max_pending: int = 10_000
-    gather_s: float = 0.0  # group commit's wait for concurrent submissions to join (`GroupCommit`)
 
 
 # The audit record of the request that submits, given whether it replayed an earlier submission:
@@ -146,7 +145,9 @@ class JobService(JobArrays):
         residency: ResidencyService, secrets: SecretsService, lockbox: Lockbox, audit: AuditLog,
         quotas: Quotas | None = None, admission: Sequence[AdmissionCheck] = (),
         wake: Callable[[], None] = lambda: None, ids: IdFactory = new_id, notify: Notifier | None = None,
+        gather_s: float = 0.0,
     ) -> None:  # fmt: skip
+        """gather_s: group commit's wait for concurrent submissions to join a transaction (`GroupCommit`)."""
         self.db = db
         self.clock = clock
         self.fleet = fleet
@@ -162,7 +163,7 @@ class JobService(JobArrays):
         self.wake = wake
         self.ids = ids
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
-        self._writer: GroupCommit[_Pending, Submitted] = GroupCommit(self._submit_batch, gather_s=self.quotas.gather_s)
+        self._writer: GroupCommit[_Pending, Submitted] = GroupCommit(self._submit_batch, gather_s=gather_s)
         # operators' suspend / resume / cancel (tenant webhooks told through `notify`)
         self.controls = JobControls(db, clock, scheduling, audit, notify or (lambda url, payload: "not sent"),
                                     wake)  # fmt: skip
