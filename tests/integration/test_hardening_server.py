@@ -39,6 +39,35 @@ def test_a_megabyte_authorization_header_is_a_json_431(server: Server) -> None:
     assert httpx.get(f"{server.url}/healthz").status_code == 200  # and the server is fine
 
 
+def _raw_reply(port: int, *parts: bytes) -> str:
+    """Send `parts` one by one on a fresh connection; the whole reply (the server closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            for part in parts:
+                sock.sendall(part)
+        except OSError:  # the server answered and closed before the last part
+            pass
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def test_many_headers_past_the_limit_are_a_json_431(server: Server) -> None:
+    headers = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"v" * 200) for i in range(200))  # ~44 KB > 32 KiB
+    reply = _raw_reply(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    head, _, body = reply.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 431") and '"code": "headers_too_large"' in body
+
+
+def test_a_header_that_never_ends_is_cut_off_at_the_limit(server: Server) -> None:
+    # one header trickled in 1 KB pieces and never finished: the parser would hold it all
+    pieces = [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: "] + [b"v" * 1024] * 64
+    reply = _raw_reply(server.port, *pieces)
+    assert reply.startswith("HTTP/1.1 431") and '"code": "headers_too_large"' in reply
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
 def test_a_malformed_request_is_a_json_400(server: Server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
