@@ -129,3 +129,38 @@ def test_gather_never_delays_a_lone_caller() -> None:
     started = time.perf_counter()
     assert [gc.run(i) for i in range(3)] == [0, 1, 2]
     assert time.perf_counter() - started < 0.25
+
+
+def test_callers_on_an_event_loop_await_their_outcomes_without_blocking_it() -> None:
+    import asyncio
+
+    gate = Gate()
+    writer: GroupCommit[int, int] = GroupCommit(gate)
+
+    async def main() -> list[object]:
+        async def one(i: int) -> object:
+            try:
+                return await writer.run_async(i)
+            except ValueError as exc:
+                return str(exc)
+
+        first = asyncio.ensure_future(one(1))
+        while not gate.entered.is_set():  # the loop keeps turning while the writer's batch runs
+            await asyncio.sleep(0.001)
+        rest = [asyncio.ensure_future(one(i)) for i in (2, -3, 4)]
+        await asyncio.sleep(0.01)
+        gate.release.set()
+        return [await f for f in [first, *rest]]
+
+    assert asyncio.run(main()) == [10, 20, "bad -3", 40]
+    assert gate.batches[0] == [1] and sorted(gate.batches[1]) == [-3, 2, 4]
+
+
+def test_the_writer_thread_ends_when_idle_and_a_later_item_starts_another() -> None:
+    writer: GroupCommit[int, int] = GroupCommit(lambda items: list(items), idle_exit_s=0.05)
+    assert writer.run(1) == 1
+    deadline = time.monotonic() + 5
+    while writer._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer._thread is None
+    assert writer.run(2) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
@@ -203,20 +204,44 @@ class JobService(JobArrays):
         """One unit of work: replay check, quota, project, residency, fit, secrets, admission, insert,
         and the request's audit record (`audit`) when the caller has one. Concurrent submissions are
         committed together (`GroupCommit`): the answer comes once the commit that holds this one is done."""
-        org_id = tenant_org(who, Action.JOB_SUBMIT)
-        self.throttle(who)
-        request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
-        pending = _Pending(who, org_id, spec, idempotency_key, request_hash, audit, self.clock.now())
+        pending = self._pending(who, spec, idempotency_key, audit)
         try:
             submitted = self._writer.run(pending)
         except Duplicate:  # a concurrent retry with the same key won the race
-            with self.db.transaction() as s:
-                earlier = self._replay(s, org_id, idempotency_key or "", request_hash)
-                if earlier is not None and audit is not None:
-                    self.audit.append(s, audit(True))
-            if earlier is None:
-                raise Conflict("could not record the job; retry") from None
-            return Submitted(earlier, True)
+            return self._replay_after_race(pending)
+        return self._accepted(submitted)
+
+    async def submit_async(
+        self, who: Principal, spec: JobSpec, idempotency_key: str | None = None, audit: RequestAudit | None = None
+    ) -> Submitted:
+        """`submit` for a caller on an event loop (the API): the checks that need no database run here,
+        the rest in the group commit's writer thread, and the loop is never blocked."""
+        pending = self._pending(who, spec, idempotency_key, audit)
+        try:
+            submitted = await self._writer.run_async(pending)
+        except Duplicate:
+            return await asyncio.to_thread(self._replay_after_race, pending)
+        return self._accepted(submitted)
+
+    def _pending(
+        self, who: Principal, spec: JobSpec, idempotency_key: str | None, audit: RequestAudit | None
+    ) -> _Pending:
+        """The submission as the writer takes it, after the checks that read nothing (role, rate)."""
+        org_id = tenant_org(who, Action.JOB_SUBMIT)
+        self.throttle(who)
+        request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
+        return _Pending(who, org_id, spec, idempotency_key, request_hash, audit, self.clock.now())
+
+    def _replay_after_race(self, p: _Pending) -> Submitted:
+        with self.db.transaction() as s:
+            earlier = self._replay(s, p.org_id, p.key or "", p.request_hash)
+            if earlier is not None and p.audit is not None:
+                self.audit.append(s, p.audit(True))
+        if earlier is None:
+            raise Conflict("could not record the job; retry") from None
+        return Submitted(earlier, True)
+
+    def _accepted(self, submitted: Submitted) -> Submitted:
         if not submitted.replayed:
             self.wake()
         return submitted

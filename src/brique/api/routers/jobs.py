@@ -105,7 +105,7 @@ async def create_job(
             verdict=verdict.verdict, message=verdict.message, site=verdict.site, racks=list(verdict.racks),
             reasons=[{"code": c, "message": m} for c, m in verdict.reasons]))  # fmt: skip
     audit = _request_audit(request, who)
-    submitted = await run_in_threadpool(jobs.submit, who, spec, idempotency_key, audit)
+    submitted = await jobs.submit_async(who, spec, idempotency_key, audit)
     setattr(request.state, AUDITED, True)  # its record was written with the job, in the same transaction
     body = SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
     # serialized here once: returned as a model, it would be validated again against response_model
