@@ -91,11 +91,11 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
     install_error_handlers(app)
     _declare_models(app, JobSubmitRequest)
     app.include_router(health.router)
-    for router in (
+    for router in (  # matched in this order: the busiest (submissions) first
+        jobs.router,
         fleet.router,
         orgs.router,
         keys.router,
-        jobs.router,
         contracts.router,
         agents.router,
         usage.router,

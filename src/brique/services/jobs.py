@@ -84,7 +84,7 @@ class _Pending:
     org_id: str
     spec: JobSpec
     key: str | None
-    request_hash: str
+    request_hash: str | None  # with a key only
     audit: RequestAudit | None
     at: datetime  # submitted_at: when the request came in
 
@@ -229,7 +229,9 @@ class JobService(JobArrays):
         """The submission as the writer takes it, after the checks that read nothing (role, rate)."""
         org_id = tenant_org(who, Action.JOB_SUBMIT)
         self.throttle(who)
-        request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
+        request_hash = None  # only a keyed submission can be replayed: only its request is compared
+        if idempotency_key is not None:
+            request_hash = hashlib.sha256(json.dumps(spec_to_dict(spec), sort_keys=True).encode()).hexdigest()
         return _Pending(who, org_id, spec, idempotency_key, request_hash, audit, self.clock.now())
 
     def _replay_after_race(self, p: _Pending) -> Submitted:
@@ -361,7 +363,7 @@ class JobService(JobArrays):
         return project
 
     @staticmethod
-    def _replay(s: Session, org_id: str, key: str, request_hash: str) -> JobRecord | None:
+    def _replay(s: Session, org_id: str, key: str, request_hash: str | None) -> JobRecord | None:
         earlier = repo.by_idempotency_key(s, org_id, key)
         if earlier is not None and earlier.request_hash != request_hash:
             raise Conflict("this Idempotency-Key was already used for a different request", field="Idempotency-Key")

@@ -70,11 +70,14 @@ def _node_values(n, state: str) -> dict:  # type: ignore[no-untyped-def]
     return dict(id=n.id, rack_id=n.rack_id, index=n.index, cpus=n.cpus, gpu_count=n.gpu_count, state=state)
 
 
+_NODES_NOT_UP = select(NodeRow.__table__.c.id, NodeRow.__table__.c.state).where(NodeRow.__table__.c.state != "up")
+_GPUS_NOT_UP = select(GpuRow.__table__.c.id, GpuRow.__table__.c.state).where(GpuRow.__table__.c.state != "up")
+
+
 def unhealthy_states(session: Session) -> tuple[dict[str, str], dict[str, str]]:
     """Node and GPU states that differ from `up` (the rare case; cheap to load)."""
-    nodes = dict(session.execute(select(NodeRow.id, NodeRow.state).where(NodeRow.state != "up")).all())
-    gpus = dict(session.execute(select(GpuRow.id, GpuRow.state).where(GpuRow.state != "up")).all())
-    return nodes, gpus
+    conn = session.connection()  # read every cycle: statements built once, no ORM execution path
+    return dict(conn.execute(_NODES_NOT_UP).all()), dict(conn.execute(_GPUS_NOT_UP).all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.leadership import Lease
@@ -28,10 +28,16 @@ def claim(session: Session, name: str, replica_id: str, now: datetime) -> Lease:
     return _to_domain(row)
 
 
+# every cycle fences with it: built once, run on the connection (no ORM execution path)
+_LEASES = LeaseRow.__table__
+_RENEW = (update(_LEASES).where(_LEASES.c.name == bindparam("_name"), _LEASES.c.term == bindparam("_term"))
+          .values(renewed_at=bindparam("_at")))  # fmt: skip
+
+
 def renew(session: Session, name: str, term: int, now: datetime) -> bool:
     """True while `term` is still the lease's; the row stays locked until the caller's commit."""
-    q = update(LeaseRow).where(LeaseRow.name == name, LeaseRow.term == term).values(renewed_at=now)
-    return session.execute(q.execution_options(synchronize_session=False)).rowcount == 1
+    params = {"_name": name, "_term": term, "_at": now}
+    return session.connection().execute(_RENEW, params).rowcount == 1  # type: ignore[attr-defined]
 
 
 def current(session: Session, name: str) -> Lease | None:
