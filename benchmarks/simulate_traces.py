@@ -29,8 +29,8 @@ import yaml
 from brique.domain.contracts import ContractBook
 from brique.domain.fleet_spec import parse_fleet
 from brique.scheduler import Topology
-from brique.simulator.contracts_file import parse_contracts
 from brique.simulator.checkpoint import CHECKPOINT_MODELS, CheckpointModel
+from brique.simulator.contracts_file import parse_contracts
 from brique.simulator.engine import Engine, Run, SimConfig
 from brique.simulator.metrics import summarise
 from brique.simulator.policies import POLICIES
@@ -155,10 +155,18 @@ def main() -> None:
     )
     ap.add_argument("--guaranteed", type=float, default=0.5,
                     help="scale contract guarantees down to at most this share of the fleet cut")  # fmt: skip
-    ap.add_argument("--checkpoint", choices=CHECKPOINT_MODELS, default="none",
-                    help="none: a preempted job loses its run; grace: a job given its grace checkpoints")
-    ap.add_argument("--restart-overhead", type=float, default=0.0,
-                    help="under --checkpoint grace: seconds a resumed run pays first (counted as lost)")
+    ap.add_argument(
+        "--checkpoint",
+        choices=CHECKPOINT_MODELS,
+        default="none",
+        help="none: a preempted job loses its run; grace: a job given its grace checkpoints",
+    )
+    ap.add_argument(
+        "--restart-overhead",
+        type=float,
+        default=0.0,
+        help="under --checkpoint grace: seconds a resumed run pays first (counted as lost)",
+    )
     args = ap.parse_args()
     for name in args.trace.split(","):
         run_trace(name, args)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CHECKPOINT_MODELS = ("none", "grace")
-DEFAULT_WRITE_S = 30.0  # = the default grace (`domain.jobs.DEFAULT_GRACE_S`): a job given its grace checkpoints
+DEFAULT_WRITE_S = 30.0  # = `domain.jobs.DEFAULT_GRACE_S`: a job given its grace checkpoints
 DEFAULT_RESTART_S = 0.0  # the literal reading charges the grace only; a sensitivity knob
 
 
@@ -37,7 +37,9 @@ class CheckpointModel:
 
     def __post_init__(self) -> None:
         if self.model not in CHECKPOINT_MODELS:
-            raise ValueError(f"checkpoint model {self.model!r}: must be one of {', '.join(CHECKPOINT_MODELS)}")
+            raise ValueError(
+                f"checkpoint model {self.model!r}: must be one of {', '.join(CHECKPOINT_MODELS)}"
+            )
         if not self.write_s > 0:  # a zero write time would let a job stopped with no grace checkpoint
             raise ValueError("checkpoint write time must be > 0 s")
         if not self.restart_s >= 0:
@@ -73,7 +75,7 @@ class Checkpoints:
         """Job `i`'s run, `ran_s` old at its stop signal, is killed after `grace_s`: seconds of it lost."""
         given = min(grace_s, grace_s + ran_s)  # a run placed behind others' grace may start after the signal
         if not self.model.saves(given):
-            return max(0.0, ran_s)  # back to its last checkpoint (or its start); the next run pays the same boot
+            return max(0.0, ran_s)  # back to its last checkpoint or start; the next run pays the same boot
         boot, ran = self.boot[i], max(0.0, ran_s)
         self.left[i] -= min(self.left[i], max(0.0, ran - boot))
         self.boot[i] = self.model.restart_s
@@ -82,3 +84,6 @@ class Checkpoints:
     def overhead(self, i: int) -> float:
         """Restart overhead spent by job `i`'s last, completed run (lost to the preemption before it)."""
         return self.boot[i]
+
+
+NO_CHECKPOINT = CheckpointModel()  # the default model (frozen, so one shared value)

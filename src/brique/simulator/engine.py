@@ -46,7 +46,7 @@ from brique.scheduler import (
     Topology,
     schedule_state,
 )
-from brique.simulator.checkpoint import CheckpointModel, Checkpoints
+from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel, Checkpoints
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
 from brique.simulator.pending import Group, PendingIndex, too_narrow
 from brique.simulator.policies import PolicySpec
@@ -73,7 +73,7 @@ class SimConfig:
     buckets: int = 200
     elide_blocked: bool = True
     window: int = 8  # pending jobs per (tenant, tier) a cycle sees first (`pending.py`); widened when needed
-    checkpoint: CheckpointModel = CheckpointModel()
+    checkpoint: CheckpointModel = NO_CHECKPOINT
 
 
 @dataclass(slots=True)
