@@ -105,7 +105,7 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
         trace = Trace(trace.name, trace.jobs[: args.limit], trace.skipped)
     fleet = first_racks(parse_fleet(yaml.safe_load((ROOT / args.fleet).read_text())), args.racks or racks)
     topo = Topology.from_fleet(fleet)
-    ckpt = CheckpointModel(args.checkpoint, restart_s=args.restart_overhead)
+    ckpt = CheckpointModel(args.checkpoint, restart_s=args.restart_overhead, every_s=args.checkpoint_every)
     book = fit_guarantees(
         parse_contracts(yaml.safe_load((ROOT / contracts).read_text())), topo.gpu_count, args.guaranteed
     )
@@ -159,13 +159,17 @@ def main() -> None:
         "--checkpoint",
         choices=CHECKPOINT_MODELS,
         default="none",
-        help="none: a preempted job loses its run; grace: a job given its grace checkpoints",
+        help="none: a preempted job loses its run; grace: a job given its grace checkpoints; "
+        "periodic: a job keeps its last checkpoint of every --checkpoint-every seconds",
+    )
+    ap.add_argument(
+        "--checkpoint-every", type=float, default=0.0, help="checkpoint period (s) under periodic (or grace)"
     )
     ap.add_argument(
         "--restart-overhead",
         type=float,
         default=0.0,
-        help="under --checkpoint grace: seconds a resumed run pays first (counted as lost)",
+        help="under --checkpoint grace|periodic: seconds a resumed run pays first (counted as lost)",
     )
     args = ap.parse_args()
     for name in args.trace.split(","):

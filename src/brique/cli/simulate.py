@@ -32,9 +32,11 @@ SUMMARY = ("completed", "rejected", "gpu_utilization", "avg_jct_s", "p99_jct_s",
 
 CHECKPOINT_HELP = ("checkpoint model, the same for every policy: none (default): a preempted job loses its work "
                    "since its (re)start and reruns in full; grace: a job given a grace of at least "
-                   "--checkpoint-write checkpoints and resumes with what it has left")  # fmt: skip
+                   "--checkpoint-write checkpoints and resumes with what it has left; periodic: a job keeps "
+                   "its last checkpoint of every --checkpoint-every seconds")  # fmt: skip
 WRITE_HELP = "under --checkpoint grace: seconds a checkpoint takes to write"
-RESTART_HELP = "under --checkpoint grace: seconds a resumed run pays first (counted as lost)"
+RESTART_HELP = "under --checkpoint grace|periodic: seconds a resumed run pays first (counted as lost)"
+EVERY_HELP = "under --checkpoint periodic (or grace, for jobs given too little grace): checkpoint period (s)"
 
 
 class InputError(Exception):
@@ -58,6 +60,7 @@ def simulate(
     restart_overhead: Annotated[
         float, typer.Option("--restart-overhead", help=RESTART_HELP)
     ] = DEFAULT_RESTART_S,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help=EVERY_HELP)] = 0.0,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write metrics JSON here ('-': stdout)")
     ] = None,
@@ -71,7 +74,7 @@ def simulate(
         specs, tr, fl, book = _inputs(trace, fmt, fleet, racks, policy, contracts, seed, load)
         if grace < 0:
             raise InputError("--grace must be >= 0")
-        ckpt = _checkpoint(checkpoint, checkpoint_write, restart_overhead)
+        ckpt = _checkpoint(checkpoint, checkpoint_write, restart_overhead, checkpoint_every)
         quiet = json_out is not None and str(json_out) == "-"
         runs = _run(
             tr,
@@ -106,14 +109,18 @@ def _inputs(
     return specs, load_trace(trace, fmt, seed).compressed(load), fl, book
 
 
-def _checkpoint(model: str, write_s: float, restart_s: float) -> CheckpointModel:
+def _checkpoint(model: str, write_s: float, restart_s: float, every_s: float) -> CheckpointModel:
     if model not in CHECKPOINT_MODELS:
         raise InputError(f"--checkpoint {model!r}: must be one of {', '.join(CHECKPOINT_MODELS)}")
     if not write_s > 0:
         raise InputError("--checkpoint-write must be > 0")
     if not restart_s >= 0:
         raise InputError("--restart-overhead must be >= 0")
-    return CheckpointModel(model, write_s, restart_s)
+    if not every_s >= 0 or (model == "periodic" and not every_s > 0):
+        raise InputError("--checkpoint-every must be > 0 under --checkpoint periodic, else >= 0")
+    if model == "none" and every_s:
+        raise InputError("--checkpoint-every needs --checkpoint grace or periodic")
+    return CheckpointModel(model, write_s, restart_s, every_s)
 
 
 def _yaml(path: Path, what: str) -> Any:

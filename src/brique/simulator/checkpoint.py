@@ -12,28 +12,36 @@ and with how much grace.
   run first pays `restart_s` (reading the checkpoint back). It loses its grace period and that
   restart overhead. A job given less grace than `write_s` (grace 0) loses everything since its
   last checkpoint, as under `none`, and resumes from that checkpoint.
+- `periodic` (a variant, not the issue's reading): a job checkpoints every `every_s` seconds of a
+  run's work, at no cost (asynchronous checkpointing), and ignores its grace. A stopped job keeps
+  its last periodic checkpoint and loses what it ran since (its grace is busy, not lost, as under
+  `none`). `every_s` under `grace` adds the same periodic checkpoints for jobs stopped with too
+  little grace.
 
-A job whose work ends within its grace period completes under both models.
+A job whose work ends within its grace period completes under every model.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-CHECKPOINT_MODELS = ("none", "grace")
+CHECKPOINT_MODELS = ("none", "grace", "periodic")
 DEFAULT_WRITE_S = 30.0  # = `domain.jobs.DEFAULT_GRACE_S`: a job given its grace checkpoints
 DEFAULT_RESTART_S = 0.0  # the literal reading charges the grace only; a sensitivity knob
 
 
 @dataclass(frozen=True, slots=True)
 class CheckpointModel:
-    """model: `none` or `grace`. write_s: time a checkpoint takes to write (the grace must cover it).
-    restart_s: overhead of a run that resumes from a checkpoint (busy, counted as lost)."""
+    """model: `none`, `grace` or `periodic`. write_s: time a checkpoint takes to write (the grace must
+    cover it). restart_s: overhead of a run that resumes from a checkpoint (busy, counted as lost).
+    every_s: periodic checkpoints every this many seconds of a run's work (0: none)."""
 
     model: str = "none"
     write_s: float = DEFAULT_WRITE_S
     restart_s: float = DEFAULT_RESTART_S
+    every_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in CHECKPOINT_MODELS:
@@ -44,15 +52,28 @@ class CheckpointModel:
             raise ValueError("checkpoint write time must be > 0 s")
         if not self.restart_s >= 0:
             raise ValueError("checkpoint restart overhead must be >= 0 s")
+        if not self.every_s >= 0:
+            raise ValueError("checkpoint period must be >= 0 s")
+        if self.model == "periodic" and not self.every_s > 0:
+            raise ValueError("the periodic checkpoint model needs a period > 0 s")
+        if self.model == "none" and self.every_s:
+            raise ValueError("a checkpoint period needs the grace or periodic checkpoint model")
 
     def saves(self, grace_s: float) -> bool:
         """Whether a job given `grace_s` of grace writes a checkpoint before it is killed."""
         return self.model == "grace" and grace_s >= self.write_s
 
+    def periodic(self, work_s: float) -> float:
+        """Work kept by periodic checkpoints after `work_s` seconds of a run's work."""
+        return math.floor(work_s / self.every_s) * self.every_s if self.every_s and work_s > 0 else 0.0
+
     def describe(self) -> dict[str, Any]:
         if self.model == "none":
             return {"model": "none"}
-        return {"model": self.model, "write_s": self.write_s, "restart_s": self.restart_s}
+        doc: dict[str, Any] = {"model": self.model, "write_s": self.write_s, "restart_s": self.restart_s}
+        if self.every_s:
+            doc["every_s"] = self.every_s
+        return doc
 
 
 class Checkpoints:
@@ -74,12 +95,16 @@ class Checkpoints:
     def stopped(self, i: int, ran_s: float, grace_s: float) -> float:
         """Job `i`'s run, `ran_s` old at its stop signal, is killed after `grace_s`: seconds of it lost."""
         given = min(grace_s, grace_s + ran_s)  # a run placed behind others' grace may start after the signal
-        if not self.model.saves(given):
-            return max(0.0, ran_s)  # back to its last checkpoint or start; the next run pays the same boot
         boot, ran = self.boot[i], max(0.0, ran_s)
-        self.left[i] -= min(self.left[i], max(0.0, ran - boot))
-        self.boot[i] = self.model.restart_s
-        return given + min(ran, boot)
+        if self.model.saves(given):
+            self.left[i] -= min(self.left[i], max(0.0, ran - boot))
+            self.boot[i] = self.model.restart_s
+            return given + min(ran, boot)
+        kept = min(self.left[i], self.model.periodic(ran - boot))
+        if kept:  # back to its last periodic checkpoint
+            self.left[i] -= kept
+            self.boot[i] = self.model.restart_s
+        return ran - kept  # back to its last checkpoint or start; no new one: the next run pays the same boot
 
     def overhead(self, i: int) -> float:
         """Restart overhead spent by job `i`'s last, completed run (lost to the preemption before it)."""

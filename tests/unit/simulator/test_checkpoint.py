@@ -79,6 +79,30 @@ def test_restart_overhead_is_paid_by_each_resumed_run_and_counted_lost() -> None
     assert _busy(r) == _useful(r) + r.lost_gpu_s
 
 
+@pytest.mark.parametrize("policy", PREEMPTING)
+def test_periodic_keeps_the_last_periodic_checkpoint_and_loses_the_rest(policy: str) -> None:
+    r = run(LONG, ONE_RACK, policy, checkpoint=CheckpointModel("periodic", every_s=700.0))
+    assert jct(r) == {"p1": 1930 + 2_000_000 - 1400, "s2": 130}  # checkpoints at 700 and 1,400 s of work
+    assert r.lost_gpu_s == 72 * 400  # ran 1,800 s, 400 since its last checkpoint; the grace is not lost
+    assert _busy(r) == _useful(r) + r.lost_gpu_s + 72 * 30
+    # under grace, a job stopped with too little grace falls back to its periodic checkpoints
+    r0 = run(LONG, ONE_RACK, policy, checkpoint=CheckpointModel("grace", every_s=700.0), grace_s=0.0)
+    assert jct(r0)["p1"] == 1900 + 2_000_000 - 1400 and r0.lost_gpu_s == 72 * 400
+
+
+def test_periodic_with_restart_overhead_over_two_preemptions() -> None:
+    # stops at 1,000 (ran 1,000: keeps 900) and 2,130 (ran 1,000 = 60 restart + 940 work: keeps 900)
+    tr = trace(job("p1", 0, 10_000, 72, tier="preemptible"), job("s2", 1000, 100, 72, tenant="A"),
+               job("s3", 2130, 100, 72, tenant="A"))  # fmt: skip
+    model = CheckpointModel("periodic", restart_s=60.0, every_s=300.0)
+    r = run(tr, ONE_RACK, "slurm-like", checkpoint=model)
+    assert jct(r) == {"p1": 2260 + 60 + (10_000 - 900 - 900), "s2": 130, "s3": 130}
+    assert r.lost_gpu_s == 72 * (
+        100 + 100 + 60
+    )  # each run's tail since its last checkpoint, the last restart
+    assert _busy(r) == _useful(r) + r.lost_gpu_s + 72 * 2 * 30
+
+
 def test_runtime_predictor_sees_the_trace_duration_of_a_resumed_job() -> None:
     tr = trace(*LONG.jobs, job("p2", 2_100_000, 10, 72, tenant="B", tier="preemptible"))
     eng = Engine(
@@ -107,7 +131,10 @@ def test_grace_runs_are_deterministic() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    pytest.param({"model": "periodic"}, "must be one of none, grace", id="unknown-model"),
+    pytest.param({"model": "hourly"}, "must be one of none, grace, periodic", id="unknown-model"),
+    pytest.param({"model": "periodic"}, "needs a period > 0", id="periodic-without-period"),
+    pytest.param({"model": "none", "every_s": 60.0}, "needs the grace or periodic", id="period-under-none"),
+    pytest.param({"model": "grace", "every_s": -1.0}, "period must be >= 0", id="negative-period"),
     pytest.param({"model": "grace", "write_s": 0.0}, "write time must be > 0", id="zero-write"),
     pytest.param({"model": "grace", "restart_s": -1.0}, "restart overhead must be >= 0", id="negative-restart"),
 ])  # fmt: skip

@@ -51,6 +51,11 @@ def test_checkpoint_flag_reaches_every_policy_and_bad_values_are_one_line(tmp_pa
     assert list(doc) == ["fifo", "slurm-like", "brique"]
     for d in doc.values():
         assert d["checkpoint"] == {"model": "grace", "write_s": 30.0, "restart_s": 5.0}
+    bad = _cli("--trace", TINY, "--racks", "1", "--checkpoint", "hourly", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: --checkpoint 'hourly': must be one of none, grace, periodic"
     bad = _cli("--trace", TINY, "--racks", "1", "--checkpoint", "periodic", cwd=tmp_path)
     assert bad.returncode == 1
-    assert bad.stderr.strip() == "error: --checkpoint 'periodic': must be one of none, grace"
+    assert (
+        bad.stderr.strip() == "error: --checkpoint-every must be > 0 under --checkpoint periodic, else >= 0"
+    )
