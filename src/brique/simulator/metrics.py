@@ -7,7 +7,8 @@
 - lost_gpu_hours: GPU-hours lost to preemption, by the run's checkpoint model (`checkpoint.py`):
   under `none`, what a preempted job had run before its stop signal (redone); under `grace`,
   its grace period (and restart overhead) when it checkpointed, else the run since its last
-  checkpoint. `checkpoint` names the model and its parameters.
+  checkpoint; under `periodic`, the run since its last periodic checkpoint (and restart
+  overheads). `checkpoint` names the model and its parameters.
 - priority_slo: share of priority jobs within their tenant's guarantee at submission
   that started within 60 s of it (None when there are none).
 - jain_fairness: per time bucket (about `SimConfig.buckets` over the whole run), each tenant's entitlement is its weighted max-min
