@@ -141,3 +141,11 @@ def test_grace_runs_are_deterministic() -> None:
 def test_bad_model_parameters_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CheckpointModel(**kwargs)
+
+
+def test_the_html_report_names_the_model() -> None:
+    from brique.simulator.report import render  # matplotlib: imported only here, as the CLI does
+
+    runs = [run(LONG, ONE_RACK, p, checkpoint=CheckpointModel("grace", restart_s=5.0)) for p in PREEMPTING]
+    page = render(runs, {r.policy: metrics(r) for r in runs}, "t")
+    assert page.count("<td>model grace, write_s 30.0, restart_s 5.0</td>") == 2
