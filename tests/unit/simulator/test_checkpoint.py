@@ -7,9 +7,13 @@ left and loses only its grace (and the restart overhead). The same rule for ever
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from brique.domain.contracts import ContractBook
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from brique.domain.contracts import Contract, ContractBook
 from brique.scheduler import Topology
 from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel
 from brique.simulator.engine import Engine, SimConfig
@@ -26,6 +30,7 @@ LONG = trace(
     job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 36, tenant="A")
 )
 PREEMPTING = ("slurm-like", "brique")
+EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
 
 
 def _busy(r) -> float:
@@ -149,3 +154,26 @@ def test_the_html_report_names_the_model() -> None:
     runs = [run(LONG, ONE_RACK, p, checkpoint=CheckpointModel("grace", restart_s=5.0)) for p in PREEMPTING]
     page = render(runs, {r.policy: metrics(r) for r in runs}, "t")
     assert page.count("<td>model grace, write_s 30.0, restart_s 5.0</td>") == 2
+
+
+@st.composite
+def busy_traces(draw):
+    jobs = [
+        job(f"j{i}", draw(st.integers(0, 6000)), draw(st.integers(60, 5000)), draw(st.sampled_from([4, 8, 12])),
+            draw(st.sampled_from("abc")), draw(st.sampled_from(["priority", "standard", "preemptible"])))
+        for i in range(draw(st.integers(2, 20)))
+    ]  # fmt: skip
+    book = ContractBook.of(Contract(t, guaranteed_gpus=draw(st.integers(0, 8))) for t in "abc")
+    return trace(*jobs), book, draw(st.sampled_from([0.0, 45.0])), draw(st.sampled_from(PREEMPTING))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(busy_traces())
+def test_under_grace_busy_time_is_useful_work_plus_what_preemption_lost(case) -> None:
+    tr, contracts, restart_s, policy = case
+    r = run(tr, make_fleet(racks=1, nodes=3, gpus=4), policy, contracts,
+            checkpoint=CheckpointModel("grace", restart_s=restart_s))  # fmt: skip
+    assert all(rec.end >= 0 for rec in r.records)  # every job completes, resumed ones included
+    assert _busy(r) == pytest.approx(_useful(r) + r.lost_gpu_s, rel=1e-9, abs=1e-6)
+    for j, rec in zip(r.trace.jobs, r.records, strict=True):  # a job never finishes before its work could
+        assert rec.end - rec.first_start >= j.duration_s - 1e-6
