@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/simulate_traces.py --json            # one JSON line per run as well
     .venv/bin/python benchmarks/simulate_traces.py --digest          # + a digest of every job record
                                                                      #   (speed work: same digest, same results)
+    .venv/bin/python benchmarks/simulate_traces.py --checkpoint grace  # a job given its grace checkpoints
 
 Settings (offered load = trace GPU-seconds / (GPUs x submission span)): Philly on 7 racks
 (504 GPUs, load ~0.74), Helios on 13 racks (936 GPUs, load ~0.79). Contract guarantees
@@ -28,8 +29,9 @@ import yaml
 from brique.domain.contracts import ContractBook
 from brique.domain.fleet_spec import parse_fleet
 from brique.scheduler import Topology
+from brique.simulator.checkpoint import CHECKPOINT_MODELS, CheckpointModel
 from brique.simulator.contracts_file import parse_contracts
-from brique.simulator.engine import Engine, Run
+from brique.simulator.engine import Engine, Run, SimConfig
 from brique.simulator.metrics import summarise
 from brique.simulator.policies import POLICIES
 from brique.simulator.run import first_racks
@@ -103,17 +105,20 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
         trace = Trace(trace.name, trace.jobs[: args.limit], trace.skipped)
     fleet = first_racks(parse_fleet(yaml.safe_load((ROOT / args.fleet).read_text())), args.racks or racks)
     topo = Topology.from_fleet(fleet)
+    ckpt = CheckpointModel(args.checkpoint, restart_s=args.restart_overhead, every_s=args.checkpoint_every)
     book = fit_guarantees(
         parse_contracts(yaml.safe_load((ROOT / contracts).read_text())), topo.gpu_count, args.guaranteed
     )
     print(f"\n## {name}: {len(trace.jobs):,} jobs on {fleet.rack_count} racks ({topo.gpu_count} GPUs), "
           f"offered load {offered_load(trace, topo.gpu_count):.2f}, guarantees "
-          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs", flush=True)  # fmt: skip
+          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs, checkpoint model {ckpt.describe()}",
+          flush=True)  # fmt: skip
     print("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|", flush=True)
     docs = []
     for policy in args.policies.split(","):
-        run = Engine(trace, topo, POLICIES[policy], book, timer=time.perf_counter).simulate()
+        cfg = SimConfig(checkpoint=ckpt)
+        run = Engine(trace, topo, POLICIES[policy], book, cfg, timer=time.perf_counter).simulate()
         doc = summarise(run)
         if args.digest:
             doc["digest"] = digest(run)
@@ -150,6 +155,22 @@ def main() -> None:
     )
     ap.add_argument("--guaranteed", type=float, default=0.5,
                     help="scale contract guarantees down to at most this share of the fleet cut")  # fmt: skip
+    ap.add_argument(
+        "--checkpoint",
+        choices=CHECKPOINT_MODELS,
+        default="none",
+        help="none: a preempted job loses its run; grace: a job given its grace checkpoints; "
+        "periodic: a job keeps its last checkpoint of every --checkpoint-every seconds",
+    )
+    ap.add_argument(
+        "--checkpoint-every", type=float, default=0.0, help="checkpoint period (s) under periodic (or grace)"
+    )
+    ap.add_argument(
+        "--restart-overhead",
+        type=float,
+        default=0.0,
+        help="under --checkpoint grace|periodic: seconds a resumed run pays first (counted as lost)",
+    )
     args = ap.parse_args()
     for name in args.trace.split(","):
         run_trace(name, args)

@@ -19,6 +19,7 @@ from brique.cli.context import err, out
 from brique.config import DEFAULT_FLEET
 from brique.domain.fleet import Fleet
 from brique.domain.fleet_spec import FleetSpecInvalid, parse_fleet
+from brique.simulator.checkpoint import CHECKPOINT_MODELS, DEFAULT_RESTART_S, DEFAULT_WRITE_S, CheckpointModel
 from brique.simulator.contracts_file import ContractsInvalid, parse_contracts
 from brique.simulator.engine import Run, SimConfig
 from brique.simulator.policies import resolve
@@ -28,6 +29,14 @@ from brique.simulator.traces import FORMATS, Trace, TraceError, load_trace
 PROGRESS_MIN_JOBS = 2_000
 SUMMARY = ("completed", "rejected", "gpu_utilization", "avg_jct_s", "p99_jct_s", "avg_queue_s",
            "preemptions", "priority_slo", "jain_fairness", "energy_kwh", "wall_s")  # fmt: skip
+
+CHECKPOINT_HELP = ("checkpoint model, the same for every policy: none (default): a preempted job loses its work "
+                   "since its (re)start and reruns in full; grace: a job given a grace of at least "
+                   "--checkpoint-write checkpoints and resumes with what it has left; periodic: a job keeps "
+                   "its last checkpoint of every --checkpoint-every seconds")  # fmt: skip
+WRITE_HELP = "under --checkpoint grace: seconds a checkpoint takes to write"
+RESTART_HELP = "under --checkpoint grace|periodic: seconds a resumed run pays first (counted as lost)"
+EVERY_HELP = "under --checkpoint periodic (or grace, for jobs given too little grace): checkpoint period (s)"
 
 
 class InputError(Exception):
@@ -46,6 +55,12 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", help="seed of the tenant/tier mapping")] = 0,
     load: Annotated[float, typer.Option("--load", help="compress inter-arrival times by X")] = 1.0,
     grace: Annotated[float, typer.Option("--grace", help="preemption grace period (s)")] = 30.0,
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = "none",
+    checkpoint_write: Annotated[float, typer.Option("--checkpoint-write", help=WRITE_HELP)] = DEFAULT_WRITE_S,
+    restart_overhead: Annotated[
+        float, typer.Option("--restart-overhead", help=RESTART_HELP)
+    ] = DEFAULT_RESTART_S,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help=EVERY_HELP)] = 0.0,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write metrics JSON here ('-': stdout)")
     ] = None,
@@ -59,13 +74,14 @@ def simulate(
         specs, tr, fl, book = _inputs(trace, fmt, fleet, racks, policy, contracts, seed, load)
         if grace < 0:
             raise InputError("--grace must be >= 0")
+        ckpt = _checkpoint(checkpoint, checkpoint_write, restart_overhead, checkpoint_every)
         quiet = json_out is not None and str(json_out) == "-"
         runs = _run(
             tr,
             fl,
             specs,
             book,
-            SimConfig(grace_s=grace),
+            SimConfig(grace_s=grace, checkpoint=ckpt),
             show=not quiet and len(tr.jobs) >= PROGRESS_MIN_JOBS,
         )
         doc = to_doc(runs, timing=not no_timing)
@@ -91,6 +107,20 @@ def _inputs(
         fl = first_racks(fl, racks)
     book = parse_contracts(_yaml(contracts, "contracts")) if contracts else None
     return specs, load_trace(trace, fmt, seed).compressed(load), fl, book
+
+
+def _checkpoint(model: str, write_s: float, restart_s: float, every_s: float) -> CheckpointModel:
+    if model not in CHECKPOINT_MODELS:
+        raise InputError(f"--checkpoint {model!r}: must be one of {', '.join(CHECKPOINT_MODELS)}")
+    if not write_s > 0:
+        raise InputError("--checkpoint-write must be > 0")
+    if not restart_s >= 0:
+        raise InputError("--restart-overhead must be >= 0")
+    if not every_s >= 0 or (model == "periodic" and not every_s > 0):
+        raise InputError("--checkpoint-every must be > 0 under --checkpoint periodic, else >= 0")
+    if model == "none" and every_s:
+        raise InputError("--checkpoint-every needs --checkpoint grace or periodic")
+    return CheckpointModel(model, write_s, restart_s, every_s)
 
 
 def _yaml(path: Path, what: str) -> Any:

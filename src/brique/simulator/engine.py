@@ -12,8 +12,9 @@ that does not grow with the running jobs.
   preempted someone (the victims leave the snapshot at once: their GPUs are the
   new job's). It ends after its trace duration.
 - `Preempt`: the victim gets a stop signal; it is killed `grace_s` later (unless it
-  ends first) and is requeued with its original submit time. Trace jobs have no
-  checkpoints, so the work done before the stop signal is lost and redone.
+  ends first) and is requeued with its original submit time. Under the default
+  checkpoint model (`none`) the work done before the stop signal is lost and redone;
+  under `grace` a job given enough grace resumes with what it has left (`checkpoint.py`).
 - `Reserve`: a wake-up at the reservation's start time (only the latest one counts).
 - `Reject`: the job can never run; it is reported, not dropped silently.
 
@@ -45,6 +46,7 @@ from brique.scheduler import (
     Topology,
     schedule_state,
 )
+from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel, Checkpoints
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
 from brique.simulator.pending import Group, PendingIndex, too_narrow
 from brique.simulator.policies import PolicySpec
@@ -63,6 +65,7 @@ class SimConfig:
     buckets: about this many time buckets over the submission span (plots, fairness).
     elide_blocked: under `fifo`, skip cycles that provably decide nothing (see module doc).
     window: decisions never depend on it (a test checks); only the cost of a cycle does.
+    checkpoint: what a preempted job keeps (`checkpoint.py`): `none` by default, the same for every policy.
     """
 
     grace_s: float = 30.0
@@ -70,6 +73,7 @@ class SimConfig:
     buckets: int = 200
     elide_blocked: bool = True
     window: int = 8  # pending jobs per (tenant, tier) a cycle sees first (`pending.py`); widened when needed
+    checkpoint: CheckpointModel = NO_CHECKPOINT
 
 
 @dataclass(slots=True)
@@ -107,6 +111,7 @@ class Run:
         default_factory=list
     )  # job, run start, signal, for a guarantee
     prediction: dict[str, float | int] | None = None  # runtime predictor accuracy (`predict.py`)
+    checkpoint: CheckpointModel = field(default_factory=CheckpointModel)
 
 
 class Engine:
@@ -141,7 +146,9 @@ class Engine:
         self.wake_at = -1.0
         self.due: set[float] = set()  # times of pending WAKEs for deferred decisions
         self.blocked = False  # fifo: the head is blocked, so only a freed GPU can change anything
-        self.signal_at: dict[int, float] = {}
+        self.signal_at: dict[int, tuple[float, float]] = {}  # stopping job -> (signal, grace)
+        self.progress = Checkpoints(self.cfg.checkpoint, [j.duration_s for j in self.jobs])
+        self.run.checkpoint = self.cfg.checkpoint
         self.clock = 0.0
         self.predictor = Predictor() if spec.predict_runtimes else None
         self.predicted: dict[int, float | None] = {}
@@ -234,7 +241,7 @@ class Engine:
             rec.first_start = at
         rec.site = self.site_of_gpu[gpus[0]]
         self._hold(i, +1)
-        self.events.push(at + tj.duration_s, END, i, self.attempt[i])
+        self.events.push(at + self.progress.length(i), END, i, self.attempt[i])
 
     def _end(self, i: int, now: float) -> None:
         """Job `i`'s run is over at `now`: completed, or killed after a stop signal."""
@@ -242,14 +249,16 @@ class Engine:
         self.state.apply_finished(rj.job.id)
         self._account(i, rj.started_at, now)
         self._hold(i, -1)
-        if rj.stopping_at is None or now >= rj.started_at + self.jobs[i].duration_s:
+        if rj.stopping_at is None or now >= rj.started_at + self.progress.length(i):
             self._complete(i, now)
             return
-        self._lose(i, rj, self.signal_at.pop(i, now))
+        self._lose(i, rj, *self.signal_at.pop(i, (now, 0.0)))
         self._requeue(i, now)
 
     def _complete(self, i: int, at: float) -> None:
         self.run.records[i].end = at
+        if boot := self.progress.overhead(i):  # its last run resumed from a checkpoint
+            self.run.lost_gpu_s += boot * self.jobs[i].gpus
         if self.predictor is not None:
             tj = self.jobs[i]
             self.predictor.completed(tj.tenant, tj.gpus, tj.duration_s, self.predicted.get(i))
@@ -337,9 +346,9 @@ class Engine:
         self.run.preemptions += 1
         self.run.stops.append((i, rj.started_at, now, guarantee))
         kill = now + grace_s
-        natural = rj.started_at + self.jobs[i].duration_s
+        natural = rj.started_at + self.progress.length(i)
         if not handover:
-            self.signal_at[i] = now
+            self.signal_at[i] = (now, grace_s)
             self.running[i] = RunningJob(rj.job, rj.gpus, rj.started_at, stopping_at=kill, restarts=rj.restarts)
             self.state.apply_stopping(rj.job.id, kill)
             if kill < natural:
@@ -355,11 +364,11 @@ class Engine:
         if natural <= kill:
             self._complete(i, natural)
         else:
-            self._lose(i, rj, now)
+            self._lose(i, rj, now, grace_s)
             self.events.push(kill, REQUEUE, i, self.attempt[i])
 
-    def _lose(self, i: int, rj: RunningJob, signal: float) -> None:
-        self.run.lost_gpu_s += max(0.0, signal - rj.started_at) * len(rj.gpus)
+    def _lose(self, i: int, rj: RunningJob, signal: float, grace_s: float) -> None:
+        self.run.lost_gpu_s += self.progress.stopped(i, signal - rj.started_at, grace_s) * len(rj.gpus)
         self.run.records[i].preempted += 1
 
     def _wake(self, start_at: float, now: float) -> None:

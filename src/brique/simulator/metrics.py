@@ -4,7 +4,11 @@
   slowdown = max(1, JCT / max(duration, 10 s)).
 - makespan = last end - first submit; gpu_utilization = busy GPU-seconds / (usable
   GPUs x makespan). Busy includes work later lost to preemption and grace periods.
-- lost_gpu_hours: GPU-hours a preempted job had run before its stop signal (redone).
+- lost_gpu_hours: GPU-hours lost to preemption, by the run's checkpoint model (`checkpoint.py`):
+  under `none`, what a preempted job had run before its stop signal (redone); under `grace`,
+  its grace period (and restart overhead) when it checkpointed, else the run since its last
+  checkpoint; under `periodic`, the run since its last periodic checkpoint (and restart
+  overheads). `checkpoint` names the model and its parameters.
 - priority_slo: share of priority jobs within their tenant's guarantee at submission
   that started within 60 s of it (None when there are none).
 - jain_fairness: per time bucket (about `SimConfig.buckets` over the whole run), each tenant's entitlement is its weighted max-min
@@ -52,6 +56,7 @@ def summarise(run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {
         "policy": run.policy,
         "trace": run.trace.name,
+        "checkpoint": run.checkpoint.describe(),
         "fleet_gpus": gpus,
         "jobs": len(jobs),
         "completed": len(done),

@@ -1,7 +1,8 @@
 """One self-contained HTML page comparing policies, with matplotlib plots as embedded PNGs.
 
 Plots: GPU utilisation over time, queue length over time, JCT CDF per tier, and
-per-tenant share of GPU time vs entitlement. Uses the Agg backend (no display).
+per-tenant share of GPU time vs entitlement. The table's first row names the checkpoint model
+(`checkpoint.py`). Uses the Agg backend (no display).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from brique.simulator.engine import Run
 from brique.simulator.timeline import padded
 
 ROWS = (
-    "jobs", "completed", "rejected", "makespan_s", "gpu_utilization", "avg_jct_s", "p50_jct_s", "p99_jct_s",
+    "checkpoint", "jobs", "completed", "rejected", "makespan_s", "gpu_utilization", "avg_jct_s", "p50_jct_s", "p99_jct_s",
     "avg_queue_s", "p50_queue_s", "p99_queue_s", "avg_bounded_slowdown", "preemptions", "lost_gpu_hours",
     "priority_slo", "jain_fairness", "energy_kwh", "co2e_kg", "cycles", "wall_s", "cycle_ms_p50", "cycle_ms_p99",
 )  # fmt: skip
@@ -109,6 +110,8 @@ def _table(docs: dict[str, dict[str, Any]]) -> str:
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
+    if isinstance(v, dict):  # the checkpoint model and its parameters
+        return html.escape(", ".join(f"{k} {x}" for k, x in v.items()))
     if isinstance(v, float):
         return f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}"
     return html.escape(f"{v:,}" if isinstance(v, int) else str(v))

@@ -41,3 +41,21 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert res.stderr.strip() == "error: bad.csv:2: column 'gpus': not an integer: 'many'"
     assert "Traceback" not in res.stderr
+
+
+def test_checkpoint_flag_reaches_every_policy_and_bad_values_are_one_line(tmp_path: Path) -> None:
+    res = _cli("--trace", TINY, "--racks", "1", "--checkpoint", "grace", "--restart-overhead", "5",
+               "--json", "-", "--no-timing", cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert list(doc) == ["fifo", "slurm-like", "brique"]
+    for d in doc.values():
+        assert d["checkpoint"] == {"model": "grace", "write_s": 30.0, "restart_s": 5.0}
+    bad = _cli("--trace", TINY, "--racks", "1", "--checkpoint", "hourly", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: --checkpoint 'hourly': must be one of none, grace, periodic"
+    bad = _cli("--trace", TINY, "--racks", "1", "--checkpoint", "periodic", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert (
+        bad.stderr.strip() == "error: --checkpoint-every must be > 0 under --checkpoint periodic, else >= 0"
+    )
