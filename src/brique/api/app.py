@@ -15,6 +15,7 @@ from brique.api import console
 from brique.api import gateway as inference_gateway
 from brique.api.audit import AuditMiddleware
 from brique.api.errors import ERROR_RESPONSES, install_error_handlers
+from brique.api.fast_submit import FastSubmit
 from brique.api.limits import BodyLimit
 from brique.api.metrics import Metrics
 from brique.api.routers import (
@@ -109,6 +110,8 @@ def create_app(rt: AppRuntime, *, run_scheduler: bool = True) -> FastAPI:
         invoices.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
+    # inside every middleware below (audit trail, body limit, throttle), outside FastAPI's router
+    app.add_middleware(FastSubmit, jobs=rt.services.jobs, tenancy=rt.services.tenancy)
     console.mount(app, rt.clock, rt.settings.console_session_minutes, rt.settings.oidc_providers,
                   rt.services.sovereignty.secrets.platform_key(CONSOLE_COOKIE_KEY))  # fmt: skip
     app.add_middleware(Trail, metrics=app.state.metrics,

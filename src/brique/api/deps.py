@@ -78,9 +78,14 @@ async def principal(
     """A key verified a moment ago is answered from memory on the event loop; any other is
     verified against the database in a worker thread."""
     token = creds.credentials if creds else request.headers.get("x-api-key")
-    tenancy = services(request).tenancy
+    return await principal_of(request, services(request).tenancy, token)
+
+
+async def principal_of(request: Request, tenancy: TenancyService, token: str | None) -> Principal:
+    """The caller holding `token` (`Unauthenticated` if none or unknown), kept on the request for the audit
+    middleware."""
     who = tenancy.cached(token) or await run_in_threadpool(tenancy.authenticate, token)
-    request.state.principal = who  # for the audit middleware
+    request.state.principal = who
     return who
 
 

@@ -59,12 +59,17 @@ def _allowed_methods(app: FastAPI, scope: Scope) -> str:
     return ", ".join(sorted(methods))
 
 
+def brique_error(exc: BriqueError) -> JSONResponse:
+    """The one answer to an error of the tree (a 429's wait as Retry-After)."""
+    wait = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(max(1, math.ceil(wait)))} if wait else None
+    return error_json(exc.status, exc.code, exc.message, exc.field, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BriqueError)
     async def _brique(_: Request, exc: BriqueError) -> JSONResponse:
-        wait = getattr(exc, "retry_after_s", None)
-        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if wait else None
-        return error_json(exc.status, exc.code, exc.message, exc.field, headers)
+        return brique_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

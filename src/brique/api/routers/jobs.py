@@ -17,6 +17,7 @@ from brique.api.audit import AUDITED, request_entry
 from brique.api.deps import Caller, Jobs, Metering
 from brique.api.params import MAX_OFFSET, Offset, decode_cursor, encode_cursor
 from brique.domain.arrays import parse_array
+from brique.domain.job_lifecycle import JobSpec
 from brique.domain.tenancy import Principal
 from brique.errors import InvalidInput
 from brique.schemas.errors import first_problem
@@ -31,7 +32,7 @@ from brique.schemas.jobs import (
     SubmitResponse,
 )
 from brique.services.job_arrays import ArrayInfo
-from brique.services.jobs import RequestAudit
+from brique.services.jobs import JobService, RequestAudit
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 FOLLOW_POLL_S = 0.5
@@ -87,25 +88,33 @@ async def create_job(
         Query(max_length=2000, description="a job array, Slurm's syntax: 0-9999, 0-9:2, 1,3,5-7, %N"),
     ] = None,
 ) -> SubmitResponse | Response:
-    try:
-        spec = (await _parse_spec(request)).to_domain()
-    except InvalidInput:
-        await run_in_threadpool(jobs.throttle, who)  # an invalid submission counts too (429 once over)
-        raise
-    if array is not None and not dry_run:
-        made = await run_in_threadpool(jobs.submit_array, who, spec, parse_array(array), idempotency_key,
-                                       _request_audit(request, who))  # fmt: skip
-        setattr(request.state, AUDITED, True)  # written with the tasks, in the same transaction
-        response.status_code = status.HTTP_200_OK if made.replayed else status.HTTP_201_CREATED
-        return SubmitResponse(array=_array(made.array), replayed=made.replayed)
     if dry_run:
-        verdict = await run_in_threadpool(jobs.dry_run, who, spec)
+        verdict = await run_in_threadpool(jobs.dry_run, who, await _spec(request, who, jobs))
         response.status_code = status.HTTP_200_OK
         return SubmitResponse(dry_run=DryRunResponse(
             verdict=verdict.verdict, message=verdict.message, site=verdict.site, racks=list(verdict.racks),
             reasons=[{"code": c, "message": m} for c, m in verdict.reasons]))  # fmt: skip
-    audit = _request_audit(request, who)
-    submitted = await jobs.submit_async(who, spec, idempotency_key, audit)
+    if array is not None:
+        made = await run_in_threadpool(jobs.submit_array, who, await _spec(request, who, jobs), parse_array(array),
+                                       idempotency_key, _request_audit(request, who))  # fmt: skip
+        setattr(request.state, AUDITED, True)  # written with the tasks, in the same transaction
+        response.status_code = status.HTTP_200_OK if made.replayed else status.HTTP_201_CREATED
+        return SubmitResponse(array=_array(made.array), replayed=made.replayed)
+    return await submit_one(request, who, jobs, idempotency_key)
+
+
+async def _spec(request: Request, who: Principal, jobs: JobService) -> JobSpec:
+    try:
+        return (await _parse_spec(request)).to_domain()
+    except InvalidInput:
+        await run_in_threadpool(jobs.throttle, who)  # an invalid submission counts too (429 once over)
+        raise
+
+
+async def submit_one(request: Request, who: Principal, jobs: JobService, idempotency_key: str | None) -> Response:
+    """One job submitted (no array, no dry run): the route's answer, also given by `api.fast_submit`."""
+    spec = await _spec(request, who, jobs)
+    submitted = await jobs.submit_async(who, spec, idempotency_key, _request_audit(request, who))
     setattr(request.state, AUDITED, True)  # its record was written with the job, in the same transaction
     body = SubmitResponse(job=JobResponse.from_domain(submitted.job), replayed=submitted.replayed)
     # serialized here once: returned as a model, it would be validated again against response_model

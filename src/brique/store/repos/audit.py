@@ -63,7 +63,8 @@ def append(session: Session, records: list[AuditRecord]) -> None:
     """Insert records (one multi-row insert) and move the head, locked by `lock_head`, to the last one.
     Core statements (no unit of work on the submit path); a head row the session holds is expired."""
     conn = session.connection()  # Core on the session's connection: no ORM bulk bookkeeping
-    conn.execute(_INSERT_RECORDS, [_fields(r) for r in records])
+    rows = [_fields(r) for r in records]
+    conn.execute(_INSERT_RECORDS, rows[0] if len(rows) == 1 else rows)  # one row: no executemany
     conn.execute(_MOVE_HEAD, {"new_seq": records[-1].seq, "new_hash": records[-1].hash})
     held = session.identity_map.get(session.identity_key(AuditHeadRow, 1))
     if held is not None:

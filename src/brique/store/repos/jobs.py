@@ -65,8 +65,10 @@ def add_jobs(session: Session, jobs: list[tuple[JobRecord, str]]) -> None:
         return
     docs: dict[int, dict[str, Any]] = {}
     conn = session.connection()  # Core on the session's connection: no ORM bulk-insert bookkeeping
-    conn.execute(_INSERT_JOBS, [row_values(j, docs) for j, _ in jobs])
-    conn.execute(_INSERT_EVENTS, [submitted_event(j, m) for j, m in jobs])
+    rows, events = [row_values(j, docs) for j, _ in jobs], [submitted_event(j, m) for j, m in jobs]
+    # a lone row as a plain execute: psycopg runs an executemany in pipeline mode, costly for one row
+    conn.execute(_INSERT_JOBS, rows[0] if len(rows) == 1 else rows)
+    conn.execute(_INSERT_EVENTS, events[0] if len(events) == 1 else events)
 
 
 def submitted_event(job: JobRecord, message: str) -> dict[str, Any]:
