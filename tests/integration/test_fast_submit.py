@@ -80,7 +80,11 @@ def test_each_submission_is_audited_once_and_counted_by_the_rate_limit(cloud: Cl
     before = _audit_size(cloud)
     fast, routed = _both(cloud, auth(cloud.tenant))
     assert fast.status_code == routed.status_code == 201
-    assert _audit_size(cloud) == before + 2  # one record each, written with the job
+    size = _audit_size(cloud)
+    assert size == before + 2  # one record each, written with the job, naming the operation
+    with cloud.rt.db.transaction() as s:
+        records = audit_repo.records_after(s, before, 10)
+    assert [(r.action, r.outcome) for r in records] == [("createJob", "201")] * 2
     # the fixture's burst is 50 submissions: invalid ones sent the fast way count too
     # (refilled at 10 per second: sent faster than that, they run out)
     codes = []

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from brique.api.deps import principal_of
 from brique.api.errors import brique_error
+from brique.api.routers.jobs import router as jobs_router
 from brique.api.routers.jobs import submit_one
 from brique.errors import BriqueError
 from brique.services.jobs import JobService
@@ -33,6 +34,8 @@ class FastSubmit:
         self.app = app
         self.jobs = jobs
         self.tenancy = tenancy
+        # set on the scope as the router would: the audit records name the operation it matched
+        (self.route,) = [r for r in jobs_router.routes if getattr(r, "operation_id", None) == "createJob"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         plain = (scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST"
@@ -42,6 +45,7 @@ class FastSubmit:
             await self.app(scope, receive, send)
             return
         token, key = found
+        scope.update(route=self.route, endpoint=self.route.endpoint, path_params={})  # type: ignore[attr-defined]
         request = Request(scope, receive)
         try:
             who = await principal_of(request, self.tenancy, token)

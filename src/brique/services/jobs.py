@@ -48,6 +48,7 @@ from brique.services.stale import redecide_on_stale
 from brique.store.db import Database
 from brique.store.logs import LogArchive
 from brique.store.repos import jobs as repo
+from brique.store.repos import submissions as submissions_repo
 from brique.store.repos import tenancy as tenancy_repo
 
 
@@ -341,9 +342,12 @@ class JobService(JobArrays):
         memo = memo or _BatchMemo()
         place = memo.places.get((org_id, spec.project))
         if place is None:
-            project = self._project(s, org_id, spec.project)
-            policy = self.residency.effective(s, org_id, project.id)
-            place = memo.places[(org_id, spec.project)] = (project.id, policy)
+            ctx = submissions_repo.context(s, org_id, spec.project)  # project, policies, pending: one read
+            if ctx is None:
+                raise NotFound(f"project '{spec.project}' not found", field="project")
+            policy = self.residency.of(ctx.org_policy, ctx.project_policy)
+            place = memo.places[(org_id, spec.project)] = (ctx.project.id, policy)
+            memo.pending.setdefault(org_id, ctx.pending)
         project_id, policy = place
         spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))  # a job can only narrow
         self._check_fits_somewhere(spec)

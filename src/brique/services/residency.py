@@ -38,7 +38,11 @@ class ResidencyService:
         self.audit = audit
 
     def effective(self, s: Session, org_id: str, project_id: str) -> PlacementPolicy:
-        org, project = residency_repo.org_and_project(s, org_id, project_id)
+        return self.of(*residency_repo.org_and_project(s, org_id, project_id))
+
+    @staticmethod
+    def of(org: PlacementPolicy | None, project: PlacementPolicy | None) -> PlacementPolicy:
+        """The effective policy of a project from those set for its org and for it (None: none set)."""
         return narrow(org or ANYWHERE, project or ANYWHERE)
 
     def get(
