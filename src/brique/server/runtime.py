@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from brique.clock import Clock, SystemClock
 from brique.config import Settings
@@ -138,7 +139,7 @@ def build_services(
     leadership = build_leadership(db, clock, settings.replica_id or new_id("rep", 10))
     relay = [StopRelay(db, clock, scheduling).relay] if leadership.shared else []  # stops asked on followers
     loop = SchedulerLoop(scheduling, settings.cycle_interval_s,
-                         housekeeping=[agents.expire, metering.collect, budgets.evaluate_if_due,
+                         housekeeping=[agents.expire, partial(metering.collect, max_batches=1), budgets.evaluate_if_due,
                                        sov.checkpoints.maybe_checkpoint], leadership=leadership,
                          every_round=relay)  # fmt: skip
     projects = ProjectGovernanceService(db, clock, sov.audit)

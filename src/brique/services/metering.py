@@ -84,9 +84,12 @@ class MeteringService:
 
     # -- collection -----------------------------------------------------------------------------
 
-    def collect(self) -> int:
-        """Bring usage records up to date with the job events; returns records changed."""
+    def collect(self, max_batches: int | None = None) -> int:
+        """Bring usage records up to date with the job events; returns records changed. With
+        `max_batches`, stop after that many batches of `BATCH_EVENTS` events (the scheduling loop's
+        share: a 10,000-task array brings 30,000 events, and the next cycle should not wait for them)."""
         changed = 0
+        batches = 0
         while True:
             now = self.clock.now()
             with self.db.transaction() as s:
@@ -100,7 +103,8 @@ class MeteringService:
                 repo.save_cursor(s, last, now)
             if not failed:  # once committed, and all applied: a failed job is read again next time
                 self._seen = seen
-            if last - max(0, start - LOOKBACK_EVENTS) < BATCH_EVENTS:
+            batches += 1
+            if last - max(0, start - LOOKBACK_EVENTS) < BATCH_EVENTS or batches == max_batches:
                 return changed
 
     @staticmethod

@@ -118,7 +118,6 @@ class SchedulerLoop:
         return min(max(REST_FACTOR * took, floor), self.interval_s / 2)
 
     def _round(self) -> None:
-        self._chores()
         self._run_tasks(self.every_round)
         try:
             stats = self.scheduling.cycle(fence=self.leadership.fence)
@@ -134,6 +133,8 @@ class SchedulerLoop:
             self.leading = False
         except Exception:  # keep the loop alive; the next cycle retries from durable state
             log.exception("scheduling cycle failed")
+        # after the cycle: work just submitted is placed first (metering 10,000 new jobs took a second)
+        self._chores()
 
     def _chores(self) -> None:
         """Housekeeping once per interval: a wake-up (a submission) asks for a cycle, not for chores."""

@@ -21,6 +21,7 @@ from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from
 from brique.domain.job_records import JobRecord, Transition
 from brique.domain.jobs import Tier
 from brique.errors import StaleWrite
+from brique.store.repos.id_lists import among
 from brique.store.repos.jobs import as_column, move, row_values, submitted_event
 from brique.store.tables import JobEventRow, JobRow
 
@@ -29,13 +30,11 @@ _EVENTS = JobEventRow.__table__
 _STATES = {s.value: s for s in JobState}
 _TIERS = {t.value: t for t in Tier}
 _STOPS = {s.value: s for s in StopReason}
-_CHUNK = 900  # ids per IN list (under every database's limit on bound parameters)
 # every column as a JobRecord field, but the JSON ones as their text (decoded here, specs once each)
 _COLUMNS = [c for c in _JOBS.c if c.name not in ("spec", "gpu_ids")]
 _SELECT = select(*_COLUMNS, cast(_JOBS.c.spec, Text).label("spec"), cast(_JOBS.c.gpu_ids, Text).label("gpu_ids"))
 # built once and run on the session's connection: building the IN clause and the ORM's execution
 # path cost more than decoding the rows of a cycle's catch-up
-_BY_IDS = _SELECT.where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
 _IN_STATES = _SELECT.where(_JOBS.c.state.in_(bindparam("states", expanding=True)))
 
 
@@ -80,9 +79,8 @@ def in_states(session: Session, states: Iterable[str], specs: SpecTexts) -> list
 
 def by_ids(session: Session, job_ids: Sequence[str], specs: SpecTexts) -> list[JobRecord]:
     out: list[JobRecord] = []
-    for i in range(0, len(job_ids), _CHUNK):
-        rows = session.connection().execute(_BY_IDS, {"ids": list(job_ids[i : i + _CHUNK])})
-        out.extend(_record(row, specs) for row in rows)
+    for ids in among(session, _JOBS.c.id, job_ids):  # on the connection: no ORM execution path
+        out.extend(_record(row, specs) for row in session.connection().execute(_SELECT.where(ids)))
     return out
 
 

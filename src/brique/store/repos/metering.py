@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from brique.domain.job_records import JobRecord
 from brique.domain.metering import AttemptInterval, EventFact, RowTimes, UsageRecord
 from brique.store.billing_tables import MeteringCursorRow, UsageRecordRow
+from brique.store.repos.id_lists import among
 from brique.store.tables import JobEventRow, JobRow
 
 CURSOR = "job_events"
@@ -68,7 +69,6 @@ def job_events(session: Session, job_id: str) -> list[EventFact]:
 
 # -- in bulk: the collector refreshes thousands of jobs at once (an array placed in one cycle) -------
 
-_CHUNK = 900  # ids per IN list
 _USAGE = UsageRecordRow.__table__
 Kept = tuple[int, datetime, datetime | None, str | None, str]  # row id, started, ended, end code, site
 
@@ -95,8 +95,8 @@ def usage_jobs(session: Session, job_ids: list[str]) -> dict[str, UsageJob]:
     cols = (j.id, j.name, j.org_id, j.project_id, j.tier, j.gpus, j.site_id, j.attempt, j.state, j.started_at,
             j.finished_at)  # fmt: skip
     out: dict[str, UsageJob] = {}
-    for i in range(0, len(job_ids), _CHUNK):
-        out.update((r.id, r) for r in session.execute(select(*cols).where(j.id.in_(job_ids[i : i + _CHUNK]))))
+    for ids in among(session, j.id, job_ids):
+        out.update((r.id, r) for r in session.connection().execute(select(*cols).where(ids)))
     return out
 
 
@@ -104,10 +104,9 @@ def events_of(session: Session, job_ids: list[str]) -> dict[str, list[EventFact]
     """Each job's events in order, in one query per chunk of ids."""
     e = JobEventRow.__table__.c
     out: dict[str, list[EventFact]] = {j: [] for j in job_ids}
-    for i in range(0, len(job_ids), _CHUNK):
-        q = (select(e.job_id, e.at, e.attempt, e.from_state, e.to_state, e.code, e.message)
-             .where(e.job_id.in_(job_ids[i : i + _CHUNK])).order_by(e.id))  # fmt: skip
-        for job_id, *fact in session.execute(q):
+    for ids in among(session, e.job_id, job_ids):
+        q = select(e.job_id, e.at, e.attempt, e.from_state, e.to_state, e.code, e.message).where(ids).order_by(e.id)
+        for job_id, *fact in session.connection().execute(q):
             out[job_id].append(EventFact(*fact))
     return out
 
@@ -116,11 +115,9 @@ def kept_records(session: Session, job_ids: list[str]) -> dict[str, dict[int, Ke
     """The usage records already stored for these jobs: job -> attempt -> its fields."""
     u = _USAGE.c
     out: dict[str, dict[int, Kept]] = {}
-    for i in range(0, len(job_ids), _CHUNK):
-        q = select(u.job_id, u.attempt, u.id, u.started_at, u.ended_at, u.end_code, u.site_id).where(
-            u.job_id.in_(job_ids[i : i + _CHUNK])
-        )
-        for job_id, attempt, *kept in session.execute(q):
+    for ids in among(session, u.job_id, job_ids):
+        q = select(u.job_id, u.attempt, u.id, u.started_at, u.ended_at, u.end_code, u.site_id).where(ids)
+        for job_id, attempt, *kept in session.connection().execute(q):
             out.setdefault(job_id, {})[attempt] = (kept[0], kept[1], kept[2], kept[3], kept[4])
     return out
 
