@@ -39,11 +39,12 @@ tenant and tier, so the policies are compared on the same footing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.jobs import Tier
 from brique.domain.policy import SchedulingPolicy
+from brique.simulator.checkpoint import CheckpointModel
 
 FIFO_TENANT = "fifo"
 
@@ -55,6 +56,14 @@ class PolicySpec:
     build: Callable[[ContractBook], SchedulingPolicy]
     single_tenant: bool = False  # present every job as one tenant, tier standard
     predict_runtimes: bool = False  # backfill on runtimes predicted from history (`predict.py`)
+    knows_checkpoints: bool = False  # its preemption cost follows the run's checkpoint model
+
+    def policy(self, book: ContractBook, checkpoint: CheckpointModel) -> SchedulingPolicy:
+        """The core's knobs for this policy under `checkpoint` (the model itself is every policy's)."""
+        policy = self.build(book)
+        if self.knows_checkpoints and checkpoint.model != "none":
+            policy = replace(policy, victim_loss=checkpoint.victim_loss())
+        return policy
 
     def core_tenant(self, tenant: str) -> str:
         return FIFO_TENANT if self.single_tenant else tenant
@@ -106,6 +115,7 @@ POLICIES: dict[str, PolicySpec] = {
         "cost-aware preemption",
         _brique,
         predict_runtimes=True,
+        knows_checkpoints=True,
     ),
 }
 
