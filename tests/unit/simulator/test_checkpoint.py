@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brique.domain.contracts import Contract, ContractBook
+from brique.domain.policy import SINCE_START, VictimLoss
 from brique.scheduler import Topology
 from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel
 from brique.simulator.engine import Engine, SimConfig
@@ -177,3 +178,16 @@ def test_under_grace_busy_time_is_useful_work_plus_what_preemption_lost(case) ->
     assert _busy(r) == pytest.approx(_useful(r) + r.lost_gpu_s, rel=1e-9, abs=1e-6)
     for j, rec in zip(r.trace.jobs, r.records, strict=True):  # a job never finishes before its work could
         assert rec.end - rec.first_start >= j.duration_s - 1e-6
+
+
+def test_brique_s_preemption_cost_follows_the_model_and_the_others_ignore_it() -> None:
+    book = ContractBook.of([Contract("A", guaranteed_gpus=36)])
+    periodic = CheckpointModel("periodic", every_s=3600.0, restart_s=60.0)
+    brique = POLICIES["brique"]
+    assert brique.policy(book, NO_CHECKPOINT).victim_loss is SINCE_START
+    assert brique.policy(book, NO_CHECKPOINT) == brique.build(book)  # the default: unchanged
+    assert brique.policy(book, GRACE).victim_loss == VictimLoss("grace", write_s=30.0)
+    assert brique.policy(book, periodic).victim_loss == VictimLoss("periodic", restart_s=60.0, every_s=3600.0)
+    for name in ("fifo", "slurm-like"):  # Slurm knows nothing of checkpoints: the same policy
+        spec = POLICIES[name]
+        assert spec.policy(book, GRACE) == spec.policy(book, periodic) == spec.build(book)
