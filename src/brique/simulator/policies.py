@@ -56,13 +56,14 @@ class PolicySpec:
     build: Callable[[ContractBook], SchedulingPolicy]
     single_tenant: bool = False  # present every job as one tenant, tier standard
     predict_runtimes: bool = False  # backfill on runtimes predicted from history (`predict.py`)
-    knows_checkpoints: bool = False  # its preemption cost follows the run's checkpoint model
+    # told a checkpoint model other than `none`: its knobs under it (None: the model changes nothing)
+    checkpointed: Callable[[SchedulingPolicy, CheckpointModel], SchedulingPolicy] | None = None
 
     def policy(self, book: ContractBook, checkpoint: CheckpointModel) -> SchedulingPolicy:
         """The core's knobs for this policy under `checkpoint` (the model itself is every policy's)."""
         policy = self.build(book)
-        if self.knows_checkpoints and checkpoint.model != "none":
-            policy = replace(policy, victim_loss=checkpoint.victim_loss())
+        if self.checkpointed is not None and checkpoint.model != "none":
+            policy = self.checkpointed(policy, checkpoint)
         return policy
 
     def core_tenant(self, tenant: str) -> str:
@@ -92,6 +93,9 @@ CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is
 FAR_OVER = 1.5  # brique: a tenant holding this many times its entitlement ...
 FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another tenant is below its own
 WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
+# brique told a checkpoint model: the wait ratio per model (a stop under `grace` loses GPUs x 30 s, not
+# GPUs x hours: the same ratio would stop 2x as many jobs; docs/simulation.md *Checkpoint models*)
+CHECKPOINT_WAIT_RATIOS = {"grace": 0.00002, "periodic": WAIT_RATIO}
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -102,6 +106,15 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
         guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S, entitled_preemptible=True,
         firm_under_entitled=True, cap_priority=True, entitlement_far_over=FAR_OVER, entitlement_far_cap_s=FAR_CAP_S,
     )  # fmt: skip
+
+
+def _brique_checkpointed(policy: SchedulingPolicy, checkpoint: CheckpointModel) -> SchedulingPolicy:
+    """Brique knows the model: its victims are those losing least under it, and its wait ratio is tuned for it."""
+    return replace(
+        policy,
+        victim_loss=checkpoint.victim_loss(),
+        preempt_wait_ratio=CHECKPOINT_WAIT_RATIOS.get(checkpoint.model, WAIT_RATIO),
+    )
 
 
 POLICIES: dict[str, PolicySpec] = {
@@ -115,7 +128,7 @@ POLICIES: dict[str, PolicySpec] = {
         "cost-aware preemption",
         _brique,
         predict_runtimes=True,
-        knows_checkpoints=True,
+        checkpointed=_brique_checkpointed,
     ),
 }
 
