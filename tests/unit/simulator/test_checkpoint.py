@@ -24,11 +24,12 @@ from tests.unit.simulator.sim_factories import by_id, jct, job, make_fleet, metr
 
 ONE_RACK = make_fleet(racks=1)
 GRACE = CheckpointModel("grace")
-# p1 (72 GPUs, preemptible) has run 1,800 s when s2 (36 GPUs, 100 s) arrives: both slurm-like (QOS
-# preemption) and brique (s2 would wait ~2,000,000 s: waiting costs more than killing) stop p1, with
-# the 30 s grace. s2 runs 1,830-1,930; p1 restarts at 1,930.
+# p1 (72 GPUs, preemptible) has run 1,800 s when s2 (72 GPUs, 100 s) arrives: both slurm-like (QOS
+# preemption) and brique (s2 would wait ~2,000,000 s: waiting costs more than killing, under `none`
+# and under brique's wait ratio for `grace`) stop p1, with the 30 s grace. s2 runs 1,830-1,930; p1
+# restarts at 1,930.
 LONG = trace(
-    job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 36, tenant="A")
+    job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 72, tenant="A")
 )
 PREEMPTING = ("slurm-like", "brique")
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
@@ -63,13 +64,24 @@ def test_grace_resumes_with_the_remainder_and_loses_only_the_grace(policy: str) 
     assert metrics(r)["energy_kwh"] < metrics(run(LONG, ONE_RACK, policy))["energy_kwh"]
 
 
-@pytest.mark.parametrize("policy", PREEMPTING)
-def test_grace_shorter_than_the_checkpoint_write_loses_everything(policy: str) -> None:
-    r = run(LONG, ONE_RACK, policy, checkpoint=GRACE, grace_s=0.0)  # killed at once: no checkpoint
+def test_grace_shorter_than_the_checkpoint_write_loses_everything() -> None:
+    r = run(LONG, ONE_RACK, "slurm-like", checkpoint=GRACE, grace_s=0.0)  # killed at once: no checkpoint
     assert jct(r) == {"p1": 1900 + 2_000_000, "s2": 100}
     assert r.lost_gpu_s == 72 * 1800
-    short = run(LONG, ONE_RACK, policy, checkpoint=CheckpointModel("grace", write_s=31.0))
+    short = run(LONG, ONE_RACK, "slurm-like", checkpoint=CheckpointModel("grace", write_s=31.0))
     assert jct(short)["p1"] == 1930 + 2_000_000 and short.lost_gpu_s == 72 * 1800
+
+
+@pytest.mark.parametrize(
+    "model, grace_s",
+    [(GRACE, 0.0), (CheckpointModel("grace", write_s=31.0), 30.0), (CheckpointModel("grace", every_s=700.0), 0.0)],
+)
+def test_brique_told_the_victim_cannot_checkpoint_waits_instead(model: CheckpointModel, grace_s: float) -> None:
+    # p1 would lose 1,800 s (or 400 s since its periodic checkpoint) x 72 GPUs, not 30 s x 72: under
+    # brique's wait ratio for `grace` that is worth more than s2's wait; s2 starts when p1 ends
+    r = run(LONG, ONE_RACK, "brique", checkpoint=model, grace_s=grace_s)
+    assert r.preemptions == 0 and r.lost_gpu_s == 0
+    assert jct(r) == {"p1": 2_000_000, "s2": 2_000_000 + 100 - 1800}
 
 
 def test_restart_overhead_is_paid_by_each_resumed_run_and_counted_lost() -> None:
@@ -91,8 +103,10 @@ def test_periodic_keeps_the_last_periodic_checkpoint_and_loses_the_rest(policy: 
     assert jct(r) == {"p1": 1930 + 2_000_000 - 1400, "s2": 130}  # checkpoints at 700 and 1,400 s of work
     assert r.lost_gpu_s == 72 * 400  # ran 1,800 s, 400 since its last checkpoint; the grace is not lost
     assert _busy(r) == _useful(r) + r.lost_gpu_s + 72 * 30
-    # under grace, a job stopped with too little grace falls back to its periodic checkpoints
-    r0 = run(LONG, ONE_RACK, policy, checkpoint=CheckpointModel("grace", every_s=700.0), grace_s=0.0)
+
+
+def test_under_grace_too_little_grace_falls_back_to_the_periodic_checkpoints() -> None:
+    r0 = run(LONG, ONE_RACK, "slurm-like", checkpoint=CheckpointModel("grace", every_s=700.0), grace_s=0.0)
     assert jct(r0)["p1"] == 1900 + 2_000_000 - 1400 and r0.lost_gpu_s == 72 * 400
 
 
