@@ -93,9 +93,10 @@ CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is
 FAR_OVER = 1.5  # brique: a tenant holding this many times its entitlement ...
 FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another tenant is below its own
 WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
-# brique told a checkpoint model: the wait ratio per model (a stop under `grace` loses GPUs x 30 s, not
-# GPUs x hours: the same ratio would stop 2x as many jobs; docs/simulation.md *Checkpoint models*)
-CHECKPOINT_WAIT_RATIOS = {"grace": 0.00002, "periodic": WAIT_RATIO}
+# brique told a checkpoint model: its wait ratio per model. Under `none` no non-guarantee victim loses
+# less than PROTECT_S per GPU; under `grace` each loses its 30 s grace: the ratio scaled by 30 / PROTECT_S
+# keeps the shortest wait that justifies a stop (docs/simulation.md *Checkpoint models*).
+CHECKPOINT_WAIT_RATIOS = {"grace": 0.0002, "periodic": WAIT_RATIO}  # 0.002 x 30 s / 300 s
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:

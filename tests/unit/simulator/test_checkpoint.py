@@ -24,12 +24,11 @@ from tests.unit.simulator.sim_factories import by_id, jct, job, make_fleet, metr
 
 ONE_RACK = make_fleet(racks=1)
 GRACE = CheckpointModel("grace")
-# p1 (72 GPUs, preemptible) has run 1,800 s when s2 (72 GPUs, 100 s) arrives: both slurm-like (QOS
-# preemption) and brique (s2 would wait ~2,000,000 s: waiting costs more than killing, under `none`
-# and under brique's wait ratio for `grace`) stop p1, with the 30 s grace. s2 runs 1,830-1,930; p1
-# restarts at 1,930.
+# p1 (72 GPUs, preemptible) has run 1,800 s when s2 (36 GPUs, 100 s) arrives: both slurm-like (QOS
+# preemption) and brique (s2 would wait ~2,000,000 s: waiting costs more than killing) stop p1, with
+# the 30 s grace. s2 runs 1,830-1,930; p1 restarts at 1,930.
 LONG = trace(
-    job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 72, tenant="A")
+    job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 36, tenant="A")
 )
 PREEMPTING = ("slurm-like", "brique")
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
@@ -74,10 +73,10 @@ def test_grace_shorter_than_the_checkpoint_write_loses_everything() -> None:
 
 @pytest.mark.parametrize(
     "model, grace_s",
-    [(GRACE, 0.0), (CheckpointModel("grace", write_s=31.0), 30.0), (CheckpointModel("grace", every_s=700.0), 0.0)],
+    [(GRACE, 0.0), (CheckpointModel("grace", write_s=31.0), 30.0), (CheckpointModel("grace", every_s=1000.0), 0.0)],
 )
 def test_brique_told_the_victim_cannot_checkpoint_waits_instead(model: CheckpointModel, grace_s: float) -> None:
-    # p1 would lose 1,800 s (or 400 s since its periodic checkpoint) x 72 GPUs, not 30 s x 72: under
+    # p1 would lose 1,800 s (or 800 s since its periodic checkpoint) x 72 GPUs, not 30 s x 72: under
     # brique's wait ratio for `grace` that is worth more than s2's wait; s2 starts when p1 ends
     r = run(LONG, ONE_RACK, "brique", checkpoint=model, grace_s=grace_s)
     assert r.preemptions == 0 and r.lost_gpu_s == 0
