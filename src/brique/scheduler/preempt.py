@@ -11,7 +11,8 @@ long ago for a non-guarantee job, nor a restarted job inside that window for any
 
 Victim order: preemptible tier first, then fewest GPU-seconds lost (GPUs x time run
 so far; under another `SchedulingPolicy.victim_loss`, GPUs x what that model says a stop
-loses, e.g. the grace period of a victim that checkpoints during it), then youngest first, then id; with `SchedulingPolicy.preempt_by_cost` the tier
+loses, e.g. the grace of a victim that checkpoints during it), then youngest first,
+then id; with `SchedulingPolicy.preempt_by_cost` the tier
 is ignored and the GPU-seconds lost decide (a borrowed job that started a minute ago is
 cheaper to stop than a preemptible one that ran for hours). For each candidate rack the victims are taken
 in that order until the job fits; the rack with the cheapest victim set wins

@@ -33,7 +33,10 @@ tenant and tier, so the policies are compared on the same footing.
   `FAR_OVER` times it; priority work beyond the guarantee included) while another tenant is below
   its own (`SchedulingPolicy.entitlement_cap_s`); a tenant below its entitlement gets a firm EASY
   reservation for a head of at most half a rack, and its preemptible jobs take its fair-share turn
-  (`firm_under_entitled`, `entitled_preemptible`).
+  (`firm_under_entitled`, `entitled_preemptible`). Under a checkpoint model other than `none`
+  (`--checkpoint`), brique is told it: its victims are those losing least under the model
+  (`SchedulingPolicy.victim_loss`) and, under `grace`, its wait ratio is `GRACE_WAIT_RATIO`.
+  fifo and slurm-like are the same under every model (Slurm knows nothing of checkpoints).
 """
 
 from __future__ import annotations
@@ -93,10 +96,10 @@ CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is
 FAR_OVER = 1.5  # brique: a tenant holding this many times its entitlement ...
 FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another tenant is below its own
 WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
-# brique told a checkpoint model: its wait ratio per model. Under `none` no non-guarantee victim loses
-# less than PROTECT_S per GPU; under `grace` each loses its 30 s grace: the ratio scaled by 30 / PROTECT_S
-# keeps the shortest wait that justifies a stop (docs/simulation.md *Checkpoint models*).
-CHECKPOINT_WAIT_RATIOS = {"grace": 0.0002, "periodic": WAIT_RATIO}  # 0.002 x 30 s / 300 s
+# brique told the `grace` checkpoint model: under `none` no non-guarantee victim loses less than PROTECT_S
+# per GPU, under `grace` each loses its 30 s grace: WAIT_RATIO x 30 / PROTECT_S keeps the shortest wait
+# that justifies a stop (docs/simulation.md *Brique told the model*). Under `periodic`: WAIT_RATIO.
+GRACE_WAIT_RATIO = 0.0002
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -114,7 +117,7 @@ def _brique_checkpointed(policy: SchedulingPolicy, checkpoint: CheckpointModel) 
     return replace(
         policy,
         victim_loss=checkpoint.victim_loss(),
-        preempt_wait_ratio=CHECKPOINT_WAIT_RATIOS.get(checkpoint.model, WAIT_RATIO),
+        preempt_wait_ratio=GRACE_WAIT_RATIO if checkpoint.model == "grace" else WAIT_RATIO,
     )
 
 

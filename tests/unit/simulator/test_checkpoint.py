@@ -18,7 +18,7 @@ from brique.domain.policy import SINCE_START, VictimLoss
 from brique.scheduler import Topology
 from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel
 from brique.simulator.engine import Engine, SimConfig
-from brique.simulator.policies import CHECKPOINT_WAIT_RATIOS, POLICIES
+from brique.simulator.policies import GRACE_WAIT_RATIO, POLICIES
 from brique.simulator.run import to_doc, to_json
 from tests.unit.simulator.sim_factories import by_id, jct, job, make_fleet, metrics, run, trace
 
@@ -200,7 +200,7 @@ def test_brique_s_preemption_cost_follows_the_model_and_the_others_ignore_it() -
     assert brique.policy(book, NO_CHECKPOINT).victim_loss is SINCE_START
     assert brique.policy(book, NO_CHECKPOINT) == brique.build(book)  # the default: unchanged
     assert brique.policy(book, GRACE).victim_loss == VictimLoss("grace", write_s=30.0)
-    assert brique.policy(book, GRACE).preempt_wait_ratio == CHECKPOINT_WAIT_RATIOS["grace"]
+    assert brique.policy(book, GRACE).preempt_wait_ratio == GRACE_WAIT_RATIO
     assert brique.policy(book, periodic).victim_loss == VictimLoss("periodic", restart_s=60.0, every_s=3600.0)
     for name in ("fifo", "slurm-like"):  # Slurm knows nothing of checkpoints: the same policy
         spec = POLICIES[name]
