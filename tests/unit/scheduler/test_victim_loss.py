@@ -9,11 +9,15 @@ waiting beats killing.
 from __future__ import annotations
 
 import pytest
-from scheduler_factories import NOW, cycle, make_fleet, make_job, make_site, rack_gpus, run
+from hypothesis import given
+from hypothesis import strategies as st
+from scheduler_factories import NOW, check_invariants, cycle, make_fleet, make_job, make_site, rack_gpus, run
+from test_properties import SETTINGS, scenarios
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.jobs import Tier
-from brique.domain.policy import SINCE_START, SchedulingPolicy, VictimLoss
+from brique.domain.policy import SINCE_START, PlacementPolicy, SchedulingPolicy, VictimLoss
+from brique.scheduler import Place
 
 FLEET = make_fleet(make_site("fr-1", racks=1, nodes=2, gpus=4))  # one rack of 8 GPUs
 BOOK = ContractBook.of([Contract("g", guaranteed_gpus=2)])
@@ -103,3 +107,37 @@ def test_the_wait_ratio_weighs_the_model_s_loss() -> None:
     assert not _waiting_or_killing(SINCE_START)
     # grace: it loses 120 GPU-s, less than that wait is worth: kill
     assert _waiting_or_killing(GRACE)
+
+
+LOSSES = [SINCE_START, GRACE, VictimLoss("grace", every_s=600.0), VictimLoss("periodic", every_s=600.0)]
+
+
+@SETTINGS
+@given(scenarios(), st.sampled_from(LOSSES), st.sampled_from([0.0, 0.0002, 0.002]), st.data())
+def test_invariants_hold_and_decisions_are_deterministic_under_every_victim_loss(sc, loss, ratio, data):
+    fleet, health, running, pending, base = sc
+    policy = SchedulingPolicy(contracts=base.contracts, backfill=base.backfill, victim_loss=loss,
+                              preempt_wait_ratio=ratio, preempt_by_cost=data.draw(st.booleans()),
+                              preempt_protect_s=data.draw(st.sampled_from([0.0, 300.0])))  # fmt: skip
+    result = cycle(fleet, pending, running, policy, health=health)
+    check_invariants(fleet, pending, running, result, policy, health)
+    assert cycle(fleet, pending, running, policy, health=health) == result
+
+
+@SETTINGS
+@given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.sampled_from(LOSSES),
+       st.data())  # fmt: skip
+def test_within_guarantee_priority_starts_when_reclaimable_under_every_victim_loss(sc, loss, data):
+    fleet, _, running, _, _ = sc
+    running = [r for r in running if r.job.tenant != "g"]  # tenant g holds nothing yet
+    site = data.draw(st.sampled_from(fleet.sites))
+    rack = max(r.gpu_count for r in site.racks)
+    size = data.draw(st.integers(1, max(rack, site.gpu_count)))
+    if size > rack:
+        size = site.gpu_count if size > site.gpu_count else size
+    book = ContractBook.of([Contract("g", guaranteed_gpus=size)])
+    policy = SchedulingPolicy(contracts=book, preempt_by_cost=True, reclaim_standard=True, victim_loss=loss)
+    job = make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
+    result = cycle(fleet, [job], running, policy)
+    assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
+    check_invariants(fleet, [job], running, result, policy, {})
