@@ -102,6 +102,49 @@ def country_only(*countries: str) -> PlacementPolicy:
     return PlacementPolicy(countries=frozenset(countries))
 
 
+VICTIM_LOSS_MODELS = ("since_start", "grace", "periodic")
+
+
+@dataclass(frozen=True, slots=True)
+class VictimLoss:
+    """What stopping running work costs, per GPU, as cost-aware preemption counts it.
+
+    model: `since_start` (the default: everything since the victim's last (re)start is lost),
+    `grace` (a victim given a grace period of at least `write_s` checkpoints during it and loses
+    that grace plus `restart_s`; one given less loses everything since its last periodic checkpoint
+    or start) or `periodic` (checkpoints every `every_s` seconds of a run: it loses its time run
+    modulo `every_s`, plus `restart_s` when it had a checkpoint). The same rules as the simulator's
+    checkpoint models (`simulator/checkpoint.py`), so the policy minimises the loss it is measured on.
+    """
+
+    model: str = "since_start"
+    write_s: float = 30.0
+    restart_s: float = 0.0
+    every_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.model not in VICTIM_LOSS_MODELS:
+            raise ValueError(f"victim loss model {self.model!r}: must be one of {', '.join(VICTIM_LOSS_MODELS)}")
+        if not (self.write_s > 0 and self.restart_s >= 0 and self.every_s >= 0):
+            raise ValueError("victim loss: write_s must be > 0 s, restart_s and every_s >= 0 s")
+        if self.model == "periodic" and not self.every_s > 0:
+            raise ValueError("victim loss model 'periodic' needs every_s > 0 s")
+
+    def per_gpu(self, ran_s: float, grace_s: float) -> float:
+        """Seconds each GPU of a victim loses if stopped now, `ran_s` after its last (re)start."""
+        ran = max(0.0, ran_s)
+        if self.model == "since_start":
+            return ran
+        if self.model == "grace" and grace_s >= self.write_s:
+            return grace_s + self.restart_s
+        if self.every_s and ran >= self.every_s:  # back to its last periodic checkpoint
+            return ran % self.every_s + self.restart_s
+        return ran
+
+
+SINCE_START = VictimLoss()
+
+
 @dataclass(frozen=True, slots=True)
 class SchedulingPolicy:
     """Everything `schedule()` needs besides the snapshot, the queue and the time.
@@ -150,6 +193,8 @@ class SchedulingPolicy:
         its project's quota waits with reason `project_quota`.
     project_weights: (project id, fair-share weight inside its tenant; default 1): a tenant's
         turn goes to its project with the fewest held GPUs per unit of weight.
+    victim_loss: what a victim loses if stopped (`VictimLoss`), the cost that cost-aware preemption
+        (`preempt_by_cost`, `preempt_wait_ratio`) minimises; default: everything since its start.
     """
 
     contracts: ContractBook = field(default_factory=ContractBook)
@@ -173,3 +218,4 @@ class SchedulingPolicy:
     entitlement_far_cap_s: float = 0.0
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()
+    victim_loss: VictimLoss = SINCE_START

@@ -673,7 +673,8 @@ class _Cycle:
 
     def _min_age(self, kind: str) -> float:
         """Least time any candidate victim of `kind` has run (inf: none), without building the index;
-        kept for the cycle: candidates only leave, so it stays a lower bound."""
+        kept for the cycle: candidates only leave, so it stays a lower bound. Under a
+        `victim_loss` other than since-start: the least seconds a candidate loses per GPU."""
         index = self._victims.get(kind)
         if index is not None:
             return index.min_age
@@ -682,11 +683,14 @@ class _Cycle:
             eligible, among = self._eligible(kind)
             allocs, now = self.cap.allocs, self.now
             youngest = float("inf")
+            loss = self.policy.victim_loss
+            since = loss.model == "since_start"
             for a in allocs.values() if among is None else (allocs[i] for i in among):
                 if a.stopping or a.placed_now or a.protected or not eligible(a):
                     continue
-                if now - a.started_at < youngest:
-                    youngest = now - a.started_at
+                least = now - a.started_at if since else preempt.least_loss(a, now, loss)
+                if least < youngest:
+                    youngest = least
             got = self._ages[kind] = max(0.0, youngest)
         return got
 
@@ -694,7 +698,9 @@ class _Cycle:
         got = self._victims.get(kind)
         if got is None:
             eligible, among = self._eligible(kind)
-            got = preempt.VictimIndex(self.cap, eligible, self.policy.preempt_by_cost, among)
+            got = preempt.VictimIndex(
+                self.cap, eligible, self.policy.preempt_by_cost, among, self.policy.victim_loss
+            )
             self._victims[kind] = got
         return got
 

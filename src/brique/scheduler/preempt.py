@@ -10,7 +10,9 @@ with `SchedulingPolicy.preempt_protect_s`, neither is work (re)started less than
 long ago for a non-guarantee job, nor a restarted job inside that window for anyone.
 
 Victim order: preemptible tier first, then fewest GPU-seconds lost (GPUs x time run
-so far), then youngest first, then id; with `SchedulingPolicy.preempt_by_cost` the tier
+so far; under another `SchedulingPolicy.victim_loss`, GPUs x what that model says a stop
+loses, e.g. the grace of a victim that checkpoints during it), then youngest first,
+then id; with `SchedulingPolicy.preempt_by_cost` the tier
 is ignored and the GPU-seconds lost decide (a borrowed job that started a minute ago is
 cheaper to stop than a preemptible one that ran for hours). For each candidate rack the victims are taken
 in that order until the job fits; the rack with the cheapest victim set wins
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from brique.domain.jobs import Tier
+from brique.domain.policy import SINCE_START, VictimLoss
 from brique.scheduler.assign import RackView, choose, pick_from
 from brique.scheduler.capacity import Alloc, Capacity
 
@@ -46,10 +49,17 @@ class PreemptionPlan:
         return out
 
 
-def victim_key(a: Alloc, now: float, idx: int, by_cost: bool = False) -> tuple[int, float, float, str, int]:
+def victim_key(
+    a: Alloc, now: float, idx: int, by_cost: bool = False, loss: VictimLoss = SINCE_START
+) -> tuple[int, float, float, str, int]:
     """Cheapest first: preemptible tier before borrowed work (unless `by_cost`), then GPU-seconds lost."""
-    lost = len(a.gpus) * max(0.0, now - a.started_at)
+    lost = len(a.gpus) * loss.per_gpu(now - a.started_at, a.job.preemption_grace_s)
     return (0 if by_cost or a.job.tier == Tier.PREEMPTIBLE else 1, lost, -a.started_at, a.job.id, idx)
+
+
+def least_loss(a: Alloc, now: float, loss: VictimLoss) -> float:
+    """Seconds each GPU of `a` loses if stopped now (`victim_key`'s loss per GPU)."""
+    return loss.per_gpu(now - a.started_at, a.job.preemption_grace_s)
 
 
 class VictimIndex:
@@ -64,9 +74,11 @@ class VictimIndex:
         eligible: Callable[[Alloc], bool],
         by_cost: bool = False,
         among: Iterable[int] | None = None,
+        loss: VictimLoss = SINCE_START,
     ) -> None:
         """among: the only allocations `eligible` can accept, when the caller keeps them (e.g. the
-        preemptible tier's, `SchedulerState.preemptible`); None: every allocation is asked."""
+        preemptible tier's, `SchedulerState.preemptible`); None: every allocation is asked.
+        loss: what a stop costs per GPU (`SchedulingPolicy.victim_loss`)."""
         topo = cap.topo
         self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
         self.site_total = [0] * len(topo.sites)
@@ -76,11 +88,13 @@ class VictimIndex:
         in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
         youngest = float("inf")
         allocs = cap.allocs
+        since = loss.model == "since_start"  # the loss is the age: no call per candidate
         for i, a in allocs.items() if among is None else ((i, allocs[i]) for i in among):
             if a.stopping or a.placed_now or a.protected or not eligible(a):
                 continue
-            if now - a.started_at < youngest:
-                youngest = now - a.started_at
+            least = now - a.started_at if since else least_loss(a, now, loss)
+            if least < youngest:
+                youngest = least
             if held:
                 counts: dict[int, int] = {}
                 for x in a.gpus:
@@ -95,8 +109,9 @@ class VictimIndex:
                     per = in_rack[r] = {}
                 per[i] = n
                 site_total[rack_site[r]] += n
-            keys[i] = victim_key(a, now, i, by_cost)
-        # Least time any candidate has run: each GPU a plan frees loses at least this many seconds.
+            keys[i] = victim_key(a, now, i, by_cost, loss)
+        # Least time any candidate has run (least it loses per GPU, under `loss`): each GPU a plan
+        # frees loses at least this many seconds.
         # Kept as candidates leave (a bound for fewer candidates too).
         self.min_age = max(0.0, youngest)
 

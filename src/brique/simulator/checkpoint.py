@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from brique.domain.policy import SINCE_START, VictimLoss
+
 CHECKPOINT_MODELS = ("none", "grace", "periodic")
 DEFAULT_WRITE_S = 30.0  # = `domain.jobs.DEFAULT_GRACE_S`: a job given its grace checkpoints
 DEFAULT_RESTART_S = 0.0  # the literal reading charges the grace only; a sensitivity knob
@@ -66,6 +68,14 @@ class CheckpointModel:
     def periodic(self, work_s: float) -> float:
         """Work kept by periodic checkpoints after `work_s` seconds of a run's work."""
         return math.floor(work_s / self.every_s) * self.every_s if self.every_s and work_s > 0 else 0.0
+
+    def victim_loss(self) -> VictimLoss:
+        """The same model as the cost a checkpoint-aware policy's preemption minimises
+        (`SchedulingPolicy.victim_loss`); `none`: all since the victim's start, the core's default."""
+        if self.model == "none":
+            return SINCE_START
+        loss = "grace" if self.model == "grace" else "periodic"
+        return VictimLoss(loss, write_s=self.write_s, restart_s=self.restart_s, every_s=self.every_s)
 
     def describe(self) -> dict[str, Any]:
         if self.model == "none":

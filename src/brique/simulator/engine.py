@@ -125,7 +125,7 @@ class Engine:
         timer: Timer | None = None,
     ) -> None:
         self.trace, self.topo, self.spec, self.cfg = trace, topology, spec, config or SimConfig()
-        self.policy = spec.build(contracts)
+        self.policy = spec.policy(contracts, self.cfg.checkpoint)
         self.book = contracts
         self.timer = timer
         self.jobs = trace.jobs

@@ -33,17 +33,21 @@ tenant and tier, so the policies are compared on the same footing.
   `FAR_OVER` times it; priority work beyond the guarantee included) while another tenant is below
   its own (`SchedulingPolicy.entitlement_cap_s`); a tenant below its entitlement gets a firm EASY
   reservation for a head of at most half a rack, and its preemptible jobs take its fair-share turn
-  (`firm_under_entitled`, `entitled_preemptible`).
+  (`firm_under_entitled`, `entitled_preemptible`). Under a checkpoint model other than `none`
+  (`--checkpoint`), brique is told it: its victims are those losing least under the model
+  (`SchedulingPolicy.victim_loss`) and, under `grace`, its wait ratio is `GRACE_WAIT_RATIO`.
+  fifo and slurm-like are the same under every model (Slurm knows nothing of checkpoints).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.jobs import Tier
 from brique.domain.policy import SchedulingPolicy
+from brique.simulator.checkpoint import CheckpointModel
 
 FIFO_TENANT = "fifo"
 
@@ -55,6 +59,15 @@ class PolicySpec:
     build: Callable[[ContractBook], SchedulingPolicy]
     single_tenant: bool = False  # present every job as one tenant, tier standard
     predict_runtimes: bool = False  # backfill on runtimes predicted from history (`predict.py`)
+    # told a checkpoint model other than `none`: its knobs under it (None: the model changes nothing)
+    checkpointed: Callable[[SchedulingPolicy, CheckpointModel], SchedulingPolicy] | None = None
+
+    def policy(self, book: ContractBook, checkpoint: CheckpointModel) -> SchedulingPolicy:
+        """The core's knobs for this policy under `checkpoint` (the model itself is every policy's)."""
+        policy = self.build(book)
+        if self.checkpointed is not None and checkpoint.model != "none":
+            policy = self.checkpointed(policy, checkpoint)
+        return policy
 
     def core_tenant(self, tenant: str) -> str:
         return FIFO_TENANT if self.single_tenant else tenant
@@ -83,6 +96,10 @@ CAP_S = 21_600.0  # brique: work expected to run > 6 h waits while its tenant is
 FAR_OVER = 1.5  # brique: a tenant holding this many times its entitlement ...
 FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another tenant is below its own
 WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
+# brique told the `grace` checkpoint model: under `none` no non-guarantee victim loses less than PROTECT_S
+# per GPU, under `grace` each loses its 30 s grace: WAIT_RATIO x 30 / PROTECT_S keeps the shortest wait
+# that justifies a stop (docs/simulation.md *Brique told the model*). Under `periodic`: WAIT_RATIO.
+GRACE_WAIT_RATIO = 0.0002
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -93,6 +110,15 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
         guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S, entitled_preemptible=True,
         firm_under_entitled=True, cap_priority=True, entitlement_far_over=FAR_OVER, entitlement_far_cap_s=FAR_CAP_S,
     )  # fmt: skip
+
+
+def _brique_checkpointed(policy: SchedulingPolicy, checkpoint: CheckpointModel) -> SchedulingPolicy:
+    """Brique knows the model: its victims are those losing least under it, and its wait ratio is tuned for it."""
+    return replace(
+        policy,
+        victim_loss=checkpoint.victim_loss(),
+        preempt_wait_ratio=GRACE_WAIT_RATIO if checkpoint.model == "grace" else WAIT_RATIO,
+    )
 
 
 POLICIES: dict[str, PolicySpec] = {
@@ -106,6 +132,7 @@ POLICIES: dict[str, PolicySpec] = {
         "cost-aware preemption",
         _brique,
         predict_runtimes=True,
+        checkpointed=_brique_checkpointed,
     ),
 }
 

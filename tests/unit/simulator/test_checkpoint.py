@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brique.domain.contracts import Contract, ContractBook
+from brique.domain.policy import SINCE_START, VictimLoss
 from brique.scheduler import Topology
 from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel
 from brique.simulator.engine import Engine, SimConfig
-from brique.simulator.policies import POLICIES
+from brique.simulator.policies import GRACE_WAIT_RATIO, POLICIES
 from brique.simulator.run import to_doc, to_json
 from tests.unit.simulator.sim_factories import by_id, jct, job, make_fleet, metrics, run, trace
 
@@ -62,13 +63,24 @@ def test_grace_resumes_with_the_remainder_and_loses_only_the_grace(policy: str) 
     assert metrics(r)["energy_kwh"] < metrics(run(LONG, ONE_RACK, policy))["energy_kwh"]
 
 
-@pytest.mark.parametrize("policy", PREEMPTING)
-def test_grace_shorter_than_the_checkpoint_write_loses_everything(policy: str) -> None:
-    r = run(LONG, ONE_RACK, policy, checkpoint=GRACE, grace_s=0.0)  # killed at once: no checkpoint
+def test_grace_shorter_than_the_checkpoint_write_loses_everything() -> None:
+    r = run(LONG, ONE_RACK, "slurm-like", checkpoint=GRACE, grace_s=0.0)  # killed at once: no checkpoint
     assert jct(r) == {"p1": 1900 + 2_000_000, "s2": 100}
     assert r.lost_gpu_s == 72 * 1800
-    short = run(LONG, ONE_RACK, policy, checkpoint=CheckpointModel("grace", write_s=31.0))
+    short = run(LONG, ONE_RACK, "slurm-like", checkpoint=CheckpointModel("grace", write_s=31.0))
     assert jct(short)["p1"] == 1930 + 2_000_000 and short.lost_gpu_s == 72 * 1800
+
+
+@pytest.mark.parametrize(
+    "model, grace_s",
+    [(GRACE, 0.0), (CheckpointModel("grace", write_s=31.0), 30.0), (CheckpointModel("grace", every_s=1000.0), 0.0)],
+)
+def test_brique_told_the_victim_cannot_checkpoint_waits_instead(model: CheckpointModel, grace_s: float) -> None:
+    # p1 would lose 1,800 s (or 800 s since its periodic checkpoint) x 72 GPUs, not 30 s x 72: under
+    # brique's wait ratio for `grace` that is worth more than s2's wait; s2 starts when p1 ends
+    r = run(LONG, ONE_RACK, "brique", checkpoint=model, grace_s=grace_s)
+    assert r.preemptions == 0 and r.lost_gpu_s == 0
+    assert jct(r) == {"p1": 2_000_000, "s2": 2_000_000 + 100 - 1800}
 
 
 def test_restart_overhead_is_paid_by_each_resumed_run_and_counted_lost() -> None:
@@ -90,8 +102,10 @@ def test_periodic_keeps_the_last_periodic_checkpoint_and_loses_the_rest(policy: 
     assert jct(r) == {"p1": 1930 + 2_000_000 - 1400, "s2": 130}  # checkpoints at 700 and 1,400 s of work
     assert r.lost_gpu_s == 72 * 400  # ran 1,800 s, 400 since its last checkpoint; the grace is not lost
     assert _busy(r) == _useful(r) + r.lost_gpu_s + 72 * 30
-    # under grace, a job stopped with too little grace falls back to its periodic checkpoints
-    r0 = run(LONG, ONE_RACK, policy, checkpoint=CheckpointModel("grace", every_s=700.0), grace_s=0.0)
+
+
+def test_under_grace_too_little_grace_falls_back_to_the_periodic_checkpoints() -> None:
+    r0 = run(LONG, ONE_RACK, "slurm-like", checkpoint=CheckpointModel("grace", every_s=700.0), grace_s=0.0)
     assert jct(r0)["p1"] == 1900 + 2_000_000 - 1400 and r0.lost_gpu_s == 72 * 400
 
 
@@ -177,3 +191,17 @@ def test_under_grace_busy_time_is_useful_work_plus_what_preemption_lost(case) ->
     assert _busy(r) == pytest.approx(_useful(r) + r.lost_gpu_s, rel=1e-9, abs=1e-6)
     for j, rec in zip(r.trace.jobs, r.records, strict=True):  # a job never finishes before its work could
         assert rec.end - rec.first_start >= j.duration_s - 1e-6
+
+
+def test_brique_s_preemption_cost_follows_the_model_and_the_others_ignore_it() -> None:
+    book = ContractBook.of([Contract("A", guaranteed_gpus=36)])
+    periodic = CheckpointModel("periodic", every_s=3600.0, restart_s=60.0)
+    brique = POLICIES["brique"]
+    assert brique.policy(book, NO_CHECKPOINT).victim_loss is SINCE_START
+    assert brique.policy(book, NO_CHECKPOINT) == brique.build(book)  # the default: unchanged
+    assert brique.policy(book, GRACE).victim_loss == VictimLoss("grace", write_s=30.0)
+    assert brique.policy(book, GRACE).preempt_wait_ratio == GRACE_WAIT_RATIO
+    assert brique.policy(book, periodic).victim_loss == VictimLoss("periodic", restart_s=60.0, every_s=3600.0)
+    for name in ("fifo", "slurm-like"):  # Slurm knows nothing of checkpoints: the same policy
+        spec = POLICIES[name]
+        assert spec.policy(book, GRACE) == spec.policy(book, periodic) == spec.build(book)
