@@ -22,8 +22,11 @@ leaves it as it found it. Phases:
 
 from __future__ import annotations
 
+import heapq
 from bisect import insort
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
+from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.jobs import Job, Tier
@@ -95,6 +98,64 @@ def schedule_state(
     jobs = pending if ordered and isinstance(pending, list) else canonical(pending)
     return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits,
                 hidden=hidden_demand)  # fmt: skip
+
+
+Group = tuple[str, Tier]  # (tenant, tier): how `schedule_groups`' caller keeps its pending jobs
+
+
+def schedule_groups(
+    state: SchedulerState,
+    groups: Mapping[Group, Sequence[Job]],
+    policy: SchedulingPolicy,
+    now: float,
+    usage: Mapping[str, float] | None = None,
+    demand: Mapping[str, int] | None = None,
+    waits: bool = True,
+) -> CycleResult:
+    """`schedule_state` over pending jobs the caller keeps per (tenant, tier), read in place.
+
+    Each group holds its jobs in canonical order (submit time, id) and every job was admitted
+    already (`admission` said nothing against it; no advance reservation is named). The cycle reads
+    each group only as far as it examines it, so its cost follows the jobs it looks at, not the
+    queue's depth; it gives the decisions `schedule_state` gives for all the groups' jobs in one list.
+    demand: GPUs asked per tenant by all the groups' jobs (None: summed here), for `entitlement_cap_s`.
+    Policies with project quotas or weights (which reorder or filter jobs) take the list path.
+    """
+    state.use_contracts(policy.contracts)
+    if policy.project_quotas or policy.project_weights:
+        jobs = canonical(j for g in groups.values() for j in g)
+        return _run(state, jobs, policy, now, usage or {}, (), owned=False, waits=waits)
+    c = _Cycle(state, policy, now, usage or {}, (), owned=False)
+    c.explain_waits = waits
+    try:
+        lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
+        if policy.entitlement_cap_s is not None:
+            if demand is None:
+                demand = {}
+                for (t, _), g in groups.items():
+                    demand[t] = demand.get(t, 0) + sum(j.gpus for j in g)  # type: ignore[attr-defined]
+            c.entitle_demand({t: g - removed.get(t, 0) for t, g in demand.items()})
+        share, scavenge = c.tier_lanes(groups, lanes)
+        c.share_phase(share)  # 6. share (+ backfill)
+        c.scavenge_phase(scavenge)  # 7. scavenge
+        return c.result()  # 8. explain
+    finally:
+        c.cap.revert()
+
+
+def admission(state: SchedulerState, job: Job, policy: SchedulingPolicy, now: float) -> tuple[Reason, ...]:
+    """Why a cycle would reject `job` (empty: it is admitted), for a caller that admits jobs once, on
+    arrival (`schedule_groups`). Only for jobs naming no advance reservation."""
+    state.use_contracts(policy.contracts)
+    placement = job.placement
+    seen = state.sites.admitted(state.ledger.book)  # the cycles' own answers, shared
+    key = (id(placement), job.gpus, job.tenant)
+    got = seen.get(key)
+    if got is not None and got[0] is placement:
+        return got[1]
+    why = admit.reject_reasons(job, state.sites, Quota(state.ledger), {}, now)
+    seen[key] = (placement, why)
+    return why
 
 
 def _run(
@@ -271,15 +332,94 @@ class _Cycle:
                 left -= 1
         return first + rest
 
+    def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, Iterator[Job]], dict[str, int]]:
+        """`guarantee_phase` over the priority groups merged in canonical order, read only as far as it
+        examines: per tenant, its priority jobs in the order the share phase sees them, and the GPUs of
+        the jobs it started (or deferred). A tenant whose guarantee is spent leaves the merge: every job
+        of it behind that point would be passed over."""
+        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
+        book = self.quota.book
+        if not prio or not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
+            return {t: iter(g) for t, g in prio.items()}, {}
+        heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
+        heapq.heapify(heap)
+        at = dict.fromkeys(prio, 0)
+        first: dict[str, list[Job]] = {}  # within guarantee, no room even by preempting (`guarantee_phase`)
+        rest: dict[str, list[Job]] = {}  # passed over
+        removed: dict[str, int] = {}
+        left = self.policy.max_job_test
+        while heap and left > 0:
+            t = heap[0][2]
+            g, k = prio[t], at[t]
+            job = g[k]
+            if self._guarantee_spent(t):
+                heapq.heappop(heap)  # this job and the rest of the group are passed over
+                continue
+            at[t] = k + 1
+            if k + 1 < len(g):
+                heapq.heapreplace(heap, (g[k + 1].submitted_at, g[k + 1].id, t))
+            else:
+                heapq.heappop(heap)
+            self.examined.add(job.id)
+            gs = self.quota.guarantee_sites(job)
+            allowed = self.sites.of(job.placement)
+            sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
+            if not sites:
+                rest.setdefault(t, []).append(job)
+            elif not self._start_guaranteed(job, sites, allowed):
+                first.setdefault(t, []).append(job)
+                left -= 1
+            else:
+                removed[t] = removed.get(t, 0) + job.gpus
+        lanes: dict[str, Iterator[Job]] = {}
+        for t, g in prio.items():
+            k = at[t]
+            tail: Iterator[Job] = iter(g) if not k else islice(g, k, None)
+            ahead = first.get(t, []) + rest.get(t, [])
+            lanes[t] = chain(ahead, tail) if ahead else tail
+        return lanes, removed
+
+    def tier_lanes(
+        self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, Iterator[Job]]
+    ) -> tuple[dict[str, Iterator[Job]], dict[str, Iterator[Job]]]:
+        """`by_tier` over groups: per tenant, its share-phase jobs (priority lane, then standard, with
+        preemptible merged in for `entitled_preemptible`) and its scavenge-phase jobs, read lazily."""
+        under = self._under if self.policy.entitled_preemptible else frozenset()
+        share: dict[str, Iterator[Job]] = {}
+        scavenge: dict[str, Iterator[Job]] = {}
+        tenants = dict.fromkeys(t for (t, _), g in groups.items() if g)
+        for t in tenants:
+            std = groups.get((t, Tier.STANDARD)) or ()
+            pre = groups.get((t, _PREEMPTIBLE)) or ()
+            if pre and t in under:
+                other: Iterable[Job] = heapq.merge(std, pre, key=_CANONICAL) if std else pre
+                pre = ()
+            else:
+                other = std
+            lane = prio.get(t)
+            if lane is not None:
+                share[t] = chain(lane, other) if other else lane
+            elif other:
+                share[t] = iter(other)
+            if pre:
+                scavenge[t] = iter(pre)
+        return share, scavenge
+
     def entitle(self, jobs: list[Job]) -> None:
         """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
         if self.policy.entitlement_cap_s is None:
             return
-        demand = {t: float(n) for t, n in self.quota.held.items()}
-        for t, g in self.hidden.items():
-            demand[t] = demand.get(t, 0.0) + g
+        asked = dict(self.hidden)
         for job in jobs:
-            demand[job.tenant] = demand.get(job.tenant, 0.0) + job.gpus
+            asked[job.tenant] = asked.get(job.tenant, 0.0) + job.gpus
+        self.entitle_demand(asked)
+
+    def entitle_demand(self, asked: Mapping[str, float]) -> None:
+        """`entitle` with the GPUs asked per tenant by the pending jobs left after the guarantee phase."""
+        demand = {t: float(n) for t, n in self.quota.held.items()}
+        for t, g in asked.items():
+            if g:
+                demand[t] = demand.get(t, 0.0) + g
         weight = {t: self.quota.terms(t).weight for t in demand}
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
@@ -310,19 +450,23 @@ class _Cycle:
         gs = self.quota.guarantee_sites(job)
         return gs is None or bool(gs)
 
-    def share_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
-        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def share_phase(self, jobs: TenantLists | dict[str, Iterator[Job]]) -> None:
+        q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
+        waits = self.explain_waits
         while (job := q.pop()) is not None:
             if self._exhausted():
-                self._bulk_wait([job, *q.drain()])
+                if waits:
+                    self._bulk_wait([job, *q.drain()])
                 return
             if left <= 0:
-                self._unexamined([job, *q.drain()])
+                if waits:
+                    self._unexamined([job, *q.drain()])
                 return
             if self.head is not None and not self.policy.backfill:
-                self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
+                if waits:
+                    self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
                 return
             if (
                 self.head is not None
@@ -338,16 +482,19 @@ class _Cycle:
                 continue
             left -= not self._consider(job, may_head=True)
 
-    def scavenge_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
-        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def scavenge_phase(self, jobs: TenantLists | dict[str, Iterator[Job]]) -> None:
+        q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined = self.examined
+        waits = self.explain_waits
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
-                self._bulk_wait([job, *q.drain()])
+                if waits:
+                    self._bulk_wait([job, *q.drain()])
                 return
             if left <= 0:
-                self._unexamined([job, *q.drain()])
+                if waits:
+                    self._unexamined([job, *q.drain()])
                 return
             if self._cannot_start(job):  # what `_consider` would conclude, sooner
                 examined.add(job.id)
@@ -355,6 +502,16 @@ class _Cycle:
                 left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=False)
+
+    def _fair_queue(self, jobs: TenantLists | dict[str, Iterator[Job]]) -> FairQueue:
+        """Lists per tenant (`by_tier`) or lanes read lazily (`tier_lanes`)."""
+        if any(not isinstance(v, tuple) for v in jobs.values()):
+            return FairQueue.of_lanes(jobs, self._share_key)  # type: ignore[arg-type]
+        return FairQueue.of_tenants(
+            jobs,  # type: ignore[arg-type]
+            self._share_key,
+            self._project_key if self.project_weight else None,
+        )
 
     def _stuck_run(self, q: FairQueue, left: int, tier: Tier | None = None) -> int:
         """After a job of the tenant just popped could not start: its next jobs that cannot start either,
@@ -799,6 +956,7 @@ class _Cycle:
 
 
 _PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+_CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 

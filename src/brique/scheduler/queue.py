@@ -14,12 +14,14 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from itertools import islice
 from operator import attrgetter
 
 from brique.domain.jobs import Job, Tier
 
 _CANONICAL = attrgetter("submitted_at", "id")
+_CHUNK = 8  # a lane's first read (`FairQueue.of_lanes`); later reads double its buffer
 
 
 def canonical(jobs: Iterable[Job]) -> list[Job]:
@@ -58,6 +60,9 @@ class FairQueue:
     just popped is put back with its key recomputed; when that key still sorts first (its
     job was not placed, so its key did not grow), it is popped again without touching the
     heap: the same order as pushing and popping it, at a fraction of the cost.
+
+    `of_lanes` reads each tenant's jobs from an iterator instead, into a buffer filled in
+    doubling chunks as the cursor reaches its end: a cycle over a deep queue costs what it pops.
     """
 
     def __init__(
@@ -84,6 +89,25 @@ class FairQueue:
         q._setup(per, key, project_key)
         return q
 
+    @classmethod
+    def of_lanes(cls, lanes: dict[str, Iterator[Job]], key: Callable[[str], float]) -> FairQueue:
+        """The queue over each tenant's jobs in its order (priority first), read lazily (no project keys)."""
+        q = cls.__new__(cls)
+        q._key = key
+        q._project_key = None
+        q._queues = {}
+        q._src = {}
+        for t, it in lanes.items():
+            first = list(islice(it, _CHUNK))
+            if first:
+                q._queues[t] = first
+                q._src[t] = it
+        q._at = dict.fromkeys(q._queues, 0)
+        q._heap = [(key(t), t) for t in sorted(q._queues)]
+        heapq.heapify(q._heap)
+        q._current = None
+        return q
+
     def _setup(
         self,
         per: dict[str, tuple[list[Job], list[Job]]],
@@ -93,6 +117,7 @@ class FairQueue:
         self._key = key
         self._project_key = project_key
         self._queues = {t: first + second if second else first for t, (first, second) in per.items()}
+        self._src: dict[str, Iterator[Job]] = {}  # tenant -> the rest of its jobs, not read yet (`of_lanes`)
         self._at = dict.fromkeys(self._queues, 0)  # cursor into each tenant's list
         self._heap = [(key(t), t) for t in sorted(self._queues)]
         heapq.heapify(self._heap)
@@ -103,7 +128,7 @@ class FairQueue:
         heap = self._heap
         if tenant is not None:
             self._current = None
-            if self._at[tenant] < len(self._queues[tenant]):
+            if self._at[tenant] < len(self._queues[tenant]) or self._more(tenant):
                 entry = (self._key(tenant), tenant)
                 if heap and heap[0] < entry:
                     tenant = heapq.heappushpop(heap, entry)[1]
@@ -120,6 +145,19 @@ class FairQueue:
             self._at[tenant] = at + 1
             return queue[at]
         return self._pop_by_project(queue, at, self._project_key)
+
+    def _more(self, t: str) -> bool:
+        """Read more of tenant `t`'s jobs into its buffer (twice as many as so far); False: none left."""
+        src = self._src.get(t)
+        if src is None:
+            return False
+        queue = self._queues[t]
+        more = list(islice(src, len(queue)))
+        if not more:
+            del self._src[t]
+            return False
+        queue += more
+        return True
 
     @staticmethod
     def _pop_by_project(queue: list[Job], at: int, key: Callable[[Job], float]) -> Job:
@@ -150,13 +188,16 @@ class FairQueue:
         """Put the tenant of the last popped job back, with its key recomputed."""
         t = self._current
         self._current = None
-        if t is not None and self._at[t] < len(self._queues[t]):
+        if t is not None and (self._at[t] < len(self._queues[t]) or self._more(t)):
             heapq.heappush(self._heap, (self._key(t), t))
 
     def drain(self) -> list[Job]:
         """Everything not popped yet, in no particular fairness order (for bulk waits)."""
         if self._current is not None:
             self.done()
-        rest = [j for _, t in sorted(self._heap) for j in self._queues[t][self._at[t] :]]
+        rest = []
+        for _, t in sorted(self._heap):
+            rest += self._queues[t][self._at[t] :]
+            rest += self._src.pop(t, ())
         self._heap.clear()
         return rest
