@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import insort
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import chain, islice
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
@@ -56,7 +55,7 @@ from brique.scheduler.decisions import (
     Wait,
 )
 from brique.scheduler.fairshare import history_gpus, share_key, waterfill
-from brique.scheduler.queue import FairQueue, TenantLists, by_tenant, canonical
+from brique.scheduler.queue import FairQueue, Segment, TenantLists, by_tenant, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
 from brique.scheduler.state import SchedulerState
@@ -233,6 +232,7 @@ class _Cycle:
         self._stuck: dict[tuple[int, int, str], bool] = {}
         self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
         self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
+        self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
 
     # ---------- phases ----------
 
@@ -332,15 +332,15 @@ class _Cycle:
                 left -= 1
         return first + rest
 
-    def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, Iterator[Job]], dict[str, int]]:
+    def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
         """`guarantee_phase` over the priority groups merged in canonical order, read only as far as it
-        examines: per tenant, its priority jobs in the order the share phase sees them, and the GPUs of
-        the jobs it started (or deferred). A tenant whose guarantee is spent leaves the merge: every job
-        of it behind that point would be passed over."""
+        examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
+        lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
+        guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
         prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
         book = self.quota.book
         if not prio or not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
-            return {t: iter(g) for t, g in prio.items()}, {}
+            return {t: [(g, 0)] for t, g in prio.items()}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
         heapq.heapify(heap)
         at = dict.fromkeys(prio, 0)
@@ -371,38 +371,33 @@ class _Cycle:
                 left -= 1
             else:
                 removed[t] = removed.get(t, 0) + job.gpus
-        lanes: dict[str, Iterator[Job]] = {}
+        lanes: dict[str, list[Segment]] = {}
         for t, g in prio.items():
-            k = at[t]
-            tail: Iterator[Job] = iter(g) if not k else islice(g, k, None)
             ahead = first.get(t, []) + rest.get(t, [])
-            lanes[t] = chain(ahead, tail) if ahead else tail
+            lanes[t] = [(ahead, 0), (g, at[t])] if ahead else [(g, at[t])]
         return lanes, removed
 
     def tier_lanes(
-        self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, Iterator[Job]]
-    ) -> tuple[dict[str, Iterator[Job]], dict[str, Iterator[Job]]]:
-        """`by_tier` over groups: per tenant, its share-phase jobs (priority lane, then standard, with
-        preemptible merged in for `entitled_preemptible`) and its scavenge-phase jobs, read lazily."""
+        self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, list[Segment]]
+    ) -> tuple[dict[str, list[Segment]], dict[str, list[Segment]]]:
+        """`by_tier` over groups: per tenant, its share-phase lane (priority jobs, then standard, with
+        preemptible merged in for `entitled_preemptible`) and its scavenge-phase lane, read lazily."""
         under = self._under if self.policy.entitled_preemptible else frozenset()
-        share: dict[str, Iterator[Job]] = {}
-        scavenge: dict[str, Iterator[Job]] = {}
-        tenants = dict.fromkeys(t for (t, _), g in groups.items() if g)
-        for t in tenants:
-            std = groups.get((t, Tier.STANDARD)) or ()
-            pre = groups.get((t, _PREEMPTIBLE)) or ()
+        share: dict[str, list[Segment]] = {}
+        scavenge: dict[str, list[Segment]] = {}
+        for t in dict.fromkeys(t for (t, _), g in groups.items() if g):
+            std = groups.get((t, Tier.STANDARD))
+            pre = groups.get((t, _PREEMPTIBLE))
+            lane = list(prio.get(t, ()))  # the queue consumes its segment lists
             if pre and t in under:
-                other: Iterable[Job] = heapq.merge(std, pre, key=_CANONICAL) if std else pre
-                pre = ()
+                lane.append(heapq.merge(std, pre, key=_CANONICAL) if std else (pre, 0))
             else:
-                other = std
-            lane = prio.get(t)
-            if lane is not None:
-                share[t] = chain(lane, other) if other else lane
-            elif other:
-                share[t] = iter(other)
-            if pre:
-                scavenge[t] = iter(pre)
+                if std:
+                    lane.append((std, 0))
+                if pre:
+                    scavenge[t] = [(pre, 0)]
+            if lane:
+                share[t] = lane
         return share, scavenge
 
     def entitle(self, jobs: list[Job]) -> None:
@@ -450,7 +445,7 @@ class _Cycle:
         gs = self.quota.guarantee_sites(job)
         return gs is None or bool(gs)
 
-    def share_phase(self, jobs: TenantLists | dict[str, Iterator[Job]]) -> None:
+    def share_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
@@ -482,7 +477,7 @@ class _Cycle:
                 continue
             left -= not self._consider(job, may_head=True)
 
-    def scavenge_phase(self, jobs: TenantLists | dict[str, Iterator[Job]]) -> None:
+    def scavenge_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined = self.examined
@@ -503,9 +498,9 @@ class _Cycle:
                 continue
             left -= not self._consider(job, may_head=False)
 
-    def _fair_queue(self, jobs: TenantLists | dict[str, Iterator[Job]]) -> FairQueue:
+    def _fair_queue(self, jobs: TenantLists | dict[str, list[Segment]]) -> FairQueue:
         """Lists per tenant (`by_tier`) or lanes read lazily (`tier_lanes`)."""
-        if any(not isinstance(v, tuple) for v in jobs.values()):
+        if any(isinstance(v, list) for v in jobs.values()):
             return FairQueue.of_lanes(jobs, self._share_key)  # type: ignore[arg-type]
         return FairQueue.of_tenants(
             jobs,  # type: ignore[arg-type]
@@ -517,14 +512,26 @@ class _Cycle:
         """After a job of the tenant just popped could not start: its next jobs that cannot start either,
         examined in one go; returns the depth left. Nothing changed, so each pop would give the same
         tenant again (its key did not move) and every check before `_cannot_start` would pass as it did;
-        with `tier`, only while the jobs are of that tier (the check the caller made on it)."""
+        with `tier`, only while the jobs are of that tier (the check the caller made on it).
+        `_cannot_start` inlined for a known verdict (the loop runs for most jobs a deep queue examines)."""
         jobs, at = q.rest()
         if jobs is None:
             return left
-        k, n, examined = at, len(jobs), self.examined
-        while k < n and left > 0 and (tier is None or jobs[k].tier == tier) and self._cannot_start(jobs[k]):
-            examined.add(jobs[k].id)
-            self._wait(jobs[k], None)
+        k, n, examined, stuck = at, len(jobs), self.examined, self._stuck
+        waits = self.explain_waits
+        while k < n and left > 0:
+            job = jobs[k]
+            if tier is not None and job.tier != tier:
+                break
+            room = stuck.get((id(job.placement), job.gpus, job.tenant))
+            if room is None:
+                if not self._cannot_start(job):
+                    break
+            elif room and self._hold_admits(job):
+                break
+            examined.add(job.id)
+            if waits:
+                self._wait(job, None)
             left -= 1
             k += 1
         q.skip(k - at)
@@ -621,10 +628,23 @@ class _Cycle:
                 return False
             sites = self.sites.of(job.placement)
             room = self._stuck[key] = bool(self.cap.held_free) and hold_room(self.cap, job.gpus, sites)
-        if not room:
-            return True
+        return not room or not self._hold_admits(job)
+
+    def _hold_admits(self, job: Job) -> bool:
+        """Some hold lets `job` use its GPUs (`hold_allows`). Without advance reservations, one test
+        against the latest deadline of each kind of hold: `now + r <= d` for some d iff for the largest."""
+        holds = self.cap.holds
+        lim = self._hold_lims
+        if lim is None or lim[0] != len(holds):  # holds are only appended within a cycle
+            lim = self._hold_lims = _deadlines(holds)
+        if lim[1] is None:
+            now = self.now
+            return any(hold_allows(h, job, now) for h in holds)
+        if job.reservation is not None:
+            return False
         now = self.now
-        return not any(hold_allows(h, job, now) for h in self.cap.holds)
+        est, most = job.estimated_runtime_s, job.max_runtime_s
+        return now + (most if est is None or est > most else est) <= lim[1] or now + most <= lim[2]
 
     def _no_room(self, job: Job) -> bool:
         """`_cannot_start` but for the holds."""
@@ -958,6 +978,20 @@ class _Cycle:
 _PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
+
+
+def _deadlines(holds: list[Hold]) -> tuple[int, float | None, float]:
+    """(count, latest deadline of the holds judged by estimate, of those judged by max runtime); None for
+    the former when a hold belongs to an advance reservation (judged by its own rule)."""
+    est = most = float("-inf")
+    for h in holds:
+        if h.reservation is not None:
+            return len(holds), None, most
+        if h.strict:
+            most = max(most, h.deadline)
+        else:
+            est = max(est, h.deadline)
+    return len(holds), est, most
 
 
 def _reclaimable(a: Alloc) -> bool:

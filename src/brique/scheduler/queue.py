@@ -14,14 +14,14 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
 
 from brique.domain.jobs import Job, Tier
 
 _CANONICAL = attrgetter("submitted_at", "id")
-_CHUNK = 8  # a lane's first read (`FairQueue.of_lanes`); later reads double its buffer
+_CHUNK = 8  # first read of an iterator segment (`FairQueue.of_lanes`); later reads double
 
 
 def canonical(jobs: Iterable[Job]) -> list[Job]:
@@ -30,6 +30,7 @@ def canonical(jobs: Iterable[Job]) -> list[Job]:
 
 
 TenantLists = dict[str, tuple[list[Job], list[Job]]]  # per tenant: (priority jobs, the others)
+Segment = tuple[Sequence[Job], int] | Iterator[Job]  # part of a lane (`FairQueue.of_lanes`): a list from an index
 
 
 def by_tenant(jobs: Iterable[Job], share_preemptible: Collection[str] = frozenset()) -> tuple[TenantLists, TenantLists]:
@@ -61,8 +62,9 @@ class FairQueue:
     job was not placed, so its key did not grow), it is popped again without touching the
     heap: the same order as pushing and popping it, at a fraction of the cost.
 
-    `of_lanes` reads each tenant's jobs from an iterator instead, into a buffer filled in
-    doubling chunks as the cursor reaches its end: a cycle over a deep queue costs what it pops.
+    `of_lanes` reads each tenant's jobs from segments instead: the caller's lists in place from an
+    index, or an iterator in doubling chunks, as the cursor reaches the end of the current one: a
+    cycle over a deep queue costs what it pops.
     """
 
     def __init__(
@@ -90,19 +92,21 @@ class FairQueue:
         return q
 
     @classmethod
-    def of_lanes(cls, lanes: dict[str, Iterator[Job]], key: Callable[[str], float]) -> FairQueue:
-        """The queue over each tenant's jobs in its order (priority first), read lazily (no project keys)."""
+    def of_lanes(cls, lanes: dict[str, list[Segment]], key: Callable[[str], float]) -> FairQueue:
+        """The queue over each tenant's jobs in its order (priority first), read lazily (no project keys):
+        a lane is a list of segments, each a list read in place from an index or an iterator read in
+        chunks (a merge)."""
         q = cls.__new__(cls)
         q._key = key
         q._project_key = None
         q._queues = {}
+        q._at = {}
         q._src = {}
-        for t, it in lanes.items():
-            first = list(islice(it, _CHUNK))
-            if first:
-                q._queues[t] = first
-                q._src[t] = it
-        q._at = dict.fromkeys(q._queues, 0)
+        for t, segments in lanes.items():
+            q._src[t] = segments
+            if q._next(t, 0):
+                continue
+            del q._src[t]
         q._heap = [(key(t), t) for t in sorted(q._queues)]
         heapq.heapify(q._heap)
         q._current = None
@@ -117,7 +121,7 @@ class FairQueue:
         self._key = key
         self._project_key = project_key
         self._queues = {t: first + second if second else first for t, (first, second) in per.items()}
-        self._src: dict[str, Iterator[Job]] = {}  # tenant -> the rest of its jobs, not read yet (`of_lanes`)
+        self._src: dict[str, list[Segment]] = {}  # tenant -> the segments of its lane not read yet (`of_lanes`)
         self._at = dict.fromkeys(self._queues, 0)  # cursor into each tenant's list
         self._heap = [(key(t), t) for t in sorted(self._queues)]
         heapq.heapify(self._heap)
@@ -147,17 +151,32 @@ class FairQueue:
         return self._pop_by_project(queue, at, self._project_key)
 
     def _more(self, t: str) -> bool:
-        """Read more of tenant `t`'s jobs into its buffer (twice as many as so far); False: none left."""
-        src = self._src.get(t)
-        if src is None:
+        """Move tenant `t`'s cursor to the next jobs of its lane (`of_lanes`); False: none left."""
+        if t not in self._src:
             return False
-        queue = self._queues[t]
-        more = list(islice(src, len(queue)))
-        if not more:
-            del self._src[t]
-            return False
-        queue += more
-        return True
+        if self._next(t, len(self._queues[t])):
+            return True
+        del self._src[t]
+        return False
+
+    def _next(self, t: str, last: int) -> bool:
+        """The next non-empty segment of `t`'s lane becomes its list (an iterator's next chunk: twice `last`)."""
+        segments = self._src[t]
+        while segments:
+            seg = segments[0]
+            if isinstance(seg, tuple):
+                del segments[0]
+                jobs, start = seg
+                if start < len(jobs):
+                    self._queues[t], self._at[t] = jobs, start
+                    return True
+                continue
+            chunk = list(islice(seg, max(_CHUNK, 2 * last)))
+            if chunk:
+                self._queues[t], self._at[t] = chunk, 0
+                return True
+            del segments[0]
+        return False
 
     @staticmethod
     def _pop_by_project(queue: list[Job], at: int, key: Callable[[Job], float]) -> Job:
@@ -198,6 +217,7 @@ class FairQueue:
         rest = []
         for _, t in sorted(self._heap):
             rest += self._queues[t][self._at[t] :]
-            rest += self._src.pop(t, ())
+            for seg in self._src.pop(t, ()):
+                rest += seg[0][seg[1] :] if isinstance(seg, tuple) else seg
         self._heap.clear()
         return rest
