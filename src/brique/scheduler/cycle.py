@@ -23,8 +23,9 @@ leaves it as it found it. Phases:
 from __future__ import annotations
 
 import heapq
-from bisect import insort
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
@@ -233,6 +234,7 @@ class _Cycle:
         self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
         self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
         self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
+        self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
 
     # ---------- phases ----------
 
@@ -347,6 +349,7 @@ class _Cycle:
         first: dict[str, list[Job]] = {}  # within guarantee, no room even by preempting (`guarantee_phase`)
         rest: dict[str, list[Job]] = {}  # passed over
         removed: dict[str, int] = {}
+        memo = self._sites_within  # `quota.guarantee_sites` by (tenant, GPUs, project): it reads only budgets
         left = self.policy.max_job_test
         while heap and left > 0:
             t = heap[0][2]
@@ -361,7 +364,8 @@ class _Cycle:
             else:
                 heapq.heappop(heap)
             self.examined.add(job.id)
-            gs = self.quota.guarantee_sites(job)
+            key = (t, job.gpus, job.project)
+            gs = memo[key] if key in memo else memo.setdefault(key, self.quota.guarantee_sites(job))
             allowed = self.sites.of(job.placement)
             sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
             if not sites:
@@ -390,7 +394,7 @@ class _Cycle:
             pre = groups.get((t, _PREEMPTIBLE))
             lane = list(prio.get(t, ()))  # the queue consumes its segment lists
             if pre and t in under:
-                lane.append(heapq.merge(std, pre, key=_CANONICAL) if std else (pre, 0))
+                lane.append(_merge(std, pre) if std else (pre, 0))
             else:
                 if std:
                     lane.append((std, 0))
@@ -762,6 +766,8 @@ class _Cycle:
             insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
         self.cap.allocs[i].protected = within and job.tier == _PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
+        if within:
+            self._sites_within.clear()  # the tenant's guarantee budgets moved
         self.out.append(
             Place(job.id, self._ids(gpus), self.cap.topo.sites[site].id, (explain.placed(code, job),))
         )
@@ -978,6 +984,23 @@ class _Cycle:
 _PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
+
+
+def _merge(a: Sequence[Job], b: Sequence[Job]) -> Iterator[Job]:
+    """`heapq.merge(a, b, key=_CANONICAL)` (keys unique), run by run: each run found by bisection and
+    read by the list's own iterator, not compared job by job."""
+    i, j, na, nb = 0, 0, len(a), len(b)
+    while i < na and j < nb:
+        k = bisect_left(a, _CANONICAL(b[j]), lo=i, key=_CANONICAL)
+        yield from islice(a, i, k)
+        i = k
+        if i == na:
+            break
+        k = bisect_left(b, _CANONICAL(a[i]), lo=j, key=_CANONICAL)
+        yield from islice(b, j, k)
+        j = k
+    yield from islice(a, i, None)
+    yield from islice(b, j, None)
 
 
 def _deadlines(holds: list[Hold]) -> tuple[int, float | None, float]:
