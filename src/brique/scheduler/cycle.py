@@ -38,10 +38,10 @@ from brique.scheduler.backfill import (
     could_use_holds,
     earliest_start,
     expected_ends,
+    first_fit,
     hold_allows,
     hold_room,
     place_with_holds,
-    starts_before,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
 from brique.scheduler.decisions import (
@@ -231,7 +231,7 @@ class _Cycle:
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
         # Valid until something is placed, stopped or held (`_changed`).
         self._stuck: dict[tuple[int, int, str], bool] = {}
-        self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
+        self._before: dict[tuple[tuple[int, ...], int], float] = {}  # `_starts_before`'s first fit, same epoch
         self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
         self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
         self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
@@ -431,10 +431,10 @@ class _Cycle:
 
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
-        ent = self._ent
-        if ent is None or not self._under - {job.tenant}:
+        ent, under = self._ent, self._under
+        if ent is None or not under or (len(under) == 1 and job.tenant in under):  # no other tenant under
             return False
-        if job.tier == Tier.PRIORITY and (not self.policy.cap_priority or self._within(job)):
+        if job.tier is _PRIORITY and (not self.policy.cap_priority or self._within(job)):
             return False
         held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
         cap = self.policy.entitlement_cap_s or 0.0
@@ -729,12 +729,12 @@ class _Cycle:
     def _starts_before(self, sites: tuple[int, ...], g: int, t: float) -> bool:
         """`earliest_start` finds room for `g` GPUs in `sites` before `t`; memoised until something is
         placed, stopped or held (`_stuck`'s epoch): jobs of one size often ask the same."""
-        key = (sites, g, t)
-        got = self._before.get(key)
-        if got is None:
+        key = (sites, g)
+        first = self._before.get(key)
+        if first is None:  # one walk to the first fit answers every horizon (`backfill.first_fit`)
             limit = self.sites.rack_limit(sites)
-            got = self._before[key] = starts_before(self.cap, sites, g, limit, t, self._ends_now())
-        return got
+            first = self._before[key] = first_fit(self.cap, sites, g, limit, self._ends_now())
+        return first < t
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
