@@ -569,7 +569,7 @@ class _Cycle:
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
-        plan = self._plan(kind, job.gpus, sites, self._index(kind))
+        plan = self._plan(kind, job.gpus, sites)
         if plan is None:
             return False
         if self._defer(job, plan):
@@ -689,9 +689,8 @@ class _Cycle:
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         if self._surely_not_worth(job, sites, self._min_age("tier")):
             return False
-        index = self._index("tier")
-        plan = self._plan("tier", job.gpus, sites, index)
-        if plan is None or not self._worth_killing(job, sites, plan, index):
+        plan = self._plan("tier", job.gpus, sites)
+        if plan is None or not self._worth_killing(job, sites, plan, self._index("tier")):
             return False
         self._place_over(job, plan, ReasonCode.FAIR_SHARE)
         return True
@@ -903,16 +902,15 @@ class _Cycle:
             )
         return eligible, among
 
-    def _plan(
-        self, kind: str, g: int, sites: tuple[int, ...], index: preempt.VictimIndex
-    ) -> preempt.PreemptionPlan | None:
+    def _plan(self, kind: str, g: int, sites: tuple[int, ...]) -> preempt.PreemptionPlan | None:
         """`preempt.plan`, skipped when a smaller ask already found no plan in this cycle: free GPUs and
-        eligible victims only shrink within a cycle (stops, placements, holds), so neither can a larger one."""
+        eligible victims only shrink within a cycle (stops, placements, holds), so neither can a larger one.
+        The victim index of `kind` is built only when a plan is sought."""
         limit = self.sites.rack_limit(sites)
         key = (kind, sites)
         if g <= limit and g >= self._no_plan.get(key, g + 1):
             return None
-        got = preempt.plan(self.cap, sites, g, limit, index)
+        got = preempt.plan(self.cap, sites, g, limit, self._index(kind))
         if got is None and g <= limit:
             self._no_plan[key] = g
         return got
