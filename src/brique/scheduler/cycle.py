@@ -23,9 +23,8 @@ leaves it as it found it. Phases:
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from bisect import insort
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
@@ -56,7 +55,7 @@ from brique.scheduler.decisions import (
     Wait,
 )
 from brique.scheduler.fairshare import history_gpus, share_key, waterfill
-from brique.scheduler.queue import FairQueue, Segment, TenantLists, by_tenant, canonical
+from brique.scheduler.queue import FairQueue, Merge, Segment, TenantLists, by_tenant, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
 from brique.scheduler.state import SchedulerState
@@ -394,7 +393,7 @@ class _Cycle:
             pre = groups.get((t, _PREEMPTIBLE))
             lane = list(prio.get(t, ()))  # the queue consumes its segment lists
             if pre and t in under:
-                lane.append(_merge(std, pre) if std else (pre, 0))
+                lane.append(Merge(std, pre) if std else (pre, 0))
             else:
                 if std:
                     lane.append((std, 0))
@@ -982,23 +981,6 @@ class _Cycle:
 _PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
-
-
-def _merge(a: Sequence[Job], b: Sequence[Job]) -> Iterator[Job]:
-    """`heapq.merge(a, b, key=_CANONICAL)` (keys unique), run by run: each run found by bisection and
-    read by the list's own iterator, not compared job by job."""
-    i, j, na, nb = 0, 0, len(a), len(b)
-    while i < na and j < nb:
-        k = bisect_left(a, _CANONICAL(b[j]), lo=i, key=_CANONICAL)
-        yield from islice(a, i, k)
-        i = k
-        if i == na:
-            break
-        k = bisect_left(b, _CANONICAL(a[i]), lo=j, key=_CANONICAL)
-        yield from islice(b, j, k)
-        j = k
-    yield from islice(a, i, None)
-    yield from islice(b, j, None)
 
 
 def _deadlines(holds: list[Hold]) -> tuple[int, float | None, float]:

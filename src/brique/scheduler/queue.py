@@ -14,6 +14,7 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
@@ -30,7 +31,46 @@ def canonical(jobs: Iterable[Job]) -> list[Job]:
 
 
 TenantLists = dict[str, tuple[list[Job], list[Job]]]  # per tenant: (priority jobs, the others)
-Segment = tuple[Sequence[Job], int] | Iterator[Job]  # part of a lane (`FairQueue.of_lanes`): a list from an index
+
+
+class Merge:
+    """Two lists in canonical order (unique ids) read as one, in chunks: each run of one list below the
+    other's next job is found by bisection and copied by slicing, not compared job by job
+    (`heapq.merge(a, b, key=...)`'s order)."""
+
+    __slots__ = ("a", "b", "i", "j")
+
+    def __init__(self, a: Sequence[Job], b: Sequence[Job]) -> None:
+        self.a, self.b, self.i, self.j = a, b, 0, 0
+
+    def take(self, n: int) -> list[Job]:
+        """The next `n` jobs (fewer at the end)."""
+        a, b, i, j = self.a, self.b, self.i, self.j
+        na, nb = len(a), len(b)
+        out: list[Job] = []
+        while len(out) < n:
+            room = n - len(out)
+            if j == nb or i == na:
+                if i < na:
+                    out += a[i : i + room]
+                    i = min(na, i + room)
+                elif j < nb:
+                    out += b[j : j + room]
+                    j = min(nb, j + room)
+                break
+            k = bisect_left(a, _CANONICAL(b[j]), lo=i, hi=min(na, i + room), key=_CANONICAL)
+            if k > i:
+                out += a[i:k]
+                i = k
+                continue
+            k = bisect_left(b, _CANONICAL(a[i]), lo=j, hi=min(nb, j + room), key=_CANONICAL)
+            out += b[j:k]
+            j = k
+        self.i, self.j = i, j
+        return out
+
+
+Segment = tuple[Sequence[Job], int] | Iterator[Job] | Merge  # part of a lane (`FairQueue.of_lanes`)
 
 
 def by_tenant(jobs: Iterable[Job], share_preemptible: Collection[str] = frozenset()) -> tuple[TenantLists, TenantLists]:
@@ -171,7 +211,8 @@ class FairQueue:
                     self._queues[t], self._at[t] = jobs, start
                     return True
                 continue
-            chunk = list(islice(seg, max(_CHUNK, 2 * last)))
+            n = max(_CHUNK, 2 * last)
+            chunk = seg.take(n) if isinstance(seg, Merge) else list(islice(seg, n))
             if chunk:
                 self._queues[t], self._at[t] = chunk, 0
                 return True
@@ -218,6 +259,11 @@ class FairQueue:
         for _, t in sorted(self._heap):
             rest += self._queues[t][self._at[t] :]
             for seg in self._src.pop(t, ()):
-                rest += seg[0][seg[1] :] if isinstance(seg, tuple) else seg
+                if isinstance(seg, tuple):
+                    rest += seg[0][seg[1] :]
+                elif isinstance(seg, Merge):
+                    rest += seg.take(len(seg.a) + len(seg.b))
+                else:
+                    rest += seg
         self._heap.clear()
         return rest

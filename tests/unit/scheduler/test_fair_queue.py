@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scheduler_factories import make_job
 
 from brique.domain.jobs import Job, Tier
-from brique.scheduler.queue import FairQueue, canonical
+from brique.scheduler.queue import FairQueue, Merge, canonical
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "60"))
 
@@ -127,3 +127,18 @@ def test_drain_reads_every_segment_left() -> None:
     first = q.pop()
     assert first is not None and first.id == "j1"
     assert [j.id for j in q.drain()] == ["j2", "j3", "j4", "j5"]
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.data())
+def test_a_merge_read_in_chunks_is_heapq_merge(data) -> None:
+    ids = data.draw(st.lists(st.integers(0, 60), unique=True, max_size=40))
+    jobs = [make_job(f"j{i:02d}", 1, "a", submitted_at=float(i // 4)) for i in ids]
+    cut = data.draw(st.lists(st.booleans(), min_size=len(jobs), max_size=len(jobs)))
+    a = canonical(j for j, c in zip(jobs, cut, strict=True) if c)
+    b = canonical(j for j, c in zip(jobs, cut, strict=True) if not c)
+    m = Merge(a, b)
+    got: list[Job] = []
+    while chunk := m.take(data.draw(st.integers(1, 9))):
+        got += chunk
+    assert got == list(heapq.merge(a, b, key=lambda j: (j.submitted_at, j.id)))
