@@ -481,10 +481,12 @@ class _Cycle:
             left -= not self._consider(job, may_head=True)
 
     def scavenge_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
+        waits = self.explain_waits
+        if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+            return  # what the first pop would conclude: nothing idle, nothing to explain
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined = self.examined
-        waits = self.explain_waits
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
                 if waits:
