@@ -55,9 +55,10 @@ def cases(draw):
                        max_runtime_s=3600.0, estimated_runtime_s=draw(st.sampled_from([None, 60.0, 1200.0])))  # fmt: skip
         running.append(run(job, order[at : at + n], started_at=NOW - draw(st.integers(0, 2000))))
         at += n
+    tiers = list(Tier) if draw(st.booleans()) else [Tier.PRIORITY] * 3 + list(Tier)  # guarantee-heavy queues
     pending = [
         make_job(f"p{i:02d}", draw(st.sampled_from(SIZES)), draw(st.sampled_from(TENANTS)),
-                 draw(st.sampled_from(list(Tier))), placement=draw(st.sampled_from([ANYWHERE, country_only("FR")])),
+                 draw(st.sampled_from(tiers)), placement=draw(st.sampled_from([ANYWHERE, country_only("FR")])),
                  submitted_at=NOW - draw(st.integers(0, 50)), max_runtime_s=draw(st.sampled_from([600.0, 3600.0])),
                  estimated_runtime_s=draw(st.sampled_from([None, 60.0, 1200.0])))
         for i in range(draw(st.integers(0, 30)))
