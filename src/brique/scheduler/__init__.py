@@ -10,7 +10,7 @@ docs/scheduler.md for the algorithms.
 from brique.domain.contracts import AdvanceReservation, Contract, ContractBook
 from brique.domain.jobs import Job, RunningJob, Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
-from brique.scheduler.cycle import schedule, schedule_state
+from brique.scheduler.cycle import admission, schedule, schedule_groups, schedule_state
 from brique.scheduler.decisions import (
     CycleResult,
     Decision,
@@ -49,8 +49,10 @@ __all__ = [
     "Tier",
     "Topology",
     "Wait",
+    "admission",
     "country_only",
     "decay_usage",
     "schedule",
+    "schedule_groups",
     "schedule_state",
 ]

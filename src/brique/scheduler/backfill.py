@@ -96,12 +96,15 @@ def earliest_start(
         if got is not None:
             if not pick:
                 return HeadReservation(t, got[0][0].site, [])
-            released = {  # the GPUs counted above
-                x
-                for e in events[:k]
-                for x in allocs[e[2]].gpus
-                if gpu_rack[x] in future and usable[x] and x not in held and owner[x] == e[2]
-            }
+            chosen = {v.rack for v, _ in got}  # the GPUs counted above, in the racks picked from
+            released: set[int] = set()
+            for e in events[:k]:
+                i = e[2]
+                a = allocs[i]
+                if any(r in chosen for r, _ in a.spread(usable, gpu_rack)):  # usable GPUs there
+                    released.update(
+                        x for x in a.gpus if gpu_rack[x] in chosen and usable[x] and x not in held and owner[x] == i
+                    )
             return _reserve(cap, got, released, t)
     return None
 
@@ -117,8 +120,23 @@ def starts_before(
     """`earliest_start(cap, sites, g, rack_limit, before, ends) is not None`, sooner: a job within one
     rack fits as soon as one rack of `sites` has `g` GPUs free or released, so the walk stops there
     (no placement rule to apply, no reservation to build)."""
+    return first_fit(cap, sites, g, rack_limit, ends, before) < before
+
+
+def first_fit(
+    cap: Capacity,
+    sites: tuple[int, ...],
+    g: int,
+    rack_limit: int,
+    ends: list[tuple[float, str, int]],
+    before: float = float("inf"),
+) -> float:
+    """The first expected end after which `g` GPUs fit (`starts_before`'s walk), or inf (none before
+    `before`): `starts_before(..., t)` is `first_fit(...) < t` for every t, so one walk answers them all."""
     if g > rack_limit:
-        return earliest_start(cap, sites, g, rack_limit, before, ends, pick=False) is not None
+        got = earliest_start(cap, sites, g, rack_limit, None if before == float("inf") else before, ends,
+                             pick=False)  # fmt: skip
+        return float("inf") if got is None else got.start
     topo = cap.topo
     site_set = set(sites)
     future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
@@ -128,7 +146,7 @@ def starts_before(
     held_by = {owner[x] for x in held} if held else ()
     for e in ends:
         if e[0] >= before:
-            return False
+            break
         i = e[2]
         a = allocs[i]
         if not every and not _touches(cap, a.gpus, site_set):
@@ -139,15 +157,15 @@ def starts_before(
                 if f is not None:
                     future[r] = f = f + c
                     if f >= g:
-                        return True
+                        return e[0]
         else:
             for x in a.gpus:
                 r = gpu_rack[x]
                 if r in future and usable[x] and x not in held and owner[x] == i:
                     future[r] += 1
                     if future[r] >= g:
-                        return True
-    return False
+                        return e[0]
+    return float("inf")
 
 
 def expected_ends(cap: Capacity, state: SchedulerState | None = None) -> list[tuple[float, str, int]]:

@@ -22,8 +22,10 @@ leaves it as it found it. Phases:
 
 from __future__ import annotations
 
+import heapq
 from bisect import insort
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.jobs import Job, Tier
@@ -35,10 +37,10 @@ from brique.scheduler.backfill import (
     could_use_holds,
     earliest_start,
     expected_ends,
+    first_fit,
     hold_allows,
     hold_room,
     place_with_holds,
-    starts_before,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
 from brique.scheduler.decisions import (
@@ -53,7 +55,7 @@ from brique.scheduler.decisions import (
     Wait,
 )
 from brique.scheduler.fairshare import history_gpus, share_key, waterfill
-from brique.scheduler.queue import FairQueue, TenantLists, by_tenant, canonical
+from brique.scheduler.queue import FairQueue, Merge, Segment, TenantLists, by_tenant, canonical
 from brique.scheduler.quota import Quota
 from brique.scheduler.snapshot import ClusterSnapshot
 from brique.scheduler.state import SchedulerState
@@ -95,6 +97,64 @@ def schedule_state(
     jobs = pending if ordered and isinstance(pending, list) else canonical(pending)
     return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits,
                 hidden=hidden_demand)  # fmt: skip
+
+
+Group = tuple[str, Tier]  # (tenant, tier): how `schedule_groups`' caller keeps its pending jobs
+
+
+def schedule_groups(
+    state: SchedulerState,
+    groups: Mapping[Group, Sequence[Job]],
+    policy: SchedulingPolicy,
+    now: float,
+    usage: Mapping[str, float] | None = None,
+    demand: Mapping[str, int] | None = None,
+    waits: bool = True,
+) -> CycleResult:
+    """`schedule_state` over pending jobs the caller keeps per (tenant, tier), read in place.
+
+    Each group holds its jobs in canonical order (submit time, id) and every job was admitted
+    already (`admission` said nothing against it; no advance reservation is named). The cycle reads
+    each group only as far as it examines it, so its cost follows the jobs it looks at, not the
+    queue's depth; it gives the decisions `schedule_state` gives for all the groups' jobs in one list.
+    demand: GPUs asked per tenant by all the groups' jobs (None: summed here), for `entitlement_cap_s`.
+    Policies with project quotas or weights (which reorder or filter jobs) take the list path.
+    """
+    state.use_contracts(policy.contracts)
+    if policy.project_quotas or policy.project_weights:
+        jobs = canonical(j for g in groups.values() for j in g)
+        return _run(state, jobs, policy, now, usage or {}, (), owned=False, waits=waits)
+    c = _Cycle(state, policy, now, usage or {}, (), owned=False)
+    c.explain_waits = waits
+    try:
+        lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
+        if policy.entitlement_cap_s is not None:
+            if demand is None:
+                demand = {}
+                for (t, _), g in groups.items():
+                    demand[t] = demand.get(t, 0) + sum(j.gpus for j in g)  # type: ignore[attr-defined]
+            c.entitle_demand({t: g - removed.get(t, 0) for t, g in demand.items()})
+        share, scavenge = c.tier_lanes(groups, lanes)
+        c.share_phase(share)  # 6. share (+ backfill)
+        c.scavenge_phase(scavenge)  # 7. scavenge
+        return c.result()  # 8. explain
+    finally:
+        c.cap.revert()
+
+
+def admission(state: SchedulerState, job: Job, policy: SchedulingPolicy, now: float) -> tuple[Reason, ...]:
+    """Why a cycle would reject `job` (empty: it is admitted), for a caller that admits jobs once, on
+    arrival (`schedule_groups`). Only for jobs naming no advance reservation."""
+    state.use_contracts(policy.contracts)
+    placement = job.placement
+    seen = state.sites.admitted(state.ledger.book)  # the cycles' own answers, shared
+    key = (id(placement), job.gpus, job.tenant)
+    got = seen.get(key)
+    if got is not None and got[0] is placement:
+        return got[1]
+    why = admit.reject_reasons(job, state.sites, Quota(state.ledger), {}, now)
+    seen[key] = (placement, why)
+    return why
 
 
 def _run(
@@ -170,8 +230,10 @@ class _Cycle:
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
         # Valid until something is placed, stopped or held (`_changed`).
         self._stuck: dict[tuple[int, int, str], bool] = {}
-        self._before: dict[tuple[tuple[int, ...], int, float], bool] = {}  # `_starts_before`, same epoch
+        self._before: dict[tuple[tuple[int, ...], int], float] = {}  # `_starts_before`'s first fit, same epoch
         self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
+        self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
+        self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
 
     # ---------- phases ----------
 
@@ -271,15 +333,91 @@ class _Cycle:
                 left -= 1
         return first + rest
 
+    def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
+        """`guarantee_phase` over the priority groups merged in canonical order, read only as far as it
+        examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
+        lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
+        guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
+        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
+        book = self.quota.book
+        if not prio or not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
+            return {t: [(g, 0)] for t, g in prio.items()}, {}
+        heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
+        heapq.heapify(heap)
+        at = dict.fromkeys(prio, 0)
+        first: dict[str, list[Job]] = {}  # within guarantee, no room even by preempting (`guarantee_phase`)
+        rest: dict[str, list[Job]] = {}  # passed over
+        removed: dict[str, int] = {}
+        memo = self._sites_within  # `quota.guarantee_sites` by (tenant, GPUs, project): it reads only budgets
+        left = self.policy.max_job_test
+        while heap and left > 0:
+            t = heap[0][2]
+            g, k = prio[t], at[t]
+            job = g[k]
+            if self._guarantee_spent(t):
+                heapq.heappop(heap)  # this job and the rest of the group are passed over
+                continue
+            at[t] = k + 1
+            if k + 1 < len(g):
+                heapq.heapreplace(heap, (g[k + 1].submitted_at, g[k + 1].id, t))
+            else:
+                heapq.heappop(heap)
+            self.examined.add(job.id)
+            key = (t, job.gpus, job.project)
+            gs = memo[key] if key in memo else memo.setdefault(key, self.quota.guarantee_sites(job))
+            allowed = self.sites.of(job.placement)
+            sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
+            if not sites:
+                rest.setdefault(t, []).append(job)
+            elif not self._start_guaranteed(job, sites, allowed):
+                first.setdefault(t, []).append(job)
+                left -= 1
+            else:
+                removed[t] = removed.get(t, 0) + job.gpus
+        lanes: dict[str, list[Segment]] = {}
+        for t, g in prio.items():
+            ahead = first.get(t, []) + rest.get(t, [])
+            lanes[t] = [(ahead, 0), (g, at[t])] if ahead else [(g, at[t])]
+        return lanes, removed
+
+    def tier_lanes(
+        self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, list[Segment]]
+    ) -> tuple[dict[str, list[Segment]], dict[str, list[Segment]]]:
+        """`by_tier` over groups: per tenant, its share-phase lane (priority jobs, then standard, with
+        preemptible merged in for `entitled_preemptible`) and its scavenge-phase lane, read lazily."""
+        under = self._under if self.policy.entitled_preemptible else frozenset()
+        share: dict[str, list[Segment]] = {}
+        scavenge: dict[str, list[Segment]] = {}
+        for t in dict.fromkeys(t for (t, _), g in groups.items() if g):
+            std = groups.get((t, Tier.STANDARD))
+            pre = groups.get((t, _PREEMPTIBLE))
+            lane = list(prio.get(t, ()))  # the queue consumes its segment lists
+            if pre and t in under:
+                lane.append(Merge(std, pre) if std else (pre, 0))
+            else:
+                if std:
+                    lane.append((std, 0))
+                if pre:
+                    scavenge[t] = [(pre, 0)]
+            if lane:
+                share[t] = lane
+        return share, scavenge
+
     def entitle(self, jobs: list[Job]) -> None:
         """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
         if self.policy.entitlement_cap_s is None:
             return
-        demand = {t: float(n) for t, n in self.quota.held.items()}
-        for t, g in self.hidden.items():
-            demand[t] = demand.get(t, 0.0) + g
+        asked = dict(self.hidden)
         for job in jobs:
-            demand[job.tenant] = demand.get(job.tenant, 0.0) + job.gpus
+            asked[job.tenant] = asked.get(job.tenant, 0.0) + job.gpus
+        self.entitle_demand(asked)
+
+    def entitle_demand(self, asked: Mapping[str, float]) -> None:
+        """`entitle` with the GPUs asked per tenant by the pending jobs left after the guarantee phase."""
+        demand = {t: float(n) for t, n in self.quota.held.items()}
+        for t, g in asked.items():
+            if g:
+                demand[t] = demand.get(t, 0.0) + g
         weight = {t: self.quota.terms(t).weight for t in demand}
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
@@ -292,10 +430,10 @@ class _Cycle:
 
     def _over_entitled(self, job: Job) -> bool:
         """`job`'s tenant holds its entitlement already while another tenant holds less than its own."""
-        ent = self._ent
-        if ent is None or not self._under - {job.tenant}:
+        ent, under = self._ent, self._under
+        if ent is None or not under or (len(under) == 1 and job.tenant in under):  # no other tenant under
             return False
-        if job.tier == Tier.PRIORITY and (not self.policy.cap_priority or self._within(job)):
+        if job.tier is _PRIORITY and (not self.policy.cap_priority or self._within(job)):
             return False
         held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
         cap = self.policy.entitlement_cap_s or 0.0
@@ -310,19 +448,23 @@ class _Cycle:
         gs = self.quota.guarantee_sites(job)
         return gs is None or bool(gs)
 
-    def share_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
-        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def share_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
+        q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
+        waits = self.explain_waits
         while (job := q.pop()) is not None:
             if self._exhausted():
-                self._bulk_wait([job, *q.drain()])
+                if waits:
+                    self._bulk_wait([job, *q.drain()])
                 return
             if left <= 0:
-                self._unexamined([job, *q.drain()])
+                if waits:
+                    self._unexamined([job, *q.drain()])
                 return
             if self.head is not None and not self.policy.backfill:
-                self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
+                if waits:
+                    self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
                 return
             if (
                 self.head is not None
@@ -338,16 +480,21 @@ class _Cycle:
                 continue
             left -= not self._consider(job, may_head=True)
 
-    def scavenge_phase(self, jobs: dict[str, tuple[list[Job], list[Job]]]) -> None:
-        q = FairQueue.of_tenants(jobs, self._share_key, self._project_key if self.project_weight else None)
+    def scavenge_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
+        waits = self.explain_waits
+        if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+            return  # what the first pop would conclude: nothing idle, nothing to explain
+        q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined = self.examined
         while (job := q.pop()) is not None:
             if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
-                self._bulk_wait([job, *q.drain()])
+                if waits:
+                    self._bulk_wait([job, *q.drain()])
                 return
             if left <= 0:
-                self._unexamined([job, *q.drain()])
+                if waits:
+                    self._unexamined([job, *q.drain()])
                 return
             if self._cannot_start(job):  # what `_consider` would conclude, sooner
                 examined.add(job.id)
@@ -356,18 +503,40 @@ class _Cycle:
                 continue
             left -= not self._consider(job, may_head=False)
 
+    def _fair_queue(self, jobs: TenantLists | dict[str, list[Segment]]) -> FairQueue:
+        """Lists per tenant (`by_tier`) or lanes read lazily (`tier_lanes`)."""
+        if any(isinstance(v, list) for v in jobs.values()):
+            return FairQueue.of_lanes(jobs, self._share_key)  # type: ignore[arg-type]
+        return FairQueue.of_tenants(
+            jobs,  # type: ignore[arg-type]
+            self._share_key,
+            self._project_key if self.project_weight else None,
+        )
+
     def _stuck_run(self, q: FairQueue, left: int, tier: Tier | None = None) -> int:
         """After a job of the tenant just popped could not start: its next jobs that cannot start either,
         examined in one go; returns the depth left. Nothing changed, so each pop would give the same
         tenant again (its key did not move) and every check before `_cannot_start` would pass as it did;
-        with `tier`, only while the jobs are of that tier (the check the caller made on it)."""
+        with `tier`, only while the jobs are of that tier (the check the caller made on it).
+        `_cannot_start` inlined for a known verdict (the loop runs for most jobs a deep queue examines)."""
         jobs, at = q.rest()
         if jobs is None:
             return left
-        k, n, examined = at, len(jobs), self.examined
-        while k < n and left > 0 and (tier is None or jobs[k].tier == tier) and self._cannot_start(jobs[k]):
-            examined.add(jobs[k].id)
-            self._wait(jobs[k], None)
+        k, n, examined, stuck = at, len(jobs), self.examined, self._stuck
+        waits = self.explain_waits
+        while k < n and left > 0:
+            job = jobs[k]
+            if tier is not None and job.tier != tier:
+                break
+            room = stuck.get((id(job.placement), job.gpus, job.tenant))
+            if room is None:
+                if not self._cannot_start(job):
+                    break
+            elif room and self._hold_admits(job):
+                break
+            examined.add(job.id)
+            if waits:
+                self._wait(job, None)
             left -= 1
             k += 1
         q.skip(k - at)
@@ -401,7 +570,7 @@ class _Cycle:
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
-        plan = self._plan(kind, job.gpus, sites, self._index(kind))
+        plan = self._plan(kind, job.gpus, sites)
         if plan is None:
             return False
         if self._defer(job, plan):
@@ -464,10 +633,23 @@ class _Cycle:
                 return False
             sites = self.sites.of(job.placement)
             room = self._stuck[key] = bool(self.cap.held_free) and hold_room(self.cap, job.gpus, sites)
-        if not room:
-            return True
+        return not room or not self._hold_admits(job)
+
+    def _hold_admits(self, job: Job) -> bool:
+        """Some hold lets `job` use its GPUs (`hold_allows`). Without advance reservations, one test
+        against the latest deadline of each kind of hold: `now + r <= d` for some d iff for the largest."""
+        holds = self.cap.holds
+        lim = self._hold_lims
+        if lim is None or lim[0] != len(holds):  # holds are only appended within a cycle
+            lim = self._hold_lims = _deadlines(holds)
+        if lim[1] is None:
+            now = self.now
+            return any(hold_allows(h, job, now) for h in holds)
+        if job.reservation is not None:
+            return False
         now = self.now
-        return not any(hold_allows(h, job, now) for h in self.cap.holds)
+        est, most = job.estimated_runtime_s, job.max_runtime_s
+        return now + (most if est is None or est > most else est) <= lim[1] or now + most <= lim[2]
 
     def _no_room(self, job: Job) -> bool:
         """`_cannot_start` but for the holds."""
@@ -508,9 +690,8 @@ class _Cycle:
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         if self._surely_not_worth(job, sites, self._min_age("tier")):
             return False
-        index = self._index("tier")
-        plan = self._plan("tier", job.gpus, sites, index)
-        if plan is None or not self._worth_killing(job, sites, plan, index):
+        plan = self._plan("tier", job.gpus, sites)
+        if plan is None or not self._worth_killing(job, sites, plan, self._index("tier")):
             return False
         self._place_over(job, plan, ReasonCode.FAIR_SHARE)
         return True
@@ -548,12 +729,12 @@ class _Cycle:
     def _starts_before(self, sites: tuple[int, ...], g: int, t: float) -> bool:
         """`earliest_start` finds room for `g` GPUs in `sites` before `t`; memoised until something is
         placed, stopped or held (`_stuck`'s epoch): jobs of one size often ask the same."""
-        key = (sites, g, t)
-        got = self._before.get(key)
-        if got is None:
+        key = (sites, g)
+        first = self._before.get(key)
+        if first is None:  # one walk to the first fit answers every horizon (`backfill.first_fit`)
             limit = self.sites.rack_limit(sites)
-            got = self._before[key] = starts_before(self.cap, sites, g, limit, t, self._ends_now())
-        return got
+            first = self._before[key] = first_fit(self.cap, sites, g, limit, self._ends_now())
+        return first < t
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
         if self.head is not None:
@@ -585,6 +766,8 @@ class _Cycle:
             insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
         self.cap.allocs[i].protected = within and job.tier == _PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
+        if within:
+            self._sites_within.clear()  # the tenant's guarantee budgets moved
         self.out.append(
             Place(job.id, self._ids(gpus), self.cap.topo.sites[site].id, (explain.placed(code, job),))
         )
@@ -726,16 +909,15 @@ class _Cycle:
             )
         return eligible, among
 
-    def _plan(
-        self, kind: str, g: int, sites: tuple[int, ...], index: preempt.VictimIndex
-    ) -> preempt.PreemptionPlan | None:
+    def _plan(self, kind: str, g: int, sites: tuple[int, ...]) -> preempt.PreemptionPlan | None:
         """`preempt.plan`, skipped when a smaller ask already found no plan in this cycle: free GPUs and
-        eligible victims only shrink within a cycle (stops, placements, holds), so neither can a larger one."""
+        eligible victims only shrink within a cycle (stops, placements, holds), so neither can a larger one.
+        The victim index of `kind` is built only when a plan is sought."""
         limit = self.sites.rack_limit(sites)
         key = (kind, sites)
         if g <= limit and g >= self._no_plan.get(key, g + 1):
             return None
-        got = preempt.plan(self.cap, sites, g, limit, index)
+        got = preempt.plan(self.cap, sites, g, limit, self._index(kind))
         if got is None and g <= limit:
             self._no_plan[key] = g
         return got
@@ -805,7 +987,22 @@ class _Cycle:
 
 
 _PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+_CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
+
+
+def _deadlines(holds: list[Hold]) -> tuple[int, float | None, float]:
+    """(count, latest deadline of the holds judged by estimate, of those judged by max runtime); None for
+    the former when a hold belongs to an advance reservation (judged by its own rule)."""
+    est = most = float("-inf")
+    for h in holds:
+        if h.reservation is not None:
+            return len(holds), None, most
+        if h.strict:
+            most = max(most, h.deadline)
+        else:
+            est = max(est, h.deadline)
+    return len(holds), est, most
 
 
 def _reclaimable(a: Alloc) -> bool:

@@ -7,6 +7,7 @@ Messages start with the verdict (`waiting:`, `rejected:`, `reserved:`, `placed:`
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from brique.domain.jobs import Job
 from brique.scheduler.decisions import Reason, ReasonCode
@@ -17,6 +18,7 @@ def _where(g: int, label: str, rack: bool) -> str:
     return f"{g} GPUs in {scope} meeting policy '{label}'"
 
 
+@lru_cache(maxsize=4096)  # a head's start is formatted again cycle after cycle: a pure function, memoised
 def _at(when: float) -> str:
     """An absolute time: unlike a countdown, the sentence stays the same from cycle to cycle, so the
     control plane rewrites a job's wait reason only when it really changes."""

@@ -14,12 +14,15 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import islice
 from operator import attrgetter
 
 from brique.domain.jobs import Job, Tier
 
 _CANONICAL = attrgetter("submitted_at", "id")
+_CHUNK = 8  # first read of an iterator segment (`FairQueue.of_lanes`); later reads double
 
 
 def canonical(jobs: Iterable[Job]) -> list[Job]:
@@ -28,6 +31,46 @@ def canonical(jobs: Iterable[Job]) -> list[Job]:
 
 
 TenantLists = dict[str, tuple[list[Job], list[Job]]]  # per tenant: (priority jobs, the others)
+
+
+class Merge:
+    """Two lists in canonical order (unique ids) read as one, in chunks: each run of one list below the
+    other's next job is found by bisection and copied by slicing, not compared job by job
+    (`heapq.merge(a, b, key=...)`'s order)."""
+
+    __slots__ = ("a", "b", "i", "j")
+
+    def __init__(self, a: Sequence[Job], b: Sequence[Job]) -> None:
+        self.a, self.b, self.i, self.j = a, b, 0, 0
+
+    def take(self, n: int) -> list[Job]:
+        """The next `n` jobs (fewer at the end)."""
+        a, b, i, j = self.a, self.b, self.i, self.j
+        na, nb = len(a), len(b)
+        out: list[Job] = []
+        while len(out) < n:
+            room = n - len(out)
+            if j == nb or i == na:
+                if i < na:
+                    out += a[i : i + room]
+                    i = min(na, i + room)
+                elif j < nb:
+                    out += b[j : j + room]
+                    j = min(nb, j + room)
+                break
+            k = bisect_left(a, _CANONICAL(b[j]), lo=i, hi=min(na, i + room), key=_CANONICAL)
+            if k > i:
+                out += a[i:k]
+                i = k
+                continue
+            k = bisect_left(b, _CANONICAL(a[i]), lo=j, hi=min(nb, j + room), key=_CANONICAL)
+            out += b[j:k]
+            j = k
+        self.i, self.j = i, j
+        return out
+
+
+Segment = tuple[Sequence[Job], int] | Iterator[Job] | Merge  # part of a lane (`FairQueue.of_lanes`)
 
 
 def by_tenant(jobs: Iterable[Job], share_preemptible: Collection[str] = frozenset()) -> tuple[TenantLists, TenantLists]:
@@ -58,6 +101,10 @@ class FairQueue:
     just popped is put back with its key recomputed; when that key still sorts first (its
     job was not placed, so its key did not grow), it is popped again without touching the
     heap: the same order as pushing and popping it, at a fraction of the cost.
+
+    `of_lanes` reads each tenant's jobs from segments instead: the caller's lists in place from an
+    index, or an iterator in doubling chunks, as the cursor reaches the end of the current one: a
+    cycle over a deep queue costs what it pops.
     """
 
     def __init__(
@@ -84,6 +131,27 @@ class FairQueue:
         q._setup(per, key, project_key)
         return q
 
+    @classmethod
+    def of_lanes(cls, lanes: dict[str, list[Segment]], key: Callable[[str], float]) -> FairQueue:
+        """The queue over each tenant's jobs in its order (priority first), read lazily (no project keys):
+        a lane is a list of segments, each a list read in place from an index or an iterator read in
+        chunks (a merge)."""
+        q = cls.__new__(cls)
+        q._key = key
+        q._project_key = None
+        q._queues = {}
+        q._at = {}
+        q._src = {}
+        for t, segments in lanes.items():
+            q._src[t] = segments
+            if q._next(t, 0):
+                continue
+            del q._src[t]
+        q._heap = [(key(t), t) for t in sorted(q._queues)]
+        heapq.heapify(q._heap)
+        q._current = None
+        return q
+
     def _setup(
         self,
         per: dict[str, tuple[list[Job], list[Job]]],
@@ -93,6 +161,7 @@ class FairQueue:
         self._key = key
         self._project_key = project_key
         self._queues = {t: first + second if second else first for t, (first, second) in per.items()}
+        self._src: dict[str, list[Segment]] = {}  # tenant -> the segments of its lane not read yet (`of_lanes`)
         self._at = dict.fromkeys(self._queues, 0)  # cursor into each tenant's list
         self._heap = [(key(t), t) for t in sorted(self._queues)]
         heapq.heapify(self._heap)
@@ -103,7 +172,7 @@ class FairQueue:
         heap = self._heap
         if tenant is not None:
             self._current = None
-            if self._at[tenant] < len(self._queues[tenant]):
+            if self._at[tenant] < len(self._queues[tenant]) or self._more(tenant):
                 entry = (self._key(tenant), tenant)
                 if heap and heap[0] < entry:
                     tenant = heapq.heappushpop(heap, entry)[1]
@@ -120,6 +189,35 @@ class FairQueue:
             self._at[tenant] = at + 1
             return queue[at]
         return self._pop_by_project(queue, at, self._project_key)
+
+    def _more(self, t: str) -> bool:
+        """Move tenant `t`'s cursor to the next jobs of its lane (`of_lanes`); False: none left."""
+        if t not in self._src:
+            return False
+        if self._next(t, len(self._queues[t])):
+            return True
+        del self._src[t]
+        return False
+
+    def _next(self, t: str, last: int) -> bool:
+        """The next non-empty segment of `t`'s lane becomes its list (an iterator's next chunk: twice `last`)."""
+        segments = self._src[t]
+        while segments:
+            seg = segments[0]
+            if isinstance(seg, tuple):
+                del segments[0]
+                jobs, start = seg
+                if start < len(jobs):
+                    self._queues[t], self._at[t] = jobs, start
+                    return True
+                continue
+            n = max(_CHUNK, 2 * last)
+            chunk = seg.take(n) if isinstance(seg, Merge) else list(islice(seg, n))
+            if chunk:
+                self._queues[t], self._at[t] = chunk, 0
+                return True
+            del segments[0]
+        return False
 
     @staticmethod
     def _pop_by_project(queue: list[Job], at: int, key: Callable[[Job], float]) -> Job:
@@ -150,13 +248,22 @@ class FairQueue:
         """Put the tenant of the last popped job back, with its key recomputed."""
         t = self._current
         self._current = None
-        if t is not None and self._at[t] < len(self._queues[t]):
+        if t is not None and (self._at[t] < len(self._queues[t]) or self._more(t)):
             heapq.heappush(self._heap, (self._key(t), t))
 
     def drain(self) -> list[Job]:
         """Everything not popped yet, in no particular fairness order (for bulk waits)."""
         if self._current is not None:
             self.done()
-        rest = [j for _, t in sorted(self._heap) for j in self._queues[t][self._at[t] :]]
+        rest = []
+        for _, t in sorted(self._heap):
+            rest += self._queues[t][self._at[t] :]
+            for seg in self._src.pop(t, ()):
+                if isinstance(seg, tuple):
+                    rest += seg[0][seg[1] :]
+                elif isinstance(seg, Merge):
+                    rest += seg.take(len(seg.a) + len(seg.b))
+                else:
+                    rest += seg
         self._heap.clear()
         return rest

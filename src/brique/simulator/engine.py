@@ -44,11 +44,13 @@ from brique.scheduler import (
     Reserve,
     SchedulerState,
     Topology,
+    admission,
+    schedule_groups,
     schedule_state,
 )
 from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel, Checkpoints
 from brique.simulator.events import END, REQUEUE, WAKE, EventQueue
-from brique.simulator.pending import Group, PendingIndex, too_narrow
+from brique.simulator.pending import PendingIndex
 from brique.simulator.policies import PolicySpec
 from brique.simulator.predict import Predictor
 from brique.simulator.timeline import Timeline
@@ -64,7 +66,8 @@ class SimConfig:
     """grace_s: preemption grace period of every job. slo_window_s: priority SLO bound.
     buckets: about this many time buckets over the submission span (plots, fairness).
     elide_blocked: under `fifo`, skip cycles that provably decide nothing (see module doc).
-    window: decisions never depend on it (a test checks); only the cost of a cycle does.
+    in_place: the core reads the pending groups in place (`schedule_groups`); False hands it every
+    pending job in one list (`schedule_state`), the reference: decisions are the same (a test checks).
     checkpoint: what a preempted job keeps (`checkpoint.py`): `none` by default, the same for every policy.
     """
 
@@ -72,7 +75,7 @@ class SimConfig:
     slo_window_s: float = 60.0
     buckets: int = 200
     elide_blocked: bool = True
-    window: int = 8  # pending jobs per (tenant, tier) a cycle sees first (`pending.py`); widened when needed
+    in_place: bool = True
     checkpoint: CheckpointModel = NO_CHECKPOINT
 
 
@@ -133,9 +136,7 @@ class Engine:
         self.run = Run(spec.name, trace, topology, contracts, [JobRecord() for _ in self.jobs], Timeline(self.cfg.buckets),
                        [0.0] * len(topology.sites))  # fmt: skip
         self.events = EventQueue()
-        self.pending = PendingIndex()  # per (tenant, tier), canonical order: cycles see a window
-        self.window = self.cfg.window
-        self.wider: dict[Group, int] = {}  # groups shown deeper than `window` (`_decide`)
+        self.pending = PendingIndex()  # per (tenant, tier), canonical order: cycles read it in place
         self.running: dict[int, RunningJob] = {}
         self.state = SchedulerState(topology, contracts=self.policy.contracts)  # kept by deltas
         self.attempt: list[int] = [0] * len(self.jobs)
@@ -224,12 +225,16 @@ class Engine:
                   tier=self.spec.core_tier(tj.tier), submitted_at=tj.submit_s, max_runtime_s=self.limit,
                   estimated_runtime_s=est, preemption_grace_s=self.cfg.grace_s)  # fmt: skip
         self.core[i] = job
-        self.pending.add(i, job)
         rec = self.run.records[i]
         rec.waiting_since = now
         if tj.tier == Tier.PRIORITY:
             guarantee = self.book.terms(tj.tenant).total_guarantee
             rec.within_guarantee = self.prio_held.get(tj.tenant, 0) + tj.gpus <= guarantee
+        why = admission(self.state, job, self.policy, now)  # what a cycle would reject it for, now
+        if why:
+            self._record_reject(i, why[0].code.value)
+        else:
+            self.pending.add(i, job)
 
     def _start(self, i: int, gpus: tuple[str, ...], at: float, now: float) -> None:
         job = self.pending.pop(i)
@@ -310,20 +315,12 @@ class Engine:
             self._stop(int(victim), p.grace_s, now, handover=False, guarantee=_for_guarantee(p))
 
     def _decide(self, now: float) -> CycleResult:
-        """One cycle over each group's first `window` jobs, the too narrow ones widened until provably exact
-        (`pending.py`)."""
-        wider = self.wider  # from the last cycle: a group that needed depth then likely needs it again
-        while True:
-            jobs, last = self.pending.window(self.window, wider)
-            hidden = self.pending.hidden(jobs) if self.policy.entitlement_cap_s is not None else None
-            result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False, ordered=True,
-                                    hidden_demand=hidden)  # fmt: skip
-            narrow = too_narrow(result, last)
-            if not narrow:
-                self.wider = self.pending.depths(result.examined, self.window)
-                return result
-            for group in narrow:
-                wider[group] = wider.get(group, self.window) * 4
+        """One cycle over every pending job: the core reads the groups only as far as it examines them."""
+        if self.cfg.in_place:
+            return schedule_groups(self.state, self.pending.groups, self.policy, now, self.usage,
+                                   demand=self.pending.gpus, waits=False)  # fmt: skip
+        return schedule_state(self.state, self.pending.ordered(), self.policy, now, self.usage, waits=False,
+                              ordered=True)  # fmt: skip
 
     def _place(self, d: Place, stops: dict[str, Preempt], now: float) -> None:
         delay = 0.0
@@ -378,7 +375,9 @@ class Engine:
 
     def _reject(self, i: int, d: Reject, now: float) -> None:
         self.pending.pop(i)
-        code = d.reasons[0].code.value if d.reasons else "rejected"
+        self._record_reject(i, d.reasons[0].code.value if d.reasons else "rejected")
+
+    def _record_reject(self, i: int, code: str) -> None:
         self.run.records[i].rejected = code
         self.run.reject_reasons[code] = self.run.reject_reasons.get(code, 0) + 1
 

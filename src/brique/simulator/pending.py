@@ -1,33 +1,30 @@
 """Pending jobs indexed by (core tenant, tier), each group in the core's canonical order.
 
-A cycle examines at most `max_job_test` jobs that cannot start per phase
-(`SchedulingPolicy.max_job_test`), and pops each tenant's jobs tier by tier in
-(submit time, id) order; the guarantee phase walks priority jobs in that order too.
-So if the last job a group shows the core was not examined (`CycleResult.examined`),
-no job behind it would have been either, and the decisions are exactly those of a
-cycle over the whole queue. The engine hands the core each group's first `window`
-jobs, checks that on the result and, in the rare case it fails, decides again with
-the groups that were too narrow widened: a cycle's cost no longer grows with the
-queue's depth. The argument is per group, so groups may be shown to different depths.
+The core reads these groups in place (`scheduler.schedule_groups`): a cycle examines at
+most `max_job_test` jobs that cannot start per phase (`SchedulingPolicy.max_job_test`)
+and pops each tenant's jobs tier by tier in (submit time, id) order, so it reads each
+group only as far as it examines it. A cycle's cost no longer grows with the queue's
+depth, and its decisions are those of a cycle over the whole queue as one list (a test
+checks). Jobs enter the index admitted (`scheduler.admission`, on arrival).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from operator import attrgetter
 
 from brique.domain.jobs import Job, Tier
-from brique.scheduler import CycleResult
 
 Group = tuple[str, Tier]
+_CANONICAL = attrgetter("submitted_at", "id")  # the core's order (`queue.canonical`)
 
 
 class PendingIndex:
     def __init__(self) -> None:
         self.jobs: dict[int, Job] = {}
-        self.groups: dict[Group, list[tuple[float, str, int, Job]]] = {}  # the job rides along: no look-up
-        self.group_of: dict[str, Group] = {}  # job id -> its group
-        self.gpus: dict[str, int] = {}  # GPUs asked by pending jobs, per tenant (`hidden`)
+        self.groups: dict[Group, list[Job]] = {}  # each in canonical order
+        self.gpus: dict[str, int] = {}  # GPUs asked by pending jobs, per tenant (entitlements' demand)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -41,56 +38,21 @@ class PendingIndex:
     def add(self, i: int, job: Job) -> None:
         self.jobs[i] = job
         self.gpus[job.tenant] = self.gpus.get(job.tenant, 0) + job.gpus
-        group = self.group_of[job.id] = (job.tenant, job.tier)
-        insort(self.groups.setdefault(group, []), (job.submitted_at, job.id, i, job))
+        group = self.groups.get((job.tenant, job.tier))
+        if group is None:
+            group = self.groups[(job.tenant, job.tier)] = []
+        if not group or _CANONICAL(group[-1]) < _CANONICAL(job):
+            group.append(job)  # arrivals come in submit order: the common case
+        else:
+            insort(group, job, key=_CANONICAL)
 
     def pop(self, i: int) -> Job:
         job = self.jobs.pop(i)
         self.gpus[job.tenant] -= job.gpus
-        group = self.groups[self.group_of.pop(job.id)]
-        del group[bisect_left(group, (job.submitted_at, job.id, i))]
+        group = self.groups[(job.tenant, job.tier)]
+        del group[bisect_left(group, _CANONICAL(job), key=_CANONICAL)]
         return job
 
-    def hidden(self, shown: list[Job]) -> dict[str, float]:
-        """GPUs asked by pending jobs a window leaves out, per tenant: the core's entitlements count the
-        whole queue's demand (`schedule_state`'s `hidden_demand`), so they do not depend on the window."""
-        out = {t: float(g) for t, g in self.gpus.items() if g}
-        for job in shown:
-            out[job.tenant] -= job.gpus
-        return {t: g for t, g in out.items() if g > 0}
-
-    def depths(self, examined: Iterable[str], width: int) -> dict[Group, int]:
-        """Per group deeper than `width`: twice the depth of its deepest examined job (the next cycle's
-        window there, so a deep group is not shown twice at one instant, nor deeper than it needs).
-
-        The depth is counted, not looked up: a cycle examines each group's jobs from its head on, so
-        the count of its examined jobs is the depth of the deepest. A hint only: `too_narrow` keeps the
-        decisions exact whatever the window."""
-        count: dict[Group, int] = {}
-        group_of = self.group_of
-        for job_id in examined:
-            group = group_of.get(job_id)
-            if group is not None:
-                count[group] = count.get(group, 0) + 1
-        return {g: 2 * d for g, d in count.items() if 2 * d > width}
-
-    def window(self, width: int, wider: dict[Group, int] | None = None) -> tuple[list[Job], dict[str, Group]]:
-        """Each group's first `width` jobs (`wider[group]` for some), in canonical order (submit time, id:
-        the core's), and the last one of every cut group."""
-        entries: list[tuple[float, str, int, Job]] = []
-        last: dict[str, Group] = {}
-        for group, keys in self.groups.items():
-            n = wider.get(group, width) if wider else width
-            if len(keys) > n:
-                entries += keys[:n]
-                last[keys[n - 1][1]] = group
-            else:
-                entries += keys
-        entries.sort()  # (submit time, id) decide: ids are unique, so jobs are never compared
-        return [e[3] for e in entries], last
-
-
-def too_narrow(result: CycleResult, last: dict[str, Group]) -> list[Group]:
-    """The cut groups whose last job in the window was examined: only they need widening (module doc)."""
-    examined = result.examined
-    return [group for job_id, group in last.items() if job_id in examined]
+    def ordered(self) -> list[Job]:
+        """Every pending job in canonical order (the reference path: one list for the core)."""
+        return sorted(self.jobs.values(), key=_CANONICAL)
