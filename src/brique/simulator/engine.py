@@ -139,6 +139,7 @@ class Engine:
         self.held: dict[str, int] = {}  # core tenant -> GPUs held (for usage decay)
         self.prio_held: dict[str, int] = {}  # real tenant -> priority-tier GPUs held
         self.wake_at = -1.0
+        self.pins: dict[str, tuple[str, ...]] = {}  # job -> GPUs of its last head reservation
         self.due: set[float] = set()  # times of pending WAKEs for deferred decisions
         self.blocked = False  # fifo: the head is blocked, so only a freed GPU can change anything
         self.signal_at: dict[int, float] = {}
@@ -226,6 +227,7 @@ class Engine:
 
     def _start(self, i: int, gpus: tuple[str, ...], at: float, now: float) -> None:
         job = self.pending.pop(i)
+        self.pins.pop(job.id, None)
         tj, rec = self.jobs[i], self.run.records[i]
         self.running[i] = rj = RunningJob(job, gpus, at, restarts=rec.preempted)
         self.state.apply_started(rj)
@@ -290,6 +292,7 @@ class Engine:
             if isinstance(d, Place):
                 self._place(d, stops, now)
             elif isinstance(d, Reserve):
+                self.pins[d.job_id] = d.gpus
                 self._wake(d.start_at, now)
             elif isinstance(d, Reject):
                 self._reject(int(d.job_id), d, now)
@@ -308,7 +311,7 @@ class Engine:
             jobs, last = self.pending.window(self.window, wider)
             hidden = self.pending.hidden(jobs) if self.policy.entitlement_cap_s is not None else None
             result = schedule_state(self.state, jobs, self.policy, now, self.usage, waits=False, ordered=True,
-                                    hidden_demand=hidden)  # fmt: skip
+                                    hidden_demand=hidden, pins=self.pins)  # fmt: skip
             narrow = too_narrow(result, last)
             if not narrow:
                 self.wider = self.pending.depths(result.examined, self.window)
@@ -369,6 +372,7 @@ class Engine:
 
     def _reject(self, i: int, d: Reject, now: float) -> None:
         self.pending.pop(i)
+        self.pins.pop(d.job_id, None)
         code = d.reasons[0].code.value if d.reasons else "rejected"
         self.run.records[i].rejected = code
         self.run.reject_reasons[code] = self.run.reject_reasons.get(code, 0) + 1
