@@ -771,6 +771,8 @@ class _Cycle:
         t = self.quota.terms(tenant)
         hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
         key = share_key(held, hist, self.policy.history_weight, t.weight)
+        if self.policy.under_entitled_first and tenant in self._under:
+            key = -1.0 / (1.0 + key)  # before every other tenant (keys >= 0), in the same order among them
         self._keys[tenant] = (held, key)
         return key
 
