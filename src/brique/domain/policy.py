@@ -186,6 +186,9 @@ class SchedulingPolicy:
         tenant's guarantee (priority beyond the guarantee is fair-share work like any other).
     entitlement_far_over, entitlement_far_cap_s: a tenant holding at least `entitlement_far_over` times
         its entitlement gets the shorter cap `entitlement_far_cap_s` instead of `entitlement_cap_s`.
+    under_entitled_first: with `entitlement_cap_s`, the tenants holding less than their entitlement take
+        their fair-share turns before every other tenant (in fair-share order among themselves), so the
+        EASY head is one of theirs whenever one of their jobs cannot start.
     max_job_test: per cycle and phase (share, scavenge), at most this many jobs that cannot
         start are examined; the rest wait unexamined until the next cycle (Slurm's
         `bf_max_job_test`/`default_queue_depth`), so a cycle's cost does not grow with the queue.
@@ -216,6 +219,7 @@ class SchedulingPolicy:
     cap_priority: bool = False
     entitlement_far_over: float | None = None
     entitlement_far_cap_s: float = 0.0
+    under_entitled_first: bool = False
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()
     victim_loss: VictimLoss = SINCE_START

@@ -38,6 +38,7 @@ def earliest_start(
     before: float | None = None,
     ends: list[tuple[float, str, int]] | None = None,
     pick: bool = True,
+    racks: frozenset[int] | None = None,
 ) -> HeadReservation | None:
     """When and where `g` GPUs free up under the placement rule, or None if never.
 
@@ -46,10 +47,11 @@ def earliest_start(
     allocations ending before it only.
     ends: `expected_ends(cap)`, kept by a caller that asks several times in one cycle.
     pick: False leaves the reservation's GPUs out (empty) for a caller that only asks when.
+    racks: only these racks of `sites` (a head kept on the racks it drained, `cycle._reserve_head`).
     """
     topo = cap.topo
     site_set = set(sites)
-    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
+    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s] if racks is None or r in racks}
     horizon = float("inf") if before is None else before
     if ends is None:
         ends = expected_ends(cap)

@@ -66,7 +66,8 @@ def schedule(
 ) -> CycleResult:
     """Decide, for one instant `now` (POSIX seconds), what starts, waits, is reserved or preempted."""
     state = SchedulerState(snapshot.topology, snapshot.running, snapshot.health, policy.contracts)
-    return _run(state, canonical(pending), policy, now, snapshot.usage, snapshot.reservations, owned=True)
+    return _run(state, canonical(pending), policy, now, snapshot.usage, snapshot.reservations, owned=True,
+                pins=snapshot.pins)  # fmt: skip
 
 
 def schedule_state(
@@ -79,6 +80,7 @@ def schedule_state(
     waits: bool = True,
     ordered: bool = False,
     hidden_demand: Mapping[str, float] | None = None,
+    pins: Mapping[str, tuple[str, ...]] | None = None,
 ) -> CycleResult:
     """`schedule` over a state the caller keeps across cycles (see `state.py`); `state` is left as it was.
 
@@ -92,11 +94,12 @@ def schedule_state(
     would sort it (the caller vouches for it; the sort is skipped).
     hidden_demand: GPUs asked per tenant by pending jobs left out of `pending` (a caller that shows the
     core only the head of a deep queue): entitlements (`entitlement_cap_s`) count them as demand.
+    pins: job id -> GPUs of its last head reservation (`Reserve.gpus`; `ClusterSnapshot.pins`).
     """
     state.use_contracts(policy.contracts)
     jobs = pending if ordered and isinstance(pending, list) else canonical(pending)
     return _run(state, jobs, policy, now, usage or {}, tuple(reservations), owned=False, waits=waits,
-                hidden=hidden_demand)  # fmt: skip
+                hidden=hidden_demand, pins=pins)  # fmt: skip
 
 
 Group = tuple[str, Tier]  # (tenant, tier): how `schedule_groups`' caller keeps its pending jobs
@@ -110,6 +113,7 @@ def schedule_groups(
     usage: Mapping[str, float] | None = None,
     demand: Mapping[str, int] | None = None,
     waits: bool = True,
+    pins: Mapping[str, tuple[str, ...]] | None = None,
 ) -> CycleResult:
     """`schedule_state` over pending jobs the caller keeps per (tenant, tier), read in place.
 
@@ -119,13 +123,15 @@ def schedule_groups(
     queue's depth; it gives the decisions `schedule_state` gives for all the groups' jobs in one list.
     demand: GPUs asked per tenant by all the groups' jobs (None: summed here), for `entitlement_cap_s`.
     Policies with project quotas or weights (which reorder or filter jobs) take the list path.
+    pins: as for `schedule_state`.
     """
     state.use_contracts(policy.contracts)
     if policy.project_quotas or policy.project_weights:
         jobs = canonical(j for g in groups.values() for j in g)
-        return _run(state, jobs, policy, now, usage or {}, (), owned=False, waits=waits)
+        return _run(state, jobs, policy, now, usage or {}, (), owned=False, waits=waits, pins=pins)
     c = _Cycle(state, policy, now, usage or {}, (), owned=False)
     c.explain_waits = waits
+    c.pins = pins or {}
     try:
         lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
         if policy.entitlement_cap_s is not None:
@@ -167,10 +173,12 @@ def _run(
     owned: bool,
     waits: bool = True,
     hidden: Mapping[str, float] | None = None,
+    pins: Mapping[str, tuple[str, ...]] | None = None,
 ) -> CycleResult:
     c = _Cycle(state, policy, now, usage, reservations, owned)  # 1. state
     c.explain_waits = waits
     c.hidden = hidden or {}
+    c.pins = pins or {}
     try:
         c.hold_reservations()  # 2. holds
         jobs = c.project_phase(c.admit(pending))  # 3. admit (+ project quotas); `pending` in canonical order
@@ -225,6 +233,7 @@ class _Cycle:
         self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
         self._under: set[str] = set()  # tenants holding less than their entitlement
         self.hidden: Mapping[str, float] = {}  # GPUs asked by pending jobs not shown (`schedule_state`)
+        self.pins: Mapping[str, tuple[str, ...]] = {}  # job -> GPUs of its last head reservation
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
         self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
@@ -740,12 +749,18 @@ class _Cycle:
         if self.head is not None:
             return False
         limit = self.sites.rack_limit(sites)
-        res = earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now())
+        # drains, so no backfill slides it; not for a gang over half a rack (it would idle too much)
+        firm = self.policy.firm_under_entitled and job.tenant in self._under and 2 * job.gpus <= limit
+        res = self._pinned(job, sites, limit) if firm else None
+        if res is None:
+            res = earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now())
         if res is None:
             return False
         self.head = (job, res)
-        # drains, so no backfill slides it; not for a gang over half a rack (it would idle too much)
-        firm = self.policy.firm_under_entitled and job.tenant in self._under and 2 * job.gpus <= limit
+        self._hold(job, res, firm, limit)
+        return True
+
+    def _hold(self, job: Job, res: HeadReservation, firm: bool, limit: int) -> None:
         self.cap.hold(Hold(job.id, res.start, firm, gpus=res.gpus))
         self._changed()
         self._no_fit_held.clear()  # a new hold: more held-free GPUs, and another admission flag
@@ -753,7 +768,19 @@ class _Cycle:
             index.exclude(self.cap, res.gpus)
         why = explain.reserved(job.gpus, job.placement.label, res.start, self.now, job.gpus <= limit)
         self.out.append(Reserve(job.id, res.start, self._ids(res.gpus), (why,)))
-        return True
+
+    def _pinned(self, job: Job, sites: tuple[int, ...], limit: int) -> HeadReservation | None:
+        """A firm head stays on the racks of its last reservation (`pins`), which its hold has been draining:
+        moving to racks whose work is predicted to end sooner gave the drained GPUs back to backfill, and
+        predictions that ran late moved it again (a head waited 12 days on Philly). It still starts at once
+        wherever GPUs are free (`_try` comes first). None: no pin, or it cannot be met there."""
+        gpus = self.pins.get(job.id)
+        if not gpus:
+            return None
+        topo = self.cap.topo
+        index = topo.gpu_index
+        racks = frozenset(topo.gpu_rack[index[g]] for g in gpus if g in index)
+        return earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now(), racks=racks)
 
     # ---------- effects ----------
 
@@ -935,6 +962,8 @@ class _Cycle:
         t = self.quota.terms(tenant)
         hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
         key = share_key(held, hist, self.policy.history_weight, t.weight)
+        if self.policy.under_entitled_first and tenant in self._under:
+            key = -1.0 / (1.0 + key)  # before every other tenant (keys >= 0), in the same order among them
         self._keys[tenant] = (held, key)
         return key
 

@@ -24,6 +24,8 @@ class ClusterSnapshot:
     usage: decayed GPU-seconds per tenant (see `scheduler.fairshare.decay_usage`).
     reservations: advance reservations not yet over.
     health: node or GPU id -> state, overriding the fleet file (draining/down never get new work).
+    pins: job id -> GPU ids of its last head reservation (`Reserve.gpus`), handed back by a caller that
+    keeps them: a firm head stays on the racks it drained (`SchedulingPolicy.firm_under_entitled`).
     """
 
     topology: Topology
@@ -31,6 +33,7 @@ class ClusterSnapshot:
     usage: Mapping[str, float] = field(default_factory=dict)
     reservations: tuple[AdvanceReservation, ...] = ()
     health: Mapping[str, HealthState] = field(default_factory=dict)
+    pins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(

@@ -145,6 +145,7 @@ class Engine:
         self.held: dict[str, int] = {}  # core tenant -> GPUs held (for usage decay)
         self.prio_held: dict[str, int] = {}  # real tenant -> priority-tier GPUs held
         self.wake_at = -1.0
+        self.pins: dict[str, tuple[str, ...]] = {}  # job -> GPUs of its last head reservation
         self.due: set[float] = set()  # times of pending WAKEs for deferred decisions
         self.blocked = False  # fifo: the head is blocked, so only a freed GPU can change anything
         self.signal_at: dict[int, tuple[float, float]] = {}  # stopping job -> (signal, grace)
@@ -238,6 +239,7 @@ class Engine:
 
     def _start(self, i: int, gpus: tuple[str, ...], at: float, now: float) -> None:
         job = self.pending.pop(i)
+        self.pins.pop(job.id, None)
         tj, rec = self.jobs[i], self.run.records[i]
         self.running[i] = rj = RunningJob(job, gpus, at, restarts=rec.preempted)
         self.state.apply_started(rj)
@@ -304,6 +306,7 @@ class Engine:
             if isinstance(d, Place):
                 self._place(d, stops, now)
             elif isinstance(d, Reserve):
+                self.pins[d.job_id] = d.gpus
                 self._wake(d.start_at, now)
             elif isinstance(d, Reject):
                 self._reject(int(d.job_id), d, now)
@@ -318,9 +321,9 @@ class Engine:
         """One cycle over every pending job: the core reads the groups only as far as it examines them."""
         if self.cfg.in_place:
             return schedule_groups(self.state, self.pending.groups, self.policy, now, self.usage,
-                                   demand=self.pending.gpus, waits=False)  # fmt: skip
+                                   demand=self.pending.gpus, waits=False, pins=self.pins)  # fmt: skip
         return schedule_state(self.state, self.pending.ordered(), self.policy, now, self.usage, waits=False,
-                              ordered=True)  # fmt: skip
+                              ordered=True, pins=self.pins)  # fmt: skip
 
     def _place(self, d: Place, stops: dict[str, Preempt], now: float) -> None:
         delay = 0.0
@@ -375,6 +378,7 @@ class Engine:
 
     def _reject(self, i: int, d: Reject, now: float) -> None:
         self.pending.pop(i)
+        self.pins.pop(d.job_id, None)
         self._record_reject(i, d.reasons[0].code.value if d.reasons else "rejected")
 
     def _record_reject(self, i: int, code: str) -> None:

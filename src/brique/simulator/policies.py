@@ -31,12 +31,14 @@ tenant and tier, so the policies are compared on the same footing.
   its `PROMISE_S` start promise allows, then reclaims the victim set that loses least; a
   tenant at its weighted entitlement starts no work expected to run over `CAP_S` (`FAR_CAP_S` at
   `FAR_OVER` times it; priority work beyond the guarantee included) while another tenant is below
-  its own (`SchedulingPolicy.entitlement_cap_s`); a tenant below its entitlement gets a firm EASY
-  reservation for a head of at most half a rack, and its preemptible jobs take its fair-share turn
-  (`firm_under_entitled`, `entitled_preemptible`). Under a checkpoint model other than `none`
-  (`--checkpoint`), brique is told it: its victims are those losing least under the model
-  (`SchedulingPolicy.victim_loss`) and, under `grace`, its wait ratio is `GRACE_WAIT_RATIO`.
-  fifo and slurm-like are the same under every model (Slurm knows nothing of checkpoints).
+  its own (`SchedulingPolicy.entitlement_cap_s`); a tenant below its entitlement takes its fair-share
+  turns before the others (`under_entitled_first`), gets a firm EASY reservation for a head of at most
+  half a rack, kept on the racks it drained (the engine hands back each job's last reservation), and its
+  preemptible jobs take its fair-share turn (`firm_under_entitled`, `entitled_preemptible`). Under a
+  checkpoint model other than `none` (`--checkpoint`), brique is told it: its victims are those losing
+  least under the model (`SchedulingPolicy.victim_loss`) and, under `grace`, its wait ratio is
+  `GRACE_WAIT_RATIO`. fifo and slurm-like are the same under every model (Slurm knows nothing of
+  checkpoints).
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
         preempt_wait_ratio=WAIT_RATIO, preempt_by_cost=True, reclaim_standard=True,
         guarantee_start_s=PROMISE_S, entitlement_cap_s=CAP_S, entitled_preemptible=True,
         firm_under_entitled=True, cap_priority=True, entitlement_far_over=FAR_OVER, entitlement_far_cap_s=FAR_CAP_S,
+        under_entitled_first=True,
     )  # fmt: skip
 
 

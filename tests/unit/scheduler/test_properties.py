@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +13,7 @@ from brique.domain.contracts import Contract, ContractBook
 from brique.domain.fleet import HealthState
 from brique.domain.jobs import RunningJob, Tier
 from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
-from brique.scheduler import Place, ReasonCode
+from brique.scheduler import ClusterSnapshot, Place, ReasonCode, schedule
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "60"))  # raise it for a deeper local run
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -204,3 +205,25 @@ def test_within_guarantee_priority_reclaims_its_own_tenants_standard_work(sc, da
     result = cycle(fleet, [job], running, policy)
     assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
     check_invariants(fleet, [job], running, result, policy, {})
+
+
+@SETTINGS
+@given(scenarios(), st.data())
+def test_pinned_firm_heads_keep_every_invariant(sc, data):
+    """Heads kept on the racks of a past reservation (`pins`, any GPUs, stale or foreign ones included):
+    guarantees kept, gangs whole, nothing backfilled onto held GPUs past their start; and with no pin
+    that applies, the decisions are the same as without pins."""
+    fleet, health, running, pending, policy = sc
+    policy = SchedulingPolicy(contracts=policy.contracts, backfill=True, entitlement_cap_s=0.0, firm_under_entitled=True,
+                              preempt_protect_s=300.0, preempt_by_cost=True, reclaim_standard=True)  # fmt: skip
+    gpus = [g.id for g in fleet.gpus()] + ["gone/r9/n9/g9"]
+    pins = {
+        j.id: tuple(data.draw(st.lists(st.sampled_from(gpus), min_size=1, max_size=8)))
+        for j in pending
+        if data.draw(st.booleans())
+    }
+    snap = ClusterSnapshot.of(fleet, running=running, health=health)
+    result = schedule(dataclasses.replace(snap, pins=pins), pending, policy, NOW)
+    check_invariants(fleet, pending, running, result, policy, health)
+    off = dataclasses.replace(policy, firm_under_entitled=False)
+    assert schedule(dataclasses.replace(snap, pins=pins), pending, off, NOW) == schedule(snap, pending, off, NOW)
