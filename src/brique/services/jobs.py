@@ -321,9 +321,7 @@ class JobService(JobArrays):
         """The job to insert and its `submitted` event's message, or refuse (reads only)."""
         who, org_id, spec = p.who, p.org_id, p.spec
         project_id, spec = self._admit(s, who, org_id, spec, memo)
-        pending = memo.pending.get(org_id)
-        if pending is None:
-            pending = repo.count_pending(s, org_id)
+        pending = memo.pending[org_id]  # read with the submission's context by `_admit`
         if pending >= self.quotas.max_pending:
             raise RateLimited(f"this organization already has {self.quotas.max_pending} pending jobs (quota)")
         memo.pending[org_id] = pending + 1  # the batch's own jobs count for the next ones

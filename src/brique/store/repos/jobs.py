@@ -25,7 +25,7 @@ ACTIVE = (JobState.SCHEDULED.value, JobState.RUNNING.value)
 # Statements of the submit path, built once: building one per call costs more than running it.
 _BY_KEY = select(JobRow).where(JobRow.org_id == bindparam("org_id"), JobRow.idempotency_key == bindparam("key"))
 _INSERT_JOBS, _INSERT_EVENTS = insert(JobRow.__table__), insert(JobEventRow.__table__)
-_COUNT_PENDING = select(func.count()).select_from(JobRow.__table__).where(
+COUNT_PENDING = select(func.count()).select_from(JobRow.__table__).where(
     JobRow.__table__.c.org_id == bindparam("org_id"), JobRow.__table__.c.state == JobState.PENDING.value
 )  # read on every submission: Core, run on the session's connection
 
@@ -191,7 +191,7 @@ def lock_for_writing(session: Session) -> None:
 
 
 def count_pending(session: Session, org_id: str) -> int:
-    return session.connection().scalar(_COUNT_PENDING, {"org_id": org_id}) or 0
+    return session.connection().scalar(COUNT_PENDING, {"org_id": org_id}) or 0
 
 
 def events(

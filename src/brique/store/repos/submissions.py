@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from brique.domain.job_lifecycle import JobState, placement_from_dict
+from brique.domain.job_lifecycle import placement_from_dict
 from brique.domain.policy import PlacementPolicy
 from brique.domain.tenancy import Project
-from brique.store.tables import JobRow, PlacementPolicyRow, ProjectRow
+from brique.store.repos.jobs import COUNT_PENDING
+from brique.store.tables import PlacementPolicyRow, ProjectRow
 
 _P = ProjectRow.__table__
 _POLICIES = PlacementPolicyRow.__table__
-_JOBS = JobRow.__table__
-_PENDING = (select(func.count()).select_from(_JOBS)
-            .where(_JOBS.c.org_id == bindparam("org_id"), _JOBS.c.state == JobState.PENDING.value)
-            .scalar_subquery())  # fmt: skip
+_PENDING = COUNT_PENDING.scalar_subquery()  # `jobs.count_pending`'s statement, bound to the same org_id
 _CONTEXT = (
     select(_P.c.id, _P.c.org_id, _P.c.name, _P.c.description, _P.c.created_at, _PENDING.label("pending"),
            _POLICIES.c.project_id.label("policy_of"), _POLICIES.c.policy)
