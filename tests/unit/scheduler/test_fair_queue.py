@@ -34,9 +34,8 @@ def reference(jobs: list[Job], held: dict[str, int], placed: set[str]) -> list[s
     return out
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
-@given(st.data())
-def test_pop_order_is_the_plain_rule(data) -> None:
+def drawn(data) -> tuple[list[Job], set[str], dict[str, int]]:
+    """Up to 30 jobs of tenants a-c, those whose pop places them, and each tenant's GPUs held at first."""
     n = data.draw(st.integers(0, 30))
     jobs = [
         make_job(f"j{i:02d}", data.draw(st.integers(1, 4)), data.draw(st.sampled_from("abc")),
@@ -44,7 +43,13 @@ def test_pop_order_is_the_plain_rule(data) -> None:
         for i in range(n)
     ]  # fmt: skip
     placed = {j.id for j in jobs if data.draw(st.booleans())}
-    start = {t: data.draw(st.integers(0, 3)) for t in "abc"}
+    return jobs, placed, {t: data.draw(st.integers(0, 3)) for t in "abc"}
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.data())
+def test_pop_order_is_the_plain_rule(data) -> None:
+    jobs, placed, start = drawn(data)
     held = dict(start)
     q = FairQueue(canonical(jobs), lambda t: held[t])
     got = []
@@ -94,14 +99,7 @@ def lanes_of(jobs: list[Job], data) -> dict:
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data())
 def test_lanes_read_in_segments_pop_in_the_plain_order(data) -> None:
-    n = data.draw(st.integers(0, 30))
-    jobs = [
-        make_job(f"j{i:02d}", data.draw(st.integers(1, 4)), data.draw(st.sampled_from("abc")),
-                 data.draw(st.sampled_from(list(Tier))), submitted_at=float(data.draw(st.integers(0, 5))))
-        for i in range(n)
-    ]  # fmt: skip
-    placed = {j.id for j in jobs if data.draw(st.booleans())}
-    start = {t: data.draw(st.integers(0, 3)) for t in "abc"}
+    jobs, placed, start = drawn(data)
     held = dict(start)
     q = FairQueue.of_lanes(lanes_of(jobs, data), lambda t: held[t])
     got: list[str] = []

@@ -115,10 +115,9 @@ def test_deterministic_and_order_free(sc):
     assert a.decisions == c.decisions
 
 
-@SETTINGS
-@given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.data())
-def test_within_guarantee_priority_starts_when_reclaimable(sc, data):
-    """Fleet holding only preemptible/borrowed work: a within-guarantee priority job always starts now."""
+def reclaimable_vip(sc, data):
+    """(fleet, running work without tenant g's, a priority job "vip" of g for one site): its size fits
+    a rack or the whole site, so a guarantee of that size can always be honoured there."""
     fleet, _, running, _, _ = sc
     running = [r for r in running if r.job.tenant != "g"]  # tenant g holds nothing yet
     site = data.draw(st.sampled_from(fleet.sites))
@@ -126,8 +125,15 @@ def test_within_guarantee_priority_starts_when_reclaimable(sc, data):
     size = data.draw(st.integers(1, max(rack, site.gpu_count)))
     if size > rack:
         size = site.gpu_count if size > site.gpu_count else size
-    policy = SchedulingPolicy(contracts=ContractBook.of([Contract("g", guaranteed_gpus=size)]))
-    job = make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
+    return fleet, running, make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
+
+
+@SETTINGS
+@given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.data())
+def test_within_guarantee_priority_starts_when_reclaimable(sc, data):
+    """Fleet holding only preemptible/borrowed work: a within-guarantee priority job always starts now."""
+    fleet, running, job = reclaimable_vip(sc, data)
+    policy = SchedulingPolicy(contracts=ContractBook.of([Contract("g", guaranteed_gpus=job.gpus)]))
     result = cycle(fleet, [job], running, policy)
     assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
     check_invariants(fleet, [job], running, result, policy, {})

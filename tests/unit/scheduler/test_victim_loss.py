@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scheduler_factories import NOW, check_invariants, cycle, make_fleet, make_job, make_site, rack_gpus, run
-from test_properties import SETTINGS, scenarios
+from test_properties import SETTINGS, reclaimable_vip, scenarios
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.jobs import Tier
-from brique.domain.policy import SINCE_START, PlacementPolicy, SchedulingPolicy, VictimLoss
+from brique.domain.policy import SINCE_START, SchedulingPolicy, VictimLoss
 from brique.scheduler import Place
 
 FLEET = make_fleet(make_site("fr-1", racks=1, nodes=2, gpus=4))  # one rack of 8 GPUs
@@ -128,16 +128,9 @@ def test_invariants_hold_and_decisions_are_deterministic_under_every_victim_loss
 @given(scenarios(running_tiers=[Tier.PREEMPTIBLE, Tier.STANDARD], with_health=False), st.sampled_from(LOSSES),
        st.data())  # fmt: skip
 def test_within_guarantee_priority_starts_when_reclaimable_under_every_victim_loss(sc, loss, data):
-    fleet, _, running, _, _ = sc
-    running = [r for r in running if r.job.tenant != "g"]  # tenant g holds nothing yet
-    site = data.draw(st.sampled_from(fleet.sites))
-    rack = max(r.gpu_count for r in site.racks)
-    size = data.draw(st.integers(1, max(rack, site.gpu_count)))
-    if size > rack:
-        size = site.gpu_count if size > site.gpu_count else size
-    book = ContractBook.of([Contract("g", guaranteed_gpus=size)])
+    fleet, running, job = reclaimable_vip(sc, data)
+    book = ContractBook.of([Contract("g", guaranteed_gpus=job.gpus)])
     policy = SchedulingPolicy(contracts=book, preempt_by_cost=True, reclaim_standard=True, victim_loss=loss)
-    job = make_job("vip", size, "g", Tier.PRIORITY, placement=PlacementPolicy(sites={site.id}))
     result = cycle(fleet, [job], running, policy)
     assert isinstance(result.for_job("vip"), Place), result.for_job("vip")
     check_invariants(fleet, [job], running, result, policy, {})
