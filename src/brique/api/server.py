@@ -28,6 +28,9 @@ HTTP_ERRORS = {
 }
 
 
+LINGER_S = 2.0  # after a refusal, how long a client's remaining bytes are read and dropped before closing
+
+
 class _HeadTooLarge(Exception):
     """Raised from a parser callback: httptools stops and reports it as a parser error."""
 
@@ -37,7 +40,11 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
 
     A head is bounded twice: the URL and each header as the parser completes them, and, for a
     single header that never completes (the parser holds it until its end), the bytes fed while
-    the head is still incomplete. Either way at most `limit` plus one read is held."""
+    the head is still incomplete. Either way at most `limit` plus one read is held.
+
+    A refusal half-closes (the answer, then FIN) and drops what the client still sends until it
+    closes or `LINGER_S` passes: closing a socket with unread bytes makes the kernel send a reset,
+    which can reach the client before it has read the answer."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -46,6 +53,7 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # parsed so far of the current head
         self._fed_in_head = 0  # fed while the current head was incomplete
         self._status_hint = 400
+        self._refused = False  # answered 400/431: the rest of the connection is drained, then closed
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -70,9 +78,11 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadTooLarge
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         began_in_head = self._in_head
         super().data_received(data)
-        if not self._in_head or self.transport.is_closing():
+        if self._refused or not self._in_head or self.transport.is_closing():
             return
         self._fed_in_head = (self._fed_in_head if began_in_head else 0) + len(data)
         if self._fed_in_head > self._limit:
@@ -89,7 +99,12 @@ class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
         head += [b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body),
                  b"connection: close\r\n\r\n"]  # fmt: skip
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self._refused = True
+        if not self.transport.can_write_eof():  # TLS: no half-close
+            self.transport.close()
+            return
+        self.transport.write_eof()  # closed when the client closes (eof_received) or after the linger
+        self.loop.call_later(LINGER_S, self.transport.close)
 
 
 @dataclass(frozen=True)
