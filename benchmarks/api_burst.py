@@ -170,16 +170,22 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def group_commits(servers: list[Server]) -> tuple[float, float]:
-    """(transactions, submissions) of group commit, summed over the servers' /metrics (with
-    `--workers`, only the worker that answers each scrape: then not the whole server's)."""
-    totals = [0.0, 0.0]
+COUNTERS = ("brique_submission_transactions_total ", "brique_submissions_committed_total ",
+            "brique_scheduler_cycles_total ", "brique_scheduler_cycle_seconds_total ",
+            "brique_scheduler_cycle_cpu_seconds_total ")  # fmt: skip
+
+
+def counters(servers: list[Server]) -> list[float]:
+    """Group commit's (transactions, submissions) and the scheduler's (cycles, seconds in cycles),
+    summed over the servers' /metrics (with `--workers`, only the worker that answers each scrape:
+    then not the whole server's)."""
+    totals = [0.0] * len(COUNTERS)
     for server in servers:
         for line in httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines():
-            for i, name in enumerate(("brique_submission_transactions_total ", "brique_submissions_committed_total ")):
+            for i, name in enumerate(COUNTERS):
                 if line.startswith(name):
                     totals[i] += float(line.split()[1])
-    return totals[0], totals[1]
+    return totals
 
 
 def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: Callable[[], float]) -> dict:
@@ -192,10 +198,10 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: C
     for sampler in samplers:
         sampler.start()
     cpu0, own0, start_wall, t0 = sum(s.cpu_s() for s in servers), time.process_time(), time.time(), time.perf_counter()
-    db0, commits0 = db_cpu(), group_commits(servers)
+    db0, commits0 = db_cpu(), counters(servers)
     lat, errors = asyncio.run(clients([s.url for s in servers], requests, n_clients))
     submit_s, submit_cpu = time.perf_counter() - t0, sum(s.cpu_s() for s in servers) - cpu0
-    submit_db_cpu, commits = db_cpu() - db0, [b - a for a, b in zip(commits0, group_commits(servers), strict=True)]
+    submit_db_cpu, commits = db_cpu() - db0, [b - a for a, b in zip(commits0, counters(servers), strict=True)]
     clients_cpu = time.process_time() - own0
     wait_settled(server.url, key)
     rows = all_jobs(server.url, key)
@@ -213,6 +219,8 @@ def burst(servers: list[Server], jobs: int, n_clients: int, seed: int, db_cpu: C
         "clients_cpu_ms_per_submit": round(clients_cpu / jobs * 1000, 2),
         "db_cpu_ms_per_submit": round(submit_db_cpu / jobs * 1000, 2),
         "submissions_per_transaction": round(commits[1] / commits[0], 2) if commits[0] else None,
+        "cycles_during_submit": int(commits[2]), "scheduler_share_during_submit": round(commits[3] / submit_s, 2),
+        "scheduler_cpu_ms_per_submit": round(commits[4] / jobs * 1000, 2),
         "submit_ms_p50": round(statistics.median(lat) * 1000, 1), "submit_ms_p95": round(pct(lat, 95) * 1000, 1),
         "started": len(started), "states": dict(Counter(r["state"] for r in rows)),
         "to_running_s_p50": round(pct(to_running, 50), 2), "to_running_s_p99": round(pct(to_running, 99), 2),

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy import event
+from starlette.testclient import TestClient
+
+from brique.api.app import create_app
+from brique.config import Settings
 from brique.domain.job_lifecycle import JobSpec
 from brique.domain.jobs import Tier
 from brique.domain.tenancy import Principal
@@ -76,6 +81,43 @@ def test_the_pending_quota_counts_the_batch_itself(api: Api, runtime: Runtime) -
     jobs.quotas = type(jobs.quotas)(max_pending=2)
     out = jobs._submit_batch([pending(jobs, acme, f"j{i}") for i in range(3)])
     assert [type(o) for o in out] == [Submitted, Submitted, RateLimited]
+
+
+def test_the_pending_quota_is_counted_only_near_the_limit(runtime: Runtime, settings: Settings) -> None:
+    """Far below the quota a fresh bound admits without counting; near it, every batch counts, and
+    the refusal rests on that exact count (jobs placed or cancelled meanwhile count again)."""
+    token = runtime.services.tenancy.bootstrap(settings.admin_key_file)
+    assert token is not None
+    with TestClient(create_app(runtime, run_scheduler=False)) as http:  # no cycle places them meanwhile
+        acme = tenant(Api(http, token), runtime, "acme")
+    jobs = runtime.services.jobs
+    counts: list[str] = []
+
+    def spy(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        sql = statement.lower()  # the submission's context read with its count (the loop counts too)
+        if "count(" in sql and "jobs.state" in sql and "projects" in sql:
+            counts.append(statement)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", spy)
+    try:
+        jobs.quotas = type(jobs.quotas)(max_pending=1_000)  # margin: 100
+        assert isinstance(jobs._submit_batch([pending(jobs, acme, "first")])[0], Submitted)
+        assert len(counts) == 1  # the first submission counts
+        for i in range(5):
+            assert isinstance(jobs._submit_batch([pending(jobs, acme, f"fast{i}")])[0], Submitted)
+        assert len(counts) == 1  # 6 pending, far below 900: the bound answers
+        jobs.quotas = type(jobs.quotas)(max_pending=8)  # margin 100 > quota: every batch counts
+        out = jobs._submit_batch([pending(jobs, acme, f"near{i}") for i in range(3)])
+        assert [type(o) for o in out] == [Submitted, Submitted, RateLimited]
+        assert len(counts) == 2  # once for the batch
+        victim = out[0]
+        assert isinstance(victim, Submitted)
+        jobs.cancel(acme, victim.job.id)  # one slot back: seen by the next exact count
+        assert isinstance(jobs._submit_batch([pending(jobs, acme, "again")])[0], Submitted)
+        assert isinstance(jobs._submit_batch([pending(jobs, acme, "over")])[0], RateLimited)
+        assert len(counts) == 4
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", spy)
 
 
 def test_concurrent_submissions_through_the_api_all_land(api: Api, runtime: Runtime) -> None:

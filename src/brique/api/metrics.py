@@ -25,6 +25,10 @@ class SchedulerCollector:
         yield CounterMetricFamily(
             "brique_scheduler_preemptions", "jobs preempted", value=loop.preempted_total
         )
+        yield CounterMetricFamily("brique_scheduler_cycle_seconds", "time spent in scheduling cycles",
+                                  value=loop.busy_s)  # fmt: skip
+        yield CounterMetricFamily("brique_scheduler_cycle_cpu_seconds", "CPU time of scheduling cycles",
+                                  value=loop.busy_cpu_s)  # fmt: skip
         last = loop.last
         yield GaugeMetricFamily("brique_scheduler_last_cycle_seconds", "duration of the latest cycle",
                                 value=(last.duration_ms / 1000) if last else 0.0)  # fmt: skip

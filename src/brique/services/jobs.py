@@ -41,6 +41,7 @@ from brique.services.group_commit import GroupCommit
 from brique.services.job_arrays import JobArrays
 from brique.services.job_controls import JobControls, Notifier
 from brique.services.lockbox import Lockbox
+from brique.services.pending_quota import PendingBound
 from brique.services.residency import ResidencyService
 from brique.services.scheduling import SchedulingService
 from brique.services.secrets import SecretsService
@@ -165,6 +166,7 @@ class JobService(JobArrays):
         self.wake = wake
         self.ids = ids
         self._buckets = _Buckets(self.quotas.submissions_per_minute / 60.0, self.quotas.burst)
+        self._pending_bound = PendingBound()  # skips most pending counts
         self._writer: GroupCommit[_Pending, Submitted] = GroupCommit(self._submit_batch, gather_s=gather_s)
         # operators' suspend / resume / cancel (tenant webhooks told through `notify`)
         self.controls = JobControls(db, clock, scheduling, audit, notify or (lambda url, payload: "not sent"),
@@ -325,6 +327,7 @@ class JobService(JobArrays):
         if pending >= self.quotas.max_pending:
             raise RateLimited(f"this organization already has {self.quotas.max_pending} pending jobs (quota)")
         memo.pending[org_id] = pending + 1  # the batch's own jobs count for the next ones
+        self._pending_bound.admitted(org_id)
         job = JobRecord(
             id=self.ids("job"), org_id=org_id, project_id=project_id, name=spec.name, state=JobState.PENDING,
             tier=spec.tier, gpus=spec.gpus, spec=spec, submitted_at=p.at, updated_at=p.at,
@@ -340,12 +343,18 @@ class JobService(JobArrays):
         memo = memo or _BatchMemo()
         place = memo.places.get((org_id, spec.project))
         if place is None:
-            ctx = submissions_repo.context(s, org_id, spec.project)  # project, policies, pending: one read
+            bound = None if org_id in memo.pending else self._pending_bound.known(org_id, self.quotas.max_pending)
+            count = org_id not in memo.pending and bound is None
+            ctx = submissions_repo.context(s, org_id, spec.project, count)  # project, policies, pending: one read
             if ctx is None:
                 raise NotFound(f"project '{spec.project}' not found", field="project")
             policy = self.residency.of(ctx.org_policy, ctx.project_policy)
             place = memo.places[(org_id, spec.project)] = (ctx.project.id, policy)
-            memo.pending.setdefault(org_id, ctx.pending)
+            if ctx.pending is not None:
+                self._pending_bound.counted(org_id, ctx.pending)
+                memo.pending[org_id] = ctx.pending
+            elif bound is not None:
+                memo.pending[org_id] = bound
         project_id, policy = place
         spec = dataclasses.replace(spec, placement=narrow(policy, spec.placement))  # a job can only narrow
         self._check_fits_somewhere(spec)

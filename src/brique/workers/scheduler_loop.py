@@ -57,6 +57,8 @@ class SchedulerLoop:
         self.last: CycleStats | None = None  # the latest cycle's figures, for /metrics
         self.placed_total = 0
         self.preempted_total = 0
+        self.busy_s = 0.0  # the cycles' summed durations (wall)
+        self.busy_cpu_s = 0.0  # and their CPU: what the loop takes from the API in this process
         self.history = CycleHistory()  # this replica's cycle durations, for the console's chart
 
     def start(self) -> None:
@@ -119,10 +121,13 @@ class SchedulerLoop:
 
     def _round(self) -> None:
         self._run_tasks(self.every_round)
+        cpu = time.thread_time()
         try:
             stats = self.scheduling.cycle(fence=self.leadership.fence)
+            self.busy_cpu_s += time.thread_time() - cpu
             self.cycles += 1
             self.last = stats
+            self.busy_s += stats.duration_ms / 1000
             self.history.record(self.scheduling.clock.now(), stats.duration_ms)
             self.placed_total += stats.placed
             self.preempted_total += stats.preempted
