@@ -189,3 +189,24 @@ def test_submissions_committed_while_a_cycle_reads_never_make_the_view_reload(
     cloud.tick(1)
     assert svc._view.reloads == reloads
     assert len(submitted) == 6 and set(submitted) <= set(svc._view.pending) | set(svc._view.active)
+
+
+def test_a_cycle_placing_many_writes_every_event_and_audit_record(cloud: Cloud) -> None:
+    """60 placements in one cycle: their events and audit records go in bulk (COPY on PostgreSQL, from
+    50 rows), each one written, and the audit chain stays whole."""
+    cloud.tick()
+    audit = cloud.rt.services.sovereignty.audit
+    before = audit.verify().tree_size
+    r = cloud.http.post("/v1/jobs", json=SPEC, params={"array": "0-59"}, headers=auth(cloud.tenant))
+    assert r.status_code == 201, r.text
+    array_id = r.json()["array"]["id"]
+    submitted = audit.verify().tree_size
+    cloud.tick(1)
+    assert states(cloud, array_id) == {"scheduled": 60}
+    check = audit.verify()
+    assert check.ok and check.tree_size >= submitted + 60 > before  # a record per placement, chain whole
+    with cloud.rt.db.transaction() as s:
+        events = repo.events(s, job_id=None, org_id=cloud.org_id, since=None, limit=1000)
+    assert sum(e.to_state.value == "scheduled" for e in events) == 60
+    assert sum(e.code == "submitted" for e in events) == 60
+    assert len({e.job_id for e in events if e.to_state.value == "scheduled"}) == 60

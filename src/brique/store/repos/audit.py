@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.audit import GENESIS, PURGED, AuditRecord, TreeHead
+from brique.store.repos import bulk
 from brique.store.tables import AuditCheckpointRow, AuditHeadRow, AuditRecordRow
 
 
@@ -64,7 +65,10 @@ def append(session: Session, records: list[AuditRecord]) -> None:
     Core statements (no unit of work on the submit path); a head row the session holds is expired."""
     conn = session.connection()  # Core on the session's connection: no ORM bulk bookkeeping
     rows = [_fields(r) for r in records]
-    conn.execute(_INSERT_RECORDS, rows[0] if len(rows) == 1 else rows)  # one row: no executemany
+    if bulk.copies(conn, rows):  # a cycle's placements, an array's tasks
+        bulk.copy_rows(conn, AuditRecordRow.__table__, rows)
+    else:
+        conn.execute(_INSERT_RECORDS, rows[0] if len(rows) == 1 else rows)  # one row: no executemany
     conn.execute(_MOVE_HEAD, {"new_seq": records[-1].seq, "new_hash": records[-1].hash})
     held = session.identity_map.get(session.identity_key(AuditHeadRow, 1))
     if held is not None:

@@ -14,13 +14,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from brique.domain.job_lifecycle import JobSpec, JobState, StopReason, spec_from_dict
 from brique.domain.job_records import JobRecord, Transition
 from brique.domain.jobs import Tier
 from brique.errors import StaleWrite
+from brique.store.repos import bulk
 from brique.store.repos.id_lists import among
 from brique.store.repos.jobs import as_column, move, row_values, submitted_event
 from brique.store.tables import JobEventRow, JobRow
@@ -138,7 +139,7 @@ def _update_group(
 def add_events(session: Session, moved: list[tuple[JobRecord, JobState, Transition]], at: datetime) -> None:
     """The event rows of many moves, in one core multi-row insert."""
     if moved:
-        _execute_many(session, insert(_EVENTS), [
+        _insert_rows(session, _EVENTS, [
             {"job_id": a.id, "org_id": a.org_id, "at": at, "attempt": a.attempt, "from_state": src.value,
              "to_state": t.to.value, "code": t.code, "message": t.message[:1000]}
             for a, src, t in moved
@@ -157,27 +158,12 @@ def add_tasks(session: Session, tasks: list[JobRecord], message: str) -> None:
 
 
 def _insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Many rows into `table`: PostgreSQL takes them by COPY (one stream, no statement per row: a
-    third of the server's time of an `executemany` of INSERTs), SQLite by one `executemany`."""
+    """Many rows into `table`: by COPY on PostgreSQL (`bulk.copy_rows`), else one `executemany`."""
     conn = session.connection()
-    if conn.dialect.name != "postgresql":
+    if bulk.copies(conn, rows):
+        bulk.copy_rows(conn, table, rows)
+    else:
         _execute_many(session, insert(table), rows)
-        return
-    keys = list(rows[0])
-    encoded = [k for k in keys if isinstance(table.c[k].type, JSON)]  # COPY takes JSON as its text
-    texts: dict[int, tuple[Any, str]] = {}
-    copy_sql = f"COPY {table.name} ({', '.join(keys)}) FROM STDIN"
-    with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:  # type: ignore[union-attr]
-        for row in rows:
-            for k in encoded:
-                value = row[k]
-                if value is None:  # SQL NULL, not JSON null
-                    continue
-                memo = texts.get(id(value))
-                if memo is None:
-                    memo = texts[id(value)] = (value, json.dumps(value))
-                row[k] = memo[1]
-            copy.write_row([row[k] for k in keys])
 
 
 def _execute_many(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> int:
