@@ -101,7 +101,11 @@ WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the G
 # brique told the `grace` checkpoint model: under `none` no non-guarantee victim loses less than PROTECT_S
 # per GPU, under `grace` each loses its 30 s grace: WAIT_RATIO x 30 / PROTECT_S keeps the shortest wait
 # that justifies a stop (docs/simulation.md *Brique told the model*). Under `periodic`: WAIT_RATIO.
-GRACE_WAIT_RATIO = 0.0002
+GRACE_WAIT_RATIO = 0.00005
+# brique told the `grace` model: every stop costs its victim's GPUs x grace, so the loss is the number of GPUs
+# stopped; it keeps GRACE_RESERVE GPUs idle for guaranteed arrivals (a reclaim avoided per GPU kept), never
+# stops more GPUs than a non-guarantee job asks, and never stops a restarted job for one (no ping-pong).
+GRACE_RESERVE = 8
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -117,10 +121,15 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
 
 def _brique_checkpointed(policy: SchedulingPolicy, checkpoint: CheckpointModel) -> SchedulingPolicy:
     """Brique knows the model: its victims are those losing least under it, and its wait ratio is tuned for it."""
+    if checkpoint.model != "grace":
+        return replace(policy, victim_loss=checkpoint.victim_loss())
     return replace(
         policy,
         victim_loss=checkpoint.victim_loss(),
-        preempt_wait_ratio=GRACE_WAIT_RATIO if checkpoint.model == "grace" else WAIT_RATIO,
+        preempt_wait_ratio=GRACE_WAIT_RATIO,
+        guarantee_reserve=GRACE_RESERVE,
+        preempt_gpu_ratio=1.0,
+        spare_restarted=True,
     )
 
 
