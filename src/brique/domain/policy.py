@@ -203,8 +203,9 @@ class SchedulingPolicy:
     preempt_gpu_ratio: a job outside its guarantee preempts only if its victims hold at most this many
         GPUs per GPU it asks (None: no limit): stopping a 160-GPU gang to start 80 GPUs kills more than it gains.
     guarantee_reserve: after the guarantee phase, up to this many free GPUs (no more than the guarantees'
-        room left for priority work) stay idle for the rest of the cycle, so that a priority job arriving
-        within its guarantee finds a GPU instead of reclaiming one (0: off; see `cycle._keep_reserve`).
+        room left for priority work; never in a wholly free rack, never a head's pinned GPUs) stay idle for
+        the rest of the cycle, so that a priority job arriving within its guarantee finds a GPU instead of
+        reclaiming one (0: off; `scheduler/reserve.py`).
     """
 
     contracts: ContractBook = field(default_factory=ContractBook)
