@@ -198,6 +198,14 @@ class SchedulingPolicy:
         turn goes to its project with the fewest held GPUs per unit of weight.
     victim_loss: what a victim loses if stopped (`VictimLoss`), the cost that cost-aware preemption
         (`preempt_by_cost`, `preempt_wait_ratio`) minimises; default: everything since its start.
+    spare_restarted: a job that was preempted before (`RunningJob.restarts`) is never preempted again by a
+        job outside its guarantee, whatever its age (a guarantee's reclaim still may, after `restart_protect_s`).
+    preempt_gpu_ratio: a job outside its guarantee preempts only if its victims hold at most this many
+        GPUs per GPU it asks (None: no limit): stopping a 160-GPU gang to start 80 GPUs kills more than it gains.
+    guarantee_reserve: after the guarantee phase, up to this many free GPUs (no more than the guarantees'
+        room left for priority work; never in a wholly free rack, never a head's pinned GPUs) stay idle for
+        the rest of the cycle, so that a priority job arriving within its guarantee finds a GPU instead of
+        reclaiming one (0: off; `scheduler/reserve.py`).
     """
 
     contracts: ContractBook = field(default_factory=ContractBook)
@@ -223,3 +231,6 @@ class SchedulingPolicy:
     project_quotas: tuple[tuple[str, int], ...] = ()
     project_weights: tuple[tuple[str, float], ...] = ()
     victim_loss: VictimLoss = SINCE_START
+    spare_restarted: bool = False
+    preempt_gpu_ratio: float | None = None
+    guarantee_reserve: int = 0

@@ -30,7 +30,7 @@ from operator import attrgetter
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
-from brique.scheduler import admit, explain, preempt, reservations
+from brique.scheduler import admit, explain, preempt, reservations, reserve
 from brique.scheduler.assign import place_fast
 from brique.scheduler.backfill import (
     HeadReservation,
@@ -134,6 +134,7 @@ def schedule_groups(
     c.pins = pins or {}
     try:
         lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
+        c.keep_reserve()
         if policy.entitlement_cap_s is not None:
             if demand is None:
                 demand = {}
@@ -184,6 +185,7 @@ def _run(
         jobs = c.project_phase(c.admit(pending))  # 3. admit (+ project quotas); `pending` in canonical order
         jobs = c.reserved_phase(jobs)  # 4. reserved
         jobs = c.guarantee_phase(jobs)  # 5. guarantee
+        c.keep_reserve()
         c.entitle(jobs)
         share, scavenge = c.by_tier(jobs)
         c.share_phase(share)  # 6. share (+ backfill)
@@ -341,6 +343,13 @@ class _Cycle:
                 first.append(job)  # within guarantee yet no room even by preempting: head candidate
                 left -= 1
         return first + rest
+
+    def keep_reserve(self) -> None:
+        """`guarantee_reserve`: hold free GPUs idle for the rest of the cycle (`reserve.keep`)."""
+        n = self.policy.guarantee_reserve
+        if n > 0 and reserve.keep(self.cap, self.quota, n, self.pins):
+            self._changed()
+            self._no_fit_held.clear()
 
     def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
         """`guarantee_phase` over the priority groups merged in canonical order, read only as far as it
@@ -708,7 +717,11 @@ class _Cycle:
     def _worth_killing(
         self, job: Job, sites: tuple[int, ...], plan: preempt.PreemptionPlan, index: preempt.VictimIndex
     ) -> bool:
-        """Cost-aware: kill only if the work lost is below `preempt_wait_ratio` x the GPU-seconds of waiting."""
+        """Cost-aware: kill only if the work lost is below `preempt_wait_ratio` x the GPU-seconds of waiting
+        (and, with `preempt_gpu_ratio`, the victims hold at most that many GPUs per GPU the job asks)."""
+        most = self.policy.preempt_gpu_ratio
+        if most is not None and sum(len(self.cap.allocs[v].gpus) for v in plan.victims) > most * job.gpus:
+            return False
         ratio = self.policy.preempt_wait_ratio
         if ratio <= 0:
             return True
@@ -925,6 +938,9 @@ class _Cycle:
             among = self.state.preemptible  # the state keeps them: no pass over other work
             if protect > 0:
                 eligible = lambda a: _preemptible_tier(a) and now - a.started_at >= protect  # noqa: E731
+            if self.policy.spare_restarted:
+                young = eligible
+                eligible = lambda a: young(a) and not a.restarted  # noqa: E731
         else:
             self.quota.ready()  # borrowed and protected flags
             tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too

@@ -36,9 +36,11 @@ tenant and tier, so the policies are compared on the same footing.
   half a rack, kept on the racks it drained (the engine hands back each job's last reservation), and its
   preemptible jobs take its fair-share turn (`firm_under_entitled`, `entitled_preemptible`). Under a
   checkpoint model other than `none` (`--checkpoint`), brique is told it: its victims are those losing
-  least under the model (`SchedulingPolicy.victim_loss`) and, under `grace`, its wait ratio is
-  `GRACE_WAIT_RATIO`. fifo and slurm-like are the same under every model (Slurm knows nothing of
-  checkpoints).
+  least under the model (`SchedulingPolicy.victim_loss`) and, under `grace` (where every stop costs its
+  victim's GPUs x grace, so the loss is the GPUs stopped), its wait ratio is `GRACE_WAIT_RATIO`, it keeps
+  `GRACE_RESERVE` free GPUs idle for guaranteed arrivals (`guarantee_reserve`), a job outside its guarantee
+  never stops more GPUs than it asks (`preempt_gpu_ratio`) nor a job preempted before (`spare_restarted`).
+  fifo and slurm-like are the same under every model (Slurm knows nothing of checkpoints).
 """
 
 from __future__ import annotations
@@ -100,8 +102,14 @@ FAR_CAP_S = 3_600.0  # ... starts no work expected to run over 1 h while another
 WAIT_RATIO = 0.002  # brique: preempt only if the work lost is <= 0.2 % of the GPU-seconds of waiting
 # brique told the `grace` checkpoint model: under `none` no non-guarantee victim loses less than PROTECT_S
 # per GPU, under `grace` each loses its 30 s grace: WAIT_RATIO x 30 / PROTECT_S keeps the shortest wait
-# that justifies a stop (docs/simulation.md *Brique told the model*). Under `periodic`: WAIT_RATIO.
-GRACE_WAIT_RATIO = 0.0002
+# that justifies a stop (docs/simulation.md *Brique told the model*): 0.0002; with the rules below, 0.00005.
+# Under `periodic`: WAIT_RATIO.
+GRACE_WAIT_RATIO = 0.00005
+# brique told the `grace` model: every stop costs its victim's GPUs x grace, so the loss is the number of GPUs
+# stopped; it keeps GRACE_RESERVE GPUs idle for guaranteed arrivals (a reclaim avoided per GPU kept), never
+# stops more GPUs than a non-guarantee job asks, and never stops a restarted job for one (no ping-pong).
+# docs/simulation.md *Fewer GPUs stopped under `grace`*.
+GRACE_RESERVE = 8
 
 
 def _brique(book: ContractBook) -> SchedulingPolicy:
@@ -117,10 +125,15 @@ def _brique(book: ContractBook) -> SchedulingPolicy:
 
 def _brique_checkpointed(policy: SchedulingPolicy, checkpoint: CheckpointModel) -> SchedulingPolicy:
     """Brique knows the model: its victims are those losing least under it, and its wait ratio is tuned for it."""
+    if checkpoint.model != "grace":
+        return replace(policy, victim_loss=checkpoint.victim_loss())
     return replace(
         policy,
         victim_loss=checkpoint.victim_loss(),
-        preempt_wait_ratio=GRACE_WAIT_RATIO if checkpoint.model == "grace" else WAIT_RATIO,
+        preempt_wait_ratio=GRACE_WAIT_RATIO,
+        guarantee_reserve=GRACE_RESERVE,
+        preempt_gpu_ratio=1.0,
+        spare_restarted=True,
     )
 
 

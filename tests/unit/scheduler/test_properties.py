@@ -12,7 +12,7 @@ from scheduler_factories import NOW, check_invariants, cycle, make_fleet, make_j
 from brique.domain.contracts import Contract, ContractBook
 from brique.domain.fleet import HealthState
 from brique.domain.jobs import RunningJob, Tier
-from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, country_only
+from brique.domain.policy import ANYWHERE, PlacementPolicy, SchedulingPolicy, VictimLoss, country_only
 from brique.scheduler import ClusterSnapshot, Place, ReasonCode, schedule
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "60"))  # raise it for a deeper local run
@@ -233,3 +233,46 @@ def test_pinned_firm_heads_keep_every_invariant(sc, data):
     check_invariants(fleet, pending, running, result, policy, health)
     off = dataclasses.replace(policy, firm_under_entitled=False)
     assert schedule(dataclasses.replace(snap, pins=pins), pending, off, NOW) == schedule(snap, pending, off, NOW)
+
+
+@SETTINGS
+@given(scenarios(), st.data())
+def test_grace_knobs_keep_every_invariant(sc, data):
+    """Brique told the `grace` checkpoint model (idle reserve for guarantees, no stop of more GPUs than a
+    non-guarantee job asks, restarted work spared by it): guarantees kept, gangs whole, topology, protected
+    work; a job outside its guarantee never stops a restarted job, nor more GPUs than it asks."""
+    fleet, health, running, pending, policy = sc
+    running = [
+        RunningJob(r.job, r.gpus, r.started_at, restarts=data.draw(st.integers(0, 1))) for r in running
+    ]
+    policy = SchedulingPolicy(contracts=policy.contracts, backfill=policy.backfill, preempt_protect_s=300.0,
+                              restart_protect_s=60.0, preempt_by_cost=True, reclaim_standard=True,
+                              victim_loss=VictimLoss("grace"), guarantee_reserve=data.draw(st.integers(0, 8)),
+                              preempt_gpu_ratio=1.0, spare_restarted=True)  # fmt: skip
+    result = cycle(fleet, pending, running, policy, health=health)
+    check_invariants(fleet, pending, running, result, policy, health)
+    by_id = {r.job.id: r for r in running}
+    asks = {j.id: j.gpus for j in pending}
+    for d in result.decisions:
+        if isinstance(d, Place) and d.preempts and d.reasons[0].code != ReasonCode.WITHIN_GUARANTEE:
+            assert all(by_id[v].restarts == 0 for v in d.preempts), d
+            assert sum(len(by_id[v].gpus) for v in d.preempts) <= asks[d.job_id], d
+
+
+@SETTINGS
+@given(scenarios(), st.integers(1, 8))
+def test_the_guarantee_reserve_never_delays_a_guarantee(sc, n):
+    """The reserve is kept after the guarantee phase: every priority job started (or reclaimed for) within its
+    guarantee without it starts the same way, on the same GPUs, with it; and every invariant holds."""
+    fleet, health, running, pending, policy = sc
+    base = SchedulingPolicy(contracts=policy.contracts, backfill=policy.backfill, preempt_by_cost=True,
+                            reclaim_standard=True)  # fmt: skip
+    off = cycle(fleet, pending, running, base, health=health)
+    on = cycle(fleet, pending, running, dataclasses.replace(base, guarantee_reserve=n), health=health)
+    check_invariants(fleet, pending, running, on, base, health)
+
+    def within(result):
+        ok = ReasonCode.WITHIN_GUARANTEE
+        return {d for d in result.decisions if isinstance(d, Place) and d.reasons[0].code == ok}
+
+    assert within(on) == within(off)

@@ -18,17 +18,18 @@ from brique.domain.policy import SINCE_START, VictimLoss
 from brique.scheduler import Topology
 from brique.simulator.checkpoint import NO_CHECKPOINT, CheckpointModel
 from brique.simulator.engine import Engine, SimConfig
-from brique.simulator.policies import GRACE_WAIT_RATIO, POLICIES
+from brique.simulator.policies import GRACE_RESERVE, GRACE_WAIT_RATIO, POLICIES
 from brique.simulator.run import to_doc, to_json
 from tests.unit.simulator.sim_factories import by_id, jct, job, make_fleet, metrics, run, trace
 
 ONE_RACK = make_fleet(racks=1)
 GRACE = CheckpointModel("grace")
-# p1 (72 GPUs, preemptible) has run 1,800 s when s2 (36 GPUs, 100 s) arrives: both slurm-like (QOS
-# preemption) and brique (s2 would wait ~2,000,000 s: waiting costs more than killing) stop p1, with
-# the 30 s grace. s2 runs 1,830-1,930; p1 restarts at 1,930.
+# p1 (72 GPUs, preemptible) has run 1,800 s when s2 (72 GPUs, 100 s) arrives: both slurm-like (QOS
+# preemption) and brique (s2 would wait ~2,000,000 s: waiting costs more than killing; under `grace`
+# brique stops no more GPUs than s2 asks) stop p1, with the 30 s grace. s2 runs 1,830-1,930; p1
+# restarts at 1,930.
 LONG = trace(
-    job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 36, tenant="A")
+    job("p1", 0, 2_000_000, 72, tenant="B", tier="preemptible"), job("s2", 1800, 100, 72, tenant="A")
 )
 PREEMPTING = ("slurm-like", "brique")
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
@@ -201,6 +202,10 @@ def test_brique_s_preemption_cost_follows_the_model_and_the_others_ignore_it() -
     assert brique.policy(book, NO_CHECKPOINT) == brique.build(book)  # the default: unchanged
     assert brique.policy(book, GRACE).victim_loss == VictimLoss("grace", write_s=30.0)
     assert brique.policy(book, GRACE).preempt_wait_ratio == GRACE_WAIT_RATIO
+    told = brique.policy(book, GRACE)  # the grace follow-up's rules, under `grace` only
+    assert (told.guarantee_reserve, told.preempt_gpu_ratio, told.spare_restarted) == (GRACE_RESERVE, 1.0, True)
+    plain = brique.policy(book, periodic)
+    assert (plain.guarantee_reserve, plain.preempt_gpu_ratio, plain.spare_restarted) == (0, None, False)
     assert brique.policy(book, periodic).victim_loss == VictimLoss("periodic", restart_s=60.0, every_s=3600.0)
     for name in ("fifo", "slurm-like"):  # Slurm knows nothing of checkpoints: the same policy
         spec = POLICIES[name]

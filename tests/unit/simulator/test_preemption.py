@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brique.domain.contracts import Contract, ContractBook
+from brique.simulator.checkpoint import CheckpointModel
 from brique.simulator.policies import PROTECT_S, RESTART_PROTECT_S
 from tests.unit.simulator.sim_factories import job, make_fleet, run, trace
 
@@ -45,3 +46,20 @@ def test_no_job_preempted_twice_within_its_protection_window(case) -> None:
         stopped.add(i)
     done = [rec for rec in r.records if rec.end >= 0]
     assert len(done) + sum(1 for rec in r.records if rec.rejected) == len(tr.jobs)  # everything ends
+
+
+@SETTINGS
+@given(busy_traces())
+def test_under_the_grace_model_too(case) -> None:
+    """The same under `--checkpoint grace`, where brique is told the model (reserve, spared restarts)."""
+    tr, book = case
+    r = run(tr, make_fleet(racks=1, nodes=3, gpus=4), "brique", book, checkpoint=CheckpointModel("grace"))
+    for i, started, signal, for_guarantee in r.stops:
+        assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
+    stopped: set[int] = set()
+    for i, started, signal, for_guarantee in sorted(r.stops, key=lambda s: s[2]):
+        if i in stopped:
+            assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
+            assert for_guarantee, tr.jobs[i].id  # a restarted job is stopped again only for a guarantee
+        stopped.add(i)
+    assert sum(1 for rec in r.records if rec.end >= 0 or rec.rejected) == len(tr.jobs)
