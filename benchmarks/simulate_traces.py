@@ -111,7 +111,8 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
     )
     print(f"\n## {name}: {len(trace.jobs):,} jobs on {fleet.rack_count} racks ({topo.gpu_count} GPUs), "
           f"offered load {offered_load(trace, topo.gpu_count):.2f}, guarantees "
-          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs, checkpoint model {ckpt.describe()}",
+          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs, checkpoint model {ckpt.describe()}"
+          + (f", tiers of seed {args.seed}" if args.seed else ""),
           flush=True)  # fmt: skip
     print("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|", flush=True)
