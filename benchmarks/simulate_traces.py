@@ -100,7 +100,7 @@ def digest(run: Run) -> str:
 
 def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
     path, fmt, contracts, racks = TRACES[name]
-    trace = load_trace(ROOT / path, fmt, seed=0)
+    trace = load_trace(ROOT / path, fmt, seed=args.seed)
     if args.limit:
         trace = Trace(trace.name, trace.jobs[: args.limit], trace.skipped)
     fleet = first_racks(parse_fleet(yaml.safe_load((ROOT / args.fleet).read_text())), args.racks or racks)
@@ -111,7 +111,8 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
     )
     print(f"\n## {name}: {len(trace.jobs):,} jobs on {fleet.rack_count} racks ({topo.gpu_count} GPUs), "
           f"offered load {offered_load(trace, topo.gpu_count):.2f}, guarantees "
-          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs, checkpoint model {ckpt.describe()}",
+          f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs, checkpoint model {ckpt.describe()}"
+          + (f", tiers of seed {args.seed}" if args.seed else ""),
           flush=True)  # fmt: skip
     print("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|", flush=True)
@@ -150,6 +151,12 @@ def main() -> None:
     ap.add_argument("--policies", default="fifo,slurm-like,brique")
     ap.add_argument("--limit", type=int, default=0, help="replay only the first N jobs (0: all)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the trace's tenant/tier mapping (unseen tiers: 1, 2, ...)",
+    )
     ap.add_argument(
         "--digest", action="store_true", help="print a digest of every job record (same digest: same results)"
     )

@@ -167,6 +167,10 @@ class SchedulingPolicy:
     reclaim_standard: a priority job within its guarantee may also stop other tenants' standard
         work inside their guarantees (a guarantee covers priority work only), cheapest first
         (off: only preemptible, borrowed and its own tenant's standard work).
+    reclaim_fresh_only: with `reclaim_standard`, standard work inside a guarantee is reclaimed only if it was
+        never preempted before (restarted, it is young again and would be the cheapest victim of every next
+        reclaim: a ping-pong); preemptible and borrowed work, and the claimant's own standard work once it
+        fills the claimant's guarantee, as before.
     guarantee_start_s: the start promise of a priority job within its guarantee, seconds after its
         submission. When only preempting makes room, the job waits for GPUs to free up by themselves
         until its victims' grace periods would break the promise (1 s of margin), then preempts;
@@ -220,6 +224,7 @@ class SchedulingPolicy:
     preempt_wait_ratio: float = 0.0
     preempt_by_cost: bool = False
     reclaim_standard: bool = False
+    reclaim_fresh_only: bool = False
     guarantee_start_s: float = 0.0
     entitlement_cap_s: float | None = None
     entitled_preemptible: bool = False

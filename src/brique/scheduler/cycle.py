@@ -945,9 +945,10 @@ class _Cycle:
             self.quota.ready()  # borrowed and protected flags
             tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
             wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
+            fresh = self.policy.reclaim_fresh_only  # ... but never restarted work there (no ping-pong)
             # A guarantee may stop young work, but never a restarted job inside its window.
             eligible = lambda a: (  # noqa: E731
-                (wide or a.job.tenant == tenant or _reclaimable(a))
+                ((wide and not (fresh and a.restarted)) or a.job.tenant == tenant or _reclaimable(a))
                 and not (again > 0 and a.restarted and now - a.started_at < again)
             )
         return eligible, among
