@@ -243,6 +243,7 @@ class _Cycle:
         self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
         self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
         self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
+        self._pristine = True  # nothing placed, stopped or held in this cycle yet (`_kept`)
 
     # ---------- phases ----------
 
@@ -742,7 +743,16 @@ class _Cycle:
         first = self._before.get(key)
         if first is None:  # one walk to the first fit answers every horizon (`backfill.first_fit`)
             limit = self.sites.rack_limit(sites)
-            first = self._before[key] = first_fit(self.cap, sites, g, limit, self._ends_now())
+            ends = self._ends_now()
+            kept = self._kept()
+            got = None if kept is None else kept.get(("first", key))
+            if got is not None and got[0] == ends:  # the state as a past cycle saw it: same answer
+                first = got[1]
+            else:
+                first = first_fit(self.cap, sites, g, limit, ends)
+                if kept is not None:
+                    kept[("first", key)] = (list(ends), first)
+            self._before[key] = first
         return first < t
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
@@ -753,7 +763,7 @@ class _Cycle:
         firm = self.policy.firm_under_entitled and job.tenant in self._under and 2 * job.gpus <= limit
         res = self._pinned(job, sites, limit) if firm else None
         if res is None:
-            res = earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now())
+            res = self._earliest(sites, job.gpus, limit, None)
         if res is None:
             return False
         self.head = (job, res)
@@ -780,7 +790,35 @@ class _Cycle:
         topo = self.cap.topo
         index = topo.gpu_index
         racks = frozenset(topo.gpu_rack[index[g]] for g in gpus if g in index)
-        return earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now(), racks=racks)
+        return self._earliest(sites, job.gpus, limit, racks)
+
+    def _earliest(
+        self, sites: tuple[int, ...], g: int, limit: int, racks: frozenset[int] | None
+    ) -> HeadReservation | None:
+        """`backfill.earliest_start` for a head; kept across cycles while nothing changed (`_kept`)."""
+        ends = self._ends_now()
+        kept = self._kept()
+        if kept is None:
+            return earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
+        key = ("head", sites, g, limit, racks)
+        got = kept.get(key)
+        if got is not None and got[0] == ends:  # the same expected ends on the same state: the same walk
+            return got[1]  # type: ignore[no-any-return]
+        res = earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
+        kept[key] = (list(ends), res)  # a copy: this cycle's placements go into `ends`
+        return res
+
+    def _kept(self) -> dict[object, tuple[list[tuple[float, str, int]], object]] | None:
+        """Answers kept on the state across cycles (`SchedulerState.kept`), or None once this cycle has
+        placed, stopped or held anything: an answer computed on the state as it was, with no hold and
+        the same expected ends (compared by the caller), is the answer on it now. Cleared by any delta."""
+        if not self._pristine or self.cap.holds:
+            return None
+        state = self.state
+        if state.kept_version != state.version:
+            state.kept.clear()
+            state.kept_version = state.version
+        return state.kept  # type: ignore[return-value]
 
     # ---------- effects ----------
 
@@ -823,6 +861,7 @@ class _Cycle:
 
     def _changed(self) -> None:
         """Something was placed, stopped or held: answers memoised on the cycle's capacity are stale."""
+        self._pristine = False
         self._stuck.clear()
         self._before.clear()
 
@@ -944,10 +983,19 @@ class _Cycle:
         key = (kind, sites)
         if g <= limit and g >= self._no_plan.get(key, g + 1):
             return None
+        if kind == "tier" and g <= limit and self._no_tier_room(sites, g):
+            self._no_plan[key] = g  # what the plan would conclude, without building the index
+            return None
         got = preempt.plan(self.cap, sites, g, limit, self._index(kind))
         if got is None and g <= limit:
             self._no_plan[key] = g
         return got
+
+    def _no_tier_room(self, sites: tuple[int, ...], g: int) -> bool:
+        """No rack of `sites` has `g` GPUs free or held by preemptible work not stopping (an upper bound of
+        what a tier victim index offers there, `SchedulerState.pre_rack`): a plan for `g` (one rack) fails."""
+        free, pre, racks = self.cap.rack_free, self.state.pre_rack, self.cap.topo.site_racks
+        return all(free[r] + pre[r] < g for s in sites for r in racks[s])
 
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:

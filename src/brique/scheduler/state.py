@@ -24,7 +24,10 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
 - `ends`: (stop time, else start + expected runtime; job id; allocation), sorted, and `late`:
   (start + max runtime; ...) of the running jobs already past their estimate when last asked:
   backfill's expected ends at any `now` (`ends_at`) without a pass over running work
-- `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates)
+- `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates), and
+  `pre_rack`: per rack, the usable GPUs of those not stopping (a bound on what preemption can free there)
+- `version`: bumped by every delta; `kept`: answers a cycle computed on the state as it was (no
+  placement, stop or hold of its own yet), reused by the next cycles while `version` is the same
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
 change recounts everything (rare).
@@ -67,8 +70,12 @@ class SchedulerState:
         self._moved = float("-inf")  # every entry of `ends` due by then (but stops) is in `late`
         self._end_of: dict[int, tuple[tuple[float, str, int], bool]] = {}  # allocation -> (entry, in `late`)
         self.preemptible: dict[int, None] = {}
+        self.version = 0  # bumped by every delta: answers kept in `kept` hold while it is the same
+        self.kept: dict[object, object] = {}  # `cycle._Cycle`'s answers on this state at `kept_version`
+        self.kept_version = -1
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
+        self.pre_rack = [0] * len(topo.rack_span)
         self.free = bytearray(self.usable)
         free = self.free
         for rj in running:  # order-free: counts and buckets are built after all marks
@@ -82,6 +89,7 @@ class SchedulerState:
         """`rj` now holds its GPUs (its `started_at` may lie in the future: a handover)."""
         if rj.job.id in self.by_job:
             raise ValueError(f"job {rj.job.id} already holds GPUs")
+        self.version += 1
         key = self._add(rj)
         free, topo, per_rack = self.free, self.topo, {}
         for g in self.allocs[key].gpus:
@@ -94,11 +102,15 @@ class SchedulerState:
 
     def apply_finished(self, job_id: str) -> None:
         """Job `job_id` no longer holds GPUs (completed, killed or handed over)."""
+        self.version += 1
         key = self.by_job.pop(job_id)
         a = self.allocs.pop(key)
         self.ledger.remove(key, a)
         self._drop_end(key)
-        self.preemptible.pop(key, None)
+        if key in self.preemptible:
+            del self.preemptible[key]
+            if not a.stopping:
+                self._pre(a, -1)
         free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
         for g in a.gpus:
             if owner[g] != key:
@@ -113,9 +125,12 @@ class SchedulerState:
 
     def apply_stopping(self, job_id: str, stopping_at: float) -> None:
         """A stop signal was sent to `job_id`: it keeps its GPUs until it is gone, by `stopping_at`."""
+        self.version += 1
         key = self.by_job[job_id]
         a = self.allocs[key]
         self.ledger.stop(a)
+        if key in self.preemptible and not a.stopping:
+            self._pre(a, -1)
         a.stop_at = stopping_at
         a.stopping = True
         self._drop_end(key)
@@ -123,10 +138,15 @@ class SchedulerState:
 
     def set_health(self, key: str, state: HealthState) -> None:
         """Override a node's or GPU's health (draining/down never get new work); recounts all."""
+        self.version += 1
         self.health[key] = state
         self._usable_from_health()
         for a in self.allocs.values():
             a.rack_spread = None
+        self.pre_rack = [0] * len(self.topo.rack_span)
+        for k in self.preemptible:
+            if not self.allocs[k].stopping:
+                self._pre(self.allocs[k], 1)
         self.free = bytearray(
             1 if u and o < 0 else 0 for u, o in zip(self.usable, self.gpu_alloc, strict=True)
         )
@@ -135,6 +155,7 @@ class SchedulerState:
     def use_contracts(self, contracts: ContractBook) -> None:
         """Classify running work against `contracts` (a no-op when they are the ones in use)."""
         if contracts is not self.ledger.book and contracts != self.ledger.book:
+            self.version += 1
             self.ledger = Ledger(contracts, self.topo)
             for key, a in self.allocs.items():
                 self.ledger.add(key, a)
@@ -198,7 +219,14 @@ class SchedulerState:
         self._keep_end(key, a)
         if rj.job.tier == Tier.PREEMPTIBLE:
             self.preemptible[key] = None
+            if not stopping:
+                self._pre(a, 1)
         return key
+
+    def _pre(self, a: Alloc, sign: int) -> None:
+        pre = self.pre_rack
+        for r, n in a.spread(self.usable, self.topo.gpu_rack):
+            pre[r] += sign * n
 
     def _keep_end(self, key: int, a: Alloc) -> None:
         if a.stop_at is not None:
