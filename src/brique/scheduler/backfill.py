@@ -18,7 +18,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from brique.domain.jobs import Job
-from brique.scheduler.assign import RackView, choose, pick_free_or, pick_from
+from brique.scheduler.assign import RackView, choose, pick_from, plan_trays
 from brique.scheduler.capacity import Capacity, Hold
 from brique.scheduler.state import SchedulerState
 
@@ -221,8 +221,29 @@ def _fit(cap: Capacity, future: dict[int, int], g: int, rack_limit: int) -> list
 def _reserve(cap: Capacity, got: list[tuple[RackView, int]], released: set[int], t: float) -> HeadReservation:
     gpus: list[int] = []
     for v, n in got:
-        gpus.extend(pick_free_or(cap, v.rack, n, released))
+        gpus.extend(_pick_free_or(cap, v.rack, n, released))
     return HeadReservation(start=t, site=got[0][0].site, gpus=gpus)
+
+
+def _pick_free_or(cap: Capacity, rack: int, g: int, also: set[int]) -> list[int]:
+    """`assign.pick_free_or`: the same GPUs, with counts per tray (free GPUs by span, plus those of `also`,
+    which are never free) and GPU lists only for the trays the plan picks."""
+    topo = cap.topo
+    trays, span, tg, free, gpu_tray, gpu_rack = (
+        topo.rack_trays[rack], topo.tray_span, topo.tray_gpus, cap.free, topo.gpu_tray, topo.gpu_rack
+    )
+    extra: dict[int, int] = {}
+    for x in also:
+        if gpu_rack[x] == rack and not free[x]:
+            t = gpu_tray[x]
+            extra[t] = extra.get(t, 0) + 1
+    counts = [free.count(1, *span[t]) + extra.get(t, 0) for t in trays]
+    plan = plan_trays(counts, [cap.tray_usable[t] for t in trays], g)
+    assert plan is not None, "rack view promised more GPUs than its trays hold"
+    out: list[int] = []
+    for pos, n in plan:
+        out.extend([x for x in tg[trays[pos]] if free[x] or x in also][:n])
+    return out
 
 
 # ---------- placing around holds ----------

@@ -244,6 +244,7 @@ class _Cycle:
         self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
         self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
         self._pristine = True  # nothing placed, stopped or held in this cycle yet (`_kept`)
+        self._ends_token: tuple[int, int] | None = None  # `SchedulerState.ends_token` of `_ends`
 
     # ---------- phases ----------
 
@@ -348,10 +349,12 @@ class _Cycle:
         examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
         lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
         guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
-        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
         book = self.quota.book
-        if not prio or not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
-            return {t: [(g, 0)] for t, g in prio.items()}, {}
+        if not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
+            return {t: [(g, 0)] for (t, tier), g in groups.items() if tier is _PRIORITY and g}, {}
+        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
+        if not prio:
+            return {}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
         heapq.heapify(heap)
         at = dict.fromkeys(prio, 0)
@@ -399,7 +402,7 @@ class _Cycle:
         share: dict[str, list[Segment]] = {}
         scavenge: dict[str, list[Segment]] = {}
         for t in dict.fromkeys(t for (t, _), g in groups.items() if g):
-            std = groups.get((t, Tier.STANDARD))
+            std = groups.get((t, _STANDARD))
             pre = groups.get((t, _PREEMPTIBLE))
             lane = list(prio.get(t, ()))  # the queue consumes its segment lists
             if pre and t in under:
@@ -532,8 +535,13 @@ class _Cycle:
         jobs, at = q.rest()
         if jobs is None:
             return left
-        k, n, examined, stuck = at, len(jobs), self.examined, self._stuck
-        waits = self.explain_waits
+        k, n, stuck = at, len(jobs), self._stuck
+        add, waits, now = self.examined.add, self.explain_waits, self.now
+        holds = self.cap.holds
+        lim = self._hold_lims
+        if lim is None or lim[0] != len(holds):  # `_hold_admits`' deadlines: no hold is added in the run
+            lim = self._hold_lims = _deadlines(holds)
+        by_est, by_most = lim[1], lim[2]
         while k < n and left > 0:
             job = jobs[k]
             if tier is not None and job.tier != tier:
@@ -542,9 +550,16 @@ class _Cycle:
             if room is None:
                 if not self._cannot_start(job):
                     break
-            elif room and self._hold_admits(job):
-                break
-            examined.add(job.id)
+            elif room:  # `_hold_admits` inlined
+                if by_est is None:
+                    if self._hold_admits(job):
+                        break
+                elif job.reservation is None:
+                    most = job.max_runtime_s
+                    est = job.estimated_runtime_s
+                    if now + (most if est is None or est > most else est) <= by_est or now + most <= by_most:
+                        break
+            add(job.id)
             if waits:
                 self._wait(job, None)
             left -= 1
@@ -698,8 +713,8 @@ class _Cycle:
         if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
-        if self._surely_not_worth(job, sites, self._min_age("tier")):
-            return False
+        if self.policy.preempt_wait_ratio > 0 and self._surely_not_worth(job, sites, self._min_age("tier")):
+            return False  # (with no wait ratio every plan is worth it: no bound to compute)
         plan = self._plan("tier", job.gpus, sites)
         if plan is None or not self._worth_killing(job, sites, plan, self._index("tier")):
             return False
@@ -745,13 +760,14 @@ class _Cycle:
             limit = self.sites.rack_limit(sites)
             ends = self._ends_now()
             kept = self._kept()
-            got = None if kept is None else kept.get(("first", key))
-            if got is not None and got[0] == ends:  # the state as a past cycle saw it: same answer
-                first = got[1]
+            memo = None if kept is None else ("first", sites, g, self._ends_token)
+            got = None if memo is None else kept.get(memo)  # type: ignore[union-attr]
+            if got is not None:  # the state and expected ends a past cycle saw: the same walk
+                first = got  # type: ignore[assignment]
             else:
                 first = first_fit(self.cap, sites, g, limit, ends)
-                if kept is not None:
-                    kept[("first", key)] = (list(ends), first)
+                if memo is not None:
+                    kept[memo] = first  # type: ignore[index]
             self._before[key] = first
         return first < t
 
@@ -800,25 +816,24 @@ class _Cycle:
         kept = self._kept()
         if kept is None:
             return earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
-        key = ("head", sites, g, limit, racks)
-        got = kept.get(key)
-        if got is not None and got[0] == ends:  # the same expected ends on the same state: the same walk
-            return got[1]  # type: ignore[no-any-return]
-        res = earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
-        kept[key] = (list(ends), res)  # a copy: this cycle's placements go into `ends`
+        key = ("head", sites, g, limit, racks, self._ends_token)
+        if key in kept:  # the state and expected ends a past cycle saw: the same walk
+            return kept[key]  # type: ignore[return-value]
+        res = kept[key] = earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
         return res
 
-    def _kept(self) -> dict[object, tuple[list[tuple[float, str, int]], object]] | None:
-        """Answers kept on the state across cycles (`SchedulerState.kept`), or None once this cycle has
-        placed, stopped or held anything: an answer computed on the state as it was, with no hold and
-        the same expected ends (compared by the caller), is the answer on it now. Cleared by any delta."""
-        if not self._pristine or self.cap.holds:
+    def _kept(self) -> dict[object, object] | None:
+        """Answers kept on the state across cycles (`SchedulerState.kept`), or None when they do not apply:
+        this cycle has placed, stopped or held something, or the expected ends depend on `now`
+        (`SchedulerState.ends_token`). An answer computed on the state as it was, with no hold and the
+        same expected ends (keys carry their token), is the answer on it now. Cleared by any delta."""
+        if not self._pristine or self.cap.holds or self._ends_now() is None or self._ends_token is None:
             return None
         state = self.state
         if state.kept_version != state.version:
             state.kept.clear()
             state.kept_version = state.version
-        return state.kept  # type: ignore[return-value]
+        return state.kept
 
     # ---------- effects ----------
 
@@ -1000,6 +1015,8 @@ class _Cycle:
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:
             self._ends = expected_ends(self.cap, self.state)
+            # equal tokens, equal lists (`SchedulerState.ends_at`); only this cycle's placements are added
+            self._ends_token = self.state.ends_token if not self.cap.placed() else None
         return self._ends
 
     def _share_key(self, tenant: str) -> float:
@@ -1063,7 +1080,7 @@ class _Cycle:
         return got
 
 
-_PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+_PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 

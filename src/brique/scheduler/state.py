@@ -69,6 +69,11 @@ class SchedulerState:
         self.late: list[tuple[float, str, int]] = []
         self._moved = float("-inf")  # every entry of `ends` due by then (but stops) is in `late`
         self._end_of: dict[int, tuple[tuple[float, str, int], bool]] = {}  # allocation -> (entry, in `late`)
+        self._moves = 0  # calls of `ends_at` that moved entries to `late`
+        # `ends_at`'s last answer that did not depend on `now`, under its token (version, moves), and the
+        # token of the last answer (None: it depended on `now`): equal tokens, equal answers.
+        self._merged: tuple[tuple[int, int] | None, list[tuple[float, str, int]]] = (None, [])
+        self.ends_token: tuple[int, int] | None = None
         self.preemptible: dict[int, None] = {}
         self.version = 0  # bumped by every delta: answers kept in `kept` hold while it is the same
         self.kept: dict[object, object] = {}  # `cycle._Cycle`'s answers on this state at `kept_version`
@@ -172,6 +177,7 @@ class SchedulerState:
         recomputed (overdue estimate: the max runtime; a stop or max runtime passed: `now`)."""
         if now < self._moved:  # asked about an earlier instant: from scratch (not a cycle's placements)
             first = self.next_key
+            self.ends_token = None
             return sorted((a.expected_end(now), a.job.id, k) for k, a in self.allocs.items() if k < first)
         ends, late, allocs = self.ends, self.late, self.allocs
         k = bisect_right(ends, now, key=_END)
@@ -186,9 +192,17 @@ class SchedulerState:
                 else:
                     stops.append(e)
             ends[:k] = stops
+            self._moves += 1
         self._moved = now
         k = len(stops) if k else 0  # due stops: gone by now
         m = bisect_left(late, now, key=_END)  # past even their max runtime: now
+        if not k and not m:  # no entry depends on `now`: the answer is the lists' merge, kept while they are
+            token = (self.version, self._moves)
+            self.ends_token = token
+            if self._merged[0] != token:
+                self._merged = (token, sorted(late + ends))
+            return list(self._merged[1])  # a copy: callers add this cycle's placements to it
+        self.ends_token = None
         out = [(now, e[1], e[2]) for e in ends[:k]]
         out += [(now, e[1], e[2]) for e in late[:m]]
         out += late[m:]
