@@ -114,6 +114,7 @@ def schedule_groups(
     demand: Mapping[str, int] | None = None,
     waits: bool = True,
     pins: Mapping[str, tuple[str, ...]] | None = None,
+    floors: Mapping[Group, tuple[int, float, float]] | None = None,
 ) -> CycleResult:
     """`schedule_state` over pending jobs the caller keeps per (tenant, tier), read in place.
 
@@ -124,6 +125,10 @@ def schedule_groups(
     demand: GPUs asked per tenant by all the groups' jobs (None: summed here), for `entitlement_cap_s`.
     Policies with project quotas or weights (which reorder or filter jobs) take the list path.
     pins: as for `schedule_state`.
+    floors: per group with jobs, (fewest GPUs, shortest `expected_runtime_s`, shortest `max_runtime_s`) of
+    its jobs (`simulator.pending.PendingIndex.floors`): with `waits=False`, a scavenge phase whose idle GPUs
+    none of its jobs can use (no rack has as many free, no hold admits so short a run) only counts the
+    jobs it would have examined, in its order, without examining them one by one (same result).
     """
     state.use_contracts(policy.contracts)
     if policy.project_quotas or policy.project_weights:
@@ -132,6 +137,7 @@ def schedule_groups(
     c = _Cycle(state, policy, now, usage or {}, (), owned=False)
     c.explain_waits = waits
     c.pins = pins or {}
+    c.floors = floors
     try:
         lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
         if policy.entitlement_cap_s is not None:
@@ -244,6 +250,8 @@ class _Cycle:
         self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
         self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
         self._pristine = True  # nothing placed, stopped or held in this cycle yet (`_kept`)
+        self._fits_none: bool | None = None  # `_none_fits`, until something is placed, stopped or held
+        self.floors: Mapping[tuple[str, Tier], tuple[int, float, float]] | None = None  # `schedule_groups`
         self._ends_token: tuple[int, int] | None = None  # `SchedulerState.ends_token` of `_ends`
 
     # ---------- phases ----------
@@ -497,6 +505,9 @@ class _Cycle:
         waits = self.explain_waits
         if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
             return  # what the first pop would conclude: nothing idle, nothing to explain
+        if not waits and self.floors is not None and self._idle_useless(jobs):  # type: ignore[arg-type]
+            self._examine_in_order(jobs)  # type: ignore[arg-type]
+            return
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined = self.examined
@@ -515,6 +526,53 @@ class _Cycle:
                 left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=False)
+
+    def _none_fits(self) -> bool:
+        """No pending job of any group can start on what is free or held-free now (`_idle_useless` over every
+        group of `floors`); memoised until something is placed, stopped or held."""
+        got = self._fits_none
+        if got is None:
+            got = self._fits_none = self._idle_useless(None)
+        return got
+
+    def _idle_useless(self, lanes: dict[str, list[Segment]] | None) -> bool:
+        """No job of the scavenge lanes can start (`floors`): each group's fewest GPUs exceed the most free in
+        any rack, no rack is wholly free (a job over a rack needs one) and no hold admits its shortest run
+        (`_hold_admits`; held GPUs are free for a job only if it ends by the hold's deadline)."""
+        floors = self.floors
+        assert floors is not None
+        holds = self.cap.holds
+        lim = self._hold_lims
+        if lim is None or lim[0] != len(holds):
+            lim = self._hold_lims = _deadlines(holds)
+        by_est, by_most = lim[1], lim[2]
+        if by_est is None or any(self.cap.full):  # an advance reservation's hold: its own rule
+            return False
+        top, now = max(self.cap.rack_free, default=0), self.now
+        for t in floors if lanes is None else [(t, _PREEMPTIBLE) for t in lanes]:  # None: every group
+            got = floors.get(t)
+            if got is None:
+                return False
+            g, run, most = got
+            if g <= top or now + run <= by_est or now + most <= by_most:
+                return False
+        return True
+
+    def _examine_in_order(self, lanes: dict[str, list[Segment]]) -> None:
+        """What the scavenge loop does when no job can start: its fair queue pops each tenant's whole lane in
+        turn, in (share key, tenant) order (no key moves), and it examines `max_job_test` jobs."""
+        left = self.policy.max_job_test
+        update = self.examined.update
+        order = sorted(
+            (self._share_key(t), t) for t, segs in lanes.items() if any(s[1] < len(s[0]) for s in segs)  # type: ignore[index, arg-type]
+        )
+        for _, t in order:
+            for jobs, start in lanes[t]:  # type: ignore[misc]
+                if left <= 0:
+                    return
+                part = jobs[start : start + left]
+                update(map(_ID, part))
+                left -= len(part)
 
     def _fair_queue(self, jobs: TenantLists | dict[str, list[Segment]]) -> FairQueue:
         """Lists per tenant (`by_tier`) or lanes read lazily (`tier_lanes`)."""
@@ -535,6 +593,11 @@ class _Cycle:
         jobs, at = q.rest()
         if jobs is None:
             return left
+        if tier is None and self.floors is not None and not self.explain_waits and self._none_fits():
+            part = jobs[at : at + left]  # every one of them would be examined and could not start
+            self.examined.update(map(_ID, part))
+            q.skip(len(part))
+            return left - len(part)
         k, n, stuck = at, len(jobs), self._stuck
         add, waits, now = self.examined.add, self.explain_waits, self.now
         holds = self.cap.holds
@@ -877,6 +940,7 @@ class _Cycle:
     def _changed(self) -> None:
         """Something was placed, stopped or held: answers memoised on the cycle's capacity are stale."""
         self._pristine = False
+        self._fits_none = None
         self._stuck.clear()
         self._before.clear()
 
@@ -1082,6 +1146,7 @@ class _Cycle:
 
 _PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
+_ID = attrgetter("id")
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 
