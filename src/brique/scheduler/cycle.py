@@ -40,6 +40,7 @@ from brique.scheduler.backfill import (
     first_fit,
     hold_allows,
     hold_room,
+    kept_start,
     place_with_holds,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
@@ -882,7 +883,7 @@ class _Cycle:
         key = ("head", sites, g, limit, racks, self._ends_token)
         if key in kept:  # the state and expected ends a past cycle saw: the same walk
             return kept[key]  # type: ignore[return-value]
-        res = kept[key] = earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
+        res = kept[key] = kept_start(self.cap, sites, g, limit, ends, racks, self.state.heads)  # type: ignore[arg-type]
         return res
 
     def _kept(self) -> dict[object, object] | None:

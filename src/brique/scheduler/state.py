@@ -78,6 +78,7 @@ class SchedulerState:
         self.version = 0  # bumped by every delta: answers kept in `kept` hold while it is the same
         self.kept: dict[object, object] = {}  # `cycle._Cycle`'s answers on this state at `kept_version`
         self.kept_version = -1
+        self.heads: dict[tuple[object, ...], object] = {}  # `backfill.kept_start`'s walks, checked before use
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
         self.pre_rack = [0] * len(topo.rack_span)

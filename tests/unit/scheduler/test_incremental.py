@@ -23,6 +23,7 @@ from brique.scheduler import (
     schedule,
     schedule_state,
 )
+from brique.scheduler.backfill import earliest_start, expected_ends, kept_start
 from brique.scheduler.capacity import Capacity
 from brique.scheduler.preempt import VictimIndex
 
@@ -246,3 +247,43 @@ def test_answers_kept_across_cycles_match_a_fresh_state(world, data):
             left = {j.id: j for j in pending}
             _apply(expect, left, running, state, now)
             pending = [j for j in pending if not isinstance(expect.for_job(j.id), Place)]
+
+
+@SETTINGS
+@given(worlds(), st.data())
+def test_a_kept_head_walk_matches_a_fresh_one(world, data):
+    """`backfill.kept_start` (an earlier walk reused when it provably ends the same way) against
+    `earliest_start`, for every size, as jobs start, end and get stop signals and time passes."""
+    fleet, policy, steps = world
+    topo = Topology.from_fleet(fleet)
+    state = SchedulerState(topo, contracts=policy.contracts)
+    running: dict = {}
+    gpus = [g.id for g in fleet.gpus()]
+    memo: dict = {}
+    sites = tuple(range(len(topo.sites)))
+    now = NOW
+    for k, (kind, seed) in enumerate(steps * 2):
+        now += data.draw(st.sampled_from([0.0, 5.0, 700.0]))
+        busy = {g for r in running.values() for g in r.gpus}
+        idle = [g for g in gpus if g not in busy]
+        if kind in "sc" and idle:
+            n = 1 + seed % min(len(idle), 8)
+            job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3], max_runtime_s=[600.0, 3600.0][seed % 2],
+                           estimated_runtime_s=data.draw(st.sampled_from([None, 100.0, 300.0])))  # fmt: skip
+            running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
+            state.apply_started(rj)
+        elif kind == "f" and running:
+            jid = sorted(running)[seed % len(running)]
+            del running[jid]
+            state.apply_finished(jid)
+        elif kind == "x" and running:
+            jid = sorted(running)[seed % len(running)]
+            if running[jid].stopping_at is None:
+                r = running[jid]
+                running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
+                state.apply_stopping(jid, now + 30)
+        cap = Capacity(state, now)
+        ends = expected_ends(cap, state)
+        limit = state.sites.rack_limit(sites)
+        for g in range(1, limit + 1):
+            assert kept_start(cap, sites, g, limit, ends, None, memo) == earliest_start(cap, sites, g, limit, ends=ends)
