@@ -139,8 +139,8 @@ def kept_start(
     racks: frozenset[int] | None,
     memo: dict[tuple[object, ...], KeptStart],
 ) -> HeadReservation | None:
-    """`earliest_start(cap, sites, g, rack_limit, ends=ends, racks=racks)` for a cycle that has placed, stopped
-    and held nothing yet, reusing the walk of an earlier cycle (`memo`, kept by the caller) when it provably
+    """`earliest_start(cap, sites, g, rack_limit, ends=ends, racks=racks)` for a cycle that has stopped and
+    held nothing yet, reusing the walk of an earlier cycle (`memo`, kept by the caller) when it provably
     ends the same way although the state changed: the same first expected ends up to its start and none
     more at it, no rack with enough GPUs before it with today's free counts, the same racks chosen at it,
     and the same free GPUs there. Otherwise it walks and remembers (one rack, every site, no overlap)."""
@@ -223,6 +223,8 @@ def _walk(
                 if any(r in chosen for r, _ in a.spread(usable, gpu_rack)):
                     released.update(x for x in a.gpus if gpu_rack[x] in chosen and usable[x] and owner[x] == i)
             res = _reserve(cap, got, released, t)
+            if any(allocs[e[2]].placed_now for e in ends[:k]):
+                return res, None  # placed in this cycle: its key may hold other GPUs in another cycle
             span, bits = topo.rack_span, cap.free
             picked = [(v.rack, m) for v, m in got]
             kept = KeptStart(usable, t, k, ends[:k], {r: rel[r] - step.get(r, 0) for r in rel}, dict(rel), touched,

@@ -879,7 +879,9 @@ class _Cycle:
         ends = self._ends_now()
         kept = self._kept()
         if kept is None:
-            return earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
+            if self.cap.holds or self.preempts:  # `kept_start` reuses walks only where nothing stopped or is held
+                return earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
+            return kept_start(self.cap, sites, g, limit, ends, racks, self.state.heads)  # type: ignore[arg-type]
         key = ("head", sites, g, limit, racks, self._ends_token)
         if key in kept:  # the state and expected ends a past cycle saw: the same walk
             return kept[key]  # type: ignore[return-value]
