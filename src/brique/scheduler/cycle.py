@@ -252,6 +252,7 @@ class _Cycle:
         self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
         self._pristine = True  # nothing placed, stopped or held in this cycle yet (`_kept`)
         self._fits_none: bool | None = None  # `_none_fits`, until something is placed, stopped or held
+        self._floor_all: tuple[int, float, float] | None = None  # `_floor` over every group, for the cycle
         self.floors: Mapping[tuple[str, Tier], tuple[int, float, float]] | None = None  # `schedule_groups`
         self._ends_token: tuple[int, int] | None = None  # `SchedulerState.ends_token` of `_ends`
 
@@ -506,7 +507,7 @@ class _Cycle:
         waits = self.explain_waits
         if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
             return  # what the first pop would conclude: nothing idle, nothing to explain
-        if not waits and self.floors is not None and self._idle_useless(jobs):  # type: ignore[arg-type]
+        if not waits and self.floors is not None and self._idle_useless(self._floor(jobs)):  # type: ignore[arg-type]
             self._examine_in_order(jobs)  # type: ignore[arg-type]
             return
         q = self._fair_queue(jobs)
@@ -533,15 +534,31 @@ class _Cycle:
         group of `floors`); memoised until something is placed, stopped or held."""
         got = self._fits_none
         if got is None:
-            got = self._fits_none = self._idle_useless(None)
+            if self._floor_all is None:
+                self._floor_all = self._floor(None)
+            got = self._fits_none = self._idle_useless(self._floor_all)
         return got
 
-    def _idle_useless(self, lanes: dict[str, list[Segment]] | None) -> bool:
-        """No job of the scavenge lanes can start (`floors`): each group's fewest GPUs exceed the most free in
-        any rack, no rack is wholly free (a job over a rack needs one) and no hold admits its shortest run
-        (`_hold_admits`; held GPUs are free for a job only if it ends by the hold's deadline)."""
+    def _floor(self, lanes: dict[str, list[Segment]] | None) -> tuple[int, float, float] | None:
+        """The smallest GPUs, runtime and max runtime over the scavenge lanes' groups (None: every group) per
+        `floors`; None when a group is not described."""
         floors = self.floors
         assert floors is not None
+        g, run, most = 1 << 62, float("inf"), float("inf")
+        for key in floors if lanes is None else [(t, _PREEMPTIBLE) for t in lanes]:
+            got = floors.get(key)
+            if got is None:
+                return None
+            g, run, most = min(g, got[0]), min(run, got[1]), min(most, got[2])
+        return g, run, most
+
+    def _idle_useless(self, floor: tuple[int, float, float] | None) -> bool:
+        """No job whose GPUs and runtimes are at least `floor` can start: more GPUs than the most free in any
+        rack, no rack wholly free (a job over a rack needs one), and no hold admits so short a run
+        (`_hold_admits`; held GPUs are free for a job only if it ends by the hold's deadline). Each test is
+        monotone, so the smallest values over many groups answer for all of them."""
+        if floor is None:
+            return False
         holds = self.cap.holds
         lim = self._hold_lims
         if lim is None or lim[0] != len(holds):
@@ -550,14 +567,8 @@ class _Cycle:
         if by_est is None or any(self.cap.full):  # an advance reservation's hold: its own rule
             return False
         top, now = max(self.cap.rack_free, default=0), self.now
-        for t in floors if lanes is None else [(t, _PREEMPTIBLE) for t in lanes]:  # None: every group
-            got = floors.get(t)
-            if got is None:
-                return False
-            g, run, most = got
-            if g <= top or now + run <= by_est or now + most <= by_most:
-                return False
-        return True
+        g, run, most = floor
+        return not (g <= top or now + run <= by_est or now + most <= by_most)
 
     def _examine_in_order(self, lanes: dict[str, list[Segment]]) -> None:
         """What the scavenge loop does when no job can start: its fair queue pops each tenant's whole lane in

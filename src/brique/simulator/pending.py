@@ -84,6 +84,10 @@ class Floors(Mapping[Group, tuple[int, float, float]]):
             raise KeyError(group)
         return sizes[0], runs[0], most[0]
 
+    def get(self, group: Group, default: None = None) -> tuple[int, float, float] | None:  # type: ignore[override]
+        lists = self._lists.get(group)
+        return (lists[0][0], lists[1][0], lists[2][0]) if lists and lists[0] else default
+
     def __iter__(self) -> Iterator[Group]:
         return (g for g, lists in self._lists.items() if lists[0])
 
