@@ -18,7 +18,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from brique.domain.jobs import Job
-from brique.scheduler.assign import RackView, choose, pick_free_or, pick_from
+from brique.scheduler.assign import RackView, choose, pick_from, plan_trays
 from brique.scheduler.capacity import Capacity, Hold
 from brique.scheduler.state import SchedulerState
 
@@ -109,6 +109,128 @@ def earliest_start(
                     )
             return _reserve(cap, got, released, t)
     return None
+
+
+@dataclass(slots=True)
+class KeptStart:
+    """What `kept_start` needs to tell that a head's walk would end as it did: the walk stopped at `start`
+    after the first `k` expected ends (`events`), which released `before` GPUs per rack before it and `at`
+    up to it (`touched`: the racks its last step released GPUs in), and chose `chosen`, picking GPUs among
+    free ones laid out as `free` in those racks."""
+
+    usable: bytes | bytearray
+    start: float
+    k: int
+    events: list[tuple[float, str, int]]
+    before: dict[int, int]
+    at: dict[int, int]
+    touched: set[int]
+    chosen: list[tuple[int, int]]
+    free: list[bytes]
+    res: HeadReservation
+
+
+def kept_start(
+    cap: Capacity,
+    sites: tuple[int, ...],
+    g: int,
+    rack_limit: int,
+    ends: list[tuple[float, str, int]],
+    racks: frozenset[int] | None,
+    memo: dict[tuple[object, ...], KeptStart],
+) -> HeadReservation | None:
+    """`earliest_start(cap, sites, g, rack_limit, ends=ends, racks=racks)` for a cycle that has stopped and
+    held nothing yet, reusing the walk of an earlier cycle (`memo`, kept by the caller) when it provably
+    ends the same way although the state changed: the same first expected ends up to its start and none
+    more at it, no rack with enough GPUs before it with today's free counts, the same racks chosen at it,
+    and the same free GPUs there. Otherwise it walks and remembers (one rack, every site, no overlap)."""
+    topo = cap.topo
+    if g > rack_limit or cap.held or cap.overlap or len(set(sites)) != len(topo.sites):
+        return earliest_start(cap, sites, g, rack_limit, ends=ends, racks=racks)
+    key = (sites, g, rack_limit, racks)
+    got = memo.get(key)
+    if got is not None and _same_walk(cap, got, g, rack_limit, ends):
+        return got.res
+    res, kept = _walk(cap, sites, g, rack_limit, ends, racks)
+    if kept is None:
+        memo.pop(key, None)
+    else:
+        memo[key] = kept
+    return res
+
+
+def _same_walk(cap: Capacity, c: KeptStart, g: int, rack_limit: int, ends: list[tuple[float, str, int]]) -> bool:
+    k = c.k
+    if cap.usable is not c.usable or len(ends) < k or (len(ends) > k and ends[k][0] <= c.start):
+        return False
+    if ends[:k] != c.events:  # the same allocations end first, at the same times (mostly the same tuples)
+        return False
+    free = cap.rack_free
+    for r, n in c.before.items():
+        if free[r] + n >= g:  # might fit at an earlier end now
+            return False
+    future = {r: free[r] + n for r, n in c.at.items()}
+    if not any(future[r] >= g for r in c.touched):
+        return False
+    got = _fit(cap, future, g, rack_limit)
+    if got is None or [(v.rack, n) for v, n in got] != c.chosen:
+        return False
+    span, bits = cap.topo.rack_span, cap.free
+    return all(bits[span[r][0] : span[r][1]] == f for (r, _), f in zip(c.chosen, c.free, strict=True))
+
+
+def _walk(
+    cap: Capacity,
+    sites: tuple[int, ...],
+    g: int,
+    rack_limit: int,
+    ends: list[tuple[float, str, int]],
+    racks: frozenset[int] | None,
+) -> tuple[HeadReservation | None, KeptStart | None]:
+    """`earliest_start`'s walk for one rack over every site with nothing held or overlapping, recording what
+    `_same_walk` checks (an allocation stopped in this cycle: the plain walk, nothing recorded)."""
+    topo = cap.topo
+    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s] if racks is None or r in racks}
+    rel = dict.fromkeys(future, 0)
+    allocs, usable, gpu_rack = cap.allocs, cap.usable, topo.gpu_rack
+    n = len(ends)
+    k = 0
+    while k < n:
+        t = ends[k][0]
+        touched: set[int] = set()
+        step: dict[int, int] = {}
+        while k < n and ends[k][0] == t:
+            a = allocs[ends[k][2]]
+            if a.stopping and a.stop_at is None:
+                return earliest_start(cap, sites, g, rack_limit, ends=ends, racks=racks), None
+            for r, c in a.spread(usable, gpu_rack):
+                if r in future:
+                    future[r] += c
+                    rel[r] += c
+                    step[r] = step.get(r, 0) + c
+                    touched.add(r)
+            k += 1
+        if not any(future[r] >= g for r in touched):
+            continue
+        got = _fit(cap, future, g, rack_limit)
+        if got is not None:
+            chosen = {v.rack for v, _ in got}
+            owner = cap.gpu_alloc
+            released: set[int] = set()
+            for e in ends[:k]:
+                i = e[2]
+                a = allocs[i]
+                if any(r in chosen for r, _ in a.spread(usable, gpu_rack)):
+                    released.update(x for x in a.gpus if gpu_rack[x] in chosen and usable[x] and owner[x] == i)
+            res = _reserve(cap, got, released, t)
+            if any(allocs[e[2]].placed_now for e in ends[:k]):
+                return res, None  # placed in this cycle: its key may hold other GPUs in another cycle
+            span, bits = topo.rack_span, cap.free
+            picked = [(v.rack, m) for v, m in got]
+            kept = KeptStart(usable, t, k, ends[:k], {r: rel[r] - step.get(r, 0) for r in rel}, dict(rel), touched,
+                             picked, [bytes(bits[span[r][0] : span[r][1]]) for r, _ in picked], res)  # fmt: skip
+            return res, kept
+    return None, None
 
 
 def starts_before(
@@ -221,8 +343,29 @@ def _fit(cap: Capacity, future: dict[int, int], g: int, rack_limit: int) -> list
 def _reserve(cap: Capacity, got: list[tuple[RackView, int]], released: set[int], t: float) -> HeadReservation:
     gpus: list[int] = []
     for v, n in got:
-        gpus.extend(pick_free_or(cap, v.rack, n, released))
+        gpus.extend(_pick_free_or(cap, v.rack, n, released))
     return HeadReservation(start=t, site=got[0][0].site, gpus=gpus)
+
+
+def _pick_free_or(cap: Capacity, rack: int, g: int, also: set[int]) -> list[int]:
+    """`assign.pick_free_or`: the same GPUs, with counts per tray (free GPUs by span, plus those of `also`,
+    which are never free) and GPU lists only for the trays the plan picks."""
+    topo = cap.topo
+    trays, span, tg, free, gpu_tray, gpu_rack = (
+        topo.rack_trays[rack], topo.tray_span, topo.tray_gpus, cap.free, topo.gpu_tray, topo.gpu_rack
+    )
+    extra: dict[int, int] = {}
+    for x in also:
+        if gpu_rack[x] == rack and not free[x]:
+            t = gpu_tray[x]
+            extra[t] = extra.get(t, 0) + 1
+    counts = [free.count(1, *span[t]) + extra.get(t, 0) for t in trays]
+    plan = plan_trays(counts, [cap.tray_usable[t] for t in trays], g)
+    assert plan is not None, "rack view promised more GPUs than its trays hold"
+    out: list[int] = []
+    for pos, n in plan:
+        out.extend([x for x in tg[trays[pos]] if free[x] or x in also][:n])
+    return out
 
 
 # ---------- placing around holds ----------

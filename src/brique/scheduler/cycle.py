@@ -40,6 +40,7 @@ from brique.scheduler.backfill import (
     first_fit,
     hold_allows,
     hold_room,
+    kept_start,
     place_with_holds,
 )
 from brique.scheduler.capacity import Alloc, Capacity, Hold
@@ -114,6 +115,7 @@ def schedule_groups(
     demand: Mapping[str, int] | None = None,
     waits: bool = True,
     pins: Mapping[str, tuple[str, ...]] | None = None,
+    floors: Mapping[Group, tuple[int, float, float]] | None = None,
 ) -> CycleResult:
     """`schedule_state` over pending jobs the caller keeps per (tenant, tier), read in place.
 
@@ -124,6 +126,10 @@ def schedule_groups(
     demand: GPUs asked per tenant by all the groups' jobs (None: summed here), for `entitlement_cap_s`.
     Policies with project quotas or weights (which reorder or filter jobs) take the list path.
     pins: as for `schedule_state`.
+    floors: per group with jobs, (fewest GPUs, shortest `expected_runtime_s`, shortest `max_runtime_s`) of
+    its jobs (`simulator.pending.PendingIndex.floors`): with `waits=False`, a scavenge phase whose idle GPUs
+    none of its jobs can use (no rack has as many free, no hold admits so short a run) only counts the
+    jobs it would have examined, in its order, without examining them one by one (same result).
     """
     state.use_contracts(policy.contracts)
     if policy.project_quotas or policy.project_weights:
@@ -132,6 +138,7 @@ def schedule_groups(
     c = _Cycle(state, policy, now, usage or {}, (), owned=False)
     c.explain_waits = waits
     c.pins = pins or {}
+    c.floors = floors
     try:
         lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
         c.keep_reserve()
@@ -245,6 +252,11 @@ class _Cycle:
         self._ages: dict[str, float] = {}  # `_min_age` per victim kind, for the cycle
         self._hold_lims: tuple[int, float | None, float] | None = None  # `_hold_admits`: per count of holds
         self._sites_within: dict[tuple[str, int, str], frozenset[str] | None] = {}  # `guarantee_lanes`
+        self._pristine = True  # nothing placed, stopped or held in this cycle yet (`_kept`)
+        self._fits_none: bool | None = None  # `_none_fits`, until something is placed, stopped or held
+        self._floor_all: tuple[int, float, float] | None = None  # `_floor` over every group, for the cycle
+        self.floors: Mapping[tuple[str, Tier], tuple[int, float, float]] | None = None  # `schedule_groups`
+        self._ends_token: tuple[int, int] | None = None  # `SchedulerState.ends_token` of `_ends`
 
     # ---------- phases ----------
 
@@ -356,10 +368,12 @@ class _Cycle:
         examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
         lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
         guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
-        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
         book = self.quota.book
-        if not prio or not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
-            return {t: [(g, 0)] for t, g in prio.items()}, {}
+        if not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
+            return {t: [(g, 0)] for (t, tier), g in groups.items() if tier is _PRIORITY and g}, {}
+        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
+        if not prio:
+            return {}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
         heapq.heapify(heap)
         at = dict.fromkeys(prio, 0)
@@ -407,7 +421,7 @@ class _Cycle:
         share: dict[str, list[Segment]] = {}
         scavenge: dict[str, list[Segment]] = {}
         for t in dict.fromkeys(t for (t, _), g in groups.items() if g):
-            std = groups.get((t, Tier.STANDARD))
+            std = groups.get((t, _STANDARD))
             pre = groups.get((t, _PREEMPTIBLE))
             lane = list(prio.get(t, ()))  # the queue consumes its segment lists
             if pre and t in under:
@@ -502,6 +516,9 @@ class _Cycle:
         waits = self.explain_waits
         if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
             return  # what the first pop would conclude: nothing idle, nothing to explain
+        if not waits and self.floors is not None and self._idle_useless(self._floor(jobs)):  # type: ignore[arg-type]
+            self._examine_in_order(jobs)  # type: ignore[arg-type]
+            return
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined = self.examined
@@ -520,6 +537,63 @@ class _Cycle:
                 left = self._stuck_run(q, left - 1)
                 continue
             left -= not self._consider(job, may_head=False)
+
+    def _none_fits(self) -> bool:
+        """No pending job of any group can start on what is free or held-free now (`_idle_useless` over every
+        group of `floors`); memoised until something is placed, stopped or held."""
+        got = self._fits_none
+        if got is None:
+            if self._floor_all is None:
+                self._floor_all = self._floor(None)
+            got = self._fits_none = self._idle_useless(self._floor_all)
+        return got
+
+    def _floor(self, lanes: dict[str, list[Segment]] | None) -> tuple[int, float, float] | None:
+        """The smallest GPUs, runtime and max runtime over the scavenge lanes' groups (None: every group) per
+        `floors`; None when a group is not described."""
+        floors = self.floors
+        assert floors is not None
+        g, run, most = 1 << 62, float("inf"), float("inf")
+        for key in floors if lanes is None else [(t, _PREEMPTIBLE) for t in lanes]:
+            got = floors.get(key)
+            if got is None:
+                return None
+            g, run, most = min(g, got[0]), min(run, got[1]), min(most, got[2])
+        return g, run, most
+
+    def _idle_useless(self, floor: tuple[int, float, float] | None) -> bool:
+        """No job whose GPUs and runtimes are at least `floor` can start: more GPUs than the most free in any
+        rack, no rack wholly free (a job over a rack needs one), and no hold admits so short a run
+        (`_hold_admits`; held GPUs are free for a job only if it ends by the hold's deadline). Each test is
+        monotone, so the smallest values over many groups answer for all of them."""
+        if floor is None:
+            return False
+        holds = self.cap.holds
+        lim = self._hold_lims
+        if lim is None or lim[0] != len(holds):
+            lim = self._hold_lims = _deadlines(holds)
+        by_est, by_most = lim[1], lim[2]
+        if by_est is None or any(self.cap.full):  # an advance reservation's hold: its own rule
+            return False
+        top, now = max(self.cap.rack_free, default=0), self.now
+        g, run, most = floor
+        return not (g <= top or now + run <= by_est or now + most <= by_most)
+
+    def _examine_in_order(self, lanes: dict[str, list[Segment]]) -> None:
+        """What the scavenge loop does when no job can start: its fair queue pops each tenant's whole lane in
+        turn, in (share key, tenant) order (no key moves), and it examines `max_job_test` jobs."""
+        left = self.policy.max_job_test
+        update = self.examined.update
+        order = sorted(
+            (self._share_key(t), t) for t, segs in lanes.items() if any(s[1] < len(s[0]) for s in segs)  # type: ignore[index, arg-type]
+        )
+        for _, t in order:
+            for jobs, start in lanes[t]:  # type: ignore[misc]
+                if left <= 0:
+                    return
+                part = jobs[start : start + left]
+                update(map(_ID, part))
+                left -= len(part)
 
     def _fair_queue(self, jobs: TenantLists | dict[str, list[Segment]]) -> FairQueue:
         """Lists per tenant (`by_tier`) or lanes read lazily (`tier_lanes`)."""
@@ -540,8 +614,18 @@ class _Cycle:
         jobs, at = q.rest()
         if jobs is None:
             return left
-        k, n, examined, stuck = at, len(jobs), self.examined, self._stuck
-        waits = self.explain_waits
+        if tier is None and self.floors is not None and not self.explain_waits and self._none_fits():
+            part = jobs[at : at + left]  # every one of them would be examined and could not start
+            self.examined.update(map(_ID, part))
+            q.skip(len(part))
+            return left - len(part)
+        k, n, stuck = at, len(jobs), self._stuck
+        add, waits, now = self.examined.add, self.explain_waits, self.now
+        holds = self.cap.holds
+        lim = self._hold_lims
+        if lim is None or lim[0] != len(holds):  # `_hold_admits`' deadlines: no hold is added in the run
+            lim = self._hold_lims = _deadlines(holds)
+        by_est, by_most = lim[1], lim[2]
         while k < n and left > 0:
             job = jobs[k]
             if tier is not None and job.tier != tier:
@@ -550,9 +634,16 @@ class _Cycle:
             if room is None:
                 if not self._cannot_start(job):
                     break
-            elif room and self._hold_admits(job):
-                break
-            examined.add(job.id)
+            elif room:  # `_hold_admits` inlined
+                if by_est is None:
+                    if self._hold_admits(job):
+                        break
+                elif job.reservation is None:
+                    most = job.max_runtime_s
+                    est = job.estimated_runtime_s
+                    if now + (most if est is None or est > most else est) <= by_est or now + most <= by_most:
+                        break
+            add(job.id)
             if waits:
                 self._wait(job, None)
             left -= 1
@@ -706,8 +797,8 @@ class _Cycle:
         if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
-        if self._surely_not_worth(job, sites, self._min_age("tier")):
-            return False
+        if self.policy.preempt_wait_ratio > 0 and self._surely_not_worth(job, sites, self._min_age("tier")):
+            return False  # (with no wait ratio every plan is worth it: no bound to compute)
         plan = self._plan("tier", job.gpus, sites)
         if plan is None or not self._worth_killing(job, sites, plan, self._index("tier")):
             return False
@@ -755,7 +846,17 @@ class _Cycle:
         first = self._before.get(key)
         if first is None:  # one walk to the first fit answers every horizon (`backfill.first_fit`)
             limit = self.sites.rack_limit(sites)
-            first = self._before[key] = first_fit(self.cap, sites, g, limit, self._ends_now())
+            ends = self._ends_now()
+            kept = self._kept()
+            memo = None if kept is None else ("first", sites, g, self._ends_token)
+            got = None if memo is None else kept.get(memo)  # type: ignore[union-attr]
+            if got is not None:  # the state and expected ends a past cycle saw: the same walk
+                first = got  # type: ignore[assignment]
+            else:
+                first = first_fit(self.cap, sites, g, limit, ends)
+                if memo is not None:
+                    kept[memo] = first  # type: ignore[index]
+            self._before[key] = first
         return first < t
 
     def _reserve_head(self, job: Job, sites: tuple[int, ...]) -> bool:
@@ -766,7 +867,7 @@ class _Cycle:
         firm = self.policy.firm_under_entitled and job.tenant in self._under and 2 * job.gpus <= limit
         res = self._pinned(job, sites, limit) if firm else None
         if res is None:
-            res = earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now())
+            res = self._earliest(sites, job.gpus, limit, None)
         if res is None:
             return False
         self.head = (job, res)
@@ -793,7 +894,36 @@ class _Cycle:
         topo = self.cap.topo
         index = topo.gpu_index
         racks = frozenset(topo.gpu_rack[index[g]] for g in gpus if g in index)
-        return earliest_start(self.cap, sites, job.gpus, limit, ends=self._ends_now(), racks=racks)
+        return self._earliest(sites, job.gpus, limit, racks)
+
+    def _earliest(
+        self, sites: tuple[int, ...], g: int, limit: int, racks: frozenset[int] | None
+    ) -> HeadReservation | None:
+        """`backfill.earliest_start` for a head; kept across cycles while nothing changed (`_kept`)."""
+        ends = self._ends_now()
+        kept = self._kept()
+        if kept is None:
+            if self.cap.holds or self.preempts:  # `kept_start` reuses walks only where nothing stopped or is held
+                return earliest_start(self.cap, sites, g, limit, ends=ends, racks=racks)
+            return kept_start(self.cap, sites, g, limit, ends, racks, self.state.heads)  # type: ignore[arg-type]
+        key = ("head", sites, g, limit, racks, self._ends_token)
+        if key in kept:  # the state and expected ends a past cycle saw: the same walk
+            return kept[key]  # type: ignore[return-value]
+        res = kept[key] = kept_start(self.cap, sites, g, limit, ends, racks, self.state.heads)  # type: ignore[arg-type]
+        return res
+
+    def _kept(self) -> dict[object, object] | None:
+        """Answers kept on the state across cycles (`SchedulerState.kept`), or None when they do not apply:
+        this cycle has placed, stopped or held something, or the expected ends depend on `now`
+        (`SchedulerState.ends_token`). An answer computed on the state as it was, with no hold and the
+        same expected ends (keys carry their token), is the answer on it now. Cleared by any delta."""
+        if not self._pristine or self.cap.holds or self._ends_now() is None or self._ends_token is None:
+            return None
+        state = self.state
+        if state.kept_version != state.version:
+            state.kept.clear()
+            state.kept_version = state.version
+        return state.kept
 
     # ---------- effects ----------
 
@@ -836,6 +966,8 @@ class _Cycle:
 
     def _changed(self) -> None:
         """Something was placed, stopped or held: answers memoised on the cycle's capacity are stale."""
+        self._pristine = False
+        self._fits_none = None
         self._stuck.clear()
         self._before.clear()
 
@@ -961,14 +1093,25 @@ class _Cycle:
         key = (kind, sites)
         if g <= limit and g >= self._no_plan.get(key, g + 1):
             return None
+        if kind == "tier" and g <= limit and self._no_tier_room(sites, g):
+            self._no_plan[key] = g  # what the plan would conclude, without building the index
+            return None
         got = preempt.plan(self.cap, sites, g, limit, self._index(kind))
         if got is None and g <= limit:
             self._no_plan[key] = g
         return got
 
+    def _no_tier_room(self, sites: tuple[int, ...], g: int) -> bool:
+        """No rack of `sites` has `g` GPUs free or held by preemptible work not stopping (an upper bound of
+        what a tier victim index offers there, `SchedulerState.pre_rack`): a plan for `g` (one rack) fails."""
+        free, pre, racks = self.cap.rack_free, self.state.pre_rack, self.cap.topo.site_racks
+        return all(free[r] + pre[r] < g for s in sites for r in racks[s])
+
     def _ends_now(self) -> list[tuple[float, str, int]]:
         if self._ends is None:
             self._ends = expected_ends(self.cap, self.state)
+            # equal tokens, equal lists (`SchedulerState.ends_at`); only this cycle's placements are added
+            self._ends_token = self.state.ends_token if not self.cap.placed() else None
         return self._ends
 
     def _share_key(self, tenant: str) -> float:
@@ -1032,8 +1175,9 @@ class _Cycle:
         return got
 
 
-_PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+_PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
+_ID = attrgetter("id")
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 
 

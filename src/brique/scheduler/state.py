@@ -24,7 +24,10 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
 - `ends`: (stop time, else start + expected runtime; job id; allocation), sorted, and `late`:
   (start + max runtime; ...) of the running jobs already past their estimate when last asked:
   backfill's expected ends at any `now` (`ends_at`) without a pass over running work
-- `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates)
+- `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates), and
+  `pre_rack`: per rack, the usable GPUs of those not stopping (a bound on what preemption can free there)
+- `version`: bumped by every delta; `kept`: answers a cycle computed on the state as it was (no
+  placement, stop or hold of its own yet), reused by the next cycles while `version` is the same
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
 change recounts everything (rare).
@@ -66,9 +69,19 @@ class SchedulerState:
         self.late: list[tuple[float, str, int]] = []
         self._moved = float("-inf")  # every entry of `ends` due by then (but stops) is in `late`
         self._end_of: dict[int, tuple[tuple[float, str, int], bool]] = {}  # allocation -> (entry, in `late`)
+        self._moves = 0  # calls of `ends_at` that moved entries to `late`
+        # `ends_at`'s last answer that did not depend on `now`, under its token (version, moves), and the
+        # token of the last answer (None: it depended on `now`): equal tokens, equal answers.
+        self._merged: tuple[tuple[int, int] | None, list[tuple[float, str, int]]] = (None, [])
+        self.ends_token: tuple[int, int] | None = None
         self.preemptible: dict[int, None] = {}
+        self.version = 0  # bumped by every delta: answers kept in `kept` hold while it is the same
+        self.kept: dict[object, object] = {}  # `cycle._Cycle`'s answers on this state at `kept_version`
+        self.kept_version = -1
+        self.heads: dict[tuple[object, ...], object] = {}  # `backfill.kept_start`'s walks, checked before use
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
+        self.pre_rack = [0] * len(topo.rack_span)
         self.free = bytearray(self.usable)
         free = self.free
         for rj in running:  # order-free: counts and buckets are built after all marks
@@ -82,6 +95,7 @@ class SchedulerState:
         """`rj` now holds its GPUs (its `started_at` may lie in the future: a handover)."""
         if rj.job.id in self.by_job:
             raise ValueError(f"job {rj.job.id} already holds GPUs")
+        self.version += 1
         key = self._add(rj)
         free, topo, per_rack = self.free, self.topo, {}
         for g in self.allocs[key].gpus:
@@ -94,11 +108,15 @@ class SchedulerState:
 
     def apply_finished(self, job_id: str) -> None:
         """Job `job_id` no longer holds GPUs (completed, killed or handed over)."""
+        self.version += 1
         key = self.by_job.pop(job_id)
         a = self.allocs.pop(key)
         self.ledger.remove(key, a)
         self._drop_end(key)
-        self.preemptible.pop(key, None)
+        if key in self.preemptible:
+            del self.preemptible[key]
+            if not a.stopping:
+                self._pre(a, -1)
         free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
         for g in a.gpus:
             if owner[g] != key:
@@ -113,9 +131,12 @@ class SchedulerState:
 
     def apply_stopping(self, job_id: str, stopping_at: float) -> None:
         """A stop signal was sent to `job_id`: it keeps its GPUs until it is gone, by `stopping_at`."""
+        self.version += 1
         key = self.by_job[job_id]
         a = self.allocs[key]
         self.ledger.stop(a)
+        if key in self.preemptible and not a.stopping:
+            self._pre(a, -1)
         a.stop_at = stopping_at
         a.stopping = True
         self._drop_end(key)
@@ -123,10 +144,15 @@ class SchedulerState:
 
     def set_health(self, key: str, state: HealthState) -> None:
         """Override a node's or GPU's health (draining/down never get new work); recounts all."""
+        self.version += 1
         self.health[key] = state
         self._usable_from_health()
         for a in self.allocs.values():
             a.rack_spread = None
+        self.pre_rack = [0] * len(self.topo.rack_span)
+        for k in self.preemptible:
+            if not self.allocs[k].stopping:
+                self._pre(self.allocs[k], 1)
         self.free = bytearray(
             1 if u and o < 0 else 0 for u, o in zip(self.usable, self.gpu_alloc, strict=True)
         )
@@ -135,6 +161,7 @@ class SchedulerState:
     def use_contracts(self, contracts: ContractBook) -> None:
         """Classify running work against `contracts` (a no-op when they are the ones in use)."""
         if contracts is not self.ledger.book and contracts != self.ledger.book:
+            self.version += 1
             self.ledger = Ledger(contracts, self.topo)
             for key, a in self.allocs.items():
                 self.ledger.add(key, a)
@@ -151,6 +178,7 @@ class SchedulerState:
         recomputed (overdue estimate: the max runtime; a stop or max runtime passed: `now`)."""
         if now < self._moved:  # asked about an earlier instant: from scratch (not a cycle's placements)
             first = self.next_key
+            self.ends_token = None
             return sorted((a.expected_end(now), a.job.id, k) for k, a in self.allocs.items() if k < first)
         ends, late, allocs = self.ends, self.late, self.allocs
         k = bisect_right(ends, now, key=_END)
@@ -165,9 +193,17 @@ class SchedulerState:
                 else:
                     stops.append(e)
             ends[:k] = stops
+            self._moves += 1
         self._moved = now
         k = len(stops) if k else 0  # due stops: gone by now
         m = bisect_left(late, now, key=_END)  # past even their max runtime: now
+        if not k and not m:  # no entry depends on `now`: the answer is the lists' merge, kept while they are
+            token = (self.version, self._moves)
+            self.ends_token = token
+            if self._merged[0] != token:
+                self._merged = (token, sorted(late + ends))
+            return list(self._merged[1])  # a copy: callers add this cycle's placements to it
+        self.ends_token = None
         out = [(now, e[1], e[2]) for e in ends[:k]]
         out += [(now, e[1], e[2]) for e in late[:m]]
         out += late[m:]
@@ -198,7 +234,14 @@ class SchedulerState:
         self._keep_end(key, a)
         if rj.job.tier == Tier.PREEMPTIBLE:
             self.preemptible[key] = None
+            if not stopping:
+                self._pre(a, 1)
         return key
+
+    def _pre(self, a: Alloc, sign: int) -> None:
+        pre = self.pre_rack
+        for r, n in a.spread(self.usable, self.topo.gpu_rack):
+            pre[r] += sign * n
 
     def _keep_end(self, key: int, a: Alloc) -> None:
         if a.stop_at is not None:

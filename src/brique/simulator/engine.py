@@ -321,7 +321,7 @@ class Engine:
         """One cycle over every pending job: the core reads the groups only as far as it examines them."""
         if self.cfg.in_place:
             return schedule_groups(self.state, self.pending.groups, self.policy, now, self.usage,
-                                   demand=self.pending.gpus, waits=False, pins=self.pins)  # fmt: skip
+                                   demand=self.pending.gpus, waits=False, pins=self.pins, floors=self.pending.floors)  # fmt: skip
         return schedule_state(self.state, self.pending.ordered(), self.policy, now, self.usage, waits=False,
                               ordered=True, pins=self.pins)  # fmt: skip
 

@@ -85,6 +85,11 @@ def test_groups_read_in_place_decide_as_one_list(case, waits):
     assert got == expect
     assert (got.examined, got.wake_at) == (expect.examined, expect.wake_at)
     assert schedule_groups(state, groups, policy, NOW, usage=usage, waits=waits) == expect  # demand summed
+    floors = {k: (min(j.gpus for j in g), min(j.expected_runtime_s for j in g), min(j.max_runtime_s for j in g))
+              for k, g in groups.items() if g}  # fmt: skip
+    lean = schedule_state(state, admitted, policy, NOW, usage=usage, waits=False)
+    fast = schedule_groups(state, groups, policy, NOW, usage=usage, waits=False, floors=floors)
+    assert (fast, fast.examined) == (lean, lean.examined)  # phases that start nothing count, not examine
     assert groups == copy  # read in place, never changed
     rejected = [j for j in pending if admission(state, j, policy, NOW)]
     full = schedule_state(state, pending, policy, NOW, usage=usage)

@@ -23,6 +23,9 @@ from brique.scheduler import (
     schedule,
     schedule_state,
 )
+from brique.scheduler.backfill import earliest_start, expected_ends, kept_start
+from brique.scheduler.capacity import Capacity
+from brique.scheduler.preempt import VictimIndex
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "60"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -44,6 +47,7 @@ def state_view(state: SchedulerState) -> dict:
         "ledger": (state.ledger.held, state.ledger.wide_left, state.ledger.site_left),
         "ends": [[e[:2] for e in state.ends_at(t)] for t in (NOW, NOW + 400.0, NOW + 4_000.0)],
         "preemptible": sorted(ids[k] for k in state.preemptible),
+        "pre_rack": state.pre_rack,
     }  # fmt: skip
 
 
@@ -180,3 +184,106 @@ def test_switching_contracts_reclassifies():
     expect = schedule(ClusterSnapshot.of(topo, running=running), [vip], policy, NOW)
     assert schedule_state(state, [vip], policy, NOW) == expect
     assert isinstance(expect.for_job("vip"), Place)
+
+
+@SETTINGS
+@given(worlds(), st.data())
+def test_answers_kept_across_cycles_match_a_fresh_state(world, data):
+    """Cycles on one kept state (heads' reservations and first fits kept while no delta came, the tier's
+    per-rack bound) decide what cycles on a state built afresh decide, instant after instant."""
+    fleet, base, steps = world
+    policy = SchedulingPolicy(
+        contracts=base.contracts, backfill=True, preempt_for_standard=data.draw(st.booleans()),
+        preempt_wait_ratio=data.draw(st.sampled_from([0.0, 0.01])), preempt_protect_s=data.draw(st.sampled_from([0.0, 300.0])),
+        max_job_test=data.draw(st.integers(1, 6)),
+    )  # fmt: skip
+    topo = Topology.from_fleet(fleet)
+    state = SchedulerState(topo, contracts=policy.contracts)
+    running: dict = {}
+    gpus = [g.id for g in fleet.gpus()]
+    order = data.draw(st.permutations(gpus))
+    at = 0
+    for i in range(data.draw(st.integers(0, 10))):  # a busy fleet: heads get reservations
+        n = data.draw(st.sampled_from([1, 2, 4]))
+        if at + n > len(order):
+            break
+        job = make_job(f"r{i}", n, TENANTS[i % 3], list(Tier)[data.draw(st.integers(0, 2))], max_runtime_s=3600.0,
+                       estimated_runtime_s=data.draw(st.sampled_from([None, 100.0, 1500.0])))  # fmt: skip
+        running[job.id] = rj = run(job, order[at : at + n], started_at=NOW - data.draw(st.integers(0, 3000)))
+        state.apply_started(rj)
+        at += n
+    pending = _pending(data.draw, data.draw(st.integers(1, 12)), "p")
+    now = NOW
+    for k, (kind, seed) in enumerate(steps):
+        now += data.draw(st.sampled_from([0.0, 5.0, 700.0]))
+        busy = {g for r in running.values() for g in r.gpus}
+        idle = [g for g in gpus if g not in busy]
+        if kind == "s" and idle:
+            n = 1 + seed % min(len(idle), 8)
+            job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3],
+                           max_runtime_s=[600.0, 3600.0][seed % 2], estimated_runtime_s=[None, 300.0][seed % 2])  # fmt: skip
+            running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
+            state.apply_started(rj)
+        elif kind == "f" and running:
+            jid = sorted(running)[seed % len(running)]
+            del running[jid]
+            state.apply_finished(jid)
+        elif kind == "x" and running:
+            jid = sorted(running)[seed % len(running)]
+            if running[jid].stopping_at is None:
+                r = running[jid]
+                running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
+                state.apply_stopping(jid, now + 30)
+        cap = Capacity(state, now)  # the tier's bound is what its victim index offers per rack
+        index = VictimIndex(cap, lambda a: a.job.tier == Tier.PREEMPTIBLE, among=state.preemptible)
+        assert state.pre_rack == [sum(index.in_rack.get(r, {}).values()) for r in range(len(topo.rack_span))]
+        usage = {t: data.draw(st.sampled_from([0.0, 1e5])) for t in TENANTS}
+        for _ in range(2):  # twice at one instant: the second cycle reads what the first kept
+            fresh = SchedulerState(topo, running.values(), contracts=policy.contracts)
+            expect = schedule_state(fresh, pending, policy, now, usage=usage)
+            got = schedule_state(state, pending, policy, now, usage=usage)
+            assert (got, got.examined) == (expect, expect.examined)
+        if data.draw(st.booleans()):
+            left = {j.id: j for j in pending}
+            _apply(expect, left, running, state, now)
+            pending = [j for j in pending if not isinstance(expect.for_job(j.id), Place)]
+
+
+@SETTINGS
+@given(worlds(), st.data())
+def test_a_kept_head_walk_matches_a_fresh_one(world, data):
+    """`backfill.kept_start` (an earlier walk reused when it provably ends the same way) against
+    `earliest_start`, for every size, as jobs start, end and get stop signals and time passes."""
+    fleet, policy, steps = world
+    topo = Topology.from_fleet(fleet)
+    state = SchedulerState(topo, contracts=policy.contracts)
+    running: dict = {}
+    gpus = [g.id for g in fleet.gpus()]
+    memo: dict = {}
+    sites = tuple(range(len(topo.sites)))
+    now = NOW
+    for k, (kind, seed) in enumerate(steps * 2):
+        now += data.draw(st.sampled_from([0.0, 5.0, 700.0]))
+        busy = {g for r in running.values() for g in r.gpus}
+        idle = [g for g in gpus if g not in busy]
+        if kind in "sc" and idle:
+            n = 1 + seed % min(len(idle), 8)
+            job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3], max_runtime_s=[600.0, 3600.0][seed % 2],
+                           estimated_runtime_s=data.draw(st.sampled_from([None, 100.0, 300.0])))  # fmt: skip
+            running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
+            state.apply_started(rj)
+        elif kind == "f" and running:
+            jid = sorted(running)[seed % len(running)]
+            del running[jid]
+            state.apply_finished(jid)
+        elif kind == "x" and running:
+            jid = sorted(running)[seed % len(running)]
+            if running[jid].stopping_at is None:
+                r = running[jid]
+                running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
+                state.apply_stopping(jid, now + 30)
+        cap = Capacity(state, now)
+        ends = expected_ends(cap, state)
+        limit = state.sites.rack_limit(sites)
+        for g in range(1, limit + 1):
+            assert kept_start(cap, sites, g, limit, ends, None, memo) == earliest_start(cap, sites, g, limit, ends=ends)

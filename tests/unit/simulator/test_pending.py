@@ -50,3 +50,30 @@ def test_predictor_uses_the_most_specific_history() -> None:
     assert p.predict("a", 8) == 200.0  # mean of the last two (a, 8) runs
     assert p.predict("a", 4) == pytest.approx(175.0)  # no (a, 4) history: the tenant's last two
     assert p.accuracy() == {"predicted": 1, "within_2x": 0.0, "median_rel_error": 2.0}
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 30), st.sampled_from([1, 2, 4, 8]),
+                          st.sampled_from([None, 60.0, 900.0]), st.sampled_from([600.0, 3600.0])), max_size=60))  # fmt: skip
+def test_pending_floors_are_the_smallest_of_each_group(ops) -> None:
+    """`PendingIndex.floors`: per group, the fewest GPUs, the shortest expected and max runtimes, as jobs come and go."""
+    from brique.domain.jobs import Job, Tier
+    from brique.simulator.pending import PendingIndex
+
+    index, alive = PendingIndex(), {}
+    for i, (add, pick, gpus, est, most) in enumerate(ops):
+        if add or not alive:
+            tenant, tier = ["a", "b"][pick % 2], [Tier.STANDARD, Tier.PREEMPTIBLE][pick % 3 == 0]
+            alive[i] = j = Job(id=f"{i:08d}", tenant=tenant, gpus=gpus, tier=tier, submitted_at=float(pick),
+                               max_runtime_s=most, estimated_runtime_s=est)  # fmt: skip
+            index.add(i, j)
+        else:
+            index.pop(sorted(alive)[pick % len(alive)])
+            del alive[sorted(alive)[pick % len(alive)]]
+        expect = {}
+        for j in alive.values():
+            expect.setdefault((j.tenant, j.tier), []).append(j)
+        assert dict(index.floors) == {
+            k: (min(j.gpus for j in g), min(j.expected_runtime_s for j in g), min(j.max_runtime_s for j in g))
+            for k, g in expect.items()
+        }
