@@ -30,7 +30,7 @@ from operator import attrgetter
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
-from brique.scheduler import admit, explain, preempt, reservations
+from brique.scheduler import admit, explain, preempt, reservations, victims
 from brique.scheduler.assign import place_fast
 from brique.scheduler.backfill import (
     HeadReservation,
@@ -885,16 +885,16 @@ class _Cycle:
         """Least time any candidate victim of `kind` has run (inf: none), without building the index;
         kept for the cycle: candidates only leave, so it stays a lower bound. Under a
         `victim_loss` other than since-start: the least seconds a candidate loses per GPU."""
-        index = self._victims.get(kind)
-        if index is not None:
-            return index.min_age
         got = self._ages.get(kind)
         if got is None:
             eligible, among = self._eligible(kind)
             allocs, now = self.cap.allocs, self.now
-            youngest = float("inf")
             loss = self.policy.victim_loss
             since = loss.model == "since_start"
+            if since and kind == "tier":  # the youngest eligible, from the end of the tier's start order
+                got = self._ages[kind] = victims.youngest(self.state.candidates.pre, allocs, eligible, now)
+                return got
+            youngest = float("inf")
             for a in allocs.values() if among is None else (allocs[i] for i in among):
                 if a.stopping or a.placed_now or a.protected or not eligible(a):
                     continue
@@ -907,9 +907,11 @@ class _Cycle:
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            eligible, among = self._eligible(kind)
+            eligible, _ = self._eligible(kind)
+            cands = self.state.candidates  # read per rack, only where a plan looks
+            pools = cands.rack_pre if kind == "tier" else cands.rack
             got = preempt.VictimIndex(
-                self.cap, eligible, self.policy.preempt_by_cost, among, self.policy.victim_loss
+                self.cap, eligible, self.policy.preempt_by_cost, loss=self.policy.victim_loss, pools=pools
             )
             self._victims[kind] = got
         return got

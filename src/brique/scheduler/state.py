@@ -25,6 +25,7 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
   (start + max runtime; ...) of the running jobs already past their estimate when last asked:
   backfill's expected ends at any `now` (`ends_at`) without a pass over running work
 - `preemptible`: allocations of preemptible-tier jobs, in allocation order (victim candidates)
+- `candidates`: allocations per rack by start time, for victim indexes (`victims.Candidates`)
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
 change recounts everything (rare).
@@ -43,6 +44,7 @@ from brique.scheduler.admit import Sites
 from brique.scheduler.alloc import Alloc
 from brique.scheduler.quota import Ledger
 from brique.scheduler.topology import Topology
+from brique.scheduler.victims import Candidates
 
 
 class SchedulerState:
@@ -67,6 +69,7 @@ class SchedulerState:
         self._moved = float("-inf")  # every entry of `ends` due by then (but stops) is in `late`
         self._end_of: dict[int, tuple[tuple[float, str, int], bool]] = {}  # allocation -> (entry, in `late`)
         self.preemptible: dict[int, None] = {}
+        self.candidates = Candidates(topo)
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
         self.free = bytearray(self.usable)
@@ -99,6 +102,7 @@ class SchedulerState:
         self.ledger.remove(key, a)
         self._drop_end(key)
         self.preemptible.pop(key, None)
+        self.candidates.remove(key, a)
         free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
         for g in a.gpus:
             if owner[g] != key:
@@ -196,6 +200,7 @@ class SchedulerState:
         self.by_job[rj.job.id] = key
         self.ledger.add(key, a)
         self._keep_end(key, a)
+        self.candidates.add(key, a)
         if rj.job.tier == Tier.PREEMPTIBLE:
             self.preemptible[key] = None
         return key
