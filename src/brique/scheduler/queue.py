@@ -71,6 +71,21 @@ class Merge:
 
 
 Segment = tuple[Sequence[Job], int] | Iterator[Job] | Merge  # part of a lane (`FairQueue.of_lanes`)
+_NONE: list[Job] = []  # a lane's list before its first read (never appended to)
+
+
+def _known_nonempty(segments: list[Segment]) -> bool:
+    """The lane has a job, known without reading it (no iterator before its first non-empty segment)."""
+    for seg in segments:
+        if isinstance(seg, tuple):
+            if seg[1] < len(seg[0]):
+                return True
+        elif isinstance(seg, Merge):
+            if seg.i < len(seg.a) or seg.j < len(seg.b):
+                return True
+        else:
+            return False
+    return False
 
 
 def by_tenant(jobs: Iterable[Job], share_preemptible: Collection[str] = frozenset()) -> tuple[TenantLists, TenantLists]:
@@ -144,6 +159,9 @@ class FairQueue:
         q._src = {}
         for t, segments in lanes.items():
             q._src[t] = segments
+            if _known_nonempty(segments):  # its first jobs are read when it is first popped (`pop`)
+                q._queues[t], q._at[t] = _NONE, 0
+                continue
             if q._next(t, 0):
                 continue
             del q._src[t]
@@ -185,6 +203,9 @@ class FairQueue:
         self._current = tenant
         queue = self._queues[tenant]
         at = self._at[tenant]
+        if queue is _NONE:  # a lane not read yet (`of_lanes`): it has jobs
+            self._next(tenant, 0)
+            queue, at = self._queues[tenant], self._at[tenant]
         if self._project_key is None or len(queue) - at < 2:
             self._at[tenant] = at + 1
             return queue[at]
