@@ -14,7 +14,6 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
@@ -34,9 +33,8 @@ TenantLists = dict[str, tuple[list[Job], list[Job]]]  # per tenant: (priority jo
 
 
 class Merge:
-    """Two lists in canonical order (unique ids) read as one, in chunks: each run of one list below the
-    other's next job is found by bisection and copied by slicing, not compared job by job
-    (`heapq.merge(a, b, key=...)`'s order)."""
+    """Two lists in canonical order (unique ids) read as one, in chunks (`heapq.merge(a, b, key=...)`'s
+    order): a chunk that one list gives whole is copied by slicing, else the lists are merged job by job."""
 
     __slots__ = ("a", "b", "i", "j")
 
@@ -47,25 +45,39 @@ class Merge:
         """The next `n` jobs (fewer at the end)."""
         a, b, i, j = self.a, self.b, self.i, self.j
         na, nb = len(a), len(b)
+        key = _CANONICAL
         out: list[Job] = []
-        while len(out) < n:
-            room = n - len(out)
-            if j == nb or i == na:
-                if i < na:
-                    out += a[i : i + room]
-                    i = min(na, i + room)
-                elif j < nb:
-                    out += b[j : j + room]
-                    j = min(nb, j + room)
-                break
-            k = bisect_left(a, _CANONICAL(b[j]), lo=i, hi=min(na, i + room), key=_CANONICAL)
-            if k > i:
-                out += a[i:k]
-                i = k
-                continue
-            k = bisect_left(b, _CANONICAL(a[i]), lo=j, hi=min(nb, j + room), key=_CANONICAL)
-            out += b[j:k]
-            j = k
+        if i < na and j < nb:
+            ka, kb = key(a[i]), key(b[j])
+            k = i + n  # all `n` from one list when its n-th job still sorts first (one test)
+            if ka < kb and k <= na and key(a[k - 1]) < kb:
+                self.i = k
+                return a[i:k]
+            k = j + n
+            if kb < ka and k <= nb and key(b[k - 1]) < ka:
+                self.j = k
+                return b[j:k]
+            while len(out) < n:  # interleaved: job by job (short runs cost less than bisections)
+                if ka < kb:
+                    out.append(a[i])
+                    i += 1
+                    if i == na:
+                        break
+                    ka = key(a[i])
+                else:
+                    out.append(b[j])
+                    j += 1
+                    if j == nb:
+                        break
+                    kb = key(b[j])
+        room = n - len(out)
+        if room > 0:  # one list is done: the other's next jobs
+            if i < na:
+                out += a[i : i + room]
+                i = min(na, i + room)
+            elif j < nb:
+                out += b[j : j + room]
+                j = min(nb, j + room)
         self.i, self.j = i, j
         return out
 
