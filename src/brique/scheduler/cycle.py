@@ -427,7 +427,9 @@ class _Cycle:
         for t, g in asked.items():
             if g:
                 demand[t] = demand.get(t, 0.0) + g
-        weight = {t: self.quota.terms(t).weight for t in demand}
+        weight = self.state.ledger.weights  # per tenant, kept while the contracts are the same
+        for t in demand.keys() - weight.keys():
+            weight[t] = self.quota.terms(t).weight
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
 
@@ -442,9 +444,11 @@ class _Cycle:
         ent, under = self._ent, self._under
         if ent is None or not under or (len(under) == 1 and job.tenant in under):  # no other tenant under
             return False
+        held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
+        if held < mine - 0.5:
+            return False  # what the last test says, known first (the tests between only return False)
         if job.tier is _PRIORITY and (not self.policy.cap_priority or self._within(job)):
             return False
-        held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
         cap = self.policy.entitlement_cap_s or 0.0
         far = self.policy.entitlement_far_over
         if far is not None and held >= far * mine:

@@ -45,6 +45,7 @@ class Ledger:
         self.prio_wide_left: dict[str, int] = {}
         self.share_left: dict[tuple[str, str], int] = {}  # (tenant, project): share its priority work leaves
         self.dirty: set[str] = set()
+        self.weights: dict[str, float] = {}  # tenant -> its fair-share weight in `book` (read by cycles)
 
     def add(self, key: int, a: Alloc) -> None:
         t = a.job.tenant
