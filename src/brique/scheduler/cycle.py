@@ -314,10 +314,7 @@ class _Cycle:
         return rest
 
     def guarantee_phase(self, jobs: list[Job]) -> list[Job]:
-        book = self.quota.book
-        if not self.project_quota and not (
-            book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
-        ):
+        if not self.project_quota and not self.state.ledger.any_guarantee:
             return jobs  # no job can be within a guarantee: the walk would keep the order and examine none
         rest: list[Job] = []
         first: list[Job] = []
@@ -348,8 +345,7 @@ class _Cycle:
         lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
         guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
         prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
-        book = self.quota.book
-        if not prio or not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
+        if not prio or not self.state.ledger.any_guarantee:
             return {t: [(g, 0)] for t, g in prio.items()}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
         heapq.heapify(heap)
@@ -358,6 +354,8 @@ class _Cycle:
         rest: dict[str, list[Job]] = {}  # passed over
         removed: dict[str, int] = {}
         memo = self._sites_within  # `quota.guarantee_sites` by (tenant, GPUs, project): it reads only budgets
+        within: dict[tuple[tuple[int, ...], frozenset[str]], tuple[int, ...]] = {}  # allowed sites in them
+        topo_sites = self.cap.topo.sites
         left = self.policy.max_job_test
         while heap and left > 0:
             t = heap[0][2]
@@ -373,9 +371,18 @@ class _Cycle:
                 heapq.heappop(heap)
             self.examined.add(job.id)
             key = (t, job.gpus, job.project)
-            gs = memo[key] if key in memo else memo.setdefault(key, self.quota.guarantee_sites(job))
+            gs = memo.get(key, _MISSING)
+            if gs is _MISSING:
+                gs = memo[key] = self.quota.guarantee_sites(job)
             allowed = self.sites.of(job.placement)
-            sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
+            if gs is None:
+                sites = allowed
+            elif not gs:
+                sites = ()
+            else:
+                sites = within.get((allowed, gs))
+                if sites is None:
+                    sites = within[(allowed, gs)] = tuple(s for s in allowed if topo_sites[s].id in gs)
             if not sites:
                 rest.setdefault(t, []).append(job)
             elif not self._start_guaranteed(job, sites, allowed):
@@ -397,10 +404,19 @@ class _Cycle:
         under = self._under if self.policy.entitled_preemptible else frozenset()
         share: dict[str, list[Segment]] = {}
         scavenge: dict[str, list[Segment]] = {}
-        for t in dict.fromkeys(t for (t, _), g in groups.items() if g):
-            std = groups.get((t, Tier.STANDARD))
-            pre = groups.get((t, _PREEMPTIBLE))
-            lane = list(prio.get(t, ()))  # the queue consumes its segment lists
+        std_of: dict[str, Sequence[Job]] = {}
+        pre_of: dict[str, Sequence[Job]] = {}
+        for (t, tier), g in groups.items():  # one pass: tenants in order of their first non-empty group
+            if g:
+                if t not in share:
+                    seg = prio.get(t)
+                    share[t] = list(seg) if seg else []  # the queue consumes its segment lists
+                if tier is _STANDARD:
+                    std_of[t] = g
+                elif tier is _PREEMPTIBLE:
+                    pre_of[t] = g
+        for t, lane in share.items():
+            std, pre = std_of.get(t), pre_of.get(t)
             if pre and t in under:
                 lane.append(Merge(std, pre) if std else (pre, 0))
             else:
@@ -408,9 +424,7 @@ class _Cycle:
                     lane.append((std, 0))
                 if pre:
                     scavenge[t] = [(pre, 0)]
-            if lane:
-                share[t] = lane
-        return share, scavenge
+        return {t: lane for t, lane in share.items() if lane}, scavenge
 
     def entitle(self, jobs: list[Job]) -> None:
         """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
@@ -1022,6 +1036,8 @@ class _Cycle:
 
 
 _PRIORITY, _PREEMPTIBLE = Tier.PRIORITY, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+_STANDARD = Tier.STANDARD
+_MISSING = object()  # a memo's miss (None is an answer)
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
 

@@ -46,6 +46,7 @@ class Ledger:
         self.share_left: dict[tuple[str, str], int] = {}  # (tenant, project): share its priority work leaves
         self.dirty: set[str] = set()
         self.weights: dict[str, float] = {}  # tenant -> its fair-share weight in `book` (read by cycles)
+        self.any_guarantee = book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
 
     def add(self, key: int, a: Alloc) -> None:
         t = a.job.tenant
@@ -126,11 +127,27 @@ class Ledger:
             budget.classify(a, site, later=False)
         held_back = budget.hold(sum(shares.values()))
         prio: _Left | None = None
+        wide, sites = budget.wide, budget.sites  # `_Left.classify` inlined (the walk covers all running work)
         for later, _, _, _, site, a in rest:
             if later and prio is None:  # priority work comes first: what it leaves is the priority budget
+                budget.wide = wide
                 prio = budget.copy()
                 budget.release(held_back)
-            budget.classify(a, site, later)
+                wide = budget.wide
+            if a.stop_at is not None:  # stopped before the cycle (a cycle's own stops don't count here)
+                a.protected = a.borrowed = False
+                continue
+            n = len(a.gpus)
+            left = sites.get(site, 0) if sites else 0
+            if left >= n:
+                sites[site] = left - n
+            elif wide >= n:
+                wide -= n
+            else:
+                a.protected, a.borrowed = False, True
+                continue
+            a.protected, a.borrowed = not later, False
+        budget.wide = wide
         if prio is None:
             prio = budget.copy()
             budget.release(held_back)
