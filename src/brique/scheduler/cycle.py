@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
+from brique.domain.fleet import Site
 from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
 from brique.scheduler import admit, explain, preempt, reservations, victims
@@ -357,6 +358,7 @@ class _Cycle:
         within: dict[tuple[tuple[int, ...], frozenset[str]], tuple[int, ...]] = {}  # allowed sites in them
         topo_sites = self.cap.topo.sites
         left = self.policy.max_job_test
+        skipped: list[Job] = []  # passed over ahead of the merge's order: examined if it got that far
         while heap and left > 0:
             t = heap[0][2]
             g, k = prio[t], at[t]
@@ -364,37 +366,66 @@ class _Cycle:
             if self._guarantee_spent(t):
                 heapq.heappop(heap)  # this job and the rest of the group are passed over
                 continue
-            at[t] = k + 1
-            if k + 1 < len(g):
-                heapq.heapreplace(heap, (g[k + 1].submitted_at, g[k + 1].id, t))
+            self.examined.add(job.id)
+            sites = self._within_sites(job, memo, within, topo_sites)
+            k += 1
+            if not sites:
+                # Passed over, and so are the tenant's next jobs whose guarantee leaves them no site: only
+                # its own placements move its budgets (and whether it is spent, known once it was asked),
+                # and they come after. Read them now, in one run.
+                passed = rest.setdefault(t, [])
+                passed.append(job)
+                if not self._guarantee_spent(t):
+                    while k < len(g) and not self._within_sites(g[k], memo, within, topo_sites):
+                        passed.append(g[k])
+                        skipped.append(g[k])
+                        k += 1
+            at[t] = k
+            if k < len(g):
+                heapq.heapreplace(heap, (g[k].submitted_at, g[k].id, t))
             else:
                 heapq.heappop(heap)
-            self.examined.add(job.id)
-            key = (t, job.gpus, job.project)
-            gs = memo.get(key, _MISSING)
-            if gs is _MISSING:
-                gs = memo[key] = self.quota.guarantee_sites(job)
-            allowed = self.sites.of(job.placement)
-            if gs is None:
-                sites = allowed
-            elif not gs:
-                sites = ()
-            else:
-                sites = within.get((allowed, gs))
-                if sites is None:
-                    sites = within[(allowed, gs)] = tuple(s for s in allowed if topo_sites[s].id in gs)
             if not sites:
-                rest.setdefault(t, []).append(job)
-            elif not self._start_guaranteed(job, sites, allowed):
+                continue
+            if not self._start_guaranteed(job, sites, self.sites.of(job.placement)):
                 first.setdefault(t, []).append(job)
                 left -= 1
+                last = job
             else:
                 removed[t] = removed.get(t, 0) + job.gpus
+        # The walk one job at a time examines the jobs read ahead that come before where it stops.
+        if skipped and left > 0:
+            self.examined.update(j.id for j in skipped)
+        elif skipped:  # it stopped at the job that spent the depth
+            stop = _CANONICAL(last)
+            self.examined.update(j.id for j in skipped if _CANONICAL(j) < stop)
         lanes: dict[str, list[Segment]] = {}
         for t, g in prio.items():
             ahead = first.get(t, []) + rest.get(t, [])
             lanes[t] = [(ahead, 0), (g, at[t])] if ahead else [(g, at[t])]
         return lanes, removed
+
+    def _within_sites(
+        self,
+        job: Job,
+        memo: dict[tuple[str, int, str], frozenset[str] | None],
+        within: dict[tuple[tuple[int, ...], frozenset[str]], tuple[int, ...]],
+        topo_sites: Sequence[Site],
+    ) -> tuple[int, ...]:
+        """The sites where `job` would run within its tenant's guarantee (`guarantee_lanes`; empty: none)."""
+        key = (job.tenant, job.gpus, job.project)
+        gs = memo.get(key, _MISSING)
+        if gs is _MISSING:
+            gs = memo[key] = self.quota.guarantee_sites(job)
+        allowed = self.sites.of(job.placement)
+        if gs is None:
+            return allowed
+        if not gs:
+            return ()
+        sites = within.get((allowed, gs))
+        if sites is None:
+            sites = within[(allowed, gs)] = tuple(s for s in allowed if topo_sites[s].id in gs)
+        return sites
 
     def tier_lanes(
         self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, list[Segment]]
