@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 
 from brique.domain.contracts import AdvanceReservation
+from brique.domain.fleet import Site
 from brique.domain.jobs import Job, Tier
 from brique.domain.policy import SchedulingPolicy
-from brique.scheduler import admit, explain, preempt, reservations, reserve
+from brique.scheduler import admit, explain, preempt, reservations, reserve, victims
 from brique.scheduler.assign import place_fast
 from brique.scheduler.backfill import (
     HeadReservation,
@@ -328,10 +329,7 @@ class _Cycle:
         return rest
 
     def guarantee_phase(self, jobs: list[Job]) -> list[Job]:
-        book = self.quota.book
-        if not self.project_quota and not (
-            book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
-        ):
+        if not self.project_quota and not self.state.ledger.any_guarantee:
             return jobs  # no job can be within a guarantee: the walk would keep the order and examine none
         rest: list[Job] = []
         first: list[Job] = []
@@ -368,12 +366,9 @@ class _Cycle:
         examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
         lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
         guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
-        book = self.quota.book
-        if not (book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)):
-            return {t: [(g, 0)] for (t, tier), g in groups.items() if tier is _PRIORITY and g}, {}
         prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
-        if not prio:
-            return {}, {}
+        if not prio or not self.state.ledger.any_guarantee:
+            return {t: [(g, 0)] for t, g in prio.items()}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
         heapq.heapify(heap)
         at = dict.fromkeys(prio, 0)
@@ -381,7 +376,10 @@ class _Cycle:
         rest: dict[str, list[Job]] = {}  # passed over
         removed: dict[str, int] = {}
         memo = self._sites_within  # `quota.guarantee_sites` by (tenant, GPUs, project): it reads only budgets
+        within: dict[tuple[tuple[int, ...], frozenset[str]], tuple[int, ...]] = {}  # allowed sites in them
+        topo_sites = self.cap.topo.sites
         left = self.policy.max_job_test
+        skipped: list[Job] = []  # passed over ahead of the merge's order: examined if it got that far
         while heap and left > 0:
             t = heap[0][2]
             g, k = prio[t], at[t]
@@ -389,28 +387,66 @@ class _Cycle:
             if self._guarantee_spent(t):
                 heapq.heappop(heap)  # this job and the rest of the group are passed over
                 continue
-            at[t] = k + 1
-            if k + 1 < len(g):
-                heapq.heapreplace(heap, (g[k + 1].submitted_at, g[k + 1].id, t))
+            self.examined.add(job.id)
+            sites = self._within_sites(job, memo, within, topo_sites)
+            k += 1
+            if not sites:
+                # Passed over, and so are the tenant's next jobs whose guarantee leaves them no site: only
+                # its own placements move its budgets (and whether it is spent, known once it was asked),
+                # and they come after. Read them now, in one run.
+                passed = rest.setdefault(t, [])
+                passed.append(job)
+                if not self._guarantee_spent(t):
+                    while k < len(g) and not self._within_sites(g[k], memo, within, topo_sites):
+                        passed.append(g[k])
+                        skipped.append(g[k])
+                        k += 1
+            at[t] = k
+            if k < len(g):
+                heapq.heapreplace(heap, (g[k].submitted_at, g[k].id, t))
             else:
                 heapq.heappop(heap)
-            self.examined.add(job.id)
-            key = (t, job.gpus, job.project)
-            gs = memo[key] if key in memo else memo.setdefault(key, self.quota.guarantee_sites(job))
-            allowed = self.sites.of(job.placement)
-            sites = allowed if gs is None else tuple(s for s in allowed if self.cap.topo.sites[s].id in gs)
             if not sites:
-                rest.setdefault(t, []).append(job)
-            elif not self._start_guaranteed(job, sites, allowed):
+                continue
+            if not self._start_guaranteed(job, sites, self.sites.of(job.placement)):
                 first.setdefault(t, []).append(job)
                 left -= 1
+                last = job
             else:
                 removed[t] = removed.get(t, 0) + job.gpus
+        # The walk one job at a time examines the jobs read ahead that come before where it stops.
+        if skipped and left > 0:
+            self.examined.update(j.id for j in skipped)
+        elif skipped:  # it stopped at the job that spent the depth
+            stop = _CANONICAL(last)
+            self.examined.update(j.id for j in skipped if _CANONICAL(j) < stop)
         lanes: dict[str, list[Segment]] = {}
         for t, g in prio.items():
             ahead = first.get(t, []) + rest.get(t, [])
             lanes[t] = [(ahead, 0), (g, at[t])] if ahead else [(g, at[t])]
         return lanes, removed
+
+    def _within_sites(
+        self,
+        job: Job,
+        memo: dict[tuple[str, int, str], frozenset[str] | None],
+        within: dict[tuple[tuple[int, ...], frozenset[str]], tuple[int, ...]],
+        topo_sites: Sequence[Site],
+    ) -> tuple[int, ...]:
+        """The sites where `job` would run within its tenant's guarantee (`guarantee_lanes`; empty: none)."""
+        key = (job.tenant, job.gpus, job.project)
+        gs = memo.get(key, _MISSING)
+        if gs is _MISSING:
+            gs = memo[key] = self.quota.guarantee_sites(job)
+        allowed = self.sites.of(job.placement)
+        if gs is None:
+            return allowed
+        if not gs:
+            return ()
+        sites = within.get((allowed, gs))
+        if sites is None:
+            sites = within[(allowed, gs)] = tuple(s for s in allowed if topo_sites[s].id in gs)
+        return sites
 
     def tier_lanes(
         self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, list[Segment]]
@@ -420,10 +456,19 @@ class _Cycle:
         under = self._under if self.policy.entitled_preemptible else frozenset()
         share: dict[str, list[Segment]] = {}
         scavenge: dict[str, list[Segment]] = {}
-        for t in dict.fromkeys(t for (t, _), g in groups.items() if g):
-            std = groups.get((t, _STANDARD))
-            pre = groups.get((t, _PREEMPTIBLE))
-            lane = list(prio.get(t, ()))  # the queue consumes its segment lists
+        std_of: dict[str, Sequence[Job]] = {}
+        pre_of: dict[str, Sequence[Job]] = {}
+        for (t, tier), g in groups.items():  # one pass: tenants in order of their first non-empty group
+            if g:
+                if t not in share:
+                    seg = prio.get(t)
+                    share[t] = list(seg) if seg else []  # the queue consumes its segment lists
+                if tier is _STANDARD:
+                    std_of[t] = g
+                elif tier is _PREEMPTIBLE:
+                    pre_of[t] = g
+        for t, lane in share.items():
+            std, pre = std_of.get(t), pre_of.get(t)
             if pre and t in under:
                 lane.append(Merge(std, pre) if std else (pre, 0))
             else:
@@ -431,9 +476,7 @@ class _Cycle:
                     lane.append((std, 0))
                 if pre:
                     scavenge[t] = [(pre, 0)]
-            if lane:
-                share[t] = lane
-        return share, scavenge
+        return {t: lane for t, lane in share.items() if lane}, scavenge
 
     def entitle(self, jobs: list[Job]) -> None:
         """`entitlement_cap`: each tenant's weighted max-min share of the fleet, capped by its demand."""
@@ -450,7 +493,9 @@ class _Cycle:
         for t, g in asked.items():
             if g:
                 demand[t] = demand.get(t, 0.0) + g
-        weight = {t: self.quota.terms(t).weight for t in demand}
+        weight = self.state.ledger.weights  # per tenant, kept while the contracts are the same
+        for t in demand.keys() - weight.keys():
+            weight[t] = self.quota.terms(t).weight
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
 
@@ -465,9 +510,11 @@ class _Cycle:
         ent, under = self._ent, self._under
         if ent is None or not under or (len(under) == 1 and job.tenant in under):  # no other tenant under
             return False
+        held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
+        if held < mine - 0.5:
+            return False  # what the last test says, known first (the tests between only return False)
         if job.tier is _PRIORITY and (not self.policy.cap_priority or self._within(job)):
             return False
-        held, mine = self.quota.held.get(job.tenant, 0), ent.get(job.tenant, 0.0)
         cap = self.policy.entitlement_cap_s or 0.0
         far = self.policy.entitlement_far_over
         if far is not None and held >= far * mine:
@@ -1030,16 +1077,16 @@ class _Cycle:
         """Least time any candidate victim of `kind` has run (inf: none), without building the index;
         kept for the cycle: candidates only leave, so it stays a lower bound. Under a
         `victim_loss` other than since-start: the least seconds a candidate loses per GPU."""
-        index = self._victims.get(kind)
-        if index is not None:
-            return index.min_age
         got = self._ages.get(kind)
         if got is None:
             eligible, among = self._eligible(kind)
             allocs, now = self.cap.allocs, self.now
-            youngest = float("inf")
             loss = self.policy.victim_loss
             since = loss.model == "since_start"
+            if since and kind == "tier":  # the youngest eligible, from the end of the tier's start order
+                got = self._ages[kind] = victims.youngest(self.state.candidates.pre, allocs, eligible, now)
+                return got
+            youngest = float("inf")
             for a in allocs.values() if among is None else (allocs[i] for i in among):
                 if a.stopping or a.placed_now or a.protected or not eligible(a):
                     continue
@@ -1052,9 +1099,11 @@ class _Cycle:
     def _index(self, kind: str) -> preempt.VictimIndex:
         got = self._victims.get(kind)
         if got is None:
-            eligible, among = self._eligible(kind)
+            eligible, _ = self._eligible(kind)
+            cands = self.state.candidates  # read per rack, only where a plan looks
+            pools = cands.rack_pre if kind == "tier" else cands.rack
             got = preempt.VictimIndex(
-                self.cap, eligible, self.policy.preempt_by_cost, among, self.policy.victim_loss
+                self.cap, eligible, self.policy.preempt_by_cost, loss=self.policy.victim_loss, pools=pools
             )
             self._victims[kind] = got
         return got
@@ -1176,6 +1225,7 @@ class _Cycle:
 
 
 _PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+_MISSING = object()  # a memo's miss (None is an answer)
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 _ID = attrgetter("id")
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it

@@ -44,16 +44,18 @@ def waterfill(capacity: float, demand: dict[str, float], weight: dict[str, float
     out = dict.fromkeys(demand, 0.0)
     live = {t for t, d in demand.items() if d > 0}
     left = capacity
+    # A live tenant's share is still 0: it is either capped (set to its demand, and leaves) or, in the
+    # last round, given its fill. So `demand - out` is `demand`, and one comprehension finds the capped.
     while live and left > 1e-9:
         wsum = sum(weight[t] for t in live)
-        fill = {t: left * weight[t] / wsum for t in live}
-        capped = {t for t in live if demand[t] - out[t] <= fill[t]}
+        capped = [t for t in live if demand[t] <= left * weight[t] / wsum]
         if not capped:
             for t in live:
-                out[t] += fill[t]
+                out[t] += left * weight[t] / wsum
             break
-        for t in sorted(capped):
-            left -= demand[t] - out[t]
+        capped.sort()
+        for t in capped:
+            left -= demand[t]
             out[t] = demand[t]
-        live -= capped
+        live.difference_update(capped)
     return out

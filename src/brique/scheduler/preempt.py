@@ -63,9 +63,11 @@ def least_loss(a: Alloc, now: float, loss: VictimLoss) -> float:
 
 
 class VictimIndex:
-    """Eligible running work per rack, built once per cycle and kept as jobs stop.
+    """Eligible running work per rack, for one cycle, kept as jobs stop and GPUs are held.
 
-    Rebuild it (make a new one) after GPUs are newly held: held GPUs are never reclaimed.
+    Built at once over running work (`pools` None; then rebuild it after GPUs are newly held: held GPUs
+    are never reclaimed), or read rack by rack, only for the racks a plan looks at, from the state's
+    candidates (`pools`: `victims.Candidates.rack` or `.rack_pre`); both give the same plans.
     """
 
     def __init__(
@@ -75,20 +77,29 @@ class VictimIndex:
         by_cost: bool = False,
         among: Iterable[int] | None = None,
         loss: VictimLoss = SINCE_START,
+        pools: list[list[tuple[float, int]]] | None = None,
     ) -> None:
         """among: the only allocations `eligible` can accept, when the caller keeps them (e.g. the
         preemptible tier's, `SchedulerState.preemptible`); None: every allocation is asked.
-        loss: what a stop costs per GPU (`SchedulingPolicy.victim_loss`)."""
+        loss: what a stop costs per GPU (`SchedulingPolicy.victim_loss`).
+        pools: per rack, (start, allocation) of every allocation `eligible` may accept there, in start
+        order (`victims.Candidates`): the index is then lazy (`rack`), and `site_total`, `min_age` unused."""
         topo = cap.topo
+        self.cap = cap
         self.in_rack: dict[int, dict[int, int]] = {}  # rack -> alloc -> its GPUs there
         self.site_total = [0] * len(topo.sites)
         self.keys: dict[int, tuple[int, float, float, str, int]] = {}
         self.exact = by_cost  # per rack, the victim set losing least in total (not cheapest-first)
+        self.by_cost, self.loss, self.eligible, self.pools = by_cost, loss, eligible, pools
+        self.since = loss.model == "since_start"  # the loss is the age: no call per candidate
+        self.min_age = 0.0
+        if pools is not None:
+            return
         held, usable, gpu_rack, rack_site = cap.held, cap.usable, topo.gpu_rack, topo.rack_site
         in_rack, site_total, keys, now = self.in_rack, self.site_total, self.keys, cap.now
         youngest = float("inf")
         allocs = cap.allocs
-        since = loss.model == "since_start"  # the loss is the age: no call per candidate
+        since = self.since
         for i, a in allocs.items() if among is None else ((i, allocs[i]) for i in among):
             if a.stopping or a.placed_now or a.protected or not eligible(a):
                 continue
@@ -115,6 +126,51 @@ class VictimIndex:
         # Kept as candidates leave (a bound for fewer candidates too).
         self.min_age = max(0.0, youngest)
 
+    def rack(self, r: int) -> dict[int, int]:
+        """The candidates of rack `r` and their GPUs there (read on first use when lazy)."""
+        per = self.in_rack.get(r)
+        if per is not None:
+            return per
+        per = {}
+        if self.pools is None:
+            return per
+        self.in_rack[r] = per
+        cap = self.cap
+        allocs, now, keys, eligible = cap.allocs, cap.now, self.keys, self.eligible
+        by_cost, since, loss = self.by_cost, self.since, self.loss
+        for _, i in self.pools[r]:
+            a = allocs[i]
+            if a.stopping or a.placed_now or a.protected or not eligible(a):
+                continue
+            n = _gpus_in(cap, a, r)
+            if not n:
+                continue
+            per[i] = n
+            if i not in keys:
+                if since:  # `victim_key`, inlined: the same arithmetic
+                    ran = now - a.started_at
+                    lost = len(a.gpus) * (ran if ran > 0.0 else 0.0)
+                    flag = 0 if by_cost or a.job.tier is Tier.PREEMPTIBLE else 1
+                    keys[i] = (flag, lost, -a.started_at, a.job.id, i)
+                else:
+                    keys[i] = victim_key(a, now, i, by_cost, loss)
+        return per
+
+    def least(self, r: int) -> float:
+        """A lower bound of what each GPU freed in rack `r` loses (inf: no candidate there): the youngest
+        candidate's time run under the since-start loss, else 0 (no bound)."""
+        if self.pools is None or not self.since:
+            return 0.0 if self.rack(r) else float("inf")
+        cap = self.cap
+        allocs, now, eligible, entries = cap.allocs, cap.now, self.eligible, self.pools[r]
+        for k in range(len(entries) - 1, -1, -1):
+            s, i = entries[k]
+            a = allocs[i]
+            if a.stopping or a.placed_now or a.protected or not eligible(a) or not _gpus_in(cap, a, r):
+                continue
+            return max(0.0, now - s)
+        return float("inf")
+
     def exclude(self, cap: Capacity, gpus: list[int]) -> None:
         """`gpus` are now held: they can no longer be reclaimed."""
         topo = cap.topo
@@ -137,16 +193,34 @@ class VictimIndex:
             self.site_total[topo.rack_site[r]] -= n
 
 
+def _gpus_in(cap: Capacity, a: Alloc, r: int) -> int:
+    """`a`'s usable GPUs in rack `r` that are not held (what the eager index counts there)."""
+    gpu_rack = cap.topo.gpu_rack
+    if cap.held:
+        usable, held = cap.usable, cap.held
+        return sum(1 for x in a.gpus if gpu_rack[x] == r and usable[x] and x not in held)
+    for rr, n in a.spread(cap.usable, gpu_rack):
+        if rr == r:
+            return n
+    return 0
+
+
 def plan(
     cap: Capacity, sites: tuple[int, ...], g: int, rack_limit: int, index: VictimIndex
 ) -> PreemptionPlan | None:
     """A placement for `g` GPUs counting the index's running work as free, or None."""
     topo = cap.topo
-    if sum(index.site_total[s] + cap.site_free[s] for s in sites) < g:
+    racks = [r for s in sites for r in topo.site_racks[s]]
+    if index.pools is not None:
+        if g <= rack_limit:
+            return _plan_in_rack(cap, racks, g, index)
+        total = sum(cap.site_free[s] for s in sites) + sum(sum(index.rack(r).values()) for r in racks)
+    else:
+        total = sum(index.site_total[s] + cap.site_free[s] for s in sites)
+    if total < g:
         return None
     in_rack, keys = index.in_rack, index.keys
     exact = index.exact
-    racks = [r for s in sites for r in topo.site_racks[s]]
     views = [_view(cap, r, in_rack.get(r, {}), keys, g, rack_limit, exact) for r in racks]
     got = choose([v for v in views if v.avail], g, rack_limit)
     if got is None:
@@ -154,8 +228,47 @@ def plan(
     victims: set[int] = set()
     for v, n in got:
         victims.update(_cover(cap.rack_free[v.rack], n, in_rack.get(v.rack, {}), keys, exact))
-    racks = [(v.rack, n) for v, n in got]
-    return PreemptionPlan(site=got[0][0].site, racks=racks, victims=sorted(victims, key=lambda i: keys[i]))
+    racks_n = [(v.rack, n) for v, n in got]
+    return PreemptionPlan(site=got[0][0].site, racks=racks_n, victims=sorted(victims, key=lambda i: keys[i]))
+
+
+def _plan_in_rack(cap: Capacity, racks: list[int], g: int, index: VictimIndex) -> PreemptionPlan | None:
+    """`plan` for a job within one rack over a lazy index: the rack `choose` would pick (least cost, then
+    fewest GPUs available, then rack order), reading racks in order of a lower bound of their cost
+    (GPUs to free x `least`) and stopping at the first whose bound cannot beat the best cost found."""
+    rack_free = cap.rack_free
+    order: list[tuple[float, int, int]] = []
+    for pos, r in enumerate(racks):
+        free = rack_free[r]
+        if free >= g:
+            order.append((-1.0, pos, r))  # no victims needed: read first
+            continue
+        least = index.least(r)
+        if least == float("inf"):
+            continue  # no candidate: only its free GPUs, fewer than `g`
+        order.append(((g - free) * least * (1 - 1e-9), pos, r))  # float margin
+    order.sort()
+    keys, exact = index.keys, index.exact
+    best: tuple[tuple[int, float, int], int, int] | None = None
+    got: tuple[int, list[int]] | None = None
+    for bound, pos, r in order:
+        # every cost needing a victim is > (0, bound, 0): a rack whose bound is not below the best loses
+        if best is not None and bound >= 0.0 and (0, bound, 0) >= best[0]:
+            break
+        per = index.rack(r)
+        free = rack_free[r]
+        avail = free + sum(per.values())
+        if avail < g:
+            continue
+        chosen = _cover(free, g, per, keys, exact)
+        cost = (max((keys[i][0] for i in chosen), default=-1), sum(keys[i][1] for i in chosen), len(chosen))
+        if best is None or (cost, avail, pos) < best:
+            best, got = (cost, avail, pos), (r, chosen)
+    if got is None:
+        return None
+    r, chosen = got
+    victims = sorted(set(chosen), key=keys.__getitem__)
+    return PreemptionPlan(site=cap.topo.rack_site[r], racks=[(r, g)], victims=victims)
 
 
 def _reclaims(cap: Capacity, x: int, victims: set[int]) -> bool:

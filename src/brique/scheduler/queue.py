@@ -14,7 +14,6 @@ The order depends only on the input values, never on the order of the input list
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
@@ -34,9 +33,8 @@ TenantLists = dict[str, tuple[list[Job], list[Job]]]  # per tenant: (priority jo
 
 
 class Merge:
-    """Two lists in canonical order (unique ids) read as one, in chunks: each run of one list below the
-    other's next job is found by bisection and copied by slicing, not compared job by job
-    (`heapq.merge(a, b, key=...)`'s order)."""
+    """Two lists in canonical order (unique ids) read as one, in chunks (`heapq.merge(a, b, key=...)`'s
+    order): a chunk that one list gives whole is copied by slicing, else the lists are merged job by job."""
 
     __slots__ = ("a", "b", "i", "j")
 
@@ -47,30 +45,59 @@ class Merge:
         """The next `n` jobs (fewer at the end)."""
         a, b, i, j = self.a, self.b, self.i, self.j
         na, nb = len(a), len(b)
+        key = _CANONICAL
         out: list[Job] = []
-        while len(out) < n:
-            room = n - len(out)
-            if j == nb or i == na:
-                if i < na:
-                    out += a[i : i + room]
-                    i = min(na, i + room)
-                elif j < nb:
-                    out += b[j : j + room]
-                    j = min(nb, j + room)
-                break
-            k = bisect_left(a, _CANONICAL(b[j]), lo=i, hi=min(na, i + room), key=_CANONICAL)
-            if k > i:
-                out += a[i:k]
-                i = k
-                continue
-            k = bisect_left(b, _CANONICAL(a[i]), lo=j, hi=min(nb, j + room), key=_CANONICAL)
-            out += b[j:k]
-            j = k
+        if i < na and j < nb:
+            ka, kb = key(a[i]), key(b[j])
+            k = i + n  # all `n` from one list when its n-th job still sorts first (one test)
+            if ka < kb and k <= na and key(a[k - 1]) < kb:
+                self.i = k
+                return a[i:k]
+            k = j + n
+            if kb < ka and k <= nb and key(b[k - 1]) < ka:
+                self.j = k
+                return b[j:k]
+            while len(out) < n:  # interleaved: job by job (short runs cost less than bisections)
+                if ka < kb:
+                    out.append(a[i])
+                    i += 1
+                    if i == na:
+                        break
+                    ka = key(a[i])
+                else:
+                    out.append(b[j])
+                    j += 1
+                    if j == nb:
+                        break
+                    kb = key(b[j])
+        room = n - len(out)
+        if room > 0:  # one list is done: the other's next jobs
+            if i < na:
+                out += a[i : i + room]
+                i = min(na, i + room)
+            elif j < nb:
+                out += b[j : j + room]
+                j = min(nb, j + room)
         self.i, self.j = i, j
         return out
 
 
 Segment = tuple[Sequence[Job], int] | Iterator[Job] | Merge  # part of a lane (`FairQueue.of_lanes`)
+_NONE: list[Job] = []  # a lane's list before its first read (never appended to)
+
+
+def _known_nonempty(segments: list[Segment]) -> bool:
+    """The lane has a job, known without reading it (no iterator before its first non-empty segment)."""
+    for seg in segments:
+        if isinstance(seg, tuple):
+            if seg[1] < len(seg[0]):
+                return True
+        elif isinstance(seg, Merge):
+            if seg.i < len(seg.a) or seg.j < len(seg.b):
+                return True
+        else:
+            return False
+    return False
 
 
 def by_tenant(jobs: Iterable[Job], share_preemptible: Collection[str] = frozenset()) -> tuple[TenantLists, TenantLists]:
@@ -144,6 +171,9 @@ class FairQueue:
         q._src = {}
         for t, segments in lanes.items():
             q._src[t] = segments
+            if _known_nonempty(segments):  # its first jobs are read when it is first popped (`pop`)
+                q._queues[t], q._at[t] = _NONE, 0
+                continue
             if q._next(t, 0):
                 continue
             del q._src[t]
@@ -185,6 +215,9 @@ class FairQueue:
         self._current = tenant
         queue = self._queues[tenant]
         at = self._at[tenant]
+        if queue is _NONE:  # a lane not read yet (`of_lanes`): it has jobs
+            self._next(tenant, 0)
+            queue, at = self._queues[tenant], self._at[tenant]
         if self._project_key is None or len(queue) - at < 2:
             self._at[tenant] = at + 1
             return queue[at]

@@ -45,6 +45,12 @@ class Ledger:
         self.prio_wide_left: dict[str, int] = {}
         self.share_left: dict[tuple[str, str], int] = {}  # (tenant, project): share its priority work leaves
         self.dirty: set[str] = set()
+        # Tenants whose ranked work changed other than by entries added at its end since their last
+        # classification; the others are classified from where that one ended (`_end`, `_extend`).
+        self.moved: set[str] = set()
+        self._end: dict[str, tuple[int, dict[str, int], _Left | None, int]] = {}
+        self.weights: dict[str, float] = {}  # tenant -> its fair-share weight in `book` (read by cycles)
+        self.any_guarantee = book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
 
     def add(self, key: int, a: Alloc) -> None:
         t = a.job.tenant
@@ -58,6 +64,7 @@ class Ledger:
                 ranked.append(entry)
             else:
                 insort(ranked, entry)
+                self.moved.add(t)
             self.dirty.add(t)
 
     def remove(self, key: int, a: Alloc) -> None:
@@ -72,16 +79,19 @@ class Ledger:
             if i < len(ranked) and ranked[i][3] == key:
                 del ranked[i]
             self.dirty.add(t)
+            self.moved.add(t)
         if not self.count[t]:
             del self.count[t]
             self.ranked.pop(t, None)
             self.dirty.add(t)
+            self.moved.add(t)
 
     def stop(self, a: Alloc) -> None:
         """`a` (live) gets a stop signal (call before setting `a.stop_at`): it no longer counts."""
         if a.stop_at is None:
             self._live(a.job.tenant, -1, -len(a.gpus))
             self.dirty.add(a.job.tenant)
+            self.moved.add(a.job.tenant)
 
     def _live(self, t: str, n: int, gpus: int) -> None:
         live = self.live[t] = self.live.get(t, 0) + n
@@ -97,8 +107,22 @@ class Ledger:
     def refresh(self) -> None:
         """Reclassify dirty tenants. Safe in the middle of a cycle: only stops sent before it count."""
         for tenant in self.dirty:
-            self._classify(tenant)
+            if tenant in self.moved or tenant not in self._end:
+                self._classify(tenant)
+            else:
+                self._extend(tenant)
         self.dirty.clear()
+        self.moved.clear()
+
+    def _extend(self, tenant: str) -> None:
+        """`_classify` for a tenant whose work was only added at the end of its rank order since it was last
+        classified (without project shares): the entries before are classified as they were, and the new
+        ones continue from the budget they left."""
+        ranked = self.ranked[tenant]
+        wide, sites, prio, n = self._end[tenant]
+        budget = _Left(wide, dict(sites))
+        prio = self._walk(budget, prio.copy() if prio is not None else None, ranked[n:], (0, {}))
+        self._finish(tenant, budget, prio, (0, {}), {}, len(ranked))
 
     def _classify(self, tenant: str) -> None:
         """Oldest first, priority before others (preemptible excluded): in guarantee while it fits.
@@ -112,6 +136,7 @@ class Ledger:
         for project, _ in t.project_shares:
             self.share_left.pop((tenant, project), None)
         if not ranked:
+            self._end.pop(tenant, None)
             self.wide_left.pop(tenant, None)
             self.prio_wide_left.pop(tenant, None)
             for site, _ in t.site_guarantees:
@@ -124,12 +149,51 @@ class Ledger:
         for _, _, _, _, site, a in first:
             budget.classify(a, site, later=False)
         held_back = budget.hold(sum(shares.values()))
-        prio: _Left | None = None
-        for later, _, _, _, site, a in rest:
+        prio = self._walk(budget, None, rest, held_back)
+        self._finish(tenant, budget, prio, held_back, shares, len(ranked) if not t.project_shares else -1)
+
+    @staticmethod
+    def _walk(budget: _Left, prio: _Left | None, entries: list[Entry], held_back: tuple[int, dict[str, int]]) -> _Left | None:
+        """Classify `entries` in rank order against `budget` (`_Left.classify`, inlined: the walk covers
+        all running work); the priority budget, set where the first non-priority entry comes."""
+        wide, sites = budget.wide, budget.sites
+        for later, _, _, _, site, a in entries:
             if later and prio is None:  # priority work comes first: what it leaves is the priority budget
+                budget.wide = wide
                 prio = budget.copy()
                 budget.release(held_back)
-            budget.classify(a, site, later)
+                wide = budget.wide
+            if a.stop_at is not None:  # stopped before the cycle (a cycle's own stops don't count here)
+                a.protected = a.borrowed = False
+                continue
+            n = len(a.gpus)
+            left = sites.get(site, 0) if sites else 0
+            if left >= n:
+                sites[site] = left - n
+            elif wide >= n:
+                wide -= n
+            else:
+                a.protected, a.borrowed = False, True
+                continue
+            a.protected, a.borrowed = not later, False
+        budget.wide = wide
+        return prio
+
+    def _finish(
+        self,
+        tenant: str,
+        budget: _Left,
+        prio: _Left | None,
+        held_back: tuple[int, dict[str, int]],
+        shares: dict[str, int],
+        n: int,
+    ) -> None:
+        """Publish the guarantee left; keep where the walk ended for `_extend` (n: entries walked; -1: not
+        extensible, with project shares)."""
+        if n >= 0:
+            self._end[tenant] = (budget.wide, dict(budget.sites), prio.copy() if prio is not None else None, n)
+        else:
+            self._end.pop(tenant, None)
         if prio is None:
             prio = budget.copy()
             budget.release(held_back)

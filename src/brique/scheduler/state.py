@@ -28,6 +28,7 @@ writes, or logs and reverts it), so `schedule_state` gives exactly the decisions
   `pre_rack`: per rack, the usable GPUs of those not stopping (a bound on what preemption can free there)
 - `version`: bumped by every delta; `kept`: answers a cycle computed on the state as it was (no
   placement, stop or hold of its own yet), reused by the next cycles while `version` is the same
+- `candidates`: allocations per rack by start time, for victim indexes (`victims.Candidates`)
 
 A delta costs O(GPUs of the job + racks in the buckets it moves between); a health
 change recounts everything (rare).
@@ -46,6 +47,7 @@ from brique.scheduler.admit import Sites
 from brique.scheduler.alloc import Alloc
 from brique.scheduler.quota import Ledger
 from brique.scheduler.topology import Topology
+from brique.scheduler.victims import Candidates
 
 
 class SchedulerState:
@@ -79,6 +81,7 @@ class SchedulerState:
         self.kept: dict[object, object] = {}  # `cycle._Cycle`'s answers on this state at `kept_version`
         self.kept_version = -1
         self.heads: dict[tuple[object, ...], object] = {}  # `backfill.kept_start`'s walks, checked before use
+        self.candidates = Candidates(topo)
         self.ledger = Ledger(contracts or ContractBook(), topo)
         self._usable_from_health()
         self.pre_rack = [0] * len(topo.rack_span)
@@ -117,6 +120,7 @@ class SchedulerState:
             del self.preemptible[key]
             if not a.stopping:
                 self._pre(a, -1)
+        self.candidates.remove(key, a)
         free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
         for g in a.gpus:
             if owner[g] != key:
@@ -232,6 +236,7 @@ class SchedulerState:
         self.by_job[rj.job.id] = key
         self.ledger.add(key, a)
         self._keep_end(key, a)
+        self.candidates.add(key, a)
         if rj.job.tier == Tier.PREEMPTIBLE:
             self.preemptible[key] = None
             if not stopping:

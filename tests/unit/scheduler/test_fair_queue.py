@@ -127,6 +127,19 @@ def test_drain_reads_every_segment_left() -> None:
     assert [j.id for j in q.drain()] == ["j2", "j3", "j4", "j5"]
 
 
+def test_a_lane_is_read_only_once_its_tenant_is_popped() -> None:
+    """Lanes of lists and merges are known non-empty without reading them: a tenant that is never popped
+    costs its key, not a chunk of its merge; one popped later reads the same jobs."""
+    a = [make_job(f"a{i}", 1, "a", submitted_at=float(i)) for i in range(3)]
+    b = [make_job(f"b{i}", 1, "b", submitted_at=float(i), tier=Tier.PREEMPTIBLE) for i in range(3)]
+    merge = Merge(a[:0], b)
+    q = FairQueue.of_lanes({"a": [(a, 0)], "b": [([], 0), merge]}, lambda t: 0 if t == "a" else 1)
+    assert (merge.i, merge.j) == (0, 0)
+    assert [q.pop().id for _ in range(3)] == ["a0", "a1", "a2"]  # type: ignore[union-attr]
+    assert (merge.i, merge.j) == (0, 0)
+    assert [j.id for j in iter(q.pop, None)] == ["b0", "b1", "b2"]
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data())
 def test_a_merge_read_in_chunks_is_heapq_merge(data) -> None:
