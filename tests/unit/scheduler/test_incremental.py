@@ -95,24 +95,8 @@ def test_incremental_matches_from_scratch(world, data):
     nodes = [n.id for n in fleet.nodes()]
     for k, (kind, seed) in enumerate(steps):
         now += 7.0
-        busy = {g for r in running.values() for g in r.gpus}
-        idle = [g for g in gpus if g not in busy]
-        if kind == "s" and idle:  # a job starts outside the scheduler (any idle GPUs, healthy or not)
-            n = 1 + seed % min(len(idle), 8)
-            job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3],
-                           max_runtime_s=[600.0, 3600.0][seed % 2], estimated_runtime_s=[None, 300.0][seed % 2])  # fmt: skip
-            running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
-            state.apply_started(rj)
-        elif kind == "f" and running:
-            jid = sorted(running)[seed % len(running)]
-            del running[jid]
-            state.apply_finished(jid)
-        elif kind == "x" and running:
-            jid = sorted(running)[seed % len(running)]
-            if running[jid].stopping_at is None:
-                r = running[jid]
-                running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
-                state.apply_stopping(jid, now + 30)
+        if _run_step(kind, seed, k, now, data, gpus, running, state):
+            pass  # a start, finish or stop signal
         elif kind == "h":
             key = data.draw(st.sampled_from(nodes + gpus[:3]))
             health[key] = data.draw(st.sampled_from(list(HealthState)))
@@ -143,6 +127,34 @@ def test_incremental_matches_from_scratch(world, data):
         # the kept ends are backfill's expected ends, from scratch
         scratch = sorted((a.expected_end(now), a.job.id) for a in state.allocs.values())
         assert [e[:2] for e in state.ends_at(now)] == scratch
+
+
+def _run_step(kind, seed, k, now, data, gpus, running, state, starts="s", estimate=None) -> bool:
+    """One change to running work made outside the scheduler, to `running` and `state` alike: a start
+    (a kind in `starts`, on any idle GPUs, healthy or not; its estimate from `estimate`, default by the
+    seed), a finish ("f") or a stop signal ("x"); False: not one."""
+    busy = {g for r in running.values() for g in r.gpus}
+    idle = [g for g in gpus if g not in busy]
+    if kind in starts and idle:
+        n = 1 + seed % min(len(idle), 8)
+        estimated = [None, 300.0][seed % 2] if estimate is None else estimate()
+        job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3],
+                       max_runtime_s=[600.0, 3600.0][seed % 2], estimated_runtime_s=estimated)  # fmt: skip
+        running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
+        state.apply_started(rj)
+    elif kind == "f" and running:
+        jid = sorted(running)[seed % len(running)]
+        del running[jid]
+        state.apply_finished(jid)
+    elif kind == "x" and running:
+        jid = sorted(running)[seed % len(running)]
+        if running[jid].stopping_at is None:
+            r = running[jid]
+            running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
+            state.apply_stopping(jid, now + 30)
+    else:
+        return False
+    return True
 
 
 def _apply(result, jobs, running, state, now):
@@ -216,24 +228,7 @@ def test_answers_kept_across_cycles_match_a_fresh_state(world, data):
     now = NOW
     for k, (kind, seed) in enumerate(steps):
         now += data.draw(st.sampled_from([0.0, 5.0, 700.0]))
-        busy = {g for r in running.values() for g in r.gpus}
-        idle = [g for g in gpus if g not in busy]
-        if kind == "s" and idle:
-            n = 1 + seed % min(len(idle), 8)
-            job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3],
-                           max_runtime_s=[600.0, 3600.0][seed % 2], estimated_runtime_s=[None, 300.0][seed % 2])  # fmt: skip
-            running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
-            state.apply_started(rj)
-        elif kind == "f" and running:
-            jid = sorted(running)[seed % len(running)]
-            del running[jid]
-            state.apply_finished(jid)
-        elif kind == "x" and running:
-            jid = sorted(running)[seed % len(running)]
-            if running[jid].stopping_at is None:
-                r = running[jid]
-                running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
-                state.apply_stopping(jid, now + 30)
+        _run_step(kind, seed, k, now, data, gpus, running, state)
         cap = Capacity(state, now)  # the tier's bound is what its victim index offers per rack
         index = VictimIndex(cap, lambda a: a.job.tier == Tier.PREEMPTIBLE, among=state.preemptible)
         assert state.pre_rack == [sum(index.in_rack.get(r, {}).values()) for r in range(len(topo.rack_span))]
@@ -264,24 +259,8 @@ def test_a_kept_head_walk_matches_a_fresh_one(world, data):
     now = NOW
     for k, (kind, seed) in enumerate(steps * 2):
         now += data.draw(st.sampled_from([0.0, 5.0, 700.0]))
-        busy = {g for r in running.values() for g in r.gpus}
-        idle = [g for g in gpus if g not in busy]
-        if kind in "sc" and idle:
-            n = 1 + seed % min(len(idle), 8)
-            job = make_job(f"x{k}", n, TENANTS[seed % 3], list(Tier)[seed % 3], max_runtime_s=[600.0, 3600.0][seed % 2],
-                           estimated_runtime_s=data.draw(st.sampled_from([None, 100.0, 300.0])))  # fmt: skip
-            running[job.id] = rj = run(job, data.draw(st.permutations(idle))[:n], started_at=now - seed % 900)
-            state.apply_started(rj)
-        elif kind == "f" and running:
-            jid = sorted(running)[seed % len(running)]
-            del running[jid]
-            state.apply_finished(jid)
-        elif kind == "x" and running:
-            jid = sorted(running)[seed % len(running)]
-            if running[jid].stopping_at is None:
-                r = running[jid]
-                running[jid] = run(r.job, r.gpus, started_at=r.started_at, stopping_at=now + 30)
-                state.apply_stopping(jid, now + 30)
+        _run_step(kind, seed, k, now, data, gpus, running, state, starts="sc",
+                  estimate=lambda: data.draw(st.sampled_from([None, 100.0, 300.0])))  # fmt: skip
         cap = Capacity(state, now)
         ends = expected_ends(cap, state)
         limit = state.sites.rack_limit(sites)
