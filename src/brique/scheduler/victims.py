@@ -29,27 +29,21 @@ class Candidates:
         self.pre: list[Entry] = []  # the preemptible tier's, fleet-wide
 
     def add(self, key: int, a: Alloc) -> None:
-        entry = (a.started_at, key)
-        pre = a.job.tier is Tier.PREEMPTIBLE
-        gpu_rack = self.gpu_rack
-        for r in dict.fromkeys(gpu_rack[x] for x in a.gpus):
-            _insert(self.rack[r], entry)
-            if pre:
-                _insert(self.rack_pre[r], entry)
-        if pre:
-            _insert(self.pre, entry)
+        self._each_list(a, (a.started_at, key), _insert)
 
     def remove(self, key: int, a: Alloc) -> None:
-        entry = (a.started_at, key)
+        self._each_list(a, (a.started_at, key), _delete)
+
+    def _each_list(self, a: Alloc, entry: Entry, op: Callable[[list[Entry], Entry], None]) -> None:
+        """`op` on every list holding `a`: its racks', and the preemptible tier's if it is of it."""
         pre = a.job.tier is Tier.PREEMPTIBLE
         gpu_rack = self.gpu_rack
         for r in dict.fromkeys(gpu_rack[x] for x in a.gpus):
-            _delete(self.rack[r], entry)
+            op(self.rack[r], entry)
             if pre:
-                _delete(self.rack_pre[r], entry)
+                op(self.rack_pre[r], entry)
         if pre:
-            _delete(self.pre, entry)
-
+            op(self.pre, entry)
 
 def youngest(
     entries: list[Entry], allocs: dict[int, Alloc], eligible: Callable[[Alloc], bool], now: float
