@@ -22,14 +22,13 @@ def copy_rows(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     """COPY `rows` (dicts with the same keys, as for an INSERT) into `table` (PostgreSQL only). A JSON
     value is sent as its text, each distinct object encoded once (the rows of a batch share them)."""
     keys = list(rows[0])
-    encoded = [k for k in keys if isinstance(table.c[k].type, JSON)]
+    encoded = [i for i, k in enumerate(keys) if isinstance(table.c[k].type, JSON)]
     texts: dict[int, tuple[Any, str]] = {}
     copy_sql = f"COPY {table.name} ({', '.join(keys)}) FROM STDIN"
     with conn.connection.driver_connection.cursor() as cur, cur.copy(copy_sql) as copy:  # type: ignore[union-attr]
         for row in rows:
             values = [row[k] for k in keys]
-            for k in encoded:
-                i = keys.index(k)
+            for i in encoded:
                 value = values[i]
                 if value is None:  # SQL NULL, not JSON null
                     continue
