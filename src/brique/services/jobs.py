@@ -343,8 +343,9 @@ class JobService(JobArrays):
         memo = memo or _BatchMemo()
         place = memo.places.get((org_id, spec.project))
         if place is None:
-            bound = None if org_id in memo.pending else self._pending_bound.known(org_id, self.quotas.max_pending)
-            count = org_id not in memo.pending and bound is None
+            known = org_id in memo.pending  # an earlier submission of the batch read it
+            bound = None if known else self._pending_bound.known(org_id, self.quotas.max_pending)
+            count = not known and bound is None
             ctx = submissions_repo.context(s, org_id, spec.project, count)  # project, policies, pending: one read
             if ctx is None:
                 raise NotFound(f"project '{spec.project}' not found", field="project")
