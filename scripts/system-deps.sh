@@ -13,6 +13,7 @@
 #   - bubblewrap, podman, busybox-static: the node agent's job sandbox and container runtimes
 #     (tests build a tiny image from busybox-static; no registry is needed).
 #   - poppler-utils: pdftoppm renders the sample invoice's first page for docs/billing.md.
+#   - gcc and python3-dev: `make core` compiles the scheduler core with mypyc (C extensions).
 # As root it installs; otherwise it uses sudo if it can, else says what is missing and carries on
 # (outside CI, tests needing a missing service skip with a reason; under CI=true they fail).
 set -euo pipefail
@@ -39,6 +40,9 @@ have bwrap || need+=(bubblewrap)
 have podman || need+=(podman)
 [ -x /bin/busybox ] || need+=(busybox-static)
 have pdftoppm || need+=(poppler-utils)
+have gcc || need+=(gcc)
+python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || need+=(python3-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

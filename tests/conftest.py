@@ -9,11 +9,24 @@ from pathlib import Path
 
 import pytest
 
+from brique import native
 from tests.support.postgres import PostgresServer, find_bindir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_FLEET = FIXTURES / "small-fleet.yaml"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_report_header() -> str:
+    return f"brique core: {native.status().describe()}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Never test an extension built from an older source (it would shadow the edited `.py`); in CI,
+    test the compiled core that `make core` builds (`scripts/compile_core.py`)."""
+    core = native.status()
+    if core.state == "stale" or (IN_CI and core.state != "compiled"):
+        pytest.exit(f"brique core: {core.describe()} (make core)", returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -68,8 +68,8 @@ class Capacity:
         owner = self.gpu_alloc
         for g, a in self._owners.items():
             owner[g] = a
-        for a in self._stopped:
-            a.stopping = False
+        for stopped in self._stopped:
+            stopped.stopping = False
         for k in range(self._base.next_key, self._next):
             self.allocs.pop(k, None)
         self._owners.clear()

@@ -26,6 +26,7 @@ import heapq
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
+from typing import cast
 
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.fleet import Site
@@ -268,7 +269,7 @@ class _Cycle:
             self._stop(d.alloc, explain.drained(d.reservation), None)
 
     def admit(self, jobs: list[Job]) -> list[Job]:
-        keep = []
+        keep: list[Job] = []
         append = keep.append
         seen = self.sites.admitted(self.quota.book)  # kept across cycles while the contracts are the same
         known = self.sites.admitted_jobs()  # the same answers by job object: one look-up when seen before
@@ -435,8 +436,9 @@ class _Cycle:
     ) -> tuple[int, ...]:
         """The sites where `job` would run within its tenant's guarantee (`guarantee_lanes`; empty: none)."""
         key = (job.tenant, job.gpus, job.project)
-        gs = memo.get(key, _MISSING)
-        if gs is _MISSING:
+        if key in memo:
+            gs = memo[key]
+        else:
             gs = memo[key] = self.quota.guarantee_sites(job)
         allowed = self.sites.of(job.placement)
         if gs is None:
@@ -635,7 +637,8 @@ class _Cycle:
             (self._share_key(t), t) for t, segs in lanes.items() if any(s[1] < len(s[0]) for s in segs)  # type: ignore[index, arg-type]
         )
         for _, t in order:
-            for jobs, start in lanes[t]:  # type: ignore[misc]
+            for seg in lanes[t]:  # every segment here is a (list, start) pair (`_lanes`)
+                jobs, start = cast(tuple[Sequence[Job], int], seg)
                 if left <= 0:
                     return
                 part = jobs[start : start + left]
@@ -896,13 +899,13 @@ class _Cycle:
             ends = self._ends_now()
             kept = self._kept()
             memo = None if kept is None else ("first", sites, g, self._ends_token)
-            got = None if memo is None else kept.get(memo)  # type: ignore[union-attr]
+            got = None if kept is None else kept.get(memo)
             if got is not None:  # the state and expected ends a past cycle saw: the same walk
-                first = got  # type: ignore[assignment]
+                first = cast(float, got)
             else:
                 first = first_fit(self.cap, sites, g, limit, ends)
-                if memo is not None:
-                    kept[memo] = first  # type: ignore[index]
+                if kept is not None:
+                    kept[memo] = first
             self._before[key] = first
         return first < t
 
@@ -1225,7 +1228,6 @@ class _Cycle:
 
 
 _PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
-_MISSING = object()  # a memo's miss (None is an answer)
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 _ID = attrgetter("id")
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it

@@ -17,6 +17,7 @@ import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
+from typing import cast
 
 from brique.domain.jobs import Job, Tier
 
@@ -41,7 +42,7 @@ class Merge:
     def __init__(self, a: Sequence[Job], b: Sequence[Job]) -> None:
         self.a, self.b, self.i, self.j = a, b, 0, 0
 
-    def take(self, n: int) -> list[Job]:
+    def take(self, n: int) -> Sequence[Job]:
         """The next `n` jobs (fewer at the end)."""
         a, b, i, j = self.a, self.b, self.i, self.j
         na, nb = len(a), len(b)
@@ -134,6 +135,14 @@ class FairQueue:
     cycle over a deep queue costs what it pops.
     """
 
+    _key: Callable[[str], float]
+    _project_key: Callable[[Job], float] | None
+    _queues: dict[str, Sequence[Job]]  # per tenant: the list its cursor reads
+    _src: dict[str, list[Segment]]  # tenant -> the segments of its lane not read yet (`of_lanes`)
+    _at: dict[str, int]  # cursor into each tenant's list
+    _heap: list[tuple[float, str]]
+    _current: str | None
+
     def __init__(
         self, jobs: Iterable[Job], key: Callable[[str], float], project_key: Callable[[Job], float] | None = None
     ) -> None:
@@ -154,7 +163,7 @@ class FairQueue:
         project_key: Callable[[Job], float] | None = None,
     ) -> FairQueue:
         """The queue over jobs already split per tenant into (priority, other) lists (`by_tenant`)."""
-        q = cls.__new__(cls)
+        q = cls((), key, project_key)
         q._setup(per, key, project_key)
         return q
 
@@ -163,12 +172,7 @@ class FairQueue:
         """The queue over each tenant's jobs in its order (priority first), read lazily (no project keys):
         a lane is a list of segments, each a list read in place from an index or an iterator read in
         chunks (a merge)."""
-        q = cls.__new__(cls)
-        q._key = key
-        q._project_key = None
-        q._queues = {}
-        q._at = {}
-        q._src = {}
+        q = cls((), key)
         for t, segments in lanes.items():
             q._src[t] = segments
             if _known_nonempty(segments):  # its first jobs are read when it is first popped (`pop`)
@@ -191,11 +195,11 @@ class FairQueue:
         self._key = key
         self._project_key = project_key
         self._queues = {t: first + second if second else first for t, (first, second) in per.items()}
-        self._src: dict[str, list[Segment]] = {}  # tenant -> the segments of its lane not read yet (`of_lanes`)
-        self._at = dict.fromkeys(self._queues, 0)  # cursor into each tenant's list
+        self._src = {}
+        self._at = dict.fromkeys(self._queues, 0)
         self._heap = [(key(t), t) for t in sorted(self._queues)]
         heapq.heapify(self._heap)
-        self._current: str | None = None
+        self._current = None
 
     def pop(self) -> Job | None:
         tenant = self._current
@@ -221,7 +225,7 @@ class FairQueue:
         if self._project_key is None or len(queue) - at < 2:
             self._at[tenant] = at + 1
             return queue[at]
-        return self._pop_by_project(queue, at, self._project_key)
+        return self._pop_by_project(cast(list[Job], queue), at, self._project_key)  # `_setup`'s own lists
 
     def _more(self, t: str) -> bool:
         """Move tenant `t`'s cursor to the next jobs of its lane (`of_lanes`); False: none left."""
@@ -261,7 +265,7 @@ class FairQueue:
         i = min(heads.values(), key=lambda n: (queue[n].tier != Tier.PRIORITY, key(queue[n]), queue[n].project))
         return queue.pop(i)
 
-    def rest(self) -> tuple[list[Job] | None, int]:
+    def rest(self) -> tuple[Sequence[Job] | None, int]:
         """The list and cursor of the tenant just popped (None with project keys: they reorder it).
 
         For a caller that knows that tenant's key has not changed since: its next pops are the list's
@@ -288,7 +292,7 @@ class FairQueue:
         """Everything not popped yet, in no particular fairness order (for bulk waits)."""
         if self._current is not None:
             self.done()
-        rest = []
+        rest: list[Job] = []
         for _, t in sorted(self._heap):
             rest += self._queues[t][self._at[t] :]
             for seg in self._src.pop(t, ()):

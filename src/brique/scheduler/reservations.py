@@ -43,7 +43,7 @@ def apply(cap: Capacity, reservations: tuple[AdvanceReservation, ...]) -> list[D
 
 def _named(cap: Capacity, res: AdvanceReservation) -> list[int]:
     topo = cap.topo
-    out = []
+    out: list[int] = []
     for rid in res.racks:
         r = topo.rack_index.get(rid)
         if r is None or topo.sites[topo.rack_site[r]].id != res.site:

@@ -100,7 +100,8 @@ class SchedulerState:
             raise ValueError(f"job {rj.job.id} already holds GPUs")
         self.version += 1
         key = self._add(rj)
-        free, topo, per_rack = self.free, self.topo, {}
+        free, topo = self.free, self.topo
+        per_rack: dict[int, int] = {}
         for g in self.allocs[key].gpus:
             if free[g]:
                 free[g] = 0
@@ -121,7 +122,8 @@ class SchedulerState:
             if not a.stopping:
                 self._pre(a, -1)
         self.candidates.remove(key, a)
-        free, usable, owner, topo, per_rack = self.free, self.usable, self.gpu_alloc, self.topo, {}
+        free, usable, owner, topo = self.free, self.usable, self.gpu_alloc, self.topo
+        per_rack: dict[int, int] = {}
         for g in a.gpus:
             if owner[g] != key:
                 continue

@@ -150,28 +150,30 @@ def test_reservation_full_reason():
 
 def test_expected_ends_follow_the_domain_rule():
     """`expected_ends` inlines `Alloc.expected_end`: estimate, else max runtime, stop time, never before now."""
-    from brique.domain.jobs import Job
-    from brique.scheduler.alloc import Alloc
+    from brique.scheduler import SchedulerState, Topology
     from brique.scheduler.backfill import expected_ends
+    from brique.scheduler.capacity import Capacity
 
     now = 1_000.0
-    allocs = {
-        0: Alloc(
-            Job("a", "t", 1, estimated_runtime_s=500.0, max_runtime_s=900.0), [0], 800.0
-        ),  # estimate ahead
-        1: Alloc(Job("b", "t", 1, estimated_runtime_s=50.0, max_runtime_s=900.0), [1], 800.0),  # overdue: max
-        2: Alloc(Job("c", "t", 1, max_runtime_s=100.0), [2], 800.0),  # past its max runtime: now
-        3: Alloc(Job("d", "t", 1, max_runtime_s=100.0), [3], 990.0, stop_at=1_020.0),  # stopping
-        4: Alloc(Job("e", "t", 1, estimated_runtime_s=5_000.0, max_runtime_s=900.0), [4], 800.0),  # capped
-    }
-
-    class Cap:
-        pass
-
-    cap = Cap()
-    cap.now, cap.allocs = now, allocs
-    got = expected_ends(cap)  # type: ignore[arg-type]
-    assert got == sorted((a.expected_end(now), a.job.id, i) for i, a in allocs.items())
+    fleet = make_fleet(make_site("fr-1", racks=1, nodes=2, gpus=4))
+    state = SchedulerState(Topology.from_fleet(fleet))
+    gpus = [g.id for g in fleet.gpus()]
+    for k, (job, started) in enumerate(
+        [
+            (make_job("a", 1, estimated_runtime_s=500.0, max_runtime_s=900.0), 800.0),  # estimate ahead
+            (make_job("b", 1, estimated_runtime_s=50.0, max_runtime_s=900.0), 800.0),  # overdue: max
+            (make_job("c", 1, max_runtime_s=100.0), 800.0),  # past its max runtime: now
+            (make_job("d", 1, max_runtime_s=100.0), 990.0),  # stopping (below)
+            (make_job("e", 1, estimated_runtime_s=5_000.0, max_runtime_s=900.0), 800.0),  # capped
+        ]
+    ):
+        state.apply_started(run(job, gpus[k : k + 1], started_at=started))
+    state.apply_stopping("d", 1_020.0)
+    cap = Capacity(state, now)  # `state=None`: the pass over every allocation, not the state's sorted ends
+    got = expected_ends(cap)
+    assert got == sorted((a.expected_end(now), a.job.id, i) for i, a in cap.allocs.items())
+    assert [end for end, _, _ in got] == [1_000.0, 1_020.0, 1_300.0, 1_700.0, 1_700.0]
+    assert got == expected_ends(cap, state)
 
 
 def test_starts_before_agrees_with_earliest_start():
