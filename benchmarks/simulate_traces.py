@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from brique import native
 from brique.domain.contracts import ContractBook
 from brique.domain.fleet_spec import parse_fleet
 from brique.scheduler import Topology
@@ -179,6 +180,7 @@ def main() -> None:
         help="under --checkpoint grace|periodic: seconds a resumed run pays first (counted as lost)",
     )
     args = ap.parse_args()
+    print(f"core: {native.status().describe()}", flush=True)  # wall times depend on it (`make core`)
     for name in args.trace.split(","):
         run_trace(name, args)
 

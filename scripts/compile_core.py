@@ -33,6 +33,7 @@ MODULES = (
     "brique/simulator/timeline.py",
     "brique/simulator/checkpoint.py",
     "brique/simulator/predict.py",
+    "brique/domain/jobs.py",
 )
 
 

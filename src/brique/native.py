@@ -31,27 +31,29 @@ class CoreStatus:
         return f"STALE compiled core: {', '.join(self.stale[:5])} changed since `make core`; run it again"
 
 
-def _extensions() -> dict[str, Path]:
+def _extensions(package: Path) -> dict[str, Path]:
     """Every extension module under the package, by the relative path of its source."""
     found: dict[str, Path] = {}
-    for p in PACKAGE.rglob("*.so"):
+    for p in package.rglob("*.so"):
         suffix = next((s for s in EXTENSION_SUFFIXES if p.name.endswith(s)), ".so")  # the longest first
-        found[str(p.relative_to(PACKAGE.parent))[: -len(suffix)] + ".py"] = p
+        found[str(p.relative_to(package.parent))[: -len(suffix)] + ".py"] = p
     return found
 
 
-def status() -> CoreStatus:
-    built = _extensions()
+def status(package: Path = PACKAGE) -> CoreStatus:
+    """The state of the compiled core under `package` (default: the `brique` being run)."""
+    built = _extensions(package)
     try:
-        stamped: dict[str, str] = json.loads(STAMP.read_text())
+        stamped: dict[str, str] = json.loads((package / STAMP.name).read_text())
     except (OSError, ValueError):
         stamped = {}
     if not built and not stamped:
         return CoreStatus("interpreted", 0, ())
+    root = package.parent
     stale = sorted(
-        {name for name in built if name not in stamped}
-        | {name for name in stamped if name not in built}
-        | {name for name, sha in stamped.items() if _sha256(PACKAGE.parent / name) != sha}
+        {name for name in built if name not in stamped}  # an extension the build did not make
+        | {name for name in stamped if name not in built}  # one it made, since removed
+        | {name for name, sha in stamped.items() if _sha256(root / name) != sha}  # a source edited since
     )
     return CoreStatus("stale" if stale else "compiled", len(built), tuple(stale))
 

@@ -15,6 +15,7 @@ import yaml
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from brique import native
 from brique.cli.context import err, out
 from brique.config import DEFAULT_FLEET
 from brique.domain.fleet import Fleet
@@ -90,6 +91,7 @@ def simulate(
         )
         if not quiet:
             _print_summary(doc)
+            err.print(f"core: {native.status().describe()}", highlight=False, markup=False)  # wall times depend on it
     except (InputError, TraceError, ContractsInvalid, FleetSpecInvalid, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True, markup=True)
         raise typer.Exit(code=1) from None
