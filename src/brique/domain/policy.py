@@ -225,6 +225,8 @@ class SchedulingPolicy:
     preempt_by_cost: bool = False
     reclaim_standard: bool = False
     reclaim_fresh_only: bool = False
+    restart_protect_growth: float = 1.0
+    reclaim_standard_over_s: float | None = None
     guarantee_start_s: float = 0.0
     entitlement_cap_s: float | None = None
     entitled_preemptible: bool = False
