@@ -26,7 +26,6 @@ class Alloc:
     protected: bool = False  # within-guarantee priority work: never preempted
     borrowed: bool = False  # beyond its tenant's guarantee
     restarted: bool = False  # preempted before: its protection window binds every preemption
-    restarts: int = 0  # how often it was preempted before (`RunningJob.restarts`)
     rack_spread: tuple[tuple[int, int], ...] | None = None  # memo of `spread` (reset on health changes)
 
     def spread(self, usable: bytes | bytearray, gpu_rack: tuple[int, ...]) -> tuple[tuple[int, int], ...]:

@@ -735,18 +735,18 @@ class _Cycle:
         return True
 
     def _reclaim_plan(self, kind: str, g: int, sites: tuple[int, ...]) -> preempt.PreemptionPlan | None:
-        """A guarantee's victims. With `reclaim_standard_over_s`, other tenants' standard work inside their
-        guarantees is stopped only when every plan without it loses more than that per GPU asked."""
+        """A guarantee's victims. With `reclaim_standard_over_s`, the plan that spares other tenants' standard
+        work inside their guarantees first: kept unless it loses more than that many seconds per GPU asked."""
         over = self.policy.reclaim_standard_over_s
         if over is None or not self.policy.reclaim_standard:
             return self._plan(kind, g, sites)
-        narrow = self._plan("n" + kind, g, sites)
-        if narrow is not None:
-            keys = self._index("n" + kind).keys
-            if sum(keys[i][1] for i in narrow.victims) <= over * g:
-                return narrow
+        spared = self._plan("spare:" + kind, g, sites)
+        if spared is not None:
+            keys = self._index("spare:" + kind).keys
+            if sum(keys[i][1] for i in spared.victims) <= over * g:
+                return spared
         wide = self._plan(kind, g, sites)
-        return wide if wide is not None else narrow
+        return wide if wide is not None else spared
 
     def _defer(self, job: Job, plan: preempt.PreemptionPlan) -> bool:
         """Wait rather than preempt while the start promise allows it: GPUs often free up by themselves."""
@@ -1138,23 +1138,16 @@ class _Cycle:
                 eligible = lambda a: young(a) and not a.restarted  # noqa: E731
         else:
             self.quota.ready()  # borrowed and protected flags
-            narrow = kind.startswith("n")  # `reclaim_standard_over_s`: the plan without others' standard work
-            kind = kind[1:] if narrow else kind
+            spare = kind.startswith("spare:")  # `reclaim_standard_over_s`: as if `reclaim_standard` were off
+            kind = kind[6:] if spare else kind
             tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
-            wide = self.policy.reclaim_standard and not narrow  # any unprotected work, not only reclaimable work
+            wide = self.policy.reclaim_standard and not spare  # any unprotected work, not only reclaimable work
             fresh = self.policy.reclaim_fresh_only  # ... but never restarted work there (no ping-pong)
             # A guarantee may stop young work, but never a restarted job inside its window.
-            grow = self.policy.restart_protect_growth  # the window of a job stopped k times: x grow^(k-1)
-            if grow == 1.0:
-                eligible = lambda a: (  # noqa: E731
-                    ((wide and not (fresh and a.restarted)) or a.job.tenant == tenant or _reclaimable(a))
-                    and not (again > 0 and a.restarted and now - a.started_at < again)
-                )
-            else:
-                eligible = lambda a: (  # noqa: E731
-                    ((wide and not (fresh and a.restarted)) or a.job.tenant == tenant or _reclaimable(a))
-                    and not (again > 0 and a.restarted and now - a.started_at < again * grow ** (a.restarts - 1))
-                )
+            eligible = lambda a: (  # noqa: E731
+                ((wide and not (fresh and a.restarted)) or a.job.tenant == tenant or _reclaimable(a))
+                and not (again > 0 and a.restarted and now - a.started_at < again)
+            )
         return eligible, among
 
     def _plan(self, kind: str, g: int, sites: tuple[int, ...]) -> preempt.PreemptionPlan | None:

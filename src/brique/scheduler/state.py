@@ -231,8 +231,7 @@ class SchedulerState:
                 self.overlap = True
             owner[g] = key
         stopping = rj.stopping_at is not None
-        a = Alloc(rj.job, gpus, rj.started_at, rj.stopping_at, stopping=stopping, restarted=rj.restarts > 0,
-                  restarts=rj.restarts)
+        a = Alloc(rj.job, gpus, rj.started_at, rj.stopping_at, stopping=stopping, restarted=rj.restarts > 0)
         self.allocs[key] = a
         self.by_job[rj.job.id] = key
         self.ledger.add(key, a)
