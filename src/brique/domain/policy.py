@@ -171,6 +171,10 @@ class SchedulingPolicy:
         never preempted before (restarted, it is young again and would be the cheapest victim of every next
         reclaim: a ping-pong); preemptible and borrowed work, and the claimant's own standard work once it
         fills the claimant's guarantee, as before.
+    reclaim_standard_over_s: with `reclaim_standard`, a guarantee first plans as if it were off (preemptible and
+        borrowed work, and the claimant's own standard work once it fills its guarantee) and keeps that plan
+        unless it loses more than this many seconds per GPU asked; only then (or when it finds none) are
+        other tenants' standard jobs inside their guarantees candidates too (None: always; issue 18, seed 1).
     guarantee_start_s: the start promise of a priority job within its guarantee, seconds after its
         submission. When only preempting makes room, the job waits for GPUs to free up by themselves
         until its victims' grace periods would break the promise (1 s of margin), then preempts;
@@ -225,6 +229,7 @@ class SchedulingPolicy:
     preempt_by_cost: bool = False
     reclaim_standard: bool = False
     reclaim_fresh_only: bool = False
+    reclaim_standard_over_s: float | None = None
     guarantee_start_s: float = 0.0
     entitlement_cap_s: float | None = None
     entitled_preemptible: bool = False

@@ -729,13 +729,27 @@ class _Cycle:
         # The tenant's own standard work filling its guarantee is a candidate too: the priority job
         # comes first, and the cheapest victims win whoever they belong to.
         kind = "own:" + job.tenant if self.quota.guarantee_full(job) else "reclaim"
-        plan = self._plan(kind, job.gpus, sites)
+        plan = self._reclaim_plan(kind, job.gpus, sites)
         if plan is None:
             return False
         if self._defer(job, plan):
             return True
         self._place_over(job, plan, ReasonCode.WITHIN_GUARANTEE, within=True)
         return True
+
+    def _reclaim_plan(self, kind: str, g: int, sites: tuple[int, ...]) -> preempt.PreemptionPlan | None:
+        """A guarantee's victims. With `reclaim_standard_over_s`, the plan that spares other tenants' standard
+        work inside their guarantees first: kept unless it loses more than that many seconds per GPU asked."""
+        over = self.policy.reclaim_standard_over_s
+        if over is None or not self.policy.reclaim_standard:
+            return self._plan(kind, g, sites)
+        spared = self._plan("spare:" + kind, g, sites)
+        if spared is not None:
+            keys = self._index("spare:" + kind).keys
+            if sum(keys[i][1] for i in spared.victims) <= over * g:
+                return spared
+        wide = self._plan(kind, g, sites)
+        return wide if wide is not None else spared
 
     def _defer(self, job: Job, plan: preempt.PreemptionPlan) -> bool:
         """Wait rather than preempt while the start promise allows it: GPUs often free up by themselves."""
@@ -1127,8 +1141,10 @@ class _Cycle:
                 eligible = lambda a: young(a) and not a.restarted  # noqa: E731
         else:
             self.quota.ready()  # borrowed and protected flags
+            spare = kind.startswith("spare:")  # `reclaim_standard_over_s`: as if `reclaim_standard` were off
+            kind = kind[6:] if spare else kind
             tenant = kind[4:] if kind.startswith("own:") else None  # its own unprotected work too
-            wide = self.policy.reclaim_standard  # any unprotected work, not only reclaimable work
+            wide = self.policy.reclaim_standard and not spare  # any unprotected work, not only reclaimable work
             fresh = self.policy.reclaim_fresh_only  # ... but never restarted work there (no ping-pong)
             # A guarantee may stop young work, but never a restarted job inside its window.
             eligible = lambda a: (  # noqa: E731

@@ -112,6 +112,8 @@ GRACE_WAIT_RATIO = 0.00005
 GRACE_RESERVE = 8
 
 
+# Not set: `reclaim_standard_over_s` (3 days) meets the unseen-tier Philly slices but misses Helios 11 racks' queue
+# and the whole trace's Jain (docs/simulation.md *Unseen tiers*).
 def _brique(book: ContractBook) -> SchedulingPolicy:
     return SchedulingPolicy(
         contracts=book, backfill=True, preempt_for_standard=True, preempt_protect_s=PROTECT_S,

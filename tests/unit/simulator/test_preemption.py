@@ -5,13 +5,16 @@ its first window (`PROTECT_S`) either; runs stay whole."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.simulator.checkpoint import CheckpointModel
-from brique.simulator.policies import PROTECT_S, RESTART_PROTECT_S
+from brique.simulator.engine import SimConfig
+from brique.simulator.policies import POLICIES, PROTECT_S, RESTART_PROTECT_S, PolicySpec
+from brique.simulator.run import simulate_trace
 from tests.unit.simulator.sim_factories import job, make_fleet, run, trace
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
@@ -61,5 +64,27 @@ def test_under_the_grace_model_too(case) -> None:
         if i in stopped:
             assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
             assert for_guarantee, tr.jobs[i].id  # a restarted job is stopped again only for a guarantee
+        stopped.add(i)
+    assert sum(1 for rec in r.records if rec.end >= 0 or rec.rejected) == len(tr.jobs)
+
+
+def _sparing(threshold_s: float) -> PolicySpec:
+    """brique with `reclaim_standard_over_s` (off in the shipped policy; docs/simulation.md *Unseen tiers*)."""
+    spec = POLICIES["brique"]
+    return replace(spec, build=lambda book: replace(spec.build(book), reclaim_standard_over_s=threshold_s))
+
+
+@SETTINGS
+@given(busy_traces(), st.sampled_from([0.0, 600.0, 259_200.0]))
+def test_with_a_guarantee_sparing_others_standard_work_first(case, threshold_s) -> None:
+    """`reclaim_standard_over_s` only chooses among victims: the windows and whole runs still hold."""
+    tr, book = case
+    r = simulate_trace(tr, make_fleet(racks=1, nodes=3, gpus=4), [_sparing(threshold_s)], book, SimConfig())[0]
+    for i, started, signal, for_guarantee in r.stops:
+        assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
+    stopped: set[int] = set()
+    for i, started, signal, _ in sorted(r.stops, key=lambda s: s[2]):
+        if i in stopped:
+            assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
         stopped.add(i)
     assert sum(1 for rec in r.records if rec.end >= 0 or rec.rejected) == len(tr.jobs)
