@@ -4,9 +4,9 @@ The same Python sources, type-checked by mypy and compiled to C extension module
 them (`src/brique/**/*.so`): the interpreter imports an extension module before a `.py` of the same
 name. Decisions are identical (the simulator's `--digest` is the same); only the speed changes.
 
-A stamp (`src/brique/.core-built`) records each compiled source's SHA-256: `brique.native.status()`
-compares it with the sources, so an edited source with an old extension next to it is reported as
-stale (the test suite refuses to run on a stale core) instead of silently running old code.
+A stamp (`src/brique/.core-built`) records each compiled source (SHA-256, mtime, size) and its
+extension: on `import brique`, `brique.native.guard()` imports the whole set from its sources when
+any of them changed since (an old extension never runs edited code), and `status()` says so.
 
 Usage: python scripts/compile_core.py [--clean | --list]
 """
@@ -14,10 +14,10 @@ Usage: python scripts/compile_core.py [--clean | --list]
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import tempfile
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,12 @@ def compile_all() -> None:
             )
         finally:
             os.chdir(cwd)
-    STAMP.write_text(json.dumps({str(p.relative_to(SRC)): digest(p) for p in files}, indent=0) + "\n")
+    suffix = EXTENSION_SUFFIXES[0]  # what build_ext names them for this interpreter
+    lines = []
+    for p in files:
+        rel, st = str(p.relative_to(SRC)), p.stat()
+        lines.append(f"{rel}\t{digest(p)}\t{st.st_mtime_ns}\t{st.st_size}\t{rel[: -len('.py')]}{suffix}\n")
+    STAMP.write_text("".join(lines))  # `brique._core_guard.read_stamp`'s format
     print(f"brique: compiled {len(files)} core modules with mypyc ({len(built())} extensions)")
 
 

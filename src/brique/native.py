@@ -1,34 +1,34 @@
 """Whether the scheduler core runs compiled (`make core`: mypyc extensions next to the sources).
 
-The interpreter imports an extension module before the `.py` of the same name, so an extension
-built from an older source would silently run old code. `scripts/compile_core.py` stamps the
-SHA-256 of every source it compiled (`.core-built`); `status()` compares them with the sources.
+`brique._core_guard` (run by `import brique`) makes sure an extension built from an older source
+never runs: the sources are imported instead. `status()` tells which core runs, for the benchmarks,
+`brique simulate` and the test suite's header.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
-STAMP = PACKAGE / ".core-built"
+from brique import _core_guard
+
+PACKAGE = Path(_core_guard.HERE)
 
 
 @dataclass(frozen=True)
 class CoreStatus:
-    state: str  # "compiled", "interpreted" or "stale"
-    modules: int  # compiled modules found
-    stale: tuple[str, ...]  # sources edited (or extensions left) since the build
+    state: str  # "compiled", "interpreted" or "stale" (the sources run instead of the extensions)
+    modules: int  # extension modules found
+    stale: tuple[str, ...]  # sources edited, or extensions added or removed, since the build
 
     def describe(self) -> str:
         if self.state == "compiled":
             return f"compiled core ({self.modules} modules, mypyc)"
         if self.state == "interpreted":
             return "interpreted core (run `make core` to compile it: about 2x faster simulations)"
-        return f"STALE compiled core: {', '.join(self.stale[:5])} changed since `make core`; run it again"
+        return (f"STALE compiled core ({', '.join(self.stale[:5])} changed since `make core`): "
+                "its Python sources run instead; run `make core` again")  # fmt: skip
 
 
 def _extensions(package: Path) -> dict[str, Path]:
@@ -43,23 +43,9 @@ def _extensions(package: Path) -> dict[str, Path]:
 def status(package: Path = PACKAGE) -> CoreStatus:
     """The state of the compiled core under `package` (default: the `brique` being run)."""
     built = _extensions(package)
-    try:
-        stamped: dict[str, str] = json.loads((package / STAMP.name).read_text())
-    except (OSError, ValueError):
-        stamped = {}
-    if not built and not stamped:
+    stamp = _core_guard.read_stamp(str(package))
+    if not built and not stamp:
         return CoreStatus("interpreted", 0, ())
-    root = package.parent
-    stale = sorted(
-        {name for name in built if name not in stamped}  # an extension the build did not make
-        | {name for name in stamped if name not in built}  # one it made, since removed
-        | {name for name, sha in stamped.items() if _sha256(root / name) != sha}  # a source edited since
-    )
-    return CoreStatus("stale" if stale else "compiled", len(built), tuple(stale))
-
-
-def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+    stale = set(_core_guard.changed(str(package.parent), stamp))
+    stale |= {name for name in built if name not in {row[0] for row in stamp}}  # not made by the build
+    return CoreStatus("stale" if stale else "compiled", len(built), tuple(sorted(stale)))

@@ -1,12 +1,16 @@
-"""`brique.native.status`: a compiled core is used only when every extension matches its source."""
+"""The compiled core is used only when every extension matches its source (`brique.native`,
+`brique._core_guard`): otherwise the sources run, and the status says so."""
 
 from __future__ import annotations
 
 import hashlib
-import json
+import os
+import subprocess
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
+from brique._core_guard import SourcesFirst, guard
 from brique.native import status
 
 EXT = EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
@@ -15,31 +19,39 @@ EXT = EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
 def _package(tmp_path: Path) -> Path:
     pkg = tmp_path / "brique"
     (pkg / "scheduler").mkdir(parents=True)
-    for name in ("scheduler/cycle.py", "scheduler/queue.py"):
-        (pkg / name).write_text(f"# {name}\n")
+    for name in ("scheduler/__init__.py", "scheduler/cycle.py", "scheduler/queue.py"):
+        (pkg / name).write_text(f"WHERE = {name!r}\n")
     return pkg
 
 
 def _build(pkg: Path, *names: str) -> None:
-    """What scripts/compile_core.py leaves: an extension per source and a stamp of their hashes."""
-    stamp = {}
+    """What scripts/compile_core.py leaves: an extension per source and a stamp of them."""
+    lines = []
     for name in names:
-        (pkg / name).with_suffix("").with_name(Path(name).stem + EXT).write_bytes(b"\x7fELF")
-        stamp[f"brique/{name}"] = hashlib.sha256((pkg / name).read_bytes()).hexdigest()
-    (pkg / ".core-built").write_text(json.dumps(stamp))
+        src, ext = pkg / name, pkg / (name[: -len(".py")] + EXT)
+        ext.write_bytes(b"\x7fELF")
+        st = src.stat()
+        sha = hashlib.sha256(src.read_bytes()).hexdigest()
+        lines.append(f"brique/{name}\t{sha}\t{st.st_mtime_ns}\t{st.st_size}\tbrique/{name[: -len('.py')]}{EXT}\n")
+    (pkg / ".core-built").write_text("".join(lines))
 
 
 def test_no_extension_is_interpreted(tmp_path: Path) -> None:
-    got = status(_package(tmp_path))
+    pkg = _package(tmp_path)
+    got = status(pkg)
     assert (got.state, got.modules, got.stale) == ("interpreted", 0, ())
     assert "make core" in got.describe()
+    assert guard(str(pkg)) is False
 
 
-def test_a_fresh_build_is_compiled(tmp_path: Path) -> None:
+def test_a_fresh_build_is_compiled_and_trusted(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     _build(pkg, "scheduler/cycle.py", "scheduler/queue.py")
     got = status(pkg)
     assert (got.state, got.modules, got.stale) == ("compiled", 2, ())
+    os.utime(pkg / "scheduler/cycle.py", ns=(1, 1))  # a checkout moves mtimes, not content
+    assert status(pkg).state == "compiled"
+    assert guard(str(pkg)) is False
 
 
 def test_an_edited_source_makes_it_stale(tmp_path: Path) -> None:
@@ -51,17 +63,42 @@ def test_an_edited_source_makes_it_stale(tmp_path: Path) -> None:
     assert "brique/scheduler/queue.py" in got.describe() and "make core" in got.describe()
 
 
-def test_an_extension_without_a_stamp_or_missing_from_it_is_stale(tmp_path: Path) -> None:
-    pkg = _package(tmp_path)
-    _build(pkg, "scheduler/cycle.py")
-    (pkg / "scheduler" / f"queue{EXT}").write_bytes(b"\x7fELF")  # left by an older build
-    assert status(pkg).stale == ("brique/scheduler/queue.py",)
-    (pkg / ".core-built").unlink()
-    assert status(pkg).state == "stale"
-
-
-def test_a_removed_extension_is_stale(tmp_path: Path) -> None:
+def test_extensions_missing_or_unstamped_are_stale(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     _build(pkg, "scheduler/cycle.py", "scheduler/queue.py")
     (pkg / "scheduler" / f"cycle{EXT}").unlink()
     assert status(pkg).stale == ("brique/scheduler/cycle.py",)
+    pkg2 = _package(tmp_path / "b")
+    _build(pkg2, "scheduler/cycle.py")
+    (pkg2 / "scheduler" / f"queue{EXT}").write_bytes(b"\x7fELF")  # left by an older build
+    assert status(pkg2).stale == ("brique/scheduler/queue.py",)
+
+
+def test_a_stale_core_is_imported_from_its_sources(tmp_path: Path) -> None:
+    """In a fresh interpreter: the guard puts the whole compiled set's sources ahead of the extensions
+    (here fake ones, which would fail to load), the package's `__init__` included."""
+    pkg = _package(tmp_path)
+    _build(pkg, "scheduler/__init__.py", "scheduler/cycle.py", "scheduler/queue.py")
+    (pkg / "scheduler/cycle.py").write_text("WHERE = 'edited'\n")
+    code = (
+        "import sys; from brique._core_guard import guard;"
+        f"print(guard({str(pkg)!r}));"
+        f"sys.path.insert(0, {str(tmp_path)!r}); sys.modules.pop('brique', None);"
+        "import brique.scheduler.cycle as c, brique.scheduler.queue as q;"
+        "print(c.WHERE, q.WHERE, c.__file__.endswith('.py'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "edited", "scheduler/queue.py", "True"]
+
+
+def test_extensions_without_a_stamp_are_never_trusted(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    _build(pkg, "scheduler/cycle.py")
+    (pkg / ".core-built").unlink()
+    before = list(sys.meta_path)
+    try:
+        assert guard(str(pkg)) is True
+        finder = sys.meta_path[0]
+        assert isinstance(finder, SourcesFirst) and set(finder.files) == {"brique.scheduler.cycle"}
+    finally:
+        sys.meta_path[:] = before
