@@ -102,3 +102,28 @@ def test_extensions_without_a_stamp_are_never_trusted(tmp_path: Path) -> None:
         assert isinstance(finder, SourcesFirst) and set(finder.files) == {"brique.scheduler.cycle"}
     finally:
         sys.meta_path[:] = before
+
+
+def test_compiled_domain_types_behave_as_dataclasses() -> None:
+    """`Job` and `RunningJob` are compiled with the core (CI): values, hashing, `replace`, freezing, pickling
+    and copying work as for the interpreted frozen dataclasses."""
+    import copy
+    import dataclasses
+    import pickle
+
+    import pytest
+
+    from brique.domain.jobs import Job, RunningJob, Tier
+
+    job = Job("j1", "t", 2, tier=Tier.PRIORITY, estimated_runtime_s=50.0, reservation="r1")
+    run = RunningJob(job, ("g1", "g2"), 3.0, stopping_at=9.0, restarts=1)
+    assert job == Job("j1", "t", 2, tier=Tier.PRIORITY, estimated_runtime_s=50.0, reservation="r1")
+    assert hash(job) == hash(dataclasses.replace(job)) and {job: 1}[dataclasses.replace(job)] == 1
+    assert dataclasses.replace(job, reservation=None).reservation is None
+    for value in (job, run):
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert copy.deepcopy(value) == value and copy.copy(value) == value
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.gpus = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="at least 1 GPU"):
+        Job("j2", "t", 0)

@@ -5,7 +5,7 @@ Pure value types. Times are POSIX seconds (floats); durations are seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from brique.domain.policy import ANYWHERE, PlacementPolicy
@@ -54,6 +54,9 @@ class Job:
         if self.preemption_grace_s < 0:
             raise ValueError("preemption_grace_s must be >= 0")
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return _reduce(self)
+
     @property
     def expected_runtime_s(self) -> float:
         """The estimate, capped by the max runtime (no estimate: the max runtime)."""
@@ -74,6 +77,9 @@ class RunningJob:
     started_at: float
     stopping_at: float | None = None
     restarts: int = 0
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return _reduce(self)
 
     def expected_end(self, now: float) -> float:
         return expected_end(self.job, self.started_at, self.stopping_at, now)
@@ -98,3 +104,9 @@ def latest_end(job: Job, started_at: float, stopping_at: float | None, now: floa
     if stopping_at is not None:
         end = min(end, stopping_at)
     return max(now, end)
+
+
+def _reduce(value: Job | RunningJob) -> tuple[type, tuple[object, ...]]:
+    """Pickle and copy through `__init__`: compiled (`make core`), a frozen class cannot be restored field by
+    field as the interpreter's pickling would."""
+    return type(value), tuple(getattr(value, f.name) for f in fields(value))
