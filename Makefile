@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # in CI, where the compiled core is what the tests must exercise.
 $(CORE): $(STAMP) scripts/compile_core.py $(shell $(PYTHON) scripts/compile_core.py --list)
 	@$(BIN)/python scripts/compile_core.py || { [ -z "$$CI" ] || exit 1; \
-	  echo "brique: the core was not compiled (needs gcc and Python's headers: scripts/system-deps.sh); it runs interpreted"; }
+	  echo "brique: the core runs interpreted (scripts/system-deps.sh installs gcc and python3-dev)"; }
 
 core: $(CORE)  ## compile the scheduler core and simulator engine with mypyc (`scripts/compile_core.py --clean` undoes it)
 

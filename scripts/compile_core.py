@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
+import sysconfig
 import tempfile
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -56,6 +58,20 @@ def clean() -> None:
     STAMP.unlink(missing_ok=True)
 
 
+def missing_toolchain() -> str | None:
+    """What the build lacks (a C compiler, Python's headers, mypy), found before a minute of type-checking."""
+    cc = os.environ.get("CC", "cc").split()[0]
+    if shutil.which(cc) is None and shutil.which("gcc") is None:
+        return "no C compiler (gcc)"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        return "no Python headers (python3-dev)"
+    try:
+        import mypyc  # noqa: F401
+    except ImportError:
+        return "no mypy (pip install -e '.[dev]')"
+    return None
+
+
 def compile_all() -> None:
     from mypyc.build import mypycify  # build-time only (the `dev` extra): importing it costs ~1 s
     from setuptools import setup
@@ -93,6 +109,10 @@ def main(argv: list[str]) -> int:
     if argv[1:]:
         print(__doc__, file=sys.stderr)
         return 2
+    lacking = missing_toolchain()
+    if lacking:
+        print(f"brique: the core cannot be compiled here: {lacking}", file=sys.stderr)
+        return 1
     compile_all()
     return 0
 
