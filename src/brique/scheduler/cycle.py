@@ -204,6 +204,25 @@ def _run(
         c.cap.revert()
 
 
+class _Key:
+    """A tenant's share key and the GPUs it held when it was computed (`_Cycle._share_key`)."""
+
+    def __init__(self, held: int, key: float) -> None:
+        self.held = held
+        self.key = key
+
+
+def _idle(cap: Capacity) -> bool:
+    """Some GPU is free, or held but still free (`any(site_free) or any(held_free.values())`)."""
+    for n in cap.site_free:
+        if n:
+            return True
+    for n in cap.held_free.values():
+        if n:
+            return True
+    return False
+
+
 class _Cycle:
     def __init__(
         self,
@@ -239,14 +258,13 @@ class _Cycle:
         self._no_fit: dict[tuple[int, ...], int] = {}
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
-        self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
+        self._keys: dict[str, _Key] = {}  # tenant -> (GPUs held, share key)
         self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
         self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
         self._under: set[str] = set()  # tenants holding less than their entitlement
         self.hidden: Mapping[str, float] = {}  # GPUs asked by pending jobs not shown (`schedule_state`)
         self.pins: Mapping[str, tuple[str, ...]] = {}  # job -> GPUs of its last head reservation
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
-        self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
         # Valid until something is placed, stopped or held (`_changed`).
         self._stuck: dict[tuple[int, int, str], bool] = {}
@@ -496,8 +514,9 @@ class _Cycle:
             if g:
                 demand[t] = demand.get(t, 0.0) + g
         weight = self.state.ledger.weights  # per tenant, kept while the contracts are the same
-        for t in demand.keys() - weight.keys():
-            weight[t] = self.quota.terms(t).weight
+        for t in demand:
+            if t not in weight:
+                weight[t] = self.quota.native(t).weight
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
 
@@ -563,7 +582,7 @@ class _Cycle:
 
     def scavenge_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
         waits = self.explain_waits
-        if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+        if not waits and not _idle(self.cap):
             return  # what the first pop would conclude: nothing idle, nothing to explain
         if not waits and self.floors is not None and self._idle_useless(self._floor(jobs)):  # type: ignore[arg-type]
             self._examine_in_order(jobs)  # type: ignore[arg-type]
@@ -572,7 +591,7 @@ class _Cycle:
         left = self.policy.max_job_test
         examined = self.examined
         while (job := q.pop()) is not None:
-            if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+            if not _idle(self.cap):
                 if waits:
                     self._bulk_wait([job, *q.drain()])
                 return
@@ -832,11 +851,8 @@ class _Cycle:
         g = job.gpus
         if g < self._no_fit.get(sites, g + 1) or g > self.sites.rack_limit(sites):
             return False
-        free = self._borrow_free.get(job.tenant)
-        if free is None:  # may borrow without a cap: `borrow_block` is None whatever the ask
-            t = self.quota.terms(job.tenant)
-            free = self._borrow_free[job.tenant] = t.may_borrow and t.borrow_cap is None
-        return free or self.quota.borrow_block(job) is None
+        # may borrow without a cap: `borrow_block` is None whatever the ask
+        return self.quota.native(job.tenant).free_borrow or self.quota.borrow_block(job) is None
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -1185,19 +1201,22 @@ class _Cycle:
     def _share_key(self, tenant: str) -> float:
         held = self.quota.held.get(tenant, 0)
         memo = self._keys.get(tenant)
-        if memo is not None and memo[0] == held:  # usage is fixed for the cycle: only `held` moves the key
-            return memo[1]
-        t = self.quota.terms(tenant)
-        hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
-        key = share_key(held, hist, self.policy.history_weight, t.weight)
-        if self.policy.under_entitled_first and tenant in self._under:
+        if memo is not None and memo.held == held:  # usage is fixed for the cycle: only `held` moves the key
+            return memo.key
+        policy = self.policy
+        hist = history_gpus(self.usage.get(tenant, 0.0), policy.fair_share_half_life_s)
+        key = share_key(held, hist, policy.history_weight, self.quota.native(tenant).weight)
+        if policy.under_entitled_first and tenant in self._under:
             key = -1.0 / (1.0 + key)  # before every other tenant (keys >= 0), in the same order among them
-        self._keys[tenant] = (held, key)
+        if memo is None:
+            self._keys[tenant] = _Key(held, key)
+        else:
+            memo.held, memo.key = held, key
         return key
 
     def _guarantee_spent(self, tenant: str) -> bool:
         """No priority job of `tenant` can be within its guarantee for the rest of this cycle."""
-        if self.quota.terms(tenant).total_guarantee <= 0:
+        if self.quota.native(tenant).total_guarantee <= 0:
             return True
         q = self.quota
         left = q.prio_wide_left.get(tenant)
@@ -1209,9 +1228,9 @@ class _Cycle:
 
     def _exhausted(self) -> bool:
         """No free GPU anywhere, none held-but-usable, no head to reserve, no preemption left."""
-        if any(self.cap.site_free) or any(self.cap.held_free.values()):
+        if self.head is None or _idle(self.cap):  # the cheaper test first (both only return False)
             return False
-        return self.head is not None and (self.preempt_heads <= 0 or not self.policy.preempt_for_standard)
+        return self.preempt_heads <= 0 or not self.policy.preempt_for_standard
 
     def _hold_free(self, reservation: str) -> int:
         return sum(

@@ -50,6 +50,7 @@ class Ledger:
         self.moved: set[str] = set()
         self._end: dict[str, tuple[int, dict[str, int], _Left | None, int]] = {}
         self.weights: dict[str, float] = {}  # tenant -> its fair-share weight in `book` (read by cycles)
+        self.terms_of: dict[str, Terms] = {}  # tenant -> its terms, read natively (`Quota.native`)
         self.any_guarantee = book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
 
     def add(self, key: int, a: Alloc) -> None:
@@ -207,6 +208,19 @@ class Ledger:
             self.share_left[(tenant, project)] = left
 
 
+class Terms:
+    """What a cycle reads of a tenant's `TenantTerms`, as a compiled class (typed fields read directly)."""
+
+    def __init__(self, t: TenantTerms) -> None:
+        self.terms = t
+        self.weight: float = t.weight
+        self.may_borrow: bool = t.may_borrow
+        self.borrow_cap: int | None = t.borrow_cap
+        self.total_guarantee: int = t.total_guarantee
+        self.most_at_once: int | None = t.most_at_once
+        self.free_borrow: bool = t.may_borrow and t.borrow_cap is None  # borrowing rules never stop it
+
+
 class _Left:
     """A tenant's guarantee left while its running work is classified: fleet-wide and per site."""
 
@@ -334,6 +348,7 @@ class Quota:
         self._prio = _Budget(self.book, self.prio_site_left, self.prio_wide_left, hold_shares=True)
         self.share_left: dict[tuple[str, str], int] = {}
         self._ready = False
+        self._terms = ledger.terms_of
 
     def ready(self) -> None:
         """Classify running work now (flags on allocations, guarantee left), once per cycle."""
@@ -348,7 +363,14 @@ class Quota:
         self.share_left.update(self._ledger.share_left)
 
     def terms(self, tenant: str) -> TenantTerms:
-        return self.book.terms(tenant)
+        return self.native(tenant).terms
+
+    def native(self, tenant: str) -> Terms:
+        """`terms`, kept on the ledger (the same contracts) in a compiled class."""
+        got = self._terms.get(tenant)
+        if got is None:
+            got = self._terms[tenant] = Terms(self.book.terms(tenant))
+        return got
 
     # ---------- pending jobs ----------
 
@@ -391,7 +413,7 @@ class Quota:
 
     def borrow_block(self, job: Job) -> tuple[str, int, int, int | None] | None:
         """Why borrowing rules stop `job` now: (kind, would_borrow, guarantee, cap), or None."""
-        t = self.book.terms(job.tenant)
+        t = self.native(job.tenant)
         after = self.held.get(job.tenant, 0) + job.gpus
         over = after - t.total_guarantee
         if over <= 0:
@@ -404,12 +426,12 @@ class Quota:
 
     def borrow_room(self, tenant: str) -> int | None:
         """GPUs the tenant may still take before borrowing rules stop it (None: no limit)."""
-        most = self.book.terms(tenant).most_at_once
+        most = self.native(tenant).most_at_once
         return None if most is None else most - self.held.get(tenant, 0)
 
     def never_fits(self, job: Job) -> tuple[int, int] | None:
         """(ask, most it could ever hold) when contract terms alone rule the job out."""
-        most = self.book.terms(job.tenant).most_at_once
+        most = self.native(job.tenant).most_at_once
         return (job.gpus, most) if most is not None and job.gpus > most else None
 
     def charge(self, job: Job, site: str, within_guarantee: bool) -> None:
