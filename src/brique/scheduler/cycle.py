@@ -354,7 +354,7 @@ class _Cycle:
         first: list[Job] = []
         left = self.policy.max_job_test
         for job in jobs:
-            if job.tier != _PRIORITY or left <= 0:
+            if job.tier is not _PRIORITY or left <= 0:
                 rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
             if self._over_project_quota(job):
@@ -552,7 +552,7 @@ class _Cycle:
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
-        waits = self.explain_waits
+        waits, backfill = self.explain_waits, self.policy.backfill
         while (job := q.pop()) is not None:
             if self._exhausted():
                 if waits:
@@ -562,13 +562,13 @@ class _Cycle:
                 if waits:
                     self._unexamined([job, *q.drain()])
                 return
-            if self.head is not None and not self.policy.backfill:
+            if self.head is not None and not backfill:
                 if waits:
                     self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
                 return
             if (
                 self.head is not None
-                and (self.preempt_heads <= 0 or not preempts or job.tier == _PREEMPTIBLE)
+                and (self.preempt_heads <= 0 or not preempts or job.tier is _PREEMPTIBLE)
                 and self._cannot_start(job)
             ):  # what `_consider` would conclude: no placement, no preemption, no second head
                 examined.add(job.id)
@@ -695,14 +695,25 @@ class _Cycle:
         if lim is None or lim[0] != len(holds):  # `_hold_admits`' deadlines: no hold is added in the run
             lim = self._hold_lims = _deadlines(holds)
         by_est, by_most = lim[1], lim[2]
+        # One tenant's jobs: its consecutive jobs of one placement and size share `_stuck`'s entry (which
+        # nothing changes in the run but `_cannot_start` filling it), read once for them.
+        last_p: object = None
+        last_g = -1
+        last: bool | None = None
         while k < n and left > 0:
             job = jobs[k]
-            if tier is not None and job.tier != tier:
+            if tier is not None and job.tier is not tier:
                 break
-            room = stuck.get((id(job.placement), job.gpus, job.tenant))
+            p, g = job.placement, job.gpus
+            if p is last_p and g == last_g:
+                room = last
+            else:
+                room = stuck.get((id(p), g, job.tenant))
+                last_p, last_g, last = p, g, room
             if room is None:
                 if not self._cannot_start(job):
                     break
+                last = stuck.get((id(p), g, job.tenant))
             elif room:  # `_hold_admits` inlined
                 if by_est is None:
                     if self._hold_admits(job):
@@ -790,7 +801,7 @@ class _Cycle:
     def _consider(self, job: Job, may_head: bool) -> bool:
         """Place, preempt for, reserve or keep `job` waiting; True when it was placed."""
         self.examined.add(job.id)
-        if self._over_project_quota(job):
+        if self.project_quota and self._over_project_quota(job):
             return False
         block = self.quota.borrow_block(job)
         if block is not None:
@@ -874,7 +885,7 @@ class _Cycle:
         return got
 
     def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
-        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
+        if self.preempt_heads <= 0 or job.tier is _PREEMPTIBLE or not self.policy.preempt_for_standard:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         if self.policy.preempt_wait_ratio > 0 and self._surely_not_worth(job, sites, self._min_age("tier")):
@@ -1014,7 +1025,7 @@ class _Cycle:
             self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
         if self._ends is not None:
             insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
-        self.cap.allocs[i].protected = within and job.tier == _PRIORITY
+        self.cap.allocs[i].protected = within and job.tier is _PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         if within:
             self._sites_within.clear()  # the tenant's guarantee budgets moved
@@ -1283,8 +1294,8 @@ def _deadlines(holds: list[Hold]) -> tuple[int, float | None, float]:
 
 
 def _reclaimable(a: Alloc) -> bool:
-    return a.job.tier == _PREEMPTIBLE or a.borrowed
+    return a.job.tier is _PREEMPTIBLE or a.borrowed
 
 
 def _preemptible_tier(a: Alloc) -> bool:
-    return a.job.tier == _PREEMPTIBLE
+    return a.job.tier is _PREEMPTIBLE
