@@ -26,7 +26,7 @@ import heapq
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import cast
+from typing import Final, cast
 
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.fleet import Site
@@ -142,15 +142,16 @@ def schedule_groups(
     c.pins = pins or {}
     c.floors = floors
     try:
-        lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
+        split = _Split(groups)  # one pass over the groups, read by the phases below
+        lanes, removed = c.guarantee_lanes(split.prio)  # 5. guarantee (nothing to hold, admit or reserve)
         c.keep_reserve()
         if policy.entitlement_cap_s is not None:
             if demand is None:
                 demand = {}
                 for (t, _), g in groups.items():
                     demand[t] = demand.get(t, 0) + sum(j.gpus for j in g)  # type: ignore[attr-defined]
-            c.entitle_demand({t: g - removed.get(t, 0) for t, g in demand.items()})
-        share, scavenge = c.tier_lanes(groups, lanes)
+            c.entitle_demand(demand, removed)
+        share, scavenge = c.tier_lanes(split, lanes)
         c.share_phase(share)  # 6. share (+ backfill)
         c.scavenge_phase(scavenge)  # 7. scavenge
         return c.result()  # 8. explain
@@ -221,6 +222,29 @@ def _idle(cap: Capacity) -> bool:
         if n:
             return True
     return False
+
+
+class _Split:
+    """`schedule_groups`' groups in one pass: the non-empty ones per tier and tenant, and the tenants in order
+    of their first non-empty group."""
+
+    def __init__(self, groups: Mapping[Group, Sequence[Job]]) -> None:
+        self.prio: dict[str, Sequence[Job]] = {}
+        self.std: dict[str, Sequence[Job]] = {}
+        self.pre: dict[str, Sequence[Job]] = {}
+        order: dict[str, None] = {}
+        for key, g in groups.items():
+            if g:
+                t, tier = key
+                if t not in order:
+                    order[t] = None
+                if tier is _PRIORITY:
+                    self.prio[t] = g
+                elif tier is _STANDARD:
+                    self.std[t] = g
+                elif tier is _PREEMPTIBLE:
+                    self.pre[t] = g
+        self.order = order
 
 
 class _Cycle:
@@ -380,12 +404,12 @@ class _Cycle:
             self._changed()
             self._no_fit_held.clear()
 
-    def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
-        """`guarantee_phase` over the priority groups merged in canonical order, read only as far as it
-        examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
-        lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
-        guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
-        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
+    def guarantee_lanes(self, prio: dict[str, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
+        """`guarantee_phase` over the priority groups (non-empty, per tenant; `_Split.prio`) merged in canonical
+        order, read only as far as it examines: per tenant, its priority jobs in the order the share phase
+        sees them (segments of a lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or
+        deferred). A tenant whose guarantee is spent leaves the merge: every job of it behind that point
+        would be passed over."""
         if not prio or not self.state.ledger.any_guarantee:
             return {t: [(g, 0)] for t, g in prio.items()}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
@@ -441,8 +465,11 @@ class _Cycle:
             self.examined.update(j.id for j in skipped if _CANONICAL(j) < stop)
         lanes: dict[str, list[Segment]] = {}
         for t, g in prio.items():
-            ahead = first.get(t, []) + rest.get(t, [])
-            lanes[t] = [(ahead, 0), (g, at[t])] if ahead else [(g, at[t])]
+            f, r = first.get(t), rest.get(t)  # the cycle's own lists, each non-empty when present
+            if f is None:
+                lanes[t] = [(g, at[t])] if r is None else [(r, 0), (g, at[t])]
+            else:
+                lanes[t] = [(f if r is None else f + r, 0), (g, at[t])]
         return lanes, removed
 
     def _within_sites(
@@ -469,24 +496,17 @@ class _Cycle:
         return sites
 
     def tier_lanes(
-        self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, list[Segment]]
+        self, split: _Split, prio: dict[str, list[Segment]]
     ) -> tuple[dict[str, list[Segment]], dict[str, list[Segment]]]:
         """`by_tier` over groups: per tenant, its share-phase lane (priority jobs, then standard, with
         preemptible merged in for `entitled_preemptible`) and its scavenge-phase lane, read lazily."""
         under = self._under if self.policy.entitled_preemptible else frozenset()
         share: dict[str, list[Segment]] = {}
         scavenge: dict[str, list[Segment]] = {}
-        std_of: dict[str, Sequence[Job]] = {}
-        pre_of: dict[str, Sequence[Job]] = {}
-        for (t, tier), g in groups.items():  # one pass: tenants in order of their first non-empty group
-            if g:
-                if t not in share:
-                    seg = prio.get(t)
-                    share[t] = list(seg) if seg else []  # the queue consumes its segment lists
-                if tier is _STANDARD:
-                    std_of[t] = g
-                elif tier is _PREEMPTIBLE:
-                    pre_of[t] = g
+        std_of, pre_of = split.std, split.pre
+        for t in split.order:  # tenants in order of their first non-empty group
+            seg = prio.get(t)
+            share[t] = list(seg) if seg else []  # the queue consumes its segment lists
         for t, lane in share.items():
             std, pre = std_of.get(t), pre_of.get(t)
             if pre and t in under:
@@ -505,12 +525,15 @@ class _Cycle:
         asked = dict(self.hidden)
         for job in jobs:
             asked[job.tenant] = asked.get(job.tenant, 0.0) + job.gpus
-        self.entitle_demand(asked)
+        self.entitle_demand(asked, {})
 
-    def entitle_demand(self, asked: Mapping[str, float]) -> None:
-        """`entitle` with the GPUs asked per tenant by the pending jobs left after the guarantee phase."""
+    def entitle_demand(self, asked: Mapping[str, float], removed: Mapping[str, int]) -> None:
+        """`entitle` with the GPUs asked per tenant by the pending jobs, less `removed` (what the guarantee
+        phase started): those left after the guarantee phase."""
         demand = {t: float(n) for t, n in self.quota.held.items()}
         for t, g in asked.items():
+            if removed:
+                g = g - removed.get(t, 0)
             if g:
                 demand[t] = demand.get(t, 0.0) + g
         weight = self.state.ledger.weights  # per tenant, kept while the contracts are the same
@@ -1273,7 +1296,10 @@ class _Cycle:
         return got
 
 
-_PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+# enum attribute reads cost more than a constant (Final: compiled to a static, not a module dict look-up)
+_PRIORITY: Final = Tier.PRIORITY
+_STANDARD: Final = Tier.STANDARD
+_PREEMPTIBLE: Final = Tier.PREEMPTIBLE
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 _ID = attrgetter("id")
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
