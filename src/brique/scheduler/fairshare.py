@@ -45,15 +45,15 @@ def share_key(held_now: float, history: float, history_weight: float, weight: fl
 def waterfill(capacity: float, demand: dict[str, float], weight: dict[str, float]) -> dict[str, float]:
     """Weighted max-min split of `capacity`, each tenant capped at its demand (its entitlement)."""
     out = dict.fromkeys(demand, 0.0)
-    # The live tenants in parallel lists (compiled loops, no set): their names, demands and weights.
-    names: list[str] = []
+    # The live tenants in parallel lists (names, demands, weights), in the order of a set of them: the weights
+    # are summed in that order, as the plain form sums them (bit for bit; `test_waterfill`). Removing
+    # tenants from a set leaves the others' order as it was, and so does the filter below.
+    names: list[str] = list({t for t, d in demand.items() if d > 0})
     want: list[float] = []
     ws: list[float] = []
-    for t, d in demand.items():
-        if d > 0:
-            names.append(t)
-            want.append(d)
-            ws.append(weight[t])
+    for t in names:
+        want.append(demand[t])
+        ws.append(weight[t])
     left = capacity
     # A live tenant's share is still 0: it is either capped (set to its demand, and leaves) or, in the
     # last round, given its fill. So `demand - out` is `demand`, and one pass finds the capped.
