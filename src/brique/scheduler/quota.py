@@ -16,11 +16,15 @@ tenant's own unprotected (standard) work too (`cycle.py`).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from typing import Final
 
 from brique.domain.contracts import ContractBook, TenantTerms
 from brique.domain.jobs import Job, Tier
 from brique.scheduler.alloc import Alloc
 from brique.scheduler.topology import Topology
+
+_PRIORITY: Final = Tier.PRIORITY  # a constant (compiled to a static) rather than an enum attribute read
+_PREEMPTIBLE: Final = Tier.PREEMPTIBLE
 
 
 class Ledger:
@@ -58,7 +62,7 @@ class Ledger:
         self.count[t] = self.count.get(t, 0) + 1
         if a.stop_at is None:
             self._live(t, 1, len(a.gpus))
-        if a.job.tier != Tier.PREEMPTIBLE:
+        if a.job.tier is not _PREEMPTIBLE:
             ranked = self.ranked.setdefault(t, [])
             entry = self._entry(key, a)
             if not ranked or ranked[-1] < entry:
@@ -73,7 +77,7 @@ class Ledger:
         self.count[t] -= 1
         if a.stop_at is None:
             self._live(t, -1, -len(a.gpus))
-        if a.job.tier != Tier.PREEMPTIBLE:
+        if a.job.tier is not _PREEMPTIBLE:
             ranked = self.ranked[t]
             entry = self._entry(key, a)
             i = bisect_left(ranked, entry)
@@ -103,7 +107,7 @@ class Ledger:
             self.held.pop(t, None)
 
     def _entry(self, key: int, a: Alloc) -> tuple[bool, float, str, int, str, Alloc]:
-        return (a.job.tier != Tier.PRIORITY, a.started_at, a.job.id, key, site_of(self.topo, a), a)
+        return (a.job.tier is not _PRIORITY, a.started_at, a.job.id, key, site_of(self.topo, a), a)
 
     def refresh(self) -> None:
         """Reclassify dirty tenants. Safe in the middle of a cycle: only stops sent before it count."""
@@ -132,7 +136,8 @@ class Ledger:
         the shares its projects leave unused are held back from the other projects' priority work
         (that work is borrowed beyond what remains): a project's share is there when it asks. The
         tenant's standard work may still fill the unused shares."""
-        t = self.book.terms(tenant)
+        got = self.terms_of.get(tenant)  # the cycles' cache of the same book's terms
+        t = self.book.terms(tenant) if got is None else got.terms
         ranked = self.ranked.get(tenant)
         for project, _ in t.project_shares:
             self.share_left.pop((tenant, project), None)
@@ -349,6 +354,7 @@ class Quota:
         self.share_left: dict[tuple[str, str], int] = {}
         self._ready = False
         self._terms = ledger.terms_of
+        self._shares = bool(self.book.project_shares)  # some tenant has project shares
 
     def ready(self) -> None:
         """Classify running work now (flags on allocations, guarantee left), once per cycle."""
@@ -376,7 +382,7 @@ class Quota:
 
     def guarantee_sites(self, job: Job) -> frozenset[str] | None:
         """Sites where `job` would run within its tenant's guarantee (None: anywhere); empty: nowhere."""
-        if job.tier != Tier.PRIORITY:
+        if job.tier is not _PRIORITY:
             return frozenset()
         self.ready()
         if self._in_share(job):
@@ -389,7 +395,7 @@ class Quota:
 
     def _in_share(self, job: Job) -> bool:
         """`job` fits what its project's share leaves (shares are held back from the tenant's budget)."""
-        if self.book.project_shares:
+        if self._shares:
             self._ledger_shares(job.tenant)
         return self.share_left.get((job.tenant, job.project), 0) >= job.gpus
 
@@ -439,7 +445,7 @@ class Quota:
         if within_guarantee:
             self.ready()
             self._budget.consume(job.tenant, site, job.gpus)
-            if job.tier != Tier.PRIORITY:
+            if job.tier is not _PRIORITY:
                 return
             if self._in_share(job):
                 self.share_left[(job.tenant, job.project)] -= job.gpus
