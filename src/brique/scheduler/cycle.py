@@ -215,13 +215,7 @@ class _Key:
 
 def _idle(cap: Capacity) -> bool:
     """Some GPU is free, or held but still free (`any(site_free) or any(held_free.values())`)."""
-    for n in cap.site_free:
-        if n:
-            return True
-    for n in cap.held_free.values():
-        if n:
-            return True
-    return False
+    return any(n for n in cap.site_free) or any(n for n in cap.held_free.values())  # loops, not iterators
 
 
 class _Split:

@@ -189,9 +189,8 @@ class FairQueue:
         got = q._lanes
         for t, segments in lanes.items():
             lane = _Lane(_NONE, 0, segments)
-            if _known_nonempty(segments):  # its first jobs are read when it is first popped (`pop`)
-                got[t] = lane
-            elif _next(lane, 0):
+            # known non-empty: its first jobs are read when it is first popped (`pop`); else read them now
+            if _known_nonempty(segments) or _next(lane, 0):
                 got[t] = lane
         heap: list[tuple[float, str]] = []
         for t in sorted(got):
