@@ -26,7 +26,7 @@ import heapq
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import cast
+from typing import Final, cast
 
 from brique.domain.contracts import AdvanceReservation
 from brique.domain.fleet import Site
@@ -142,15 +142,16 @@ def schedule_groups(
     c.pins = pins or {}
     c.floors = floors
     try:
-        lanes, removed = c.guarantee_lanes(groups)  # 5. guarantee (nothing to hold, admit or reserve)
+        split = _Split(groups)  # one pass over the groups, read by the phases below
+        lanes, removed = c.guarantee_lanes(split.prio)  # 5. guarantee (nothing to hold, admit or reserve)
         c.keep_reserve()
         if policy.entitlement_cap_s is not None:
             if demand is None:
                 demand = {}
                 for (t, _), g in groups.items():
                     demand[t] = demand.get(t, 0) + sum(j.gpus for j in g)  # type: ignore[attr-defined]
-            c.entitle_demand({t: g - removed.get(t, 0) for t, g in demand.items()})
-        share, scavenge = c.tier_lanes(groups, lanes)
+            c.entitle_demand(demand, removed)
+        share, scavenge = c.tier_lanes(split, lanes)
         c.share_phase(share)  # 6. share (+ backfill)
         c.scavenge_phase(scavenge)  # 7. scavenge
         return c.result()  # 8. explain
@@ -204,6 +205,42 @@ def _run(
         c.cap.revert()
 
 
+class _Key:
+    """A tenant's share key and the GPUs it held when it was computed (`_Cycle._share_key`)."""
+
+    def __init__(self, held: int, key: float) -> None:
+        self.held = held
+        self.key = key
+
+
+def _idle(cap: Capacity) -> bool:
+    """Some GPU is free, or held but still free (`any(site_free) or any(held_free.values())`)."""
+    return any(n for n in cap.site_free) or any(n for n in cap.held_free.values())  # loops, not iterators
+
+
+class _Split:
+    """`schedule_groups`' groups in one pass: the non-empty ones per tier and tenant, and the tenants in order
+    of their first non-empty group."""
+
+    def __init__(self, groups: Mapping[Group, Sequence[Job]]) -> None:
+        self.prio: dict[str, Sequence[Job]] = {}
+        self.std: dict[str, Sequence[Job]] = {}
+        self.pre: dict[str, Sequence[Job]] = {}
+        order: dict[str, None] = {}
+        for key, g in groups.items():
+            if g:
+                t, tier = key
+                if t not in order:
+                    order[t] = None
+                if tier is _PRIORITY:
+                    self.prio[t] = g
+                elif tier is _STANDARD:
+                    self.std[t] = g
+                elif tier is _PREEMPTIBLE:
+                    self.pre[t] = g
+        self.order = order
+
+
 class _Cycle:
     def __init__(
         self,
@@ -239,14 +276,13 @@ class _Cycle:
         self._no_fit: dict[tuple[int, ...], int] = {}
         self._no_fit_held: dict[tuple[tuple[int, ...], tuple[bool, ...]], int] = {}
         self._no_plan: dict[tuple[str, tuple[int, ...]], int] = {}  # the same for preemption plans
-        self._keys: dict[str, tuple[int, float]] = {}  # tenant -> (GPUs held, share key)
+        self._keys: dict[str, _Key] = {}  # tenant -> (GPUs held, share key)
         self.wake_at: float | None = None  # earliest deferred reclaim falling due (`guarantee_start_s`)
         self._ent: dict[str, float] | None = None  # `entitlement_cap`: GPUs each tenant is entitled to
         self._under: set[str] = set()  # tenants holding less than their entitlement
         self.hidden: Mapping[str, float] = {}  # GPUs asked by pending jobs not shown (`schedule_state`)
         self.pins: Mapping[str, tuple[str, ...]] = {}  # job -> GPUs of its last head reservation
         self._deferred: dict[str, int] = {}  # tenant -> GPUs of its reclaims deferred in this cycle
-        self._borrow_free: dict[str, bool] = {}  # tenant -> no borrowing rule can stop its jobs (`_cannot_start`)
         # (placement id, GPUs, tenant) -> known not to start but for holds; value: holds have room for it.
         # Valid until something is placed, stopped or held (`_changed`).
         self._stuck: dict[tuple[int, int, str], bool] = {}
@@ -336,7 +372,7 @@ class _Cycle:
         first: list[Job] = []
         left = self.policy.max_job_test
         for job in jobs:
-            if job.tier != _PRIORITY or left <= 0:
+            if job.tier is not _PRIORITY or left <= 0:
                 rest.append(job)  # beyond the depth: the share phase sees it, in its order
                 continue
             if self._over_project_quota(job):
@@ -362,12 +398,12 @@ class _Cycle:
             self._changed()
             self._no_fit_held.clear()
 
-    def guarantee_lanes(self, groups: Mapping[Group, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
-        """`guarantee_phase` over the priority groups merged in canonical order, read only as far as it
-        examines: per tenant, its priority jobs in the order the share phase sees them (segments of a
-        lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or deferred). A tenant whose
-        guarantee is spent leaves the merge: every job of it behind that point would be passed over."""
-        prio = {t: g for (t, tier), g in groups.items() if tier is _PRIORITY and g}
+    def guarantee_lanes(self, prio: dict[str, Sequence[Job]]) -> tuple[dict[str, list[Segment]], dict[str, int]]:
+        """`guarantee_phase` over the priority groups (non-empty, per tenant; `_Split.prio`) merged in canonical
+        order, read only as far as it examines: per tenant, its priority jobs in the order the share phase
+        sees them (segments of a lane, `FairQueue.of_lanes`), and the GPUs of the jobs it started (or
+        deferred). A tenant whose guarantee is spent leaves the merge: every job of it behind that point
+        would be passed over."""
         if not prio or not self.state.ledger.any_guarantee:
             return {t: [(g, 0)] for t, g in prio.items()}, {}
         heap = [(g[0].submitted_at, g[0].id, t) for t, g in prio.items()]  # ids are unique: no ties
@@ -423,8 +459,11 @@ class _Cycle:
             self.examined.update(j.id for j in skipped if _CANONICAL(j) < stop)
         lanes: dict[str, list[Segment]] = {}
         for t, g in prio.items():
-            ahead = first.get(t, []) + rest.get(t, [])
-            lanes[t] = [(ahead, 0), (g, at[t])] if ahead else [(g, at[t])]
+            f, r = first.get(t), rest.get(t)  # the cycle's own lists, each non-empty when present
+            if f is None:
+                lanes[t] = [(g, at[t])] if r is None else [(r, 0), (g, at[t])]
+            else:
+                lanes[t] = [(f if r is None else f + r, 0), (g, at[t])]
         return lanes, removed
 
     def _within_sites(
@@ -451,24 +490,17 @@ class _Cycle:
         return sites
 
     def tier_lanes(
-        self, groups: Mapping[Group, Sequence[Job]], prio: dict[str, list[Segment]]
+        self, split: _Split, prio: dict[str, list[Segment]]
     ) -> tuple[dict[str, list[Segment]], dict[str, list[Segment]]]:
         """`by_tier` over groups: per tenant, its share-phase lane (priority jobs, then standard, with
         preemptible merged in for `entitled_preemptible`) and its scavenge-phase lane, read lazily."""
         under = self._under if self.policy.entitled_preemptible else frozenset()
         share: dict[str, list[Segment]] = {}
         scavenge: dict[str, list[Segment]] = {}
-        std_of: dict[str, Sequence[Job]] = {}
-        pre_of: dict[str, Sequence[Job]] = {}
-        for (t, tier), g in groups.items():  # one pass: tenants in order of their first non-empty group
-            if g:
-                if t not in share:
-                    seg = prio.get(t)
-                    share[t] = list(seg) if seg else []  # the queue consumes its segment lists
-                if tier is _STANDARD:
-                    std_of[t] = g
-                elif tier is _PREEMPTIBLE:
-                    pre_of[t] = g
+        std_of, pre_of = split.std, split.pre
+        for t in split.order:  # tenants in order of their first non-empty group
+            seg = prio.get(t)
+            share[t] = list(seg) if seg else []  # the queue consumes its segment lists
         for t, lane in share.items():
             std, pre = std_of.get(t), pre_of.get(t)
             if pre and t in under:
@@ -487,17 +519,21 @@ class _Cycle:
         asked = dict(self.hidden)
         for job in jobs:
             asked[job.tenant] = asked.get(job.tenant, 0.0) + job.gpus
-        self.entitle_demand(asked)
+        self.entitle_demand(asked, {})
 
-    def entitle_demand(self, asked: Mapping[str, float]) -> None:
-        """`entitle` with the GPUs asked per tenant by the pending jobs left after the guarantee phase."""
+    def entitle_demand(self, asked: Mapping[str, float], removed: Mapping[str, int]) -> None:
+        """`entitle` with the GPUs asked per tenant by the pending jobs, less `removed` (what the guarantee
+        phase started): those left after the guarantee phase."""
         demand = {t: float(n) for t, n in self.quota.held.items()}
         for t, g in asked.items():
+            if removed:
+                g = g - removed.get(t, 0)
             if g:
                 demand[t] = demand.get(t, 0.0) + g
         weight = self.state.ledger.weights  # per tenant, kept while the contracts are the same
-        for t in demand.keys() - weight.keys():
-            weight[t] = self.quota.terms(t).weight
+        for t in demand:
+            if t not in weight:
+                weight[t] = self.quota.native(t).weight
         self._ent = waterfill(float(sum(self.cap.rack_usable)), demand, weight)
         self._under = {t for t, e in self._ent.items() if self.quota.held.get(t, 0) < e - 0.5}
 
@@ -533,7 +569,7 @@ class _Cycle:
         q = self._fair_queue(jobs)
         left = self.policy.max_job_test
         examined, preempts = self.examined, self.policy.preempt_for_standard
-        waits = self.explain_waits
+        waits, backfill = self.explain_waits, self.policy.backfill
         while (job := q.pop()) is not None:
             if self._exhausted():
                 if waits:
@@ -543,13 +579,13 @@ class _Cycle:
                 if waits:
                     self._unexamined([job, *q.drain()])
                 return
-            if self.head is not None and not self.policy.backfill:
+            if self.head is not None and not backfill:
                 if waits:
                     self._head_blocked([job, *q.drain()])  # none may start: no need to examine them
                 return
             if (
                 self.head is not None
-                and (self.preempt_heads <= 0 or not preempts or job.tier == _PREEMPTIBLE)
+                and (self.preempt_heads <= 0 or not preempts or job.tier is _PREEMPTIBLE)
                 and self._cannot_start(job)
             ):  # what `_consider` would conclude: no placement, no preemption, no second head
                 examined.add(job.id)
@@ -563,7 +599,7 @@ class _Cycle:
 
     def scavenge_phase(self, jobs: TenantLists | dict[str, list[Segment]]) -> None:
         waits = self.explain_waits
-        if not waits and not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+        if not waits and not _idle(self.cap):
             return  # what the first pop would conclude: nothing idle, nothing to explain
         if not waits and self.floors is not None and self._idle_useless(self._floor(jobs)):  # type: ignore[arg-type]
             self._examine_in_order(jobs)  # type: ignore[arg-type]
@@ -572,7 +608,7 @@ class _Cycle:
         left = self.policy.max_job_test
         examined = self.examined
         while (job := q.pop()) is not None:
-            if not any(self.cap.site_free) and not any(self.cap.held_free.values()):
+            if not _idle(self.cap):
                 if waits:
                     self._bulk_wait([job, *q.drain()])
                 return
@@ -676,14 +712,25 @@ class _Cycle:
         if lim is None or lim[0] != len(holds):  # `_hold_admits`' deadlines: no hold is added in the run
             lim = self._hold_lims = _deadlines(holds)
         by_est, by_most = lim[1], lim[2]
+        # One tenant's jobs: its consecutive jobs of one placement and size share `_stuck`'s entry (which
+        # nothing changes in the run but `_cannot_start` filling it), read once for them.
+        last_p: object = None
+        last_g = -1
+        last: bool | None = None
         while k < n and left > 0:
             job = jobs[k]
-            if tier is not None and job.tier != tier:
+            if tier is not None and job.tier is not tier:
                 break
-            room = stuck.get((id(job.placement), job.gpus, job.tenant))
+            p, g = job.placement, job.gpus
+            if p is last_p and g == last_g:
+                room = last
+            else:
+                room = stuck.get((id(p), g, job.tenant))
+                last_p, last_g, last = p, g, room
             if room is None:
                 if not self._cannot_start(job):
                     break
+                last = stuck.get((id(p), g, job.tenant))
             elif room:  # `_hold_admits` inlined
                 if by_est is None:
                     if self._hold_admits(job):
@@ -771,7 +818,7 @@ class _Cycle:
     def _consider(self, job: Job, may_head: bool) -> bool:
         """Place, preempt for, reserve or keep `job` waiting; True when it was placed."""
         self.examined.add(job.id)
-        if self._over_project_quota(job):
+        if self.project_quota and self._over_project_quota(job):
             return False
         block = self.quota.borrow_block(job)
         if block is not None:
@@ -832,11 +879,8 @@ class _Cycle:
         g = job.gpus
         if g < self._no_fit.get(sites, g + 1) or g > self.sites.rack_limit(sites):
             return False
-        free = self._borrow_free.get(job.tenant)
-        if free is None:  # may borrow without a cap: `borrow_block` is None whatever the ask
-            t = self.quota.terms(job.tenant)
-            free = self._borrow_free[job.tenant] = t.may_borrow and t.borrow_cap is None
-        return free or self.quota.borrow_block(job) is None
+        # may borrow without a cap: `borrow_block` is None whatever the ask
+        return self.quota.native(job.tenant).free_borrow or self.quota.borrow_block(job) is None
 
     def _try(self, job: Job, sites: tuple[int, ...]) -> tuple[int, list[int]] | None:
         limit = self.sites.rack_limit(sites)
@@ -858,7 +902,7 @@ class _Cycle:
         return got
 
     def _preempt_for(self, job: Job, sites: tuple[int, ...]) -> bool:
-        if not self.policy.preempt_for_standard or self.preempt_heads <= 0 or job.tier == _PREEMPTIBLE:
+        if self.preempt_heads <= 0 or job.tier is _PREEMPTIBLE or not self.policy.preempt_for_standard:
             return False
         self.preempt_heads -= 1  # a budget of attempts, not of successes: each costs a pass over running work
         if self.policy.preempt_wait_ratio > 0 and self._surely_not_worth(job, sites, self._min_age("tier")):
@@ -998,7 +1042,7 @@ class _Cycle:
             self.project_used[job.project] = self.project_used.get(job.project, 0) + len(gpus)
         if self._ends is not None:
             insort(self._ends, (self.cap.allocs[i].expected_end(self.now), job.id, i))
-        self.cap.allocs[i].protected = within and job.tier == _PRIORITY
+        self.cap.allocs[i].protected = within and job.tier is _PRIORITY
         self.quota.charge(job, self.cap.topo.sites[site].id, within)
         if within:
             self._sites_within.clear()  # the tenant's guarantee budgets moved
@@ -1185,19 +1229,22 @@ class _Cycle:
     def _share_key(self, tenant: str) -> float:
         held = self.quota.held.get(tenant, 0)
         memo = self._keys.get(tenant)
-        if memo is not None and memo[0] == held:  # usage is fixed for the cycle: only `held` moves the key
-            return memo[1]
-        t = self.quota.terms(tenant)
-        hist = history_gpus(self.usage.get(tenant, 0.0), self.policy.fair_share_half_life_s)
-        key = share_key(held, hist, self.policy.history_weight, t.weight)
-        if self.policy.under_entitled_first and tenant in self._under:
+        if memo is not None and memo.held == held:  # usage is fixed for the cycle: only `held` moves the key
+            return memo.key
+        policy = self.policy
+        hist = history_gpus(self.usage.get(tenant, 0.0), policy.fair_share_half_life_s)
+        key = share_key(held, hist, policy.history_weight, self.quota.native(tenant).weight)
+        if policy.under_entitled_first and tenant in self._under:
             key = -1.0 / (1.0 + key)  # before every other tenant (keys >= 0), in the same order among them
-        self._keys[tenant] = (held, key)
+        if memo is None:
+            self._keys[tenant] = _Key(held, key)
+        else:
+            memo.held, memo.key = held, key
         return key
 
     def _guarantee_spent(self, tenant: str) -> bool:
         """No priority job of `tenant` can be within its guarantee for the rest of this cycle."""
-        if self.quota.terms(tenant).total_guarantee <= 0:
+        if self.quota.native(tenant).total_guarantee <= 0:
             return True
         q = self.quota
         left = q.prio_wide_left.get(tenant)
@@ -1209,9 +1256,9 @@ class _Cycle:
 
     def _exhausted(self) -> bool:
         """No free GPU anywhere, none held-but-usable, no head to reserve, no preemption left."""
-        if any(self.cap.site_free) or any(self.cap.held_free.values()):
+        if self.head is None or _idle(self.cap):  # the cheaper test first (both only return False)
             return False
-        return self.head is not None and (self.preempt_heads <= 0 or not self.policy.preempt_for_standard)
+        return self.preempt_heads <= 0 or not self.policy.preempt_for_standard
 
     def _hold_free(self, reservation: str) -> int:
         return sum(
@@ -1243,7 +1290,10 @@ class _Cycle:
         return got
 
 
-_PRIORITY, _STANDARD, _PREEMPTIBLE = Tier.PRIORITY, Tier.STANDARD, Tier.PREEMPTIBLE  # enum attribute reads cost more than a global
+# enum attribute reads cost more than a constant (Final: compiled to a static, not a module dict look-up)
+_PRIORITY: Final = Tier.PRIORITY
+_STANDARD: Final = Tier.STANDARD
+_PREEMPTIBLE: Final = Tier.PREEMPTIBLE
 _CANONICAL = attrgetter("submitted_at", "id")  # `queue.canonical`'s key
 _ID = attrgetter("id")
 DEFER_MARGIN_S = 1.0  # a deferred reclaim falls due this long before the promise strictly needs it
@@ -1264,8 +1314,8 @@ def _deadlines(holds: list[Hold]) -> tuple[int, float | None, float]:
 
 
 def _reclaimable(a: Alloc) -> bool:
-    return a.job.tier == _PREEMPTIBLE or a.borrowed
+    return a.job.tier is _PREEMPTIBLE or a.borrowed
 
 
 def _preemptible_tier(a: Alloc) -> bool:
-    return a.job.tier == _PREEMPTIBLE
+    return a.job.tier is _PREEMPTIBLE

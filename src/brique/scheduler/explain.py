@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Final
 
 from brique.domain.jobs import Job
 from brique.scheduler.decisions import Reason, ReasonCode
@@ -88,6 +89,11 @@ def not_examined(depth: int) -> Reason:
 
 
 def reserved(g: int, label: str, start: float, now: float, rack: bool) -> Reason:
+    return _reserved(g, label, start, rack)
+
+
+@lru_cache(maxsize=4096)  # a kept head is reserved again cycle after cycle with the same start: memoised
+def _reserved(g: int, label: str, start: float, rack: bool) -> Reason:
     return Reason(
         ReasonCode.RESERVED,
         f"reserved: needs {_where(g, label, rack)}; earliest start at {_at(start)}, "
@@ -128,13 +134,19 @@ def reservation_too_small(job: Job, size: int) -> Reason:
 
 
 def placed(code: ReasonCode, job: Job) -> Reason:
-    text = {
-        ReasonCode.WITHIN_GUARANTEE: f"placed: within tenant {job.tenant}'s guarantee",
-        ReasonCode.FAIR_SHARE: "placed: idle capacity, fair-share order",
-        ReasonCode.BACKFILL: "placed: backfilled without delaying the reserved head job",
-        ReasonCode.IN_RESERVATION: f"placed: inside reservation {job.reservation}",
-    }[code]
-    return Reason(code, text)
+    if code is ReasonCode.BACKFILL:  # the same value every time: one shared Reason (only the asked text is built)
+        return _BACKFILLED
+    if code is ReasonCode.FAIR_SHARE:
+        return _FAIR_SHARE
+    if code is ReasonCode.WITHIN_GUARANTEE:
+        return Reason(code, f"placed: within tenant {job.tenant}'s guarantee")
+    if code is ReasonCode.IN_RESERVATION:
+        return Reason(code, f"placed: inside reservation {job.reservation}")
+    raise KeyError(code)
+
+
+_FAIR_SHARE: Final = Reason(ReasonCode.FAIR_SHARE, "placed: idle capacity, fair-share order")
+_BACKFILLED: Final = Reason(ReasonCode.BACKFILL, "placed: backfilled without delaying the reserved head job")
 
 
 def preempted_for(job: Job, within_guarantee: bool) -> Reason:

@@ -20,6 +20,9 @@ that ran a lot yesterday yield to one that did not.
 from __future__ import annotations
 
 import math
+from typing import Final
+
+_LN2: Final = math.log(2)
 
 
 def decay_usage(usage: float, elapsed_s: float, gpus_held: float, half_life_s: float) -> float:
@@ -32,7 +35,7 @@ def decay_usage(usage: float, elapsed_s: float, gpus_held: float, half_life_s: f
 
 def history_gpus(usage_gpu_s: float, half_life_s: float) -> float:
     """Decayed GPU-seconds expressed as an average number of GPUs held."""
-    return usage_gpu_s * math.log(2) / half_life_s
+    return usage_gpu_s * _LN2 / half_life_s
 
 
 def share_key(held_now: float, history: float, history_weight: float, weight: float) -> float:
@@ -42,20 +45,45 @@ def share_key(held_now: float, history: float, history_weight: float, weight: fl
 def waterfill(capacity: float, demand: dict[str, float], weight: dict[str, float]) -> dict[str, float]:
     """Weighted max-min split of `capacity`, each tenant capped at its demand (its entitlement)."""
     out = dict.fromkeys(demand, 0.0)
-    live = {t for t, d in demand.items() if d > 0}
+    # The live tenants in parallel lists (names, demands, weights), in the order of a set of them: the weights
+    # are summed in that order, as the plain form sums them (bit for bit; `test_waterfill`). Removing
+    # tenants from a set leaves the others' order as it was, and so does the filter below.
+    names: list[str] = list({t for t, d in demand.items() if d > 0})
+    want: list[float] = []
+    ws: list[float] = []
+    for t in names:
+        want.append(demand[t])
+        ws.append(weight[t])
     left = capacity
     # A live tenant's share is still 0: it is either capped (set to its demand, and leaves) or, in the
-    # last round, given its fill. So `demand - out` is `demand`, and one comprehension finds the capped.
-    while live and left > 1e-9:
-        wsum = sum(weight[t] for t in live)
-        capped = [t for t in live if demand[t] <= left * weight[t] / wsum]
+    # last round, given its fill. So `demand - out` is `demand`, and one pass finds the capped.
+    while names and left > 1e-9:
+        wsum = 0.0
+        for w in ws:
+            wsum += w
+        capped: list[str] = []
+        flags: list[bool] = []
+        for i in range(len(names)):
+            c = want[i] <= left * ws[i] / wsum
+            flags.append(c)
+            if c:
+                capped.append(names[i])
         if not capped:
-            for t in live:
-                out[t] += left * weight[t] / wsum
+            for i in range(len(names)):
+                out[names[i]] += left * ws[i] / wsum
             break
         capped.sort()
         for t in capped:
             left -= demand[t]
             out[t] = demand[t]
-        live.difference_update(capped)
+        n = 0
+        for i in range(len(names)):
+            if not flags[i]:
+                names[n] = names[i]
+                want[n] = want[i]
+                ws[n] = ws[i]
+                n += 1
+        del names[n:]
+        del want[n:]
+        del ws[n:]
     return out

@@ -46,31 +46,30 @@ class Merge:
         """The next `n` jobs (fewer at the end)."""
         a, b, i, j = self.a, self.b, self.i, self.j
         na, nb = len(a), len(b)
-        key = _CANONICAL
         out: list[Job] = []
         if i < na and j < nb:
-            ka, kb = key(a[i]), key(b[j])
+            x, y = a[i], b[j]
             k = i + n  # all `n` from one list when its n-th job still sorts first (one test)
-            if ka < kb and k <= na and key(a[k - 1]) < kb:
+            if _before(x, y) and k <= na and _before(a[k - 1], y):
                 self.i = k
                 return a[i:k]
             k = j + n
-            if kb < ka and k <= nb and key(b[k - 1]) < ka:
+            if _before(y, x) and k <= nb and _before(b[k - 1], x):
                 self.j = k
                 return b[j:k]
             while len(out) < n:  # interleaved: job by job (short runs cost less than bisections)
-                if ka < kb:
-                    out.append(a[i])
+                if _before(x, y):
+                    out.append(x)
                     i += 1
                     if i == na:
                         break
-                    ka = key(a[i])
+                    x = a[i]
                 else:
-                    out.append(b[j])
+                    out.append(y)
                     j += 1
                     if j == nb:
                         break
-                    kb = key(b[j])
+                    y = b[j]
         room = n - len(out)
         if room > 0:  # one list is done: the other's next jobs
             if i < na:
@@ -81,6 +80,12 @@ class Merge:
                 j = min(nb, j + room)
         self.i, self.j = i, j
         return out
+
+
+def _before(x: Job, y: Job) -> bool:
+    """`x` sorts before `y` in canonical order: `_CANONICAL(x) < _CANONICAL(y)`, without the tuples."""
+    sx, sy = x.submitted_at, y.submitted_at
+    return sx < sy or (sx == sy and x.id < y.id)
 
 
 Segment = tuple[Sequence[Job], int] | Iterator[Job] | Merge  # part of a lane (`FairQueue.of_lanes`)
@@ -122,6 +127,15 @@ def tenant_order(job: Job) -> tuple[bool, float, str]:
     return (job.tier != Tier.PRIORITY, job.submitted_at, job.id)
 
 
+class _Lane:
+    """One tenant's jobs in a `FairQueue`: the list its cursor reads, and (`of_lanes`) the segments not read yet."""
+
+    def __init__(self, jobs: Sequence[Job], at: int, src: list[Segment] | None) -> None:
+        self.jobs = jobs
+        self.at = at
+        self.src = src  # None: no segment left
+
+
 class FairQueue:
     """Pops jobs tenant by tenant, lowest share key first (`jobs` must be in canonical order).
 
@@ -137,11 +151,10 @@ class FairQueue:
 
     _key: Callable[[str], float]
     _project_key: Callable[[Job], float] | None
-    _queues: dict[str, Sequence[Job]]  # per tenant: the list its cursor reads
-    _src: dict[str, list[Segment]]  # tenant -> the segments of its lane not read yet (`of_lanes`)
-    _at: dict[str, int]  # cursor into each tenant's list
+    _lanes: dict[str, _Lane]  # per tenant with jobs left (or not known to have none)
     _heap: list[tuple[float, str]]
-    _current: str | None
+    _current: str | None  # the tenant just popped, and its lane
+    _cur: _Lane | None
 
     def __init__(
         self, jobs: Iterable[Job], key: Callable[[str], float], project_key: Callable[[Job], float] | None = None
@@ -173,17 +186,19 @@ class FairQueue:
         a lane is a list of segments, each a list read in place from an index or an iterator read in
         chunks (a merge)."""
         q = cls((), key)
+        got = q._lanes
         for t, segments in lanes.items():
-            q._src[t] = segments
-            if _known_nonempty(segments):  # its first jobs are read when it is first popped (`pop`)
-                q._queues[t], q._at[t] = _NONE, 0
-                continue
-            if q._next(t, 0):
-                continue
-            del q._src[t]
-        q._heap = [(key(t), t) for t in sorted(q._queues)]
-        heapq.heapify(q._heap)
+            lane = _Lane(_NONE, 0, segments)
+            # known non-empty: its first jobs are read when it is first popped (`pop`); else read them now
+            if _known_nonempty(segments) or _next(lane, 0):
+                got[t] = lane
+        heap: list[tuple[float, str]] = []
+        for t in sorted(got):
+            heap.append((key(t), t))
+        heapq.heapify(heap)
+        q._heap = heap
         q._current = None
+        q._cur = None
         return q
 
     def _setup(
@@ -194,67 +209,43 @@ class FairQueue:
     ) -> None:
         self._key = key
         self._project_key = project_key
-        self._queues = {t: first + second if second else first for t, (first, second) in per.items()}
-        self._src = {}
-        self._at = dict.fromkeys(self._queues, 0)
-        self._heap = [(key(t), t) for t in sorted(self._queues)]
+        self._lanes = {t: _Lane(first + second if second else first, 0, None) for t, (first, second) in per.items()}
+        self._heap = [(key(t), t) for t in sorted(self._lanes)]
         heapq.heapify(self._heap)
         self._current = None
+        self._cur = None
 
     def pop(self) -> Job | None:
         tenant = self._current
+        lane = self._cur
         heap = self._heap
-        if tenant is not None:
+        if tenant is not None and lane is not None:
             self._current = None
-            if self._at[tenant] < len(self._queues[tenant]) or self._more(tenant):
-                entry = (self._key(tenant), tenant)
-                if heap and heap[0] < entry:
-                    tenant = heapq.heappushpop(heap, entry)[1]
+            self._cur = None
+            if lane.at < len(lane.jobs) or _more(lane):
+                k = self._key(tenant)
+                if heap:
+                    top = heap[0]
+                    if top[0] < k or (top[0] == k and top[1] < tenant):  # `heap[0] < (k, tenant)`
+                        tenant = heapq.heappushpop(heap, (k, tenant))[1]
+                        lane = self._lanes[tenant]
             else:
                 tenant = None
-        if tenant is None:
+        if tenant is None or lane is None:
             if not heap:
                 return None
             tenant = heapq.heappop(heap)[1]
+            lane = self._lanes[tenant]
         self._current = tenant
-        queue = self._queues[tenant]
-        at = self._at[tenant]
-        if queue is _NONE:  # a lane not read yet (`of_lanes`): it has jobs
-            self._next(tenant, 0)
-            queue, at = self._queues[tenant], self._at[tenant]
+        self._cur = lane
+        if lane.jobs is _NONE:  # a lane not read yet (`of_lanes`): it has jobs
+            _next(lane, 0)
+        queue = lane.jobs
+        at = lane.at
         if self._project_key is None or len(queue) - at < 2:
-            self._at[tenant] = at + 1
+            lane.at = at + 1
             return queue[at]
         return self._pop_by_project(cast(list[Job], queue), at, self._project_key)  # `_setup`'s own lists
-
-    def _more(self, t: str) -> bool:
-        """Move tenant `t`'s cursor to the next jobs of its lane (`of_lanes`); False: none left."""
-        if t not in self._src:
-            return False
-        if self._next(t, len(self._queues[t])):
-            return True
-        del self._src[t]
-        return False
-
-    def _next(self, t: str, last: int) -> bool:
-        """The next non-empty segment of `t`'s lane becomes its list (an iterator's next chunk: twice `last`)."""
-        segments = self._src[t]
-        while segments:
-            seg = segments[0]
-            if isinstance(seg, tuple):
-                del segments[0]
-                jobs, start = seg
-                if start < len(jobs):
-                    self._queues[t], self._at[t] = jobs, start
-                    return True
-                continue
-            n = max(_CHUNK, 2 * last)
-            chunk = seg.take(n) if isinstance(seg, Merge) else list(islice(seg, n))
-            if chunk:
-                self._queues[t], self._at[t] = chunk, 0
-                return True
-            del segments[0]
-        return False
 
     @staticmethod
     def _pop_by_project(queue: list[Job], at: int, key: Callable[[Job], float]) -> Job:
@@ -270,22 +261,24 @@ class FairQueue:
 
         For a caller that knows that tenant's key has not changed since: its next pops are the list's
         next jobs, in order (see `pop`), and it may take them directly and `skip` over them."""
-        t = self._current
-        if t is None or self._project_key is not None:
+        lane = self._cur
+        if lane is None or self._project_key is not None:
             return None, 0
-        return self._queues[t], self._at[t]
+        return lane.jobs, lane.at
 
     def skip(self, n: int) -> None:
         """The tenant just popped gave its next `n` jobs (taken through `rest`)."""
         if n:
-            assert self._current is not None
-            self._at[self._current] += n
+            lane = self._cur
+            assert lane is not None
+            lane.at += n
 
     def done(self) -> None:
         """Put the tenant of the last popped job back, with its key recomputed."""
-        t = self._current
+        t, lane = self._current, self._cur
         self._current = None
-        if t is not None and (self._at[t] < len(self._queues[t]) or self._more(t)):
+        self._cur = None
+        if t is not None and lane is not None and (lane.at < len(lane.jobs) or _more(lane)):
             heapq.heappush(self._heap, (self._key(t), t))
 
     def drain(self) -> list[Job]:
@@ -294,8 +287,10 @@ class FairQueue:
             self.done()
         rest: list[Job] = []
         for _, t in sorted(self._heap):
-            rest += self._queues[t][self._at[t] :]
-            for seg in self._src.pop(t, ()):
+            lane = self._lanes[t]
+            rest += lane.jobs[lane.at :]
+            src, lane.src = lane.src, None
+            for seg in src or ():
                 if isinstance(seg, tuple):
                     rest += seg[0][seg[1] :]
                 elif isinstance(seg, Merge):
@@ -304,3 +299,34 @@ class FairQueue:
                     rest += seg
         self._heap.clear()
         return rest
+
+
+def _more(lane: _Lane) -> bool:
+    """Move the lane's cursor to its next jobs (`of_lanes`); False: none left."""
+    if lane.src is None:
+        return False
+    if _next(lane, len(lane.jobs)):
+        return True
+    lane.src = None
+    return False
+
+
+def _next(lane: _Lane, last: int) -> bool:
+    """The next non-empty segment of the lane becomes its list (an iterator's next chunk: twice `last`)."""
+    segments = lane.src
+    while segments:
+        seg = segments[0]
+        if isinstance(seg, tuple):
+            del segments[0]
+            jobs, start = seg
+            if start < len(jobs):
+                lane.jobs, lane.at = jobs, start
+                return True
+            continue
+        n = max(_CHUNK, 2 * last)
+        chunk = seg.take(n) if isinstance(seg, Merge) else list(islice(seg, n))
+        if chunk:
+            lane.jobs, lane.at = chunk, 0
+            return True
+        del segments[0]
+    return False

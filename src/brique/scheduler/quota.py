@@ -16,11 +16,15 @@ tenant's own unprotected (standard) work too (`cycle.py`).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from typing import Final
 
 from brique.domain.contracts import ContractBook, TenantTerms
 from brique.domain.jobs import Job, Tier
 from brique.scheduler.alloc import Alloc
 from brique.scheduler.topology import Topology
+
+_PRIORITY: Final = Tier.PRIORITY  # a constant (compiled to a static) rather than an enum attribute read
+_PREEMPTIBLE: Final = Tier.PREEMPTIBLE
 
 
 class Ledger:
@@ -50,6 +54,7 @@ class Ledger:
         self.moved: set[str] = set()
         self._end: dict[str, tuple[int, dict[str, int], _Left | None, int]] = {}
         self.weights: dict[str, float] = {}  # tenant -> its fair-share weight in `book` (read by cycles)
+        self.terms_of: dict[str, Terms] = {}  # tenant -> its terms, read natively (`Quota.native`)
         self.any_guarantee = book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
 
     def add(self, key: int, a: Alloc) -> None:
@@ -57,7 +62,7 @@ class Ledger:
         self.count[t] = self.count.get(t, 0) + 1
         if a.stop_at is None:
             self._live(t, 1, len(a.gpus))
-        if a.job.tier != Tier.PREEMPTIBLE:
+        if a.job.tier is not _PREEMPTIBLE:
             ranked = self.ranked.setdefault(t, [])
             entry = self._entry(key, a)
             if not ranked or ranked[-1] < entry:
@@ -72,7 +77,7 @@ class Ledger:
         self.count[t] -= 1
         if a.stop_at is None:
             self._live(t, -1, -len(a.gpus))
-        if a.job.tier != Tier.PREEMPTIBLE:
+        if a.job.tier is not _PREEMPTIBLE:
             ranked = self.ranked[t]
             entry = self._entry(key, a)
             i = bisect_left(ranked, entry)
@@ -102,7 +107,7 @@ class Ledger:
             self.held.pop(t, None)
 
     def _entry(self, key: int, a: Alloc) -> tuple[bool, float, str, int, str, Alloc]:
-        return (a.job.tier != Tier.PRIORITY, a.started_at, a.job.id, key, site_of(self.topo, a), a)
+        return (a.job.tier is not _PRIORITY, a.started_at, a.job.id, key, site_of(self.topo, a), a)
 
     def refresh(self) -> None:
         """Reclassify dirty tenants. Safe in the middle of a cycle: only stops sent before it count."""
@@ -131,7 +136,8 @@ class Ledger:
         the shares its projects leave unused are held back from the other projects' priority work
         (that work is borrowed beyond what remains): a project's share is there when it asks. The
         tenant's standard work may still fill the unused shares."""
-        t = self.book.terms(tenant)
+        got = self.terms_of.get(tenant)  # the cycles' cache of the same book's terms
+        t = self.book.terms(tenant) if got is None else got.terms
         ranked = self.ranked.get(tenant)
         for project, _ in t.project_shares:
             self.share_left.pop((tenant, project), None)
@@ -205,6 +211,19 @@ class Ledger:
             self.prio_site_left[(tenant, site)] = g
         for project, left in shares.items():
             self.share_left[(tenant, project)] = left
+
+
+class Terms:
+    """What a cycle reads of a tenant's `TenantTerms`, as a compiled class (typed fields read directly)."""
+
+    def __init__(self, t: TenantTerms) -> None:
+        self.terms = t
+        self.weight: float = t.weight
+        self.may_borrow: bool = t.may_borrow
+        self.borrow_cap: int | None = t.borrow_cap
+        self.total_guarantee: int = t.total_guarantee
+        self.most_at_once: int | None = t.most_at_once
+        self.free_borrow: bool = t.may_borrow and t.borrow_cap is None  # borrowing rules never stop it
 
 
 class _Left:
@@ -334,6 +353,8 @@ class Quota:
         self._prio = _Budget(self.book, self.prio_site_left, self.prio_wide_left, hold_shares=True)
         self.share_left: dict[tuple[str, str], int] = {}
         self._ready = False
+        self._terms = ledger.terms_of
+        self._shares = bool(self.book.project_shares)  # some tenant has project shares
 
     def ready(self) -> None:
         """Classify running work now (flags on allocations, guarantee left), once per cycle."""
@@ -348,13 +369,20 @@ class Quota:
         self.share_left.update(self._ledger.share_left)
 
     def terms(self, tenant: str) -> TenantTerms:
-        return self.book.terms(tenant)
+        return self.native(tenant).terms
+
+    def native(self, tenant: str) -> Terms:
+        """`terms`, kept on the ledger (the same contracts) in a compiled class."""
+        got = self._terms.get(tenant)
+        if got is None:
+            got = self._terms[tenant] = Terms(self.book.terms(tenant))
+        return got
 
     # ---------- pending jobs ----------
 
     def guarantee_sites(self, job: Job) -> frozenset[str] | None:
         """Sites where `job` would run within its tenant's guarantee (None: anywhere); empty: nowhere."""
-        if job.tier != Tier.PRIORITY:
+        if job.tier is not _PRIORITY:
             return frozenset()
         self.ready()
         if self._in_share(job):
@@ -367,7 +395,7 @@ class Quota:
 
     def _in_share(self, job: Job) -> bool:
         """`job` fits what its project's share leaves (shares are held back from the tenant's budget)."""
-        if self.book.project_shares:
+        if self._shares:
             self._ledger_shares(job.tenant)
         return self.share_left.get((job.tenant, job.project), 0) >= job.gpus
 
@@ -391,7 +419,7 @@ class Quota:
 
     def borrow_block(self, job: Job) -> tuple[str, int, int, int | None] | None:
         """Why borrowing rules stop `job` now: (kind, would_borrow, guarantee, cap), or None."""
-        t = self.book.terms(job.tenant)
+        t = self.native(job.tenant)
         after = self.held.get(job.tenant, 0) + job.gpus
         over = after - t.total_guarantee
         if over <= 0:
@@ -404,12 +432,12 @@ class Quota:
 
     def borrow_room(self, tenant: str) -> int | None:
         """GPUs the tenant may still take before borrowing rules stop it (None: no limit)."""
-        most = self.book.terms(tenant).most_at_once
+        most = self.native(tenant).most_at_once
         return None if most is None else most - self.held.get(tenant, 0)
 
     def never_fits(self, job: Job) -> tuple[int, int] | None:
         """(ask, most it could ever hold) when contract terms alone rule the job out."""
-        most = self.book.terms(job.tenant).most_at_once
+        most = self.native(job.tenant).most_at_once
         return (job.gpus, most) if most is not None and job.gpus > most else None
 
     def charge(self, job: Job, site: str, within_guarantee: bool) -> None:
@@ -417,7 +445,7 @@ class Quota:
         if within_guarantee:
             self.ready()
             self._budget.consume(job.tenant, site, job.gpus)
-            if job.tier != Tier.PRIORITY:
+            if job.tier is not _PRIORITY:
                 return
             if self._in_share(job):
                 self.share_left[(job.tenant, job.project)] -= job.gpus
