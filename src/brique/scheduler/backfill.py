@@ -196,24 +196,32 @@ def _walk(
     n = len(ends)
     k = 0
     while k < n:
-        t = ends[k][0]
-        touched: set[int] = set()
-        step: dict[int, int] = {}
+        t: float = ends[k][0]
+        first = k
+        fits = False  # a rack this step released GPUs in has `g` by now (counts only grow)
         while k < n and ends[k][0] == t:
             a = allocs[ends[k][2]]
             if a.stopping and a.stop_at is None:
                 return earliest_start(cap, sites, g, rack_limit, ends=ends, racks=racks), None
             for r, c in a.spread(usable, gpu_rack):
-                if r in future:
-                    future[r] += c
+                f = future.get(r)
+                if f is not None:
+                    f += c
+                    future[r] = f
                     rel[r] += c
-                    step[r] = step.get(r, 0) + c
-                    touched.add(r)
+                    if f >= g:
+                        fits = True
             k += 1
-        if not any(future[r] >= g for r in touched):
+        if not fits:
             continue
         got = _fit(cap, future, g, rack_limit)
         if got is not None:
+            step: dict[int, int] = {}  # what the last step released per rack (`KeptStart.at` - `before`)
+            for e in ends[first:k]:
+                for r, c in allocs[e[2]].spread(usable, gpu_rack):
+                    if r in future:
+                        step[r] = step.get(r, 0) + c
+            touched = set(step)
             chosen = {v.rack for v, _ in got}
             owner = cap.gpu_alloc
             released: set[int] = set()
@@ -263,13 +271,18 @@ def first_fit(
         return float("inf") if got is None else got.start
     topo = cap.topo
     site_set = set(sites)
-    future = {r: cap.rack_free[r] for s in sites for r in topo.site_racks[s]}
+    rack_free = cap.rack_free
+    future = [-1] * len(topo.rack_site)  # free GPUs by then per rack of `sites` (-1: another site's rack)
+    for s in sites:
+        for r in topo.site_racks[s]:
+            future[r] = rack_free[r]
     every = len(site_set) == len(topo.sites)
     allocs, usable, held, owner, gpu_rack = cap.allocs, cap.usable, cap.held, cap.gpu_alloc, topo.gpu_rack
     spread_ok = not cap.overlap  # as in `earliest_start`
-    held_by = {owner[x] for x in held} if held else ()
+    held_by: set[int] = {owner[x] for x in held} if held else set()
     for e in ends:
-        if e[0] >= before:
+        t: float = e[0]
+        if t >= before:
             break
         i = e[2]
         a = allocs[i]
@@ -277,18 +290,21 @@ def first_fit(
             continue
         if spread_ok and (not a.stopping or a.stop_at is not None) and i not in held_by:
             for r, c in a.spread(usable, gpu_rack):
-                f = future.get(r)
-                if f is not None:
-                    future[r] = f = f + c
+                f = future[r]
+                if f >= 0:
+                    f += c
+                    future[r] = f
                     if f >= g:
-                        return e[0]
+                        return t
         else:
             for x in a.gpus:
                 r = gpu_rack[x]
-                if r in future and usable[x] and x not in held and owner[x] == i:
-                    future[r] += 1
-                    if future[r] >= g:
-                        return e[0]
+                f = future[r]
+                if f >= 0 and usable[x] and x not in held and owner[x] == i:
+                    f += 1
+                    future[r] = f
+                    if f >= g:
+                        return t
     return float("inf")
 
 
