@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from brique.domain.contracts import Contract, ContractBook
 from brique.simulator.checkpoint import CheckpointModel
-from brique.simulator.engine import SimConfig
+from brique.simulator.engine import Run, SimConfig
 from brique.simulator.policies import POLICIES, PROTECT_S, RESTART_PROTECT_S, PolicySpec
 from brique.simulator.run import simulate_trace
+from brique.simulator.traces import Trace
 from tests.unit.simulator.sim_factories import job, make_fleet, run, trace
 
 EXAMPLES = int(os.environ.get("BRIQUE_HYPOTHESIS_EXAMPLES", "25"))
@@ -39,16 +40,7 @@ def busy_traces(draw):
 @given(busy_traces())
 def test_no_job_preempted_twice_within_its_protection_window(case) -> None:
     tr, book = case
-    r = run(tr, make_fleet(racks=1, nodes=3, gpus=4), "brique", book)
-    for i, started, signal, for_guarantee in r.stops:
-        assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
-    stopped: set[int] = set()
-    for i, started, signal, _ in sorted(r.stops, key=lambda s: s[2]):
-        if i in stopped:  # preempted before: its restart's window binds every preemption, a guarantee's too
-            assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
-        stopped.add(i)
-    done = [rec for rec in r.records if rec.end >= 0]
-    assert len(done) + sum(1 for rec in r.records if rec.rejected) == len(tr.jobs)  # everything ends
+    _assert_protected(tr, run(tr, make_fleet(racks=1, nodes=3, gpus=4), "brique", book))
 
 
 @SETTINGS
@@ -57,13 +49,20 @@ def test_under_the_grace_model_too(case) -> None:
     """The same under `--checkpoint grace`, where brique is told the model (reserve, spared restarts)."""
     tr, book = case
     r = run(tr, make_fleet(racks=1, nodes=3, gpus=4), "brique", book, checkpoint=CheckpointModel("grace"))
+    _assert_protected(tr, r, restarts_only_for_guarantees=True)
+
+
+def _assert_protected(tr: Trace, r: Run, restarts_only_for_guarantees: bool = False) -> None:
+    """Stop signals respect the protection windows (a job preempted before: its restart's window binds every
+    preemption, a guarantee's too), and every job ends or is rejected."""
     for i, started, signal, for_guarantee in r.stops:
         assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
     stopped: set[int] = set()
     for i, started, signal, for_guarantee in sorted(r.stops, key=lambda s: s[2]):
         if i in stopped:
             assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
-            assert for_guarantee, tr.jobs[i].id  # a restarted job is stopped again only for a guarantee
+            if restarts_only_for_guarantees:
+                assert for_guarantee, tr.jobs[i].id  # a restarted job is stopped again only for a guarantee
         stopped.add(i)
     assert sum(1 for rec in r.records if rec.end >= 0 or rec.rejected) == len(tr.jobs)
 
@@ -80,11 +79,4 @@ def test_with_a_guarantee_sparing_others_standard_work_first(case, threshold_s) 
     """`reclaim_standard_over_s` only chooses among victims: the windows and whole runs still hold."""
     tr, book = case
     r = simulate_trace(tr, make_fleet(racks=1, nodes=3, gpus=4), [_sparing(threshold_s)], book, SimConfig())[0]
-    for i, started, signal, for_guarantee in r.stops:
-        assert for_guarantee or signal - started >= PROTECT_S, (tr.jobs[i].id, started, signal)
-    stopped: set[int] = set()
-    for i, started, signal, _ in sorted(r.stops, key=lambda s: s[2]):
-        if i in stopped:
-            assert signal - started >= RESTART_PROTECT_S, (tr.jobs[i].id, started, signal)
-        stopped.add(i)
-    assert sum(1 for rec in r.records if rec.end >= 0 or rec.rejected) == len(tr.jobs)
+    _assert_protected(tr, r)
