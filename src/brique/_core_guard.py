@@ -69,6 +69,18 @@ class SourcesFirst:
         return spec_from_file_location(fullname, src, submodule_search_locations=package)
 
 
+def extension_sources(package: str = HERE) -> list[str]:
+    """The source path (as the stamp writes it) of every extension module under `package`, whether or not
+    that source exists (`cycle.cpython-311-x86_64-linux-gnu.so` -> `brique/scheduler/cycle.py`)."""
+    root = os.path.dirname(package)
+    return [
+        os.path.relpath(os.path.join(d, f.split(".", 1)[0] + ".py"), root).replace(os.sep, "/")
+        for d, _, names in os.walk(package)
+        for f in names
+        if f.endswith(".so")
+    ]
+
+
 def module_name(src: str) -> str:
     parts = src[: -len(".py")].split("/")
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -88,12 +100,7 @@ def guard(package: str = HERE) -> bool:
                 return False
         except OSError:
             return False
-        sources = [
-            os.path.relpath(os.path.join(d, f.split(".", 1)[0] + ".py"), root).replace(os.sep, "/")
-            for d, _, names in os.walk(package)
-            for f in names
-            if f.endswith(".so") and os.path.exists(os.path.join(d, f.split(".", 1)[0] + ".py"))
-        ]
+        sources = [s for s in extension_sources(package) if os.path.exists(os.path.join(root, s))]
     files = {module_name(s): os.path.join(root, s) for s in sources}
     if not any(isinstance(f, SourcesFirst) for f in sys.meta_path):
         sys.meta_path.insert(0, SourcesFirst(files))

@@ -8,7 +8,6 @@ never runs: the sources are imported instead. `status()` tells which core runs, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 from brique import _core_guard
@@ -31,21 +30,12 @@ class CoreStatus:
                 "its Python sources run instead; run `make core` again")  # fmt: skip
 
 
-def _extensions(package: Path) -> dict[str, Path]:
-    """Every extension module under the package, by the relative path of its source."""
-    found: dict[str, Path] = {}
-    for p in package.rglob("*.so"):
-        suffix = next((s for s in EXTENSION_SUFFIXES if p.name.endswith(s)), ".so")  # the longest first
-        found[str(p.relative_to(package.parent))[: -len(suffix)] + ".py"] = p
-    return found
-
-
 def status(package: Path = PACKAGE) -> CoreStatus:
     """The state of the compiled core under `package` (default: the `brique` being run)."""
-    built = _extensions(package)
+    built = _core_guard.extension_sources(str(package))
     stamp = _core_guard.read_stamp(str(package))
     if not built and not stamp:
         return CoreStatus("interpreted", 0, ())
     stale = set(_core_guard.changed(str(package.parent), stamp))
-    stale |= {name for name in built if name not in {row[0] for row in stamp}}  # not made by the build
+    stale |= set(built) - {row[0] for row in stamp}  # extensions the build did not make
     return CoreStatus("stale" if stale else "compiled", len(built), tuple(sorted(stale)))
