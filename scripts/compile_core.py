@@ -13,7 +13,6 @@ Usage: python scripts/compile_core.py [--clean | --list]
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -41,10 +40,6 @@ MODULES = (
 
 def sources() -> list[Path]:
     return sorted({p for pattern in MODULES for p in SRC.glob(pattern)})
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def built() -> list[Path]:
@@ -90,12 +85,10 @@ def compile_all() -> None:
             )
         finally:
             os.chdir(cwd)
-    suffix = EXTENSION_SUFFIXES[0]  # what build_ext names them for this interpreter
-    lines = []
-    for p in files:
-        rel, st = str(p.relative_to(SRC)), p.stat()
-        lines.append(f"{rel}\t{digest(p)}\t{st.st_mtime_ns}\t{st.st_size}\t{rel[: -len('.py')]}{suffix}\n")
-    STAMP.write_text("".join(lines))  # `brique._core_guard.read_stamp`'s format
+    sys.path.insert(0, str(SRC))  # the stamp's format lives with its reader
+    from brique._core_guard import write_stamp
+
+    write_stamp([str(p.relative_to(SRC)) for p in files], EXTENSION_SUFFIXES[0])  # build_ext's names here
     print(f"brique: compiled {len(files)} core modules with mypyc ({len(built())} extensions)")
 
 

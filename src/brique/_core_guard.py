@@ -28,6 +28,18 @@ def read_stamp(package: str = HERE) -> list[tuple[str, str, int, int, str]]:
         return []
 
 
+def write_stamp(sources: list[str], suffix: str, package: str = HERE) -> None:
+    """The stamp `read_stamp` reads, for `sources` (paths under the package's parent) just compiled to
+    extensions named with `suffix` (scripts/compile_core.py)."""
+    root, lines = os.path.dirname(package), []
+    for src in sources:
+        path = os.path.join(root, src)
+        st = os.stat(path)
+        lines.append(f"{src}\t{sha256(path)}\t{st.st_mtime_ns}\t{st.st_size}\t{src[: -len('.py')]}{suffix}\n")
+    with open(os.path.join(package, ".core-built"), "w", encoding="utf-8") as f:
+        f.write("".join(lines))
+
+
 def sha256(path: str) -> str | None:
     import hashlib  # only when a stat moved
 

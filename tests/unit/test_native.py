@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-from brique._core_guard import SourcesFirst, guard
+from brique._core_guard import SourcesFirst, guard, write_stamp
 from brique.native import status
 
 EXT = EXTENSION_SUFFIXES[0]  # e.g. .cpython-311-x86_64-linux-gnu.so
@@ -26,14 +25,9 @@ def _package(tmp_path: Path) -> Path:
 
 def _build(pkg: Path, *names: str) -> None:
     """What scripts/compile_core.py leaves: an extension per source and a stamp of them."""
-    lines = []
     for name in names:
-        src, ext = pkg / name, pkg / (name[: -len(".py")] + EXT)
-        ext.write_bytes(b"\x7fELF")
-        st = src.stat()
-        sha = hashlib.sha256(src.read_bytes()).hexdigest()
-        lines.append(f"brique/{name}\t{sha}\t{st.st_mtime_ns}\t{st.st_size}\tbrique/{name[: -len('.py')]}{EXT}\n")
-    (pkg / ".core-built").write_text("".join(lines))
+        (pkg / (name[: -len(".py")] + EXT)).write_bytes(b"\x7fELF")
+    write_stamp([f"brique/{name}" for name in names], EXT, str(pkg))
 
 
 def test_no_extension_is_interpreted(tmp_path: Path) -> None:
