@@ -130,7 +130,8 @@ def tenant_order(job: Job) -> tuple[bool, float, str]:
 class _Lane:
     """One tenant's jobs in a `FairQueue`: the list its cursor reads, and (`of_lanes`) the segments not read yet."""
 
-    def __init__(self, jobs: Sequence[Job], at: int, src: list[Segment] | None) -> None:
+    def __init__(self, tenant: str, jobs: Sequence[Job], at: int, src: list[Segment] | None) -> None:
+        self.tenant = tenant
         self.jobs = jobs
         self.at = at
         self.src = src  # None: no segment left
@@ -153,8 +154,7 @@ class FairQueue:
     _project_key: Callable[[Job], float] | None
     _lanes: dict[str, _Lane]  # per tenant with jobs left (or not known to have none)
     _heap: list[tuple[float, str]]
-    _current: str | None  # the tenant just popped, and its lane
-    _cur: _Lane | None
+    _cur: _Lane | None  # the lane of the tenant just popped
 
     def __init__(
         self, jobs: Iterable[Job], key: Callable[[str], float], project_key: Callable[[Job], float] | None = None
@@ -188,7 +188,7 @@ class FairQueue:
         q = cls((), key)
         got = q._lanes
         for t, segments in lanes.items():
-            lane = _Lane(_NONE, 0, segments)
+            lane = _Lane(t, _NONE, 0, segments)
             # known non-empty: its first jobs are read when it is first popped (`pop`); else read them now
             if _known_nonempty(segments) or _next(lane, 0):
                 got[t] = lane
@@ -197,7 +197,6 @@ class FairQueue:
             heap.append((key(t), t))
         heapq.heapify(heap)
         q._heap = heap
-        q._current = None
         q._cur = None
         return q
 
@@ -209,34 +208,29 @@ class FairQueue:
     ) -> None:
         self._key = key
         self._project_key = project_key
-        self._lanes = {t: _Lane(first + second if second else first, 0, None) for t, (first, second) in per.items()}
+        self._lanes = {t: _Lane(t, first + second if second else first, 0, None) for t, (first, second) in per.items()}
         self._heap = [(key(t), t) for t in sorted(self._lanes)]
         heapq.heapify(self._heap)
-        self._current = None
         self._cur = None
 
     def pop(self) -> Job | None:
-        tenant = self._current
         lane = self._cur
         heap = self._heap
-        if tenant is not None and lane is not None:
-            self._current = None
+        if lane is not None:
             self._cur = None
             if lane.at < len(lane.jobs) or _more(lane):
+                tenant = lane.tenant
                 k = self._key(tenant)
                 if heap:
                     top = heap[0]
                     if top[0] < k or (top[0] == k and top[1] < tenant):  # `heap[0] < (k, tenant)`
-                        tenant = heapq.heappushpop(heap, (k, tenant))[1]
-                        lane = self._lanes[tenant]
+                        lane = self._lanes[heapq.heappushpop(heap, (k, tenant))[1]]
             else:
-                tenant = None
-        if tenant is None or lane is None:
+                lane = None
+        if lane is None:
             if not heap:
                 return None
-            tenant = heapq.heappop(heap)[1]
-            lane = self._lanes[tenant]
-        self._current = tenant
+            lane = self._lanes[heapq.heappop(heap)[1]]
         self._cur = lane
         if lane.jobs is _NONE:  # a lane not read yet (`of_lanes`): it has jobs
             _next(lane, 0)
@@ -275,15 +269,14 @@ class FairQueue:
 
     def done(self) -> None:
         """Put the tenant of the last popped job back, with its key recomputed."""
-        t, lane = self._current, self._cur
-        self._current = None
+        lane = self._cur
         self._cur = None
-        if t is not None and lane is not None and (lane.at < len(lane.jobs) or _more(lane)):
-            heapq.heappush(self._heap, (self._key(t), t))
+        if lane is not None and (lane.at < len(lane.jobs) or _more(lane)):
+            heapq.heappush(self._heap, (self._key(lane.tenant), lane.tenant))
 
     def drain(self) -> list[Job]:
         """Everything not popped yet, in no particular fairness order (for bulk waits)."""
-        if self._current is not None:
+        if self._cur is not None:
             self.done()
         rest: list[Job] = []
         for _, t in sorted(self._heap):
