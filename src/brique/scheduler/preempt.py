@@ -172,9 +172,11 @@ class VictimIndex:
         return float("inf")
 
     def exclude(self, cap: Capacity, gpus: list[int]) -> None:
-        """`gpus` are now held: they can no longer be reclaimed."""
+        """`gpus` are now held: they can no longer be reclaimed (an unusable GPU was never counted)."""
         topo = cap.topo
         for x in gpus:
+            if not cap.usable[x]:
+                continue
             i = cap.gpu_alloc[x]
             per = self.in_rack.get(topo.gpu_rack[x])
             if i in self.keys and per and per.get(i, 0) > 0:

@@ -161,3 +161,28 @@ def test_a_rack_read_later_for_its_bound_can_still_win():
     assert got is not None and [cap.allocs[v].job.id for v in got.victims] == ["young"]
     assert set(lazy.in_rack) == {0, 1}
     cap.revert()
+
+
+def test_holding_an_unusable_gpu_takes_nothing_from_the_index():
+    """A hold on a GPU of a down node that a candidate holds: that GPU was never counted, so both indexes
+    still offer the candidate's usable GPUs in that rack (found by the property test above)."""
+    fleet = make_fleet(make_site("s0", racks=1, nodes=2, gpus=2))
+    topo = Topology.from_fleet(fleet)
+    state = SchedulerState(topo)
+    node1 = [n.id for n in fleet.nodes()][1]
+    gpus = [g.id for g in fleet.gpus()]
+    state.apply_started(run(make_job("pre", 4, "t0", Tier.PREEMPTIBLE), gpus, started_at=NOW - 1_000.0))
+    state.set_health(node1, HealthState.DOWN)  # two of its four GPUs are no longer usable
+    cap = Capacity(state, NOW)
+    try:
+        down = next(x for x in range(topo.gpu_count) if not cap.usable[x])
+        indexes = _pair(cap, state, "tier", False, SINCE_START)
+        for index in indexes:
+            index.rack(0)  # read before the hold
+        cap.hold(Hold("head", NOW + 600.0, False, gpus=[down]))
+        for index in indexes:
+            index.exclude(cap, [down])
+            got = preempt.plan(cap, (0,), 2, 4, index)
+            assert got is not None and got.victims == [0]
+    finally:
+        cap.revert()
