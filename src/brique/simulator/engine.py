@@ -144,6 +144,7 @@ class Engine:
         self.usage: dict[str, float] = {}
         self.held: dict[str, int] = {}  # core tenant -> GPUs held (for usage decay)
         self.prio_held: dict[str, int] = {}  # real tenant -> priority-tier GPUs held
+        self.prio_claimed: dict[str, int] = {}  # real tenant -> GPUs of its within-guarantee jobs not started yet
         self.wake_at = -1.0
         self.pins: dict[str, tuple[str, ...]] = {}  # job -> GPUs of its last head reservation
         self.due: set[float] = set()  # times of pending WAKEs for deferred decisions
@@ -229,8 +230,13 @@ class Engine:
         rec = self.run.records[i]
         rec.waiting_since = now
         if tj.tier == Tier.PRIORITY:
+            # Within: what the tenant holds, plus what its earlier within-guarantee jobs still wait for, fits.
+            # (Three 8-GPU jobs submitted at once with 8 GPUs of guarantee left: one of them is within.)
             guarantee = self.book.terms(tj.tenant).total_guarantee
-            rec.within_guarantee = self.prio_held.get(tj.tenant, 0) + tj.gpus <= guarantee
+            claimed = self.prio_claimed.get(tj.tenant, 0)
+            rec.within_guarantee = self.prio_held.get(tj.tenant, 0) + claimed + tj.gpus <= guarantee
+            if rec.within_guarantee:
+                self.prio_claimed[tj.tenant] = claimed + tj.gpus
         why = admission(self.state, job, self.policy, now)  # what a cycle would reject it for, now
         if why:
             self._record_reject(i, why[0].code.value)
@@ -246,6 +252,7 @@ class Engine:
         self.run.timeline.waited(tj.tenant, rec.waiting_since, at, tj.gpus)
         if rec.first_start < 0:
             rec.first_start = at
+            self._unclaim(i)
         rec.site = self.site_of_gpu[gpus[0]]
         self._hold(i, +1)
         self.events.push(at + self.progress.length(i), END, i, self.attempt[i])
@@ -276,6 +283,12 @@ class Engine:
         job = self.core[i]
         assert job is not None
         self.pending.add(i, job)
+
+    def _unclaim(self, i: int) -> None:
+        """Job `i` started or was rejected: its GPUs no longer count as claimed within its guarantee."""
+        if self.run.records[i].within_guarantee:
+            tenant = self.jobs[i].tenant
+            self.prio_claimed[tenant] -= self.jobs[i].gpus
 
     def _account(self, i: int, t0: float, t1: float) -> None:
         tj, rec = self.jobs[i], self.run.records[i]
@@ -383,6 +396,7 @@ class Engine:
 
     def _record_reject(self, i: int, code: str) -> None:
         self.run.records[i].rejected = code
+        self._unclaim(i)
         self.run.reject_reasons[code] = self.run.reject_reasons.get(code, 0) + 1
 
 

@@ -10,7 +10,9 @@
   checkpoint; under `periodic`, the run since its last periodic checkpoint (and restart
   overheads). `checkpoint` names the model and its parameters.
 - priority_slo: share of priority jobs within their tenant's guarantee at submission
-  that started within 60 s of it (None when there are none).
+  that started within 60 s of it (None when there are none). Within: the tenant's running
+  priority GPUs, plus those of its earlier within-guarantee jobs not started yet, plus the
+  job's own, are at most its guarantee (`Engine._arrive`).
 - jain_fairness: per time bucket (about `SimConfig.buckets` over the whole run), each tenant's entitlement is its weighted max-min
   share of the fleet capped by its demand (GPUs held + GPUs waited for); Jain's index
   of held/entitlement over tenants with an entitlement, averaged over buckets with demand.
