@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/simulate_traces.py --digest          # + a digest of every job record
                                                                      #   (speed work: same digest, same results)
     .venv/bin/python benchmarks/simulate_traces.py --checkpoint grace  # a job given its grace checkpoints
+    .venv/bin/python benchmarks/simulate_traces.py --reshape         # the held-out trace's shape (reshape.py)
 
 Settings (offered load = trace GPU-seconds / (GPUs x submission span)): Philly on 7 racks
 (504 GPUs, load ~0.74), Helios on 13 racks (936 GPUs, load ~0.79). Contract guarantees
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import yaml
+from reshape import owners, reshape
 
 from brique import native
 from brique.domain.contracts import ContractBook
@@ -107,13 +109,17 @@ def run_trace(name: str, args: argparse.Namespace) -> list[dict]:
     fleet = first_racks(parse_fleet(yaml.safe_load((ROOT / args.fleet).read_text())), args.racks or racks)
     topo = Topology.from_fleet(fleet)
     ckpt = CheckpointModel(args.checkpoint, restart_s=args.restart_overhead, every_s=args.checkpoint_every)
-    book = fit_guarantees(
-        parse_contracts(yaml.safe_load((ROOT / contracts).read_text())), topo.gpu_count, args.guaranteed
-    )
+    if args.reshape:  # the held-out trace's shape (`reshape.py`): 10 tenants, 2 contracted, walltimes
+        trace, book = reshape(trace, owners(trace, ROOT / path, fmt), topo.gpu_count, args.seed)
+    else:
+        book = fit_guarantees(
+            parse_contracts(yaml.safe_load((ROOT / contracts).read_text())), topo.gpu_count, args.guaranteed
+        )
     print(f"\n## {name}: {len(trace.jobs):,} jobs on {fleet.rack_count} racks ({topo.gpu_count} GPUs), "
           f"offered load {offered_load(trace, topo.gpu_count):.2f}, guarantees "
           f"{sum(c.guaranteed_gpus for c in book.contracts)} GPUs, checkpoint model {ckpt.describe()}"
-          + (f", tiers of seed {args.seed}" if args.seed else ""),
+          + (f", tiers of seed {args.seed}" if args.seed else "")
+          + (", held-out shape (10 tenants, 2 contracted, walltime estimates)" if args.reshape else ""),
           flush=True)  # fmt: skip
     print("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|", flush=True)
@@ -161,6 +167,8 @@ def main() -> None:
     ap.add_argument(
         "--digest", action="store_true", help="print a digest of every job record (same digest: same results)"
     )
+    ap.add_argument("--reshape", action="store_true",
+                    help="the held-out trace's shape: 10 tenants, 2 contracted, user walltimes (reshape.py)")  # fmt: skip
     ap.add_argument("--guaranteed", type=float, default=0.5,
                     help="scale contract guarantees down to at most this share of the fleet cut")  # fmt: skip
     ap.add_argument(

@@ -222,7 +222,8 @@ class Engine:
         est = tj.est_duration_s
         if self.predictor is not None:
             self.predicted[i] = guess = self.predictor.predict(tj.tenant, tj.gpus)
-            est = min(guess, self.limit) if guess is not None else est
+            if guess is not None:  # never beyond the user's walltime: the job is killed there (Tsafrir et al.)
+                est = min(guess, self.limit) if est is None else min(guess, est, self.limit)
         job = Job(id=f"{i:08d}", tenant=self.spec.core_tenant(tj.tenant), gpus=tj.gpus,
                   tier=self.spec.core_tier(tj.tier), submitted_at=tj.submit_s, max_runtime_s=self.limit,
                   estimated_runtime_s=est, preemption_grace_s=self.cfg.grace_s)  # fmt: skip

@@ -77,3 +77,19 @@ def test_pending_floors_are_the_smallest_of_each_group(ops) -> None:
             k: (min(j.gpus for j in g), min(j.expected_runtime_s for j in g), min(j.max_runtime_s for j in g))
             for k, g in expect.items()
         }
+
+
+def test_a_prediction_never_exceeds_the_users_walltime() -> None:
+    """brique backfills on predictions, capped by the user's estimate: the job is killed there, so a longer guess
+    would only hold back backfill. Without an estimate the prediction stands."""
+    from brique.scheduler import Topology
+    from brique.simulator.engine import Engine
+    from brique.simulator.policies import POLICIES
+
+    tr = trace(job("a", 0, 1000, 24, tenant="A"),  # A's history: 24 GPUs ran 1,000 s
+               job("b", 2000, 50, 24, tenant="A", est=100),  # predicted 1,000 s, capped at its walltime
+               job("c", 2000, 50, 24, tenant="A"),  # predicted 1,000 s, no walltime
+               job("d", 2000, 50, 8, tenant="A", est=5000))  # predicted 1,000 s (A's history), under its walltime
+    engine = Engine(tr, Topology.from_fleet(make_fleet(racks=1)), POLICIES["brique"], ContractBook())  # fmt: skip
+    engine.simulate()
+    assert [j.estimated_runtime_s for j in engine.core if j is not None] == [None, 100.0, 1000.0, 1000.0]
