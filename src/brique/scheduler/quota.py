@@ -54,7 +54,7 @@ class Ledger:
         self.moved: set[str] = set()
         self._end: dict[str, tuple[int, dict[str, int], _Left | None, int]] = {}
         self.weights: dict[str, float] = {}  # tenant -> its fair-share weight in `book` (read by cycles)
-        self.terms_of: dict[str, Terms] = {}  # tenant -> its terms, read natively (`Quota.native`)
+        self.terms_of: dict[str, Terms] = {}  # tenant -> its terms, read natively (`native`)
         self.any_guarantee = book.default.guaranteed_gpus > 0 or any(c.guaranteed_gpus > 0 for c in book.contracts)
 
     def add(self, key: int, a: Alloc) -> None:
@@ -109,6 +109,13 @@ class Ledger:
     def _entry(self, key: int, a: Alloc) -> tuple[bool, float, str, int, str, Alloc]:
         return (a.job.tier is not _PRIORITY, a.started_at, a.job.id, key, site_of(self.topo, a), a)
 
+    def native(self, tenant: str) -> Terms:
+        """The tenant's terms in `book`, in a compiled class kept while the contracts are the same."""
+        got = self.terms_of.get(tenant)
+        if got is None:
+            got = self.terms_of[tenant] = Terms(self.book.terms(tenant))
+        return got
+
     def refresh(self) -> None:
         """Reclassify dirty tenants. Safe in the middle of a cycle: only stops sent before it count."""
         for tenant in self.dirty:
@@ -136,8 +143,7 @@ class Ledger:
         the shares its projects leave unused are held back from the other projects' priority work
         (that work is borrowed beyond what remains): a project's share is there when it asks. The
         tenant's standard work may still fill the unused shares."""
-        got = self.terms_of.get(tenant)  # the cycles' cache of the same book's terms
-        t = self.book.terms(tenant) if got is None else got.terms
+        t = self.native(tenant).terms
         ranked = self.ranked.get(tenant)
         for project, _ in t.project_shares:
             self.share_left.pop((tenant, project), None)
@@ -372,11 +378,9 @@ class Quota:
         return self.native(tenant).terms
 
     def native(self, tenant: str) -> Terms:
-        """`terms`, kept on the ledger (the same contracts) in a compiled class."""
-        got = self._terms.get(tenant)
-        if got is None:
-            got = self._terms[tenant] = Terms(self.book.terms(tenant))
-        return got
+        """`terms`, kept on the ledger (the same contracts) in a compiled class (`Ledger.native`)."""
+        got = self._terms.get(tenant)  # the ledger's cache read in place: this is asked per job
+        return self._ledger.native(tenant) if got is None else got
 
     # ---------- pending jobs ----------
 
